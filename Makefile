@@ -1,0 +1,45 @@
+# The newcomer's two commands, on a fresh Debian 12 machine as root:
+#   make demo   installs what it needs, brings the lab up, scans it from the
+#               inside and from the internet side, writes the reports, tears down
+#   make test   installs what it needs and runs the whole suite, lab included
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: deps demo test unit lint schema clean compare-nmap
+
+deps: $(STAMP)
+	@bash scripts/install-deps.sh
+
+$(STAMP): pyproject.toml
+	@bash scripts/install-deps.sh
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+test: deps
+	$(BIN)/ruff check exposcan tests
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -q -ra
+
+unit: deps
+	$(BIN)/python -m pytest -q -m "not lab"
+
+lint: deps
+	$(BIN)/ruff check exposcan tests
+	$(BIN)/mypy
+
+schema: deps
+	$(BIN)/python -m exposcan.schema
+
+demo: deps
+	bash scripts/demo.sh
+
+compare-nmap: deps
+	bash scripts/compare-nmap.sh
+
+clean:
+	-$(BIN)/exposcan lab down
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,172 @@
+"""The catalogue: ``probes/``, one declarative YAML file per check.
+
+As in nuclei-templates, a rule is an id, an info block and matchers over
+*facts* that protocol modules gathered; adding a rule, a fingerprint, an AE
+title or an imaging signature is a catalogue edit, never an engine change.
+
+Every file carries a ``kind``:
+
+- ``rule``: facts -> finding (validated here, see :class:`Rule`);
+- ``ports``: the default practice port list and port -> protocol guesses;
+- anything else (``http-fingerprint``, ``dicom-implementation``, ...) is
+  interpreted by the protocol module that owns it, through :meth:`entries`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from exposcan.models import Safety, Severity, Vantage
+
+
+class CatalogueError(ValueError):
+    pass
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RuleInfo(_Strict):
+    name: str
+    severity: Severity
+    description: str
+    remediation: str
+    references: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+
+
+Op = Literal["equals", "not_equals", "in", "gte", "lte", "exists", "absent", "regex"]
+
+
+class Condition(_Strict):
+    field: str
+    op: Op = "equals"
+    value: Any = None
+
+    def holds(self, data: dict[str, Any]) -> bool:
+        present = self.field in data and data[self.field] is not None
+        if self.op == "exists":
+            return present
+        if self.op == "absent":
+            return not present
+        if not present:
+            return False
+        actual = data[self.field]
+        match self.op:
+            case "equals":
+                return bool(actual == self.value)
+            case "not_equals":
+                return bool(actual != self.value)
+            case "in":
+                return actual in self.value
+            case "gte":
+                return bool(actual >= self.value)
+            case "lte":
+                return bool(actual <= self.value)
+            case "regex":
+                return re.search(str(self.value), str(actual)) is not None
+        return False  # pragma: no cover - Literal is exhaustive
+
+
+class Match(_Strict):
+    fact: str
+    all: list[Condition] = Field(default_factory=list)
+    vantage: Vantage | None = None
+
+
+class Rule(_Strict):
+    kind: Literal["rule"]
+    id: str = Field(pattern=r"^[a-z0-9]+(\.[a-z0-9-]+)+$")
+    info: RuleInfo
+    safety: Safety = Safety.SAFE
+    match: Match
+    evidence: list[str] = Field(default_factory=list)
+
+    def matches(self, fact_kind: str, data: dict[str, Any], vantage: Vantage) -> bool:
+        if fact_kind != self.match.fact:
+            return False
+        if self.match.vantage is not None and self.match.vantage != vantage:
+            return False
+        return all(cond.holds(data) for cond in self.match.all)
+
+
+class PortEntry(_Strict):
+    port: int = Field(ge=1, le=65535)
+    protocol: str
+    tls: bool = False
+    label: str = ""
+    default: bool = True  # in the default scan list
+
+
+class Catalogue:
+    def __init__(self, documents: Iterable[tuple[Path, dict[str, Any]]]) -> None:
+        self.rules: dict[str, Rule] = {}
+        self.ports: dict[int, PortEntry] = {}
+        self._entries: dict[str, list[dict[str, Any]]] = {}
+        for path, doc in documents:
+            kind = doc.get("kind")
+            if not isinstance(kind, str):
+                raise CatalogueError(f"{path}: no 'kind'")
+            try:
+                if kind == "rule":
+                    rule = Rule.model_validate(doc)
+                    if rule.id in self.rules:
+                        raise CatalogueError(f"{path}: duplicate rule id {rule.id}")
+                    self.rules[rule.id] = rule
+                elif kind == "ports":
+                    for item in doc.get("ports", []):
+                        entry = PortEntry.model_validate(item)
+                        self.ports[entry.port] = entry
+                else:
+                    self._entries.setdefault(kind, []).append({**doc, "_source": str(path)})
+            except ValueError as exc:
+                raise CatalogueError(f"{path}: {exc}") from exc
+
+    def entries(self, kind: str) -> list[dict[str, Any]]:
+        return list(self._entries.get(kind, []))
+
+    def default_ports(self) -> list[int]:
+        return sorted(p for p, e in self.ports.items() if e.default)
+
+    def guess(self, port: int) -> PortEntry | None:
+        return self.ports.get(port)
+
+    @classmethod
+    def load(cls, root: Path | None = None) -> Catalogue:
+        root = root or catalogue_dir()
+        docs: list[tuple[Path, dict[str, Any]]] = []
+        for path in sorted(root.rglob("*.yaml")):
+            with path.open(encoding="utf-8") as handle:
+                doc = yaml.safe_load(handle)
+            if not isinstance(doc, dict):
+                raise CatalogueError(f"{path}: not a mapping")
+            docs.append((path, doc))
+        if not docs:
+            raise CatalogueError(f"no catalogue files under {root}")
+        return cls(docs)
+
+
+def catalogue_dir() -> Path:
+    """``$EXPOSCAN_CATALOGUE``, else the ``probes/`` folder of the source tree."""
+    env = os.environ.get("EXPOSCAN_CATALOGUE")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "catalogue", here.parent / "probes"):
+        if candidate.is_dir():
+            return candidate
+    raise CatalogueError("catalogue not found: set EXPOSCAN_CATALOGUE to the probes/ folder")
+
+
+@cache
+def default_catalogue() -> Catalogue:
+    return Catalogue.load()

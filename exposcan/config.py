@@ -1,0 +1,32 @@
+"""What one scan was asked to do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from exposcan.limits import Deadlines
+from exposcan.models import Severity, Vantage
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    ports: list[int]
+    ports_spec: str
+    vantage: Vantage = Vantage.LAN
+    deadlines: Deadlines = field(default_factory=Deadlines)
+    # Port scan: a connect() per port; how long before "filtered".
+    scan_timeout: float = 1.0
+    concurrency: int = 500
+    per_host: int = 2
+    rate: float = 0.0
+    discovery: bool = True
+    intrusive: bool = False
+    calling_ae: str = "EXPOSCAN"
+    max_ae_guesses: int = 8
+    find_cap: int = 50
+    # Hosts/ports to consider in scope for follow-up scans (UPnP joins).
+    verbose: int = 0
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def fail_threshold(self, severity: Severity) -> int:
+        return severity.rank

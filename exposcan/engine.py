@@ -1,0 +1,233 @@
+"""The scan, end to end: discovery, port scan, identification, protocol probes,
+network probes (the box), then the catalogue's rules.
+
+Structured concurrency throughout (TaskGroup): every task has an owner and
+every probe a total deadline; a probe that fails becomes an error record and
+never stops the scan.  If the scan is cancelled (Ctrl-C) the state gathered
+so far is still there to report, marked incomplete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from ipaddress import IPv4Address
+
+from exposcan import __version__
+from exposcan.catalogue import Catalogue
+from exposcan.config import ScanConfig
+from exposcan.discovery import discover
+from exposcan.findings import evaluate, sort_findings
+from exposcan.limits import Limits
+from exposcan.models import (
+    ErrorReason,
+    Report,
+    ScanInfo,
+    Tool,
+    Vantage,
+)
+from exposcan.netinfo import LocalView
+from exposcan.netio import ProbeError, classify
+from exposcan.portscan import PortResult, PortState, connect_scan
+from exposcan.probe import NetworkContext, NetworkProbe, ProbeContext, ServiceProbe
+from exposcan.protocols import network_probes, service_probes
+from exposcan.state import HostState, ScanState, ServiceState
+
+log = logging.getLogger("exposcan")
+
+
+class Scanner:
+    def __init__(
+        self,
+        config: ScanConfig,
+        catalogue: Catalogue,
+        service_probe_types: list[type[ServiceProbe]] | None = None,
+        network_probe_types: list[type[NetworkProbe]] | None = None,
+    ) -> None:
+        self.config = config
+        self.catalogue = catalogue
+        self.state = ScanState()
+        self.started = datetime.now(UTC)
+        self.target_labels: list[str] = []
+        self._service_probes = [
+            t() for t in (service_probe_types or service_probes())
+            if config.intrusive or t.safety == "safe"
+        ]
+        self._network_probes = [
+            t() for t in (network_probe_types or network_probes())
+            if config.intrusive or t.safety == "safe"
+        ]
+        self._limits: Limits | None = None
+
+    # -- the whole scan -------------------------------------------------
+
+    async def run(
+        self, targets: list[IPv4Address], labels: list[str], view: LocalView | None = None
+    ) -> None:
+        self.target_labels = labels
+        self._limits = Limits(self.config.concurrency, self.config.per_host, self.config.rate)
+        try:
+            progress = self.state.progress
+            progress.phase = "discovery"
+            live = await self._discover(targets, view)
+            progress.hosts_found = len(live)
+            progress.phase = "port scan"
+            await self._port_scan(live, self.config.ports)
+            progress.phase = "probes"
+            async with asyncio.TaskGroup() as group:
+                for host in list(self.state.hosts.values()):
+                    group.create_task(self._probe_host(host))
+            progress.phase = "network"
+            await self._network_phase(labels)
+            progress.phase = "done"
+        finally:
+            self._limits.close()
+
+    async def _discover(
+        self, targets: list[IPv4Address], view: LocalView | None
+    ) -> list[str]:
+        # From the internet a box answers no ARP and may drop pings: every
+        # address named is scanned, as nmap -Pn.
+        if not self.config.discovery or self.config.vantage is Vantage.INTERNET:
+            for address in targets:
+                self.state.host(str(address)).discovered_by = "assumed"
+            return [str(a) for a in targets]
+        found = await discover(targets, view, self.config.scan_timeout, self.config.concurrency)
+        for address in targets:  # keep target order
+            if str(address) in found:
+                how, mac = found[str(address)]
+                host = self.state.host(str(address))
+                host.discovered_by, host.mac = how, mac
+        return [str(a) for a in targets if str(a) in found]
+
+    async def _port_scan(self, hosts: list[str], ports: list[int]) -> list[ServiceState]:
+        assert self._limits is not None
+        progress = self.state.progress
+        progress.ports_total += len(hosts) * len(ports)
+        opened: list[ServiceState] = []
+
+        # Port-major order spreads the load across hosts, so a fragile device
+        # never sees a burst of all its ports at once.
+        def jobs() -> Iterator[tuple[str, int]]:
+            for port in ports:
+                for host in hosts:
+                    yield host, port
+
+        def on_result(result: PortResult) -> None:
+            progress.ports_checked += 1
+            if result.state is PortState.OPEN:
+                host = self.state.host(result.host)
+                if result.port not in host.services:
+                    entry = self.catalogue.guess(result.port)
+                    service = ServiceState(
+                        port=result.port,
+                        protocol=entry.protocol if entry else "unknown",
+                        tls=entry.tls if entry else False,
+                    )
+                    host.services[result.port] = service
+                    opened.append(service)
+
+        workers = min(self.config.concurrency, max(1, len(hosts) * len(ports)))
+        await connect_scan(
+            jobs(),
+            workers=workers,
+            timeout=self.config.scan_timeout,
+            rate=self._limits.rate,
+            on_result=on_result,
+        )
+        return opened
+
+    # -- probes ---------------------------------------------------------
+
+    async def _probe_host(self, host: HostState, only: set[int] | None = None) -> None:
+        by_phase: dict[int, list[ServiceProbe]] = {}
+        for probe in self._service_probes:
+            by_phase.setdefault(probe.phase, []).append(probe)
+        for phase in sorted(by_phase):
+            async with asyncio.TaskGroup() as group:
+                for probe in by_phase[phase]:
+                    for port in sorted(host.services):
+                        if only is not None and port not in only:
+                            continue
+                        service = host.services[port]
+                        if probe.wants(service):
+                            group.create_task(self._run_service_probe(probe, host, service))
+
+    async def _run_service_probe(
+        self, probe: ServiceProbe, host: HostState, service: ServiceState
+    ) -> None:
+        assert self._limits is not None
+        ctx = ProbeContext(host, self.state, self.config, self.catalogue, self._limits, probe.name)
+        await self._guarded(probe.name, host.address, service.port,
+                            probe.probe(ctx, service))
+
+    async def _guarded(self, name: str, address: str, port: int | None, coro: object) -> None:
+        """Run one probe under its total deadline; failures become error records."""
+        try:
+            async with asyncio.timeout(self.config.deadlines.total):
+                await coro  # type: ignore[misc]
+        except ProbeError as exc:
+            self.state.error(address, port, name, exc.reason, exc.detail)
+        except TimeoutError:
+            self.state.error(address, port, name, ErrorReason.TIMEOUT,
+                             f"probe exceeded its {self.config.deadlines.total:g} s total deadline")
+        except (OSError, ValueError, EOFError, UnicodeError) as exc:
+            self.state.error(address, port, name, classify(exc), type(exc).__name__)
+        except Exception as exc:  # a probe bug must not stop the scan
+            # Only the exception type: a message may quote what the peer sent.
+            log.debug("probe %s crashed on %s:%s", name, address, port, exc_info=True)
+            self.state.error(address, port, name, ErrorReason.INTERNAL, type(exc).__name__)
+        finally:
+            self.state.progress.probes_run += 1
+
+    async def scan_more(self, address: str, ports: list[int]) -> HostState:
+        """Scan and probe extra ports of a host (a box forward's internal target)."""
+        host = self.state.host(address)
+        if host.discovered_by == "assumed" and not host.services:
+            host.discovered_by = "upnp"
+        todo = [p for p in ports if p not in host.services]
+        opened = await self._port_scan([address], todo) if todo else []
+        if opened:
+            await self._probe_host(host, only={s.port for s in opened})
+        return host
+
+    async def _network_phase(self, labels: list[str]) -> None:
+        assert self._limits is not None
+        for probe in sorted(self._network_probes, key=lambda p: p.phase):
+            ctx = NetworkContext(self.state, self.config, self.catalogue, self._limits,
+                                 probe.name, self.scan_more, labels)
+            await self._guarded(probe.name, "*", None, probe.run(ctx))
+
+    # -- the report -----------------------------------------------------
+
+    def report(self, complete: bool) -> Report:
+        findings = sort_findings(evaluate(self.catalogue, self.state.facts(), self.config.vantage))
+        hosts = [
+            h.to_model() for h in sorted(self.state.hosts.values(), key=lambda h: _addr_key(h.address))
+            if h.services or h.discovered_by in ("arp", "tcp")
+        ]
+        return Report(
+            tool=Tool(version=__version__),
+            scan=ScanInfo(
+                started=self.started,
+                finished=datetime.now(UTC),
+                vantage=self.config.vantage,
+                targets=self.target_labels,
+                complete=complete,
+                ports=self.config.ports_spec,
+                hosts_scanned=len(self.state.hosts),
+                notes=list(self.state.notes),
+            ),
+            hosts=hosts,
+            findings=findings,
+            errors=list(self.state.errors),
+        )
+
+
+def _addr_key(address: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in address.split("."))
+    except ValueError:
+        return (999,)

@@ -1,0 +1,127 @@
+"""Synthetic DICOM Part 10 files of canary patients (never real data).
+
+Small CT images with valid file meta, so that Orthanc, dcmtk and any DICOM
+parser accept them, and with names, IDs and UIDs listed in
+``topology.CANARY_STRINGS`` so that tests can prove a scan leaked none.
+
+Runs standalone too (``python canary.py OUTDIR``): the container lab uses it
+to fill its volumes.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pydicom
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, PYDICOM_IMPLEMENTATION_UID
+
+if __package__:
+    from . import topology as t
+else:  # run as a plain script (container lab): topology sits beside us
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import topology as t  # type: ignore[no-redef]
+
+_ROWS = _COLS = 8
+
+
+def _uid(*parts: int) -> str:
+    return ".".join((t.CANARY_UID_ROOT, *(str(p) for p in parts)))
+
+
+def canary_dataset(patient: int, site: int, study: int, instance: int) -> Dataset:
+    """One CT image of ``CANARY_PATIENTS[patient]``; UIDs derive from the
+    (site, study, instance) triple so that every file is distinct."""
+    p = t.CANARY_PATIENTS[patient]
+    study_uid = _uid(site, study)
+    series_uid = _uid(site, study, 1)
+    sop_uid = _uid(site, study, 1, instance)
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = CTImageStorage
+    meta.MediaStorageSOPInstanceUID = sop_uid
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = CTImageStorage
+    ds.SOPInstanceUID = sop_uid
+    ds.StudyInstanceUID = study_uid
+    ds.SeriesInstanceUID = series_uid
+    ds.FrameOfReferenceUID = _uid(site, study, 9)
+    ds.PatientName = p.name
+    ds.PatientID = p.patient_id
+    ds.PatientBirthDate = p.birth_date
+    ds.PatientSex = "O"
+    ds.StudyDate = f"2020{study:02d}01"
+    ds.StudyTime = "101500"
+    ds.StudyID = str(study)
+    ds.AccessionNumber = f"CNRYACC{site}{study:03d}"
+    ds.StudyDescription = "CANARY synthetic study"
+    ds.Modality = "CT"
+    ds.SeriesNumber = 1
+    ds.InstanceNumber = instance
+    ds.ReferringPhysicianName = ""
+    ds.Manufacturer = "exposcan-lab"
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.Rows = _ROWS
+    ds.Columns = _COLS
+    ds.BitsAllocated = 16
+    ds.BitsStored = 12
+    ds.HighBit = 11
+    ds.PixelRepresentation = 0
+    ds.RescaleIntercept = 0
+    ds.RescaleSlope = 1
+    ds.PixelData = bytes((i * 7 + instance) % 256 for i in range(_ROWS * _COLS * 2))
+    return ds
+
+
+def write_dataset(ds: Dataset, path: Path) -> None:
+    """Write ``ds`` as a Part 10 file (preamble, "DICM", file meta)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # pydicom 3 renamed write_like_original; the old keyword warns there, and
+    # the tests turn warnings into errors.
+    if int(pydicom.__version__.split(".")[0]) >= 3:
+        ds.save_as(path, enforce_file_format=True)
+    else:
+        ds.save_as(path, write_like_original=False)
+
+
+def write_studies(studies: tuple[t.CanaryStudy, ...], out: Path) -> list[Path]:
+    """Write every instance of ``studies`` under ``out``; return the files."""
+    files: list[Path] = []
+    for s in studies:
+        for i in range(1, s.instances + 1):
+            path = out / f"s{s.site}-{s.study}-{i}.dcm"
+            write_dataset(canary_dataset(s.patient, s.site, s.study, i), path)
+            files.append(path)
+    return files
+
+
+def write_tree(files: tuple[t.CanaryFile, ...], root: Path, site: int) -> None:
+    """Lay out a share or web folder as ``files`` describes."""
+    for n, f in enumerate(files, start=1):
+        path = root.joinpath(*f.path.split("/"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if f.patient is None:
+            # Office clutter: text that is no DICOM (no "DICM" at byte 128).
+            path.write_text("Document de travail du cabinet - aucune image.\n" * 4)
+        else:
+            write_dataset(canary_dataset(f.patient, site, 100 + f.patient, n), path)
+
+
+def write_all(out: Path) -> None:
+    """Everything the lab needs, under ``out`` (pacs/, pacs-secure/, nas/, web/)."""
+    write_studies(t.PACS_STUDIES, out / "pacs")
+    write_studies(t.SECURE_STUDIES, out / "pacs-secure")
+    write_tree(t.NAS_IMAGING_FILES, out / "nas" / t.NAS_GUEST_SHARE, site=3)
+    write_tree(t.NAS_PRIVATE_FILES, out / "nas" / t.NAS_PRIVATE_SHARE, site=3)
+    write_tree(t.WEB_FILES, out / "web", site=4)
+
+
+if __name__ == "__main__":
+    write_all(Path(sys.argv[1]))

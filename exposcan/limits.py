@@ -1,0 +1,93 @@
+"""Two-level concurrency, a rate limit, and deadlines.
+
+As sslyze does: a global limit plus a per-host limit, each job using at most
+one connection so the per-host cap is exact (practice devices are fragile: an
+old modality falls over at a few parallel associations).  Blocking libraries
+(pynetdicom, scapy's SMB client) run in a dedicated thread pool behind the
+same limits, with their own library timeouts set, because asyncio cannot
+cancel a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """Connect / read / total, split as httpx and aiohttp do."""
+
+    connect: float = 3.0
+    read: float = 5.0
+    total: float = 30.0
+
+    def scaled(self, factor: float) -> Deadlines:
+        return Deadlines(self.connect * factor, self.read * factor, self.total * factor)
+
+
+class RateLimiter:
+    """A token bucket on new connections per second (0 = unlimited)."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        if self.rate <= 0:
+            return
+        async with self._lock:
+            now = time.monotonic()
+            wait = self._next - now
+            self._next = max(now, self._next) + 1.0 / self.rate
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+
+class Limits:
+    def __init__(
+        self, concurrency: int, per_host: int, rate: float, blocking_threads: int = 16
+    ) -> None:
+        self.concurrency = concurrency
+        self.per_host = per_host
+        self.global_slots = asyncio.Semaphore(concurrency)
+        self.rate = RateLimiter(rate)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self.blocking_threads = max(1, min(blocking_threads, concurrency))
+        self._pool = ThreadPoolExecutor(
+            max_workers=self.blocking_threads, thread_name_prefix="exposcan-blocking"
+        )
+
+    def _host_slots(self, host: str) -> asyncio.Semaphore:
+        sem = self._hosts.get(host)
+        if sem is None:
+            sem = self._hosts[host] = asyncio.Semaphore(self.per_host)
+        return sem
+
+    @asynccontextmanager
+    async def connection(self, host: str) -> AsyncIterator[None]:
+        """One application connection to ``host``: per-host, then global, then rate."""
+        async with self._host_slots(host), self.global_slots:
+            await self.rate.acquire()
+            yield
+
+    async def run_blocking(self, host: str, func: Callable[[], T]) -> T:
+        """Run a blocking probe step in the pool, holding one slot of ``host``.
+
+        ``func`` must bound itself with its library's timeouts: if the awaiting
+        task is cancelled the thread still runs to its own deadline.
+        """
+        async with self.connection(host):
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._pool, func)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

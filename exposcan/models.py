@@ -1,0 +1,164 @@
+"""The report contract: one model layer for findings and the report.
+
+Frozen pydantic models; ``exposcan/schema/report.schema.json`` is generated
+from :class:`Report` (``python -m exposcan.schema``) and checked in.  The field
+names marked "contract" in the issue are relied on by audits and must not
+change without bumping :data:`SCHEMA_ID`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_ID = "exposcan.report/1"
+
+# Evidence values are scalars or flat lists of scalars: a shape that cannot
+# smuggle a dataset or a listing into a report by accident.
+EvidenceValue = str | int | float | bool | None | list[str] | list[int]
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {
+    Severity.INFO: 0,
+    Severity.LOW: 1,
+    Severity.MEDIUM: 2,
+    Severity.HIGH: 3,
+    Severity.CRITICAL: 4,
+}
+
+
+class Vantage(StrEnum):
+    LAN = "lan"
+    INTERNET = "internet"
+
+
+class Safety(StrEnum):
+    """nmap NSE-style category: only safe checks run by default."""
+
+    SAFE = "safe"
+    INTRUSIVE = "intrusive"
+
+
+class ErrorReason(StrEnum):
+    TIMEOUT = "timeout"
+    REFUSED = "refused"
+    RESET = "reset"
+    UNREACHABLE = "unreachable"
+    PROTOCOL = "protocol"
+    TOO_LARGE = "too-large"
+    TLS = "tls"
+    RESOLVE = "resolve"
+    INTERNAL = "internal"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Tool(_Frozen):
+    name: Literal["exposcan"] = "exposcan"
+    version: str
+
+
+class ScanInfo(_Frozen):
+    started: datetime
+    finished: datetime
+    vantage: Vantage
+    targets: list[str]
+    complete: bool
+    ports: str = Field(description="the port specification scanned, nmap syntax")
+    hosts_scanned: int = 0
+    notes: list[str] = Field(
+        default_factory=list,
+        description="what the scan decided or could not see, in plain words",
+    )
+
+
+class Service(_Frozen):
+    port: int = Field(ge=0, le=65535)
+    transport: Literal["tcp", "udp"] = "tcp"
+    protocol: str = Field(description="dicom, http, smb, upnp, ssh, ... or unknown")
+    product: str | None = None
+    version: str | None = None
+    tls: bool = False
+    details: dict[str, EvidenceValue] = Field(
+        default_factory=dict,
+        description="protocol facts without patient data (AE title, dialects...)",
+    )
+
+
+class Host(_Frozen):
+    address: str
+    mac: str | None = None
+    discovered_by: Literal["arp", "tcp", "assumed", "upnp"] = "assumed"
+    services: list[Service] = Field(default_factory=list)
+
+
+class Finding(_Frozen):
+    rule: str
+    severity: Severity
+    host: str
+    port: int | None
+    protocol: str
+    title: str
+    description: str = ""
+    evidence: dict[str, EvidenceValue] = Field(default_factory=dict)
+    remediation: str = ""
+    references: list[str] = Field(default_factory=list)
+    safety: Safety = Safety.SAFE
+    key: str
+
+
+class ErrorRecord(_Frozen):
+    host: str
+    port: int | None
+    probe: str
+    reason: ErrorReason
+    detail: str = ""
+
+
+class Report(_Frozen):
+    schema_: Literal["exposcan.report/1"] = Field(default=SCHEMA_ID, alias="schema")
+    tool: Tool
+    scan: ScanInfo
+    hosts: list[Host]
+    findings: list[Finding]
+    errors: list[ErrorRecord]
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True, indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> Report:
+        return cls.model_validate_json(text)
+
+
+def finding_key(rule: str, host: str, port: int | None) -> str:
+    """Stable id of (rule, host, port): what a cron diff pairs findings by."""
+    raw = f"{rule}|{host}|{'' if port is None else port}".encode()
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def json_schema() -> dict[str, Any]:
+    schema = Report.model_json_schema(by_alias=True, mode="serialization")
+    schema["$id"] = "https://exposcan.invalid/schema/report-1.json"
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema

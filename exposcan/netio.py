@@ -1,0 +1,158 @@
+"""Bounded TCP I/O: every connect, read and whole exchange has a deadline,
+every read a size cap.  A tarpit, a garbage spewer or an endless body costs a
+bounded time and memory and ends as a :class:`ProbeError`, which the engine
+turns into an error record."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from exposcan.limits import Deadlines
+from exposcan.models import ErrorReason
+
+
+class ProbeError(Exception):
+    """A probe could not finish: recorded as data, never raised through a scan."""
+
+    def __init__(self, reason: ErrorReason, detail: str = "") -> None:
+        super().__init__(f"{reason.value}: {detail}" if detail else reason.value)
+        self.reason = reason
+        self.detail = detail
+
+
+def classify(exc: BaseException) -> ErrorReason:
+    if isinstance(exc, ProbeError):
+        return exc.reason
+    if isinstance(exc, TimeoutError):
+        return ErrorReason.TIMEOUT
+    if isinstance(exc, ssl.SSLError):
+        return ErrorReason.TLS
+    if isinstance(exc, ConnectionRefusedError):
+        return ErrorReason.REFUSED
+    if isinstance(exc, ConnectionResetError | BrokenPipeError | asyncio.IncompleteReadError):
+        return ErrorReason.RESET
+    if isinstance(exc, OSError) and exc.errno in (
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+        errno.EHOSTDOWN,
+    ):
+        return ErrorReason.UNREACHABLE
+    if isinstance(exc, OSError):
+        return ErrorReason.RESET
+    if isinstance(exc, ValueError | UnicodeError | KeyError | IndexError):
+        return ErrorReason.PROTOCOL
+    return ErrorReason.INTERNAL
+
+
+def insecure_tls_context() -> ssl.SSLContext:
+    """Certificates are recorded as facts, not verified: a scanner must talk to
+    a self-signed PACS to prove it is exposed."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.minimum_version = ssl.TLSVersion.TLSv1
+    try:
+        ctx.set_ciphers("ALL:@SECLEVEL=0")
+    except ssl.SSLError:  # pragma: no cover - depends on the OpenSSL build
+        pass
+    return ctx
+
+
+class Connection:
+    """A TCP stream whose reads are each bounded in time and size."""
+
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, deadlines: Deadlines
+    ) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.deadlines = deadlines
+
+    async def send(self, data: bytes) -> None:
+        self.writer.write(data)
+        async with asyncio.timeout(self.deadlines.read):
+            await self.writer.drain()
+
+    async def read_some(self, limit: int, timeout: float | None = None) -> bytes:
+        """Whatever arrives first, at most ``limit`` bytes; b"" at EOF."""
+        async with asyncio.timeout(timeout if timeout is not None else self.deadlines.read):
+            return await self.reader.read(limit)
+
+    async def read_exactly(self, count: int, cap: int) -> bytes:
+        if count > cap:
+            raise ProbeError(ErrorReason.TOO_LARGE, f"{count} bytes announced, cap {cap}")
+        async with asyncio.timeout(self.deadlines.read):
+            return await self.reader.readexactly(count)
+
+    async def read_until_eof(self, cap: int) -> bytes:
+        """Read to EOF; a body past ``cap`` is a ``too-large`` error, not a memory leak."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            chunk = await self.read_some(min(65536, cap + 1 - size))
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            chunks.append(chunk)
+            if size > cap:
+                raise ProbeError(ErrorReason.TOO_LARGE, f"more than {cap} bytes")
+
+    def peer_certificate_der(self) -> bytes | None:
+        sslobj = self.writer.get_extra_info("ssl_object")
+        if sslobj is None:
+            return None
+        der = sslobj.getpeercert(binary_form=True)
+        return der if isinstance(der, bytes) else None
+
+    def tls_version(self) -> str | None:
+        sslobj = self.writer.get_extra_info("ssl_object")
+        return None if sslobj is None else str(sslobj.version())
+
+    async def close(self) -> None:
+        self.writer.close()
+        try:
+            async with asyncio.timeout(1.0):
+                await self.writer.wait_closed()
+        except (OSError, TimeoutError, ssl.SSLError):
+            pass
+
+
+@asynccontextmanager
+async def open_connection(
+    host: str,
+    port: int,
+    deadlines: Deadlines,
+    tls: bool = False,
+    limit: int = 65536,
+) -> AsyncIterator[Connection]:
+    """Connect within ``deadlines.connect`` (TLS handshake included)."""
+    try:
+        async with asyncio.timeout(deadlines.connect + (deadlines.read if tls else 0)):
+            reader, writer = await asyncio.open_connection(
+                host,
+                port,
+                ssl=insecure_tls_context() if tls else None,
+                server_hostname="" if tls else None,
+                limit=limit,
+            )
+    except (OSError, TimeoutError, ssl.SSLError) as exc:
+        raise ProbeError(classify(exc), f"connect: {exc or 'timeout'}") from None
+    conn = Connection(reader, writer, deadlines)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+def tcp_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    # RST on close: the scan leaves no TIME_WAIT pile and no half-open state
+    # on a fragile device.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    return sock

@@ -1,0 +1,98 @@
+"""The one interface between the engine and protocol modules.
+
+A :class:`ServiceProbe` looks at one service of one host (DICOM, HTTP, SMB);
+a :class:`NetworkProbe` looks at the whole scan once the hosts are known (the
+internet box's UPnP forwards).  Probes only gather *facts*; the catalogue's
+rules decide which facts make which finding.  A new protocol is one module
+plus one entry in :mod:`exposcan.protocols`.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from exposcan.catalogue import Catalogue
+from exposcan.config import ScanConfig
+from exposcan.limits import Limits
+from exposcan.models import ErrorReason, Safety
+from exposcan.state import Fact, HostState, ScanState, ServiceState
+
+
+@dataclass
+class ProbeContext:
+    """What a probe may use and where it writes what it learned."""
+
+    host: HostState
+    scan: ScanState
+    config: ScanConfig
+    catalogue: Catalogue
+    limits: Limits
+    probe_name: str
+
+    @property
+    def address(self) -> str:
+        return self.host.address
+
+    def fact(self, kind: str, port: int | None, protocol: str, **data: Any) -> Fact:
+        fact = Fact(kind, self.host.address, port, protocol, data)
+        self.host.facts.append(fact)
+        # The live display counts findings as they appear; the report itself
+        # is evaluated once, at the end.
+        vantage = self.config.vantage
+        self.scan.progress.findings += sum(
+            1 for rule in self.catalogue.rules.values() if rule.matches(kind, data, vantage)
+        )
+        return fact
+
+    def error(self, port: int | None, reason: ErrorReason, detail: str = "") -> None:
+        self.scan.error(self.host.address, port, self.probe_name, reason, detail)
+
+    def imaging(self, port: int, protocol: str, what: str, **data: Any) -> None:
+        """Mark a service that serves imaging: what the box's forwards and the
+        internet view are joined on."""
+        self.fact("imaging.service", port, protocol, service=what, **data)
+
+
+class ServiceProbe(abc.ABC):
+    name: ClassVar[str]
+    protocols: ClassVar[frozenset[str]]
+    # Lower phases run first on a host, so later probes can use their hints.
+    phase: ClassVar[int] = 50
+    safety: ClassVar[Safety] = Safety.SAFE
+
+    def wants(self, service: ServiceState) -> bool:
+        return service.protocol in self.protocols
+
+    @abc.abstractmethod
+    async def probe(self, ctx: ProbeContext, service: ServiceState) -> None: ...
+
+
+# Callback a network probe uses to scan a follow-up target (host, ports).
+ScanMore = Callable[[str, list[int]], Awaitable[HostState]]
+
+
+@dataclass
+class NetworkContext:
+    scan: ScanState
+    config: ScanConfig
+    catalogue: Catalogue
+    limits: Limits
+    probe_name: str
+    scan_more: ScanMore
+    targets: list[str]
+
+    def context_for(self, host: HostState) -> ProbeContext:
+        return ProbeContext(host, self.scan, self.config, self.catalogue, self.limits,
+                            self.probe_name)
+
+
+class NetworkProbe(abc.ABC):
+    name: ClassVar[str]
+    phase: ClassVar[int] = 90
+    safety: ClassVar[Safety] = Safety.SAFE
+
+    @abc.abstractmethod
+    async def run(self, ctx: NetworkContext) -> None: ...

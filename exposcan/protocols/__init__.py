@@ -1,0 +1,20 @@
+"""The protocol registry: a new protocol is one module plus one entry here."""
+
+from __future__ import annotations
+
+from exposcan.probe import NetworkProbe, ServiceProbe
+
+
+def service_probes() -> list[type[ServiceProbe]]:
+    from exposcan.protocols.dicom import DicomProbe
+    from exposcan.protocols.http import HttpProbe
+    from exposcan.protocols.identify import IdentifyProbe
+    from exposcan.protocols.smb import SmbProbe
+
+    return [IdentifyProbe, HttpProbe, SmbProbe, DicomProbe]
+
+
+def network_probes() -> list[type[NetworkProbe]]:
+    from exposcan.protocols.upnp import UpnpProbe
+
+    return [UpnpProbe]

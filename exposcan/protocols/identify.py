@@ -1,0 +1,94 @@
+"""Service identification for ports the catalogue cannot name, and banners.
+
+Like nmap's NULL probe then GetRequest: wait briefly for a greeting
+(SSH, FTP, VNC speak first), else send a harmless HTTP request, else try a TLS
+handshake.  What stays unknown is left to probes that accept ``unknown``
+(DICOM tries an association: a PACS behind a box often sits on an odd port).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+from exposcan.models import ErrorReason
+from exposcan.netio import ProbeError, open_connection
+from exposcan.probe import ProbeContext, ServiceProbe
+from exposcan.state import ServiceState
+
+# Protocols whose server speaks first: a banner says product and version.
+SERVER_FIRST = frozenset({"ssh", "ftp", "vnc", "smtp"})
+BANNER_CAP = 512
+
+_SSH = re.compile(rb"^SSH-[\d.]+-([A-Za-z]+)[_-]?([\w.]+)?")
+_FTP = re.compile(rb"^220[ -]")
+_VNC = re.compile(rb"^RFB (\d{3}\.\d{3})")
+
+
+def classify_banner(data: bytes) -> tuple[str, str | None, str | None]:
+    """(protocol, product, version) guessed from what a server said first."""
+    if m := _SSH.match(data):
+        product = m.group(1).decode("ascii", "replace")
+        version = m.group(2).decode("ascii", "replace") if m.group(2) else None
+        return "ssh", product, version
+    if _VNC.match(data):
+        return "vnc", None, _VNC.match(data).group(1).decode()  # type: ignore[union-attr]
+    if _FTP.match(data):
+        return "ftp", None, None
+    if data.startswith(b"HTTP/"):
+        return "http", None, None
+    return "unknown", None, None
+
+
+class IdentifyProbe(ServiceProbe):
+    name = "identify"
+    protocols: ClassVar[frozenset[str]] = frozenset({"unknown", *SERVER_FIRST})
+    phase = 10
+
+    async def probe(self, ctx: ProbeContext, service: ServiceState) -> None:
+        deadlines = ctx.config.deadlines
+        wait = min(deadlines.read, 1.5)
+        async with ctx.limits.connection(ctx.address):
+            async with open_connection(ctx.address, service.port, deadlines) as conn:
+                try:
+                    greeting = await conn.read_some(BANNER_CAP, timeout=wait)
+                except TimeoutError:
+                    greeting = b""
+                if greeting:
+                    service.banner = greeting
+                    proto, product, version = classify_banner(greeting)
+                    if proto != "unknown":
+                        service.protocol, service.confirmed = proto, True
+                        service.product = product or service.product
+                        service.version = version or service.version
+                    return
+                if service.protocol in SERVER_FIRST:
+                    return
+                await conn.send(b"GET / HTTP/1.0\r\n\r\n")
+                try:
+                    answer = await conn.read_some(BANNER_CAP)
+                except TimeoutError:
+                    # Silent to a greeting wait and to a request: a tarpit, or
+                    # a protocol we cannot name. Either way the report says so.
+                    raise ProbeError(
+                        ErrorReason.TIMEOUT, "no greeting and no answer to an HTTP request"
+                    ) from None
+        if answer.startswith(b"HTTP/"):
+            service.protocol = "http"
+            return
+        if answer[:1] == b"\x15" or not answer:
+            # A TLS server answers plain text with an alert or silence.
+            if await self._tls_answers(ctx, service):
+                service.protocol, service.tls = "http", True
+
+    async def _tls_answers(self, ctx: ProbeContext, service: ServiceState) -> bool:
+        try:
+            async with ctx.limits.connection(ctx.address):
+                async with open_connection(
+                    ctx.address, service.port, ctx.config.deadlines, tls=True
+                ) as conn:
+                    await conn.send(b"GET / HTTP/1.0\r\n\r\n")
+                    answer = await conn.read_some(BANNER_CAP)
+        except (ProbeError, TimeoutError, OSError):
+            return False
+        return answer.startswith(b"HTTP/")

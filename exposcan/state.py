@@ -1,0 +1,107 @@
+"""What a scan learns, while it learns it: hosts, services, facts, errors.
+
+Facts are the typed results protocol modules gather (an association result,
+an HTTP response's fingerprint, a share listing's counts).  The catalogue's
+rules turn facts into findings; probes of one host share facts and *hints*
+(a PACS web API that disclosed the DICOM AE title helps the DICOM probe).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from exposcan.models import ErrorReason, ErrorRecord, EvidenceValue, Host, Service
+
+
+@dataclass(frozen=True)
+class Fact:
+    kind: str  # e.g. "dicom.query", "http.pacs", "imaging.service"
+    host: str
+    port: int | None
+    protocol: str
+    data: dict[str, Any]
+
+
+@dataclass
+class ServiceState:
+    port: int
+    protocol: str  # guessed, then confirmed or corrected by probes
+    tls: bool = False
+    product: str | None = None
+    version: str | None = None
+    confirmed: bool = False
+    banner: bytes = b""
+    details: dict[str, EvidenceValue] = field(default_factory=dict)
+
+    def to_model(self) -> Service:
+        return Service(
+            port=self.port,
+            protocol=self.protocol,
+            product=self.product,
+            version=self.version,
+            tls=self.tls,
+            details=dict(self.details),
+        )
+
+
+@dataclass
+class HostState:
+    address: str
+    discovered_by: str = "assumed"
+    mac: str | None = None
+    services: dict[int, ServiceState] = field(default_factory=dict)
+    facts: list[Fact] = field(default_factory=list)
+    hints: dict[str, list[str]] = field(default_factory=dict)
+
+    def add_hint(self, name: str, value: str) -> None:
+        values = self.hints.setdefault(name, [])
+        if value not in values:
+            values.append(value)
+
+    def to_model(self) -> Host:
+        return Host(
+            address=self.address,
+            mac=self.mac,
+            discovered_by=self.discovered_by,  # type: ignore[arg-type]
+            services=[self.services[p].to_model() for p in sorted(self.services)],
+        )
+
+
+@dataclass
+class Progress:
+    hosts_found: int = 0
+    ports_checked: int = 0
+    ports_total: int = 0
+    probes_run: int = 0
+    findings: int = 0
+    phase: str = "starting"
+
+
+@dataclass
+class ScanState:
+    hosts: dict[str, HostState] = field(default_factory=dict)
+    errors: list[ErrorRecord] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    progress: Progress = field(default_factory=Progress)
+
+    def host(self, address: str) -> HostState:
+        state = self.hosts.get(address)
+        if state is None:
+            state = self.hosts[address] = HostState(address)
+        return state
+
+    def error(
+        self, host: str, port: int | None, probe: str, reason: ErrorReason, detail: str = ""
+    ) -> None:
+        # Details come from exceptions of network code: cap them so a hostile
+        # peer cannot grow a report by sending a huge error string.
+        self.errors.append(ErrorRecord(host=host, port=port, probe=probe, reason=reason,
+                                       detail=detail[:300]))
+
+    def facts(self) -> list[Fact]:
+        return [fact for host in self.hosts.values() for fact in host.facts]
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)

@@ -52,11 +52,11 @@ class Scanner:
         self.started = datetime.now(UTC)
         self.target_labels: list[str] = []
         self._service_probes = [
-            t() for t in (service_probe_types or service_probes())
+            t() for t in (service_probes() if service_probe_types is None else service_probe_types)
             if config.intrusive or t.safety == "safe"
         ]
         self._network_probes = [
-            t() for t in (network_probe_types or network_probes())
+            t() for t in (network_probes() if network_probe_types is None else network_probe_types)
             if config.intrusive or t.safety == "safe"
         ]
         self._limits: Limits | None = None
@@ -205,7 +205,8 @@ class Scanner:
     def report(self, complete: bool) -> Report:
         findings = sort_findings(evaluate(self.catalogue, self.state.facts(), self.config.vantage))
         hosts = [
-            h.to_model() for h in sorted(self.state.hosts.values(), key=lambda h: _addr_key(h.address))
+            h.to_model()
+            for h in sorted(self.state.hosts.values(), key=lambda h: _addr_key(h.address))
             if h.services or h.discovered_by in ("arp", "tcp")
         ]
         return Report(

@@ -134,7 +134,7 @@ class ErrorRecord(_Frozen):
 
 
 class Report(_Frozen):
-    schema_: Literal["exposcan.report/1"] = Field(default=SCHEMA_ID, alias="schema")
+    schema_: Literal["exposcan.report/1"] = Field(default="exposcan.report/1", alias="schema")
     tool: Tool
     scan: ScanInfo
     hosts: list[Host]

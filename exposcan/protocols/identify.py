@@ -76,19 +76,17 @@ class IdentifyProbe(ServiceProbe):
         if answer.startswith(b"HTTP/"):
             service.protocol = "http"
             return
-        if answer[:1] == b"\x15" or not answer:
-            # A TLS server answers plain text with an alert or silence.
-            if await self._tls_answers(ctx, service):
-                service.protocol, service.tls = "http", True
+        # A TLS server answers plain text with an alert or by closing.
+        if (answer[:1] == b"\x15" or not answer) and await self._tls_answers(ctx, service):
+            service.protocol, service.tls = "http", True
 
     async def _tls_answers(self, ctx: ProbeContext, service: ServiceState) -> bool:
         try:
-            async with ctx.limits.connection(ctx.address):
-                async with open_connection(
-                    ctx.address, service.port, ctx.config.deadlines, tls=True
-                ) as conn:
-                    await conn.send(b"GET / HTTP/1.0\r\n\r\n")
-                    answer = await conn.read_some(BANNER_CAP)
+            async with ctx.limits.connection(ctx.address), open_connection(
+                ctx.address, service.port, ctx.config.deadlines, tls=True
+            ) as conn:
+                await conn.send(b"GET / HTTP/1.0\r\n\r\n")
+                answer = await conn.read_some(BANNER_CAP)
         except (ProbeError, TimeoutError, OSError):
             return False
         return answer.startswith(b"HTTP/")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
@@ -49,7 +51,7 @@ class LiveProgress:
         self._live.__exit__(None, None, None)
 
 
-def _evidence_summary(evidence: dict[str, object], limit: int = 4) -> str:
+def _evidence_summary(evidence: Mapping[str, object], limit: int = 4) -> str:
     parts = [f"{k}={v}" for k, v in list(evidence.items())[:limit]]
     return ", ".join(parts)
 

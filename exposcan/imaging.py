@@ -1,0 +1,92 @@
+"""Recognising medical-image files by name or first bytes.
+
+The catalogue file ``probes/imaging-files.yaml`` (kind ``imaging-files``) says
+which extensions, names and magic make an imaging file; the HTTP listing walk
+and the SMB share walk both ask here.  Nothing in this module keeps a name:
+callers count, and report extensions only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from exposcan.catalogue import Catalogue, default_catalogue
+
+# PS3.10 §7.1: a 128-byte preamble then "DICM".  Used when no catalogue entry
+# says otherwise (and as the reading size the callers must request).
+MAGIC_OFFSET = 128
+MAGIC = b"DICM"
+#: How many leading bytes a caller reads to test the magic (bytes 0..131).
+MAGIC_READ = MAGIC_OFFSET + len(MAGIC)
+
+
+@dataclass(frozen=True)
+class ImagingSignatures:
+    extensions: frozenset[str]
+    names: frozenset[str]
+    magic_offset: int = MAGIC_OFFSET
+    magic: bytes = MAGIC
+
+    @property
+    def read_size(self) -> int:
+        return self.magic_offset + len(self.magic)
+
+    def extension_of(self, name: str) -> str | None:
+        """The imaging extension (lower-case, no dot) or the special name
+        (upper-case, e.g. ``DICOMDIR``) ``name`` carries, else None."""
+        base = name.rstrip("/").rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+        if base.upper() in self.names:
+            return base.upper()
+        if "." not in base.strip("."):
+            return None
+        ext = base.rsplit(".", 1)[1].lower()
+        return ext if ext in self.extensions else None
+
+    def has_magic(self, head: bytes) -> bool:
+        end = self.magic_offset + len(self.magic)
+        return len(head) >= end and head[self.magic_offset:end] == self.magic
+
+
+def signatures_from(catalogue: Catalogue) -> ImagingSignatures:
+    extensions: set[str] = set()
+    names: set[str] = set()
+    offset, magic = MAGIC_OFFSET, MAGIC
+    for entry in catalogue.entries("imaging-files"):
+        extensions.update(str(e).lower().lstrip(".") for e in entry.get("extensions", []))
+        names.update(str(n).upper() for n in entry.get("names", []))
+        spec = entry.get("magic")
+        if isinstance(spec, dict):
+            offset = int(spec.get("offset", offset))
+            magic = str(spec.get("bytes", "DICM")).encode("ascii")
+    if not extensions:  # a catalogue without the file still knows DICOM
+        extensions = {"dcm"}
+        names = names or {"DICOMDIR"}
+    return ImagingSignatures(frozenset(extensions), frozenset(names), offset, magic)
+
+
+@cache
+def default_signatures() -> ImagingSignatures:
+    return signatures_from(default_catalogue())
+
+
+def is_imaging_name(name: str, signatures: ImagingSignatures | None = None) -> str | None:
+    """The imaging extension of ``name`` (``"dcm"``) or ``"DICOMDIR"``, else None."""
+    return (signatures or default_signatures()).extension_of(name)
+
+
+def is_dicomdir(name: str) -> bool:
+    """PS3.10 §8 media directory (a CD/USB export of whole exams)."""
+    base = name.rstrip("/").rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+    return base.upper() == "DICOMDIR"
+
+
+def has_no_extension(name: str) -> bool:
+    """Exports often name files by number only: those need the magic test."""
+    base = name.rstrip("/").rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+    return "." not in base.strip(".")
+
+
+def has_dicm_magic(head: bytes, signatures: ImagingSignatures | None = None) -> bool:
+    """True if the first 132 bytes of a file are a DICOM Part 10 header (PS3.10 §7.1)."""
+    return (signatures or default_signatures()).has_magic(head)

@@ -1,0 +1,67 @@
+"""Shared test helpers: run the real engine in-process, validate reports."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from ipaddress import IPv4Address
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from exposcan.catalogue import default_catalogue
+from exposcan.config import ScanConfig
+from exposcan.engine import Scanner
+from exposcan.limits import Deadlines
+from exposcan.models import Report, Vantage
+from exposcan.portspec import format_ports
+from exposcan.probe import NetworkProbe, ServiceProbe
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "exposcan" / "schema" / "report.schema.json"
+
+
+@cache
+def report_schema() -> dict[str, Any]:
+    return json.loads(SCHEMA_PATH.read_text())  # type: ignore[no-any-return]
+
+
+def assert_valid_report(report: Report | str | dict[str, Any]) -> dict[str, Any]:
+    """Validate against the checked-in JSON Schema; return the decoded dict."""
+    if isinstance(report, Report):
+        data = json.loads(report.to_json())
+    elif isinstance(report, str):
+        data = json.loads(report)
+    else:
+        data = report
+    jsonschema.validate(data, report_schema())
+    return data
+
+
+async def scan_local(
+    ports: list[int],
+    service_probes: list[type[ServiceProbe]] | None = None,
+    network_probes: list[type[NetworkProbe]] | None = None,
+    *,
+    host: str = "127.0.0.1",
+    timeout: float = 2.0,
+    vantage: Vantage = Vantage.LAN,
+    intrusive: bool = False,
+    total: float | None = None,
+) -> Report:
+    """Scan ``host`` (loopback only!) with the real engine and the given probes."""
+    assert IPv4Address(host).is_loopback, "in-process tests scan loopback only"
+    config = ScanConfig(
+        ports=ports,
+        ports_spec=format_ports(ports),
+        vantage=vantage,
+        deadlines=Deadlines(connect=timeout, read=timeout, total=total or timeout * 4),
+        scan_timeout=1.0,
+        discovery=False,
+        intrusive=intrusive,
+    )
+    scanner = Scanner(config, default_catalogue(), service_probes or [], network_probes or [])
+    await scanner.run([IPv4Address(host)], [host])
+    report = scanner.report(complete=True)
+    assert_valid_report(report)
+    return report

@@ -1,0 +1,110 @@
+"""The real CLI in a subprocess, against loopback servers only."""
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import ClassVar
+
+from exposcan.cli import exit_code
+from exposcan.models import Severity
+from exposcan.probe import ProbeContext, ServiceProbe
+from exposcan.state import ServiceState
+from tests.helpers import assert_valid_report, scan_local
+from tests.inprocess.servers import http_ok, tarpit, tcp_server
+from tests.unit.test_report_schema import sample_report
+
+
+async def _cli(*args: str, timeout: float = 60) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "exposcan", *args,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_bad_arguments_exit_2() -> None:
+    for args in (["scan", "-p", "0", "127.0.0.1"], ["scan", "198.18.0.40-10"],
+                 ["scan", "--bogus"], ["scan", "127.0.0.1", "-o", "r.html"]):
+        code, _, err = await _cli(*args)
+        assert code == 2, (args, err)
+    code, _, err = await _cli("scan", "127.0.0.1", "-o", "r.html")
+    assert "HTML reports are not available yet" in err
+
+
+async def test_everything_excluded_is_an_error() -> None:
+    code, _, err = await _cli("scan", "127.0.0.1", "--exclude", "127.0.0.0/30")
+    assert code == 2 and "nothing to scan" in err
+
+
+async def test_clean_scan_exit_0_and_valid_report(tmp_path: Path) -> None:
+    # Given an HTTP server that serves nothing medical
+    async with tcp_server(http_ok) as port:
+        out_file = tmp_path / "r.json"
+        # When the CLI scans it without a terminal
+        code, out, err = await _cli("scan", "127.0.0.1", "-p", str(port), "--no-discovery",
+                                    "-o", str(out_file))
+    # Then it exits 0, prints the summary (no progress noise) and writes a valid report
+    assert code == 0, err
+    assert "No finding." in out
+    assert "\x1b[" not in out + err  # no live display or colour codes in cron
+    data = assert_valid_report(out_file.read_text())
+    assert data["scan"]["complete"] is True
+    assert data["hosts"][0]["services"][0]["port"] == port
+
+
+async def test_quiet_prints_nothing() -> None:
+    async with tcp_server(http_ok) as port:
+        code, out, err = await _cli("scan", "127.0.0.1", "-p", str(port), "--no-discovery", "-q")
+    assert (code, out, err) == (0, "", "")
+
+
+async def test_interrupt_writes_an_incomplete_report(tmp_path: Path) -> None:
+    # Given a scan held up by a tarpit with a long deadline
+    async with tcp_server(tarpit) as port:
+        out_file = tmp_path / "r.json"
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "exposcan", "scan", "127.0.0.1", "-p", str(port),
+            "--no-discovery", "--timeout", "60", "-o", str(out_file),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        await asyncio.sleep(2.5)
+        # When the user presses Ctrl-C
+        proc.send_signal(signal.SIGINT)
+        await asyncio.wait_for(proc.communicate(), 30)
+    # Then what was gathered is written, marked incomplete, and the exit code is 2
+    assert proc.returncode == 2
+    data = json.loads(out_file.read_text())
+    assert data["scan"]["complete"] is False
+    assert any("interrupted" in note for note in data["scan"]["notes"])
+
+
+def test_exit_code_follows_fail_on() -> None:
+    report = sample_report()  # one high finding
+    assert exit_code(report, "high") == 1
+    assert exit_code(report, "critical") == 0
+    assert exit_code(report, "info") == 1
+    assert exit_code(report, "never") == 0
+    assert Severity.HIGH.rank > Severity.MEDIUM.rank
+
+
+class _CrashingProbe(ServiceProbe):
+    name = "crash"
+    protocols: ClassVar[frozenset[str]] = frozenset({"http", "unknown"})
+
+    async def probe(self, ctx: ProbeContext, service: ServiceState) -> None:
+        raise RuntimeError("patient CANARY^ALICE in a message")
+
+
+async def test_a_probe_bug_is_an_error_record_without_its_message() -> None:
+    # Given a probe that crashes with a message quoting what a peer sent
+    async with tcp_server(http_ok) as port:
+        report = await scan_local([port], [_CrashingProbe])
+    # Then the scan finishes and records the crash by type only
+    (error,) = report.errors
+    assert (error.probe, error.reason.value, error.detail) == ("crash", "internal", "RuntimeError")
+    assert "CANARY" not in report.to_json()

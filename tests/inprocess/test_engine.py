@@ -1,0 +1,59 @@
+"""The engine against small servers on loopback: scan, identify, bound, record."""
+
+import time
+
+from exposcan.models import ErrorReason
+from exposcan.protocols.identify import IdentifyProbe
+from tests.helpers import scan_local
+from tests.inprocess.servers import garbage, greeting, http_ok, tarpit, tcp_server
+
+
+async def _free_port() -> int:
+    async with tcp_server(tarpit) as port:
+        pass
+    return port  # closed again: nothing listens there now
+
+
+async def test_open_and_closed_ports() -> None:
+    # Given one listening port and one closed port
+    closed = await _free_port()
+    async with tcp_server(http_ok) as open_port:
+        # When they are scanned
+        report = await scan_local([open_port, closed], [IdentifyProbe])
+    # Then only the open one is a service, identified as HTTP by its answer
+    services = {s.port: s for h in report.hosts for s in h.services}
+    assert set(services) == {open_port}
+    assert services[open_port].protocol == "http"
+
+
+async def test_ssh_banner_names_product_and_version() -> None:
+    async with tcp_server(greeting(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")) as port:
+        report = await scan_local([port], [IdentifyProbe])
+    (service,) = report.hosts[0].services
+    assert (service.protocol, service.product, service.version) == ("ssh", "OpenSSH", "9.2p1")
+
+
+async def test_tarpit_costs_bounded_time_and_is_an_error() -> None:
+    # Given a port that accepts and never answers
+    async with tcp_server(tarpit) as port:
+        started = time.monotonic()
+        # When it is identified with a 1 s read deadline
+        report = await scan_local([port], [IdentifyProbe], timeout=1.0)
+        elapsed = time.monotonic() - started
+    # Then it costs seconds, not forever, and shows up in errors
+    assert elapsed < 8
+    assert [(e.port, e.reason) for e in report.errors] == [(port, ErrorReason.TIMEOUT)]
+    assert report.findings == []
+
+
+async def test_garbage_spewer_is_bounded_and_no_finding() -> None:
+    # Given a port that sends random bytes forever
+    async with tcp_server(garbage) as port:
+        started = time.monotonic()
+        report = await scan_local([port], [IdentifyProbe], timeout=1.0)
+        elapsed = time.monotonic() - started
+    # Then the scan ends quickly and nothing is claimed about that port
+    assert elapsed < 8
+    assert report.findings == []
+    (service,) = report.hosts[0].services
+    assert service.protocol == "unknown"

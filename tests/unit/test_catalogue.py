@@ -1,0 +1,90 @@
+from pathlib import Path
+
+import pytest
+
+from exposcan.catalogue import Catalogue, CatalogueError, catalogue_dir
+from exposcan.findings import evaluate
+from exposcan.models import Severity, Vantage, finding_key
+from exposcan.state import Fact
+
+RULE = """
+kind: rule
+id: test.open-thing
+info:
+  name: A thing is open
+  severity: high
+  description: d
+  remediation: r
+match:
+  fact: thing.state
+  all:
+    - {field: open, op: equals, value: true}
+    - {field: count, op: gte, value: 1}
+evidence: [count, product]
+"""
+
+
+def _catalogue(tmp_path: Path, *docs: str) -> Catalogue:
+    for i, doc in enumerate(docs):
+        (tmp_path / f"{i}.yaml").write_text(doc)
+    return Catalogue.load(tmp_path)
+
+
+def test_the_shipped_catalogue_loads() -> None:
+    # Given the probes/ folder of the project
+    catalogue = Catalogue.load(catalogue_dir())
+    # Then it has the practice ports and the internet exposure rule
+    assert 104 in catalogue.default_ports() and 11112 in catalogue.default_ports()
+    assert catalogue.rules["exposure.internet-imaging"].info.severity is Severity.CRITICAL
+
+
+def test_a_rule_turns_matching_facts_into_findings(tmp_path: Path) -> None:
+    catalogue = _catalogue(tmp_path, RULE)
+    facts = [
+        Fact("thing.state", "198.18.0.10", 104, "dicom", {"open": True, "count": 3,
+                                                          "product": "X", "secret": "no"}),
+        Fact("thing.state", "198.18.0.11", 104, "dicom", {"open": False, "count": 3}),
+        Fact("thing.state", "198.18.0.12", 104, "dicom", {"open": True, "count": 0}),
+    ]
+    findings = evaluate(catalogue, facts, Vantage.LAN)
+    # Then only the first fact matches, and only declared evidence is copied
+    assert [f.host for f in findings] == ["198.18.0.10"]
+    assert findings[0].evidence == {"count": 3, "product": "X"}
+    assert findings[0].key == finding_key("test.open-thing", "198.18.0.10", 104)
+
+
+def test_the_same_proof_twice_makes_one_finding(tmp_path: Path) -> None:
+    catalogue = _catalogue(tmp_path, RULE)
+    fact = Fact("thing.state", "198.18.0.10", 104, "dicom", {"open": True, "count": 1})
+    assert len(evaluate(catalogue, [fact, fact], Vantage.LAN)) == 1
+
+
+def test_vantage_restricted_rules(tmp_path: Path) -> None:
+    catalogue = Catalogue.load(catalogue_dir())
+    fact = Fact("imaging.service", "203.0.113.1", 104, "dicom", {"service": "dicom"})
+    assert evaluate(catalogue, [fact], Vantage.LAN) == []
+    assert [f.rule for f in evaluate(catalogue, [fact], Vantage.INTERNET)] == [
+        "exposure.internet-imaging"
+    ]
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        "kind: rule\nid: Bad Id\ninfo: {name: n, severity: high, description: d, remediation: r}\n"
+        "match: {fact: x}\n",
+        "kind: rule\nid: a.b\ninfo: {name: n, severity: urgent, description: d, remediation: r}\n"
+        "match: {fact: x}\n",
+        "kind: rule\nid: a.b\ninfo: {name: n, severity: high, description: d, remediation: r}\n"
+        "match: {fact: x, all: [{field: f, op: like}]}\n",
+        "no_kind: true\n",
+    ],
+)
+def test_malformed_catalogue_files_are_refused(tmp_path: Path, doc: str) -> None:
+    with pytest.raises(CatalogueError):
+        _catalogue(tmp_path, doc)
+
+
+def test_duplicate_rule_ids_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(CatalogueError, match="duplicate"):
+        _catalogue(tmp_path, RULE, RULE)

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# make demo: bring the practice lab up, scan it from inside (the workstation,
+# no target: what a practitioner's one-shot check does) and from the internet
+# side (the box's public address), write the reports, tear the lab down.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+BIN="$ROOT/.venv/bin"
+LAB=${EXPOSCAN_LAB_NAME:-demo}
+OUT=${DEMO_OUT:-$ROOT}
+
+down() { "$BIN/exposcan" lab down --name "$LAB" >/dev/null 2>&1 || true; }
+trap down EXIT INT TERM
+
+echo "== Bringing the practice lab up (network namespaces, real servers)"
+"$BIN/exposcan" lab up --name "$LAB"
+
+scan() {  # host, then exposcan arguments; exit 1 (findings) is the expected result
+  local host=$1; shift
+  set +e
+  "$BIN/exposcan" lab exec --name "$LAB" "$host" -- "$BIN/exposcan" scan "$@"
+  local rc=$?
+  set -e
+  if [ "$rc" -ge 2 ]; then
+    echo "demo: the scan from $host failed (exit $rc)" >&2
+    exit "$rc"
+  fi
+}
+
+echo
+echo "== 1. From the practice workstation, no target: the LAN it is on and its box"
+scan ws -o "$OUT/report.json"
+echo
+echo "== 2. From the internet host, the box's public address (every TCP port)"
+scan inet --vantage internet 203.0.113.1 -o "$OUT/report-internet.json"
+
+"$BIN/python" - "$OUT/report.json" "$OUT/report-internet.json" <<'PY'
+import json, sys
+import jsonschema
+from pathlib import Path
+import exposcan
+schema = json.loads((Path(exposcan.__file__).parent / "schema" / "report.schema.json").read_text())
+for path in sys.argv[1:]:
+    data = json.loads(Path(path).read_text())
+    jsonschema.validate(data, schema)
+    print(f"{path}: valid {data['schema']}, {len(data['findings'])} findings, "
+          f"{len(data['hosts'])} hosts, {len(data['errors'])} errors")
+PY
+echo "== Tearing the lab down"

@@ -15,6 +15,7 @@ from rich.console import Console
 from exposcan import __version__
 from exposcan.catalogue import Catalogue, CatalogueError, default_catalogue
 from exposcan.config import ScanConfig
+from exposcan.diff import diff_reports, load_report, render_diff
 from exposcan.engine import Scanner
 from exposcan.limits import Deadlines
 from exposcan.models import Report, Severity, Vantage
@@ -28,8 +29,8 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 EPILOG = """\
 exit codes:
-  0  no finding at or above --fail-on
-  1  at least one finding at or above --fail-on
+  0  no finding at or above --fail-on (with --baseline: no *new* one)
+  1  at least one finding at or above --fail-on (with --baseline: a new one)
   2  error: bad arguments, nothing could be scanned, or interrupted (Ctrl-C)
 
 Scan only networks you are responsible for. Safe checks only by default:
@@ -99,8 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--fail-on", default="high",
                       choices=[s.value for s in Severity] + ["never"],
                       help="lowest severity that makes the exit code 1 [high]")
+    scan.add_argument("--baseline", metavar="REPORT.json",
+                      help="a previous report: only findings it did not hold count for the "
+                      "exit code (a cron audit alerts on what is new)")
     scan.add_argument("-q", "--quiet", action="store_true", help="print nothing")
     scan.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
+    diff = sub.add_parser("diff", help="compare two reports (exit 0 same, 1 changed, 2 error)")
+    diff.add_argument("old")
+    diff.add_argument("new")
     lab = sub.add_parser("lab", help="the practice lab in network namespaces (root)",
                          add_help=False)
     lab.add_argument("rest", nargs=argparse.REMAINDER)
@@ -118,7 +125,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(args_list)
     except SystemExit as exc:
         return EXIT_ERROR if exc.code not in (0, None) else EXIT_CLEAN
+    if args.command == "diff":
+        return run_diff(args.old, args.new)
     return run_scan(args)
+
+
+def run_diff(old_path: str, new_path: str) -> int:
+    try:
+        diff = diff_reports(load_report(old_path), load_report(new_path))
+    except (OSError, ValueError) as exc:
+        Console(stderr=True).print(f"exposcan: error: {exc}", markup=False)
+        return EXIT_ERROR
+    sys.stdout.write(render_diff(diff))
+    return EXIT_FINDINGS if diff.changed else EXIT_CLEAN
 
 
 def _config(args: argparse.Namespace, catalogue: Catalogue) -> ScanConfig:
@@ -176,7 +195,8 @@ def run_scan(args: argparse.Namespace) -> int:
             check_output(path)
         catalogue = default_catalogue()
         config = _config(args, catalogue)
-    except (ReportFormatError, PortSpecError, CatalogueError) as exc:
+        baseline = load_report(args.baseline) if args.baseline else None
+    except (ReportFormatError, PortSpecError, CatalogueError, OSError, ValueError) as exc:
         err.print(f"exposcan: error: {exc}", markup=False)
         return EXIT_ERROR
     try:
@@ -212,6 +232,12 @@ def run_scan(args: argparse.Namespace) -> int:
         out.print(render_summary(report))
     if not complete:
         return EXIT_ERROR
+    if baseline is not None:
+        diff = diff_reports(baseline, report)
+        if not args.quiet:
+            out.print(f"compared with {args.baseline}:", markup=False)
+            out.print(render_diff(diff), markup=False, end="")
+        report = report.model_copy(update={"findings": diff.new})
     return exit_code(report, args.fail_on)
 
 

@@ -108,3 +108,46 @@ async def test_a_probe_bug_is_an_error_record_without_its_message() -> None:
     (error,) = report.errors
     assert (error.probe, error.reason.value, error.detail) == ("crash", "internal", "RuntimeError")
     assert "CANARY" not in report.to_json()
+
+
+async def test_baseline_counts_only_new_findings(tmp_path: Path) -> None:
+    # Given a baseline report that already holds a finding, and a clean scan
+    baseline = tmp_path / "last.json"
+    baseline.write_text(sample_report().to_json())
+    async with tcp_server(http_ok) as port:
+        code, out, _ = await _cli("scan", "127.0.0.1", "-p", str(port), "--no-discovery",
+                                  "--baseline", str(baseline))
+    # Then the finding that went away is shown, and nothing new means exit 0
+    assert code == 0
+    assert "- high" in out
+
+
+async def test_progress_is_shown_on_a_terminal() -> None:
+    # Given stderr on a pseudo-terminal, as when a person runs the scan
+    import os
+    import pty
+
+    primary, secondary = pty.openpty()
+    async with tcp_server(tarpit) as port:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "exposcan", "scan", "127.0.0.1", "-p", str(port),
+            "--no-discovery", "--timeout", "1",
+            stdout=secondary, stderr=secondary, env={**os.environ, "TERM": "xterm"},
+        )
+        os.close(secondary)
+        chunks: list[bytes] = []
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                data = await loop.run_in_executor(None, os.read, primary, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        await asyncio.wait_for(proc.wait(), 30)
+        os.close(primary)
+    screen = b"".join(chunks).decode(errors="replace")
+    # Then the live line (phase, ports, probes) was drawn, and the summary follows
+    assert "ports " in screen and "probes " in screen
+    assert "Services" in screen

@@ -21,6 +21,11 @@ MAGIC = b"DICM"
 MAGIC_READ = MAGIC_OFFSET + len(MAGIC)
 
 
+def _base(name: str) -> str:
+    """The last component of a share (``\\``) or URL (``/``) path."""
+    return name.rstrip("/\\").rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+
+
 @dataclass(frozen=True)
 class ImagingSignatures:
     extensions: frozenset[str]
@@ -35,7 +40,7 @@ class ImagingSignatures:
     def extension_of(self, name: str) -> str | None:
         """The imaging extension (lower-case, no dot) or the special name
         (upper-case, e.g. ``DICOMDIR``) ``name`` carries, else None."""
-        base = name.rstrip("/").rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+        base = _base(name)
         if base.upper() in self.names:
             return base.upper()
         if "." not in base.strip("."):
@@ -77,14 +82,26 @@ def is_imaging_name(name: str, signatures: ImagingSignatures | None = None) -> s
 
 def is_dicomdir(name: str) -> bool:
     """PS3.10 §8 media directory (a CD/USB export of whole exams)."""
-    base = name.rstrip("/").rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+    base = _base(name)
     return base.upper() == "DICOMDIR"
 
 
 def has_no_extension(name: str) -> bool:
     """Exports often name files by number only: those need the magic test."""
-    base = name.rstrip("/").rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+    base = _base(name)
     return "." not in base.strip(".")
+
+
+def magic_worth_testing(name: str, signatures: ImagingSignatures | None = None) -> bool:
+    """A name that may hide a DICOM file: no extension, or an all-digit one
+    (modalities name files by number or by SOP Instance UID, ``1.2.840...``).
+    Such files need the 132-byte magic test; others are judged by name."""
+    if is_imaging_name(name, signatures) is not None:
+        return False
+    base = _base(name)
+    if has_no_extension(base):
+        return True
+    return base.rsplit(".", 1)[1].isdigit()
 
 
 def has_dicm_magic(head: bytes, signatures: ImagingSignatures | None = None) -> bool:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, PYDICOM_IMPLEMENTATION_UID
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian
 
 if __package__:
     from . import topology as t
@@ -24,6 +24,9 @@ else:  # run as a plain script (container lab): topology sits beside us
     import topology as t  # type: ignore[no-redef]
 
 _ROWS = _COLS = 8
+#: CT Image Storage (PS3.4 Annex B). A literal: Debian 12's pydicom 2.3 (the
+#: container lab) predates the named SOP class constants.
+CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 
 
 def _uid(*parts: int) -> str:
@@ -39,14 +42,14 @@ def canary_dataset(patient: int, site: int, study: int, instance: int) -> Datase
     sop_uid = _uid(site, study, 1, instance)
 
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = CTImageStorage
+    meta.MediaStorageSOPClassUID = CT_IMAGE_STORAGE
     meta.MediaStorageSOPInstanceUID = sop_uid
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
 
     ds = Dataset()
     ds.file_meta = meta
-    ds.SOPClassUID = CTImageStorage
+    ds.SOPClassUID = CT_IMAGE_STORAGE
     ds.SOPInstanceUID = sop_uid
     ds.StudyInstanceUID = study_uid
     ds.SeriesInstanceUID = series_uid
@@ -55,7 +58,7 @@ def canary_dataset(patient: int, site: int, study: int, instance: int) -> Datase
     ds.PatientID = p.patient_id
     ds.PatientBirthDate = p.birth_date
     ds.PatientSex = "O"
-    ds.StudyDate = f"2020{study:02d}01"
+    ds.StudyDate = f"2020{study % 12 + 1:02d}{instance % 28 + 1:02d}"
     ds.StudyTime = "101500"
     ds.StudyID = str(study)
     ds.AccessionNumber = f"CNRYACC{site}{study:03d}"

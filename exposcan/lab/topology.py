@@ -98,7 +98,7 @@ BOX: Final = Host(
     BOX_LAN_IP,
     "lan",
     (IGD_HTTP_PORT,),
-    ("box/miniupnpd.conf", "box/leases", "box/forwards"),
+    ("box/miniupnpd.conf", "box/leases", "box/iptables.rules", "box/forwards"),
     "internet box: NAT, UPnP IGD, port forwards",
 )
 PACS: Final = Host(

@@ -15,18 +15,18 @@ from pathlib import Path
 
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
 
 if __package__:
     from . import topology as t
 else:  # run as a plain script (container lab): topology sits beside us
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import topology as t  # type: ignore[no-redef]
+    import topology as t  # type: ignore[no-redef,import-not-found]
 
 _ROWS = _COLS = 8
 #: CT Image Storage (PS3.4 Annex B). A literal: Debian 12's pydicom 2.3 (the
 #: container lab) predates the named SOP class constants.
-CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
+CT_IMAGE_STORAGE = UID("1.2.840.10008.5.1.4.1.1.2")
 
 
 def _uid(*parts: int) -> str:
@@ -43,7 +43,7 @@ def canary_dataset(patient: int, site: int, study: int, instance: int) -> Datase
 
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = CT_IMAGE_STORAGE
-    meta.MediaStorageSOPInstanceUID = sop_uid
+    meta.MediaStorageSOPInstanceUID = UID(sop_uid)
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
 

@@ -36,7 +36,8 @@ def _tcp_ok(host: str, port: int, timeout: float) -> tuple[bool, str]:
 
 def _http_status(url: str, timeout: float) -> tuple[int | None, str]:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
+        # Only http:// URLs this module builds from the topology: no S310 risk.
+        with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310
             r.read(65536)  # bounded: never trust a lab server's length
             return int(r.status), "ok"
     except urllib.error.HTTPError as e:
@@ -70,12 +71,13 @@ def wait(spec: list[dict[str, Any]], deadline_s: float) -> int:
 
 
 def _request(url: str, auth: str | None, data: bytes | None = None) -> Any:
-    req = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
+    method = "POST" if data is not None else "GET"
+    req = urllib.request.Request(url, data=data, method=method)  # noqa: S310 (our own URLs)
     if data is not None:
         req.add_header("Content-Type", "application/dicom")
     if auth:
         req.add_header("Authorization", f"Basic {auth}")
-    with urllib.request.urlopen(req, timeout=10) as r:
+    with urllib.request.urlopen(req, timeout=10) as r:  # noqa: S310
         return json.loads(r.read(1 << 20))
 
 
@@ -86,9 +88,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("cmd", choices=["wait", "orthanc-load", "orthanc-stats"])
     ap.add_argument("args", nargs="*")
     a = ap.parse_args(argv)
-    auth = (
-        base64.b64encode(f"{a.user}:{a.password}".encode()).decode() if a.user else None
-    )
+    auth = base64.b64encode(f"{a.user}:{a.password}".encode()).decode() if a.user else None
     if a.cmd == "wait":
         return wait(json.loads(a.args[0]), float(a.args[1]))
     url = a.args[0].rstrip("/")

@@ -53,7 +53,7 @@ SECURE_HTTP_PORT: Final = 8042
 #: The one account of the well-configured Orthanc (not the orthanc:orthanc
 #: default). A scanner must never print it: it is in SECRET_STRINGS.
 SECURE_USER: Final = "radiologue"
-SECURE_PASSWORD: Final = "Lab-Secure-7f3c9a-Orthanc"
+SECURE_PASSWORD: Final = "Lab-Secure-7f3c9a-Orthanc"  # noqa: S105 (a lab account)
 #: The single modality the secure PACS knows (DicomCheckModalityHost on):
 #: an address that is no lab host, so nobody in the lab can pass for it.
 SECURE_KNOWN_MODALITY: Final = ("CTSCANNER1", IPv4Address("198.18.0.60"), 104)
@@ -316,10 +316,13 @@ SECRET_STRINGS: Final[tuple[str, ...]] = (SECURE_PASSWORD,)
 RUNTIME_ROOT: Final = "/run/exposcan-lab"
 #: The one token substituted in docker/ config files for the native lab: in a
 #: container it is a real folder; natively it becomes <runtime dir>/<host>.
-CONFIG_ROOT_TOKEN: Final = "/srv/lab"
+CONFIG_ROOT_TOKEN: Final = "/srv/lab"  # noqa: S105 (a path, not a secret)
 
 STORESCP_ARGV: Final = (
     "/usr/bin/storescp",
+    # No reverse DNS of each caller: a namespace has no resolver, and every
+    # association would stall for ~30 s on the lookup.
+    "--disable-host-lookup",
     "--aetitle",
     MODALITY_AET,
     "--output-directory",

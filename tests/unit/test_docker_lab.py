@@ -1,0 +1,199 @@
+"""docker/ (the container lab) stays in step with exposcan/lab/topology.py.
+
+No Docker engine runs on the development and CI machines, so the container
+lab cannot be started there: this test reads compose.yaml and the server
+configuration files the native lab also starts from, and checks that every
+host, address, port, mounted file and forward agrees with the topology.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from exposcan.lab import topology as t
+
+DOCKER = Path(__file__).resolve().parents[2] / "docker"
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((DOCKER / "compose.yaml").read_text())
+    return data
+
+
+def _service(compose: dict[str, Any], name: str) -> dict[str, Any]:
+    svc: dict[str, Any] = compose["services"][name]
+    return svc
+
+
+def _mounted_files(svc: dict[str, Any]) -> dict[str, str]:
+    """Bind mounts of the service: source relative to docker/ -> target."""
+    out: dict[str, str] = {}
+    for v in svc.get("volumes", []):
+        src, dst = v.split(":")[:2]
+        if src.startswith("./"):
+            out[src[2:]] = dst
+    return out
+
+
+def test_compose_networks_match_the_address_plan(compose: dict[str, Any]) -> None:
+    # Given compose.yaml
+    # When its two networks are read
+    nets = {
+        name: IPv4Network(n["ipam"]["config"][0]["subnet"])
+        for name, n in compose["networks"].items()
+    }
+    # Then they are the lab's LAN and WAN, with Docker's gateway off the box's address
+    assert nets == {"lan": t.LAN_NET, "wan": t.WAN_NET}
+    for n in compose["networks"].values():
+        gw = IPv4Address(n["ipam"]["config"][0]["gateway"])
+        assert gw not in (t.BOX_LAN_IP, t.BOX_WAN_IP)
+        assert gw not in {h.ip for h in t.HOSTS}
+
+
+def test_every_host_is_a_service_with_its_address_and_ports(compose: dict[str, Any]) -> None:
+    # Given the hosts of the topology
+    services = compose["services"]
+    # When each is looked up in compose.yaml
+    for h in t.HOSTS:
+        svc = _service(compose, h.name)
+        addrs = {net: IPv4Address(cfg["ipv4_address"]) for net, cfg in svc["networks"].items()}
+        # Then it sits on its side's network at its address and exposes its ports
+        assert addrs[h.side] == h.ip, h.name
+        assert sorted(int(p) for p in svc.get("expose", [])) == sorted(h.tcp_ports), h.name
+    assert {n: IPv4Address(c["ipv4_address"]) for n, c in services["box"]["networks"].items()} == {
+        "lan": t.BOX_LAN_IP,
+        "wan": t.BOX_WAN_IP,
+    }
+    # and every other service is a declared helper, not an unknown host
+    extra = set(services) - {h.name for h in t.HOSTS}
+    for name in extra:
+        assert services[name].get("labels", {}).get("exposcan.lab.helper") == "true", name
+
+
+def test_every_config_file_exists_and_is_mounted(compose: dict[str, Any]) -> None:
+    # Given each host's config files in the topology
+    for h in t.HOSTS:
+        mounted = _mounted_files(_service(compose, h.name))
+        for rel in h.config_files:
+            # Then the file exists in docker/ and the host's service mounts it
+            assert (DOCKER / rel).is_file(), rel
+            assert rel in mounted, f"{h.name} does not mount {rel}"
+        # and nothing it mounts is missing
+        for rel in mounted:
+            assert (DOCKER / rel).is_file(), rel
+
+
+def test_build_files_exist(compose: dict[str, Any]) -> None:
+    # Given each service's build section
+    for name, svc in compose["services"].items():
+        ctx = (DOCKER / svc["build"]["context"]).resolve()
+        # Then its Dockerfile is there and starts from Debian 12
+        dockerfile = ctx / svc["build"]["dockerfile"]
+        assert dockerfile.is_file(), name
+        assert re.search(r"^FROM debian:bookworm\b", dockerfile.read_text(), re.M), name
+
+
+def _orthanc(host: t.Host) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((DOCKER / host.config_files[0]).read_text())
+    return data
+
+
+def test_open_orthanc_is_in_its_2020_state() -> None:
+    # Given the open PACS config
+    cfg = _orthanc(t.PACS)
+    # Then remote access without authentication, AE checked, echo/store/find open
+    assert cfg["RemoteAccessAllowed"] is True and cfg["AuthenticationEnabled"] is False
+    assert cfg["DicomAet"] == t.PACS_AET and cfg["DicomPort"] == t.PACS_DICOM_PORT
+    assert cfg["HttpPort"] == t.PACS_HTTP_PORT
+    assert cfg["DicomCheckCalledAet"] is True
+    assert cfg["DicomAlwaysAllowEcho"] and cfg["DicomAlwaysAllowStore"]
+    assert cfg["DicomAlwaysAllowFind"]
+    assert cfg["DicomWeb"]["Enable"] and cfg["DicomWeb"]["Root"] == "/dicom-web/"
+
+
+def test_secure_orthanc_is_locked_down() -> None:
+    # Given the secure PACS config
+    cfg = _orthanc(t.PACS_SECURE)
+    # Then authentication with a non-default account, nothing allowed to strangers
+    assert cfg["AuthenticationEnabled"] is True
+    assert cfg["RegisteredUsers"] == {t.SECURE_USER: t.SECURE_PASSWORD}
+    assert cfg["RegisteredUsers"].get("orthanc") is None
+    assert cfg["DicomAet"] == t.SECURE_AET and cfg["DicomPort"] == t.SECURE_DICOM_PORT
+    assert cfg["HttpPort"] == t.SECURE_HTTP_PORT
+    for key in ("DicomAlwaysAllowEcho", "DicomAlwaysAllowStore", "DicomAlwaysAllowFind"):
+        assert cfg[key] is False, key
+    assert cfg["DicomCheckCalledAet"] is True and cfg["DicomCheckModalityHost"] is True
+    aet, ip, port = t.SECURE_KNOWN_MODALITY
+    assert list(cfg["DicomModalities"].values()) == [[aet, str(ip), port]]
+
+
+def test_samba_shares_match() -> None:
+    # Given smb.conf
+    text = (DOCKER / "nas" / "smb.conf").read_text()
+    sections = dict(re.findall(r"^\[([^\]]+)\]\n(.*?)(?=^\[|\Z)", text, re.M | re.S))
+    # Then the guest share is guest-readable, the private one is not
+    assert {t.NAS_GUEST_SHARE, t.NAS_PRIVATE_SHARE} <= set(sections)
+    assert re.search(r"guest ok = yes", sections[t.NAS_GUEST_SHARE])
+    assert re.search(rf"valid users = {t.NAS_PRIVATE_USER}\b", sections[t.NAS_PRIVATE_SHARE])
+    assert "guest ok = yes" not in sections[t.NAS_PRIVATE_SHARE]
+    assert re.search(r"map to guest = Bad User", sections["global"])
+    ports = re.search(r"smb ports = ([\d ]+)", sections["global"])
+    assert ports and tuple(int(p) for p in ports.group(1).split()) == t.SMB_PORTS
+    # and every path is under the one substituted root
+    for path in re.findall(r"(?:dir(?:ectory)?|path|file|backend) = (?:tdbsam:)?(/\S+)", text):
+        assert path.startswith(t.CONFIG_ROOT_TOKEN + "/"), path
+
+
+def test_nginx_serves_an_autoindex_on_port_80() -> None:
+    text = (DOCKER / "web" / "nginx.conf").read_text()
+    assert re.search(rf"listen {t.WEB_HTTP_PORT}\b", text)
+    assert "autoindex on;" in text
+    assert f"root {t.CONFIG_ROOT_TOKEN}/www;" in text
+
+
+def test_box_config_matches_the_forwards() -> None:
+    # Given the box's files
+    conf = dict(
+        line.split("=", 1)
+        for line in (DOCKER / "box" / "miniupnpd.conf").read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    )
+    leases = (DOCKER / "box" / "leases").read_text().split()
+    forwards = (DOCKER / "box" / "forwards").read_text()
+    base = (DOCKER / "box" / "iptables.rules").read_text()
+    # Then miniupnpd listens where the topology says
+    assert conf["ext_ifname"] == t.BOX_WAN_IF and conf["listening_ip"] == t.BOX_LAN_IF
+    assert int(conf["port"]) == t.IGD_HTTP_PORT
+    assert conf["secure_mode"] == "no" and conf["enable_upnp"] == "yes"
+    # and the leases are exactly the IGD forwards (PROTO:EPORT:IADDR:IPORT:TIMESTAMP:DESC)
+    lease_lines = (DOCKER / "box" / "leases").read_text().splitlines()
+    assert lease_lines == [
+        f"{f.proto}:{f.wan_port}:{f.lan_ip}:{f.lan_port}:0:{f.description}" for f in t.IGD_FORWARDS
+    ]
+    assert leases  # not empty
+    # and the DNAT rules are exactly every forward, IGD or by hand
+    dnat = re.findall(
+        r"^-A PREROUTING -i (\S+) -p tcp -m tcp --dport (\d+) -j DNAT"
+        r" --to-destination ([\d.]+):(\d+)$",
+        forwards,
+        re.M,
+    )
+    assert sorted(dnat) == sorted(
+        (t.BOX_WAN_IF, str(f.wan_port), str(f.lan_ip), str(f.lan_port)) for f in t.FORWARDS
+    )
+    # and none sits in the rules applied before miniupnpd (it would drop the leases)
+    assert "-j DNAT" not in base
+
+
+def test_canary_strings_cover_every_patient() -> None:
+    for p in t.CANARY_PATIENTS:
+        assert {p.name, p.patient_id, p.birth_date} <= set(t.CANARY_STRINGS)
+    assert t.CANARY_UID_ROOT in t.CANARY_STRINGS

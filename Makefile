@@ -22,7 +22,8 @@ $(STAMP): pyproject.toml
 test: deps
 	$(BIN)/ruff check exposcan tests
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q -ra
+	EXPOSCAN_REQUIRE_LAB=1 $(BIN)/python -m pytest -q -ra
+	@bash scripts/check-no-lab-left.sh
 
 unit: deps
 	$(BIN)/python -m pytest -q -m "not lab"

@@ -23,7 +23,7 @@ from exposcan.lab import Lab, missing_requirements
 REPO = Path(__file__).resolve().parents[2]
 #: Its own name, so that a session never tears down a lab a developer
 #: brought up by hand (default name "lab").
-LAB_NAME = os.environ.get("EXPOSCAN_TEST_LAB", "pytest")
+LAB_NAME = os.environ.get("EXPOSCAN_LAB_NAME") or os.environ.get("EXPOSCAN_TEST_LAB", "pytest")
 
 
 def run_exposcan(
@@ -49,6 +49,10 @@ def _down_quietly(lab: Lab) -> None:
 @pytest.fixture(scope="session")
 def lab() -> Iterator[Lab]:
     missing = missing_requirements()
+    if missing and os.environ.get("EXPOSCAN_REQUIRE_LAB"):
+        # make test sets this: there, a lab that cannot start is a failure,
+        # not a silent skip of the ring that tests the real servers.
+        pytest.fail("practice lab required but unavailable, missing: " + ", ".join(missing))
     if missing:
         pytest.skip("practice lab unavailable, missing: " + ", ".join(missing))
     the_lab = Lab(LAB_NAME)

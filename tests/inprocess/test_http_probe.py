@@ -1,0 +1,345 @@
+"""The HTTP probe through the real engine against aiohttp servers on loopback:
+a positive and a negative case per rule, and hostile servers."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from exposcan.lab.topology import CANARY_STRINGS
+from exposcan.models import ErrorReason, Safety, Vantage
+from tests.inprocess.http_servers import (
+    DICM_HEAD,
+    STUDY_UID,
+    Seen,
+    dicom_bytes,
+    endless_body,
+    nginx_listing_app,
+    orthanc_app,
+    rules,
+    scan_http,
+    self_signed,
+    serve,
+)
+from tests.inprocess.servers import garbage, tarpit, tcp_server
+
+
+def assert_no_patient_data(text: str) -> None:
+    for canary in CANARY_STRINGS:
+        assert canary not in text, canary
+
+
+# -- Orthanc ----------------------------------------------------------------
+
+
+async def test_open_orthanc_is_unauthenticated_pacs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given an Orthanc 1.10.1 in its 2020 state (no authentication)
+    seen = Seen()
+    async with serve(orthanc_app(seen)) as port:
+        # When the HTTP probe scans it
+        scanner, report = await scan_http(port, monkeypatch)
+    found = rules(report)
+    # Then: unauthenticated PACS, with product, version, endpoint and counts
+    ev = found["http.pacs-unauthenticated"]
+    assert ev["product"] == "Orthanc"
+    assert ev["version"] == "1.10.1"
+    assert ev["endpoint"] == "/statistics"
+    assert (ev["patients"], ev["studies"], ev["series"], ev["instances"]) == (3, 4, 4, 6)
+    assert ev["studies_readable"] is True
+    # and the CVEs fixed after 1.10.1 are named
+    assert "CVE-2023-33466" in found["http.known-vulnerable"]["cves"]  # type: ignore[operator]
+    assert "CVE-2025-0896" not in found["http.known-vulnerable"]["cves"]  # type: ignore[operator]
+    # and plain HTTP is flagged
+    assert found["http.cleartext"]["what"] == "imaging data"
+    # and the DICOM probe gets the AE title; the service names the product
+    host = scanner.state.hosts["127.0.0.1"]
+    assert host.hints["dicom.ae_title"] == ["CABINETRADIO"]
+    service = report.hosts[0].services[0]
+    assert (service.protocol, service.product, service.version) == ("http", "Orthanc", "1.10.1")
+    assert service.details["DicomAet"] == "CABINETRADIO"
+    assert service.details["DicomPort"] == 104
+    # and the imaging service is marked for the box / internet joins
+    assert any(f.kind == "imaging.service" and f.data["service"] == "pacs-web"
+               for f in host.facts)
+    # and nothing but GET/HEAD was sent, never a patient list
+    assert seen.methods <= {"GET", "HEAD"}
+    assert not any(p.startswith("/patients") for p in seen.paths)
+    # and no identity or UID reached the report
+    assert_no_patient_data(report.to_json())
+    assert STUDY_UID not in report.to_json()
+    assert report.errors == []
+
+
+async def test_secure_orthanc_is_no_open_pacs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given an Orthanc that answers 401 "Orthanc Secure Area" everywhere
+    seen = Seen()
+    async with serve(orthanc_app(seen, secure=True, password="orthanc")) as port:
+        # When scanned without --intrusive
+        _, report = await scan_http(port, monkeypatch)
+    found = rules(report)
+    # Then it is recognised as an authenticated Orthanc, nothing more
+    assert "http.pacs-unauthenticated" not in found
+    assert "http.default-credentials" not in found
+    assert found["http.pacs-login"]["product"] == "Orthanc"
+    assert report.hosts[0].services[0].product == "Orthanc"
+    assert report.hosts[0].services[0].version is None
+    # and no credential was tried
+    assert seen.auth_headers == 0
+
+
+async def test_default_account_only_when_intrusive(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given an Orthanc with authentication on and the orthanc:orthanc account
+    seen = Seen()
+    async with serve(orthanc_app(seen, secure=True, password="orthanc")) as port:
+        # When scanned with --intrusive
+        _, report = await scan_http(port, monkeypatch, intrusive=True)
+    found = {f.rule: f for f in report.findings}
+    # Then the default account is reported, labelled intrusive, with the version
+    finding = found["http.default-credentials"]
+    assert finding.safety is Safety.INTRUSIVE
+    assert finding.evidence["product"] == "Orthanc"
+    assert finding.evidence["version"] == "1.10.1"
+    # with one authenticated GET only, and the account never in the report
+    assert seen.auth_headers == 1
+    assert seen.methods <= {"GET", "HEAD"}
+    assert "b3J0aGFuYzpvcnRoYW5j" not in report.to_json()
+    assert "orthanc:orthanc" not in report.to_json()
+    assert set(finding.evidence) == {"product", "version", "endpoint"}
+
+
+async def test_other_account_is_not_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given an Orthanc whose account is not the default one
+    seen = Seen()
+    async with serve(orthanc_app(seen, secure=True, password="Str0ng-and-personal")) as port:
+        # When scanned with --intrusive
+        _, report = await scan_http(port, monkeypatch, intrusive=True)
+    # Then no default-credentials finding
+    assert "http.default-credentials" not in rules(report)
+    assert "http.pacs-login" in rules(report)
+
+
+async def test_orthanc_over_tls_records_certificate(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Given an open Orthanc behind TLS with a self-signed certificate, on a
+    # port the catalogue guesses as plain HTTP
+    seen = Seen()
+    async with serve(orthanc_app(seen, version="1.12.11"), ssl_context=self_signed(tmp_path)
+                     ) as port:
+        # When scanned
+        _, report = await scan_http(port, monkeypatch, tls_guess=False)
+    found = rules(report)
+    service = report.hosts[0].services[0]
+    # Then the probe switched to TLS and recorded what answered
+    assert service.tls is True
+    assert service.details["cert_subject_cn"] == "pacs.cabinet.test"
+    assert service.details["cert_self_signed"] is True
+    assert str(service.details["tls_version"]).startswith("TLSv1.")
+    assert "cert_not_after" in service.details
+    # and the open PACS is still found, but neither cleartext nor a known CVE
+    assert found["http.pacs-unauthenticated"]["tls"] is True
+    assert "http.cleartext" not in found
+    assert "http.known-vulnerable" not in found
+
+
+async def test_plain_server_guessed_tls(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given an open Orthanc over plain HTTP on a port guessed as TLS
+    async with serve(orthanc_app(Seen())) as port:
+        # When scanned
+        _, report = await scan_http(port, monkeypatch, tls_guess=True)
+    # Then plain HTTP answered and is recorded as such
+    assert report.hosts[0].services[0].tls is False
+    assert "http.pacs-unauthenticated" in rules(report)
+
+
+# -- DICOMweb ----------------------------------------------------------------
+
+
+async def test_generic_dicomweb_qido(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a bare DICOMweb server answering QIDO-RS with a study
+    async def qido(_: web.Request) -> web.Response:
+        return web.Response(text=f'[{{"0020000D": {{"vr": "UI", "Value": ["{STUDY_UID}"]}}}}]',
+                            content_type="application/dicom+json")
+
+    app = web.Application()
+    app.router.add_get("/dicom-web/studies", qido)
+    async with serve(app) as port:
+        _, report = await scan_http(port, monkeypatch)
+    # Then "at least one study readable", never the UID
+    ev = rules(report)["http.pacs-unauthenticated"]
+    assert ev["product"] == "DICOMweb"
+    assert ev["studies_readable"] is True
+    assert STUDY_UID not in report.to_json()
+
+
+# -- listings ----------------------------------------------------------------
+
+
+async def test_listing_with_extensionless_dicom(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given an nginx-style listing, 3 levels deep, of DICOM files with and
+    # without extension, in folders named after patients; one big file
+    # whose server ignores Range
+    tree = {
+        "/CNRY-0001/IM000001": dicom_bytes(),
+        "/CNRY-0001/serie1/IM000002": dicom_bytes(),
+        "/CNRY-0001/serie1/deep/1.2.840.1.1": dicom_bytes(2 * 1024 * 1024),
+        "/CNRY-0003_CT_0001.dcm": dicom_bytes(),
+        "/LISEZMOI.txt": b"rien",
+        "/notes": b"plain text, no magic" * 20,
+    }
+    seen = Seen()
+    async with serve(nginx_listing_app(seen, tree, honour_range=False)) as port:
+        # When scanned
+        scanner, report = await scan_http(port, monkeypatch)
+    ev = rules(report)["http.listing-imaging"]
+    # Then imaging is counted by extension and by magic, with counts only
+    assert ev["server"] == "nginx"
+    assert ev["imaging_files"] == 4
+    assert ev["without_extension"] == 3
+    assert ev["with_magic"] == 4
+    assert ev["files_sampled"] == 5  # 4 extension-less files + 1 .dcm confirmed
+    assert ev["folders_walked"] == 4
+    assert ev["extensions"] == ["dcm"]
+    assert ev["cut_short"] is False
+    assert rules(report)["http.cleartext"]["what"] == "imaging files"
+    host = scanner.state.hosts["127.0.0.1"]
+    assert any(f.kind == "imaging.service" and f.data["service"] == "listing"
+               for f in host.facts)
+    # and no file or folder name, nor identity, is in the report
+    text = report.to_json()
+    assert_no_patient_data(text)
+    for name in ("IM000001", "IM000002", "serie1", "LISEZMOI", "1.2.840.1.1"):
+        assert name not in text
+    assert report.errors == []
+
+
+async def test_listing_without_imaging(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a listing of text files only
+    tree = {"/LISEZMOI.txt": b"rien", "/docs/planning.txt": b"lundi"}
+    async with serve(nginx_listing_app(Seen(), tree)) as port:
+        scanner, report = await scan_http(port, monkeypatch)
+    # Then a listing fact with zero imaging, and no finding about it
+    assert "http.listing-imaging" not in rules(report)
+    facts = [f for f in scanner.state.hosts["127.0.0.1"].facts if f.kind == "http.listing"]
+    assert facts and facts[0].data["imaging_files"] == 0
+    assert facts[0].data["folders_walked"] == 2
+
+
+async def test_listing_walk_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a listing far larger than the walk's bounds (60 folders, 6 deep)
+    tree = {f"/d{i}/a/b/c/d/e/IM{i}": DICM_HEAD for i in range(60)}
+    seen = Seen()
+    async with serve(nginx_listing_app(seen, tree)) as port:
+        # When scanned
+        scanner, _ = await scan_http(port, monkeypatch)
+    [fact] = [f for f in scanner.state.hosts["127.0.0.1"].facts if f.kind == "http.listing"]
+    # Then the walk stops at its folder bound (40 pages) and says it was cut short
+    assert fact.data["folders_walked"] == 40
+    assert fact.data["cut_short"] is True
+    assert "folders" in fact.data["cut_reasons"]
+    walked = [p for p in seen.paths if p == "/" or re.match(r"^/d\d+/", p)]
+    assert len(walked) <= 41
+
+
+# -- hostile servers ---------------------------------------------------------
+
+
+async def test_endless_body_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a server whose 200 body never ends
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", endless_body)
+    async with serve(app) as port:
+        # When scanned
+        start = time.monotonic()
+        _, report = await scan_http(port, monkeypatch, timeout=1.0)
+        elapsed = time.monotonic() - start
+    # Then an error record (too-large or timeout), no finding, bounded time
+    assert [e.reason for e in report.errors] in ([ErrorReason.TOO_LARGE], [ErrorReason.TIMEOUT])
+    assert report.findings == []
+    assert elapsed < 10
+
+
+async def test_tarpit_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a port that accepts and never answers
+    async with tcp_server(tarpit) as port:
+        start = time.monotonic()
+        _, report = await scan_http(port, monkeypatch, timeout=1.0)
+        elapsed = time.monotonic() - start
+    # Then a timeout error record within the deadlines, no finding
+    assert [(e.probe, e.reason) for e in report.errors] == [("http", ErrorReason.TIMEOUT)]
+    assert report.findings == []
+    assert elapsed < 10
+
+
+async def test_garbage_on_an_http_port_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a port guessed as HTTP that spews random bytes forever
+    async with tcp_server(garbage) as port:
+        start = time.monotonic()
+        _, report = await scan_http(port, monkeypatch, timeout=1.0)
+        elapsed = time.monotonic() - start
+    # Then neither plain nor TLS gives HTTP: one error record, bounded time
+    assert len(report.errors) == 1
+    assert report.errors[0].reason in (ErrorReason.PROTOCOL, ErrorReason.TOO_LARGE,
+                                       ErrorReason.TIMEOUT)
+    assert report.findings == []
+    assert elapsed < 10
+
+
+async def test_redirect_to_another_host_not_followed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given an open Orthanc on 127.0.0.2, and a server on 127.0.0.1 that
+    # redirects every request there
+    other = Seen()
+    async with serve(orthanc_app(other), host="127.0.0.2") as other_port:
+        async def bounce(request: web.Request) -> web.Response:
+            raise web.HTTPFound(f"http://127.0.0.2:{other_port}{request.path_qs}")
+
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", bounce)
+        async with serve(app) as port:
+            # When 127.0.0.1 is scanned
+            _, report = await scan_http(port, monkeypatch)
+    # Then the other host received nothing and nothing of it is reported
+    assert other.paths == []
+    assert report.findings == []
+
+
+async def test_redirect_on_same_host_followed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a server that moved its Orthanc API under a redirect of the same host
+    seen = Seen()
+    orthanc = orthanc_app(seen)
+
+
+    async def root(request: web.Request) -> web.Response:
+        raise web.HTTPFound("/system")
+
+    orthanc.router.add_get("/", root)
+    async with serve(orthanc) as port:
+        _, report = await scan_http(port, monkeypatch)
+    # Then the redirect of "/" was followed on the same host
+    assert seen.paths.count("/system") >= 2
+    assert "http.pacs-unauthenticated" in rules(report)
+
+
+# -- box and NAS admin pages -----------------------------------------------------
+
+
+async def test_box_admin_from_internet(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a Livebox administration page
+    async def root(request: web.Request) -> web.Response:
+        return web.Response(text="<html><head><title>Livebox</title></head></html>",
+                            content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/", root)
+    async with serve(app) as port:
+        # When scanned from the internet, then from the LAN
+        _, outside = await scan_http(port, monkeypatch, vantage=Vantage.INTERNET)
+        _, inside = await scan_http(port, monkeypatch, vantage=Vantage.LAN)
+    # Then only the internet view reports an exposed admin interface
+    assert rules(outside)["http.admin-internet"]["product"] == "Orange Livebox"
+    assert "http.admin-internet" not in rules(inside)
+    assert inside.hosts[0].services[0].product == "Orange Livebox"

@@ -1,0 +1,212 @@
+"""The web fingerprints of the catalogue, one positive and one negative each,
+evaluated by the generic matcher (no network)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from exposcan.protocols.http import ProductMatch, match_fingerprints, prove_data
+from exposcan.protocols.http_client import HttpResponse, parse_realm
+from exposcan.protocols.http_fingerprint import (
+    CountSpec,
+    Fingerprint,
+    count_from,
+    default_fingerprints,
+    version_tuple,
+)
+
+
+def response(status: int = 200, body: str | bytes = b"", **headers: str) -> HttpResponse:
+    raw = body.encode() if isinstance(body, str) else body
+    hdrs = CIMultiDictProxy(CIMultiDict({k.replace("_", "-"): v for k, v in headers.items()}))
+    return HttpResponse(status=status, headers=hdrs, body=raw, url="/", tls=False)
+
+
+class FakeSession:
+    """Answers from a table; anything else is a 404, as a real server does."""
+
+    def __init__(self, pages: dict[str, HttpResponse]) -> None:
+        self.pages = pages
+        self.asked: list[str] = []
+
+    async def fetch(self, path: str, method: str = "GET",
+                    headers: dict[str, str] | None = None) -> HttpResponse | None:
+        self.asked.append(path)
+        return self.pages.get(path, response(404, "<h1>404 Not Found</h1>",
+                                             Content_Type="text/html"))
+
+
+ORTHANC_SYSTEM = json.dumps({"Version": "1.10.1", "DicomAet": "CABINETRADIO", "DicomPort": 104,
+                             "Name": "Dr Somebody's server", "IsHttpServerSecure": False})
+QIDO = "/dicom-web/studies?limit=1&includefield=StudyInstanceUID"
+DCM4CHEE_QIDO = "/dcm4chee-arc/aets/DCM4CHEE/rs/studies?limit=1&includefield=StudyInstanceUID"
+
+#: fingerprint id -> (pages of a server running it, expected version)
+POSITIVE: dict[str, tuple[dict[str, HttpResponse], str | None]] = {
+    "orthanc": ({"/system": response(200, ORTHANC_SYSTEM, Content_Type="application/json")},
+                "1.10.1"),
+    "dicomweb": ({QIDO: response(200, "[]", Content_Type="application/dicom+json")}, None),
+    "dcm4chee": ({"/dcm4chee-arc/ui2/": response(
+        200, "<html><head><title>dcm4chee-arc</title></head></html>")}, None),
+    "ohif": ({"/": response(200, "<html><title>OHIF Viewer</title></html>")}, None),
+    "horos-osirix": ({"/": response(
+        200, "<html><title>Horos Web Portal</title><form action=login></form></html>")}, None),
+    "conquest": ({"/cgi-bin/dgate": response(
+        200, "<title>Conquest DICOM server</title>"
+             "<H1>Conquest DICOM server - version 1.5.0c</H1>")},
+        "1.5.0c"),
+    "meddream": ({"/": response(200, "<html><title>MedDream login</title></html>")}, None),
+    "synology-dsm": ({"/": response(
+        200, "<html><title>Synology DiskStation</title><script>SYNO.SDS.Session</script>")},
+        None),
+    "livebox": ({"/": response(200, "<html><head><title>Livebox</title></head></html>")}, None),
+    "freebox": ({"/": response(200, "<html><title>Freebox OS</title></html>")}, None),
+    "sfr-box": ({"/": response(200, "<html><title>SFR Box</title></html>")}, None),
+    "bbox": ({"/": response(200, "<html><title>Bbox</title></html>")}, None),
+}
+
+#: A plain web server's welcome page: no fingerprint may claim it.
+NEGATIVE = {"/": response(200, "<html><title>Welcome to nginx!</title><p>It works</p></html>",
+                          Server="nginx/1.22.1", Content_Type="text/html")}
+
+
+def by_id(fid: str) -> Fingerprint:
+    return next(f for f in default_fingerprints() if f.id == fid)
+
+
+def test_every_fingerprint_has_a_case() -> None:
+    # Given the catalogue's fingerprint files
+    # Then each one has a positive case here (a new fingerprint is a file
+    # plus a test case)
+    assert {f.id for f in default_fingerprints()} == set(POSITIVE)
+
+
+@pytest.mark.parametrize("fid", sorted(POSITIVE))
+async def test_fingerprint_positive(fid: str) -> None:
+    # Given a server whose pages are those of the product
+    pages, version = POSITIVE[fid]
+    # When the fingerprint alone is evaluated
+    matches = await match_fingerprints(FakeSession(pages), [by_id(fid)])  # type: ignore[arg-type]
+    # Then it matches, with the version the product discloses
+    assert len(matches) == 1
+    assert matches[0].fingerprint.id == fid
+    assert matches[0].version == version
+
+
+@pytest.mark.parametrize("fid", sorted(POSITIVE))
+async def test_fingerprint_negative(fid: str) -> None:
+    # Given a plain nginx welcome page and 404 everywhere else
+    # When the fingerprint is evaluated
+    matches = await match_fingerprints(FakeSession(NEGATIVE), [by_id(fid)])  # type: ignore[arg-type]
+    # Then it does not match
+    assert matches == []
+
+
+async def test_orthanc_secure_area_realm_means_authentication() -> None:
+    # Given an Orthanc with authentication on: 401 with its realm everywhere
+    denied = response(401, "", WWW_Authenticate='Basic realm="Orthanc Secure Area"')
+    session = FakeSession({"/system": denied, "/": denied})
+    # When every fingerprint is evaluated
+    matches = await match_fingerprints(session, default_fingerprints())  # type: ignore[arg-type]
+    # Then only Orthanc matches, as requiring credentials, with no version
+    assert [(m.product, m.auth_required, m.version) for m in matches] == [
+        ("Orthanc", True, None)]
+
+
+async def test_other_realm_is_not_orthanc() -> None:
+    # Given any other password-protected server
+    denied = response(401, "", WWW_Authenticate='Basic realm="Restricted"')
+    session = FakeSession({"/system": denied, "/": denied})
+    # Then nothing is claimed
+    assert await match_fingerprints(session, default_fingerprints()) == []  # type: ignore[arg-type]
+
+
+async def test_orthanc_system_gives_configuration_not_name() -> None:
+    # Given an open Orthanc /system
+    pages = POSITIVE["orthanc"][0]
+    [match] = await match_fingerprints(FakeSession(pages), [by_id("orthanc")])  # type: ignore[arg-type]
+    # Then the AE title and port are recorded and hinted, the free-text Name is not
+    assert match.details == {"DicomAet": "CABINETRADIO", "DicomPort": 104,
+                             "IsHttpServerSecure": False}
+    assert match.hints == {"dicom.ae_title": "CABINETRADIO"}
+    assert "Somebody" not in repr(match)
+
+
+async def test_generic_dicomweb_yields_to_a_product() -> None:
+    # Given an Orthanc that also serves DICOMweb
+    pages = {**POSITIVE["orthanc"][0], **POSITIVE["dicomweb"][0]}
+    matches = await match_fingerprints(FakeSession(pages), default_fingerprints())  # type: ignore[arg-type]
+    # Then the product names it; the generic DICOMweb root does not double it
+    assert [m.fingerprint.id for m in matches] == ["orthanc"]
+
+
+async def test_orthanc_proof_is_counts_only() -> None:
+    # Given Orthanc /statistics and a QIDO answer holding a study UID
+    uid = "2.25.271828182845904523536028747135.1"
+    stats = {"CountPatients": 3, "CountStudies": 4, "CountSeries": 4, "CountInstances": 6,
+             "TotalDiskSizeMB": 1}
+    qido = [{"0020000D": {"vr": "UI", "Value": [uid]}}]
+    session = FakeSession({
+        "/statistics": response(200, json.dumps(stats)),
+        QIDO: response(200, json.dumps(qido), Content_Type="application/dicom+json"),
+    })
+    # When the data is proved
+    counts = await prove_data(session, by_id("orthanc"))  # type: ignore[arg-type]
+    # Then the counts and "at least one study" are kept, never the UID
+    assert counts == {"_endpoint": "/statistics", "patients": 3, "studies": 4, "series": 4,
+                      "instances": 6, "studies_readable": True, "qido_studies": 1}
+    assert uid not in repr(counts)
+
+
+def test_qido_counts() -> None:
+    spec = CountSpec(qido="studies")
+    # A 204 (PS3.18: the search ran, nothing matched) is readable but empty
+    assert count_from(spec, response(204)) == {"studies_readable": False, "qido_studies": 0}
+    # A JSON array is counted
+    assert count_from(spec, response(200, "[{}, {}]")) == {"studies_readable": True,
+                                                          "qido_studies": 2}
+    # A refusal or an HTML page proves nothing
+    assert count_from(spec, response(401)) is None
+    assert count_from(spec, response(200, "<html></html>")) is None
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        ("1.5.7", {"CVE-2025-0896", "CVE-2023-33466", "CVE-2026-5437"}),
+        ("1.10.1", {"CVE-2023-33466", "CVE-2026-5437", "CVE-2026-5445"}),
+        ("1.12.0", {"CVE-2026-5437"}),
+        ("1.12.11", set()),
+        ("mainline", set()),
+        (None, set()),
+    ],
+)
+def test_orthanc_cves_by_version(version: str | None, expected: set[str]) -> None:
+    # Given an Orthanc version
+    cves = set(by_id("orthanc").cves_for(version))
+    # Then the CVEs fixed after it are named (subset check for the range 5437-5445)
+    assert expected <= cves
+    if not expected:
+        assert cves == set()
+    if version == "1.12.0":
+        assert "CVE-2023-33466" not in cves
+    if version == "1.10.1":
+        assert "CVE-2025-0896" not in cves
+
+
+def test_version_tuple_and_realm() -> None:
+    assert version_tuple("1.12.0-rc1") == (1, 12, 0)
+    assert version_tuple("v2.3") == (2, 3)
+    assert version_tuple("") is None
+    assert parse_realm('Basic realm="Orthanc Secure Area"') == "Orthanc Secure Area"
+    assert parse_realm('Bearer realm=dcm4che, error="invalid_token"') == "dcm4che"
+    assert parse_realm("Negotiate") is None
+
+
+def test_product_match_reports_product() -> None:
+    match: Any = ProductMatch(by_id("orthanc"), "/system", "1.10.1")
+    assert match.product == "Orthanc"

@@ -37,6 +37,9 @@ from exposcan.state import HostState, ScanState, ServiceState
 
 log = logging.getLogger("exposcan")
 
+# How many service-probe budgets a network probe (the box) gets.
+NETWORK_BUDGET = 4
+
 
 class Scanner:
     def __init__(
@@ -163,16 +166,20 @@ class Scanner:
         await self._guarded(probe.name, host.address, service.port,
                             probe.probe(ctx, service))
 
-    async def _guarded(self, name: str, address: str, port: int | None, coro: object) -> None:
+    async def _guarded(
+        self, name: str, address: str, port: int | None, coro: object,
+        total: float | None = None,
+    ) -> None:
         """Run one probe under its total deadline; failures become error records."""
+        total = total or self.config.deadlines.total
         try:
-            async with asyncio.timeout(self.config.deadlines.total):
+            async with asyncio.timeout(total):
                 await coro  # type: ignore[misc]
         except ProbeError as exc:
             self.state.error(address, port, name, exc.reason, exc.detail)
         except TimeoutError:
             self.state.error(address, port, name, ErrorReason.TIMEOUT,
-                             f"probe exceeded its {self.config.deadlines.total:g} s total deadline")
+                             f"probe exceeded its {total:g} s total deadline")
         except (OSError, ValueError, EOFError, UnicodeError) as exc:
             self.state.error(address, port, name, classify(exc), type(exc).__name__)
         except Exception as exc:  # a probe bug must not stop the scan
@@ -196,9 +203,13 @@ class Scanner:
     async def _network_phase(self, labels: list[str]) -> None:
         assert self._limits is not None
         for probe in sorted(self._network_probes, key=lambda p: p.phase):
+            budget = self.config.deadlines.total * NETWORK_BUDGET
             ctx = NetworkContext(self.state, self.config, self.catalogue, self._limits,
-                                 probe.name, self.scan_more, labels)
-            await self._guarded(probe.name, "*", None, probe.run(ctx))
+                                 probe.name, self.scan_more, labels, budget)
+            # A network probe may scan and probe follow-up targets (a box
+            # forward's internal host): its budget covers several probes.
+            await self._guarded(probe.name, "*", None, probe.run(ctx),
+                                total=budget)
 
     # -- the report -----------------------------------------------------
 

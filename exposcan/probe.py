@@ -83,6 +83,8 @@ class NetworkContext:
     probe_name: str
     scan_more: ScanMore
     targets: list[str]
+    # Total seconds this network probe may take, follow-up scans included.
+    budget: float = 120.0
 
     def context_for(self, host: HostState) -> ProbeContext:
         return ProbeContext(host, self.scan, self.config, self.catalogue, self.limits,

@@ -1,0 +1,137 @@
+"""The internet box from the practice's workstation: the real CLI in ``ws``
+finds miniupnpd, lists its forwards and joins them to the real Orthanc.
+
+Run as root: EXPOSCAN_TEST_LAB=<name> pytest tests/lab/test_upnp_lab.py
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exposcan.lab import Lab
+from exposcan.lab import topology as t
+from tests.helpers import assert_valid_report
+from tests.lab.conftest import run_exposcan
+
+pytestmark = pytest.mark.lab
+
+BOX = str(t.BOX_LAN_IP)
+PACS = str(t.PACS.ip)
+
+
+def _scan(lab: Lab, out: Path, *args: str) -> tuple[dict[str, Any], str]:
+    proc = run_exposcan(lab, t.WS.name, ["scan", "-o", str(out), *args], timeout=110)
+    # Exit 1: findings at or above the default --fail-on (high).
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    report = assert_valid_report(out.read_text())
+    return report, proc.stdout + proc.stderr + out.read_text()
+
+
+def _upnp(report: dict[str, Any], rule: str) -> dict[int, dict[str, Any]]:
+    return {f["port"]: f for f in report["findings"] if f["rule"] == rule and f["host"] == BOX}
+
+
+@pytest.fixture(scope="module")
+def lan_scan(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
+    # Given the lab practice, scanned from the workstation with no target
+    # (the networks ws is on, inside the ws namespace only)
+    out = tmp_path_factory.mktemp("upnp") / "ws.json"
+    return _scan(lab, out)
+
+
+def test_forwards_to_the_pacs_are_critical(lan_scan: tuple[dict[str, Any], str]) -> None:
+    report, _ = lan_scan
+    # When the report's UPnP findings are read
+    critical = _upnp(report, "upnp.mapping-imaging")
+    # Then exactly the two IGD forwards to the PACS are critical, each with
+    # the internal target and the kind of imaging service behind it
+    expected = {f.wan_port: f for f in t.IGD_FORWARDS}
+    assert set(critical) == set(expected) == {104, 8042}
+    for port, finding in critical.items():
+        ev = finding["evidence"]
+        assert finding["severity"] == "critical"
+        assert ev["internal_host"] == str(expected[port].lan_ip) == PACS
+        assert ev["internal_port"] == expected[port].lan_port
+        assert ev["transport"] == "TCP"
+        assert ev["description"] == expected[port].description
+    assert critical[104]["evidence"]["imaging_service"] == "dicom"
+    assert critical[8042]["evidence"]["imaging_service"] == "pacs-web"
+    # and the hand-set forward (47000 -> web) is invisible to UPnP
+    assert not any(f["host"] == BOX and f["port"] == 47000 for f in report["findings"])
+    assert not _upnp(report, "upnp.mapping")
+
+
+def test_box_service_describes_the_igd(lan_scan: tuple[dict[str, Any], str]) -> None:
+    report, _ = lan_scan
+    # When the box's host entry is read
+    box = next(h for h in report["hosts"] if h["address"] == BOX)
+    igd = next(s for s in box["services"] if s["port"] == t.IGD_HTTP_PORT)
+    # Then its IGD port is named upnp, with miniupnpd.conf's device strings,
+    # found by SSDP, and no public address (miniupnpd withholds a test-range one)
+    assert igd["protocol"] == "upnp"
+    assert igd["product"] == "Debian ExposcanLabBox"
+    assert igd["details"]["friendly_name"] == "Box Internet du cabinet"
+    assert igd["details"]["found_by"] == "ssdp"
+    assert igd["details"]["port_mappings"] == len(t.IGD_FORWARDS)
+    assert "MiniUPnPd" in igd["details"]["ssdp_server"]
+    assert "external_ip" not in igd["details"]
+    assert set(_upnp(report, "upnp.igd-enabled")) == {t.IGD_HTTP_PORT}
+
+
+def test_notes_say_what_upnp_cannot_see(lan_scan: tuple[dict[str, Any], str]) -> None:
+    report, output = lan_scan
+    notes = report["scan"]["notes"]
+    # Then the report warns about hand-set forwards, and gives the outside
+    # command with a placeholder, since the box did not disclose its address
+    assert any("set by hand" in n and "Only a scan from outside" in n for n in notes)
+    assert any(f"{BOX} did not disclose its public address" in n
+               and "exposcan scan --vantage internet <the box's public address>" in n
+               for n in notes)
+    # and the terminal summary shows them too
+    assert "set by hand" in output
+
+
+def test_no_patient_data_or_secret(lan_scan: tuple[dict[str, Any], str]) -> None:
+    _, output = lan_scan
+    # Then no canary patient string and no lab credential is anywhere in the
+    # output or the report
+    leaked = [s for s in (*t.CANARY_STRINGS, *t.SECRET_STRINGS) if s in output]
+    assert not leaked
+
+
+@pytest.fixture
+def ssdp_blocked(lab: Lab) -> Iterator[None]:
+    """The workstation's M-SEARCH dropped (multicast filtered, as on some
+    Wi-Fi), restored afterwards whatever happens."""
+    rule = ["OUTPUT", "-p", "udp", "--dport", "1900", "-j", "DROP"]
+    subprocess.run(lab.exec_argv(t.WS.name, ["iptables-legacy", "-I", *rule]), check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(lab.exec_argv(t.WS.name, ["iptables-legacy", "-D", *rule]), check=True)
+
+
+def test_gateway_fallback_and_forward_target_scan(
+    lab: Lab, tmp_path: Path, ssdp_blocked: None
+) -> None:
+    # Given SSDP blocked, and a scan of the box alone (the PACS not a target)
+    # When the workstation scans 198.18.0.1, logging at the most verbose level
+    report, output = _scan(lab, tmp_path / "box.json", "-vv", BOX)
+    # Then the IGD is found at the gateway's usual address, and the forwards'
+    # internal target is scanned and probed because of them
+    box = next(h for h in report["hosts"] if h["address"] == BOX)
+    igd = next(s for s in box["services"] if s["port"] == t.IGD_HTTP_PORT)
+    assert igd["details"]["found_by"] == "gateway"
+    pacs = next(h for h in report["hosts"] if h["address"] == PACS)
+    assert pacs["discovered_by"] == "upnp"
+    assert {s["port"] for s in pacs["services"]} == {104, 8042}
+    assert set(_upnp(report, "upnp.mapping-imaging")) == {104, 8042}
+    assert not [e for e in report["errors"] if e["probe"] == "upnp"]
+    # and even debug logs hold no canary patient string or credential
+    assert "DEBUG" in output
+    assert not [s for s in (*t.CANARY_STRINGS, *t.SECRET_STRINGS) if s in output]

@@ -11,7 +11,6 @@ import errno
 import socket
 import ssl
 import warnings
-import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -58,11 +57,7 @@ def insecure_tls_context() -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    # Old TLS is what old PACS speak; Python 3.11 flags the constant as
-    # deprecated, and tests turn that warning into an error.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        # Old PACS speak TLS 1.0: we must reach them to say so (Python warns
+    # Old PACS speak TLS 1.0: we must reach them to say so (Python warns
     # that TLS 1.0 is deprecated, which is the point of the finding).
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)

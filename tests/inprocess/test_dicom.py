@@ -1,0 +1,452 @@
+"""The DICOM probe against real pynetdicom SCPs and hostile TCP servers on
+127.0.0.1, through the real engine (tests.helpers.scan_local)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import gc
+import json
+import logging
+import os
+import ssl
+import struct
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from ipaddress import IPv4Address
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from pydicom.dataset import Dataset
+from pynetdicom import AE, evt
+from pynetdicom.sop_class import (
+    CTImageStorage,
+    MRImageStorage,
+    StudyRootQueryRetrieveInformationModelFind,
+    Verification,
+)
+
+from exposcan.catalogue import default_catalogue
+from exposcan.config import ScanConfig
+from exposcan.engine import Scanner
+from exposcan.lab.topology import CANARY_PATIENTS, CANARY_STRINGS, CANARY_UID_ROOT
+from exposcan.limits import Deadlines
+from exposcan.models import ErrorReason, Report, Vantage
+from exposcan.probe import ProbeContext, ServiceProbe
+from exposcan.protocols.dicom import AE_DEFAULT, AE_FROM_HINT, DicomProbe
+from exposcan.state import ServiceState
+from tests.helpers import scan_local
+from tests.inprocess.servers import tarpit, tcp_server
+
+# --- helpers: what other probes would have done before phase 60 ------------------
+
+
+def hinting(*titles: str) -> type[ServiceProbe]:
+    """A phase-20 probe that discloses AE titles, as the HTTP probe does from
+    Orthanc's /system DicomAet."""
+
+    class Hint(ServiceProbe):
+        name = "hint"
+        protocols: ClassVar[frozenset[str]] = frozenset({"unknown", "dicom"})
+        phase = 20
+
+        async def probe(self, ctx: ProbeContext, service: ServiceState) -> None:
+            for title in titles:
+                ctx.host.add_hint("dicom.ae_title", title)
+
+    return Hint
+
+
+def guessed_dicom(tls: bool = False) -> type[ServiceProbe]:
+    """Phase 5: what the port list does for 104/11112 (2762 with tls): name the
+    protocol "dicom" before any probe confirmed it."""
+
+    class Guess(ServiceProbe):
+        name = "guess"
+        protocols: ClassVar[frozenset[str]] = frozenset({"unknown"})
+        phase = 5
+
+        async def probe(self, ctx: ProbeContext, service: ServiceState) -> None:
+            service.protocol, service.tls = "dicom", tls
+
+    return Guess
+
+
+def canary_identifier(i: int) -> Dataset:
+    """A C-FIND response identifier full of what must never leak."""
+    patient = CANARY_PATIENTS[i % len(CANARY_PATIENTS)]
+    ds = Dataset()
+    ds.QueryRetrieveLevel = "STUDY"
+    ds.StudyInstanceUID = f"{CANARY_UID_ROOT}.77.{i}"
+    ds.PatientName = patient.name
+    ds.PatientID = patient.patient_id
+    ds.PatientBirthDate = patient.birth_date
+    return ds
+
+
+class Scp:
+    """A pynetdicom SCP on an ephemeral loopback port, and what it saw."""
+
+    def __init__(self) -> None:
+        self.stores = 0
+        self.finds = 0
+        self.yielded = 0
+        self.cancelled = False
+        self.port = 0
+
+
+@contextmanager
+def pynetdicom_scp(
+    *,
+    studies: int = 5,
+    find: bool = True,
+    find_status: int | None = None,
+    storage: bool = True,
+    ae_title: str = "ANY-SCP",
+    require_called: bool = False,
+    require_calling: list[str] | None = None,
+    delay: float = 0.0,
+    ssl_context: ssl.SSLContext | None = None,
+) -> Iterator[Scp]:
+    scp = Scp()
+    ae = AE(ae_title=ae_title)
+    ae.add_supported_context(Verification)
+    if find:
+        ae.add_supported_context(StudyRootQueryRetrieveInformationModelFind)
+    if storage:
+        ae.add_supported_context(CTImageStorage)
+        ae.add_supported_context(MRImageStorage)
+    ae.require_called_aet = require_called
+    if require_calling:
+        ae.require_calling_aet = require_calling
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
+
+    def on_find(event: Any) -> Iterator[tuple[int, Dataset | None]]:
+        scp.finds += 1
+        if find_status is not None:
+            yield find_status, None
+            return
+        for i in range(studies):
+            if event.is_cancelled:
+                scp.cancelled = True
+                yield 0xFE00, None
+                return
+            if delay:
+                time.sleep(delay)
+            scp.yielded += 1
+            yield 0xFF00, canary_identifier(i)
+
+    def on_store(event: Any) -> int:
+        scp.stores += 1
+        return 0x0000
+
+    server = ae.start_server(
+        ("127.0.0.1", 0), block=False, ssl_context=ssl_context,
+        evt_handlers=[(evt.EVT_C_FIND, on_find), (evt.EVT_C_STORE, on_store)],
+    )
+    scp.port = server.server_address[1]
+    try:
+        yield scp
+    finally:
+        server.shutdown()
+
+
+def rules(report: Report) -> list[str]:
+    return [f.rule for f in report.findings]
+
+
+def finding(report: Report, rule: str) -> dict[str, Any]:
+    [found] = [f for f in report.findings if f.rule == rule]
+    return dict(found.evidence)
+
+
+def assert_no_canary(text: str) -> None:
+    leaked = [s for s in CANARY_STRINGS if s in text]
+    assert not leaked, f"patient data in output: {leaked}"
+
+
+# --- positive cases: real SCPs ----------------------------------------------------------
+
+
+async def test_an_open_scp_gives_query_open_with_the_study_count() -> None:
+    # Given a pynetdicom PACS holding 5 canary studies, open to any caller
+    with pynetdicom_scp(studies=5) as scp:
+        # When the DICOM probe scans it
+        report = await scan_local([scp.port], [DicomProbe])
+    # Then the study count is proven, with the AE used and how it was chosen
+    evidence = finding(report, "dicom.query-open")
+    assert evidence["study_count"] == 5 and evidence["capped"] is False
+    assert evidence["called_ae"] == "ANY-SCP" and evidence["calling_ae"] == "EXPOSCAN"
+    assert evidence["ae_source"] == AE_DEFAULT
+    assert set(rules(report)) == {"dicom.query-open", "dicom.store-open", "dicom.cleartext"}
+    assert finding(report, "dicom.store-open")["storage_contexts_accepted"] == 2
+    # And the service is fingerprinted from the A-ASSOCIATE-AC
+    [service] = report.hosts[0].services
+    assert (service.protocol, service.product, service.version) == ("dicom", "pynetdicom", "3.0.4")
+    assert service.details["classification"] == "open to any caller"
+    class_uid = str(service.details["implementation_class_uid"])
+    assert class_uid.startswith("1.2.826.0.1.3680043.9.3811.")
+    # And no dataset was sent, and no patient data reached the report
+    assert scp.stores == 0 and scp.finds == 1
+    assert_no_canary(report.to_json())
+
+
+async def test_the_count_is_capped_with_a_c_cancel() -> None:
+    # Given a PACS with more studies than the find cap (50)
+    with pynetdicom_scp(studies=400, delay=0.002) as scp:
+        report = await scan_local([scp.port], [DicomProbe])
+    # Then the count stops at the cap, says so, and the SCP saw the C-CANCEL
+    evidence = finding(report, "dicom.query-open")
+    assert evidence == {**evidence, "study_count": 50, "capped": True, "find_cap": 50}
+    assert scp.cancelled and scp.yielded < 400
+
+
+async def test_a_storage_only_node_gives_store_open_and_association_open() -> None:
+    # Given a storescp-like SCP: storage and echo, no query
+    with pynetdicom_scp(find=False) as scp:
+        report = await scan_local([scp.port], [DicomProbe])
+    # Then write exposure is proven by negotiation only
+    assert "dicom.query-open" not in rules(report)
+    assert finding(report, "dicom.store-open")["storage_contexts_accepted"] == 2
+    association = finding(report, "dicom.association-open")
+    assert association["proof"] == ["association accepted", "C-ECHO answered",
+                                    "storage contexts accepted"]
+    assert scp.stores == 0
+
+
+async def test_a_refused_c_find_gives_association_open_only() -> None:
+    # Given a PACS that accepts associations but fails every C-FIND (0xC000)
+    with pynetdicom_scp(find_status=0xC000, storage=False) as scp:
+        report = await scan_local([scp.port], [DicomProbe])
+    # Then the association is the only exposure
+    assert set(rules(report)) == {"dicom.association-open", "dicom.cleartext"}
+    assert scp.finds == 1
+
+
+async def test_a_called_ae_filter_hides_the_studies_from_guesses() -> None:
+    # Given a PACS that checks the called AE, with a title no default matches
+    with pynetdicom_scp(ae_title="CABINETX9", require_called=True) as scp:
+        report = await scan_local([scp.port], [DicomProbe])
+    # Then DICOM is confirmed by the A-ASSOCIATE-RJ, but nothing is exposed
+    assert set(rules(report)) == {"dicom.cleartext"}
+    assert finding(report, "dicom.cleartext")["classification"] == "filtered on the called AE"
+    [service] = report.hosts[0].services
+    assert service.protocol == "dicom" and service.details["ae_title"] is None
+    assert scp.finds == 0 and not report.errors
+
+
+async def test_a_called_ae_learned_from_another_service_opens_the_query() -> None:
+    # Given the same PACS, and its AE title disclosed by another service (the
+    # HTTP probe's Orthanc /system DicomAet) before the DICOM probe runs
+    with pynetdicom_scp(ae_title="CABINETX9", require_called=True, studies=3) as scp:
+        report = await scan_local([scp.port], [hinting("CABINETX9"), DicomProbe])
+    # Then the hinted AE is tried first and the query is proven
+    evidence = finding(report, "dicom.query-open")
+    assert evidence["study_count"] == 3 and evidence["called_ae"] == "CABINETX9"
+    assert evidence["ae_source"] == AE_FROM_HINT
+    assert scp.finds == 1
+
+
+async def test_a_calling_ae_filter_stops_the_guessing() -> None:
+    # Given a PACS that only accepts its known modality as caller
+    with pynetdicom_scp(require_calling=["MODALITY1"]) as scp:
+        report = await scan_local([scp.port], [DicomProbe])
+    # Then it is classified as such, with no exposure but clear text
+    assert set(rules(report)) == {"dicom.cleartext"}
+    [service] = report.hosts[0].services
+    assert service.details["classification"] == "filtered on the calling AE"
+    assert scp.finds == 0
+
+
+async def test_from_the_internet_an_open_node_is_imaging_exposure() -> None:
+    # Given the same open PACS, seen from the internet side
+    with pynetdicom_scp(studies=2) as scp:
+        report = await scan_local([scp.port], [DicomProbe], vantage=Vantage.INTERNET)
+    # Then the engine's internet rule fires on the probe's imaging fact, with
+    # the strongest read proof
+    evidence = finding(report, "exposure.internet-imaging")
+    assert evidence == {"service": "dicom", "product": "pynetdicom", "version": "3.0.4",
+                        "proof": "C-FIND answered"}
+
+
+async def rejecting(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A hand-made node: A-ASSOCIATE-RJ, transient, temporary congestion."""
+    await reader.read(4096)
+    writer.write(b"\x03\x00\x00\x00\x00\x04\x00\x02\x03\x01")
+    await writer.drain()
+
+
+async def aborting(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.read(4096)
+    writer.write(b"\x07\x00\x00\x00\x00\x04\x00\x00\x02\x00")
+    await writer.drain()
+
+
+async def test_a_real_reject_confirms_dicom_on_an_odd_port() -> None:
+    # Given a node on a port nobody named, answering with a valid A-ASSOCIATE-RJ
+    async with tcp_server(rejecting) as port:
+        report = await scan_local([port], [DicomProbe])
+    # Then it is DICOM (refused, once: a transient reject is not guessed past)
+    [service] = report.hosts[0].services
+    assert service.protocol == "dicom" and service.details["classification"] == "refused"
+    assert rules(report) == ["dicom.cleartext"] and not report.errors
+
+
+async def test_an_abort_alone_confirms_nothing() -> None:
+    # Given a DICOM port whose answer is 4 plausible A-ABORT bytes
+    async with tcp_server(aborting) as port:
+        report = await scan_local([port], [guessed_dicom(), DicomProbe])
+    # Then: an error record naming the abort, no finding, no confirmation
+    assert report.findings == [] and report.hosts[0].services[0].details == {}
+    [error] = report.errors
+    assert error.reason is ErrorReason.PROTOCOL and "A-ABORT" in error.detail
+
+
+# --- DICOM over TLS -------------------------------------------------------------------
+
+
+def _self_signed(tmp_path: Path) -> ssl.SSLContext:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pacs.lab.invalid")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .sign(key, hashes.SHA256()))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    return context
+
+
+# pynetdicom's TLS server leaks accepted SSL sockets (server side, not ours;
+# the clear-text attempt's above all): Python reports them as unraisable.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+async def test_dicom_over_tls_is_found_on_a_dicom_port_and_described(tmp_path: Path) -> None:
+    # Given a PACS speaking DICOM only over TLS on a port guessed as clear DICOM
+    with pynetdicom_scp(studies=2, ssl_context=_self_signed(tmp_path)) as scp:
+        report = await scan_local([scp.port], [guessed_dicom(), DicomProbe])
+    gc.collect()  # let the server's leaked socket be reported here, not later
+    # Then the probe falls back to TLS, proves the query, and records the
+    # handshake and certificate facts, and raises no clear-text finding
+    assert "dicom.cleartext" not in rules(report)
+    assert finding(report, "dicom.query-open")["study_count"] == 2
+    [service] = report.hosts[0].services
+    assert service.tls is True and service.protocol == "dicom"
+    assert not report.errors
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+async def test_tls_facts_are_recorded(tmp_path: Path) -> None:
+    # Given the same TLS PACS on a port known to be DICOM over TLS (2762)
+    with pynetdicom_scp(studies=1, ssl_context=_self_signed(tmp_path)) as scp:
+        config = ScanConfig(ports=[scp.port], ports_spec=str(scp.port), discovery=False,
+                            deadlines=Deadlines(2, 2, 8))
+        scanner = Scanner(config, default_catalogue(), [guessed_dicom(tls=True), DicomProbe], [])
+        await scanner.run([IPv4Address("127.0.0.1")], ["127.0.0.1"])
+    gc.collect()  # the server's leaked sockets are reported here, not later
+    # Then the transport fact holds the handshake and the certificate
+    [transport] = [f for f in scanner.state.facts() if f.kind == "dicom.transport"]
+    assert transport.data["tls"] is True
+    assert str(transport.data["tls_version"]).startswith("TLSv1.")
+    assert transport.data["tls_cipher"]
+    assert transport.data["cert_subject_cn"] == "pacs.lab.invalid"
+    assert transport.data["cert_self_signed"] is True
+    assert transport.data["cert_not_after"]
+
+
+# --- negative cases: not DICOM, hostile ---------------------------------------------
+
+
+async def dicom_looking_garbage(reader: asyncio.StreamReader,
+                                writer: asyncio.StreamWriter) -> None:
+    """As the lab's junk host: an A-ASSOCIATE-AC header announcing 2 GiB."""
+    await reader.read(4096)
+    writer.write(b"\x02\x00" + struct.pack(">I", 0x7FFFFFF0) + os.urandom(200))
+    await writer.drain()
+
+
+async def plausible_garbage(reader: asyncio.StreamReader,
+                            writer: asyncio.StreamWriter) -> None:
+    """An A-ASSOCIATE-AC header with a matching length, then random bytes."""
+    await reader.read(4096)
+    writer.write(b"\x02\x00" + struct.pack(">I", 200) + os.urandom(200))
+    await writer.drain()
+
+
+async def garbage_rj(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """An A-ASSOCIATE-RJ-shaped PDU whose source/reason no table has."""
+    await reader.read(4096)
+    writer.write(b"\x03\x00\x00\x00\x00\x04\x00\x01\x09\x09")
+    await writer.drain()
+
+
+@pytest.mark.parametrize("handler", [dicom_looking_garbage, plausible_garbage, garbage_rj])
+async def test_dicom_looking_garbage_is_an_error_never_a_finding(handler: Any) -> None:
+    # Given a server on a DICOM port that answers an A-ASSOCIATE-RQ with
+    # bytes that start like a PDU (nmap's dicom-ping would call it DICOM)
+    async with tcp_server(handler) as port:
+        started = time.monotonic()
+        report = await scan_local([port], [guessed_dicom(), DicomProbe])
+    # Then: no finding, not confirmed, one protocol error, quickly
+    assert report.findings == []
+    [service] = report.hosts[0].services
+    assert service.product is None and service.details == {}
+    assert [(e.probe, e.reason) for e in report.errors] == [("dicom", ErrorReason.PROTOCOL)]
+    assert time.monotonic() - started < 5
+
+
+async def test_garbage_on_an_unknown_port_stays_silent() -> None:
+    # Given the same garbage on a port nobody named DICOM
+    async with tcp_server(plausible_garbage) as port:
+        report = await scan_local([port], [DicomProbe])
+    # Then the probe tried, failed, and said nothing
+    assert report.findings == [] and report.errors == []
+    assert report.hosts[0].services[0].protocol == "unknown"
+
+
+async def test_a_tarpit_costs_bounded_time_and_an_error_record() -> None:
+    # Given a DICOM port that accepts and never answers
+    async with tcp_server(tarpit) as port:
+        started = time.monotonic()
+        report = await scan_local([port], [guessed_dicom(), DicomProbe], timeout=1.0)
+        elapsed = time.monotonic() - started
+    # Then the probe gives up on its read deadline (1 s), not the total (4 s)
+    assert report.findings == []
+    assert [(e.probe, e.reason) for e in report.errors] == [("dicom", ErrorReason.TIMEOUT)]
+    assert elapsed < 3.5
+
+
+# --- logs ------------------------------------------------------------------------------
+
+
+async def test_debug_logs_hold_no_patient_data(caplog: pytest.LogCaptureFixture) -> None:
+    # Given the most verbose logging, as with -vv
+    caplog.set_level(logging.DEBUG)
+    with pynetdicom_scp(studies=5) as scp:
+        report = await scan_local([scp.port], [DicomProbe])
+    # Then the query was proven and nothing logged (by us or pynetdicom,
+    # client or server side) quotes a patient
+    assert "dicom.query-open" in rules(report)
+    assert logging.getLogger("pynetdicom").getEffectiveLevel() >= logging.WARNING
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert_no_canary(text)
+    assert_no_canary(json.dumps(report.model_dump(mode="json")))
+
+
+def test_the_probe_module_silences_pynetdicom() -> None:
+    # Given the probe module imported (as the engine does)
+    import exposcan.protocols.dicom  # noqa: F401
+
+    # Then pynetdicom's own debug output (datasets) is off whatever -v says
+    assert logging.getLogger("pynetdicom").level == logging.WARNING

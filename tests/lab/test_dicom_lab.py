@@ -1,0 +1,141 @@
+"""The DICOM probe against the lab's real nodes (Orthanc 1.10.1 in its 2020
+state and well configured, dcmtk 3.6.7 storescp, the hostile host), through
+the real CLI run on the workstation, at -vv."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exposcan.lab import Lab
+from exposcan.lab import topology as t
+from exposcan.protocols.dicom import AE_FROM_HINT
+from tests.helpers import assert_valid_report
+from tests.lab.conftest import run_exposcan
+
+pytestmark = pytest.mark.lab
+
+# The DICOM ports of the lab, plus the open PACS's web API: the HTTP probe
+# (phase 20) learns the called AE there before the DICOM probe (phase 60).
+PORTS = f"{t.PACS_DICOM_PORT},{t.SECURE_DICOM_PORT},{t.MODALITY_PORT},{t.PACS_HTTP_PORT}"
+DICOM_RULES = {"dicom.query-open", "dicom.store-open", "dicom.association-open",
+               "dicom.cleartext"}
+# What Debian's dcmtk 3.6.7 (storescp, and Orthanc 1.10.1 built on it) sends
+# in its A-ASSOCIATE-AC, seen in this lab.
+DCMTK_367 = ("1.2.276.0.7230010.3.0.3.6.7", "OFFIS_DCMTK_367")
+
+
+class Scan:
+    def __init__(self, report: dict[str, Any], stdout: str, stderr: str, seconds: float,
+                 instances_before: int, instances_after: int, stored: list[Path]) -> None:
+        self.report, self.stdout, self.stderr, self.seconds = report, stdout, stderr, seconds
+        self.instances_before, self.instances_after = instances_before, instances_after
+        self.stored = stored
+
+    def findings(self, host: object, port: int) -> dict[str, dict[str, Any]]:
+        return {f["rule"]: f["evidence"] for f in self.report["findings"]
+                if f["host"] == str(host) and f["port"] == port}
+
+    def service(self, host: object, port: int) -> dict[str, Any]:
+        for h in self.report["hosts"]:
+            if h["address"] == str(host):
+                for s in h["services"]:
+                    if s["port"] == port:
+                        return s  # type: ignore[no-any-return]
+        raise AssertionError(f"no service {host}:{port}")
+
+    def errors(self, host: object, port: int) -> list[dict[str, Any]]:
+        return [e for e in self.report["errors"]
+                if e["host"] == str(host) and e["port"] == port]
+
+
+@pytest.fixture(scope="module")
+def dicom_scan(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Scan:
+    # One scan from the workstation of both PACS, the modality and the junk host
+    out = tmp_path_factory.mktemp("dicom-lan") / "report.json"
+    before = lab.orthanc_instance_count(t.PACS.name)
+    targets = [str(h.ip) for h in (t.PACS, t.PACS_SECURE, t.MODALITY, t.JUNK)]
+    start = time.monotonic()
+    proc = run_exposcan(lab, "ws", ["scan", *targets, "-p", PORTS, "--no-discovery",
+                                    "-o", str(out), "-vv", "--fail-on", "never"], timeout=180)
+    seconds = time.monotonic() - start
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert_valid_report(report)
+    after = lab.orthanc_instance_count(t.PACS.name)
+    stored = [p for p in lab.storescp_dir.rglob("*") if p.is_file()]
+    return Scan(report, proc.stdout, proc.stderr, seconds, before, after, stored)
+
+
+def test_the_2020_orthanc_answers_queries_once_its_ae_is_learned(dicom_scan: Scan) -> None:
+    # Given Orthanc 1.10.1 on 198.18.0.10:104, checking its called AE
+    # (CABINETRADIO, which no default guess matches) and disclosing it at
+    # GET /system without authentication
+    found = dicom_scan.findings(t.PACS.ip, t.PACS_DICOM_PORT)
+    # Then the query is proven with the AE learned from the web API
+    query = found["dicom.query-open"]
+    assert query["study_count"] == t.EXPECTED_PACS_STUDIES and query["capped"] is False
+    assert query["called_ae"] == t.PACS_AET and query["calling_ae"] == "EXPOSCAN"
+    assert query["ae_source"] == AE_FROM_HINT
+    # And its defaults (DicomAlwaysAllowStore) take anyone's images
+    assert found["dicom.store-open"]["storage_contexts_accepted"] >= 1
+    assert "dicom.cleartext" in found
+    # And the node is fingerprinted from its A-ASSOCIATE-AC
+    service = dicom_scan.service(t.PACS.ip, t.PACS_DICOM_PORT)
+    details = service["details"]
+    assert service["protocol"] == "dicom"
+    assert (details["implementation_class_uid"], details["implementation_version"]) == DCMTK_367
+    assert details["ae_title"] == t.PACS_AET
+
+
+def test_the_well_configured_orthanc_exposes_no_query(dicom_scan: Scan) -> None:
+    # Given Orthanc with a checked AE (SECUREPACS7), HTTP authentication on
+    # (nothing disclosed) and nothing allowed to unknown callers
+    found = dicom_scan.findings(t.PACS_SECURE.ip, t.SECURE_DICOM_PORT)
+    # Then DICOM is confirmed by its rejections but nothing is exposed
+    assert "dicom.query-open" not in found and "dicom.store-open" not in found
+    assert "dicom.association-open" not in found
+    service = dicom_scan.service(t.PACS_SECURE.ip, t.SECURE_DICOM_PORT)
+    assert service["protocol"] == "dicom"
+    assert service["details"]["classification"] == "filtered on the called AE"
+    assert not dicom_scan.errors(t.PACS_SECURE.ip, t.SECURE_DICOM_PORT)
+
+
+def test_storescp_accepts_anyones_images(dicom_scan: Scan) -> None:
+    # Given dcmtk storescp on 198.18.0.40:11112
+    found = dicom_scan.findings(t.MODALITY.ip, t.MODALITY_PORT)
+    # Then write exposure is proven, and queries are not
+    assert found["dicom.store-open"]["storage_contexts_accepted"] >= 1
+    assert "dicom.query-open" not in found
+    service = dicom_scan.service(t.MODALITY.ip, t.MODALITY_PORT)
+    assert (service["product"], service["version"]) == ("dcmtk", "3.6.7")
+    assert service["details"]["implementation_version"] == DCMTK_367[1]
+
+
+def test_dicom_looking_garbage_is_an_error_not_a_finding(dicom_scan: Scan) -> None:
+    # Given the junk host's port 104: a PDU-like header announcing 2 GiB
+    found = dicom_scan.findings(t.JUNK.ip, t.HOSTILE_DICOM_PORT)
+    # Then no DICOM finding, no confirmation, and one protocol error
+    assert not set(found) & DICOM_RULES
+    assert dicom_scan.service(t.JUNK.ip, t.HOSTILE_DICOM_PORT)["product"] is None
+    errors = dicom_scan.errors(t.JUNK.ip, t.HOSTILE_DICOM_PORT)
+    assert [(e["probe"], e["reason"]) for e in errors] == [("dicom", "protocol")]
+
+
+def test_no_patient_data_in_any_output(dicom_scan: Scan) -> None:
+    # Given everything the scan printed, logged (-vv) and wrote
+    everything = "\n".join([json.dumps(dicom_scan.report), dicom_scan.stdout, dicom_scan.stderr])
+    # Then no canary patient, ID, birth date or UID appears
+    leaked = [s for s in (*t.CANARY_STRINGS, *t.SECRET_STRINGS) if s in everything]
+    assert not leaked
+
+
+def test_the_targets_are_unchanged(dicom_scan: Scan) -> None:
+    # Given the scan is over
+    # Then the PACS holds the same instances and storescp received nothing
+    assert dicom_scan.instances_after == dicom_scan.instances_before == t.EXPECTED_PACS_INSTANCES
+    assert dicom_scan.stored == []

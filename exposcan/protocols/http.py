@@ -174,6 +174,13 @@ class HttpProbe(ServiceProbe):
             service.details.update(match.details)
             for hint, value in match.hints.items():
                 ctx.host.add_hint(hint, value)
+            if any(h.startswith("dicom.") for h in match.hints):
+                # The web API that disclosed the DICOM node's AE also names its
+                # software, which DICOM itself cannot: Orthanc is built on
+                # dcmtk and sends dcmtk's implementation UID (PS3.7 D.3.3.2).
+                ctx.host.add_hint("dicom.product", fp.product)
+                if match.version:
+                    ctx.host.add_hint("dicom.version", match.version)
             if match.auth_required:
                 continue
             counts = await prove_data(session, fp)

@@ -1,0 +1,158 @@
+"""The SMB probe against the lab's real Samba 4.17 (nas, 198.18.0.20),
+through the real CLI run on the workstation at -vv."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pytest
+
+from exposcan.lab import Lab
+from exposcan.lab import topology as t
+from tests.helpers import assert_valid_report
+from tests.lab.conftest import run_exposcan
+
+pytestmark = pytest.mark.lab
+
+NAS = str(t.NAS.ip)
+
+
+def snapshot(root: Path) -> list[tuple[str, int, int]]:
+    """Every file and folder under ``root`` with its mtime and size."""
+    out = []
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = Path(folder) / name
+            stat = path.stat()
+            out.append((str(path.relative_to(root)), stat.st_mtime_ns, stat.st_size))
+    return sorted(out)
+
+
+def names_under(root: Path) -> set[str]:
+    return {name for _, dirs, files in os.walk(root) for name in dirs + files}
+
+
+class Scan:
+    def __init__(self, report: dict[str, Any], stdout: str, stderr: str, seconds: float,
+                 before: list[tuple[str, int, int]], after: list[tuple[str, int, int]]) -> None:
+        self.report, self.stdout, self.stderr = report, stdout, stderr
+        self.seconds, self.before, self.after = seconds, before, after
+
+    def findings(self, port: int) -> dict[str, dict[str, Any]]:
+        return {f["rule"]: f["evidence"] for f in self.report["findings"]
+                if f["host"] == NAS and f["port"] == port}
+
+    def service(self, port: int) -> dict[str, Any]:
+        for host in self.report["hosts"]:
+            if host["address"] == NAS:
+                for service in host["services"]:
+                    if service["port"] == port:
+                        return service  # type: ignore[no-any-return]
+        raise AssertionError(f"no service {NAS}:{port}")
+
+
+@pytest.fixture(scope="module")
+def nas_scan(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Scan:
+    out = tmp_path_factory.mktemp("smb") / "report.json"
+    shares_root = lab.nas_share_dir.parent
+    before = snapshot(shares_root)
+    start = time.monotonic()
+    proc = run_exposcan(lab, "ws", ["scan", NAS, "-p", "445,139", "-o", str(out), "-vv",
+                                    "--fail-on", "never"], timeout=180)
+    seconds = time.monotonic() - start
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert_valid_report(report)
+    print(f"\nSMB lab scan of {NAS}:445,139 took {seconds:.1f} s")
+    return Scan(report, proc.stdout, proc.stderr, seconds, before, snapshot(shares_root))
+
+
+def test_guest_share_with_dicom_is_high_with_the_lab_counts(nas_scan: Scan) -> None:
+    # Given the guest share `imagerie` holding the lab's canary DICOM files
+    # When the workstation scans the NAS
+    evidence = nas_scan.findings(445)["smb.guest-share-imaging"]
+    # Then the high finding names the share and counts exactly what the lab holds
+    imaging = [f for f in t.NAS_IMAGING_FILES if f.patient is not None]
+    folders = {str(PurePosixPath(f.path).parent) for f in imaging}
+    all_folders = {str(p) for f in t.NAS_IMAGING_FILES
+                   for p in PurePosixPath(f.path).parents if str(p) != "."}
+    assert evidence["share"] == t.NAS_GUEST_SHARE
+    assert evidence["imaging_files"] == t.EXPECTED_NAS_DICOM_FILES == len(imaging)
+    assert evidence["imaging_folders"] == len(folders)
+    assert evidence["files_seen"] == t.EXPECTED_NAS_FILES
+    assert evidence["folders_seen"] == len(all_folders)
+    assert evidence["truncated"] is False
+    assert evidence["imaging_shares"] == [t.NAS_GUEST_SHARE]
+    severity = next(f["severity"] for f in nas_scan.report["findings"]
+                    if f["rule"] == "smb.guest-share-imaging")
+    assert severity == "high"
+
+
+def test_named_user_share_is_not_reported_readable(nas_scan: Scan) -> None:
+    # Given `compta`, for the named user labdoc only
+    # Then no finding names it, and one share only counts as readable
+    text = json.dumps(nas_scan.report["findings"])
+    assert t.NAS_PRIVATE_SHARE not in text
+    assert "smb.guest-access" not in nas_scan.findings(445)
+    details = nas_scan.service(445)["details"]
+    assert details["smb_shares_readable"] == 1
+    assert details["smb_shares_listed"] >= 3  # imagerie, compta, IPC$
+
+
+def test_negotiation_facts_and_no_smb1_on_samba_defaults(nas_scan: Scan) -> None:
+    # Given Samba 4.17's defaults (server min protocol SMB2_02)
+    for port in (445, 139):
+        service = nas_scan.service(port)
+        # Then no smb.v1, and the details say dialect and signing
+        assert "smb.v1" not in nas_scan.findings(port)
+        assert service["protocol"] == "smb"
+        assert service["details"]["smb1"] is False
+        assert service["details"]["smb_dialect"] == "3.1.1"
+        assert service["details"]["smb_signing"] == "enabled"
+    assert nas_scan.service(445)["product"] == "Samba"
+    # 139 defers the walk to 445: one walk per server
+    assert nas_scan.service(139)["details"]["smb_shares"] == "see port 445"
+    assert not nas_scan.findings(139)
+    assert [e for e in nas_scan.report["errors"] if e["host"] == NAS] == []
+
+
+def test_no_canary_and_no_share_name_in_any_output(lab: Lab, nas_scan: Scan) -> None:
+    # Given every file and folder name in the lab's shares, and the canaries
+    names = names_under(lab.nas_share_dir.parent) - {t.NAS_GUEST_SHARE, t.NAS_PRIVATE_SHARE}
+    assert len(names) >= t.EXPECTED_NAS_FILES  # the test reads real names
+    report = nas_scan.report
+    outputs = {
+        "json": json.dumps(report),
+        "stdout": nas_scan.stdout,
+        "stderr": nas_scan.stderr,
+    }
+    # What the SMB probe writes to the report: the NAS's services, evidence,
+    # errors and notes (other probes' rule texts cite years such as 2020).
+    probe_part = json.dumps([
+        [h for h in report["hosts"] if h["address"] == NAS],
+        [f["evidence"] for f in report["findings"] if f["host"] == NAS],
+        report["errors"], report["scan"]["notes"],
+    ])
+    # Then none of them appears in the report, stdout or the -vv log
+    for where, text in outputs.items():
+        for needle in (*t.CANARY_STRINGS, *t.SECRET_STRINGS, *names):
+            if needle.isdigit() and len(needle) <= 4:
+                # A year-named folder ("2020") cannot be told from a year in
+                # prose: look for it as a lone token, in what this probe wrote.
+                scope = probe_part if where == "json" else text
+                pattern = rf"(?<![\w.-]){needle}(?![\w.-])"
+                assert not re.search(pattern, scope), f"{needle!r} leaked in {where}"
+            else:
+                assert needle not in text, f"{needle!r} leaked in {where}"
+
+
+def test_share_contents_unchanged(nas_scan: Scan) -> None:
+    # Given the shares' files and folders with mtimes and sizes before the scan
+    # Then the scan created, changed or removed nothing
+    assert nas_scan.after == nas_scan.before
+    assert len(nas_scan.before) > t.EXPECTED_NAS_FILES

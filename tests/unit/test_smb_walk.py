@@ -1,0 +1,149 @@
+"""The bounded share walk, over an in-memory share (the transport is a
+Protocol; the real one is exercised in the lab)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from exposcan.imaging import default_signatures
+from exposcan.protocols.smb_walk import (
+    Entry,
+    ShareAccessDenied,
+    ShareSessionLost,
+    WalkLimits,
+    walk_share,
+)
+
+DICOM = b"\x00" * 128 + b"DICM"
+TEXT = b"not an image" * 20
+
+
+class MemoryShare:
+    """A share as a dict path -> bytes (files) or None (folders)."""
+
+    def __init__(self, tree: dict[str, bytes | None], denied: set[str] = frozenset(),
+                 lost_after: int | None = None) -> None:
+        self.tree = tree
+        self.denied = denied
+        self.lost_after = lost_after
+        self.calls = 0
+        self.reads: list[tuple[str, int]] = []
+
+    def _tick(self) -> None:
+        self.calls += 1
+        if self.lost_after is not None and self.calls > self.lost_after:
+            raise ShareSessionLost("gone")
+
+    def list_folder(self, path: str, max_entries: int) -> tuple[list[Entry], bool]:
+        self._tick()
+        if path in self.denied:
+            raise ShareAccessDenied("no")
+        prefix = path + "\\" if path else ""
+        children = sorted(
+            key for key in self.tree
+            if key.startswith(prefix) and "\\" not in key[len(prefix):]
+        )
+        entries = [Entry(c[len(prefix):], self.tree[c] is None) for c in children]
+        return entries[:max_entries], len(entries) > max_entries
+
+    def read_head(self, path: str, size: int) -> bytes:
+        self._tick()
+        if path in self.denied:
+            raise ShareAccessDenied("no")
+        self.reads.append((path, size))
+        data = self.tree[path]
+        assert data is not None
+        return data[:size]
+
+
+def lab_like_share() -> dict[str, bytes | None]:
+    return {
+        "Examens": None,
+        "Examens\\2019": None,
+        "Examens\\2019\\P1": None,
+        "Examens\\2019\\P1\\CT0001.dcm": DICOM,
+        "Examens\\2019\\P1\\CT0002.DCM": DICOM,
+        "Examens\\2020": None,
+        "Examens\\2020\\IM000001": DICOM,
+        "Examens\\2020\\IM000002": TEXT,  # no extension, not DICOM
+        "Examens\\planning.csv": TEXT,
+        "Export_CD": None,
+        "Export_CD\\DICOMDIR": DICOM,
+        "Export_CD\\00000001": DICOM,
+        "LISEZMOI.txt": TEXT,
+    }
+
+
+def test_counts_imaging_by_name_magic_and_dicomdir():
+    # Given a share with .dcm files, extension-less DICOM, a DICOMDIR and text
+    share = MemoryShare(lab_like_share())
+    # When it is walked
+    result = walk_share(share, default_signatures(), WalkLimits())
+    # Then the counts are exact and nothing was cut
+    assert result.imaging_files == 5
+    assert result.imaging_folders == 3
+    assert (result.by_name, result.by_magic, result.dicomdir) == (3, 2, 1)
+    assert result.files_seen == 8 and result.folders_seen == 5
+    assert result.truncated is False
+
+
+def test_reads_only_132_bytes_and_only_files_without_extension():
+    share = MemoryShare(lab_like_share())
+    walk_share(share, default_signatures(), WalkLimits())
+    # Then the .dcm, .csv and .txt files were never opened, and each read asked 132 bytes
+    assert sorted(p.rsplit("\\", 1)[-1] for p, _ in share.reads) == [
+        "00000001", "IM000001", "IM000002"]
+    assert {size for _, size in share.reads} == {132}
+
+
+def test_result_holds_no_name():
+    # Given names that must never leave the walk
+    share = MemoryShare(lab_like_share())
+    result = walk_share(share, default_signatures(), WalkLimits())
+    text = repr(result)
+    for name in ("Examens", "Export_CD", "CT0001", "IM000001", "LISEZMOI", "planning"):
+        assert name not in text
+
+
+def test_depth_limit_cuts_and_says_so():
+    share = MemoryShare(lab_like_share())
+    result = walk_share(share, default_signatures(), WalkLimits(max_depth=1))
+    # Examens\2019\P1 (depth 3) is not entered: its two .dcm are not counted
+    assert result.imaging_files == 2
+    assert "depth" in result.cut_by and result.truncated
+
+
+def test_entry_budget_cuts():
+    tree: dict[str, bytes | None] = {f"f{i}.dcm": DICOM for i in range(50)}
+    result = walk_share(MemoryShare(tree), default_signatures(), WalkLimits(max_entries=10))
+    assert result.files_seen == 10
+    assert "entries" in result.cut_by
+
+
+def test_sample_budget_cuts_magic_reads():
+    tree: dict[str, bytes | None] = {f"IM{i:06d}": DICOM for i in range(20)}
+    share = MemoryShare(tree)
+    result = walk_share(share, default_signatures(), WalkLimits(max_samples=5))
+    assert len(share.reads) == 5 and result.imaging_files == 5
+    assert "samples" in result.cut_by
+
+
+def test_deadline_and_stop_flag_end_the_walk():
+    share = MemoryShare(lab_like_share())
+    past = walk_share(share, default_signatures(), WalkLimits(deadline=time.monotonic() - 1))
+    assert past.cut_by == ["time"] and share.calls == 0
+    stop = threading.Event()
+    stop.set()
+    stopped = walk_share(share, default_signatures(), WalkLimits(), stop)
+    assert stopped.cut_by == ["cancelled"]
+
+
+def test_denied_folder_is_skipped_and_lost_session_stops():
+    denied = walk_share(MemoryShare(lab_like_share(), denied={"Examens"}),
+                        default_signatures(), WalkLimits())
+    assert denied.unreadable == 1 and denied.imaging_files == 2
+    assert denied.truncated is False
+    lost = walk_share(MemoryShare(lab_like_share(), lost_after=2),
+                      default_signatures(), WalkLimits())
+    assert "session" in lost.cut_by

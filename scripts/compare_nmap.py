@@ -61,7 +61,10 @@ def main() -> None:
         "| host | port | nmap says | exposcan says |",
         "|---|---|---|---|",
     ]
-    for key in sorted(set(nmap) | set(ours), key=lambda k: (tuple(map(int, k[0].split("."))), k[1])):
+    def order(k: tuple[str, int]) -> tuple[tuple[int, ...], int]:
+        return tuple(map(int, k[0].split("."))), k[1]
+
+    for key in sorted(set(nmap) | set(ours), key=order):
         host, port = key
         cell = lambda s: s.replace("|", "\\|") or "-"  # noqa: E731
         lines.append(f"| {roles.get(host, host)} {host} | {port} | {cell(nmap.get(key, ''))} "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import signal
 import sys
@@ -183,7 +184,8 @@ def _auto_targets(view: LocalView, err: Console, quiet: bool) -> list[str]:
 
 def run_scan(args: argparse.Namespace) -> int:
     err = Console(stderr=True)
-    out = Console()
+    # Without a terminal (cron mail, a pipe) rich would wrap at 80 columns.
+    out = Console() if sys.stdout.isatty() else Console(width=120)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose > 1 else logging.INFO if args.verbose else
         logging.WARNING,
@@ -222,6 +224,9 @@ def run_scan(args: argparse.Namespace) -> int:
         err.print("exposcan: error: nothing to scan (every target excluded)")
         return EXIT_ERROR
 
+    if targets.excluded:
+        config = dataclasses.replace(
+            config, excluded=frozenset(str(a) for a in targets.excluded))
     scanner = Scanner(config, catalogue)
     complete = _run(scanner, targets.addresses, targets.labels, view,
                     show_progress=err.is_terminal and not args.quiet, console=err)

@@ -24,7 +24,9 @@ class ScanConfig:
     calling_ae: str = "EXPOSCAN"
     max_ae_guesses: int = 8
     find_cap: int = 50
-    # Hosts/ports to consider in scope for follow-up scans (UPnP joins).
+    # Addresses never touched, not even by follow-up scans (a box forward's
+    # internal target) or the box's IGD look-up.
+    excluded: frozenset[str] = frozenset()
     verbose: int = 0
     extra: dict[str, str] = field(default_factory=dict)
 

@@ -191,6 +191,10 @@ class Scanner:
 
     async def scan_more(self, address: str, ports: list[int]) -> HostState:
         """Scan and probe extra ports of a host (a box forward's internal target)."""
+        if address in self.config.excluded:
+            self.state.note(f"{address} is excluded: not scanned, though a box forward "
+                            "leads to it")
+            return HostState(address)
         host = self.state.host(address)
         if host.discovered_by == "assumed" and not host.services:
             host.discovered_by = "upnp"

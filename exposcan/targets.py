@@ -24,6 +24,7 @@ class TargetError(ValueError):
 class TargetSet:
     addresses: list[IPv4Address] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
+    excluded: set[IPv4Address] = field(default_factory=set)
 
 
 def expand_static(spec: str) -> list[IPv4Address] | None:
@@ -100,7 +101,7 @@ async def build_targets(
         if addresses is None:
             addresses = await resolve_name(spec.strip(), resolve_timeout)
         excluded.update(addresses)
-    return TargetSet([a for a in seen if a not in excluded], labels)
+    return TargetSet([a for a in seen if a not in excluded], labels, excluded)
 
 
 def in_any(address: IPv4Address, networks: Iterable[IPv4Network]) -> bool:

@@ -29,6 +29,7 @@ set -e
 end=$(date +%s.%N)
 [ "$rc" -le 1 ] || { echo "exposcan failed: $rc" >&2; exit "$rc"; }
 
+mkdir -p docs
 "$BIN/python" scripts/compare_nmap.py "$WORK/nmap.xml" "$WORK/exposcan.json" \
   "$start" "$mid" "$end" > docs/nmap-vs-exposcan.md
 cat docs/nmap-vs-exposcan.md

@@ -227,6 +227,8 @@ class UpnpProbe(NetworkProbe):
             tried.add(answer.location)
             if any(i.address == answer.responder for i in igds):
                 continue
+            if answer.responder in ctx.config.excluded:
+                continue  # --exclude holds for the box too
             location = ssdp.trusted_location(answer.location, answer.responder, connected)
             if location is None:
                 # Never fetch what an SSDP answer names elsewhere: anyone on the
@@ -259,6 +261,8 @@ class UpnpProbe(NetworkProbe):
     ) -> Igd | None:
         """Try the usual description paths; a 404 or a non-IGD page is silent,
         a hostile answer (huge body, DTD) is an error record and ends that port."""
+        if address in ctx.config.excluded:
+            return None
         async with IgdClient(address, ctx.limits, ctx.config.deadlines) as client:
             host = ctx.scan.hosts.get(address)
             for port in ports:

@@ -51,9 +51,16 @@ class LiveProgress:
         self._live.__exit__(None, None, None)
 
 
+def _evidence_value(value: object) -> str:
+    if isinstance(value, list):
+        return ",".join(map(str, value)) if len(value) <= 3 else f"{len(value)} items"
+    return str(value)
+
+
 def _evidence_summary(evidence: Mapping[str, object], limit: int = 4) -> str:
-    parts = [f"{k}={v}" for k, v in list(evidence.items())[:limit]]
-    return ", ".join(parts)
+    """The first few evidence items, compact: the JSON report has them all."""
+    parts = [f"{k}={_evidence_value(v)}" for k, v in evidence.items() if v is not None]
+    return ", ".join(parts[:limit])
 
 
 def render_summary(report: Report) -> Group:
@@ -77,12 +84,15 @@ def render_summary(report: Report) -> Group:
         parts.append(services)
     if report.findings:
         table = Table(title="Findings", show_lines=False)
-        for col in ("severity", "rule", "where", "what", "evidence"):
-            table.add_column(col, overflow="fold")
+        table.add_column("severity", no_wrap=True)
+        table.add_column("where", no_wrap=True)
+        table.add_column("finding", ratio=2)
+        table.add_column("evidence", ratio=3)
         for f in report.findings:
             where = f"{f.host}:{f.port}" if f.port is not None else f.host
-            table.add_row(Text(f.severity.value, SEVERITY_STYLE[f.severity]), f.rule, where,
-                          f.title, _evidence_summary(f.evidence))
+            what = Text.assemble(f.title, "\n", (f.rule, "dim"))
+            table.add_row(Text(f.severity.value, SEVERITY_STYLE[f.severity]), where, what,
+                          _evidence_summary(f.evidence))
         parts.append(table)
     else:
         parts.append(Text("No finding.", "green"))

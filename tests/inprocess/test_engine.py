@@ -57,3 +57,22 @@ async def test_garbage_spewer_is_bounded_and_no_finding() -> None:
     assert report.findings == []
     (service,) = report.hosts[0].services
     assert service.protocol == "unknown"
+
+
+async def test_follow_up_scans_respect_exclusions() -> None:
+    # Given a scan whose configuration excludes an address
+    from exposcan.catalogue import default_catalogue
+    from exposcan.config import ScanConfig
+    from exposcan.engine import Scanner
+
+    async with tcp_server(http_ok) as port:
+        config = ScanConfig(ports=[port], ports_spec=str(port), discovery=False,
+                            excluded=frozenset({"127.0.0.1"}))
+        scanner = Scanner(config, default_catalogue(), [IdentifyProbe], [])
+        await scanner.run([], [])
+        # When a network probe asks for a follow-up scan of it
+        host = await scanner.scan_more("127.0.0.1", [port])
+    # Then nothing is scanned and the report says why
+    assert host.services == {}
+    assert "127.0.0.1" not in scanner.state.hosts
+    assert any("excluded" in n for n in scanner.state.notes)

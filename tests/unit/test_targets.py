@@ -54,3 +54,10 @@ async def test_localhost_name_resolves_without_network() -> None:
 
 def test_cap_constant_is_a_slash_16() -> None:
     assert MAX_TARGETS == 65536
+
+
+async def test_excluded_addresses_are_kept_for_follow_up_scans() -> None:
+    # The engine must know what was excluded, not only what is left: a box
+    # forward may point at an excluded address later in the scan.
+    targets = await build_targets(["198.18.0.0/30"], ["198.18.0.2"])
+    assert targets.excluded == {IPv4Address("198.18.0.2")}

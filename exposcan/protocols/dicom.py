@@ -90,6 +90,9 @@ class Classification(StrEnum):
     """How a node filters an unknown caller (PS3.8 §9.3.4 reasons)."""
 
     OPEN = "open to any caller"
+    # Accepted at the first try with an AE title another service disclosed:
+    # whether it checks the called AE is unknown, and does not protect it.
+    OPEN_KNOWN_AE = "open to any caller that knows its AE title"
     CALLED_AE = "filtered on the called AE"
     CALLING_AE = "filtered on the calling AE"
     REFUSED = "refused"
@@ -113,7 +116,11 @@ class Node:
         called_filtered = any(r.reason is RejectReason.CALLED_AE_NOT_RECOGNISED
                               for r in self.rejections)
         if self.ladder is not None:
-            return Classification.CALLED_AE if called_filtered else Classification.OPEN
+            if called_filtered:
+                return Classification.CALLED_AE
+            if self.ae_source == AE_FROM_HINT:
+                return Classification.OPEN_KNOWN_AE
+            return Classification.OPEN
         if self.rejections and \
                 self.rejections[-1].reason is RejectReason.CALLING_AE_NOT_RECOGNISED:
             return Classification.CALLING_AE

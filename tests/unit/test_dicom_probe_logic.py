@@ -78,6 +78,7 @@ LADDER = Ladder(Accepted(None, None, 0))
 
 @pytest.mark.parametrize("node,expected", [
     (Node(ladder=LADDER), Classification.OPEN),
+    (Node(ladder=LADDER, ae_source=AE_FROM_HINT), Classification.OPEN_KNOWN_AE),
     (Node(ladder=LADDER, rejections=[CALLED, CALLED]), Classification.CALLED_AE),
     (Node(rejections=[CALLED, CALLED]), Classification.CALLED_AE),
     (Node(rejections=[CALLED, CALLING]), Classification.CALLING_AE),

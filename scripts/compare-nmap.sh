@@ -10,7 +10,7 @@ BIN="$ROOT/.venv/bin"
 LAB=${EXPOSCAN_LAB_NAME:-cmp}
 WORK=$(mktemp -d)
 TARGETS="198.18.0.10 198.18.0.11 198.18.0.30 198.18.0.40 198.18.0.50"
-PORTS="80,104,4242,8042,11112"
+PORTS="80,104,4242,5678,8042,8080,11112"
 
 down() { "$BIN/exposcan" lab down --name "$LAB" >/dev/null 2>&1 || true; rm -rf "$WORK"; }
 trap down EXIT INT TERM

@@ -38,7 +38,10 @@ def exposcan_view(path: str) -> dict[tuple[str, int], str]:
             product = " ".join(x for x in (svc.get("product"), svc.get("version")) if x)
             view[(host["address"], svc["port"])] = [f"{svc['protocol']} {product}".strip()]
     for f in report["findings"]:
-        evidence = ", ".join(f"{k}={v}" for k, v in list(f["evidence"].items())[:3])
+        evidence = ", ".join(
+            f"{k}={len(v)} items" if isinstance(v, list) and len(v) > 3 else f"{k}={v}"
+            for k, v in list(f["evidence"].items())[:3]
+        )
         view.setdefault((f["host"], f["port"]), []).append(
             f"**{f['rule']}** ({f['severity']}) {evidence}")
     for e in report["errors"]:

@@ -31,5 +31,5 @@ end=$(date +%s.%N)
 
 mkdir -p docs
 "$BIN/python" scripts/compare_nmap.py "$WORK/nmap.xml" "$WORK/exposcan.json" \
-  "$start" "$mid" "$end" > docs/nmap-vs-exposcan.md
+  "$start" "$mid" "$end" README.md > docs/nmap-vs-exposcan.md
 cat docs/nmap-vs-exposcan.md

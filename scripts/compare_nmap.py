@@ -77,6 +77,20 @@ def main() -> None:
     if leaked:
         raise SystemExit(f"refusing to write a comparison holding canary strings: {leaked}")
     sys.stdout.write(text)
+    if len(sys.argv) > 6:
+        splice_readme(Path(sys.argv[6]), text)
+
+
+START, END = "<!-- nmap-comparison:start -->", "<!-- nmap-comparison:end -->"
+
+
+def splice_readme(readme: Path, text: str) -> None:
+    """Replace the block between the markers with this run's table."""
+    body = readme.read_text()
+    head, _, rest = body.partition(START)
+    _, _, tail = rest.partition(END)
+    table = text.split("\n", 2)[2]  # without the document's own title
+    readme.write_text(f"{head}{START}\n{table}{END}{tail}")
 
 
 if __name__ == "__main__":

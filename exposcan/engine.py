@@ -103,6 +103,8 @@ class Scanner:
                 how, mac = found[str(address)]
                 host = self.state.host(str(address))
                 host.discovered_by, host.mac = how, mac
+                log.info("host %s is up (%s)", address, how)
+        log.info("discovery: %d of %d addresses up", len(found), len(targets))
         return [str(a) for a in targets if str(a) in found]
 
     async def _port_scan(self, hosts: list[str], ports: list[int]) -> list[ServiceState]:
@@ -131,6 +133,7 @@ class Scanner:
                     )
                     host.services[result.port] = service
                     opened.append(service)
+                    log.info("%s:%d open (%s?)", result.host, result.port, service.protocol)
 
         workers = min(self.config.concurrency, max(1, len(hosts) * len(ports)))
         await connect_scan(
@@ -163,8 +166,12 @@ class Scanner:
     ) -> None:
         assert self._limits is not None
         ctx = ProbeContext(host, self.state, self.config, self.catalogue, self._limits, probe.name)
+        facts_before = len(host.facts)
         await self._guarded(probe.name, host.address, service.port,
                             probe.probe(ctx, service))
+        # Fact kinds only: their data is what rules read, not what logs print.
+        log.info("%s:%d probe %s: %s", host.address, service.port, probe.name,
+                 ", ".join(f.kind for f in host.facts[facts_before:]) or "no fact")
 
     async def _guarded(
         self, name: str, address: str, port: int | None, coro: object,
@@ -176,6 +183,7 @@ class Scanner:
             async with asyncio.timeout(total):
                 await coro  # type: ignore[misc]
         except ProbeError as exc:
+            log.info("%s:%s probe %s: %s", address, port, name, exc.reason.value)
             self.state.error(address, port, name, exc.reason, exc.detail)
         except TimeoutError:
             self.state.error(address, port, name, ErrorReason.TIMEOUT,

@@ -43,8 +43,9 @@ def listening_ports(lab: Lab, host: str) -> set[int]:
 def lan_scan(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("scan") / "report.json"
     started = time.monotonic()
-    # When the practitioner runs exposcan with no target on the workstation
-    proc = run_exposcan(lab, "ws", ["scan", "-o", str(out)], timeout=300)
+    # When the practitioner runs exposcan with no target on the workstation,
+    # at the most verbose level
+    proc = run_exposcan(lab, "ws", ["scan", "-vv", "-o", str(out)], timeout=300)
     elapsed = time.monotonic() - started
     assert proc.returncode in (0, 1), proc.stderr
     print(f"\nno-target scan of the lab LAN: {elapsed:.1f} s")
@@ -79,6 +80,17 @@ def test_every_open_port_of_every_host_is_a_service(
         assert truth, host.name  # the lab host does serve something
         # Then the scan found exactly those ports (of the default list)
         assert found[str(host.ip)] == truth, host.name
+
+
+def test_no_patient_data_anywhere(lan_scan: dict[str, Any]) -> None:
+    # Given every probe ran on every lab host, debug logging on
+    proc: subprocess.CompletedProcess[str] = lan_scan["proc"]
+    report_text = lan_scan["path"].read_text()
+    assert "DEBUG" in proc.stderr and "probe dicom" in proc.stderr  # -vv did log
+    # Then no canary patient string and no lab secret is in any output
+    for text in (report_text, proc.stdout, proc.stderr):
+        leaked = [s for s in (*t.CANARY_STRINGS, *t.SECRET_STRINGS) if s in text]
+        assert leaked == []
 
 
 def test_the_report_is_valid_and_private(lan_scan: dict[str, Any]) -> None:

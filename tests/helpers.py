@@ -65,3 +65,18 @@ async def scan_local(
     report = scanner.report(complete=True)
     assert_valid_report(report)
     return report
+
+
+def findings_at(report: dict[str, Any], host: object, port: int) -> dict[str, dict[str, Any]]:
+    """rule -> evidence of the findings a JSON report holds for host:port."""
+    return {f["rule"]: f["evidence"] for f in report["findings"]
+            if f["host"] == str(host) and f["port"] == port}
+
+
+def service_at(report: dict[str, Any], host: object, port: int) -> dict[str, Any]:
+    for h in report["hosts"]:
+        if h["address"] == str(host):
+            for s in h["services"]:
+                if s["port"] == port:
+                    return s  # type: ignore[no-any-return]
+    raise AssertionError(f"no service {host}:{port}")

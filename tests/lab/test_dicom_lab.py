@@ -14,7 +14,7 @@ import pytest
 from exposcan.lab import Lab
 from exposcan.lab import topology as t
 from exposcan.protocols.dicom import AE_FROM_HINT
-from tests.helpers import assert_valid_report
+from tests.helpers import assert_valid_report, findings_at, service_at
 from tests.lab.conftest import run_exposcan
 
 pytestmark = pytest.mark.lab
@@ -37,16 +37,10 @@ class Scan:
         self.stored = stored
 
     def findings(self, host: object, port: int) -> dict[str, dict[str, Any]]:
-        return {f["rule"]: f["evidence"] for f in self.report["findings"]
-                if f["host"] == str(host) and f["port"] == port}
+        return findings_at(self.report, host, port)
 
     def service(self, host: object, port: int) -> dict[str, Any]:
-        for h in self.report["hosts"]:
-            if h["address"] == str(host):
-                for s in h["services"]:
-                    if s["port"] == port:
-                        return s  # type: ignore[no-any-return]
-        raise AssertionError(f"no service {host}:{port}")
+        return service_at(self.report, host, port)
 
     def errors(self, host: object, port: int) -> list[dict[str, Any]]:
         return [e for e in self.report["errors"]

@@ -13,7 +13,7 @@ import pytest
 
 from exposcan.lab import Lab
 from exposcan.lab import topology as t
-from tests.helpers import assert_valid_report
+from tests.helpers import assert_valid_report, findings_at, service_at
 from tests.lab.conftest import run_exposcan
 
 pytestmark = pytest.mark.lab
@@ -28,16 +28,10 @@ class Scan:
         self.seconds, self.instances_before = seconds, instances_before
 
     def findings(self, host: object, port: int) -> dict[str, dict[str, Any]]:
-        return {f["rule"]: f["evidence"] for f in self.report["findings"]
-                if f["host"] == str(host) and f["port"] == port}
+        return findings_at(self.report, host, port)
 
     def service(self, host: object, port: int) -> dict[str, Any]:
-        for h in self.report["hosts"]:
-            if h["address"] == str(host):
-                for s in h["services"]:
-                    if s["port"] == port:
-                        return s  # type: ignore[no-any-return]
-        raise AssertionError(f"no service {host}:{port}")
+        return service_at(self.report, host, port)
 
 
 def _scan(lab: Lab, tmp: Path, host: str, args: list[str]) -> Scan:

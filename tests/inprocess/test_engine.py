@@ -1,6 +1,7 @@
 """The engine against small servers on loopback: scan, identify, bound, record."""
 
 import time
+from ipaddress import IPv4Address
 
 from exposcan.models import ErrorReason
 from exposcan.protocols.identify import IdentifyProbe
@@ -76,3 +77,16 @@ async def test_follow_up_scans_respect_exclusions() -> None:
     assert host.services == {}
     assert "127.0.0.1" not in scanner.state.hosts
     assert any("excluded" in n for n in scanner.state.notes)
+
+
+async def test_tcp_ping_counts_open_and_refused_as_up() -> None:
+    from exposcan.discovery import discover, tcp_ping
+
+    closed = await _free_port()
+    async with tcp_server(http_ok) as port:
+        # A refused port is an answer: the host is up
+        assert await tcp_ping("127.0.0.1", 1.0, [closed])
+        assert await tcp_ping("127.0.0.1", 1.0, [port])
+        # Without ARP (no local view), discovery falls back to the TCP ping
+        found = await discover([IPv4Address("127.0.0.1")], None, 1.0, 50)
+    assert found == {"127.0.0.1": ("tcp", None)}

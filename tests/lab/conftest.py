@@ -10,6 +10,7 @@ session's ``Lab.up``, which first removes a stale lab of the same name.
 from __future__ import annotations
 
 import atexit
+import itertools
 import os
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from exposcan.lab import Lab, missing_requirements
+from tests.helpers import assert_valid_report
 
 REPO = Path(__file__).resolve().parents[2]
 #: Its own name, so that a session never tears down a lab a developer
@@ -34,9 +36,14 @@ def run_exposcan(
     env = dict(os.environ)
     # Importable from the work tree even when exposcan is not installed.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    return lab.run(
+    proc = lab.run(
         host, [sys.executable, "-m", "exposcan", *args], timeout=timeout, env=env, cwd=REPO
     )
+    # Every report a lab test makes is held to the checked-in schema.
+    for flag, value in itertools.pairwise(args):
+        if flag in ("-o", "--output") and value.endswith(".json") and Path(value).exists():
+            assert_valid_report(Path(value).read_text())
+    return proc
 
 
 def _down_quietly(lab: Lab) -> None:

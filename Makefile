@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: deps demo test unit lint schema clean compare-nmap
+.PHONY: deps demo test unit lint schema clean compare-nmap bench
 
 deps: $(STAMP)
 	@bash scripts/install-deps.sh
@@ -44,3 +44,6 @@ compare-nmap: deps
 clean:
 	-$(BIN)/exposcan lab down
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+bench: deps
+	bash scripts/bench-portscan.sh

@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="addresses not to touch (same syntax as TARGET); repeatable")
     scan.add_argument("--no-discovery", action="store_true",
                       help="treat every address as up (like nmap -Pn)")
+    scan.add_argument("--no-probes", action="store_true",
+                      help="port scan only: no protocol probe, no box look-up (like nmap "
+                      "without -sV or scripts)")
     scan.add_argument("--intrusive", action="store_true",
                       help="also run intrusive checks (default credentials, read-only); "
                       "labelled as such in the report")
@@ -227,7 +230,8 @@ def run_scan(args: argparse.Namespace) -> int:
     if targets.excluded:
         config = dataclasses.replace(
             config, excluded=frozenset(str(a) for a in targets.excluded))
-    scanner = Scanner(config, catalogue)
+    scanner = (Scanner(config, catalogue, [], []) if args.no_probes
+               else Scanner(config, catalogue))
     complete = _run(scanner, targets.addresses, targets.labels, view,
                     show_progress=err.is_terminal and not args.quiet, console=err)
     report = scanner.report(complete=complete)

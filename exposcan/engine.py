@@ -30,7 +30,7 @@ from exposcan.models import (
 )
 from exposcan.netinfo import LocalView
 from exposcan.netio import ProbeError, classify
-from exposcan.portscan import PortResult, PortState, connect_scan
+from exposcan.portscan import PortResult, connect_scan
 from exposcan.probe import NetworkContext, NetworkProbe, ProbeContext, ServiceProbe
 from exposcan.protocols import network_probes, service_probes
 from exposcan.state import HostState, ScanState, ServiceState
@@ -111,6 +111,7 @@ class Scanner:
         assert self._limits is not None
         progress = self.state.progress
         progress.ports_total += len(hosts) * len(ports)
+        checked_before = progress.ports_checked
         opened: list[ServiceState] = []
 
         # Port-major order spreads the load across hosts, so a fragile device
@@ -120,28 +121,30 @@ class Scanner:
                 for host in hosts:
                     yield host, port
 
-        def on_result(result: PortResult) -> None:
-            progress.ports_checked += 1
-            if result.state is PortState.OPEN:
-                host = self.state.host(result.host)
-                if result.port not in host.services:
-                    entry = self.catalogue.guess(result.port)
-                    service = ServiceState(
-                        port=result.port,
-                        protocol=entry.protocol if entry else "unknown",
-                        tls=entry.tls if entry else False,
-                    )
-                    host.services[result.port] = service
-                    opened.append(service)
-                    log.info("%s:%d open (%s?)", result.host, result.port, service.protocol)
+        def on_open(result: PortResult) -> None:
+            host = self.state.host(result.host)
+            if result.port not in host.services:
+                entry = self.catalogue.guess(result.port)
+                service = ServiceState(
+                    port=result.port,
+                    protocol=entry.protocol if entry else "unknown",
+                    tls=entry.tls if entry else False,
+                )
+                host.services[result.port] = service
+                opened.append(service)
+                log.info("%s:%d open (%s?)", result.host, result.port, service.protocol)
+
+        def on_progress(done: int) -> None:
+            progress.ports_checked = checked_before + done
 
         workers = min(self.config.concurrency, max(1, len(hosts) * len(ports)))
         await connect_scan(
             jobs(),
             workers=workers,
             timeout=self.config.scan_timeout,
-            rate=self._limits.rate,
-            on_result=on_result,
+            rate=self.config.rate,
+            on_result=on_open,
+            on_progress=on_progress,
         )
         return opened
 

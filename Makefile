@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 test: deps
-	$(BIN)/ruff check exposcan tests scripts
+	$(BIN)/ruff check exposcan tests scripts bench
 	$(BIN)/mypy
 	EXPOSCAN_REQUIRE_LAB=1 $(BIN)/python -m pytest -q -ra
 	@bash scripts/check-no-lab-left.sh
@@ -29,7 +29,7 @@ unit: deps
 	$(BIN)/python -m pytest -q -m "not lab"
 
 lint: deps
-	$(BIN)/ruff check exposcan tests scripts
+	$(BIN)/ruff check exposcan tests scripts bench
 	$(BIN)/mypy
 
 schema: deps
@@ -46,4 +46,4 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
 bench: deps
-	bash scripts/bench-portscan.sh
+	$(BIN)/python -m bench

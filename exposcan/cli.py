@@ -10,21 +10,27 @@ import signal
 import sys
 from collections.abc import Sequence
 from ipaddress import IPv4Address
+from typing import NoReturn
 
 from rich.console import Console
 
 from exposcan import __version__
-from exposcan.catalogue import Catalogue, CatalogueError, default_catalogue
+from exposcan.audit import BASELINE_LAST, Audit, AuditError
+from exposcan.catalogue import LANGUAGES, Catalogue, CatalogueError, default_catalogue
 from exposcan.config import ScanConfig
 from exposcan.diff import diff_reports, load_report, render_diff
 from exposcan.engine import Scanner
+from exposcan.history import HistoryError
+from exposcan.history_cli import add_db_option, add_parsers, run_diff, run_history
 from exposcan.limits import Deadlines
 from exposcan.models import Report, Severity, Vantage
 from exposcan.netinfo import LocalView, local_view
 from exposcan.portspec import ALL_PORTS, PortSpecError, format_ports, parse_ports
 from exposcan.report import ReportFormatError, check_output, write_report
+from exposcan.report.i18n import default_lang
 from exposcan.report.terminal import LiveProgress, render_summary
-from exposcan.targets import TargetError, build_targets
+from exposcan.synscan import syn_available
+from exposcan.targets import DEFAULT_MAX_HOSTS, MAX_TARGETS, TargetError, build_targets
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -53,8 +59,24 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _max_hosts(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_TARGETS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_TARGETS}")
+    return value
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """A bad command line is one line on stderr (cron mail, scripts), not the
+    whole usage block; ``--help`` still shows it."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} "
+                     f"(see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = _OneLineParser(
         prog="exposcan",
         description="Find the medical images a practice network exposes.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -78,17 +100,27 @@ def build_parser() -> argparse.ArgumentParser:
                       help="lan (default) or internet: scanning a practice's public address "
                       "from outside, every TCP port unless -p says otherwise")
     scan.add_argument("-o", "--output", action="append", default=[], metavar="FILE",
-                      help="write the report; format from the extension (.json); repeatable")
+                      help="write the report; format from the extension (.json, .html); "
+                      "repeatable")
+    scan.add_argument("--lang", choices=list(LANGUAGES), default=default_lang(),
+                      help="language of the HTML report and the summary [from the locale: "
+                      "LC_ALL/LC_MESSAGES/LANG fr* -> fr, else en]")
     scan.add_argument("--timeout", type=_positive_float, default=5.0, metavar="SECONDS",
                       help="read deadline of a probe (connect: 3/5 of it, total: 6x) [5]")
     scan.add_argument("--scan-timeout", type=_positive_float, default=1.0, metavar="SECONDS",
                       help="port scan connect deadline before a port counts filtered [1]")
+    scan.add_argument("--scan-type", choices=["auto", "syn", "connect"], default="auto",
+                      help="port scan: syn (raw packets, root; like nmap -sS), connect (any "
+                      "user; like nmap -sT), auto: syn when allowed [auto]")
     scan.add_argument("--concurrency", type=_positive_int, default=500,
                       help="connections in flight across all hosts [500]")
     scan.add_argument("--per-host", type=_positive_int, default=2,
                       help="probe connections in flight per host [2]")
     scan.add_argument("--rate", type=float, default=0.0,
                       help="new connections per second, 0 = unlimited [0]")
+    scan.add_argument("--max-hosts", type=_max_hosts, default=DEFAULT_MAX_HOSTS, metavar="N",
+                      help="refuse to scan more than N addresses: a /16 typed for a /24 "
+                      f"is stopped [{DEFAULT_MAX_HOSTS}, at most {MAX_TARGETS}]")
     scan.add_argument("--exclude", action="append", default=[], metavar="TARGET",
                       help="addresses not to touch (same syntax as TARGET); repeatable")
     scan.add_argument("--no-discovery", action="store_true",
@@ -104,14 +136,35 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--fail-on", default="high",
                       choices=[s.value for s in Severity] + ["never"],
                       help="lowest severity that makes the exit code 1 [high]")
-    scan.add_argument("--baseline", metavar="REPORT.json",
-                      help="a previous report: only findings it did not hold count for the "
-                      "exit code (a cron audit alerts on what is new)")
+    scan.add_argument("--baseline", metavar="last|REPORT.json",
+                      help="a previous report, or last: the previous complete run of the same "
+                      "targets and vantage in the history; only findings it did not hold "
+                      "count for the exit code (a cron audit alerts on what is new)")
+    add_db_option(scan)
+    scan.add_argument("--notify", action="append", default=[], metavar="URL",
+                      help="send the verdict when something is new: http(s)://... (a JSON "
+                      "webhook) or smtp(s)://[user@]host[:port]?to=a@b&from=c@d (a mail, the "
+                      "report attached; password from $EXPOSCAN_SMTP_PASSWORD or the file "
+                      "$EXPOSCAN_SMTP_PASSWORD_FILE); repeatable")
+    scan.add_argument("--notify-always", action="store_true",
+                      help="notify after every run, not only when something is new")
     scan.add_argument("-q", "--quiet", action="store_true", help="print nothing")
     scan.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
-    diff = sub.add_parser("diff", help="compare two reports (exit 0 same, 1 changed, 2 error)")
-    diff.add_argument("old")
-    diff.add_argument("new")
+    diff = sub.add_parser("diff", help="compare two runs: report files or history run ids; "
+                          "default the last two runs of the same targets (exit 0 same, "
+                          "1 changed, 2 error)")
+    diff.add_argument("old", nargs="?", metavar="OLD")
+    diff.add_argument("new", nargs="?", metavar="NEW")
+    diff.add_argument("--json", action="store_true", help="print JSON")
+    add_db_option(diff)
+    add_parsers(sub)
+    report = sub.add_parser("report", help="write a saved JSON report as HTML (or JSON): "
+                            "exposcan report IN.json -o OUT.html [--lang fr|en]")
+    report.add_argument("input", metavar="IN.json")
+    report.add_argument("-o", "--output", action="append", required=True, metavar="FILE",
+                        help="the report to write (.html or .json); repeatable")
+    report.add_argument("--lang", choices=list(LANGUAGES), default=default_lang(),
+                        help="language of the HTML report [from the locale]")
     lab = sub.add_parser("lab", help="the practice lab in network namespaces (root)",
                          add_help=False)
     lab.add_argument("rest", nargs=argparse.REMAINDER)
@@ -130,18 +183,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return EXIT_ERROR if exc.code not in (0, None) else EXIT_CLEAN
     if args.command == "diff":
-        return run_diff(args.old, args.new)
+        return run_diff(args)
+    if args.command == "history":
+        return run_history(args)
+    if args.command == "report":
+        return run_report(args)
     return run_scan(args)
 
 
-def run_diff(old_path: str, new_path: str) -> int:
+def run_report(args: argparse.Namespace) -> int:
+    """Render a saved report again: another language, or HTML for a JSON."""
     try:
-        diff = diff_reports(load_report(old_path), load_report(new_path))
-    except (OSError, ValueError) as exc:
+        for path in args.output:
+            check_output(path)
+        report = load_report(args.input)
+        for path in args.output:
+            write_report(report, path, args.lang)
+    except (OSError, ValueError) as exc:  # ReportFormatError and pydantic's are ValueErrors
         Console(stderr=True).print(f"exposcan: error: {exc}", markup=False)
         return EXIT_ERROR
-    sys.stdout.write(render_diff(diff))
-    return EXIT_FINDINGS if diff.changed else EXIT_CLEAN
+    return EXIT_CLEAN
 
 
 def _config(args: argparse.Namespace, catalogue: Catalogue) -> ScanConfig:
@@ -160,6 +221,7 @@ def _config(args: argparse.Namespace, catalogue: Catalogue) -> ScanConfig:
         deadlines=Deadlines(connect=args.timeout * 0.6, read=args.timeout,
                             total=args.timeout * 6),
         scan_timeout=args.scan_timeout,
+        scan_type=args.scan_type,
         concurrency=args.concurrency,
         per_host=args.per_host,
         rate=args.rate,
@@ -186,7 +248,8 @@ def _auto_targets(view: LocalView, err: Console, quiet: bool) -> list[str]:
 
 
 def run_scan(args: argparse.Namespace) -> int:
-    err = Console(stderr=True)
+    # soft_wrap: an error stays one line whatever the width (no terminal: 80).
+    err = Console(stderr=True, soft_wrap=True)
     # Without a terminal (cron mail, a pipe) rich would wrap at 80 columns.
     out = Console() if sys.stdout.isatty() else Console(width=120)
     logging.basicConfig(
@@ -200,8 +263,14 @@ def run_scan(args: argparse.Namespace) -> int:
             check_output(path)
         catalogue = default_catalogue()
         config = _config(args, catalogue)
-        baseline = load_report(args.baseline) if args.baseline else None
-    except (ReportFormatError, PortSpecError, CatalogueError, OSError, ValueError) as exc:
+        if args.scan_type == "syn" and not syn_available():
+            raise ValueError("--scan-type syn needs root (raw sockets); use connect")
+        baseline = (load_report(args.baseline)
+                    if args.baseline and args.baseline != BASELINE_LAST else None)
+        audit = Audit.prepare(args.db, args.baseline, args.notify, args.notify_always,
+                              args.fail_on, args.lang)
+    except (ReportFormatError, PortSpecError, CatalogueError, OSError, ValueError,
+            AuditError, HistoryError) as exc:
         err.print(f"exposcan: error: {exc}", markup=False)
         return EXIT_ERROR
     try:
@@ -219,7 +288,7 @@ def run_scan(args: argparse.Namespace) -> int:
             err.print("exposcan: error: no connected IPv4 network to scan; name a TARGET")
             return EXIT_ERROR
     try:
-        targets = asyncio.run(build_targets(specs, args.exclude))
+        targets = asyncio.run(build_targets(specs, args.exclude, max_hosts=args.max_hosts))
     except TargetError as exc:
         err.print(f"exposcan: error: {exc}", markup=False)
         return EXIT_ERROR
@@ -236,15 +305,17 @@ def run_scan(args: argparse.Namespace) -> int:
                     show_progress=err.is_terminal and not args.quiet, console=err)
     report = scanner.report(complete=complete)
     for path in args.output:
-        write_report(report, path)
+        write_report(report, path, args.lang)
     if not args.quiet:
-        out.print(render_summary(report))
+        out.print(render_summary(report, args.output, args.lang))
+    # The history records every run; "last" is looked up before this one is.
+    baseline = audit.conclude(report, baseline, err, args.quiet)
     if not complete:
         return EXIT_ERROR
     if baseline is not None:
         diff = diff_reports(baseline, report)
         if not args.quiet:
-            out.print(f"compared with {args.baseline}:", markup=False)
+            out.print(f"compared with {audit.baseline_label}:", markup=False)
             out.print(render_diff(diff), markup=False, end="")
         report = report.model_copy(update={"findings": diff.new})
     return exit_code(report, args.fail_on)

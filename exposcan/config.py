@@ -16,6 +16,8 @@ class ScanConfig:
     deadlines: Deadlines = field(default_factory=Deadlines)
     # Port scan: a connect() per port; how long before "filtered".
     scan_timeout: float = 1.0
+    # "syn" (raw packets, root), "connect" (any user), "auto": syn when allowed.
+    scan_type: str = "auto"
     concurrency: int = 500
     per_host: int = 2
     rate: float = 0.0

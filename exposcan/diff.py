@@ -38,12 +38,38 @@ def load_report(path: str | Path) -> Report:
     return Report.from_json(Path(path).read_text(encoding="utf-8"))
 
 
-def render_diff(diff: ReportDiff) -> str:
+def render_diff(diff: ReportDiff, unchanged: bool = False) -> str:
+    """``+`` new, ``-`` resolved (gone), and with ``unchanged`` ``=`` kept."""
     lines: list[str] = []
-    for sign, findings in (("+", diff.new), ("-", diff.gone)):
+    groups = [("+", diff.new), ("-", diff.gone)] + ([("=", diff.kept)] if unchanged else [])
+    for sign, findings in groups:
         for f in findings:
             where = f"{f.host}:{f.port}" if f.port is not None else f.host
             lines.append(f"{sign} {f.severity.value:8} {f.rule:28} {where:22} {f.title}")
-    if not lines:
-        lines.append(f"no change ({len(diff.kept)} finding(s) as before)")
+    if not diff.changed:
+        lines.insert(0, f"no change ({len(diff.kept)} finding(s) as before)")
+    elif unchanged:
+        lines.append(f"{len(diff.new)} new, {len(diff.gone)} resolved, "
+                     f"{len(diff.kept)} unchanged")
     return "\n".join(lines) + "\n"
+
+
+DIFF_SCHEMA = "exposcan.diff/1"
+
+
+def diff_json(diff: ReportDiff, old: str, new: str) -> dict[str, object]:
+    """The diff for programs (``exposcan diff --json``): whole findings, as
+    in the reports (which by design hold no patient data)."""
+
+    def dump(findings: list[Finding]) -> list[dict[str, object]]:
+        return [f.model_dump(mode="json") for f in findings]
+
+    return {
+        "schema": DIFF_SCHEMA,
+        "old": old,
+        "new": new,
+        "changed": diff.changed,
+        "new_findings": dump(diff.new),
+        "resolved": dump(diff.gone),
+        "unchanged": dump(diff.kept),
+    }

@@ -1,4 +1,5 @@
-"""Which targets are up: ARP on an on-link network as root, else a TCP "ping".
+"""Which targets are up: ARP on an on-link network as root (exposcan.arp),
+else a TCP "ping".
 
 ARP (as nmap does on a LAN) finds hosts that firewall every TCP port; it
 needs root and an on-link network.  The TCP ping counts a host up when any of
@@ -13,7 +14,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from ipaddress import IPv4Address
 
-from exposcan.netinfo import LocalView, onlink_interface
+from exposcan.arp import arp_sweep
+from exposcan.netinfo import LocalView
 from exposcan.netio import tcp_socket
 
 # Ports that something in a practice usually answers on, open or closed.
@@ -24,20 +26,12 @@ def can_arp() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
-def arp_sweep(interface: str, addresses: list[IPv4Address], timeout: float) -> dict[str, str]:
-    """Blocking ARP who-has of ``addresses`` on ``interface``: address -> MAC."""
-    from scapy.layers.l2 import ARP, Ether  # slow import: only when needed
-    from scapy.sendrecv import srp
-
-    answered, _ = srp(
-        [Ether(dst="ff:ff:ff:ff:ff:ff") / ARP(pdst=str(a)) for a in addresses],
-        iface=interface,
-        timeout=timeout,
-        retry=1,
-        verbose=False,
-        inter=0,
-    )
-    return {str(reply.psrc): str(reply.hwsrc) for _, reply in answered}
+def _onlink(address: IPv4Address, view: LocalView | None) -> tuple[str, IPv4Address] | None:
+    """(interface, our address on it) if ``address`` is on a connected network."""
+    for net in view.networks if view else []:
+        if address in net.declared:
+            return net.interface, net.address
+    return None
 
 
 async def tcp_ping(address: str, timeout: float, ports: Iterable[int] = TCP_PING_PORTS) -> bool:
@@ -76,19 +70,21 @@ async def discover(
 ) -> dict[str, tuple[str, str | None]]:
     """address -> (how it was found, MAC or None), for the hosts that are up."""
     found: dict[str, tuple[str, str | None]] = {}
-    by_iface: dict[str, list[IPv4Address]] = defaultdict(list)
+    by_iface: dict[tuple[str, IPv4Address], list[IPv4Address]] = defaultdict(list)
     rest: list[IPv4Address] = []
+    arp = view is not None and can_arp()
     for address in addresses:
-        iface = onlink_interface(address, view) if (view and can_arp()) else None
-        if iface:
-            by_iface[iface].append(address)
+        net = _onlink(address, view) if arp else None
+        if net:
+            by_iface[net].append(address)
         else:
             rest.append(address)
     loop = asyncio.get_running_loop()
-    for iface, group in by_iface.items():
+    for (iface, source), group in by_iface.items():
         try:
-            macs = await loop.run_in_executor(None, arp_sweep, iface, group, min(timeout, 2.0))
-        except (OSError, ImportError, RuntimeError):
+            macs = await loop.run_in_executor(
+                None, arp_sweep, iface, source, group, min(timeout, 2.0))
+        except OSError:
             rest.extend(group)  # no raw sockets after all: fall back to TCP
             continue
         for addr, mac in macs.items():
@@ -97,6 +93,8 @@ async def discover(
         own = {n.address for n in view.networks} if view else set()
         rest.extend(a for a in group if a in own)
     sem = asyncio.Semaphore(max(1, concurrency // len(TCP_PING_PORTS)))
+    if not rest:
+        return found
 
     async def ping(address: IPv4Address) -> None:
         async with sem:

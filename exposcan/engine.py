@@ -30,10 +30,11 @@ from exposcan.models import (
 )
 from exposcan.netinfo import LocalView
 from exposcan.netio import ProbeError, classify
-from exposcan.portscan import PortResult, connect_scan
+from exposcan.portscan import PortResult, Sweeper, connect_scan, sweep
 from exposcan.probe import NetworkContext, NetworkProbe, ProbeContext, ServiceProbe
 from exposcan.protocols import network_probes, service_probes
 from exposcan.state import HostState, ScanState, ServiceState
+from exposcan.synscan import SynScanUnavailable, choose_sweeper
 
 log = logging.getLogger("exposcan")
 
@@ -63,6 +64,7 @@ class Scanner:
             if config.intrusive or t.safety == "safe"
         ]
         self._limits: Limits | None = None
+        self._sweeper: Sweeper | None = None
 
     # -- the whole scan -------------------------------------------------
 
@@ -79,11 +81,17 @@ class Scanner:
             progress.phase = "port scan"
             await self._port_scan(live, self.config.ports)
             progress.phase = "probes"
+            # Network probes start alongside the host probes, so that their
+            # own waits (SSDP: 2.5 s for the MX delay of UDA 1.1 §1.3.2)
+            # overlap; they await ``probes_done`` before reading host facts.
+            probes_done = asyncio.Event()
             async with asyncio.TaskGroup() as group:
-                for host in list(self.state.hosts.values()):
-                    group.create_task(self._probe_host(host))
-            progress.phase = "network"
-            await self._network_phase(labels)
+                group.create_task(self._network_phase(labels, probes_done))
+                async with asyncio.TaskGroup() as host_group:
+                    for host in list(self.state.hosts.values()):
+                        host_group.create_task(self._probe_host(host))
+                probes_done.set()
+                progress.phase = "network"
             progress.phase = "done"
         finally:
             self._limits.close()
@@ -137,15 +145,26 @@ class Scanner:
         def on_progress(done: int) -> None:
             progress.ports_checked = checked_before + done
 
+        if self._sweeper is None:
+            self._sweeper = choose_sweeper(self.config.scan_type)
+            log.info("port scan: %s", "SYN (raw packets)" if self._sweeper is not sweep
+                     else "connect")
         workers = min(self.config.concurrency, max(1, len(hosts) * len(ports)))
-        await connect_scan(
-            jobs(),
-            workers=workers,
-            timeout=self.config.scan_timeout,
-            rate=self.config.rate,
-            on_result=on_open,
-            on_progress=on_progress,
-        )
+        try:
+            await connect_scan(
+                jobs(), workers=workers, timeout=self.config.scan_timeout,
+                rate=self.config.rate, on_result=on_open, on_progress=on_progress,
+                sweeper=self._sweeper,
+            )
+        except SynScanUnavailable:
+            # Refused before the first packet (a sandbox without CAP_NET_RAW
+            # though root): the connect scan needs no privilege.
+            log.info("port scan: raw sockets refused, connect scan instead")
+            self._sweeper = sweep
+            await connect_scan(
+                jobs(), workers=workers, timeout=self.config.scan_timeout,
+                rate=self.config.rate, on_result=on_open, on_progress=on_progress,
+            )
         return opened
 
     # -- probes ---------------------------------------------------------
@@ -178,13 +197,32 @@ class Scanner:
 
     async def _guarded(
         self, name: str, address: str, port: int | None, coro: object,
-        total: float | None = None,
+        total: float | None = None, clock_from: asyncio.Event | None = None,
     ) -> None:
-        """Run one probe under its total deadline; failures become error records."""
+        """Run one probe under its total deadline; failures become error records.
+
+        With ``clock_from`` the deadline counts from when that event is set
+        (a network probe waiting for the host probes is not using its time).
+        """
         total = total or self.config.deadlines.total
+        loop = asyncio.get_running_loop()
+        starter: asyncio.Task[bool] | None = None
+        running = True
+
+        def start_clock(deadline: asyncio.Timeout) -> None:
+            if running:  # not once the probe has returned
+                deadline.reschedule(loop.time() + total)
+
         try:
-            async with asyncio.timeout(total):
-                await coro  # type: ignore[misc]
+            async with asyncio.timeout(total) as deadline:
+                if clock_from is not None and not clock_from.is_set():
+                    deadline.reschedule(None)
+                    starter = asyncio.create_task(clock_from.wait())
+                    starter.add_done_callback(lambda _: start_clock(deadline))
+                try:
+                    await coro  # type: ignore[misc]
+                finally:
+                    running = False
         except ProbeError as exc:
             log.info("%s:%s probe %s: %s", address, port, name, exc.reason.value)
             self.state.error(address, port, name, exc.reason, exc.detail)
@@ -198,6 +236,8 @@ class Scanner:
             log.debug("probe %s crashed on %s:%s", name, address, port, exc_info=True)
             self.state.error(address, port, name, ErrorReason.INTERNAL, type(exc).__name__)
         finally:
+            if starter is not None:
+                starter.cancel()
             self.state.progress.probes_run += 1
 
     async def scan_more(self, address: str, ports: list[int]) -> HostState:
@@ -215,16 +255,16 @@ class Scanner:
             await self._probe_host(host, only={s.port for s in opened})
         return host
 
-    async def _network_phase(self, labels: list[str]) -> None:
+    async def _network_phase(self, labels: list[str], probes_done: asyncio.Event) -> None:
         assert self._limits is not None
         for probe in sorted(self._network_probes, key=lambda p: p.phase):
             budget = self.config.deadlines.total * NETWORK_BUDGET
             ctx = NetworkContext(self.state, self.config, self.catalogue, self._limits,
-                                 probe.name, self.scan_more, labels, budget)
+                                 probe.name, self.scan_more, labels, budget, probes_done)
             # A network probe may scan and probe follow-up targets (a box
             # forward's internal host): its budget covers several probes.
             await self._guarded(probe.name, "*", None, probe.run(ctx),
-                                total=budget)
+                                total=budget, clock_from=probes_done)
 
     # -- the report -----------------------------------------------------
 

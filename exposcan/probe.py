@@ -10,8 +10,9 @@ plus one entry in :mod:`exposcan.protocols`.
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from exposcan.catalogue import Catalogue
@@ -85,10 +86,20 @@ class NetworkContext:
     targets: list[str]
     # Total seconds this network probe may take, follow-up scans included.
     budget: float = 120.0
+    # Set when every host's service probes are done.  The engine starts
+    # network probes alongside them so that their own waits (SSDP's MX)
+    # overlap; a network probe awaits this before it reads what host probes
+    # found.  Already set by default (nothing runs alongside).
+    host_probes: asyncio.Event = field(default_factory=lambda: _set(asyncio.Event()))
 
     def context_for(self, host: HostState) -> ProbeContext:
         return ProbeContext(host, self.scan, self.config, self.catalogue, self.limits,
                             self.probe_name)
+
+
+def _set(event: asyncio.Event) -> asyncio.Event:
+    event.set()
+    return event
 
 
 class NetworkProbe(abc.ABC):

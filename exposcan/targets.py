@@ -14,6 +14,9 @@ from ipaddress import IPv4Address, IPv4Network
 
 # Beyond this a typo (a /8 instead of a /24) would start a scan of hours.
 MAX_TARGETS = 65536
+#: More addresses than this need an explicit ``--max-hosts``: sixteen /24s
+#: is already more than a practice has; a /16 typed for a /24 is refused.
+DEFAULT_MAX_HOSTS = 4096
 
 
 class TargetError(ValueError):
@@ -27,8 +30,12 @@ class TargetSet:
     excluded: set[IPv4Address] = field(default_factory=set)
 
 
-def expand_static(spec: str) -> list[IPv4Address] | None:
-    """Expand an address, CIDR or range; None if ``spec`` is a host name."""
+def expand_static(spec: str, whole: bool = False) -> list[IPv4Address] | None:
+    """Expand an address, CIDR or range; None if ``spec`` is a host name.
+
+    A block to scan is its hosts (no network or broadcast address); a block
+    to exclude (``whole``) is every address in it: inside a larger target
+    block its first and last addresses are real hosts."""
     spec = spec.strip()
     if not spec:
         raise TargetError("empty target")
@@ -39,7 +46,7 @@ def expand_static(spec: str) -> list[IPv4Address] | None:
             raise TargetError(f"bad network {spec!r}: {exc}") from None
         if net.num_addresses > MAX_TARGETS:
             raise TargetError(f"{spec} holds {net.num_addresses} addresses (limit {MAX_TARGETS})")
-        if net.prefixlen >= 31:
+        if net.prefixlen >= 31 or whole:
             return list(net)
         return list(net.hosts())
     if "-" in spec:
@@ -82,8 +89,13 @@ async def resolve_name(name: str, timeout: float) -> list[IPv4Address]:
 
 
 async def build_targets(
-    specs: Iterable[str], excludes: Iterable[str], resolve_timeout: float = 5.0
+    specs: Iterable[str],
+    excludes: Iterable[str],
+    resolve_timeout: float = 5.0,
+    max_hosts: int = DEFAULT_MAX_HOSTS,
 ) -> TargetSet:
+    """Expand, de-duplicate and exclude; more than ``max_hosts`` addresses
+    left to scan is a :class:`TargetError` (the CLI's ``--max-hosts``)."""
     seen: dict[IPv4Address, None] = {}
     labels: list[str] = []
     for spec in specs:
@@ -97,11 +109,17 @@ async def build_targets(
                 raise TargetError(f"more than {MAX_TARGETS} targets")
     excluded: set[IPv4Address] = set()
     for spec in excludes:
-        addresses = expand_static(spec)
+        addresses = expand_static(spec, whole=True)
         if addresses is None:
             addresses = await resolve_name(spec.strip(), resolve_timeout)
         excluded.update(addresses)
-    return TargetSet([a for a in seen if a not in excluded], labels, excluded)
+    addresses = [a for a in seen if a not in excluded]
+    if len(addresses) > max_hosts:
+        raise TargetError(
+            f"{len(addresses)} addresses to scan, more than {max_hosts}: check the targets, "
+            f"or allow them with --max-hosts {len(addresses)}"
+        )
+    return TargetSet(addresses, labels, excluded)
 
 
 def in_any(address: IPv4Address, networks: Iterable[IPv4Network]) -> bool:

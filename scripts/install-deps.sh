@@ -14,6 +14,9 @@ PACKAGES=(
   dcmtk                          # storescp (a modality's receiver), echoscu, findscu
   miniupnpd-iptables miniupnpc   # the internet box's IGD, upnpc for hand checks
   nmap                           # the reference tool of scripts/compare-nmap.sh
+  time                           # GNU time: peak RSS of each scanner in make bench
+  chromium                       # headless, opens the HTML report in the tests
+  systemd                        # systemd-analyze verify of contrib/systemd/ in the tests
 )
 
 missing=()

@@ -317,6 +317,15 @@ class Lab:
                 ],
             ),
             (
+                t.HOSTILE.name,
+                "hostile",
+                [
+                    sys.executable,
+                    str(_LAB_DIR / "hostile.py"),
+                    *t.HOSTILE_ARGV,
+                ],
+            ),
+            (
                 t.BOX.name,
                 "miniupnpd",
                 # -d: foreground, log to stderr; -P: a pid file of this lab's
@@ -357,7 +366,7 @@ class Lab:
             {"name": "web", "kind": "http", "status": 200, "url": f"http://{t.WEB.ip}/"},
             {"name": "box IGD", "kind": "http", "status": 200, "url": t.IGD_ROOTDESC_URL},
         ]
-        for h in (t.PACS, t.PACS_SECURE, t.NAS, t.MODALITY, t.JUNK):
+        for h in (t.PACS, t.PACS_SECURE, t.NAS, t.MODALITY, t.JUNK, t.HOSTILE):
             for port in h.tcp_ports:
                 checks.append(
                     {"name": f"{h.name}:{port}", "kind": "tcp", "host": str(h.ip), "port": port}
@@ -449,6 +458,44 @@ class Lab:
             count = int(json.loads(out)["CountInstances"])
             if count != expected:
                 raise LabError(f"{h.name} holds {count} instances, expected {expected}")
+
+    # --- a change in the practice (cron audit tests) ------------------------------
+
+    EXTRA_EXPOSURE = "storescp-extra"
+
+    def start_extra_exposure(self, host: str = t.WEB.name,
+                             port: int = t.MODALITY_PORT) -> tuple[str, int]:
+        """A new exposure appears: a second storescp (anyone may send images)
+        on ``host``:``port``, a (rule, host, port) no finding had before.
+        Recorded in the lab state, so ``down`` kills it; returns its address."""
+        incoming = self.host_dir(host) / "incoming-extra"
+        incoming.mkdir(parents=True, exist_ok=True)
+        argv = [a.replace(f"{t.CONFIG_ROOT_TOKEN}/incoming", str(incoming))
+                for a in t.STORESCP_ARGV[:-1]] + [str(port)]
+        self._start(host, self.EXTRA_EXPOSURE, argv)
+        ip = str(t.HOSTS_BY_NAME[host].ip)
+        spec = json.dumps([{"name": f"{host}:{port}", "kind": "tcp", "host": ip, "port": port}])
+        p = self.run(t.WS.name, [sys.executable, str(_LAB_DIR / "inside.py"), "wait", spec,
+                                 str(READY_DEADLINE_S)], timeout=READY_DEADLINE_S + 10)
+        if p.returncode != 0:
+            log = self.host_dir(host) / f"{self.EXTRA_EXPOSURE}.log"
+            raise LabError(f"extra storescp on {ip}:{port} not up: {p.stdout.strip()}\n"
+                           + procs.log_tail(log))
+        return ip, port
+
+    def stop_extra_exposure(self) -> None:
+        """The exposure is fixed again (by pid: only the process we started)."""
+        mine = [p for p in self.processes if p.service == self.EXTRA_EXPOSURE]
+        if not mine:
+            return
+        left = procs.terminate(mine, [])
+        for popen in [p for p in self._popen if p.pid in {r.pid for r in mine}]:
+            popen.wait(timeout=5)
+            self._popen.remove(popen)
+        self.processes = [p for p in self.processes if p.service != self.EXTRA_EXPOSURE]
+        self._save()
+        if left:
+            raise LabError(f"extra exposure pids {left} survived SIGKILL")
 
     # --- status and down -----------------------------------------------------------
 

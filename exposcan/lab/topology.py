@@ -77,6 +77,16 @@ HOSTILE_SPEW_PORT: Final = 5678  # endless random bytes from the first moment
 HOSTILE_DICOM_PORT: Final = 104  # a PDU-looking header, junk, close
 HOSTILE_HTTP_PORT: Final = 80  # 200 with a chunked body that never ends
 
+# The "hostile" host (exposcan/lab/hostile.py): each port meets the probe
+# its number suggests, and misbehaves in its own way.
+HUGE_DICOM_PORT: Final = 104  # A-ASSOCIATE-AC header claiming 4 GiB, then random bytes
+TLS_STALL_PORT: Final = 443  # the TLS handshake never completes
+SMB_STALL_PORT: Final = 445  # SMB2 NEGOTIATE answered, SESSION_SETUP never
+DRIP_HTTP_PORT: Final = 3000  # response headers one byte every 2 s
+RESET_PORT: Final = 4242  # accepts, resets at the first bytes
+#: Not in the default port list: only an SSDP answer leads there.
+BOMB_XML_PORT: Final = 49153  # billion laughs + XXE device description
+
 
 @dataclass(frozen=True)
 class Host:
@@ -149,6 +159,16 @@ JUNK: Final = Host(
     (),
     "hostile ports (exposcan/lab/hostile.py)",
 )
+HOSTILE: Final = Host(
+    "hostile",
+    IPv4Address("198.18.0.51"),
+    "lan",
+    (HUGE_DICOM_PORT, TLS_STALL_PORT, SMB_STALL_PORT, DRIP_HTTP_PORT, RESET_PORT, BOMB_XML_PORT),
+    (),
+    "hostile services and an SSDP liar (exposcan/lab/hostile.py)",
+)
+#: The hostile host's description URL, as its SSDP answers give it.
+HOSTILE_LOCATION: Final = f"http://{HOSTILE.ip}:{BOMB_XML_PORT}/igd.xml"
 WS: Final = Host(
     "ws",
     IPv4Address("198.18.0.100"),
@@ -167,7 +187,9 @@ INET: Final = Host(
 )
 
 #: Every host, box first (it is the LAN gateway and the WAN router).
-HOSTS: Final[tuple[Host, ...]] = (BOX, PACS, PACS_SECURE, NAS, WEB, MODALITY, JUNK, WS, INET)
+HOSTS: Final[tuple[Host, ...]] = (
+    BOX, PACS, PACS_SECURE, NAS, WEB, MODALITY, JUNK, HOSTILE, WS, INET
+)
 HOSTS_BY_NAME: Final[dict[str, Host]] = {h.name: h for h in HOSTS}
 #: Every namespace a lab creates, in creation order.
 NAMESPACE_ROLES: Final[tuple[str, ...]] = (SWITCH, *(h.name for h in HOSTS))
@@ -328,4 +350,16 @@ STORESCP_ARGV: Final = (
     "--output-directory",
     f"{CONFIG_ROOT_TOKEN}/incoming",
     str(MODALITY_PORT),
+)
+
+#: hostile.py's arguments on the hostile host (the native and the container
+#: lab both start it with these): the junk host's four services off.
+HOSTILE_ARGV: Final = (
+    "--tarpit", "0", "--spew", "0", "--dicom", "0", "--http", "0",
+    "--huge-dicom", str(HUGE_DICOM_PORT),
+    "--tls-stall", str(TLS_STALL_PORT),
+    "--smb-stall", str(SMB_STALL_PORT),
+    "--drip", str(DRIP_HTTP_PORT),
+    "--reset", str(RESET_PORT),
+    "--ssdp", f"{HOSTILE.ip}:{BOMB_XML_PORT}",
 )

@@ -147,7 +147,7 @@ class Reassembler:
                 command = _decode_command(bytes(self._command))
                 self._command.clear()
                 self._context = context_id
-                if int(command.get("CommandDataSetType", NO_DATASET)) == NO_DATASET:
+                if _int_field(command, "CommandDataSetType", NO_DATASET) == NO_DATASET:
                     done.append(self._response(command))
                 else:
                     self._pending, self._dataset_bytes = command, 0
@@ -162,12 +162,25 @@ class Reassembler:
         return done
 
     def _response(self, command: Dataset) -> Response:
-        status = command.get("Status")
-        responding = command.get("MessageIDBeingRespondedTo")
+        field = _int_field(command, "CommandField", None)
+        if field is None:
+            raise PduError("DIMSE command set with an empty command field")
         return Response(
             context_id=self._context,
-            command_field=int(command.CommandField),
-            status=None if status is None else int(status),
-            responding_to=None if responding is None else int(responding),
+            command_field=field,
+            status=_int_field(command, "Status", None),
+            responding_to=_int_field(command, "MessageIDBeingRespondedTo", None),
             dataset_bytes=self._dataset_bytes if self._pending is not None else 0,
         )
+
+
+def _int_field(command: Dataset, keyword: str, default: int | None) -> int | None:
+    """A US/UL command element as an int (PS3.7 §E.1); an empty, multi-valued
+    or odd one from a hostile peer is a protocol error, not a crash."""
+    value = command.get(keyword)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise PduError(f"DIMSE command element {keyword} is not a number") from None

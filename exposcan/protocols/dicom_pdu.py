@@ -13,6 +13,7 @@ server) are a protocol error.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import struct
 import warnings
@@ -49,6 +50,11 @@ ASSOCIATION_PDU_CAP = 65536
 DATA_PDU_CAP = OUR_MAX_PDU + 1024
 
 OUR_VERSION_NAME = ("EXPOSCAN_" + __version__.replace(".", "_"))[:16]
+
+# pynetdicom.utils logs a traceback at ERROR for every non-ASCII UID or AE
+# title a peer sends before giving up: a hostile peer would fill stderr (and
+# cron mail) with them. The failure itself becomes our PduError.
+logging.getLogger("pynetdicom.utils").setLevel(logging.CRITICAL)
 
 
 class PduType(IntEnum):
@@ -326,7 +332,10 @@ def decode_accepted(body: bytes) -> Accepted:
             if item.presentation_context_id is None:
                 raise PduError("A-ASSOCIATE-AC presentation context without an ID")
             contexts[int(item.presentation_context_id)] = str(syntax) if accepted else None
-    except (ValueError, TypeError, AttributeError, IndexError, struct.error) as exc:
+    except Exception as exc:
+        # pynetdicom's decoder trusts its input: random items also end in
+        # AssertionError or KeyError (found by tests/unit/
+        # test_properties_dicom.py). Whatever it raises, the bytes are no AC.
         raise PduError(f"undecodable A-ASSOCIATE-AC ({type(exc).__name__})") from None
     class_uid = class_uid.rstrip("\x00 ")
     version = version.rstrip("\x00 ")

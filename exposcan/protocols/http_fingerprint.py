@@ -212,7 +212,9 @@ def version_tuple(version: str | None) -> tuple[int, ...] | None:
     A suffix (``1.12.0-rc1``) keeps its numeric head."""
     if not version:
         return None
-    m = re.match(r"^\s*v?(\d+(?:\.\d+)*)", version)
+    # At most 9 digits a component: int() refuses over 4,300 digits
+    # (CVE-2020-10735 guard), and no real version number is that long.
+    m = re.match(r"^\s*v?(\d{1,9}(?:\.\d{1,9})*)", version)
     if m is None:
         return None
     return tuple(int(x) for x in m.group(1).split("."))

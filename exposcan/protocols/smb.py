@@ -179,6 +179,14 @@ class SmbProbe(ServiceProbe):
         )
         if "time" in found.problems:
             ctx.scan.note(f"{ctx.address}:{service.port}: SMB exploration stopped at its deadline")
+        stalled = any(p.endswith("TimeoutError") for p in found.problems)
+        if stalled and not any(found.logins.values()):
+            # No session, and not because the server said no: a server that
+            # negotiates then stalls is an error, not a clean "no guest
+            # access" (a refused login raises no timeout). Type names only.
+            ctx.error(service.port, ErrorReason.TIMEOUT,
+                      "SMB negotiated, then no session setup answer: "
+                      + ", ".join(sorted(set(found.problems))))
 
         readable = [r.name for r in found.readable]
         imaging = [r.name for r in found.readable if r.walk.imaging_files]

@@ -154,6 +154,10 @@ class UpnpProbe(NetworkProbe):
                     "address>"
                 )
             return
+        # What follows reads the hosts' facts (a forward's internal service):
+        # their probes must be done; the reading's budget starts then.
+        await ctx.host_probes.wait()
+        budget_end = max(budget_end, loop.time() + max(total * 0.85, total - 5.0))
         for igd in igds:
             try:
                 # A box that answers slowly must not eat the whole deadline:

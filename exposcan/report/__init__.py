@@ -12,24 +12,31 @@ class ReportFormatError(ValueError):
     pass
 
 
-WRITERS = {".json"}
+WRITERS = {".json", ".html"}
 
 
 def check_output(path: str) -> None:
     suffix = Path(path).suffix.lower()
-    if suffix == ".html":
-        raise ReportFormatError(
-            f"{path}: HTML reports are not available yet; write .json for now"
-        )
     if suffix not in WRITERS:
-        raise ReportFormatError(f"{path}: unknown report format {suffix or '(none)'}; use .json")
+        raise ReportFormatError(
+            f"{path}: unknown report format {suffix or '(none)'}; use .json or .html")
 
 
-def write_report(report: Report, path: str) -> None:
-    """Write with mode 0600: a report is personal-data-adjacent (it says where
-    a practice's images are open), so only its owner reads it."""
+def render(report: Report, path: str, lang: str | None = None) -> bytes:
+    """The bytes of the report in the format ``path``'s extension names."""
     check_output(path)
-    data = report.to_json().encode()
+    if Path(path).suffix.lower() == ".html":
+        from exposcan.report.html import render_html  # jinja2 only when asked
+
+        return render_html(report, lang).encode()
+    return report.to_json().encode()
+
+
+def write_report(report: Report, path: str, lang: str | None = None) -> None:
+    """Write with mode 0600: a report is personal-data-adjacent (it says where
+    a practice's images are open), so only its owner reads it. ``lang``
+    (en/fr, default: the locale's) is the language of an HTML report."""
+    data = render(report, path, lang)
     tmp = f"{path}.tmp-{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:

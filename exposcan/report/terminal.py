@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from exposcan.catalogue import default_catalogue
 from exposcan.models import Report, Severity
+from exposcan.report.i18n import Texts
+from exposcan.report.verdict_text import action_text, internet_answer, lan_answer
 from exposcan.state import Progress
+from exposcan.verdict import decide, severity_order
 
 SEVERITY_STYLE = {
     Severity.CRITICAL: "bold white on red",
@@ -63,7 +67,36 @@ def _evidence_summary(evidence: Mapping[str, object], limit: int = 4) -> str:
     return ", ".join(parts[:limit])
 
 
-def render_summary(report: Report) -> Group:
+_TONE_STYLE = {"bad": "bold white on red", "good": "bold green", "unknown": "bold yellow"}
+
+
+def _rule_name(rule: str, fallback: str, lang: str) -> str:
+    found = default_catalogue().rules.get(rule)
+    return found.info.text(lang).name if found else fallback
+
+
+def render_verdict(report: Report, lang: str = "en") -> Group:
+    """The answer in plain words, as on the HTML report's first screen."""
+    texts = Texts(lang)
+    verdict = decide(report)
+    parts: list[object] = []
+    for answer in (internet_answer(verdict, texts), lan_answer(verdict, texts)):
+        parts.append(Text.assemble((answer.question, "bold"), " ",
+                                   (f" {answer.word} ", _TONE_STYLE[answer.tone])))
+        parts.append(Text("  " + answer.sentence))
+    parts.append(Text(texts("q.actions"), "bold"))
+    for i, action in enumerate(verdict.first_actions, 1):
+        parts.append(Text(f"  {i}. {action_text(action, texts)}"))
+    counts = ", ".join(f"{verdict.counts.get(s, 0)} {texts('severity.' + s.value).lower()}"
+                       for s in severity_order())
+    parts.append(Text.assemble((texts("terminal.findings") + ": ", "bold"), counts))
+    return Group(*parts)  # type: ignore[arg-type]
+
+
+def render_summary(report: Report, outputs: Sequence[str] = (), lang: str = "en") -> Group:
+    """The end-of-scan summary: the verdict, the findings by severity, then
+    where the full report is (the -o paths)."""
+    texts = Texts(lang)
     scan = report.scan
     head = Text.assemble(
         ("exposcan ", "bold"),
@@ -72,7 +105,22 @@ def render_summary(report: Report) -> Group:
         f"{len(report.errors)} error(s)",
         ("" if scan.complete else "  INCOMPLETE (interrupted)", "bold red"),
     )
-    parts: list[object] = [head]
+    parts: list[object] = [head, render_verdict(report, lang)]
+    if report.findings:
+        table = Table(title=texts("findings.title"), show_lines=False)
+        table.add_column(texts("terminal.severity"), no_wrap=True)
+        table.add_column(texts("finding.where"), no_wrap=True)
+        table.add_column(texts("terminal.finding"), ratio=2)
+        table.add_column(texts("terminal.evidence"), ratio=3)
+        for f in sorted(report.findings, key=lambda f: -f.severity.rank):
+            where = f"{f.host}:{f.port}" if f.port is not None else f.host
+            what = Text.assemble(_rule_name(f.rule, f.title, lang), "\n", (f.rule, "dim"))
+            table.add_row(Text(texts("severity." + f.severity.value), SEVERITY_STYLE[f.severity]),
+                          where, what,
+                          _evidence_summary(f.evidence))
+        parts.append(table)
+    else:
+        parts.append(Text("No finding.", "green"))
     services = Table(title="Services", show_lines=False, expand=False)
     for col in ("host", "port", "protocol", "product", "version", "tls"):
         services.add_column(col)
@@ -82,25 +130,13 @@ def render_summary(report: Report) -> Group:
                              svc.version or "", "yes" if svc.tls else "")
     if services.row_count:
         parts.append(services)
-    if report.findings:
-        table = Table(title="Findings", show_lines=False)
-        table.add_column("severity", no_wrap=True)
-        table.add_column("where", no_wrap=True)
-        table.add_column("finding", ratio=2)
-        table.add_column("evidence", ratio=3)
-        for f in report.findings:
-            where = f"{f.host}:{f.port}" if f.port is not None else f.host
-            what = Text.assemble(f.title, "\n", (f.rule, "dim"))
-            table.add_row(Text(f.severity.value, SEVERITY_STYLE[f.severity]), where, what,
-                          _evidence_summary(f.evidence))
-        parts.append(table)
-    else:
-        parts.append(Text("No finding.", "green"))
     if report.errors:
         parts.append(Text(f"{len(report.errors)} probe error(s) (see the JSON report):", "dim"))
         for e in report.errors[:10]:
             where = f"{e.host}:{e.port}" if e.port is not None else e.host
             parts.append(Text(f"  {where} {e.probe}: {e.reason.value} {e.detail}", "dim"))
     for note in scan.notes:
-        parts.append(Text(f"note: {note}", "italic"))
+        parts.append(Text(f"note: {texts.note(note)}", "italic"))
+    for path in outputs:
+        parts.append(Text.assemble((texts("terminal.report") + ": ", "bold"), path))
     return Group(*parts)  # type: ignore[arg-type]

@@ -29,11 +29,11 @@ async def _cli(*args: str, timeout: float = 60) -> tuple[int, str, str]:
 
 async def test_bad_arguments_exit_2() -> None:
     for args in (["scan", "-p", "0", "127.0.0.1"], ["scan", "198.18.0.40-10"],
-                 ["scan", "--bogus"], ["scan", "127.0.0.1", "-o", "r.html"]):
+                 ["scan", "--bogus"], ["scan", "127.0.0.1", "-o", "r.txt"]):
         code, _, err = await _cli(*args)
         assert code == 2, (args, err)
-    code, _, err = await _cli("scan", "127.0.0.1", "-o", "r.html")
-    assert "HTML reports are not available yet" in err
+    code, _, err = await _cli("scan", "127.0.0.1", "-o", "r.txt")
+    assert "unknown report format" in err
 
 
 async def test_everything_excluded_is_an_error() -> None:

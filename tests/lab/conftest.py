@@ -11,16 +11,23 @@ from __future__ import annotations
 
 import atexit
 import itertools
+import json
 import os
 import subprocess
 import sys
+import time
+from argparse import _SubParsersAction
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from exposcan.lab import Lab, missing_requirements
+from exposcan.lab import topology as t
 from tests.helpers import assert_valid_report
+from tests.lab.lab_state import MeasuredRun, PacketCounter, run_measured, target_state
 
 REPO = Path(__file__).resolve().parents[2]
 #: Its own name, so that a session never tears down a lab a developer
@@ -79,3 +86,105 @@ def lab() -> Iterator[Lab]:
 def run_exposcan_fixture() -> Callable[..., subprocess.CompletedProcess[str]]:
     """The :func:`run_exposcan` helper, for tests that prefer a fixture."""
     return run_exposcan
+
+
+# --- The full scan of the lab (issue 7) -------------------------------------------
+
+#: Ports of the notification receivers in the workstation's namespace.
+HOOK_PORT, SMTP_PORT = 18080, 18025
+
+
+@dataclass
+class FullScan:
+    """One no-target scan of the whole lab from the workstation, at -vv,
+    with --intrusive and every output exposcan can write, measured, with
+    the lab's stores read before and after and the internet host's packets
+    counted. Shared by the tests that need "a full lab scan"."""
+
+    run: MeasuredRun
+    report: dict[str, Any]
+    #: Every file the scan wrote, by kind: json, html, db, notification-N.
+    outputs: dict[str, Path]
+    before: dict[str, Any]
+    after: dict[str, Any]
+    #: IP packets that reached the lab internet host during the scan.
+    inet_packets: int
+    args: list[str] = field(default_factory=list)
+
+    @property
+    def proc(self) -> subprocess.CompletedProcess[str]:
+        return subprocess.CompletedProcess(self.args, self.run.returncode, self.run.stdout,
+                                           self.run.stderr)
+
+
+def _html_supported(probe_path: Path) -> bool:
+    from exposcan.report import ReportFormatError, check_output
+
+    try:
+        check_output(str(probe_path))
+    except ReportFormatError:
+        return False
+    return True
+
+
+def _scan_help() -> str:
+    from exposcan.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, _SubParsersAction))
+    return sub.choices["scan"].format_help()
+
+
+@pytest.fixture(scope="session")
+def full_scan(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FullScan]:
+    work = tmp_path_factory.mktemp("full-scan")
+    outputs = {"json": work / "report.json"}
+    args = ["scan", "-vv", "--intrusive", "-o", str(outputs["json"])]
+    if _html_supported(work / "probe.html"):
+        outputs["html"] = work / "report.html"
+        args += ["-o", str(outputs["html"])]
+    help_text = _scan_help()
+    if "--db" in help_text:
+        outputs["db"] = work / "history.sqlite3"
+        args += ["--db", str(outputs["db"])]
+    sink: subprocess.Popen[bytes] | None = None
+    notifications = work / "notifications"
+    if "--notify" in help_text:
+        # The notification receivers of the history/notify tests, on the
+        # workstation's own loopback: a webhook and an SMTP server.
+        notifications.mkdir()
+        sink = subprocess.Popen(
+            lab.exec_argv(t.WS.name, [sys.executable, "-m", "tests.lab.notify_sink",
+                                      str(notifications), str(SMTP_PORT), str(HOOK_PORT)]),
+            cwd=REPO)
+        for _ in range(100):
+            if (notifications / "ready").exists() or sink.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert (notifications / "ready").exists(), "notification sink did not start"
+        args += ["--notify", f"http://127.0.0.1:{HOOK_PORT}/hook",
+                 "--notify", f"smtp://127.0.0.1:{SMTP_PORT}?to=audit@cabinet.test"
+                             "&from=exposcan@cabinet.test"]
+        if "--notify-always" in help_text:
+            args.append("--notify-always")
+    try:
+        before = target_state(lab)
+        # Every IP packet that reaches the lab's internet host counts.
+        with PacketCounter(lab, t.INET.name, []) as inet:
+            run = run_measured(lab, t.WS.name, args, work, timeout=300)
+            inet_packets = inet.packets()
+        after = target_state(lab)
+    finally:
+        if sink is not None:
+            time.sleep(0.5)  # the sink writes what it received every 0.1 s
+            sink.terminate()
+            sink.wait(timeout=10)
+    assert run.returncode in (0, 1), run.stderr[-3000:]
+    for path in sorted(notifications.glob("*")) if sink is not None else []:
+        if path.name != "ready":
+            outputs[path.name] = path
+    report = json.loads(outputs["json"].read_text())
+    assert_valid_report(report)
+    print(f"\nfull lab scan (hostile hosts included): {run.elapsed:.1f} s, "
+          f"peak RSS {run.max_rss_mib:.0f} MiB; outputs: {', '.join(outputs)}")
+    yield FullScan(run, report, outputs, before, after, inet_packets, args)

@@ -10,7 +10,6 @@ import json
 import os
 import stat
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from exposcan.catalogue import default_catalogue
 from exposcan.lab import Lab
 from exposcan.lab import topology as t
 from tests.helpers import assert_valid_report
-from tests.lab.conftest import run_exposcan
+from tests.lab.conftest import FullScan, run_exposcan
 
 pytestmark = pytest.mark.lab
 
@@ -40,17 +39,11 @@ def listening_ports(lab: Lab, host: str) -> set[int]:
 
 
 @pytest.fixture(scope="module")
-def lan_scan(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    out = tmp_path_factory.mktemp("scan") / "report.json"
-    started = time.monotonic()
+def lan_scan(full_scan: FullScan) -> dict[str, Any]:
     # When the practitioner runs exposcan with no target on the workstation,
-    # at the most verbose level
-    proc = run_exposcan(lab, "ws", ["scan", "-vv", "-o", str(out)], timeout=300)
-    elapsed = time.monotonic() - started
-    assert proc.returncode in (0, 1), proc.stderr
-    print(f"\nno-target scan of the lab LAN: {elapsed:.1f} s")
-    return {"proc": proc, "report": json.loads(out.read_text()), "path": out,
-            "elapsed": elapsed}
+    # at the most verbose level (the session's one full lab scan, conftest)
+    return {"proc": full_scan.proc, "report": full_scan.report,
+            "path": full_scan.outputs["json"], "elapsed": full_scan.run.elapsed}
 
 
 def test_it_says_what_it_will_scan_and_finds_the_lan(lan_scan: dict[str, Any]) -> None:

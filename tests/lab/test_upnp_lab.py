@@ -16,7 +16,7 @@ import pytest
 from exposcan.lab import Lab
 from exposcan.lab import topology as t
 from tests.helpers import assert_valid_report
-from tests.lab.conftest import run_exposcan
+from tests.lab.conftest import FullScan, run_exposcan
 
 pytestmark = pytest.mark.lab
 
@@ -37,11 +37,13 @@ def _upnp(report: dict[str, Any], rule: str) -> dict[int, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def lan_scan(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
+def lan_scan(full_scan: FullScan) -> tuple[dict[str, Any], str]:
     # Given the lab practice, scanned from the workstation with no target
-    # (the networks ws is on, inside the ws namespace only)
-    out = tmp_path_factory.mktemp("upnp") / "ws.json"
-    return _scan(lab, out)
+    # (the networks ws is on, inside the ws namespace only): the session's
+    # one full lab scan (conftest)
+    assert full_scan.run.returncode == 1  # findings at or above --fail-on high
+    run = full_scan.run
+    return full_scan.report, run.stdout + run.stderr + full_scan.outputs["json"].read_text()
 
 
 def test_forwards_to_the_pacs_are_critical(lan_scan: tuple[dict[str, Any], str]) -> None:

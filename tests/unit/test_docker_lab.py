@@ -197,3 +197,13 @@ def test_canary_strings_cover_every_patient() -> None:
     for p in t.CANARY_PATIENTS:
         assert {p.name, p.patient_id, p.birth_date} <= set(t.CANARY_STRINGS)
     assert t.CANARY_UID_ROOT in t.CANARY_STRINGS
+
+
+def test_hostile_host_runs_hostile_py_with_the_topology_arguments(
+    compose: dict[str, Any],
+) -> None:
+    # Given the hostile host's service
+    svc = _service(compose, t.HOSTILE.name)
+    # Then it starts hostile.py with the same arguments as the native lab
+    assert svc["command"] == ["python3", "/opt/lab/hostile.py", *t.HOSTILE_ARGV]
+    assert svc["build"]["dockerfile"] == "docker/junk/Dockerfile"

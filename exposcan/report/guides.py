@@ -1,0 +1,82 @@
+"""Product remediation steps: catalogue files of kind ``remediation``
+(``probes/remediation/*.yaml``), one per product a practice runs (Orthanc,
+Horos, Samba/Windows shares, the internet box), each in every language.
+
+A guide applies to a finding when its rule matches one of ``applies.rules``
+(shell patterns), when a product the finding or its service names matches
+one of ``applies.products`` (regular expressions), or when the DICOM AE
+title is one of ``applies.ae_titles`` (Horos answers as HOROS or OSIRIX).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from fnmatch import fnmatchcase
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from exposcan.catalogue import Catalogue, CatalogueError
+from exposcan.models import Finding, Service
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class GuideText(_Strict):
+    title: str
+    steps: list[str] = Field(min_length=1)
+
+
+class Applies(_Strict):
+    rules: list[str] = Field(default_factory=list)
+    products: list[str] = Field(default_factory=list)
+    ae_titles: list[str] = Field(default_factory=list)
+
+
+class Guide(_Strict):
+    kind: str
+    id: str
+    applies: Applies
+    i18n: dict[str, GuideText]
+
+    def text(self, lang: str) -> GuideText:
+        return self.i18n.get(lang) or self.i18n["en"]
+
+    def applies_to(self, finding: Finding, service: Service | None) -> bool:
+        if any(fnmatchcase(finding.rule, pattern) for pattern in self.applies.rules):
+            return True
+        products = [finding.evidence.get(k) for k in ("product", "internal_product", "server")]
+        if service is not None:
+            products.append(service.product)
+        names = [p for p in products if isinstance(p, str) and p]
+        if any(re.search(rx, name) for rx in self.applies.products for name in names):
+            return True
+        aes = [finding.evidence.get("called_ae")]
+        if service is not None:
+            aes.append(service.details.get("ae_title"))
+        wanted = {a.upper() for a in self.applies.ae_titles}
+        return any(isinstance(ae, str) and ae.strip().upper() in wanted for ae in aes)
+
+
+def load_guides(catalogue: Catalogue) -> list[Guide]:
+    guides = []
+    for entry in catalogue.entries("remediation"):
+        doc = {k: v for k, v in entry.items() if k != "_source"}
+        try:
+            guide = Guide.model_validate(doc)
+        except ValueError as exc:
+            raise CatalogueError(f"{entry['_source']}: {exc}") from exc
+        if "en" not in guide.i18n:
+            raise CatalogueError(f"{entry['_source']}: no English text")
+        guides.append(guide)
+    return sorted(guides, key=lambda g: g.id)
+
+
+def guides_for(
+    findings: Iterable[tuple[Finding, Service | None]], guides: list[Guide]
+) -> list[Guide]:
+    """The guides that apply to any of ``findings``, in catalogue order."""
+    pairs = list(findings)
+    return [g for g in guides if any(g.applies_to(f, s) for f, s in pairs)]

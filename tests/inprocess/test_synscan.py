@@ -1,0 +1,140 @@
+"""The SYN sweep against loopback listeners, as root; the connect sweep as
+the reference, and the unprivileged fallback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from exposcan.portscan import PortResult, PortState, sweep
+from exposcan.synscan import syn_sweep
+
+root_only = pytest.mark.skipif(os.geteuid() != 0, reason="raw sockets need root")
+
+
+def _listeners(count: int) -> list[socket.socket]:
+    out = []
+    for _ in range(count):
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        out.append(sock)
+    return out
+
+
+def _closed_ports(count: int) -> set[int]:
+    holders = [socket.socket() for _ in range(count)]
+    for h in holders:
+        h.bind(("127.0.0.1", 0))
+    ports = {h.getsockname()[1] for h in holders}
+    for h in holders:
+        h.close()
+    return ports
+
+
+def _run(sweeper: object, ports: list[int], **kw: object) -> dict[int, PortState]:
+    results: list[PortResult] = []
+    sweeper(iter(("127.0.0.1", p) for p in ports), window=64, timeout=1.0, rate=0,  # type: ignore[operator]
+            on_result=results.append, stop=kw.get("stop", threading.Event()))
+    return {r.port: r.state for r in results}
+
+
+@root_only
+def test_syn_and_connect_sweeps_agree_with_the_listeners() -> None:
+    # Given 4 listening ports among 400 ports of loopback
+    listeners = _listeners(4)
+    open_ports = {s.getsockname()[1] for s in listeners}
+    ports = sorted(open_ports | _closed_ports(396))
+    try:
+        # When both sweeps run over them
+        syn = _run(syn_sweep, ports)
+        connect = _run(sweep, ports)
+    finally:
+        for s in listeners:
+            s.close()
+    # Then each port has one answer, the same from both, and open = listening
+    assert sorted(syn) == ports
+    assert syn == connect
+    assert {p for p, st in syn.items() if st is PortState.OPEN} == open_ports
+
+
+@root_only
+def test_syn_probes_leave_no_connection_behind() -> None:
+    # Given a listener that is SYN-scanned
+    (listener,) = _listeners(1)
+    port = listener.getsockname()[1]
+    listener.setblocking(False)
+    try:
+        assert _run(syn_sweep, [port]) == {port: PortState.OPEN}
+        time.sleep(0.1)
+        # Then our kernel answered its SYN-ACK with a RST: nothing reached
+        # the accept queue (a connect scan would leave an accepted socket)
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+    finally:
+        listener.close()
+
+
+@root_only
+def test_stop_ends_the_syn_sweep_promptly() -> None:
+    stop = threading.Event()
+    stop.set()
+    started = time.monotonic()
+    assert _run(syn_sweep, list(range(1, 65536)), stop=stop) == {}
+    assert time.monotonic() - started < 1.0
+
+
+def _without_raw_sockets(*argv: str) -> subprocess.CompletedProcess[str]:
+    """Run as a process without CAP_NET_RAW (a user account, a container)."""
+    return subprocess.run(["setpriv", "--bounding-set=-net_raw", sys.executable, *argv],
+                          capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, PYTHONPATH=os.getcwd()))
+
+
+@root_only
+def test_without_raw_sockets_auto_is_the_connect_scan() -> None:
+    # Given a process that may not open raw sockets
+    proc = _without_raw_sockets(
+        "-c", "from exposcan.portscan import sweep\n"
+        "from exposcan.synscan import choose_sweeper, syn_available\n"
+        "print(syn_available(), choose_sweeper('auto') is sweep)\n")
+    # Then "auto" picks the connect scan
+    assert proc.stdout.split() == ["False", "True"], proc.stderr
+
+
+@root_only
+def test_without_raw_sockets_an_explicit_syn_scan_is_refused() -> None:
+    (listener,) = _listeners(1)
+    port = listener.getsockname()[1]
+    try:
+        # When such a process asks for a SYN scan, then for the default
+        refused = _without_raw_sockets("-m", "exposcan", "scan", "-q", "--no-probes",
+                                       "--scan-type", "syn", "-p", str(port), "127.0.0.1")
+        auto = _without_raw_sockets("-m", "exposcan", "scan", "--no-probes", "-p", str(port),
+                                    "127.0.0.1")
+    finally:
+        listener.close()
+    # Then the SYN scan is an error that says why; the default still scans
+    assert refused.returncode == 2
+    assert "needs root" in refused.stderr
+    assert auto.returncode in (0, 1), auto.stderr
+    assert str(port) in auto.stdout
+
+
+@root_only
+def test_a_job_given_twice_gets_two_answers() -> None:
+    (listener,) = _listeners(1)
+    port = listener.getsockname()[1]
+    results: list[PortResult] = []
+    try:
+        syn_sweep(iter([("127.0.0.1", port), ("127.0.0.1", port)]), window=8, timeout=1.0,
+                  rate=0, on_result=results.append, stop=threading.Event())
+    finally:
+        listener.close()
+    assert results == [PortResult("127.0.0.1", port, PortState.OPEN)] * 2

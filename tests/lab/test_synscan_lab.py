@@ -1,0 +1,77 @@
+"""Issue 6 in the lab: the SYN scan (root) and the connect scan (any user)
+find the same open ports, and those are what the kernel says listens."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exposcan.catalogue import default_catalogue
+from exposcan.lab import Lab
+from exposcan.lab import topology as t
+from tests.lab.conftest import run_exposcan
+
+pytestmark = pytest.mark.lab
+
+LAN_HOSTS = [h for h in t.HOSTS if h.side == "lan" and h.name != "ws"]
+
+
+def listening_ports(lab: Lab, host: str) -> set[int]:
+    """Ground truth, independent of the scanner: ss in the host's namespace."""
+    out = lab.run(host, ["ss", "-Hltn"], timeout=10).stdout
+    ports = set()
+    for line in out.splitlines():
+        address, _, port = line.split()[3].rpartition(":")
+        if not address.startswith("127.") and address != "[::1]":
+            ports.add(int(port))
+    return ports
+
+
+def scan(lab: Lab, where: str, out: Path, *args: str) -> dict[str, Any]:
+    proc = run_exposcan(lab, where, ["scan", "-q", "--no-probes", "-o", str(out), *args],
+                        timeout=120)
+    assert proc.returncode in (0, 1), proc.stderr
+    return json.loads(out.read_text())  # type: ignore[no-any-return]
+
+
+def open_ports(report: dict[str, Any]) -> dict[str, set[int]]:
+    return {h["address"]: {s["port"] for s in h["services"]} for h in report["hosts"]}
+
+
+@pytest.mark.parametrize("scan_type", ["syn", "connect"])
+def test_the_lan_scan_finds_what_listens(lab: Lab, tmp_path: Path, scan_type: str) -> None:
+    # Given the practice ports of every LAN host, scanned with one technique
+    report = scan(lab, "ws", tmp_path / "lan.json", "--scan-type", scan_type, str(t.LAN_NET))
+    found = open_ports(report)
+    default = set(default_catalogue().default_ports())
+    for host in LAN_HOSTS:
+        # Then each host was found by ARP and its open ports are the kernel's
+        entry = next(h for h in report["hosts"] if h["address"] == str(host.ip))
+        assert entry["discovered_by"] == "arp", host.name
+        assert found[str(host.ip)] == listening_ports(lab, host.name) & default, host.name
+
+
+def test_syn_and_connect_agree_on_every_port_of_the_pacs(lab: Lab, tmp_path: Path) -> None:
+    # Given all 65,535 ports of the PACS, once with each technique
+    syn = scan(lab, "ws", tmp_path / "syn.json", "--scan-type", "syn", "--no-discovery",
+               "-p", "-", str(t.PACS.ip))
+    connect = scan(lab, "ws", tmp_path / "connect.json", "--scan-type", "connect",
+                   "--no-discovery", "-p", "-", str(t.PACS.ip))
+    # Then both found exactly what listens there
+    truth = listening_ports(lab, t.PACS.name)
+    assert open_ports(syn)[str(t.PACS.ip)] == truth
+    assert open_ports(connect)[str(t.PACS.ip)] == truth
+
+
+def test_syn_through_the_box_sees_the_forwards(lab: Lab, tmp_path: Path) -> None:
+    # Given every port of the box's public address, from the internet side
+    args = ("--vantage", "internet", "-p", "-", str(t.BOX_WAN_IP))
+    syn = scan(lab, "inet", tmp_path / "syn.json", "--scan-type", "syn", *args)
+    connect = scan(lab, "inet", tmp_path / "connect.json", "--scan-type", "connect", *args)
+    # Then the SYN scan (answers rewritten by the box's NAT) finds the same
+    # forwarded ports as the connect scan, and some there are
+    assert open_ports(syn) == open_ports(connect)
+    assert open_ports(syn)[str(t.BOX_WAN_IP)]

@@ -1,0 +1,134 @@
+"""SYN scan packets, answers and timers (exposcan.synscan), without a network."""
+
+from __future__ import annotations
+
+import random
+import socket
+import struct
+
+import pytest
+
+from exposcan.portscan import PortState, sweep
+from exposcan.synscan import (
+    ACK,
+    HEADER_LEN,
+    MIN_RTO,
+    RST,
+    SYN,
+    RttEstimator,
+    SequenceKey,
+    SynTemplate,
+    build_syn,
+    choose_sweeper,
+    parse_answer,
+    state_of,
+)
+
+SRC, DST = socket.inet_aton("198.18.0.100"), socket.inet_aton("198.18.0.10")
+
+
+def ones_complement_sum(data: bytes) -> int:
+    """RFC 1071, written out independently of the module under test."""
+    total = 0
+    for i in range(0, len(data), 2):
+        total += (data[i] << 8) + (data[i + 1] if i + 1 < len(data) else 0)
+        total = (total & 0xFFFF) + (total >> 16)
+    return total
+
+
+def pseudo_header(src: bytes, dst: bytes, length: int) -> bytes:
+    return src + dst + bytes([0, socket.IPPROTO_TCP]) + length.to_bytes(2, "big")
+
+
+def test_a_syn_checksums_to_all_ones_with_its_pseudo_header() -> None:
+    # Given a SYN to port 104
+    header = build_syn(SRC, DST, 40000, 104, 0x12345678)
+    # Then the receiver's check of RFC 9293 §3.1 passes: the sum is 0xFFFF
+    assert ones_complement_sum(pseudo_header(SRC, DST, len(header)) + header) == 0xFFFF
+    # And the header says SYN, ports, sequence, 24 bytes with an MSS option
+    sport, dport, seq, ack, offset, flags = struct.unpack_from("!HHIIBB", header)
+    assert (sport, dport, seq, ack, flags) == (40000, 104, 0x12345678, 0, SYN)
+    assert offset >> 4 == HEADER_LEN // 4 == 6
+    assert header[20:24] == bytes([2, 4, 0x05, 0xB4])
+
+
+def test_a_corrupted_syn_fails_the_check() -> None:
+    header = bytearray(build_syn(SRC, DST, 40000, 104, 1))
+    header[2] ^= 0x01  # another destination port
+    assert ones_complement_sum(pseudo_header(SRC, DST, len(header)) + bytes(header)) != 0xFFFF
+
+
+def test_the_fast_template_builds_the_same_bytes() -> None:
+    rng = random.Random(7)
+    template = SynTemplate(SRC, 45678)
+    for _ in range(2000):
+        dst = rng.randbytes(4)
+        port, seq = rng.randint(1, 65535), rng.getrandbits(32)
+        assert template.packet(dst, port, seq) == build_syn(SRC, dst, 45678, port, seq)
+
+
+def answer(flags: int, ack: int, sport: int = 104, dport: int = 40000, ihl: int = 5) -> bytes:
+    options = b"\x01" * ((ihl - 5) * 4)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x40 | ihl, 0, 20 + len(options) + 20, 1, 0, 64,
+                     socket.IPPROTO_TCP, 0, DST, SRC) + options
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, 99, ack, 5 << 4, flags, 1024, 0, 0)
+    return ip + tcp
+
+
+def test_answers_are_parsed_with_and_without_ip_options() -> None:
+    for ihl in (5, 7):
+        parsed = parse_answer(answer(SYN | ACK, 1001, ihl=ihl))
+        assert parsed is not None
+        assert (parsed.src, parsed.sport, parsed.dport, parsed.ack, parsed.flags) == (
+            DST, 104, 40000, 1001, SYN | ACK)
+
+
+def test_short_fragmented_or_other_datagrams_are_ignored() -> None:
+    good = answer(RST | ACK, 5)
+    assert parse_answer(good[:30]) is None  # cut inside the TCP header
+    fragment = bytearray(good)
+    fragment[7] = 0x10  # fragment offset != 0: no TCP header at the start
+    assert parse_answer(bytes(fragment)) is None
+    udp = bytearray(good)
+    udp[9] = socket.IPPROTO_UDP
+    assert parse_answer(bytes(udp)) is None
+
+
+def test_flags_mean_open_closed_or_nothing() -> None:
+    assert state_of(SYN | ACK) is PortState.OPEN
+    assert state_of(RST | ACK) is PortState.CLOSED
+    assert state_of(RST) is PortState.CLOSED
+    assert state_of(SYN) is None  # a SYN is no answer to a SYN (our own, on loopback)
+    assert state_of(ACK) is None
+
+
+def test_sequence_numbers_are_keyed_and_differ_per_port() -> None:
+    one, other = SequenceKey(b"k" * 8), SequenceKey(b"j" * 8)
+    seqs = {one.seq(DST, port) for port in range(1, 65536)}
+    # Every port of a host gets its own number, so an answer names its probe
+    assert len(seqs) == 65535
+    # And another key predicts other numbers (an outsider cannot forge an ACK)
+    assert one.seq(DST, 104) != other.seq(DST, 104)
+    assert one.seq(DST, 104) == SequenceKey(b"k" * 8).seq(DST, 104)
+
+
+def test_retry_timer_follows_the_round_trip_within_bounds() -> None:
+    rtt = RttEstimator(initial=1.0)
+    host = DST
+    # Before any answer: the configured scan timeout
+    assert rtt.timeout(host) == 1.0
+    for _ in range(20):
+        rtt.sample(host, 0.0002)
+    # A LAN answering in 0.2 ms: the floor, not 1 ms of busy Python loop
+    assert rtt.timeout(host) == MIN_RTO
+    for _ in range(20):
+        rtt.sample(host, 3.0)
+    # A slow path: never past the configured timeout
+    assert rtt.timeout(host) == 1.0
+    assert rtt.timeout(SRC) == 1.0  # per host
+
+
+def test_scan_type_selection() -> None:
+    assert choose_sweeper("connect") is sweep
+    with pytest.raises(ValueError, match="unknown scan type"):
+        choose_sweeper("xmas")

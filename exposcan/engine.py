@@ -192,8 +192,10 @@ class Scanner:
         await self._guarded(probe.name, host.address, service.port,
                             probe.probe(ctx, service))
         # Fact kinds only: their data is what rules read, not what logs print.
+        # Other probes of this host run alongside: only this port's new facts.
+        mine = [f.kind for f in host.facts[facts_before:] if f.port == service.port]
         log.info("%s:%d probe %s: %s", host.address, service.port, probe.name,
-                 ", ".join(f.kind for f in host.facts[facts_before:]) or "no fact")
+                 ", ".join(mine) or "no fact")
 
     async def _guarded(
         self, name: str, address: str, port: int | None, coro: object,

@@ -56,7 +56,10 @@ def walk_limits(extra: dict[str, str]) -> WalkLimits:
 class SmbProbe(ServiceProbe):
     name = "smb"
     protocols: ClassVar[frozenset[str]] = frozenset({"smb"})
-    phase = 30
+    # Same phase as HTTP: SMB uses no other probe's hints, so a host's shares
+    # and web services are probed side by side (within --per-host), and a
+    # stalling web server does not hold the share walk back.
+    phase = 20
 
     async def probe(self, ctx: ProbeContext, service: ServiceState) -> None:
         started = time.monotonic()

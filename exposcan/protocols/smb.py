@@ -182,7 +182,9 @@ class SmbProbe(ServiceProbe):
         )
         if "time" in found.problems:
             ctx.scan.note(f"{ctx.address}:{service.port}: SMB exploration stopped at its deadline")
-        stalled = any(p.endswith("TimeoutError") for p in found.problems)
+        # A session setup that timed out, or a walk cut at its deadline before
+        # any session: both mean the server stalled after negotiating.
+        stalled = any(p.endswith("TimeoutError") or p == "time" for p in found.problems)
         if stalled and not any(found.logins.values()):
             # No session, and not because the server said no: a server that
             # negotiates then stalls is an error, not a clean "no guest

@@ -22,7 +22,8 @@ start=$(date +%s.%N)
   --script dicom-ping,http-title --host-timeout 60s -oX "$WORK/nmap.xml" $TARGETS >/dev/null
 mid=$(date +%s.%N)
 set +e
-"$BIN/exposcan" lab exec --name "$LAB" ws -- "$BIN/exposcan" scan -q --no-discovery \
+# A history of its own: a comparison run is not an audit of anything.
+"$BIN/exposcan" lab exec --name "$LAB" ws -- "$BIN/exposcan" scan -q --no-discovery --db "$WORK/h.db" \
   -p "$PORTS" -o "$WORK/exposcan.json" $TARGETS
 rc=$?
 set -e

@@ -29,10 +29,11 @@ scan() {  # host, then exposcan arguments; exit 1 (findings) is the expected res
 
 echo
 echo "== 1. From the practice workstation, no target: the LAN it is on and its box"
-scan ws -o "$OUT/report.json"
+scan ws -o "$OUT/report.json" -o "$OUT/report.html"
 echo
 echo "== 2. From the internet host, the box's public address (every TCP port)"
-scan inet --vantage internet 203.0.113.1 -o "$OUT/report-internet.json"
+scan inet --vantage internet 203.0.113.1 -o "$OUT/report-internet.json" \
+  -o "$OUT/report-internet.html"
 
 "$BIN/python" - "$OUT/report.json" "$OUT/report-internet.json" <<'PY'
 import json, sys
@@ -46,4 +47,5 @@ for path in sys.argv[1:]:
     print(f"{path}: valid {data['schema']}, {len(data['findings'])} findings, "
           f"{len(data['hosts'])} hosts, {len(data['errors'])} errors")
 PY
+echo "Reports: $OUT/report.html and $OUT/report-internet.html (open them in a browser)"
 echo "== Tearing the lab down"

@@ -1,5 +1,6 @@
 """Ground truth of the lab, read around a scan without going through exposcan.
 
+- :func:`listening_ports`: what a host's kernel says listens;
 - :func:`target_state`: what every store of the practice holds (Orthanc's
   counts asked locally, the storescp folder, the shares' and the web root's
   trees with sizes and mtimes, the box's IGD mappings through ``upnpc -l``
@@ -25,6 +26,21 @@ from exposcan.lab import Lab
 from exposcan.lab import topology as t
 
 REPO = Path(__file__).resolve().parents[2]
+
+#: The LAN hosts a scan from the workstation must find (all but itself).
+LAN_HOSTS = [h for h in t.HOSTS if h.side == "lan" and h.name != "ws"]
+
+
+def listening_ports(lab: Lab, host: str) -> set[int]:
+    """Ground truth, independent of the scanner: what the kernel of ``host``
+    says listens (``ss``), loopback-only sockets left out."""
+    out = lab.run(host, ["ss", "-Hltn"], timeout=10).stdout
+    ports = set()
+    for line in out.splitlines():
+        address, _, port = line.split()[3].rpartition(":")
+        if not address.startswith("127.") and address != "[::1]":
+            ports.add(int(port))
+    return ports
 
 
 def tree(root: Path) -> dict[str, tuple[str, int, int, int]]:

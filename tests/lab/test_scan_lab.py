@@ -20,22 +20,10 @@ from exposcan.lab import Lab
 from exposcan.lab import topology as t
 from tests.helpers import assert_valid_report
 from tests.lab.conftest import FullScan, run_exposcan
+from tests.lab.lab_state import LAN_HOSTS, listening_ports
 
 pytestmark = pytest.mark.lab
 
-LAN_HOSTS = [h for h in t.HOSTS if h.side == "lan" and h.name != "ws"]
-
-
-def listening_ports(lab: Lab, host: str) -> set[int]:
-    """Ground truth, independent of the scanner: what the kernel says listens."""
-    out = lab.run(host, ["ss", "-Hltn"], timeout=10).stdout
-    ports = set()
-    for line in out.splitlines():
-        local = line.split()[3]
-        address, _, port = local.rpartition(":")
-        if not address.startswith("127.") and address != "[::1]":
-            ports.add(int(port))
-    return ports
 
 
 @pytest.fixture(scope="module")

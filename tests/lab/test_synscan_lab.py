@@ -13,21 +13,10 @@ from exposcan.catalogue import default_catalogue
 from exposcan.lab import Lab
 from exposcan.lab import topology as t
 from tests.lab.conftest import run_exposcan
+from tests.lab.lab_state import LAN_HOSTS, listening_ports
 
 pytestmark = pytest.mark.lab
 
-LAN_HOSTS = [h for h in t.HOSTS if h.side == "lan" and h.name != "ws"]
-
-
-def listening_ports(lab: Lab, host: str) -> set[int]:
-    """Ground truth, independent of the scanner: ss in the host's namespace."""
-    out = lab.run(host, ["ss", "-Hltn"], timeout=10).stdout
-    ports = set()
-    for line in out.splitlines():
-        address, _, port = line.split()[3].rpartition(":")
-        if not address.startswith("127.") and address != "[::1]":
-            ports.add(int(port))
-    return ports
 
 
 def scan(lab: Lab, where: str, out: Path, *args: str) -> dict[str, Any]:

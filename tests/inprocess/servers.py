@@ -11,8 +11,11 @@ Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]
 
 
 @asynccontextmanager
-async def tcp_server(handler: Handler) -> AsyncIterator[int]:
-    """Serve ``handler`` on an ephemeral loopback port; yield the port."""
+async def tcp_server(
+    handler: Handler, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[int]:
+    """Serve ``handler`` on ``host``:``port`` (default: an ephemeral loopback
+    port); yield the port."""
     tasks: set[asyncio.Task[None]] = set()
 
     async def tracked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -21,12 +24,12 @@ async def tcp_server(handler: Handler) -> AsyncIterator[int]:
         tasks.add(task)  # type: ignore[arg-type]
         try:
             await handler(reader, writer)
-        except (ConnectionError, asyncio.CancelledError):
+        except (ConnectionError, asyncio.CancelledError, asyncio.IncompleteReadError):
             pass
         finally:
             writer.close()
 
-    server = await asyncio.start_server(tracked, "127.0.0.1", 0)
+    server = await asyncio.start_server(tracked, host, port)
     port = server.sockets[0].getsockname()[1]
     try:
         yield port

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime
 import gc
 import json
 import logging
@@ -19,10 +18,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from pydicom.dataset import Dataset
 from pynetdicom import AE, evt
 from pynetdicom.sop_class import (
@@ -42,6 +37,7 @@ from exposcan.probe import ProbeContext, ServiceProbe
 from exposcan.protocols.dicom import AE_DEFAULT, AE_FROM_HINT, DicomProbe
 from exposcan.state import ServiceState
 from tests.helpers import scan_local
+from tests.inprocess.http_servers import self_signed
 from tests.inprocess.servers import tarpit, tcp_server
 
 # --- helpers: what other probes would have done before phase 60 ------------------
@@ -312,21 +308,7 @@ async def test_an_abort_alone_confirms_nothing() -> None:
 
 
 def _self_signed(tmp_path: Path) -> ssl.SSLContext:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pacs.lab.invalid")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=30))
-            .sign(key, hashes.SHA256()))
-    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "key.pem").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
-    return context
+    return self_signed(tmp_path, "pacs.lab.invalid")
 
 
 # pynetdicom's TLS server leaks accepted SSL sockets (server side, not ours;

@@ -8,13 +8,14 @@ import os
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import pytest
 from scapy.layers.smb2 import SMB2_Header, SMB2_Negotiate_Protocol_Response
 
 from exposcan.protocols.smb import SmbProbe
 from tests.helpers import scan_local
+from tests.inprocess.servers import tcp_server
 from tests.unit.test_smb_wire import SAMBA_SMB1_REFUSAL, smb1_accept
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -25,36 +26,17 @@ SMB_PORT = 445
 async def server_445(handler: Handler) -> AsyncIterator[str]:
     """Serve on port 445 of a random 127/8 address (the catalogue names 445
     "smb", so the real engine picks the probe); yield the address."""
-    tasks: set[asyncio.Task[None]] = set()
-
-    async def tracked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        tasks.add(task)  # type: ignore[arg-type]
-        try:
-            await handler(reader, writer)
-        except (ConnectionError, asyncio.CancelledError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
-
-    for _ in range(5):
-        host = f"127.{random.randint(1, 250)}.{random.randint(1, 250)}.{random.randint(2, 250)}"
-        try:
-            server = await asyncio.start_server(tracked, host, SMB_PORT)
-            break
-        except OSError:
-            continue
-    else:  # pragma: no cover - needs root and a free 445
-        pytest.skip("cannot bind 127.x:445")
-    try:
+    async with AsyncExitStack() as stack:
+        for _ in range(5):
+            host = f"127.{random.randint(1, 250)}.{random.randint(1, 250)}.{random.randint(2, 250)}"
+            try:  # only binding may fail here: the test body runs after
+                await stack.enter_async_context(tcp_server(handler, host, SMB_PORT))
+                break
+            except OSError:
+                continue
+        else:  # pragma: no cover - needs root and a free 445
+            pytest.skip("cannot bind 127.x:445")
         yield host
-    finally:
-        server.close()
-        for task in list(tasks):
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await server.wait_closed()
 
 
 def smb2_negotiate_answer() -> bytes:

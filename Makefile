@@ -19,8 +19,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	@touch $@
 
+LINTED := exposcan exposcan_lab tests scripts bench
+
 test: deps
-	$(BIN)/ruff check exposcan tests scripts bench
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
 	EXPOSCAN_REQUIRE_LAB=1 $(BIN)/python -m pytest -q -ra
 	@bash scripts/check-no-lab-left.sh
@@ -29,7 +32,8 @@ unit: deps
 	$(BIN)/python -m pytest -q -m "not lab"
 
 lint: deps
-	$(BIN)/ruff check exposcan tests scripts bench
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
 
 schema: deps
@@ -42,7 +46,7 @@ compare-nmap: deps
 	bash scripts/compare-nmap.sh
 
 clean:
-	-$(BIN)/exposcan lab down
+	-$(BIN)/python -m exposcan_lab down
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
 bench: deps

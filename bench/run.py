@@ -9,7 +9,7 @@ ports are checked against the other tool's and, in the scale labs, against
 what the lab listens on: a fast scan that misses a port would be no result.
 
 Targets: only the namespaces this benchmark builds (bench/scalelab.py, and
-the practice lab of exposcan.lab).  Needs root.
+the practice lab of exposcan_lab).  Needs root.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from defusedxml import ElementTree
 
 from bench.scalelab import DENSE_NET, SPARSE_NET, ScaleLab
 from exposcan import __version__
-from exposcan.portspec import format_ports
+from exposcan.net.portspec import format_ports
 
 REPO = Path(__file__).resolve().parents[1]
 COMMAND_TIMEOUT = 600.0
@@ -95,13 +95,18 @@ def run_one(cmd: Command, env: dict[str, str], tmp: Path) -> None:
     60 MB Python process would report at least 60 MB whatever it runs.
     """
     rss_file = tmp / "rss"
-    argv = [GNU_TIME, "-f", "%M", "-o", str(rss_file), "ip", "netns", "exec", cmd.ns,
-            *cmd.argv]
+    argv = [GNU_TIME, "-f", "%M", "-o", str(rss_file), "ip", "netns", "exec", cmd.ns, *cmd.argv]
     if cmd.out is not None and cmd.out.exists():
         cmd.out.unlink()
     started = time.monotonic()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            env=env, cwd=REPO, start_new_session=True)
+    proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=REPO,
+        start_new_session=True,
+    )
     timer = threading.Timer(COMMAND_TIMEOUT, lambda: os.killpg(proc.pid, signal.SIGKILL))
     timer.start()
     assert proc.stdout is not None
@@ -132,8 +137,11 @@ def parse_nmap_xml(data: bytes) -> tuple[Ports, int]:
         address = host.find("address")
         if address is None:
             continue
-        found = {int(p.get("portid", "0")) for p in host.iter("port")
-                 if (s := p.find("state")) is not None and s.get("state") == "open"}
+        found = {
+            int(p.get("portid", "0"))
+            for p in host.iter("port")
+            if (s := p.find("state")) is not None and s.get("state") == "open"
+        }
         if found:
             ports[address.get("addr", "")] = found
         scripts += sum(1 for _ in host.iter("script"))
@@ -142,8 +150,9 @@ def parse_nmap_xml(data: bytes) -> tuple[Ports, int]:
 
 def parse_report(path: Path) -> tuple[Ports, int]:
     report = json.loads(path.read_text())
-    ports = {h["address"]: {s["port"] for s in h["services"]}
-             for h in report["hosts"] if h["services"]}
+    ports = {
+        h["address"]: {s["port"] for s in h["services"]} for h in report["hosts"] if h["services"]
+    }
     return ports, len(report["findings"])
 
 
@@ -164,8 +173,9 @@ def check_ports(scenario: Scenario) -> None:
             cmd.port_checks.append("same")
 
 
-def build_scenarios(scale: ScaleLab, lab_ns: dict[str, str], ports: str, tmp: Path,
-                    gateway_wan: str, lan: str) -> list[Scenario]:
+def build_scenarios(
+    scale: ScaleLab, lab_ns: dict[str, str], ports: str, tmp: Path, gateway_wan: str, lan: str
+) -> list[Scenario]:
     expo = [sys.executable, "-m", "exposcan", "scan", "-q"]
     full_host = str(DENSE_NET.network_address + 1)
     dense, sparse, scan_ns = str(DENSE_NET), str(SPARSE_NET), scale.scan_ns
@@ -177,66 +187,139 @@ def build_scenarios(scale: ScaleLab, lab_ns: dict[str, str], ports: str, tmp: Pa
     def n(label: str, ns: str, *args: str) -> Command:
         return Command(label, "nmap", ["nmap", "-n", "-oX", "-", *args], ns)
 
-    dense_truth = {a: p for a, p in scale.expected.items()
-                   if a in {str(h) for h in DENSE_NET.hosts()}}
-    sparse_truth = {a: p for a, p in scale.expected.items()
-                    if a not in dense_truth}
+    dense_truth = {
+        a: p for a, p in scale.expected.items() if a in {str(h) for h in DENSE_NET.hosts()}
+    }
+    sparse_truth = {a: p for a, p in scale.expected.items() if a not in dense_truth}
     return [
         Scenario(
-            "1", f"every TCP port of one host ({full_host})",
-            [e("exposcan (SYN, root)", scan_ns, "--no-discovery", "--no-probes", "-p", "-",
-               full_host),
-             e("exposcan --scan-type connect", scan_ns, "--scan-type", "connect",
-               "--no-discovery", "--no-probes", "-p", "-", full_host),
-             n("nmap -sT -p-", scan_ns, "-Pn", "-sT", "-p-", full_host),
-             n("nmap -sS -p- (reference)", scan_ns, "-Pn", "-sS", "-p-", full_host)],
-            [Goal("(1) <= 1.2", "exposcan (SYN, root)", "nmap -sT -p-", 1.2),
-             Goal("(1) connect, unprivileged", "exposcan --scan-type connect",
-                  "nmap -sT -p-", 1.2)],
+            "1",
+            f"every TCP port of one host ({full_host})",
+            [
+                e(
+                    "exposcan (SYN, root)",
+                    scan_ns,
+                    "--no-discovery",
+                    "--no-probes",
+                    "-p",
+                    "-",
+                    full_host,
+                ),
+                e(
+                    "exposcan --scan-type connect",
+                    scan_ns,
+                    "--scan-type",
+                    "connect",
+                    "--no-discovery",
+                    "--no-probes",
+                    "-p",
+                    "-",
+                    full_host,
+                ),
+                n("nmap -sT -p-", scan_ns, "-Pn", "-sT", "-p-", full_host),
+                n("nmap -sS -p- (reference)", scan_ns, "-Pn", "-sS", "-p-", full_host),
+            ],
+            [
+                Goal("(1) <= 1.2", "exposcan (SYN, root)", "nmap -sT -p-", 1.2),
+                Goal(
+                    "(1) connect, unprivileged", "exposcan --scan-type connect", "nmap -sT -p-", 1.2
+                ),
+            ],
             expected={full_host: scale.expected[full_host]},
-            compare=("exposcan (SYN, root)", "exposcan --scan-type connect", "nmap -sT -p-",
-                     "nmap -sS -p- (reference)"),
+            compare=(
+                "exposcan (SYN, root)",
+                "exposcan --scan-type connect",
+                "nmap -sT -p-",
+                "nmap -sS -p- (reference)",
+            ),
         ),
         Scenario(
-            "2", f"a /24 with 254 live hosts, practice ports ({dense})",
-            [e("exposcan", scan_ns, "--no-probes", dense),
-             e("exposcan --scan-type connect", scan_ns, "--scan-type", "connect",
-               "--no-probes", dense),
-             n("nmap -sT", scan_ns, "-sT", "-p", ports, dense)],
-            [Goal("(2) <= 1.0", "exposcan", "nmap -sT", 1.0),
-             Goal("(2) connect, unprivileged", "exposcan --scan-type connect", "nmap -sT",
-                  1.0)],
+            "2",
+            f"a /24 with 254 live hosts, practice ports ({dense})",
+            [
+                e("exposcan", scan_ns, "--no-probes", dense),
+                e(
+                    "exposcan --scan-type connect",
+                    scan_ns,
+                    "--scan-type",
+                    "connect",
+                    "--no-probes",
+                    dense,
+                ),
+                n("nmap -sT", scan_ns, "-sT", "-p", ports, dense),
+            ],
+            [
+                Goal("(2) <= 1.0", "exposcan", "nmap -sT", 1.0),
+                Goal("(2) connect, unprivileged", "exposcan --scan-type connect", "nmap -sT", 1.0),
+            ],
             expected=dense_truth,
             compare=("exposcan", "exposcan --scan-type connect", "nmap -sT"),
         ),
         Scenario(
-            "3", f"a /20, {len(sparse_truth)} hosts alive, practice ports ({sparse})",
-            [e("exposcan", scan_ns, "--no-probes", sparse),
-             n("nmap -sT (ARP discovery)", scan_ns, "-sT", "-p", ports, sparse)],
+            "3",
+            f"a /20, {len(sparse_truth)} hosts alive, practice ports ({sparse})",
+            [
+                e("exposcan", scan_ns, "--no-probes", sparse),
+                n("nmap -sT (ARP discovery)", scan_ns, "-sT", "-p", ports, sparse),
+            ],
             [Goal("(3) <= 1.0", "exposcan", "nmap -sT (ARP discovery)", 1.0)],
             expected=sparse_truth,
             compare=("exposcan", "nmap -sT (ARP discovery)"),
         ),
         Scenario(
-            "4", f"the practice lab, every check ({lan})",
-            [e("exposcan (every check)", lab_ns["ws"], lan),
-             n(f"nmap -sT --script {NMAP_SCRIPTS}", lab_ns["ws"], "-sT", "-p", ports,
-               "--script", NMAP_SCRIPTS, lan)],
-            [Goal("(4) <= 0.25", "exposcan (every check)",
-                  f"nmap -sT --script {NMAP_SCRIPTS}", 0.25)],
+            "4",
+            f"the practice lab, every check ({lan})",
+            [
+                e("exposcan (every check)", lab_ns["ws"], lan),
+                n(
+                    f"nmap -sT --script {NMAP_SCRIPTS}",
+                    lab_ns["ws"],
+                    "-sT",
+                    "-p",
+                    ports,
+                    "--script",
+                    NMAP_SCRIPTS,
+                    lan,
+                ),
+            ],
+            [
+                Goal(
+                    "(4) <= 0.25",
+                    "exposcan (every check)",
+                    f"nmap -sT --script {NMAP_SCRIPTS}",
+                    0.25,
+                )
+            ],
         ),
         Scenario(
-            "5", f"the practice from the internet, every port ({gateway_wan})",
-            [e("exposcan --vantage internet", lab_ns["inet"], "--vantage", "internet",
-               gateway_wan),
-             e("exposcan --vantage internet --no-probes", lab_ns["inet"], "--vantage",
-               "internet", "--no-probes", gateway_wan),
-             n("nmap -sT -p-", lab_ns["inet"], "-Pn", "-sT", "-p-", gateway_wan),
-             n("nmap -sS -p- (reference)", lab_ns["inet"], "-Pn", "-sS", "-p-", gateway_wan)],
-            [Goal("(5) port scan", "exposcan --vantage internet --no-probes",
-                  "nmap -sT -p-", 1.2)],
-            compare=("exposcan --vantage internet", "exposcan --vantage internet --no-probes",
-                     "nmap -sT -p-", "nmap -sS -p- (reference)"),
+            "5",
+            f"the practice from the internet, every port ({gateway_wan})",
+            [
+                e(
+                    "exposcan --vantage internet",
+                    lab_ns["inet"],
+                    "--vantage",
+                    "internet",
+                    gateway_wan,
+                ),
+                e(
+                    "exposcan --vantage internet --no-probes",
+                    lab_ns["inet"],
+                    "--vantage",
+                    "internet",
+                    "--no-probes",
+                    gateway_wan,
+                ),
+                n("nmap -sT -p-", lab_ns["inet"], "-Pn", "-sT", "-p-", gateway_wan),
+                n("nmap -sS -p- (reference)", lab_ns["inet"], "-Pn", "-sS", "-p-", gateway_wan),
+            ],
+            [Goal("(5) port scan", "exposcan --vantage internet --no-probes", "nmap -sT -p-", 1.2)],
+            compare=(
+                "exposcan --vantage internet",
+                "exposcan --vantage internet --no-probes",
+                "nmap -sT -p-",
+                "nmap -sS -p- (reference)",
+            ),
         ),
     ]
 
@@ -251,26 +334,41 @@ def machine() -> dict[str, Any]:
         mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
     except (OSError, ValueError, IndexError):
         mem_kb = 0
-    nmap = subprocess.run(["nmap", "--version"], capture_output=True, text=True,
-                          timeout=10).stdout.splitlines()
-    commit = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"],
-                            capture_output=True, text=True, timeout=10).stdout.strip()
+    nmap = subprocess.run(
+        ["nmap", "--version"], capture_output=True, text=True, timeout=10
+    ).stdout.splitlines()
+    commit = subprocess.run(
+        ["git", "-C", str(REPO), "describe", "--always", "--dirty"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    ).stdout.strip()
     return {
-        "cpus": os.cpu_count(), "cpu_model": model, "memory_mb": mem_kb // 1024,
-        "kernel": platform.release(), "python": platform.python_version(),
-        "nmap": nmap[0] if nmap else "", "exposcan": __version__, "git": commit,
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "memory_mb": mem_kb // 1024,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "nmap": nmap[0] if nmap else "",
+        "exposcan": __version__,
+        "git": commit,
     }
 
 
 def render(scenarios: list[Scenario], info: dict[str, Any], runs: int) -> str:
-    lines = [f"exposcan {info['exposcan']} ({info['git']}) vs {info['nmap']}, "
-             f"{runs} interleaved runs, medians",
-             f"machine: {info['cpus']} x {info['cpu_model']}, {info['memory_mb']} MB, "
-             f"Linux {info['kernel']}, Python {info['python']}", ""]
+    lines = [
+        f"exposcan {info['exposcan']} ({info['git']}) vs {info['nmap']}, "
+        f"{runs} interleaved runs, medians",
+        f"machine: {info['cpus']} x {info['cpu_model']}, {info['memory_mb']} MB, "
+        f"Linux {info['kernel']}, Python {info['python']}",
+        "",
+    ]
     for sc in scenarios:
         lines.append(f"({sc.key}) {sc.title}")
-        lines.append(f"  {'command':<48} {'median s':>9} {'min-max s':>12} {'peak RSS':>9}  "
-                     "open ports / results")
+        lines.append(
+            f"  {'command':<48} {'median s':>9} {'min-max s':>12} {'peak RSS':>9}  "
+            "open ports / results"
+        )
         for c in sc.commands:
             spread = f"{min(c.times):.2f}-{max(c.times):.2f}" if c.times else "-"
             rss = f"{max(c.rss_kb) / 1024:.0f} MB" if c.rss_kb else "-"
@@ -290,8 +388,7 @@ def render(scenarios: list[Scenario], info: dict[str, Any], runs: int) -> str:
         for g in sc.goals:
             ratio = sc.command(g.ours).median() / sc.command(g.theirs).median()
             verdict = "met" if ratio <= g.limit else "NOT met"
-            lines.append(f"  ratio {g.ours} / {g.theirs} = {ratio:.2f}"
-                         f"  (goal {g.what}: {verdict})")
+            lines.append(f"  ratio {g.ours} / {g.theirs} = {ratio:.2f}  (goal {g.what}: {verdict})")
         lines.append("")
     return "\n".join(lines)
 
@@ -303,20 +400,34 @@ def to_json(scenarios: list[Scenario], info: dict[str, Any], runs: int) -> dict[
         "runs": runs,
         "scenarios": [
             {
-                "key": sc.key, "title": sc.title,
+                "key": sc.key,
+                "title": sc.title,
                 "commands": [
-                    {"label": c.label, "tool": c.tool, "argv": c.argv, "times_s": c.times,
-                     "median_s": round(c.median(), 3), "peak_rss_kb": c.rss_kb,
-                     "exit_codes": c.codes,
-                     "open_ports": sum(len(v) for v in (c.ports or {}).values()),
-                     "findings": c.findings, "script_results": c.scripts,
-                     "port_checks": c.port_checks}
+                    {
+                        "label": c.label,
+                        "tool": c.tool,
+                        "argv": c.argv,
+                        "times_s": c.times,
+                        "median_s": round(c.median(), 3),
+                        "peak_rss_kb": c.rss_kb,
+                        "exit_codes": c.codes,
+                        "open_ports": sum(len(v) for v in (c.ports or {}).values()),
+                        "findings": c.findings,
+                        "script_results": c.scripts,
+                        "port_checks": c.port_checks,
+                    }
                     for c in sc.commands
                 ],
                 "ratios": [
-                    {"goal": g.what, "ours": g.ours, "theirs": g.theirs, "limit": g.limit,
-                     "ratio": round(sc.command(g.ours).median()
-                                    / sc.command(g.theirs).median(), 3)}
+                    {
+                        "goal": g.what,
+                        "ours": g.ours,
+                        "theirs": g.theirs,
+                        "limit": g.limit,
+                        "ratio": round(
+                            sc.command(g.ours).median() / sc.command(g.theirs).median(), 3
+                        ),
+                    }
                     for g in sc.goals
                 ],
             }
@@ -328,11 +439,18 @@ def to_json(scenarios: list[Scenario], info: dict[str, Any], runs: int) -> dict[
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--runs", type=int, default=int(os.environ.get("RUNS", "5")))
-    parser.add_argument("--name", default=os.environ.get("EXPOSCAN_LAB_NAME", "bench"),
-                        help="lab name: namespaces exb-NAME-* and exl-NAME-* [bench]")
+    parser.add_argument(
+        "--name",
+        default=os.environ.get("EXPOSCAN_LAB_NAME", "bench"),
+        help="lab name: namespaces exb-NAME-* and exl-NAME-* [bench]",
+    )
     parser.add_argument("--only", default="", help="scenarios to run, e.g. 1,2 [all]")
-    parser.add_argument("--json", type=Path, default=None,
-                        help="where to write the figures [bench/results/bench-DATE.json]")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="where to write the figures [bench/results/bench-DATE.json]",
+    )
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         print("make bench needs root (network namespaces, nmap -sS)", file=sys.stderr)
@@ -341,8 +459,8 @@ def main(argv: list[str] | None = None) -> int:
         print("nmap and GNU time are needed (scripts/install-deps.sh)", file=sys.stderr)
         return 2
     from exposcan.catalogue import default_catalogue
-    from exposcan.lab import Lab
-    from exposcan.lab import topology as t
+    from exposcan_lab import Lab
+    from exposcan_lab import topology as t
 
     ports = format_ports(default_catalogue().default_ports())
     only = set(filter(None, args.only.split(",")))
@@ -350,9 +468,11 @@ def main(argv: list[str] | None = None) -> int:
     # The runs' history goes to a throw-away place, not the user's.
     with tempfile.TemporaryDirectory(prefix="exposcan-bench-") as tmp_dir:
         tmp = Path(tmp_dir)
-        env = dict(os.environ, XDG_DATA_HOME=str(tmp / "data"),
-                   PYTHONPATH=os.pathsep.join(filter(None, [str(REPO),
-                                                            os.environ.get("PYTHONPATH")])))
+        env = dict(
+            os.environ,
+            XDG_DATA_HOME=str(tmp / "data"),
+            PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        )
         scale: ScaleLab | None = None
         lab: Lab | None = None
         # SIGTERM (make interrupted, CI timeout) must tear down as ^C does.
@@ -362,16 +482,23 @@ def main(argv: list[str] | None = None) -> int:
             scale = ScaleLab.up(args.name)
             lab = Lab.up(args.name)
             lab_ns = {"ws": lab.netns("ws"), "inet": lab.netns("inet")}
-            scenarios = [s for s in build_scenarios(scale, lab_ns, ports, tmp,
-                                                    str(t.BOX_WAN_IP), str(t.LAN_NET))
-                         if not only or s.key in only]
+            scenarios = [
+                s
+                for s in build_scenarios(
+                    scale, lab_ns, ports, tmp, str(t.BOX_WAN_IP), str(t.LAN_NET)
+                )
+                if not only or s.key in only
+            ]
             for round_no in range(args.runs):
                 for sc in scenarios:
                     shift = round_no % len(sc.commands)
                     for cmd in sc.commands[shift:] + sc.commands[:shift]:
                         run_one(cmd, env, tmp)
-                        print(f"  round {round_no + 1}/{args.runs} ({sc.key}) {cmd.label}: "
-                              f"{cmd.times[-1]:.2f} s", file=sys.stderr)
+                        print(
+                            f"  round {round_no + 1}/{args.runs} ({sc.key}) {cmd.label}: "
+                            f"{cmd.times[-1]:.2f} s",
+                            file=sys.stderr,
+                        )
                     check_ports(sc)
         finally:
             if lab is not None:
@@ -381,7 +508,8 @@ def main(argv: list[str] | None = None) -> int:
     text = render(scenarios, info, args.runs)
     print(text)
     out = args.json or REPO / "bench" / "results" / (
-        f"bench-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json")
+        f"bench-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(to_json(scenarios, info, args.runs), indent=1) + "\n")
     print(f"figures written to {out}")

@@ -36,8 +36,12 @@ DENSE_LINK = 23  # scanner and hosts on one /23: 198.19.0.0-198.19.1.255
 SCANNER_SPARSE = IPv4Address("198.19.32.1")
 SPARSE_LINK = 19  # 198.19.32.0-198.19.63.255
 SPARSE_NET = IPv4Network("198.19.48.0/20")  # the /20 of scenario 3
-SPARSE_ALIVE = (IPv4Address("198.19.48.10"), IPv4Address("198.19.50.77"),
-                IPv4Address("198.19.55.200"), IPv4Address("198.19.63.254"))
+SPARSE_ALIVE = (
+    IPv4Address("198.19.48.10"),
+    IPv4Address("198.19.50.77"),
+    IPv4Address("198.19.55.200"),
+    IPv4Address("198.19.63.254"),
+)
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -56,15 +60,13 @@ def dense_ports(index: int, ports: list[int]) -> list[int]:
 
 
 def _ip(*args: str, stdin: str | None = None) -> None:
-    proc = subprocess.run(["ip", *args], input=stdin, capture_output=True, text=True,
-                          timeout=30)
+    proc = subprocess.run(["ip", *args], input=stdin, capture_output=True, text=True, timeout=30)
     if proc.returncode != 0:
         raise RuntimeError(f"ip {' '.join(args)}: {proc.stderr.strip()}")
 
 
 def namespaces_of(name: str) -> list[str]:
-    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
-                         timeout=10).stdout
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=10).stdout
     mine = f"{PREFIX}{name}-"
     return [line.split()[0] for line in out.splitlines() if line.startswith(mine)]
 
@@ -107,18 +109,34 @@ class ScaleLab:
             _ip("netns", "add", ns)
             _ip("-n", ns, "link", "set", "lo", "up")
         for mine, peer, ns in (("a0", "b0", self.dense_ns), ("a1", "b1", self.sparse_ns)):
-            _ip("-n", self.scan_ns, "link", "add", mine, "type", "veth", "peer", "name", peer,
-                "netns", ns)
+            _ip(
+                "-n",
+                self.scan_ns,
+                "link",
+                "add",
+                mine,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                peer,
+                "netns",
+                ns,
+            )
         _ip("-n", self.scan_ns, "addr", "add", f"{SCANNER_DENSE}/{DENSE_LINK}", "dev", "a0")
         _ip("-n", self.scan_ns, "addr", "add", f"{SCANNER_SPARSE}/{SPARSE_LINK}", "dev", "a1")
         dense = [(DENSE_NET.network_address + i, dense_ports(i, ports)) for i in range(1, 255)]
-        sparse = [(a, ports[i::len(ports) // 3][:3]) for i, a in enumerate(SPARSE_ALIVE)]
+        sparse = [(a, ports[i :: len(ports) // 3][:3]) for i, a in enumerate(SPARSE_ALIVE)]
         batch = "".join(f"addr add {a}/{DENSE_LINK} dev b0\n" for a, _ in dense)
         _ip("-n", self.dense_ns, "-batch", "-", stdin=batch)
         batch = "".join(f"addr add {a}/{SPARSE_LINK} dev b1\n" for a, _ in sparse)
         _ip("-n", self.sparse_ns, "-batch", "-", stdin=batch)
-        for ns, link in ((self.scan_ns, "a0"), (self.scan_ns, "a1"), (self.dense_ns, "b0"),
-                         (self.sparse_ns, "b1")):
+        for ns, link in (
+            (self.scan_ns, "a0"),
+            (self.scan_ns, "a1"),
+            (self.dense_ns, "b0"),
+            (self.sparse_ns, "b1"),
+        ):
             _ip("-n", ns, "link", "set", link, "up")
         # 254 neighbours fit the default table (gc_thresh3 1024).
         for ns, hosts in ((self.dense_ns, dense), (self.sparse_ns, sparse)):
@@ -132,7 +150,10 @@ class ScaleLab:
         env = dict(os.environ, PYTHONPATH=str(REPO))
         proc = subprocess.Popen(
             ["ip", "netns", "exec", ns, sys.executable, "-m", "bench.listeners", str(spec)],
-            stdout=subprocess.PIPE, cwd=REPO, env=env, start_new_session=True,
+            stdout=subprocess.PIPE,
+            cwd=REPO,
+            env=env,
+            start_new_session=True,
         )
         self._procs.append(proc)
         assert proc.stdout is not None

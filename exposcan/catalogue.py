@@ -18,6 +18,7 @@ import os
 import re
 from collections.abc import Iterable
 from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -61,8 +62,7 @@ class RuleInfo(_Strict):
         """The rule's words in ``lang``; English when it has no translation."""
         if lang in self.i18n:
             return self.i18n[lang]
-        return RuleText(name=self.name, description=self.description,
-                        remediation=self.remediation)
+        return RuleText(name=self.name, description=self.description, remediation=self.remediation)
 
 
 Op = Literal["equals", "not_equals", "in", "gte", "lte", "exists", "absent", "regex"]
@@ -199,7 +199,8 @@ def _one_line(exc: BaseException) -> str:
             items = errors()
             return "; ".join(
                 f"{'.'.join(str(x) for x in e.get('loc', ())) or 'document'}: {e.get('msg', '')}"
-                for e in items[:3]) + ("; ..." if len(items) > 3 else "")
+                for e in items[:3]
+            ) + ("; ..." if len(items) > 3 else "")
         except (TypeError, ValueError, AttributeError):
             pass
     mark = getattr(exc, "problem_mark", None)
@@ -210,15 +211,20 @@ def _one_line(exc: BaseException) -> str:
 
 
 def catalogue_dir() -> Path:
-    """``$EXPOSCAN_CATALOGUE``, else the ``probes/`` folder of the source tree."""
+    """``$EXPOSCAN_CATALOGUE``, else the catalogue shipped in the wheel
+    (``exposcan/probes/``, package data), else the source tree's ``probes/``."""
     env = os.environ.get("EXPOSCAN_CATALOGUE")
     if env:
         return Path(env)
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "catalogue", here.parent / "probes"):
-        if candidate.is_dir():
-            return candidate
-    raise CatalogueError("catalogue not found: set EXPOSCAN_CATALOGUE to the probes/ folder")
+    shipped = resources.files("exposcan") / "probes"
+    if isinstance(shipped, Path) and shipped.is_dir():
+        return shipped
+    source_tree = Path(__file__).resolve().parent.parent / "probes"
+    if source_tree.is_dir():
+        return source_tree
+    raise CatalogueError(
+        "catalogue not found: reinstall exposcan, or set EXPOSCAN_CATALOGUE to a probes/ folder"
+    )
 
 
 @cache

@@ -1,4 +1,4 @@
-"""Command line: ``exposcan scan`` and ``exposcan lab``."""
+"""Command line: ``exposcan scan``, ``diff``, ``history``, ``report``."""
 
 from __future__ import annotations
 
@@ -15,22 +15,22 @@ from typing import NoReturn
 from rich.console import Console
 
 from exposcan import __version__
-from exposcan.audit import BASELINE_LAST, Audit, AuditError
+from exposcan.audit.diff import diff_reports, load_report, render_diff
+from exposcan.audit.history import HistoryError
+from exposcan.audit.history_cli import add_db_option, add_parsers, run_diff, run_history
+from exposcan.audit.run import BASELINE_LAST, Audit, AuditError
 from exposcan.catalogue import LANGUAGES, Catalogue, CatalogueError, default_catalogue
 from exposcan.config import ScanConfig
-from exposcan.diff import diff_reports, load_report, render_diff
 from exposcan.engine import Scanner
-from exposcan.history import HistoryError
-from exposcan.history_cli import add_db_option, add_parsers, run_diff, run_history
 from exposcan.limits import Deadlines
 from exposcan.models import Report, Severity, Vantage
-from exposcan.netinfo import LocalView, local_view
-from exposcan.portspec import ALL_PORTS, PortSpecError, format_ports, parse_ports
+from exposcan.net.localview import LocalView, local_view
+from exposcan.net.portspec import ALL_PORTS, PortSpecError, format_ports, parse_ports
+from exposcan.net.synscan import syn_available
+from exposcan.net.targets import DEFAULT_MAX_HOSTS, MAX_TARGETS, TargetError, build_targets
 from exposcan.report import ReportFormatError, check_output, write_report
 from exposcan.report.i18n import default_lang
 from exposcan.report.terminal import LiveProgress, render_summary
-from exposcan.synscan import syn_available
-from exposcan.targets import DEFAULT_MAX_HOSTS, MAX_TARGETS, TargetError, build_targets
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -71,8 +71,7 @@ class _OneLineParser(argparse.ArgumentParser):
     whole usage block; ``--help`` still shows it."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} "
-                     f"(see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,92 +90,165 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
     )
     scan.add_argument(
-        "targets", nargs="*", metavar="TARGET",
+        "targets",
+        nargs="*",
+        metavar="TARGET",
         help="IPv4 address, CIDR, range (198.18.0.10-40) or host name; "
         "none: the directly connected networks and the default gateway",
     )
     scan.add_argument("-p", "--ports", help="ports in nmap syntax (104,4242,8000-8100; - for all)")
-    scan.add_argument("--vantage", choices=[v.value for v in Vantage], default="lan",
-                      help="lan (default) or internet: scanning a practice's public address "
-                      "from outside, every TCP port unless -p says otherwise")
-    scan.add_argument("-o", "--output", action="append", default=[], metavar="FILE",
-                      help="write the report; format from the extension (.json, .html); "
-                      "repeatable")
-    scan.add_argument("--lang", choices=list(LANGUAGES), default=default_lang(),
-                      help="language of the HTML report and the summary [from the locale: "
-                      "LC_ALL/LC_MESSAGES/LANG fr* -> fr, else en]")
-    scan.add_argument("--timeout", type=_positive_float, default=5.0, metavar="SECONDS",
-                      help="read deadline of a probe (connect: 3/5 of it, total: 6x) [5]")
-    scan.add_argument("--scan-timeout", type=_positive_float, default=1.0, metavar="SECONDS",
-                      help="port scan connect deadline before a port counts filtered [1]")
-    scan.add_argument("--scan-type", choices=["auto", "syn", "connect"], default="auto",
-                      help="port scan: syn (raw packets, root; like nmap -sS), connect (any "
-                      "user; like nmap -sT), auto: syn when allowed [auto]")
-    scan.add_argument("--concurrency", type=_positive_int, default=500,
-                      help="connections in flight across all hosts [500]")
-    scan.add_argument("--per-host", type=_positive_int, default=2,
-                      help="probe connections in flight per host [2]")
-    scan.add_argument("--rate", type=float, default=0.0,
-                      help="new connections per second, 0 = unlimited [0]")
-    scan.add_argument("--max-hosts", type=_max_hosts, default=DEFAULT_MAX_HOSTS, metavar="N",
-                      help="refuse to scan more than N addresses: a /16 typed for a /24 "
-                      f"is stopped [{DEFAULT_MAX_HOSTS}, at most {MAX_TARGETS}]")
-    scan.add_argument("--exclude", action="append", default=[], metavar="TARGET",
-                      help="addresses not to touch (same syntax as TARGET); repeatable")
-    scan.add_argument("--no-discovery", action="store_true",
-                      help="treat every address as up (like nmap -Pn)")
-    scan.add_argument("--no-probes", action="store_true",
-                      help="port scan only: no protocol probe, no box look-up (like nmap "
-                      "without -sV or scripts)")
-    scan.add_argument("--intrusive", action="store_true",
-                      help="also run intrusive checks (default credentials, read-only); "
-                      "labelled as such in the report")
-    scan.add_argument("--calling-ae", default="EXPOSCAN",
-                      help="DICOM calling AE title [EXPOSCAN]")
-    scan.add_argument("--fail-on", default="high",
-                      choices=[s.value for s in Severity] + ["never"],
-                      help="lowest severity that makes the exit code 1 [high]")
-    scan.add_argument("--baseline", metavar="last|REPORT.json",
-                      help="a previous report, or last: the previous complete run of the same "
-                      "targets and vantage in the history; only findings it did not hold "
-                      "count for the exit code (a cron audit alerts on what is new)")
+    scan.add_argument(
+        "--vantage",
+        choices=[v.value for v in Vantage],
+        default="lan",
+        help="lan (default) or internet: scanning a practice's public address "
+        "from outside, every TCP port unless -p says otherwise",
+    )
+    scan.add_argument(
+        "-o",
+        "--output",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="write the report; format from the extension (.json, .html); repeatable",
+    )
+    scan.add_argument(
+        "--lang",
+        choices=list(LANGUAGES),
+        default=default_lang(),
+        help="language of the HTML report and the summary [from the locale: "
+        "LC_ALL/LC_MESSAGES/LANG fr* -> fr, else en]",
+    )
+    scan.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=5.0,
+        metavar="SECONDS",
+        help="read deadline of a probe (connect: 3/5 of it, total: 6x) [5]",
+    )
+    scan.add_argument(
+        "--scan-timeout",
+        type=_positive_float,
+        default=1.0,
+        metavar="SECONDS",
+        help="port scan connect deadline before a port counts filtered [1]",
+    )
+    scan.add_argument(
+        "--scan-type",
+        choices=["auto", "syn", "connect"],
+        default="auto",
+        help="port scan: syn (raw packets, root; like nmap -sS), connect (any "
+        "user; like nmap -sT), auto: syn when allowed [auto]",
+    )
+    scan.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=500,
+        help="connections in flight across all hosts [500]",
+    )
+    scan.add_argument(
+        "--per-host", type=_positive_int, default=2, help="probe connections in flight per host [2]"
+    )
+    scan.add_argument(
+        "--rate", type=float, default=0.0, help="new connections per second, 0 = unlimited [0]"
+    )
+    scan.add_argument(
+        "--max-hosts",
+        type=_max_hosts,
+        default=DEFAULT_MAX_HOSTS,
+        metavar="N",
+        help="refuse to scan more than N addresses: a /16 typed for a /24 "
+        f"is stopped [{DEFAULT_MAX_HOSTS}, at most {MAX_TARGETS}]",
+    )
+    scan.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="TARGET",
+        help="addresses not to touch (same syntax as TARGET); repeatable",
+    )
+    scan.add_argument(
+        "--no-discovery", action="store_true", help="treat every address as up (like nmap -Pn)"
+    )
+    scan.add_argument(
+        "--no-probes",
+        action="store_true",
+        help="port scan only: no protocol probe, no box look-up (like nmap without -sV or scripts)",
+    )
+    scan.add_argument(
+        "--intrusive",
+        action="store_true",
+        help="also run intrusive checks (default credentials, read-only); "
+        "labelled as such in the report",
+    )
+    scan.add_argument("--calling-ae", default="EXPOSCAN", help="DICOM calling AE title [EXPOSCAN]")
+    scan.add_argument(
+        "--fail-on",
+        default="high",
+        choices=[s.value for s in Severity] + ["never"],
+        help="lowest severity that makes the exit code 1 [high]",
+    )
+    scan.add_argument(
+        "--baseline",
+        metavar="last|REPORT.json",
+        help="a previous report, or last: the previous complete run of the same "
+        "targets and vantage in the history; only findings it did not hold "
+        "count for the exit code (a cron audit alerts on what is new)",
+    )
     add_db_option(scan)
-    scan.add_argument("--notify", action="append", default=[], metavar="URL",
-                      help="send the verdict when something is new: http(s)://... (a JSON "
-                      "webhook) or smtp(s)://[user@]host[:port]?to=a@b&from=c@d (a mail, the "
-                      "report attached; password from $EXPOSCAN_SMTP_PASSWORD or the file "
-                      "$EXPOSCAN_SMTP_PASSWORD_FILE); repeatable")
-    scan.add_argument("--notify-always", action="store_true",
-                      help="notify after every run, not only when something is new")
+    scan.add_argument(
+        "--notify",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="send the verdict when something is new: http(s)://... (a JSON "
+        "webhook) or smtp(s)://[user@]host[:port]?to=a@b&from=c@d (a mail, the "
+        "report attached; password from $EXPOSCAN_SMTP_PASSWORD or the file "
+        "$EXPOSCAN_SMTP_PASSWORD_FILE); repeatable",
+    )
+    scan.add_argument(
+        "--notify-always",
+        action="store_true",
+        help="notify after every run, not only when something is new",
+    )
     scan.add_argument("-q", "--quiet", action="store_true", help="print nothing")
     scan.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
-    diff = sub.add_parser("diff", help="compare two runs: report files or history run ids; "
-                          "default the last two runs of the same targets (exit 0 same, "
-                          "1 changed, 2 error)")
+    diff = sub.add_parser(
+        "diff",
+        help="compare two runs: report files or history run ids; "
+        "default the last two runs of the same targets (exit 0 same, "
+        "1 changed, 2 error)",
+    )
     diff.add_argument("old", nargs="?", metavar="OLD")
     diff.add_argument("new", nargs="?", metavar="NEW")
     diff.add_argument("--json", action="store_true", help="print JSON")
     add_db_option(diff)
     add_parsers(sub)
-    report = sub.add_parser("report", help="write a saved JSON report as HTML (or JSON): "
-                            "exposcan report IN.json -o OUT.html [--lang fr|en]")
+    report = sub.add_parser(
+        "report",
+        help="write a saved JSON report as HTML (or JSON): "
+        "exposcan report IN.json -o OUT.html [--lang fr|en]",
+    )
     report.add_argument("input", metavar="IN.json")
-    report.add_argument("-o", "--output", action="append", required=True, metavar="FILE",
-                        help="the report to write (.html or .json); repeatable")
-    report.add_argument("--lang", choices=list(LANGUAGES), default=default_lang(),
-                        help="language of the HTML report [from the locale]")
-    lab = sub.add_parser("lab", help="the practice lab in network namespaces (root)",
-                         add_help=False)
-    lab.add_argument("rest", nargs=argparse.REMAINDER)
+    report.add_argument(
+        "-o",
+        "--output",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="the report to write (.html or .json); repeatable",
+    )
+    report.add_argument(
+        "--lang",
+        choices=list(LANGUAGES),
+        default=default_lang(),
+        help="language of the HTML report [from the locale]",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if args_list[:1] == ["lab"]:
-        from exposcan.lab.cli import main as lab_main
-
-        return lab_main(args_list[1:])
     parser = build_parser()
     try:
         args = parser.parse_args(args_list)
@@ -218,8 +290,7 @@ def _config(args: argparse.Namespace, catalogue: Catalogue) -> ScanConfig:
         ports=ports,
         ports_spec=format_ports(ports),
         vantage=vantage,
-        deadlines=Deadlines(connect=args.timeout * 0.6, read=args.timeout,
-                            total=args.timeout * 6),
+        deadlines=Deadlines(connect=args.timeout * 0.6, read=args.timeout, total=args.timeout * 6),
         scan_timeout=args.scan_timeout,
         scan_type=args.scan_type,
         concurrency=args.concurrency,
@@ -237,8 +308,14 @@ def _auto_targets(view: LocalView, err: Console, quiet: bool) -> list[str]:
     for net in view.networks:
         specs.append(str(net.network))
         if not quiet:
-            extra = (f" (the interface has {net.declared}: larger than /22, so only the /24 "
-                     "around this machine)") if net.shrunk else ""
+            extra = (
+                (
+                    f" (the interface has {net.declared}: larger than /22, so only the /24 "
+                    "around this machine)"
+                )
+                if net.shrunk
+                else ""
+            )
             err.print(f"exposcan: scanning {net.network} on {net.interface}{extra}")
     if view.gateway and not any(view.gateway in n.network for n in view.networks):
         specs.append(str(view.gateway))
@@ -253,8 +330,11 @@ def run_scan(args: argparse.Namespace) -> int:
     # Without a terminal (cron mail, a pipe) rich would wrap at 80 columns.
     out = Console() if sys.stdout.isatty() else Console(width=120)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose > 1 else logging.INFO if args.verbose else
-        logging.WARNING,
+        level=logging.DEBUG
+        if args.verbose > 1
+        else logging.INFO
+        if args.verbose
+        else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
@@ -265,12 +345,21 @@ def run_scan(args: argparse.Namespace) -> int:
         config = _config(args, catalogue)
         if args.scan_type == "syn" and not syn_available():
             raise ValueError("--scan-type syn needs root (raw sockets); use connect")
-        baseline = (load_report(args.baseline)
-                    if args.baseline and args.baseline != BASELINE_LAST else None)
-        audit = Audit.prepare(args.db, args.baseline, args.notify, args.notify_always,
-                              args.fail_on, args.lang)
-    except (ReportFormatError, PortSpecError, CatalogueError, OSError, ValueError,
-            AuditError, HistoryError) as exc:
+        baseline = (
+            load_report(args.baseline) if args.baseline and args.baseline != BASELINE_LAST else None
+        )
+        audit = Audit.prepare(
+            args.db, args.baseline, args.notify, args.notify_always, args.fail_on, args.lang
+        )
+    except (
+        ReportFormatError,
+        PortSpecError,
+        CatalogueError,
+        OSError,
+        ValueError,
+        AuditError,
+        HistoryError,
+    ) as exc:
         err.print(f"exposcan: error: {exc}", markup=False)
         return EXIT_ERROR
     try:
@@ -297,12 +386,16 @@ def run_scan(args: argparse.Namespace) -> int:
         return EXIT_ERROR
 
     if targets.excluded:
-        config = dataclasses.replace(
-            config, excluded=frozenset(str(a) for a in targets.excluded))
-    scanner = (Scanner(config, catalogue, [], []) if args.no_probes
-               else Scanner(config, catalogue))
-    complete = _run(scanner, targets.addresses, targets.labels, view,
-                    show_progress=err.is_terminal and not args.quiet, console=err)
+        config = dataclasses.replace(config, excluded=frozenset(str(a) for a in targets.excluded))
+    scanner = Scanner(config, catalogue, [], []) if args.no_probes else Scanner(config, catalogue)
+    complete = _run(
+        scanner,
+        targets.addresses,
+        targets.labels,
+        view,
+        show_progress=err.is_terminal and not args.quiet,
+        console=err,
+    )
     report = scanner.report(complete=complete)
     for path in args.output:
         write_report(report, path, args.lang)

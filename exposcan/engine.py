@@ -18,7 +18,6 @@ from ipaddress import IPv4Address
 from exposcan import __version__
 from exposcan.catalogue import Catalogue
 from exposcan.config import ScanConfig
-from exposcan.discovery import discover
 from exposcan.findings import evaluate, sort_findings
 from exposcan.limits import Limits
 from exposcan.models import (
@@ -28,13 +27,14 @@ from exposcan.models import (
     Tool,
     Vantage,
 )
-from exposcan.netinfo import LocalView
-from exposcan.netio import ProbeError, classify
-from exposcan.portscan import PortResult, Sweeper, connect_scan, sweep
+from exposcan.net.discovery import discover
+from exposcan.net.localview import LocalView
+from exposcan.net.netio import ProbeError, classify
+from exposcan.net.portscan import PortResult, Sweeper, connect_scan, sweep
+from exposcan.net.synscan import SynScanUnavailable, choose_sweeper
 from exposcan.probe import NetworkContext, NetworkProbe, ProbeContext, ServiceProbe
 from exposcan.protocols import network_probes, service_probes
 from exposcan.state import HostState, ScanState, ServiceState
-from exposcan.synscan import SynScanUnavailable, choose_sweeper
 
 log = logging.getLogger("exposcan")
 
@@ -56,11 +56,13 @@ class Scanner:
         self.started = datetime.now(UTC)
         self.target_labels: list[str] = []
         self._service_probes = [
-            t() for t in (service_probes() if service_probe_types is None else service_probe_types)
+            t()
+            for t in (service_probes() if service_probe_types is None else service_probe_types)
             if config.intrusive or t.safety == "safe"
         ]
         self._network_probes = [
-            t() for t in (network_probes() if network_probe_types is None else network_probe_types)
+            t()
+            for t in (network_probes() if network_probe_types is None else network_probe_types)
             if config.intrusive or t.safety == "safe"
         ]
         self._limits: Limits | None = None
@@ -96,9 +98,7 @@ class Scanner:
         finally:
             self._limits.close()
 
-    async def _discover(
-        self, targets: list[IPv4Address], view: LocalView | None
-    ) -> list[str]:
+    async def _discover(self, targets: list[IPv4Address], view: LocalView | None) -> list[str]:
         # From the internet a box answers no ARP and may drop pings: every
         # address named is scanned, as nmap -Pn.
         if not self.config.discovery or self.config.vantage is Vantage.INTERNET:
@@ -147,13 +147,18 @@ class Scanner:
 
         if self._sweeper is None:
             self._sweeper = choose_sweeper(self.config.scan_type)
-            log.info("port scan: %s", "SYN (raw packets)" if self._sweeper is not sweep
-                     else "connect")
+            log.info(
+                "port scan: %s", "SYN (raw packets)" if self._sweeper is not sweep else "connect"
+            )
         workers = min(self.config.concurrency, max(1, len(hosts) * len(ports)))
         try:
             await connect_scan(
-                jobs(), workers=workers, timeout=self.config.scan_timeout,
-                rate=self.config.rate, on_result=on_open, on_progress=on_progress,
+                jobs(),
+                workers=workers,
+                timeout=self.config.scan_timeout,
+                rate=self.config.rate,
+                on_result=on_open,
+                on_progress=on_progress,
                 sweeper=self._sweeper,
             )
         except SynScanUnavailable:
@@ -162,8 +167,12 @@ class Scanner:
             log.info("port scan: raw sockets refused, connect scan instead")
             self._sweeper = sweep
             await connect_scan(
-                jobs(), workers=workers, timeout=self.config.scan_timeout,
-                rate=self.config.rate, on_result=on_open, on_progress=on_progress,
+                jobs(),
+                workers=workers,
+                timeout=self.config.scan_timeout,
+                rate=self.config.rate,
+                on_result=on_open,
+                on_progress=on_progress,
             )
         return opened
 
@@ -189,17 +198,26 @@ class Scanner:
         assert self._limits is not None
         ctx = ProbeContext(host, self.state, self.config, self.catalogue, self._limits, probe.name)
         facts_before = len(host.facts)
-        await self._guarded(probe.name, host.address, service.port,
-                            probe.probe(ctx, service))
+        await self._guarded(probe.name, host.address, service.port, probe.probe(ctx, service))
         # Fact kinds only: their data is what rules read, not what logs print.
         # Other probes of this host run alongside: only this port's new facts.
         mine = [f.kind for f in host.facts[facts_before:] if f.port == service.port]
-        log.info("%s:%d probe %s: %s", host.address, service.port, probe.name,
-                 ", ".join(mine) or "no fact")
+        log.info(
+            "%s:%d probe %s: %s",
+            host.address,
+            service.port,
+            probe.name,
+            ", ".join(mine) or "no fact",
+        )
 
     async def _guarded(
-        self, name: str, address: str, port: int | None, coro: object,
-        total: float | None = None, clock_from: asyncio.Event | None = None,
+        self,
+        name: str,
+        address: str,
+        port: int | None,
+        coro: object,
+        total: float | None = None,
+        clock_from: asyncio.Event | None = None,
     ) -> None:
         """Run one probe under its total deadline; failures become error records.
 
@@ -229,8 +247,13 @@ class Scanner:
             log.info("%s:%s probe %s: %s", address, port, name, exc.reason.value)
             self.state.error(address, port, name, exc.reason, exc.detail)
         except TimeoutError:
-            self.state.error(address, port, name, ErrorReason.TIMEOUT,
-                             f"probe exceeded its {total:g} s total deadline")
+            self.state.error(
+                address,
+                port,
+                name,
+                ErrorReason.TIMEOUT,
+                f"probe exceeded its {total:g} s total deadline",
+            )
         except (OSError, ValueError, EOFError, UnicodeError) as exc:
             self.state.error(address, port, name, classify(exc), type(exc).__name__)
         except Exception as exc:  # a probe bug must not stop the scan
@@ -245,8 +268,7 @@ class Scanner:
     async def scan_more(self, address: str, ports: list[int]) -> HostState:
         """Scan and probe extra ports of a host (a box forward's internal target)."""
         if address in self.config.excluded:
-            self.state.note(f"{address} is excluded: not scanned, though a box forward "
-                            "leads to it")
+            self.state.note(f"{address} is excluded: not scanned, though a box forward leads to it")
             return HostState(address)
         host = self.state.host(address)
         if host.discovered_by == "assumed" and not host.services:
@@ -261,12 +283,22 @@ class Scanner:
         assert self._limits is not None
         for probe in sorted(self._network_probes, key=lambda p: p.phase):
             budget = self.config.deadlines.total * NETWORK_BUDGET
-            ctx = NetworkContext(self.state, self.config, self.catalogue, self._limits,
-                                 probe.name, self.scan_more, labels, budget, probes_done)
+            ctx = NetworkContext(
+                self.state,
+                self.config,
+                self.catalogue,
+                self._limits,
+                probe.name,
+                self.scan_more,
+                labels,
+                budget,
+                probes_done,
+            )
             # A network probe may scan and probe follow-up targets (a box
             # forward's internal host): its budget covers several probes.
-            await self._guarded(probe.name, "*", None, probe.run(ctx),
-                                total=budget, clock_from=probes_done)
+            await self._guarded(
+                probe.name, "*", None, probe.run(ctx), total=budget, clock_from=probes_done
+            )
 
     # -- the report -----------------------------------------------------
 

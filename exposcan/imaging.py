@@ -50,7 +50,7 @@ class ImagingSignatures:
 
     def has_magic(self, head: bytes) -> bool:
         end = self.magic_offset + len(self.magic)
-        return len(head) >= end and head[self.magic_offset:end] == self.magic
+        return len(head) >= end and head[self.magic_offset : end] == self.magic
 
 
 def signatures_from(catalogue: Catalogue) -> ImagingSignatures:

@@ -93,8 +93,9 @@ class NetworkContext:
     host_probes: asyncio.Event = field(default_factory=lambda: _set(asyncio.Event()))
 
     def context_for(self, host: HostState) -> ProbeContext:
-        return ProbeContext(host, self.scan, self.config, self.catalogue, self.limits,
-                            self.probe_name)
+        return ProbeContext(
+            host, self.scan, self.config, self.catalogue, self.limits, self.probe_name
+        )
 
 
 def _set(event: asyncio.Event) -> asyncio.Event:

@@ -96,8 +96,9 @@ class ScanState:
     ) -> None:
         # Details come from exceptions of network code: cap them so a hostile
         # peer cannot grow a report by sending a huge error string.
-        self.errors.append(ErrorRecord(host=host, port=port, probe=probe, reason=reason,
-                                       detail=detail[:300]))
+        self.errors.append(
+            ErrorRecord(host=host, port=port, probe=probe, reason=reason, detail=detail[:300])
+        )
 
     def facts(self) -> list[Fact]:
         return [fact for host in self.hosts.values() for fact in host.facts]

@@ -93,8 +93,17 @@ class Verdict:
 _ACTION_RULES: tuple[tuple[str, frozenset[str]], ...] = (
     ("close-forwards", frozenset({INTERNET_PROVEN_RULE, INTERNET_FORWARD_RULE})),
     ("assess-breach", frozenset({INTERNET_PROVEN_RULE, INTERNET_FORWARD_RULE})),
-    ("lock-pacs", frozenset({"dicom.query-open", "http.pacs-unauthenticated",
-                             "http.default-credentials", "dicom.store-open"})),
+    (
+        "lock-pacs",
+        frozenset(
+            {
+                "dicom.query-open",
+                "http.pacs-unauthenticated",
+                "http.default-credentials",
+                "dicom.store-open",
+            }
+        ),
+    ),
     ("lock-shares", frozenset({"smb.guest-share-imaging", "smb.guest-access"})),
     ("remove-listing", frozenset({"http.listing-imaging"})),
     ("scan-from-outside", frozenset()),  # decided below, from the answer
@@ -141,8 +150,10 @@ def decide(report: Report) -> Verdict:
         by_rule.setdefault(f.rule, []).append(f)
 
     if vantage is Vantage.INTERNET:
-        proven = [Place(_where(f), _kind(f.evidence.get("service")))
-                  for f in by_rule.get(INTERNET_PROVEN_RULE, [])]
+        proven = [
+            Place(_where(f), _kind(f.evidence.get("service")))
+            for f in by_rule.get(INTERNET_PROVEN_RULE, [])
+        ]
         internet = InternetAnswer.PROVEN if proven else InternetAnswer.NONE
         internet_places = _unique(proven)
     else:
@@ -154,8 +165,13 @@ def decide(report: Report) -> Verdict:
     if vantage is Vantage.INTERNET:
         lan = LanAnswer.UNKNOWN
     else:
-        lan_places = _unique([Place(_where(f), IMAGING_READ_RULES[f.rule])
-                              for f in findings if f.rule in IMAGING_READ_RULES])
+        lan_places = _unique(
+            [
+                Place(_where(f), IMAGING_READ_RULES[f.rule])
+                for f in findings
+                if f.rule in IMAGING_READ_RULES
+            ]
+        )
         lan = LanAnswer.YES if lan_places else LanAnswer.NO
 
     actions: list[Action] = []
@@ -163,8 +179,9 @@ def decide(report: Report) -> Verdict:
         if action_id == "close-forwards" and internet_places:
             where = tuple(dict.fromkeys(p.via or p.where for p in internet_places))
             # From outside, the forward's inside end is unknown: name the public ports.
-            actions.append(Action("close-public" if vantage is Vantage.INTERNET
-                                  else action_id, where))
+            actions.append(
+                Action("close-public" if vantage is Vantage.INTERNET else action_id, where)
+            )
         elif action_id == "scan-from-outside":
             if vantage is Vantage.LAN and internet is not InternetAnswer.NONE:
                 actions.append(Action(action_id))
@@ -174,8 +191,11 @@ def decide(report: Report) -> Verdict:
         elif action_id != "close-forwards":
             hits = [f for f in findings if f.rule in rules]
             if hits:
-                where = () if action_id == "assess-breach" else \
-                    tuple(dict.fromkeys(_where(f) for f in hits))
+                where = (
+                    ()
+                    if action_id == "assess-breach"
+                    else tuple(dict.fromkeys(_where(f) for f in hits))
+                )
                 actions.append(Action(action_id, where))
 
     return Verdict(

@@ -12,18 +12,18 @@ WORK=$(mktemp -d)
 TARGETS="198.18.0.10 198.18.0.11 198.18.0.30 198.18.0.40 198.18.0.50"
 PORTS="80,104,4242,5678,8042,8080,11112"
 
-down() { "$BIN/exposcan" lab down --name "$LAB" >/dev/null 2>&1 || true; rm -rf "$WORK"; }
+down() { "$BIN/python" -m exposcan_lab down --name "$LAB" >/dev/null 2>&1 || true; rm -rf "$WORK"; }
 trap down EXIT INT TERM
-"$BIN/exposcan" lab up --name "$LAB" >/dev/null
+"$BIN/python" -m exposcan_lab up --name "$LAB" >/dev/null
 
 start=$(date +%s.%N)
 # -n: no DNS in a namespace (reverse look-ups stall); -Pn: hosts are known up.
-"$BIN/exposcan" lab exec --name "$LAB" ws -- nmap -n -Pn -sT -p "$PORTS" \
+"$BIN/python" -m exposcan_lab exec --name "$LAB" ws -- nmap -n -Pn -sT -p "$PORTS" \
   --script dicom-ping,http-title --host-timeout 60s -oX "$WORK/nmap.xml" $TARGETS >/dev/null
 mid=$(date +%s.%N)
 set +e
 # A history of its own: a comparison run is not an audit of anything.
-"$BIN/exposcan" lab exec --name "$LAB" ws -- "$BIN/exposcan" scan -q --no-discovery --db "$WORK/h.db" \
+"$BIN/python" -m exposcan_lab exec --name "$LAB" ws -- "$BIN/exposcan" scan -q --no-discovery --db "$WORK/h.db" \
   -p "$PORTS" -o "$WORK/exposcan.json" $TARGETS
 rc=$?
 set -e

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import defusedxml.ElementTree as ET
 
-from exposcan.lab.topology import CANARY_STRINGS, HOSTS
+from exposcan_lab.topology import CANARY_STRINGS, HOSTS
 
 
 def nmap_view(path: str) -> dict[tuple[str, int], str]:
@@ -43,7 +43,8 @@ def exposcan_view(path: str) -> dict[tuple[str, int], str]:
             for k, v in list(f["evidence"].items())[:3]
         )
         view.setdefault((f["host"], f["port"]), []).append(
-            f"**{f['rule']}** ({f['severity']}) {evidence}")
+            f"**{f['rule']}** ({f['severity']}) {evidence}"
+        )
     for e in report["errors"]:
         view.setdefault((e["host"], e["port"]), []).append(f"error: {e['reason']}")
     return {k: "; ".join(v) for k, v in view.items()}
@@ -64,14 +65,17 @@ def main() -> None:
         "| host | port | nmap says | exposcan says |",
         "|---|---|---|---|",
     ]
+
     def order(k: tuple[str, int]) -> tuple[tuple[int, ...], int]:
         return tuple(map(int, k[0].split("."))), k[1]
 
     for key in sorted(set(nmap) | set(ours), key=order):
         host, port = key
         cell = lambda s: s.replace("|", "\\|") or "-"  # noqa: E731
-        lines.append(f"| {roles.get(host, host)} {host} | {port} | {cell(nmap.get(key, ''))} "
-                     f"| {cell(ours.get(key, ''))} |")
+        lines.append(
+            f"| {roles.get(host, host)} {host} | {port} | {cell(nmap.get(key, ''))} "
+            f"| {cell(ours.get(key, ''))} |"
+        )
     text = "\n".join(lines) + "\n"
     leaked = [s for s in CANARY_STRINGS if s in text]
     if leaked:

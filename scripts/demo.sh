@@ -9,16 +9,16 @@ BIN="$ROOT/.venv/bin"
 LAB=${EXPOSCAN_LAB_NAME:-demo}
 OUT=${DEMO_OUT:-$ROOT}
 
-down() { "$BIN/exposcan" lab down --name "$LAB" >/dev/null 2>&1 || true; }
+down() { "$BIN/python" -m exposcan_lab down --name "$LAB" >/dev/null 2>&1 || true; }
 trap down EXIT INT TERM
 
 echo "== Bringing the practice lab up (network namespaces, real servers)"
-"$BIN/exposcan" lab up --name "$LAB"
+"$BIN/python" -m exposcan_lab up --name "$LAB"
 
 scan() {  # host, then exposcan arguments; exit 1 (findings) is the expected result
   local host=$1; shift
   set +e
-  "$BIN/exposcan" lab exec --name "$LAB" "$host" -- "$BIN/exposcan" scan "$@"
+  "$BIN/python" -m exposcan_lab exec --name "$LAB" "$host" -- "$BIN/exposcan" scan "$@"
   local rc=$?
   set -e
   if [ "$rc" -ge 2 ]; then

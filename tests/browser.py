@@ -27,12 +27,24 @@ from pathlib import Path
 from typing import Any
 
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-default-apps", "--disable-extensions", "--disable-domain-reliability",
-    "--disable-client-side-phishing-detection", "--no-default-browser-check",
-    "--metrics-recording-only", "--mute-audio", "--hide-scrollbars",
-    "--proxy-server=127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--disable-domain-reliability",
+    "--disable-client-side-phishing-detection",
+    "--no-default-browser-check",
+    "--metrics-recording-only",
+    "--mute-audio",
+    "--hide-scrollbars",
+    "--proxy-server=127.0.0.1:9",
+    "--host-resolver-rules=MAP * ~NOTFOUND",
     "--remote-debugging-pipe",
 ]
 
@@ -80,10 +92,24 @@ class Browser:
             os.close(fd)
         cmd_r, res_w = for_child
         # bash, not sh: dash only redirects single-digit descriptors.
-        argv = [*_isolated(), "bash", "-c", f'exec "$@" 3<&{cmd_r} 4>&{res_w}', "bash", path,
-                *CHROMIUM_FLAGS, f"--user-data-dir={self._profile.name}", "about:blank"]
-        self.proc = subprocess.Popen(argv, pass_fds=(cmd_r, res_w), stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        argv = [
+            *_isolated(),
+            "bash",
+            "-c",
+            f'exec "$@" 3<&{cmd_r} 4>&{res_w}',
+            "bash",
+            path,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={self._profile.name}",
+            "about:blank",
+        ]
+        self.proc = subprocess.Popen(
+            argv,
+            pass_fds=(cmd_r, res_w),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         os.close(cmd_r)
         os.close(res_w)
         self._buf = b""
@@ -106,8 +132,9 @@ class Browser:
         raw, self._buf = self._buf.split(b"\0", 1)
         return json.loads(raw)  # type: ignore[no-any-return]
 
-    def send(self, method: str, params: dict[str, Any] | None = None,
-             session: str | None = None) -> dict[str, Any]:
+    def send(
+        self, method: str, params: dict[str, Any] | None = None, session: str | None = None
+    ) -> dict[str, Any]:
         self._next_id += 1
         msg: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
         if session:
@@ -138,13 +165,16 @@ class Browser:
         url = path.resolve().as_uri()
         assert url.startswith("file://")  # never a network page
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = self.send("Target.attachToTarget",
-                            {"targetId": target, "flatten": True})["sessionId"]
+        session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
+            "sessionId"
+        ]
         for domain in ("Page", "Runtime", "Log"):
             self.send(f"{domain}.enable", session=session)
-        self.send("Emulation.setDeviceMetricsOverride",
-                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
-                  session=session)
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+            session=session,
+        )
         self.send("Page.navigate", {"url": url}, session=session)
         self._wait_event("Page.loadEventFired", session)
         # One round trip more: late console messages are queued before its answer.
@@ -156,8 +186,9 @@ class Browser:
             params = ev.get("params", {})
             if ev.get("method") == "Runtime.consoleAPICalled":
                 level = "error" if params["type"] in ("error", "assert") else params["type"]
-                text = " ".join(str(a.get("value", a.get("description", "")))
-                                for a in params.get("args", []))
+                text = " ".join(
+                    str(a.get("value", a.get("description", ""))) for a in params.get("args", [])
+                )
                 page.messages.append((level, text))
             elif ev.get("method") == "Runtime.exceptionThrown":
                 page.messages.append(("error", json.dumps(params["exceptionDetails"])[:500]))
@@ -167,24 +198,33 @@ class Browser:
         return page, session
 
     def text(self, session: str, expression: str) -> Any:
-        result = self.send("Runtime.evaluate",
-                           {"expression": expression, "returnByValue": True}, session=session)
+        result = self.send(
+            "Runtime.evaluate", {"expression": expression, "returnByValue": True}, session=session
+        )
         return result["result"].get("value")
 
     def screenshot(self, session: str, out: Path, full_page: bool = False) -> Path:
         params: dict[str, Any] = {"format": "png"}
         if full_page:
             size = self.send("Page.getLayoutMetrics", session=session)["cssContentSize"]
-            params |= {"captureBeyondViewport": True,
-                       "clip": {"x": 0, "y": 0, "width": size["width"],
-                                "height": size["height"], "scale": 1}}
+            params |= {
+                "captureBeyondViewport": True,
+                "clip": {
+                    "x": 0,
+                    "y": 0,
+                    "width": size["width"],
+                    "height": size["height"],
+                    "scale": 1,
+                },
+            }
         data = self.send("Page.captureScreenshot", params, session=session)["data"]
         out.write_bytes(base64.b64decode(data))
         return out
 
     def pdf(self, session: str, out: Path) -> Path:
-        data = self.send("Page.printToPDF", {"preferCSSPageSize": True, "printBackground": True},
-                         session=session)["data"]
+        data = self.send(
+            "Page.printToPDF", {"preferCSSPageSize": True, "printBackground": True}, session=session
+        )["data"]
         out.write_bytes(base64.b64decode(data))
         return out
 
@@ -213,8 +253,9 @@ def pdf_pages(data: bytes) -> list[tuple[float, float]]:
     """Page sizes (points) of a PDF Chromium printed (Skia writes plain page
     dictionaries, each with its MediaBox)."""
     sizes = []
-    for m in re.finditer(rb"/Type\s*/Page\b(?!s).{0,400}?/MediaBox\s*\[\s*([\d.\s]+)\]", data,
-                         re.S):
+    for m in re.finditer(
+        rb"/Type\s*/Page\b(?!s).{0,400}?/MediaBox\s*\[\s*([\d.\s]+)\]", data, re.S
+    ):
         x0, y0, x1, y1 = (float(v) for v in m.group(1).split())
         sizes.append((x1 - x0, y1 - y0))
     return sizes
@@ -223,7 +264,8 @@ def pdf_pages(data: bytes) -> list[tuple[float, float]]:
 def artifacts_dir() -> Path:
     """Where tests keep what a person looks at: $EXPOSCAN_ARTIFACTS, else
     tests/artifacts/ (gitignored)."""
-    path = Path(os.environ.get("EXPOSCAN_ARTIFACTS")
-                or Path(__file__).resolve().parent / "artifacts")
+    path = Path(
+        os.environ.get("EXPOSCAN_ARTIFACTS") or Path(__file__).resolve().parent / "artifacts"
+    )
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -15,7 +15,7 @@ from exposcan.config import ScanConfig
 from exposcan.engine import Scanner
 from exposcan.limits import Deadlines
 from exposcan.models import Report, Vantage
-from exposcan.portspec import format_ports
+from exposcan.net.portspec import format_ports
 from exposcan.probe import NetworkProbe, ServiceProbe
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "exposcan" / "schema" / "report.schema.json"
@@ -69,8 +69,11 @@ async def scan_local(
 
 def findings_at(report: dict[str, Any], host: object, port: int) -> dict[str, dict[str, Any]]:
     """rule -> evidence of the findings a JSON report holds for host:port."""
-    return {f["rule"]: f["evidence"] for f in report["findings"]
-            if f["host"] == str(host) and f["port"] == port}
+    return {
+        f["rule"]: f["evidence"]
+        for f in report["findings"]
+        if f["host"] == str(host) and f["port"] == port
+    }
 
 
 def service_at(report: dict[str, Any], host: object, port: int) -> dict[str, Any]:

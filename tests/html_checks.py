@@ -8,10 +8,38 @@ import re
 from html.parser import HTMLParser
 
 #: Attributes through which a document loads or runs something.
-URL_ATTRS = {"src", "href", "xlink:href", "action", "formaction", "srcset", "poster", "data",
-             "background", "ping", "manifest", "codebase", "cite"}
-FORBIDDEN_TAGS = {"script", "link", "iframe", "frame", "object", "embed", "img", "image",
-                  "video", "audio", "source", "use", "foreignobject", "base", "form"}
+URL_ATTRS = {
+    "src",
+    "href",
+    "xlink:href",
+    "action",
+    "formaction",
+    "srcset",
+    "poster",
+    "data",
+    "background",
+    "ping",
+    "manifest",
+    "codebase",
+    "cite",
+}
+FORBIDDEN_TAGS = {
+    "script",
+    "link",
+    "iframe",
+    "frame",
+    "object",
+    "embed",
+    "img",
+    "image",
+    "video",
+    "audio",
+    "source",
+    "use",
+    "foreignobject",
+    "base",
+    "form",
+}
 
 
 class _Collect(HTMLParser):
@@ -59,6 +87,9 @@ def assert_self_contained(html: str) -> None:
     assert "@import" not in style and not re.search(r"url\s*\(", style)
     assert "@font-face" not in style
     # The browser itself refuses to load anything: the CSP says so.
-    csp = [a.get("content", "") for t, a in doc.tags
-           if t == "meta" and a.get("http-equiv", "").lower() == "content-security-policy"]
+    csp = [
+        a.get("content", "")
+        for t, a in doc.tags
+        if t == "meta" and a.get("http-equiv", "").lower() == "content-security-policy"
+    ]
     assert csp and "default-src 'none'" in csp[0] and "script-src" not in csp[0]

@@ -35,15 +35,18 @@ class MailBox:
 
     @property
     def messages(self) -> list[EmailMessage]:
-        return [email.message_from_bytes(r, policy=email.policy.default)  # type: ignore[misc]
-                for r in self.raw]
+        return [
+            email.message_from_bytes(r, policy=email.policy.default)  # type: ignore[misc]
+            for r in self.raw
+        ]
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.raw.append(envelope.content)
         return "250 OK"
 
-    def authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str,
-                     auth_data: Any) -> AuthResult:
+    def authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
         if not isinstance(auth_data, LoginPassword):
             return AuthResult(success=False, handled=False)
         user, password = auth_data.login.decode(), auth_data.password.decode()

@@ -6,15 +6,15 @@ from exposcan.probe import NetworkProbe, ServiceProbe
 
 
 def service_probes() -> list[type[ServiceProbe]]:
-    from exposcan.protocols.dicom import DicomProbe
-    from exposcan.protocols.http import HttpProbe
+    from exposcan.protocols.dicom.probe import DicomProbe
+    from exposcan.protocols.http.probe import HttpProbe
     from exposcan.protocols.identify import IdentifyProbe
-    from exposcan.protocols.smb import SmbProbe
+    from exposcan.protocols.smb.probe import SmbProbe
 
     return [IdentifyProbe, HttpProbe, SmbProbe, DicomProbe]
 
 
 def network_probes() -> list[type[NetworkProbe]]:
-    from exposcan.protocols.upnp import UpnpProbe
+    from exposcan.protocols.upnp.probe import UpnpProbe
 
     return [UpnpProbe]

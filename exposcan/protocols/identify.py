@@ -12,7 +12,7 @@ import re
 from typing import ClassVar
 
 from exposcan.models import ErrorReason
-from exposcan.netio import ProbeError, open_connection
+from exposcan.net.netio import ProbeError, open_connection
 from exposcan.probe import ProbeContext, ServiceProbe
 from exposcan.state import ServiceState
 
@@ -82,9 +82,10 @@ class IdentifyProbe(ServiceProbe):
 
     async def _tls_answers(self, ctx: ProbeContext, service: ServiceState) -> bool:
         try:
-            async with ctx.limits.connection(ctx.address), open_connection(
-                ctx.address, service.port, ctx.config.deadlines, tls=True
-            ) as conn:
+            async with (
+                ctx.limits.connection(ctx.address),
+                open_connection(ctx.address, service.port, ctx.config.deadlines, tls=True) as conn,
+            ):
                 await conn.send(b"GET / HTTP/1.0\r\n\r\n")
                 answer = await conn.read_some(BANNER_CAP)
         except (ProbeError, TimeoutError, OSError):

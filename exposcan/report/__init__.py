@@ -19,7 +19,8 @@ def check_output(path: str) -> None:
     suffix = Path(path).suffix.lower()
     if suffix not in WRITERS:
         raise ReportFormatError(
-            f"{path}: unknown report format {suffix or '(none)'}; use .json or .html")
+            f"{path}: unknown report format {suffix or '(none)'}; use .json or .html"
+        )
 
 
 def render(report: Report, path: str, lang: str | None = None) -> bytes:

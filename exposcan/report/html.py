@@ -78,16 +78,16 @@ def _service_index(report: Report) -> dict[tuple[str, int | None], Service]:
     return {(h.address, s.port): s for h in report.hosts for s in h.services}
 
 
-def _groups(report: Report, catalogue: Catalogue, texts: Texts,
-            guides: list[Guide]) -> list[Group]:
+def _groups(report: Report, catalogue: Catalogue, texts: Texts, guides: list[Guide]) -> list[Group]:
     services = _service_index(report)
     by_key: dict[tuple[Severity, str], list[Finding]] = {}
     for f in report.findings:
         by_key.setdefault((f.severity, f.rule), []).append(f)
     groups = []
     order = {s: i for i, s in enumerate(severity_order())}
-    for (severity, rule_id), findings in sorted(by_key.items(),
-                                                key=lambda kv: (order[kv[0][0]], kv[0][1])):
+    for (severity, rule_id), findings in sorted(
+        by_key.items(), key=lambda kv: (order[kv[0][0]], kv[0][1])
+    ):
         first = findings[0]
         rule = catalogue.rules.get(rule_id)
         if rule is not None:
@@ -98,13 +98,23 @@ def _groups(report: Report, catalogue: Catalogue, texts: Texts,
             name, description, remediation = first.title, first.description, first.remediation
             references = list(first.references)
         breach = severity is Severity.CRITICAL or any(_ART33.search(r) for r in references)
-        group = Group(rule_id, severity, name, description.strip(), remediation.strip(),
-                      references, texts("legal.breach" if breach else "legal.security"),
-                      any(f.safety.value == "intrusive" for f in findings))
+        group = Group(
+            rule_id,
+            severity,
+            name,
+            description.strip(),
+            remediation.strip(),
+            references,
+            texts("legal.breach" if breach else "legal.security"),
+            any(f.safety.value == "intrusive" for f in findings),
+        )
         for f in findings:
             where = f.host if f.port is None else f"{f.host}:{f.port}"
-            evidence = [(texts.label(k), texts.value(v)) for k, v in f.evidence.items()
-                        if v is not None and v != []]
+            evidence = [
+                (texts.label(k), texts.value(v))
+                for k, v in f.evidence.items()
+                if v is not None and v != []
+            ]
             group.places.append(Place(where, f.protocol, evidence))
         pairs = [(f, services.get((f.host, f.port))) for f in findings]
         group.guides = [(g.id, g.text(texts.lang).title) for g in guides_for(pairs, guides)]
@@ -113,12 +123,14 @@ def _groups(report: Report, catalogue: Catalogue, texts: Texts,
 
 
 def _when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment.tzinfo else \
-        moment.strftime("%Y-%m-%d %H:%M")
+    return (
+        moment.strftime("%Y-%m-%d %H:%M UTC")
+        if moment.tzinfo
+        else moment.strftime("%Y-%m-%d %H:%M")
+    )
 
 
-def render_html(report: Report, lang: str | None = None,
-                catalogue: Catalogue | None = None) -> str:
+def render_html(report: Report, lang: str | None = None, catalogue: Catalogue | None = None) -> str:
     """The whole report as one HTML document in ``lang`` (``en`` or ``fr``;
     default: the locale's). Other modules (mail notification) call this."""
     lang = check_lang(lang or default_lang())
@@ -140,13 +152,17 @@ def render_html(report: Report, lang: str | None = None,
         t=texts,
         report=report,
         scan=scan,
-        subtitle=texts("subtitle", vantage=texts("vantage." + scan.vantage.value),
-                       targets=", ".join(scan.targets), date=_when(scan.started)),
+        subtitle=texts(
+            "subtitle",
+            vantage=texts("vantage." + scan.vantage.value),
+            targets=", ".join(scan.targets),
+            date=_when(scan.started),
+        ),
         started=_when(scan.started),
         finished=_when(scan.finished),
         answers=[internet_answer(verdict, texts), lan_answer(verdict, texts)],
         actions=[action_text(a, texts) for a in verdict.first_actions],
-        more_actions=[action_text(a, texts) for a in verdict.actions[len(verdict.first_actions):]],
+        more_actions=[action_text(a, texts) for a in verdict.actions[len(verdict.first_actions) :]],
         counts=[(s, verdict.counts.get(s, 0)) for s in severity_order()],
         severities=[(s, gs) for s, gs in severities if gs],
         netmap=build_map(report, texts),

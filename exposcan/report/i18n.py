@@ -41,7 +41,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "vantage.lan": "Practice network",
         "vantage.internet": "Internet-side",
         "incomplete": "This scan was interrupted: the report holds only what was gathered "
-                      "until then.",
+        "until then.",
         "q.internet": "Can patient images be reached from the internet?",
         "q.lan": "Can anyone on the practice network reach patient images?",
         "q.actions": "What to do first",
@@ -49,19 +49,19 @@ TEXTS: dict[str, dict[str, str]] = {
         "a.no": "No",
         "a.unknown": "Not known from here",
         "a.internet.proven": "From outside the practice, {count} service(s) serve "
-                             "medical images: {where}.",
+        "medical images: {where}.",
         "a.internet.forward": "The internet box forwards internet ports to {count} "
-                              "imaging service(s): {where}.",
+        "imaging service(s): {where}.",
         "a.internet.none": "Not on the ports scanned from outside ({ports}).",
         "a.internet.unknown": "This scan was made inside the practice, and the box listed no "
-                              "forward to an imaging service. Forwards set by hand in the "
-                              "box's pages are invisible from inside: only a scan from outside "
-                              "answers this question.",
+        "forward to an imaging service. Forwards set by hand in the "
+        "box's pages are invisible from inside: only a scan from outside "
+        "answers this question.",
         "a.lan.yes": "Any computer of the network (or malware on it) can read images "
-                     "from {count} service(s): {where}.",
+        "from {count} service(s): {where}.",
         "a.lan.no": "No service found on this network serves images without credentials.",
         "a.lan.unknown": "Not assessed: this scan was made from the internet. Run exposcan on "
-                         "a computer of the practice to answer.",
+        "a computer of the practice to answer.",
         "kind.dicom": "DICOM query",
         "kind.pacs-web": "PACS web without password",
         "kind.listing": "web directory listing",
@@ -69,28 +69,27 @@ TEXTS: dict[str, dict[str, str]] = {
         "kind.default-account": "PACS web default account",
         "kind.service": "imaging service",
         "action.close-forwards": "Close the internet box's forwards to {where} today, and "
-                                 "give remote access only through a VPN.",
+        "give remote access only through a VPN.",
         "action.close-public": "Close these public ports today (the internet box's forwards "
-                               "or DMZ to them): {where}; give remote access only through a "
-                               "VPN.",
+        "or DMZ to them): {where}; give remote access only through a "
+        "VPN.",
         "action.assess-breach": "Assess whether this is a personal data breach: if patient "
-                                "images were reachable, notify the CNIL within 72 hours "
-                                "(GDPR art. 33) and record it.",
+        "images were reachable, notify the CNIL within 72 hours "
+        "(GDPR art. 33) and record it.",
         "action.scan-from-outside": "Check from outside: from a connection that is not the "
-                                    "practice's, run exposcan scan --vantage internet on the "
-                                    "practice's public address.",
+        "practice's, run exposcan scan --vantage internet on the "
+        "practice's public address.",
         "action.scan-from-lan": "Scan from inside too: run exposcan on a computer of the "
-                                "practice to see what anyone on its network reaches.",
+        "practice to see what anyone on its network reaches.",
         "action.lock-pacs": "Require credentials on the PACS and DICOM nodes ({where}): "
-                            "known modalities and viewers only.",
+        "known modalities and viewers only.",
         "action.lock-shares": "Remove guest access from the shares ({where}).",
         "action.remove-listing": "Turn the web directory listing off and move the images out "
-                                 "of the web root ({where}).",
+        "of the web root ({where}).",
         "action.disable-upnp": "Turn UPnP (IGD) off on the internet box ({where}).",
         "action.upgrade": "Upgrade the software with known vulnerabilities ({where}).",
         "action.smb1-off": "Turn SMB version 1 off ({where}).",
-        "action.encrypt": "Encrypt the links that carry images (HTTPS, DICOM over TLS) "
-                          "({where}).",
+        "action.encrypt": "Encrypt the links that carry images (HTTPS, DICOM over TLS) ({where}).",
         "action.more": "and {count} more place(s)",
         "counts": "Findings by severity",
         "severity.critical": "Critical",
@@ -100,7 +99,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "severity.info": "Information",
         "map.title": "The network and its exposure paths",
         "map.caption": "Hosts and their open services; red: a service that gives images to "
-                       "whoever reaches it, and the paths that lead to it. {hidden}",
+        "whoever reaches it, and the paths that lead to it. {hidden}",
         "map.hidden": "{count} host(s) with no open port are not drawn.",
         "map.internet": "Internet",
         "map.box": "Internet box",
@@ -120,22 +119,22 @@ TEXTS: dict[str, dict[str, str]] = {
         "finding.see": "Step by step for the product concerned:",
         "products.title": "Step by step, product by product",
         "products.intro": "What to change on each product this scan found, in the order of "
-                          "the findings that call for it.",
+        "the findings that call for it.",
         "finding.legal": "Legal frame",
         "finding.references": "References",
         "finding.intrusive": "Found by an intrusive check (run with --intrusive).",
         "legal.breach": "GDPR art. 32 requires security appropriate to the risk: limit network "
-                        "flows to what is strictly necessary, encrypt, control access. Images "
-                        "readable by whoever reaches them are a personal data breach to assess "
-                        "and, if they could be reached, to notify to the CNIL within 72 hours "
-                        "(art. 33). The CNIL fined two doctors for exactly this in December "
-                        "2020 (SAN-2020-014, SAN-2020-015).",
+        "flows to what is strictly necessary, encrypt, control access. Images "
+        "readable by whoever reaches them are a personal data breach to assess "
+        "and, if they could be reached, to notify to the CNIL within 72 hours "
+        "(art. 33). The CNIL fined two doctors for exactly this in December "
+        "2020 (SAN-2020-014, SAN-2020-015).",
         "legal.security": "GDPR art. 32 requires security appropriate to the risk. The CNIL's "
-                          "guidance for practices (référentiel cabinets médicaux et "
-                          "paramédicaux, délibération 2020-081; personal data security guide, "
-                          "2024) asks for remote access through a VPN, no administration "
-                          "interface reachable from the internet, network flows limited to "
-                          "the strict minimum, and encryption.",
+        "guidance for practices (référentiel cabinets médicaux et "
+        "paramédicaux, délibération 2020-081; personal data security guide, "
+        "2024) asks for remote access through a VPN, no administration "
+        "interface reachable from the internet, network flows limited to "
+        "the strict minimum, and encryption.",
         "hosts.title": "Hosts and services",
         "hosts.host": "Host",
         "hosts.port": "Port",
@@ -146,7 +145,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "hosts.found_by": "Found by",
         "errors.title": "Probe errors",
         "errors.intro": "Services that did not answer as expected (a slow, hostile or broken "
-                        "service); each one cost a bounded time.",
+        "service); each one cost a bounded time.",
         "errors.where": "Where",
         "errors.probe": "Probe",
         "errors.reason": "Reason",
@@ -164,8 +163,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "yes": "yes",
         "no": "no",
         "footer": "This report holds no patient data: counts, ports, products, versions and "
-                  "share names only. It says where a practice's images are open: keep it "
-                  "private (the file is readable by its owner only).",
+        "share names only. It says where a practice's images are open: keep it "
+        "private (the file is readable by its owner only).",
         "terminal.report": "Full report",
         "terminal.findings": "Findings by severity",
         "terminal.severity": "severity",
@@ -178,29 +177,29 @@ TEXTS: dict[str, dict[str, str]] = {
         "vantage.lan": "du réseau du cabinet",
         "vantage.internet": "côté internet",
         "incomplete": "Cette analyse a été interrompue : le rapport ne contient que ce qui a "
-                      "été recueilli jusque-là.",
+        "été recueilli jusque-là.",
         "q.internet": "Les images des patients sont-elles accessibles depuis internet ?",
         "q.lan": "N'importe qui sur le réseau du cabinet peut-il atteindre les images des "
-                 "patients ?",
+        "patients ?",
         "q.actions": "Que faire d'abord",
         "a.yes": "Oui",
         "a.no": "Non",
         "a.unknown": "Inconnu d'ici",
         "a.internet.proven": "Depuis l'extérieur du cabinet, {count} service(s) "
-                             "servent des images médicales : {where}.",
+        "servent des images médicales : {where}.",
         "a.internet.forward": "La box internet redirige des ports internet vers {count} "
-                              "service(s) d'imagerie : {where}.",
+        "service(s) d'imagerie : {where}.",
         "a.internet.none": "Pas sur les ports analysés depuis l'extérieur ({ports}).",
         "a.internet.unknown": "Cette analyse a été faite à l'intérieur du cabinet, et la box "
-                              "n'a listé aucune redirection vers un service d'imagerie. Les "
-                              "redirections réglées à la main dans les pages de la box sont "
-                              "invisibles de l'intérieur : seule une analyse depuis "
-                              "l'extérieur répond à cette question.",
+        "n'a listé aucune redirection vers un service d'imagerie. Les "
+        "redirections réglées à la main dans les pages de la box sont "
+        "invisibles de l'intérieur : seule une analyse depuis "
+        "l'extérieur répond à cette question.",
         "a.lan.yes": "N'importe quel ordinateur du réseau (ou un logiciel malveillant "
-                     "installé dessus) peut lire des images sur {count} service(s) : {where}.",
+        "installé dessus) peut lire des images sur {count} service(s) : {where}.",
         "a.lan.no": "Aucun service de ce réseau ne sert d'images sans identifiants.",
         "a.lan.unknown": "Non évalué : cette analyse a été faite depuis internet. Lancer "
-                         "exposcan sur un ordinateur du cabinet pour répondre.",
+        "exposcan sur un ordinateur du cabinet pour répondre.",
         "kind.dicom": "requête DICOM",
         "kind.pacs-web": "PACS web sans mot de passe",
         "kind.listing": "listing de répertoire web",
@@ -208,31 +207,31 @@ TEXTS: dict[str, dict[str, str]] = {
         "kind.default-account": "compte par défaut du PACS web",
         "kind.service": "service d'imagerie",
         "action.close-forwards": "Fermer dès aujourd'hui les redirections de la box internet "
-                                 "vers {where}, et ne donner l'accès à distance que par un "
-                                 "VPN.",
+        "vers {where}, et ne donner l'accès à distance que par un "
+        "VPN.",
         "action.close-public": "Fermer dès aujourd'hui ces ports publics (les redirections ou "
-                               "la DMZ de la box internet qui y mènent) : {where} ; ne donner "
-                               "l'accès à distance que par un VPN.",
+        "la DMZ de la box internet qui y mènent) : {where} ; ne donner "
+        "l'accès à distance que par un VPN.",
         "action.assess-breach": "Évaluer s'il s'agit d'une violation de données personnelles : "
-                                "si des images de patients étaient accessibles, la notifier à "
-                                "la CNIL dans les 72 heures (RGPD art. 33) et l'inscrire au "
-                                "registre des violations.",
+        "si des images de patients étaient accessibles, la notifier à "
+        "la CNIL dans les 72 heures (RGPD art. 33) et l'inscrire au "
+        "registre des violations.",
         "action.scan-from-outside": "Vérifier depuis l'extérieur : depuis une connexion qui "
-                                    "n'est pas celle du cabinet, lancer exposcan scan "
-                                    "--vantage internet sur l'adresse publique du cabinet.",
+        "n'est pas celle du cabinet, lancer exposcan scan "
+        "--vantage internet sur l'adresse publique du cabinet.",
         "action.scan-from-lan": "Analyser aussi de l'intérieur : lancer exposcan sur un "
-                                "ordinateur du cabinet pour voir ce que n'importe qui atteint "
-                                "sur son réseau.",
+        "ordinateur du cabinet pour voir ce que n'importe qui atteint "
+        "sur son réseau.",
         "action.lock-pacs": "Exiger des identifiants sur le PACS et les nœuds DICOM ({where}) : "
-                            "uniquement les modalités et visionneuses connues.",
+        "uniquement les modalités et visionneuses connues.",
         "action.lock-shares": "Retirer l'accès invité des partages ({where}).",
         "action.remove-listing": "Désactiver le listing de répertoire web et sortir les images "
-                                 "de la racine du site ({where}).",
+        "de la racine du site ({where}).",
         "action.disable-upnp": "Désactiver UPnP (IGD) sur la box internet ({where}).",
         "action.upgrade": "Mettre à jour les logiciels aux vulnérabilités connues ({where}).",
         "action.smb1-off": "Désactiver SMB version 1 ({where}).",
         "action.encrypt": "Chiffrer les liaisons qui transportent des images (HTTPS, DICOM "
-                          "sur TLS) ({where}).",
+        "sur TLS) ({where}).",
         "action.more": "et {count} autre(s) emplacement(s)",
         "counts": "Constats par gravité",
         "severity.critical": "Critique",
@@ -242,8 +241,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "severity.info": "Information",
         "map.title": "Le réseau et ses chemins d'exposition",
         "map.caption": "Les machines et leurs services ouverts ; en rouge : un service qui "
-                       "donne des images à quiconque l'atteint, et les chemins qui y mènent. "
-                       "{hidden}",
+        "donne des images à quiconque l'atteint, et les chemins qui y mènent. "
+        "{hidden}",
         "map.hidden": "{count} machine(s) sans port ouvert ne sont pas dessinées.",
         "map.internet": "Internet",
         "map.box": "Box internet",
@@ -263,24 +262,24 @@ TEXTS: dict[str, dict[str, str]] = {
         "finding.see": "Pas à pas pour le produit concerné :",
         "products.title": "Pas à pas, produit par produit",
         "products.intro": "Ce qu'il faut changer sur chaque produit que cette analyse a "
-                          "trouvé, dans l'ordre des constats qui l'exigent.",
+        "trouvé, dans l'ordre des constats qui l'exigent.",
         "finding.legal": "Cadre légal",
         "finding.references": "Références",
         "finding.intrusive": "Trouvé par une vérification intrusive (lancée avec --intrusive).",
         "legal.breach": "Le RGPD (art. 32) exige une sécurité adaptée au risque : limiter les "
-                        "flux réseau au strict nécessaire, chiffrer, contrôler les accès. Des "
-                        "images lisibles par quiconque les atteint sont une violation de "
-                        "données personnelles à évaluer et, si elles ont pu être atteintes, à "
-                        "notifier à la CNIL dans les 72 heures (art. 33). La CNIL a sanctionné "
-                        "deux médecins pour exactement cela en décembre 2020 (SAN-2020-014, "
-                        "SAN-2020-015).",
+        "flux réseau au strict nécessaire, chiffrer, contrôler les accès. Des "
+        "images lisibles par quiconque les atteint sont une violation de "
+        "données personnelles à évaluer et, si elles ont pu être atteintes, à "
+        "notifier à la CNIL dans les 72 heures (art. 33). La CNIL a sanctionné "
+        "deux médecins pour exactement cela en décembre 2020 (SAN-2020-014, "
+        "SAN-2020-015).",
         "legal.security": "Le RGPD (art. 32) exige une sécurité adaptée au risque. Les "
-                          "recommandations de la CNIL pour les cabinets (référentiel cabinets "
-                          "médicaux et paramédicaux, délibération 2020-081 ; guide de la "
-                          "sécurité des données personnelles, 2024) demandent un accès à "
-                          "distance par VPN, aucune interface d'administration accessible "
-                          "depuis internet, des flux réseau limités au strict minimum, et le "
-                          "chiffrement.",
+        "recommandations de la CNIL pour les cabinets (référentiel cabinets "
+        "médicaux et paramédicaux, délibération 2020-081 ; guide de la "
+        "sécurité des données personnelles, 2024) demandent un accès à "
+        "distance par VPN, aucune interface d'administration accessible "
+        "depuis internet, des flux réseau limités au strict minimum, et le "
+        "chiffrement.",
         "hosts.title": "Machines et services",
         "hosts.host": "Machine",
         "hosts.port": "Port",
@@ -291,7 +290,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "hosts.found_by": "Trouvée par",
         "errors.title": "Erreurs de sonde",
         "errors.intro": "Des services qui n'ont pas répondu comme prévu (lents, hostiles ou "
-                        "défaillants) ; chacun n'a coûté qu'un temps borné.",
+        "défaillants) ; chacun n'a coûté qu'un temps borné.",
         "errors.where": "Où",
         "errors.probe": "Sonde",
         "errors.reason": "Raison",
@@ -309,9 +308,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "yes": "oui",
         "no": "non",
         "footer": "Ce rapport ne contient aucune donnée de patient : des nombres, des ports, "
-                  "des produits, des versions et des noms de partage seulement. Il dit où les "
-                  "images d'un cabinet sont ouvertes : gardez-le confidentiel (le fichier "
-                  "n'est lisible que par son propriétaire).",
+        "des produits, des versions et des noms de partage seulement. Il dit où les "
+        "images d'un cabinet sont ouvertes : gardez-le confidentiel (le fichier "
+        "n'est lisible que par son propriétaire).",
         "terminal.report": "Rapport complet",
         "terminal.findings": "Constats par gravité",
         "terminal.severity": "gravité",
@@ -325,61 +324,123 @@ TEXTS: dict[str, dict[str, str]] = {
 EVIDENCE_LABELS: dict[str, dict[str, str]] = {
     "en": {
         "ae_source": "how the called AE title was found",
-        "called_ae": "called AE title", "calling_ae": "calling AE title",
-        "capped": "count capped", "classification": "access control",
-        "cut_by": "walk cut by", "cut_short": "walk cut short", "cves": "CVEs",
-        "description": "forward description", "dialect": "dialect",
-        "dicomdir": "DICOMDIR files", "enabled": "enabled", "endpoint": "endpoint",
-        "extensions": "file extensions", "external_ip": "public address",
-        "external_port": "public port", "files_sampled": "files sampled",
-        "files_seen": "files seen", "find_cap": "query cap",
-        "folders_seen": "folders seen", "folders_walked": "folders walked",
-        "found_by": "found by", "igd_version": "IGD version",
-        "imaging_files": "imaging files", "imaging_folders": "folders with images",
-        "imaging_service": "imaging service", "imaging_shares": "shares with images",
-        "instances": "images (instances)", "internal_host": "internal host",
-        "internal_port": "internal port", "internal_product": "internal product",
-        "internal_service": "internal service", "internal_state": "internal port state",
-        "mappings": "forwards listed", "model_number": "model number",
-        "patients": "patients", "product": "product", "proof": "proof",
-        "readable_shares": "readable shares", "remote_host": "allowed remote host",
-        "series": "series", "server": "server", "service": "service",
-        "session": "session", "share": "share", "signing_required": "signing required",
-        "smb1": "SMB1", "storage_contexts_accepted": "storage classes accepted",
+        "called_ae": "called AE title",
+        "calling_ae": "calling AE title",
+        "capped": "count capped",
+        "classification": "access control",
+        "cut_by": "walk cut by",
+        "cut_short": "walk cut short",
+        "cves": "CVEs",
+        "description": "forward description",
+        "dialect": "dialect",
+        "dicomdir": "DICOMDIR files",
+        "enabled": "enabled",
+        "endpoint": "endpoint",
+        "extensions": "file extensions",
+        "external_ip": "public address",
+        "external_port": "public port",
+        "files_sampled": "files sampled",
+        "files_seen": "files seen",
+        "find_cap": "query cap",
+        "folders_seen": "folders seen",
+        "folders_walked": "folders walked",
+        "found_by": "found by",
+        "igd_version": "IGD version",
+        "imaging_files": "imaging files",
+        "imaging_folders": "folders with images",
+        "imaging_service": "imaging service",
+        "imaging_shares": "shares with images",
+        "instances": "images (instances)",
+        "internal_host": "internal host",
+        "internal_port": "internal port",
+        "internal_product": "internal product",
+        "internal_service": "internal service",
+        "internal_state": "internal port state",
+        "mappings": "forwards listed",
+        "model_number": "model number",
+        "patients": "patients",
+        "product": "product",
+        "proof": "proof",
+        "readable_shares": "readable shares",
+        "remote_host": "allowed remote host",
+        "series": "series",
+        "server": "server",
+        "service": "service",
+        "session": "session",
+        "share": "share",
+        "signing_required": "signing required",
+        "smb1": "SMB1",
+        "storage_contexts_accepted": "storage classes accepted",
         "storage_contexts_proposed": "storage classes proposed",
-        "studies": "studies", "studies_readable": "studies readable",
-        "study_count": "studies counted", "tls": "TLS", "transport": "transport",
-        "truncated": "listing truncated", "version": "version", "what": "what",
+        "studies": "studies",
+        "studies_readable": "studies readable",
+        "study_count": "studies counted",
+        "tls": "TLS",
+        "transport": "transport",
+        "truncated": "listing truncated",
+        "version": "version",
+        "what": "what",
         "with_magic": "files with the DICM magic",
         "without_extension": "imaging files without extension",
     },
     "fr": {
         "ae_source": "origine de l'AE title appelé",
-        "called_ae": "AE title appelé", "calling_ae": "AE title appelant",
-        "capped": "compte plafonné", "classification": "contrôle d'accès",
-        "cut_by": "parcours arrêté par", "cut_short": "parcours écourté", "cves": "CVE",
-        "description": "description de la redirection", "dialect": "dialecte",
-        "dicomdir": "fichiers DICOMDIR", "enabled": "active", "endpoint": "point d'accès",
-        "extensions": "extensions de fichier", "external_ip": "adresse publique",
-        "external_port": "port public", "files_sampled": "fichiers échantillonnés",
-        "files_seen": "fichiers vus", "find_cap": "plafond de la requête",
-        "folders_seen": "dossiers vus", "folders_walked": "dossiers parcourus",
-        "found_by": "trouvé par", "igd_version": "version IGD",
-        "imaging_files": "fichiers d'imagerie", "imaging_folders": "dossiers avec images",
-        "imaging_service": "service d'imagerie", "imaging_shares": "partages avec images",
-        "instances": "images (instances)", "internal_host": "machine interne",
-        "internal_port": "port interne", "internal_product": "produit interne",
-        "internal_service": "service interne", "internal_state": "état du port interne",
-        "mappings": "redirections listées", "model_number": "numéro de modèle",
-        "patients": "patients", "product": "produit", "proof": "preuve",
-        "readable_shares": "partages lisibles", "remote_host": "hôte distant autorisé",
-        "series": "séries", "server": "serveur", "service": "service",
-        "session": "session", "share": "partage", "signing_required": "signature exigée",
-        "smb1": "SMB1", "storage_contexts_accepted": "classes de stockage acceptées",
+        "called_ae": "AE title appelé",
+        "calling_ae": "AE title appelant",
+        "capped": "compte plafonné",
+        "classification": "contrôle d'accès",
+        "cut_by": "parcours arrêté par",
+        "cut_short": "parcours écourté",
+        "cves": "CVE",
+        "description": "description de la redirection",
+        "dialect": "dialecte",
+        "dicomdir": "fichiers DICOMDIR",
+        "enabled": "active",
+        "endpoint": "point d'accès",
+        "extensions": "extensions de fichier",
+        "external_ip": "adresse publique",
+        "external_port": "port public",
+        "files_sampled": "fichiers échantillonnés",
+        "files_seen": "fichiers vus",
+        "find_cap": "plafond de la requête",
+        "folders_seen": "dossiers vus",
+        "folders_walked": "dossiers parcourus",
+        "found_by": "trouvé par",
+        "igd_version": "version IGD",
+        "imaging_files": "fichiers d'imagerie",
+        "imaging_folders": "dossiers avec images",
+        "imaging_service": "service d'imagerie",
+        "imaging_shares": "partages avec images",
+        "instances": "images (instances)",
+        "internal_host": "machine interne",
+        "internal_port": "port interne",
+        "internal_product": "produit interne",
+        "internal_service": "service interne",
+        "internal_state": "état du port interne",
+        "mappings": "redirections listées",
+        "model_number": "numéro de modèle",
+        "patients": "patients",
+        "product": "produit",
+        "proof": "preuve",
+        "readable_shares": "partages lisibles",
+        "remote_host": "hôte distant autorisé",
+        "series": "séries",
+        "server": "serveur",
+        "service": "service",
+        "session": "session",
+        "share": "partage",
+        "signing_required": "signature exigée",
+        "smb1": "SMB1",
+        "storage_contexts_accepted": "classes de stockage acceptées",
         "storage_contexts_proposed": "classes de stockage proposées",
-        "studies": "examens", "studies_readable": "examens lisibles",
-        "study_count": "examens comptés", "tls": "TLS", "transport": "transport",
-        "truncated": "listing tronqué", "version": "version", "what": "quoi",
+        "studies": "examens",
+        "studies_readable": "examens lisibles",
+        "study_count": "examens comptés",
+        "tls": "TLS",
+        "transport": "transport",
+        "truncated": "listing tronqué",
+        "version": "version",
+        "what": "quoi",
         "with_magic": "fichiers avec la signature DICM",
         "without_extension": "fichiers d'imagerie sans extension",
     },
@@ -389,8 +450,7 @@ EVIDENCE_LABELS: dict[str, dict[str, str]] = {
 #: own words, never a peer's): anything else is shown as it is.
 VALUE_FR: dict[str, str] = {
     "open to any caller": "ouvert à tout appelant",
-    "open to any caller that knows its AE title": "ouvert à tout appelant qui connaît son "
-                                                  "AE title",
+    "open to any caller that knows its AE title": "ouvert à tout appelant qui connaît son AE title",
     "filtered on the called AE": "filtré sur l'AE appelé",
     "filtered on the calling AE": "filtré sur l'AE appelant",
     "refused": "refusé",
@@ -410,32 +470,48 @@ VALUE_FR: dict[str, str] = {
 
 #: The engine's scan notes, in French: (pattern of the English note, French).
 NOTES_FR: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"UPnP lists only the forwards that programs asked the box for"),
-     "UPnP ne liste que les redirections que des programmes ont demandées à la box : les "
-     "redirections et la DMZ réglées à la main dans les pages de la box n'y apparaissent pas. "
-     "Seule une analyse depuis l'extérieur du cabinet prouve ce qu'internet atteint."),
-    (re.compile(r"The internet box (?P<box>\S+) did not disclose its public address"),
-     "La box internet {box} n'a pas donné son adresse publique par UPnP "
-     "(GetExternalIPAddress n'a rien renvoyé). Pour voir ce qu'internet atteint, lancer depuis "
-     "une machine hors du cabinet : exposcan scan --vantage internet <l'adresse publique de "
-     "la box>"),
-    (re.compile(r"The internet box (?P<box>\S+) gives its public address as (?P<ip>[\d.]+)\."),
-     "La box internet {box} donne comme adresse publique {ip}. Pour voir ce qu'internet "
-     "atteint, lancer depuis une machine hors du cabinet : exposcan scan --vantage internet "
-     "{ip}"),
-    (re.compile(r"The box's WAN address (?P<ip>\S+) is itself private"),
-     "L'adresse WAN de la box {ip} est elle-même privée (CGNAT ou second routeur) : la vue "
-     "internet doit viser l'adresse publique du routeur placé devant."),
-    (re.compile(r"No UPnP IGD answered on (?P<nets>.+?) \(SSDP"),
-     "Aucun UPnP IGD n'a répondu sur {nets} : les redirections de la box n'ont pas pu être "
-     "listées. Pour voir ce qu'internet atteint, lancer depuis une machine hors du cabinet : "
-     "exposcan scan --vantage internet <l'adresse publique du cabinet>"),
-    (re.compile(r"^scan interrupted"),
-     "analyse interrompue : ce rapport contient ce qui a été recueilli jusque-là"),
-    (re.compile(r"^(?P<addr>\S+) is excluded: not scanned"),
-     "{addr} est exclue : non analysée, bien qu'une redirection de la box y mène"),
-    (re.compile(r"^(?P<where>\S+): SMB exploration stopped at its deadline"),
-     "{where} : exploration SMB arrêtée à son échéance"),
+    (
+        re.compile(r"UPnP lists only the forwards that programs asked the box for"),
+        "UPnP ne liste que les redirections que des programmes ont demandées à la box : les "
+        "redirections et la DMZ réglées à la main dans les pages de la box n'y apparaissent pas. "
+        "Seule une analyse depuis l'extérieur du cabinet prouve ce qu'internet atteint.",
+    ),
+    (
+        re.compile(r"The internet box (?P<box>\S+) did not disclose its public address"),
+        "La box internet {box} n'a pas donné son adresse publique par UPnP "
+        "(GetExternalIPAddress n'a rien renvoyé). Pour voir ce qu'internet atteint, lancer depuis "
+        "une machine hors du cabinet : exposcan scan --vantage internet <l'adresse publique de "
+        "la box>",
+    ),
+    (
+        re.compile(r"The internet box (?P<box>\S+) gives its public address as (?P<ip>[\d.]+)\."),
+        "La box internet {box} donne comme adresse publique {ip}. Pour voir ce qu'internet "
+        "atteint, lancer depuis une machine hors du cabinet : exposcan scan --vantage internet "
+        "{ip}",
+    ),
+    (
+        re.compile(r"The box's WAN address (?P<ip>\S+) is itself private"),
+        "L'adresse WAN de la box {ip} est elle-même privée (CGNAT ou second routeur) : la vue "
+        "internet doit viser l'adresse publique du routeur placé devant.",
+    ),
+    (
+        re.compile(r"No UPnP IGD answered on (?P<nets>.+?) \(SSDP"),
+        "Aucun UPnP IGD n'a répondu sur {nets} : les redirections de la box n'ont pas pu être "
+        "listées. Pour voir ce qu'internet atteint, lancer depuis une machine hors du cabinet : "
+        "exposcan scan --vantage internet <l'adresse publique du cabinet>",
+    ),
+    (
+        re.compile(r"^scan interrupted"),
+        "analyse interrompue : ce rapport contient ce qui a été recueilli jusque-là",
+    ),
+    (
+        re.compile(r"^(?P<addr>\S+) is excluded: not scanned"),
+        "{addr} est exclue : non analysée, bien qu'une redirection de la box y mène",
+    ),
+    (
+        re.compile(r"^(?P<where>\S+): SMB exploration stopped at its deadline"),
+        "{where} : exploration SMB arrêtée à son échéance",
+    ),
 ]
 
 

@@ -82,8 +82,10 @@ def _clip(text: str, size: int) -> str:
 
 
 def _tone(findings: list[Finding]) -> str:
-    if any(f.rule in IMAGING_READ_RULES or f.rule in (INTERNET_PROVEN_RULE,
-                                                     INTERNET_FORWARD_RULE) for f in findings):
+    if any(
+        f.rule in IMAGING_READ_RULES or f.rule in (INTERNET_PROVEN_RULE, INTERNET_FORWARD_RULE)
+        for f in findings
+    ):
         return "bad"
     top = max((f.severity.rank for f in findings), default=-1)
     if top >= Severity.HIGH.rank:
@@ -93,25 +95,58 @@ def _tone(findings: list[Finding]) -> str:
     return "ok" if top >= 0 else "plain"
 
 
-def _card(host: Host, x: float, y: float, w: float,
-          at: dict[tuple[str, int | None], list[Finding]], texts: Texts) -> Card:
+def _card(
+    host: Host,
+    x: float,
+    y: float,
+    w: float,
+    at: dict[tuple[str, int | None], list[Finding]],
+    texts: Texts,
+) -> Card:
     products = list(dict.fromkeys(s.product for s in host.services if s.product))
     chars = int((w - 36) / CHAR_W)
     lines: list[Line] = []
     for i, svc in enumerate(host.services[:MAX_LINES]):
-        text = " ".join(filter(None, [f"{svc.port}/{svc.protocol}", svc.product, svc.version,
-                                      "TLS" if svc.tls else None]))
-        lines.append(Line(y + HEAD_H + i * LINE_H, _clip(text, chars),
-                          _tone(at.get((host.address, svc.port), []))))
+        text = " ".join(
+            filter(
+                None,
+                [
+                    f"{svc.port}/{svc.protocol}",
+                    svc.product,
+                    svc.version,
+                    "TLS" if svc.tls else None,
+                ],
+            )
+        )
+        lines.append(
+            Line(
+                y + HEAD_H + i * LINE_H,
+                _clip(text, chars),
+                _tone(at.get((host.address, svc.port), [])),
+            )
+        )
     if len(host.services) > MAX_LINES:
-        lines.append(Line(y + HEAD_H + MAX_LINES * LINE_H,
-                          texts("map.more", count=len(host.services) - MAX_LINES), "plain"))
+        lines.append(
+            Line(
+                y + HEAD_H + MAX_LINES * LINE_H,
+                texts("map.more", count=len(host.services) - MAX_LINES),
+                "plain",
+            )
+        )
     if not host.services:
         lines.append(Line(y + HEAD_H, texts("map.noport"), "plain"))
     h = HEAD_H + LINE_H * max(len(lines), 1) - 6
     host_findings = [f for (addr, _), fs in at.items() if addr == host.address for f in fs]
-    return Card(x, y, w, h, host.address, _clip(", ".join(products), chars),
-                _tone(host_findings), lines=lines)
+    return Card(
+        x,
+        y,
+        w,
+        h,
+        host.address,
+        _clip(", ".join(products), chars),
+        _tone(host_findings),
+        lines=lines,
+    )
 
 
 def _line_y(card: Card, host: Host, port: int | None) -> float:
@@ -133,14 +168,16 @@ def build_map(report: Report, texts: Texts) -> NetworkMap:
     internet_vantage = report.scan.vantage is Vantage.INTERNET
     box_host = None
     if not internet_vantage:
-        box_host = next((h for h in report.hosts
-                         if any(s.protocol == "upnp" for s in h.services)), None)
+        box_host = next(
+            (h for h in report.hosts if any(s.protocol == "upnp" for s in h.services)), None
+        )
     shown = [h for h in report.hosts if h.services and h is not box_host]
     hidden = len([h for h in report.hosts if not h.services and h is not box_host])
     # Hosts with the worst findings first, so a long network keeps them on top.
     rank = {"bad": 0, "warn": 1, "ok": 2, "plain": 3}
-    shown.sort(key=lambda h: rank[_tone([f for (a, _), fs in at.items()
-                                         if a == h.address for f in fs])])
+    shown.sort(
+        key=lambda h: rank[_tone([f for (a, _), fs in at.items() if a == h.address for f in fs])]
+    )
     hidden += max(0, len(shown) - MAX_HOSTS)
     shown = shown[:MAX_HOSTS]
 
@@ -166,22 +203,30 @@ def build_map(report: Report, texts: Texts) -> NetworkMap:
             if f.rule != INTERNET_PROVEN_RULE or f.host not in host_cards:
                 continue
             host, card = host_cards[f.host]
-            edges.append(Edge(_curve(*inet_right, LAN_X, _line_y(card, host, f.port)), "bad",
-                              texts("map.reached"), LAN_X - 8, _line_y(card, host, f.port) - 3))
+            edges.append(
+                Edge(
+                    _curve(*inet_right, LAN_X, _line_y(card, host, f.port)),
+                    "bad",
+                    texts("map.reached"),
+                    LAN_X - 8,
+                    _line_y(card, host, f.port) - 3,
+                )
+            )
         if not edges:
             for _host, card in host_cards.values():
                 edges.append(Edge(_curve(*inet_right, LAN_X, card.y + 20), "plain"))
     else:
         if box_host is not None:
             box = _card(box_host, BOX_X, TOP + 10, BOX_W, at, texts)
-            box.subtitle = _clip(texts("map.box") + (" \u2013 " + box.subtitle
-                                                     if box.subtitle else ""), 34)
+            box.subtitle = _clip(
+                texts("map.box") + (" \u2013 " + box.subtitle if box.subtitle else ""), 34
+            )
         else:
-            box = Card(BOX_X, TOP + 10, BOX_W, INET_H, texts("map.box.unknown"), "",
-                       "plain", dashed=True)
+            box = Card(
+                BOX_X, TOP + 10, BOX_W, INET_H, texts("map.box.unknown"), "", "plain", dashed=True
+            )
         cards.append(box)
-        forwards = [f for f in report.findings
-                    if f.rule in (INTERNET_FORWARD_RULE, "upnp.mapping")]
+        forwards = [f for f in report.findings if f.rule in (INTERNET_FORWARD_RULE, "upnp.mapping")]
         exposed = any(f.rule == INTERNET_FORWARD_RULE for f in forwards)
         box_mid = box.y + min(box.h, 60) / 2
         edges.append(Edge(_curve(*inet_right, BOX_X, box_mid), "bad" if exposed else "plain"))
@@ -194,7 +239,8 @@ def build_map(report: Report, texts: Texts) -> NetworkMap:
             ty = _line_y(card, host, port if isinstance(port, int) else None)
             tone = "bad" if f.rule == INTERNET_FORWARD_RULE else "plain"
             label = texts("map.forward", port=f.evidence.get("external_port", f.port))
-            edges.append(Edge(_curve(BOX_X + BOX_W, box_mid, LAN_X, ty), tone, label,
-                              LAN_X - 8, ty - 3))
+            edges.append(
+                Edge(_curve(BOX_X + BOX_W, box_mid, LAN_X, ty), tone, label, LAN_X - 8, ty - 3)
+            )
         bottom = max(bottom, box.y + box.h + 20)
     return NetworkMap(WIDTH, bottom + 10, cards, edges, zones, hidden)

@@ -41,8 +41,13 @@ class LiveProgress:
 
     def __init__(self, console: Console, progress: Progress) -> None:
         self.progress = progress
-        self._live = Live(progress_text(progress), console=console, transient=True,
-                          refresh_per_second=8, get_renderable=self._render)
+        self._live = Live(
+            progress_text(progress),
+            console=console,
+            transient=True,
+            refresh_per_second=8,
+            get_renderable=self._render,
+        )
 
     def _render(self) -> Text:
         return progress_text(self.progress)
@@ -81,14 +86,19 @@ def render_verdict(report: Report, lang: str = "en") -> Group:
     verdict = decide(report)
     parts: list[object] = []
     for answer in (internet_answer(verdict, texts), lan_answer(verdict, texts)):
-        parts.append(Text.assemble((answer.question, "bold"), " ",
-                                   (f" {answer.word} ", _TONE_STYLE[answer.tone])))
+        parts.append(
+            Text.assemble(
+                (answer.question, "bold"), " ", (f" {answer.word} ", _TONE_STYLE[answer.tone])
+            )
+        )
         parts.append(Text("  " + answer.sentence))
     parts.append(Text(texts("q.actions"), "bold"))
     for i, action in enumerate(verdict.first_actions, 1):
         parts.append(Text(f"  {i}. {action_text(action, texts)}"))
-    counts = ", ".join(f"{verdict.counts.get(s, 0)} {texts('severity.' + s.value).lower()}"
-                       for s in severity_order())
+    counts = ", ".join(
+        f"{verdict.counts.get(s, 0)} {texts('severity.' + s.value).lower()}"
+        for s in severity_order()
+    )
     parts.append(Text.assemble((texts("terminal.findings") + ": ", "bold"), counts))
     return Group(*parts)  # type: ignore[arg-type]
 
@@ -115,9 +125,12 @@ def render_summary(report: Report, outputs: Sequence[str] = (), lang: str = "en"
         for f in sorted(report.findings, key=lambda f: -f.severity.rank):
             where = f"{f.host}:{f.port}" if f.port is not None else f.host
             what = Text.assemble(_rule_name(f.rule, f.title, lang), "\n", (f.rule, "dim"))
-            table.add_row(Text(texts("severity." + f.severity.value), SEVERITY_STYLE[f.severity]),
-                          where, what,
-                          _evidence_summary(f.evidence))
+            table.add_row(
+                Text(texts("severity." + f.severity.value), SEVERITY_STYLE[f.severity]),
+                where,
+                what,
+                _evidence_summary(f.evidence),
+            )
         parts.append(table)
     else:
         parts.append(Text("No finding.", "green"))
@@ -126,8 +139,14 @@ def render_summary(report: Report, outputs: Sequence[str] = (), lang: str = "en"
         services.add_column(col)
     for host in report.hosts:
         for svc in host.services:
-            services.add_row(host.address, str(svc.port), svc.protocol, svc.product or "",
-                             svc.version or "", "yes" if svc.tls else "")
+            services.add_row(
+                host.address,
+                str(svc.port),
+                svc.protocol,
+                svc.product or "",
+                svc.version or "",
+                "yes" if svc.tls else "",
+            )
     if services.row_count:
         parts.append(services)
     if report.errors:

@@ -41,14 +41,15 @@ def internet_answer(verdict: Verdict, texts: Texts) -> Answer:
     count = len(verdict.internet_places)
     match verdict.internet:
         case InternetAnswer.PROVEN:
-            return Answer(q, texts("a.yes"), "bad",
-                          texts("a.internet.proven", count=count, where=places))
+            return Answer(
+                q, texts("a.yes"), "bad", texts("a.internet.proven", count=count, where=places)
+            )
         case InternetAnswer.FORWARD:
-            return Answer(q, texts("a.yes"), "bad",
-                          texts("a.internet.forward", count=count, where=places))
+            return Answer(
+                q, texts("a.yes"), "bad", texts("a.internet.forward", count=count, where=places)
+            )
         case InternetAnswer.NONE:
-            return Answer(q, texts("a.no"), "good",
-                          texts("a.internet.none", ports=verdict.ports))
+            return Answer(q, texts("a.no"), "good", texts("a.internet.none", ports=verdict.ports))
     return Answer(q, texts("a.unknown"), "unknown", texts("a.internet.unknown"))
 
 
@@ -56,9 +57,16 @@ def lan_answer(verdict: Verdict, texts: Texts) -> Answer:
     q = texts("q.lan")
     match verdict.lan:
         case LanAnswer.YES:
-            return Answer(q, texts("a.yes"), "bad",
-                          texts("a.lan.yes", count=len(verdict.lan_places),
-                                where=_places(verdict.lan_places, texts)))
+            return Answer(
+                q,
+                texts("a.yes"),
+                "bad",
+                texts(
+                    "a.lan.yes",
+                    count=len(verdict.lan_places),
+                    where=_places(verdict.lan_places, texts),
+                ),
+            )
         case LanAnswer.NO:
             return Answer(q, texts("a.no"), "good", texts("a.lan.no"))
     return Answer(q, texts("a.unknown"), "unknown", texts("a.lan.unknown"))

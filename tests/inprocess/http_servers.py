@@ -23,11 +23,11 @@ from cryptography.x509.oid import NameOID
 from exposcan.catalogue import PortEntry, default_catalogue
 from exposcan.config import ScanConfig
 from exposcan.engine import Scanner
-from exposcan.lab.topology import CANARY_PATIENTS, CANARY_UID_ROOT
 from exposcan.limits import Deadlines
 from exposcan.models import Report, Vantage
-from exposcan.portspec import format_ports
-from exposcan.protocols.http import HttpProbe
+from exposcan.net.portspec import format_ports
+from exposcan.protocols.http.probe import HttpProbe
+from exposcan_lab.topology import CANARY_PATIENTS, CANARY_UID_ROOT
 from tests.helpers import assert_valid_report
 
 CANARY = CANARY_PATIENTS[0]
@@ -58,8 +58,9 @@ class Seen:
         return await handler(request)
 
 
-def orthanc_app(seen: Seen, version: str = "1.10.1", secure: bool = False,
-                password: str | None = None) -> web.Application:
+def orthanc_app(
+    seen: Seen, version: str = "1.10.1", secure: bool = False, password: str | None = None
+) -> web.Application:
     """Orthanc's REST API as far as the probe may read it.
 
     ``secure``: every path answers 401 "Orthanc Secure Area" unless the
@@ -68,26 +69,42 @@ def orthanc_app(seen: Seen, version: str = "1.10.1", secure: bool = False,
     @web.middleware
     async def auth(request: web.Request, handler):  # type: ignore[no-untyped-def]
         if secure:
-            ok = password is not None and request.headers.get("Authorization") == \
-                _basic("orthanc", password)
+            ok = password is not None and request.headers.get("Authorization") == _basic(
+                "orthanc", password
+            )
             if not ok:
-                return web.Response(status=401, headers={
-                    "WWW-Authenticate": 'Basic realm="Orthanc Secure Area"'})
+                return web.Response(
+                    status=401, headers={"WWW-Authenticate": 'Basic realm="Orthanc Secure Area"'}
+                )
         return await handler(request)
 
     async def system(_: web.Request) -> web.Response:
-        return web.json_response({"Version": version, "DicomAet": "CABINETRADIO",
-                                  "DicomPort": 104, "Name": CANARY.name,
-                                  "IsHttpServerSecure": False})
+        return web.json_response(
+            {
+                "Version": version,
+                "DicomAet": "CABINETRADIO",
+                "DicomPort": 104,
+                "Name": CANARY.name,
+                "IsHttpServerSecure": False,
+            }
+        )
 
     async def statistics(_: web.Request) -> web.Response:
-        return web.json_response({"CountPatients": 3, "CountStudies": 4, "CountSeries": 4,
-                                  "CountInstances": 6, "TotalDiskSizeMB": 1})
+        return web.json_response(
+            {
+                "CountPatients": 3,
+                "CountStudies": 4,
+                "CountSeries": 4,
+                "CountInstances": 6,
+                "TotalDiskSizeMB": 1,
+            }
+        )
 
     async def qido(_: web.Request) -> web.Response:
         return web.Response(
             text=json.dumps([{"0020000D": {"vr": "UI", "Value": [STUDY_UID]}}]),
-            content_type="application/dicom+json")
+            content_type="application/dicom+json",
+        )
 
     async def patients(_: web.Request) -> web.Response:
         return web.json_response([CANARY.patient_id])  # must never be asked
@@ -102,23 +119,27 @@ def orthanc_app(seen: Seen, version: str = "1.10.1", secure: bool = False,
 
 def _basic(user: str, password: str) -> str:
     import base64
+
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
-def nginx_listing_app(seen: Seen, tree: dict[str, bytes], honour_range: bool = True
-                      ) -> web.Application:
+def nginx_listing_app(
+    seen: Seen, tree: dict[str, bytes], honour_range: bool = True
+) -> web.Application:
     """nginx autoindex over ``tree`` (path -> content; folders implied)."""
 
     def listing(folder: str) -> str:
         names: dict[str, None] = {}
         for path in tree:
             if path.startswith(folder) and path != folder:
-                rest = path[len(folder):]
+                rest = path[len(folder) :]
                 names[rest.split("/", 1)[0] + ("/" if "/" in rest else "")] = None
         rows = "".join(f'<a href="{n}">{n}</a>     01-Jan-2020 10:00    -\r\n' for n in names)
-        return (f"<html>\r\n<head><title>Index of {folder}</title></head>\r\n<body>\r\n"
-                f'<h1>Index of {folder}</h1><hr><pre><a href="../">../</a>\r\n{rows}'
-                "</pre><hr></body>\r\n</html>\r\n")
+        return (
+            f"<html>\r\n<head><title>Index of {folder}</title></head>\r\n<body>\r\n"
+            f'<h1>Index of {folder}</h1><hr><pre><a href="../">../</a>\r\n{rows}'
+            "</pre><hr></body>\r\n</html>\r\n"
+        )
 
     async def handler(request: web.Request) -> web.StreamResponse:
         path = request.path
@@ -142,10 +163,10 @@ def nginx_listing_app(seen: Seen, tree: dict[str, bytes], honour_range: bool = T
 
 
 @asynccontextmanager
-async def serve(app: web.Application, host: str = "127.0.0.1",
-                ssl_context: ssl.SSLContext | None = None) -> AsyncIterator[int]:
-    runner = web.AppRunner(app, access_log=None, handler_cancellation=True,
-                           shutdown_timeout=0.1)
+async def serve(
+    app: web.Application, host: str = "127.0.0.1", ssl_context: ssl.SSLContext | None = None
+) -> AsyncIterator[int]:
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.1)
     await runner.setup()
     site = web.TCPSite(runner, host, 0, ssl_context=ssl_context)
     await site.start()
@@ -160,15 +181,24 @@ def self_signed(tmp: Path, cn: str = "pacs.cabinet.test") -> ssl.SSLContext:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=30))
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
     (tmp / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp / "key.pem").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
+    (tmp / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(tmp / "cert.pem", tmp / "key.pem")
     return ctx
@@ -185,12 +215,17 @@ async def scan_http(
 ) -> tuple[Scanner, Report]:
     """The real engine with only the HTTP probe, on 127.0.0.1:``port``, which
     the port catalogue is made to guess as HTTP (plain or TLS)."""
-    monkeypatch.setitem(default_catalogue().ports, port,
-                        PortEntry(port=port, protocol="http", tls=tls_guess))
+    monkeypatch.setitem(
+        default_catalogue().ports, port, PortEntry(port=port, protocol="http", tls=tls_guess)
+    )
     config = ScanConfig(
-        ports=[port], ports_spec=format_ports([port]), vantage=vantage,
+        ports=[port],
+        ports_spec=format_ports([port]),
+        vantage=vantage,
         deadlines=Deadlines(connect=timeout, read=timeout, total=timeout * 5),
-        scan_timeout=1.0, discovery=False, intrusive=intrusive,
+        scan_timeout=1.0,
+        discovery=False,
+        intrusive=intrusive,
     )
     scanner = Scanner(config, default_catalogue(), [HttpProbe], [])
     await scanner.run([IPv4Address("127.0.0.1")], ["127.0.0.1"])

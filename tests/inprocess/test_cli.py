@@ -19,8 +19,12 @@ from tests.unit.test_report_schema import sample_report
 
 async def _cli(*args: str, timeout: float = 60) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "exposcan", *args,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "exposcan",
+        *args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), timeout)
     assert proc.returncode is not None
@@ -28,8 +32,12 @@ async def _cli(*args: str, timeout: float = 60) -> tuple[int, str, str]:
 
 
 async def test_bad_arguments_exit_2() -> None:
-    for args in (["scan", "-p", "0", "127.0.0.1"], ["scan", "198.18.0.40-10"],
-                 ["scan", "--bogus"], ["scan", "127.0.0.1", "-o", "r.txt"]):
+    for args in (
+        ["scan", "-p", "0", "127.0.0.1"],
+        ["scan", "198.18.0.40-10"],
+        ["scan", "--bogus"],
+        ["scan", "127.0.0.1", "-o", "r.txt"],
+    ):
         code, _, err = await _cli(*args)
         assert code == 2, (args, err)
     code, _, err = await _cli("scan", "127.0.0.1", "-o", "r.txt")
@@ -46,8 +54,9 @@ async def test_clean_scan_exit_0_and_valid_report(tmp_path: Path) -> None:
     async with tcp_server(http_ok) as port:
         out_file = tmp_path / "r.json"
         # When the CLI scans it without a terminal
-        code, out, err = await _cli("scan", "127.0.0.1", "-p", str(port), "--no-discovery",
-                                    "-o", str(out_file))
+        code, out, err = await _cli(
+            "scan", "127.0.0.1", "-p", str(port), "--no-discovery", "-o", str(out_file)
+        )
     # Then it exits 0, prints the summary (no progress noise) and writes a valid report
     assert code == 0, err
     assert "No finding." in out
@@ -68,9 +77,20 @@ async def test_interrupt_writes_an_incomplete_report(tmp_path: Path) -> None:
     async with tcp_server(tarpit) as port:
         out_file = tmp_path / "r.json"
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "exposcan", "scan", "127.0.0.1", "-p", str(port),
-            "--no-discovery", "--timeout", "60", "-o", str(out_file),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "exposcan",
+            "scan",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "--no-discovery",
+            "--timeout",
+            "60",
+            "-o",
+            str(out_file),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         await asyncio.sleep(2.5)
         # When the user presses Ctrl-C
@@ -115,8 +135,9 @@ async def test_baseline_counts_only_new_findings(tmp_path: Path) -> None:
     baseline = tmp_path / "last.json"
     baseline.write_text(sample_report().to_json())
     async with tcp_server(http_ok) as port:
-        code, out, _ = await _cli("scan", "127.0.0.1", "-p", str(port), "--no-discovery",
-                                  "--baseline", str(baseline))
+        code, out, _ = await _cli(
+            "scan", "127.0.0.1", "-p", str(port), "--no-discovery", "--baseline", str(baseline)
+        )
     # Then the finding that went away is shown, and nothing new means exit 0
     assert code == 0
     assert "- high" in out
@@ -130,9 +151,19 @@ async def test_progress_is_shown_on_a_terminal() -> None:
     primary, secondary = pty.openpty()
     async with tcp_server(tarpit) as port:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "exposcan", "scan", "127.0.0.1", "-p", str(port),
-            "--no-discovery", "--timeout", "1",
-            stdout=secondary, stderr=secondary, env={**os.environ, "TERM": "xterm"},
+            sys.executable,
+            "-m",
+            "exposcan",
+            "scan",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "--no-discovery",
+            "--timeout",
+            "1",
+            stdout=secondary,
+            stderr=secondary,
+            env={**os.environ, "TERM": "xterm"},
         )
         os.close(secondary)
         chunks: list[bytes] = []

@@ -22,8 +22,13 @@ SECRET = "Cli-Secret-4b1d-never-echoed"
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    proc = subprocess.run([sys.executable, "-m", "exposcan", *args], capture_output=True,
-                          text=True, timeout=60, env={**os.environ, **(env or {})})
+    proc = subprocess.run(
+        [sys.executable, "-m", "exposcan", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -34,20 +39,23 @@ def _one_error_line(err: str) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("args", [
-    ["scan", "--bogus", "127.0.0.1"],
-    ["frobnicate"],
-    ["scan", "-p", "0", "127.0.0.1"],
-    ["scan", "-p", "80-", "-p", "x", "127.0.0.1"],
-    ["scan", "127.0.0.40-10"],
-    ["scan", "127.0.0.1/33"],
-    ["scan", "127.0.0.1", "--timeout", "-1"],
-    ["scan", "127.0.0.1", "--max-hosts", "0"],
-    ["scan", "127.0.0.1", "--max-hosts", "70000"],
-    ["scan", "127.0.0.1", "-o", "report.exe"],
-    # 8,190 addresses: over the default --max-hosts 4096
-    ["scan", "127.0.0.0/19"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["scan", "--bogus", "127.0.0.1"],
+        ["frobnicate"],
+        ["scan", "-p", "0", "127.0.0.1"],
+        ["scan", "-p", "80-", "-p", "x", "127.0.0.1"],
+        ["scan", "127.0.0.40-10"],
+        ["scan", "127.0.0.1/33"],
+        ["scan", "127.0.0.1", "--timeout", "-1"],
+        ["scan", "127.0.0.1", "--max-hosts", "0"],
+        ["scan", "127.0.0.1", "--max-hosts", "70000"],
+        ["scan", "127.0.0.1", "-o", "report.exe"],
+        # 8,190 addresses: over the default --max-hosts 4096
+        ["scan", "127.0.0.0/19"],
+    ],
+)
 def test_a_bad_command_line_is_one_error_line_and_exit_2(args: list[str]) -> None:
     # When exposcan is run with a bad command line
     code, out, err = _cli(*args)
@@ -64,14 +72,20 @@ def test_more_than_4096_addresses_name_the_option_that_allows_them() -> None:
     assert code == 2 and "8187 addresses" in line and "--max-hosts 8187" in line
 
 
-@pytest.mark.parametrize(("name", "text", "expected"), [
-    ("rules/broken.yaml", "kind: rule\nid: [unclosed\n  : :\n", "not valid YAML"),
-    ("rules/broken.yaml", "kind: rule\nid: x.y\ninfo: {name: n}\nmatch: {fact: f}\n",
-     "info.severity: Field required"),
-    ("ports.yaml", "kind: ports\nports: 104\n", "'ports' is not a list"),
-    ("rules/broken.yaml", "- just\n- a list\n", "not a mapping"),
-    ("rules/broken.yaml", b"kind: rule\xff\xfe\n".decode("latin-1"), "broken.yaml"),
-])
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("rules/broken.yaml", "kind: rule\nid: [unclosed\n  : :\n", "not valid YAML"),
+        (
+            "rules/broken.yaml",
+            "kind: rule\nid: x.y\ninfo: {name: n}\nmatch: {fact: f}\n",
+            "info.severity: Field required",
+        ),
+        ("ports.yaml", "kind: ports\nports: 104\n", "'ports' is not a list"),
+        ("rules/broken.yaml", "- just\n- a list\n", "not a mapping"),
+        ("rules/broken.yaml", b"kind: rule\xff\xfe\n".decode("latin-1"), "broken.yaml"),
+    ],
+)
 def test_a_broken_catalogue_is_one_error_line_and_exit_2(
     tmp_path: Path, name: str, text: str, expected: str
 ) -> None:
@@ -102,8 +116,14 @@ def test_a_password_in_a_notify_url_is_refused_and_not_echoed() -> None:
     if "--notify" not in build_parser().format_help() + _cli("scan", "--help")[1]:
         pytest.skip("no --notify in this build")
     # When a password is put in a --notify URL on the command line
-    code, out, err = _cli("scan", "127.0.0.1", "-p", "9", "--notify",
-                          f"smtp://doc:{SECRET}@127.0.0.1:2525?to=a@cabinet.test")
+    code, out, err = _cli(
+        "scan",
+        "127.0.0.1",
+        "-p",
+        "9",
+        "--notify",
+        f"smtp://doc:{SECRET}@127.0.0.1:2525?to=a@cabinet.test",
+    )
     # Then exposcan refuses it in one line, and never prints the password
     assert code == 2
     line = _one_error_line(err)

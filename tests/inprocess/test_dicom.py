@@ -30,12 +30,12 @@ from pynetdicom.sop_class import (
 from exposcan.catalogue import default_catalogue
 from exposcan.config import ScanConfig
 from exposcan.engine import Scanner
-from exposcan.lab.topology import CANARY_PATIENTS, CANARY_STRINGS, CANARY_UID_ROOT
 from exposcan.limits import Deadlines
 from exposcan.models import ErrorReason, Report, Vantage
 from exposcan.probe import ProbeContext, ServiceProbe
-from exposcan.protocols.dicom import AE_DEFAULT, AE_FROM_HINT, DicomProbe
+from exposcan.protocols.dicom.probe import AE_DEFAULT, AE_FROM_HINT, DicomProbe
 from exposcan.state import ServiceState
+from exposcan_lab.topology import CANARY_PATIENTS, CANARY_STRINGS, CANARY_UID_ROOT
 from tests.helpers import scan_local
 from tests.inprocess.http_servers import self_signed
 from tests.inprocess.servers import tarpit, tcp_server
@@ -143,7 +143,9 @@ def pynetdicom_scp(
         return 0x0000
 
     server = ae.start_server(
-        ("127.0.0.1", 0), block=False, ssl_context=ssl_context,
+        ("127.0.0.1", 0),
+        block=False,
+        ssl_context=ssl_context,
         evt_handlers=[(evt.EVT_C_FIND, on_find), (evt.EVT_C_STORE, on_store)],
     )
     scp.port = server.server_address[1]
@@ -211,8 +213,11 @@ async def test_a_storage_only_node_gives_store_open_and_association_open() -> No
     assert "dicom.query-open" not in rules(report)
     assert finding(report, "dicom.store-open")["storage_contexts_accepted"] == 2
     association = finding(report, "dicom.association-open")
-    assert association["proof"] == ["association accepted", "C-ECHO answered",
-                                    "storage contexts accepted"]
+    assert association["proof"] == [
+        "association accepted",
+        "C-ECHO answered",
+        "storage contexts accepted",
+    ]
     assert scp.stores == 0
 
 
@@ -267,8 +272,12 @@ async def test_from_the_internet_an_open_node_is_imaging_exposure() -> None:
     # Then the engine's internet rule fires on the probe's imaging fact, with
     # the strongest read proof
     evidence = finding(report, "exposure.internet-imaging")
-    assert evidence == {"service": "dicom", "product": "pynetdicom", "version": "3.0.4",
-                        "proof": "C-FIND answered"}
+    assert evidence == {
+        "service": "dicom",
+        "product": "pynetdicom",
+        "version": "3.0.4",
+        "proof": "C-FIND answered",
+    }
 
 
 async def rejecting(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -332,8 +341,12 @@ async def test_dicom_over_tls_is_found_on_a_dicom_port_and_described(tmp_path: P
 async def test_tls_facts_are_recorded(tmp_path: Path) -> None:
     # Given the same TLS PACS on a port known to be DICOM over TLS (2762)
     with pynetdicom_scp(studies=1, ssl_context=_self_signed(tmp_path)) as scp:
-        config = ScanConfig(ports=[scp.port], ports_spec=str(scp.port), discovery=False,
-                            deadlines=Deadlines(2, 2, 8))
+        config = ScanConfig(
+            ports=[scp.port],
+            ports_spec=str(scp.port),
+            discovery=False,
+            deadlines=Deadlines(2, 2, 8),
+        )
         scanner = Scanner(config, default_catalogue(), [guessed_dicom(tls=True), DicomProbe], [])
         await scanner.run([IPv4Address("127.0.0.1")], ["127.0.0.1"])
     gc.collect()  # the server's leaked sockets are reported here, not later
@@ -350,16 +363,14 @@ async def test_tls_facts_are_recorded(tmp_path: Path) -> None:
 # --- negative cases: not DICOM, hostile ---------------------------------------------
 
 
-async def dicom_looking_garbage(reader: asyncio.StreamReader,
-                                writer: asyncio.StreamWriter) -> None:
+async def dicom_looking_garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """As the lab's junk host: an A-ASSOCIATE-AC header announcing 2 GiB."""
     await reader.read(4096)
     writer.write(b"\x02\x00" + struct.pack(">I", 0x7FFFFFF0) + os.urandom(200))
     await writer.drain()
 
 
-async def plausible_garbage(reader: asyncio.StreamReader,
-                            writer: asyncio.StreamWriter) -> None:
+async def plausible_garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """An A-ASSOCIATE-AC header with a matching length, then random bytes."""
     await reader.read(4096)
     writer.write(b"\x02\x00" + struct.pack(">I", 200) + os.urandom(200))
@@ -428,7 +439,7 @@ async def test_debug_logs_hold_no_patient_data(caplog: pytest.LogCaptureFixture)
 
 def test_the_probe_module_silences_pynetdicom() -> None:
     # Given the probe module imported (as the engine does)
-    import exposcan.protocols.dicom  # noqa: F401
+    import exposcan.protocols.dicom.probe  # noqa: F401
 
     # Then pynetdicom's own debug output (datasets) is off whatever -v says
     assert logging.getLogger("pynetdicom").level == logging.WARNING

@@ -67,8 +67,9 @@ async def test_follow_up_scans_respect_exclusions() -> None:
     from exposcan.engine import Scanner
 
     async with tcp_server(http_ok) as port:
-        config = ScanConfig(ports=[port], ports_spec=str(port), discovery=False,
-                            excluded=frozenset({"127.0.0.1"}))
+        config = ScanConfig(
+            ports=[port], ports_spec=str(port), discovery=False, excluded=frozenset({"127.0.0.1"})
+        )
         scanner = Scanner(config, default_catalogue(), [IdentifyProbe], [])
         await scanner.run([], [])
         # When a network probe asks for a follow-up scan of it
@@ -80,7 +81,7 @@ async def test_follow_up_scans_respect_exclusions() -> None:
 
 
 async def test_tcp_ping_counts_open_and_refused_as_up() -> None:
-    from exposcan.discovery import discover, tcp_ping
+    from exposcan.net.discovery import discover, tcp_ping
 
     closed = await _free_port()
     async with tcp_server(http_ok) as port:

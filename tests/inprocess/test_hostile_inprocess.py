@@ -1,12 +1,12 @@
-"""The lab's hostile services (exposcan/lab/hostile.py) on loopback, against
+"""The lab's hostile services (exposcan_lab/hostile.py) on loopback, against
 the real engine: the cases that changed a probe in issue 7."""
 
 from __future__ import annotations
 
 import time
 
-from exposcan.lab.hostile import smb_stall
-from exposcan.protocols.smb import SmbProbe
+from exposcan.protocols.smb.probe import SmbProbe
+from exposcan_lab.hostile import smb_stall
 from tests.helpers import scan_local
 from tests.inprocess.test_smb_probe import SMB_PORT, server_445
 

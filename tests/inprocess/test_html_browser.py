@@ -27,8 +27,9 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.mark.parametrize("lang", ["en", "fr"])
-def test_hostile_strings_do_not_run_in_a_browser(browser: Browser, tmp_path: Path,
-                                                 lang: str) -> None:
+def test_hostile_strings_do_not_run_in_a_browser(
+    browser: Browser, tmp_path: Path, lang: str
+) -> None:
     # Given a report whose peer-controlled strings try to run script, load an
     # iframe, a style sheet, an image, or redirect the page
     path = tmp_path / f"hostile-{lang}.html"
@@ -39,9 +40,12 @@ def test_hostile_strings_do_not_run_in_a_browser(browser: Browser, tmp_path: Pat
     # (each payload would console.error, and a blocked load logs a CSP error)
     assert page.messages == []
     # And the document holds only what the template made
-    counts = browser.text(session, "JSON.stringify(['script','iframe','img','image','link',"
-                          "'object','embed','a[href^=\"http\"]'].map(s => "
-                          "document.querySelectorAll(s).length))")
+    counts = browser.text(
+        session,
+        "JSON.stringify(['script','iframe','img','image','link',"
+        "'object','embed','a[href^=\"http\"]'].map(s => "
+        "document.querySelectorAll(s).length))",
+    )
     assert counts == "[0,0,0,0,0,0,0,0]"
     assert browser.text(session, "location.href") == path.resolve().as_uri()
     # And the reader sees the hostile strings as text

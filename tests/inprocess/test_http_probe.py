@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from exposcan.lab.topology import CANARY_STRINGS
 from exposcan.models import ErrorReason, Safety, Vantage
+from exposcan_lab.topology import CANARY_STRINGS
 from tests.inprocess.http_servers import (
     DICM_HEAD,
     STUDY_UID,
@@ -63,8 +63,7 @@ async def test_open_orthanc_is_unauthenticated_pacs(monkeypatch: pytest.MonkeyPa
     assert service.details["DicomAet"] == "CABINETRADIO"
     assert service.details["DicomPort"] == 104
     # and the imaging service is marked for the box / internet joins
-    assert any(f.kind == "imaging.service" and f.data["service"] == "pacs-web"
-               for f in host.facts)
+    assert any(f.kind == "imaging.service" and f.data["service"] == "pacs-web" for f in host.facts)
     # and nothing but GET/HEAD was sent, never a patient list
     assert seen.methods <= {"GET", "HEAD"}
     assert not any(p.startswith("/patients") for p in seen.paths)
@@ -128,8 +127,9 @@ async def test_orthanc_over_tls_records_certificate(
     # Given an open Orthanc behind TLS with a self-signed certificate, on a
     # port the catalogue guesses as plain HTTP
     seen = Seen()
-    async with serve(orthanc_app(seen, version="1.12.11"), ssl_context=self_signed(tmp_path)
-                     ) as port:
+    async with serve(
+        orthanc_app(seen, version="1.12.11"), ssl_context=self_signed(tmp_path)
+    ) as port:
         # When scanned
         _, report = await scan_http(port, monkeypatch, tls_guess=False)
     found = rules(report)
@@ -162,8 +162,10 @@ async def test_plain_server_guessed_tls(monkeypatch: pytest.MonkeyPatch) -> None
 async def test_generic_dicomweb_qido(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given a bare DICOMweb server answering QIDO-RS with a study
     async def qido(_: web.Request) -> web.Response:
-        return web.Response(text=f'[{{"0020000D": {{"vr": "UI", "Value": ["{STUDY_UID}"]}}}}]',
-                            content_type="application/dicom+json")
+        return web.Response(
+            text=f'[{{"0020000D": {{"vr": "UI", "Value": ["{STUDY_UID}"]}}}}]',
+            content_type="application/dicom+json",
+        )
 
     app = web.Application()
     app.router.add_get("/dicom-web/studies", qido)
@@ -207,8 +209,7 @@ async def test_listing_with_extensionless_dicom(monkeypatch: pytest.MonkeyPatch)
     assert ev["cut_short"] is False
     assert rules(report)["http.cleartext"]["what"] == "imaging files"
     host = scanner.state.hosts["127.0.0.1"]
-    assert any(f.kind == "imaging.service" and f.data["service"] == "listing"
-               for f in host.facts)
+    assert any(f.kind == "imaging.service" and f.data["service"] == "listing" for f in host.facts)
     # and no file or folder name, nor identity, is in the report
     text = report.to_json()
     assert_no_patient_data(text)
@@ -283,8 +284,11 @@ async def test_garbage_on_an_http_port_is_bounded(monkeypatch: pytest.MonkeyPatc
         elapsed = time.monotonic() - start
     # Then neither plain nor TLS gives HTTP: one error record, bounded time
     assert len(report.errors) == 1
-    assert report.errors[0].reason in (ErrorReason.PROTOCOL, ErrorReason.TOO_LARGE,
-                                       ErrorReason.TIMEOUT)
+    assert report.errors[0].reason in (
+        ErrorReason.PROTOCOL,
+        ErrorReason.TOO_LARGE,
+        ErrorReason.TIMEOUT,
+    )
     assert report.findings == []
     assert elapsed < 10
 
@@ -294,6 +298,7 @@ async def test_redirect_to_another_host_not_followed(monkeypatch: pytest.MonkeyP
     # redirects every request there
     other = Seen()
     async with serve(orthanc_app(other), host="127.0.0.2") as other_port:
+
         async def bounce(request: web.Request) -> web.Response:
             raise web.HTTPFound(f"http://127.0.0.2:{other_port}{request.path_qs}")
 
@@ -312,7 +317,6 @@ async def test_redirect_on_same_host_followed(monkeypatch: pytest.MonkeyPatch) -
     seen = Seen()
     orthanc = orthanc_app(seen)
 
-
     async def root(request: web.Request) -> web.Response:
         raise web.HTTPFound("/system")
 
@@ -330,8 +334,9 @@ async def test_redirect_on_same_host_followed(monkeypatch: pytest.MonkeyPatch) -
 async def test_box_admin_from_internet(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given a Livebox administration page
     async def root(request: web.Request) -> web.Response:
-        return web.Response(text="<html><head><title>Livebox</title></head></html>",
-                            content_type="text/html")
+        return web.Response(
+            text="<html><head><title>Livebox</title></head></html>", content_type="text/html"
+        )
 
     app = web.Application()
     app.router.add_get("/", root)

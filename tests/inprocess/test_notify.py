@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from exposcan.diff import diff_reports
+from exposcan.audit.diff import diff_reports
+from exposcan.audit.notify import Alert, Mail, Webhook, deliver, parse_targets
+from exposcan.audit.notify.targets import NotifyConfigError, parse_target
 from exposcan.models import Finding, Severity, finding_key
-from exposcan.notify import Alert, Mail, Webhook, deliver, parse_targets
-from exposcan.notify.targets import NotifyConfigError, parse_target
 from tests.inprocess.servers import tarpit, tcp_server
 from tests.notify_servers import free_port, smtp_server, webhook_server
 from tests.unit.test_report_schema import sample_report
@@ -23,10 +23,16 @@ SECRET_EVIDENCE = "evidence-never-in-a-webhook"
 
 
 def _new_finding() -> Finding:
-    return Finding(rule="dicom.store-open", severity=Severity.MEDIUM, host="198.18.0.30",
-                   port=11112, protocol="dicom", title="DICOM node accepts images",
-                   evidence={"note": SECRET_EVIDENCE},
-                   key=finding_key("dicom.store-open", "198.18.0.30", 11112))
+    return Finding(
+        rule="dicom.store-open",
+        severity=Severity.MEDIUM,
+        host="198.18.0.30",
+        port=11112,
+        protocol="dicom",
+        title="DICOM node accepts images",
+        evidence={"note": SECRET_EVIDENCE},
+        key=finding_key("dicom.store-open", "198.18.0.30", 11112),
+    )
 
 
 def _alert(fail_on: str = "medium") -> Alert:
@@ -43,12 +49,13 @@ async def test_webhook_receives_the_verdict_and_no_evidence() -> None:
     # Then it arrived once, with the verdict, the counts and the new finding
     assert result.ok, result.error
     (body,) = hook.bodies
-    assert body["schema"] == "exposcan.notify/1"
+    assert body["schema"] == "exposcan.audit.notify/1"
     assert body["verdict"] == "new"
     assert body["counts"] == {"critical": 0, "high": 1, "medium": 1, "low": 0, "info": 0}
     assert body["new_counts"]["medium"] == 1 and body["unchanged"] == 1
     assert [(f["host"], f["port"], f["rule"]) for f in body["new_findings"]] == [
-        ("198.18.0.30", 11112, "dicom.store-open")]
+        ("198.18.0.30", 11112, "dicom.store-open")
+    ]
     # And no evidence at all went to the third party
     assert SECRET_EVIDENCE.encode() not in hook.raw[0]
     assert "evidence" not in body["new_findings"][0]
@@ -67,9 +74,11 @@ async def test_webhook_failures_are_bounded_reported_errors() -> None:
     # Given a receiver that answers 500, one that redirects, one that never
     # answers, and a port nobody listens on
     closed = free_port()
-    async with webhook_server(status=500) as (p500, _), \
-            webhook_server(status=302) as (p302, redirected), \
-            tcp_server(tarpit) as silent:
+    async with (
+        webhook_server(status=500) as (p500, _),
+        webhook_server(status=302) as (p302, redirected),
+        tcp_server(tarpit) as silent,
+    ):
         targets = [Webhook(f"http://127.0.0.1:{p}/hook") for p in (p500, p302, silent, closed)]
         started = time.monotonic()
         # When the alert is delivered with a 1 s deadline
@@ -90,7 +99,8 @@ async def test_mail_carries_the_verdict_and_the_report() -> None:
     with smtp_server() as (port, box):
         target = parse_target(
             f"smtp://127.0.0.1:{port}?to=dr@cabinet.example,it@cabinet.example"
-            "&from=audit@cabinet.example")
+            "&from=audit@cabinet.example"
+        )
         # When the alert is mailed
         (result,) = await deliver([target], _alert())
     # Then one mail arrived, to both, with the verdict in the body
@@ -124,11 +134,24 @@ async def test_smtp_password_from_a_file_never_shown(tmp_path: Path) -> None:
     with smtp_server(password=password) as (port, box):
         # When the CLI scans (nothing there) and always notifies that relay
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "exposcan", "scan", "127.0.0.1", "-p", str(free_port()),
-            "--no-discovery", "--db", str(tmp_path / "h.sqlite3"), "--notify-always",
-            "--notify", f"smtp://doc@127.0.0.1:{port}?to=dr@cabinet.example", "-v",
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env={**_env(), "EXPOSCAN_SMTP_PASSWORD_FILE": str(pw_file)})
+            sys.executable,
+            "-m",
+            "exposcan",
+            "scan",
+            "127.0.0.1",
+            "-p",
+            str(free_port()),
+            "--no-discovery",
+            "--db",
+            str(tmp_path / "h.sqlite3"),
+            "--notify-always",
+            "--notify",
+            f"smtp://doc@127.0.0.1:{port}?to=dr@cabinet.example",
+            "-v",
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**_env(), "EXPOSCAN_SMTP_PASSWORD_FILE": str(pw_file)},
+        )
         out, err = await asyncio.wait_for(proc.communicate(), 60)
     # Then it logged in with the file's password and the mail arrived
     assert proc.returncode == 0, err.decode()
@@ -140,8 +163,9 @@ async def test_smtp_password_from_a_file_never_shown(tmp_path: Path) -> None:
     assert f"notified smtp://127.0.0.1:{port}" in err.decode()
 
 
-async def test_a_refused_login_is_reported_not_fatal(tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_refused_login_is_reported_not_fatal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Given a relay whose password is not the one we have
     monkeypatch.setenv("EXPOSCAN_SMTP_PASSWORD", "wrong-one")
     with smtp_server(password="right-one") as (port, box):
@@ -157,8 +181,20 @@ async def test_cli_notifies_only_when_something_is_new(tmp_path: Path) -> None:
     db = str(tmp_path / "h.sqlite3")
     async with webhook_server() as (port, hook):
         url = f"http://127.0.0.1:{port}/hook"
-        args = ["scan", "127.0.0.1", "-p", str(free_port()), "--no-discovery", "--db", db,
-                "--baseline", "last", "-q", "--notify", url]
+        args = [
+            "scan",
+            "127.0.0.1",
+            "-p",
+            str(free_port()),
+            "--no-discovery",
+            "--db",
+            db,
+            "--baseline",
+            "last",
+            "-q",
+            "--notify",
+            url,
+        ]
         # When two audits find nothing new
         first = await _cli(*args)
         second = await _cli(*args)
@@ -204,8 +240,13 @@ def _env() -> dict[str, str]:
 
 async def _cli(*args: str, timeout: float = 60) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "exposcan", *args, env=_env(),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "exposcan",
+        *args,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), timeout)
     assert proc.returncode is not None

@@ -6,7 +6,7 @@ import socket
 import threading
 import time
 
-from exposcan.portscan import PortResult, PortState, connect_scan, probe_port, sweep
+from exposcan.net.portscan import PortResult, PortState, connect_scan, probe_port, sweep
 
 
 def _listener() -> socket.socket:
@@ -31,8 +31,14 @@ def test_open_and_closed_ports_with_a_small_window() -> None:
     ports = sorted(open_ports | {_closed_port() for _ in range(197)})
     results: list[PortResult] = []
     # When swept 16 at a time
-    sweep(iter(("127.0.0.1", p) for p in ports), window=16, timeout=1.0, rate=0,
-          on_result=results.append, stop=threading.Event())
+    sweep(
+        iter(("127.0.0.1", p) for p in ports),
+        window=16,
+        timeout=1.0,
+        rate=0,
+        on_result=results.append,
+        stop=threading.Event(),
+    )
     for s in listeners:
         s.close()
     # Then every port has exactly one answer, and the open ones are the listeners
@@ -44,8 +50,14 @@ def test_open_and_closed_ports_with_a_small_window() -> None:
 def test_rate_spaces_connection_starts() -> None:
     results: list[PortResult] = []
     started = time.monotonic()
-    sweep(iter(("127.0.0.1", _closed_port()) for _ in range(6)), window=10, timeout=1.0,
-          rate=20, on_result=results.append, stop=threading.Event())
+    sweep(
+        iter(("127.0.0.1", _closed_port()) for _ in range(6)),
+        window=10,
+        timeout=1.0,
+        rate=20,
+        on_result=results.append,
+        stop=threading.Event(),
+    )
     assert len(results) == 6
     assert time.monotonic() - started >= 0.24  # 5 intervals of 50 ms
 
@@ -54,8 +66,14 @@ def test_stop_ends_the_sweep_promptly() -> None:
     stop = threading.Event()
     stop.set()
     results: list[PortResult] = []
-    sweep(iter(("127.0.0.1", p) for p in range(1, 65536)), window=100, timeout=1.0, rate=0,
-          on_result=results.append, stop=stop)
+    sweep(
+        iter(("127.0.0.1", p) for p in range(1, 65536)),
+        window=100,
+        timeout=1.0,
+        rate=0,
+        on_result=results.append,
+        stop=stop,
+    )
     assert results == []
 
 
@@ -72,8 +90,14 @@ async def test_open_ports_reach_the_event_loop_only() -> None:
         threads.add(threading.get_ident())
         seen.append(r)
 
-    await connect_scan(iter([("127.0.0.1", port), ("127.0.0.1", closed)]), workers=4,
-                       timeout=1.0, rate=0, on_result=on_open, on_progress=counts.append)
+    await connect_scan(
+        iter([("127.0.0.1", port), ("127.0.0.1", closed)]),
+        workers=4,
+        timeout=1.0,
+        rate=0,
+        on_result=on_open,
+        on_progress=counts.append,
+    )
     listener.close()
     assert seen == [PortResult("127.0.0.1", port, PortState.OPEN)]
     assert threads == {loop_thread}  # engine state is only touched on the loop
@@ -88,9 +112,16 @@ async def test_cancelling_the_scan_stops_its_thread() -> None:
     def count(done: int) -> None:
         answered[0] = done
 
-    task = asyncio.create_task(connect_scan(  # noqa: RUF006 - awaited below
-        iter(("127.0.0.1", _closed_port()) for _ in range(10**6)), workers=8, timeout=1.0,
-        rate=0, on_result=lambda r: None, on_progress=count))
+    task = asyncio.create_task(  # noqa: RUF006 - awaited below
+        connect_scan(
+            iter(("127.0.0.1", _closed_port()) for _ in range(10**6)),
+            workers=8,
+            timeout=1.0,
+            rate=0,
+            on_result=lambda r: None,
+            on_progress=count,
+        )
+    )
     await asyncio.sleep(0.3)
     # When it is cancelled (Ctrl-C)
     task.cancel()

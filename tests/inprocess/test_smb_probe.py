@@ -13,7 +13,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import pytest
 from scapy.layers.smb2 import SMB2_Header, SMB2_Negotiate_Protocol_Response
 
-from exposcan.protocols.smb import SmbProbe
+from exposcan.protocols.smb.probe import SmbProbe
 from tests.helpers import scan_local
 from tests.inprocess.servers import tcp_server
 from tests.unit.test_smb_wire import SAMBA_SMB1_REFUSAL, smb1_accept
@@ -41,8 +41,10 @@ async def server_445(handler: Handler) -> AsyncIterator[str]:
 
 def smb2_negotiate_answer() -> bytes:
     # A 3.0.2 server that requires signing.
-    return bytes(SMB2_Header(Flags="SMB2_FLAGS_SERVER_TO_REDIR") /
-                 SMB2_Negotiate_Protocol_Response(DialectRevision=0x0302, SecurityMode=0x03))
+    return bytes(
+        SMB2_Header(Flags="SMB2_FLAGS_SERVER_TO_REDIR")
+        / SMB2_Negotiate_Protocol_Response(DialectRevision=0x0302, SecurityMode=0x03)
+    )
 
 
 def negotiating_server(smb1: str) -> Handler:

@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from exposcan.portscan import PortResult, PortState, sweep
-from exposcan.synscan import syn_sweep
+from exposcan.net.portscan import PortResult, PortState, sweep
+from exposcan.net.synscan import syn_sweep
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="raw sockets need root")
 
@@ -40,8 +40,14 @@ def _closed_ports(count: int) -> set[int]:
 
 def _run(sweeper: object, ports: list[int], **kw: object) -> dict[int, PortState]:
     results: list[PortResult] = []
-    sweeper(iter(("127.0.0.1", p) for p in ports), window=64, timeout=1.0, rate=0,  # type: ignore[operator]
-            on_result=results.append, stop=kw.get("stop", threading.Event()))
+    sweeper(
+        iter(("127.0.0.1", p) for p in ports),
+        window=64,
+        timeout=1.0,
+        rate=0,  # type: ignore[operator]
+        on_result=results.append,
+        stop=kw.get("stop", threading.Event()),
+    )
     return {r.port: r.state for r in results}
 
 
@@ -92,18 +98,24 @@ def test_stop_ends_the_syn_sweep_promptly() -> None:
 
 def _without_raw_sockets(*argv: str) -> subprocess.CompletedProcess[str]:
     """Run as a process without CAP_NET_RAW (a user account, a container)."""
-    return subprocess.run(["setpriv", "--bounding-set=-net_raw", sys.executable, *argv],
-                          capture_output=True, text=True, timeout=60,
-                          env=dict(os.environ, PYTHONPATH=os.getcwd()))
+    return subprocess.run(
+        ["setpriv", "--bounding-set=-net_raw", sys.executable, *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=os.getcwd()),
+    )
 
 
 @root_only
 def test_without_raw_sockets_auto_is_the_connect_scan() -> None:
     # Given a process that may not open raw sockets
     proc = _without_raw_sockets(
-        "-c", "from exposcan.portscan import sweep\n"
-        "from exposcan.synscan import choose_sweeper, syn_available\n"
-        "print(syn_available(), choose_sweeper('auto') is sweep)\n")
+        "-c",
+        "from exposcan.net.portscan import sweep\n"
+        "from exposcan.net.synscan import choose_sweeper, syn_available\n"
+        "print(syn_available(), choose_sweeper('auto') is sweep)\n",
+    )
     # Then "auto" picks the connect scan
     assert proc.stdout.split() == ["False", "True"], proc.stderr
 
@@ -114,10 +126,21 @@ def test_without_raw_sockets_an_explicit_syn_scan_is_refused() -> None:
     port = listener.getsockname()[1]
     try:
         # When such a process asks for a SYN scan, then for the default
-        refused = _without_raw_sockets("-m", "exposcan", "scan", "-q", "--no-probes",
-                                       "--scan-type", "syn", "-p", str(port), "127.0.0.1")
-        auto = _without_raw_sockets("-m", "exposcan", "scan", "--no-probes", "-p", str(port),
-                                    "127.0.0.1")
+        refused = _without_raw_sockets(
+            "-m",
+            "exposcan",
+            "scan",
+            "-q",
+            "--no-probes",
+            "--scan-type",
+            "syn",
+            "-p",
+            str(port),
+            "127.0.0.1",
+        )
+        auto = _without_raw_sockets(
+            "-m", "exposcan", "scan", "--no-probes", "-p", str(port), "127.0.0.1"
+        )
     finally:
         listener.close()
     # Then the SYN scan is an error that says why; the default still scans
@@ -133,8 +156,14 @@ def test_a_job_given_twice_gets_two_answers() -> None:
     port = listener.getsockname()[1]
     results: list[PortResult] = []
     try:
-        syn_sweep(iter([("127.0.0.1", port), ("127.0.0.1", port)]), window=8, timeout=1.0,
-                  rate=0, on_result=results.append, stop=threading.Event())
+        syn_sweep(
+            iter([("127.0.0.1", port), ("127.0.0.1", port)]),
+            window=8,
+            timeout=1.0,
+            rate=0,
+            on_result=results.append,
+            stop=threading.Event(),
+        )
     finally:
         listener.close()
     assert results == [PortResult("127.0.0.1", port, PortState.OPEN)] * 2

@@ -16,8 +16,8 @@ from aiohttp import web
 
 from exposcan.models import Report
 from exposcan.probe import ProbeContext, ServiceProbe
-from exposcan.protocols import ssdp
-from exposcan.protocols.upnp import HAND_SET_CAVEAT, UpnpProbe
+from exposcan.protocols.upnp import ssdp
+from exposcan.protocols.upnp.probe import HAND_SET_CAVEAT, UpnpProbe
 from exposcan.state import ServiceState
 from tests.helpers import scan_local
 
@@ -44,9 +44,11 @@ FAULT = """<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/
 
 def _answer(action: str, values: dict[str, str]) -> str:
     args = "".join(f"<{k}>{v}</{k}>" for k, v in values.items())
-    return (f'<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/'
-            f'envelope/"><s:Body><u:{action}Response xmlns:u="{WAN_IP_SERVICE}">{args}'
-            f"</u:{action}Response></s:Body></s:Envelope>")
+    return (
+        f'<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/'
+        f'envelope/"><s:Body><u:{action}Response xmlns:u="{WAN_IP_SERVICE}">{args}'
+        f"</u:{action}Response></s:Body></s:Envelope>"
+    )
 
 
 @dataclass
@@ -76,6 +78,7 @@ class FakeIgd:
                 return await handler(request)
             finally:
                 self.in_flight -= 1
+
         return wrapped
 
     async def description(self, request: web.Request) -> web.Response:
@@ -85,8 +88,10 @@ class FakeIgd:
         action = request.headers["SOAPAction"].strip('"').rsplit("#", 1)[1]
         self.soap_calls.append(action)
         if action == "GetExternalIPAddress":
-            return web.Response(text=_answer(action, {"NewExternalIPAddress": self.external_ip}),
-                                content_type="text/xml")
+            return web.Response(
+                text=_answer(action, {"NewExternalIPAddress": self.external_ip}),
+                content_type="text/xml",
+            )
         assert action == "GetGenericPortMappingEntry"
         match = re.search(r"<NewPortMappingIndex>(\d+)<", await request.text())
         assert match
@@ -94,11 +99,22 @@ class FakeIgd:
         if index >= len(self.mappings):
             return web.Response(status=500, text=FAULT, content_type="text/xml")
         ext, client, port = self.mappings[index]
-        return web.Response(text=_answer(action, {
-            "NewRemoteHost": "", "NewExternalPort": str(ext), "NewProtocol": "TCP",
-            "NewInternalPort": str(port), "NewInternalClient": client, "NewEnabled": "1",
-            "NewPortMappingDescription": f"fwd {ext}", "NewLeaseDuration": "0",
-        }), content_type="text/xml")
+        return web.Response(
+            text=_answer(
+                action,
+                {
+                    "NewRemoteHost": "",
+                    "NewExternalPort": str(ext),
+                    "NewProtocol": "TCP",
+                    "NewInternalPort": str(port),
+                    "NewInternalClient": client,
+                    "NewEnabled": "1",
+                    "NewPortMappingDescription": f"fwd {ext}",
+                    "NewLeaseDuration": "0",
+                },
+            ),
+            content_type="text/xml",
+        )
 
 
 class FakeImagingProbe(ServiceProbe):
@@ -132,6 +148,7 @@ async def _serve(app: web.Application, host: str, port: int) -> web.AppRunner:
 @pytest.fixture
 async def listeners(loopback_host: str) -> AsyncIterator[list[int]]:
     """Three TCP services behind the box: imaging, plain, imaging off the scan list."""
+
     async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.close()
 
@@ -154,14 +171,17 @@ async def test_forwards_joined_to_imaging(
     # the scan covers, 8080 -> a plain service, 11112 -> an imaging service on
     # a port the scan list does not hold (so the probe must scan it)
     img, plain, more = listeners
-    igd = FakeIgd([(104, loopback_host, img), (8080, loopback_host, plain),
-                   (11112, loopback_host, more)], external_ip=external_ip)
+    igd = FakeIgd(
+        [(104, loopback_host, img), (8080, loopback_host, plain), (11112, loopback_host, more)],
+        external_ip=external_ip,
+    )
     FakeImagingProbe.imaging_ports = {img, more}
     runner = await _serve(igd.app(), loopback_host, IGD_PORT)
     try:
         # When the engine scans the box's address with the UPnP probe
-        report = await scan_local([IGD_PORT, img, plain], [FakeImagingProbe], [UpnpProbe],
-                                  host=loopback_host)
+        report = await scan_local(
+            [IGD_PORT, img, plain], [FakeImagingProbe], [UpnpProbe], host=loopback_host
+        )
     finally:
         await runner.cleanup()
     # Then both imaging forwards are critical, with the join's evidence
@@ -173,8 +193,9 @@ async def test_forwards_joined_to_imaging(
     assert critical[104]["description"] == "fwd 104"
     assert critical[104]["imaging_service"] == "dicom"
     assert critical[11112]["internal_port"] == more
-    assert all(f.severity == "critical" for f in report.findings
-               if f.rule == "upnp.mapping-imaging")
+    assert all(
+        f.severity == "critical" for f in report.findings if f.rule == "upnp.mapping-imaging"
+    )
     # and the plain forward is information only
     info = _by_rule(report, "upnp.mapping")
     assert set(info) == {8080}
@@ -195,8 +216,11 @@ async def test_forwards_joined_to_imaging(
     if external_ip:
         assert any(f"exposcan scan --vantage internet {external_ip}" in n for n in notes)
     else:
-        assert any("did not disclose its public address" in n
-                   and "--vantage internet <the box's public address>" in n for n in notes)
+        assert any(
+            "did not disclose its public address" in n
+            and "--vantage internet <the box's public address>" in n
+            for n in notes
+        )
     assert not [e for e in report.errors if e.probe == "upnp"]
 
 
@@ -208,8 +232,9 @@ async def test_no_imaging_behind_any_forward(loopback_host: str, listeners: list
     runner = await _serve(igd.app(), loopback_host, IGD_PORT)
     try:
         # When scanned
-        report = await scan_local([IGD_PORT, img, plain], [FakeImagingProbe], [UpnpProbe],
-                                  host=loopback_host)
+        report = await scan_local(
+            [IGD_PORT, img, plain], [FakeImagingProbe], [UpnpProbe], host=loopback_host
+        )
     finally:
         await runner.cleanup()
     # Then no critical UPnP finding, one informational forward
@@ -231,16 +256,22 @@ async def _endless(request: web.Request) -> web.StreamResponse:
 
 
 async def _bomb(request: web.Request) -> web.Response:
-    body = ('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa">'
-            '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
-            '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><root>&c;</root>')
+    body = (
+        '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa">'
+        '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+        '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><root>&c;</root>'
+    )
     return web.Response(text=body, content_type="text/xml")
 
 
-@pytest.mark.parametrize(("handler", "reason"), [(_endless, "too-large"), (_bomb, "protocol")],
-                         ids=["endless-body", "entity-bomb"])
+@pytest.mark.parametrize(
+    ("handler", "reason"),
+    [(_endless, "too-large"), (_bomb, "protocol")],
+    ids=["endless-body", "entity-bomb"],
+)
 async def test_hostile_igd_is_a_bounded_error(
-    loopback_host: str, handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    loopback_host: str,
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
     reason: str,
 ) -> None:
     # Given an "IGD" whose description is endless, or an entity bomb
@@ -278,14 +309,17 @@ class _Responder(asyncio.DatagramProtocol):
         for i in range(self.answers):
             self.transport.sendto(
                 b"HTTP/1.1 200 OK\r\nST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n"
-                b"LOCATION: http://10.9.8.7:%d/rootDesc.xml\r\n\r\n" % (1000 + i), addr)
+                b"LOCATION: http://10.9.8.7:%d/rootDesc.xml\r\n\r\n" % (1000 + i),
+                addr,
+            )
 
 
 async def test_ssdp_search_is_capped_and_locations_checked() -> None:
     # Given a UDP responder on 127.0.0.1 that floods answers naming 10.9.8.7
     loop = asyncio.get_running_loop()
     transport, responder = await loop.create_datagram_endpoint(
-        lambda: _Responder(100), local_addr=("127.0.0.1", 0))
+        lambda: _Responder(100), local_addr=("127.0.0.1", 0)
+    )
     port = transport.get_extra_info("sockname")[1]
     try:
         # When the probe's search is pointed at it (unicast, not the group)
@@ -294,8 +328,7 @@ async def test_ssdp_search_is_capped_and_locations_checked() -> None:
         transport.close()
     # Then both IGD search targets were sent, answers are capped, and no
     # LOCATION that names another host would be followed
-    sent = {m.group(1) for s in responder.searches
-            if (m := re.search(rb"\r\nST: (\S+)\r\n", s))}
+    sent = {m.group(1) for s in responder.searches if (m := re.search(rb"\r\nST: (\S+)\r\n", s))}
     assert sent == {t.encode() for t in ssdp.IGD_SEARCH_TARGETS}
     assert len(answers) == ssdp.MAX_RESPONSES
     assert all(a.responder == "127.0.0.1" for a in answers)

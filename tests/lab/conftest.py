@@ -1,6 +1,6 @@
 """Fixtures of the lab ring: one practice lab per test session.
 
-The lab is real servers in network namespaces (exposcan.lab), so it needs
+The lab is real servers in network namespaces (exposcan_lab), so it needs
 root and the Debian packages; without them the lab tests skip with the
 reason. Whatever happens (failure, ^C, a crash of the fixture), the lab is
 torn down: the fixture's finally, an atexit hook, and at worst the next
@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
-from exposcan.lab import Lab, missing_requirements
-from exposcan.lab import topology as t
+from exposcan_lab import Lab, missing_requirements
+from exposcan_lab import topology as t
 from tests.helpers import assert_valid_report
 from tests.lab.lab_state import MeasuredRun, PacketCounter, run_measured, target_state
 
@@ -113,8 +113,9 @@ class FullScan:
 
     @property
     def proc(self) -> subprocess.CompletedProcess[str]:
-        return subprocess.CompletedProcess(self.args, self.run.returncode, self.run.stdout,
-                                           self.run.stderr)
+        return subprocess.CompletedProcess(
+            self.args, self.run.returncode, self.run.stdout, self.run.stderr
+        )
 
 
 def _html_supported(probe_path: Path) -> bool:
@@ -154,17 +155,30 @@ def full_scan(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fu
         # workstation's own loopback: a webhook and an SMTP server.
         notifications.mkdir()
         sink = subprocess.Popen(
-            lab.exec_argv(t.WS.name, [sys.executable, "-m", "tests.lab.notify_sink",
-                                      str(notifications), str(SMTP_PORT), str(HOOK_PORT)]),
-            cwd=REPO)
+            lab.exec_argv(
+                t.WS.name,
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.lab.notify_sink",
+                    str(notifications),
+                    str(SMTP_PORT),
+                    str(HOOK_PORT),
+                ],
+            ),
+            cwd=REPO,
+        )
         for _ in range(100):
             if (notifications / "ready").exists() or sink.poll() is not None:
                 break
             time.sleep(0.1)
         assert (notifications / "ready").exists(), "notification sink did not start"
-        args += ["--notify", f"http://127.0.0.1:{HOOK_PORT}/hook",
-                 "--notify", f"smtp://127.0.0.1:{SMTP_PORT}?to=audit@cabinet.test"
-                             "&from=exposcan@cabinet.test"]
+        args += [
+            "--notify",
+            f"http://127.0.0.1:{HOOK_PORT}/hook",
+            "--notify",
+            f"smtp://127.0.0.1:{SMTP_PORT}?to=audit@cabinet.test&from=exposcan@cabinet.test",
+        ]
         if "--notify-always" in help_text:
             args.append("--notify-always")
     try:
@@ -185,6 +199,8 @@ def full_scan(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fu
             outputs[path.name] = path
     report = json.loads(outputs["json"].read_text())
     assert_valid_report(report)
-    print(f"\nfull lab scan (hostile hosts included): {run.elapsed:.1f} s, "
-          f"peak RSS {run.max_rss_mib:.0f} MiB; outputs: {', '.join(outputs)}")
+    print(
+        f"\nfull lab scan (hostile hosts included): {run.elapsed:.1f} s, "
+        f"peak RSS {run.max_rss_mib:.0f} MiB; outputs: {', '.join(outputs)}"
+    )
     yield FullScan(run, report, outputs, before, after, inet_packets, args)

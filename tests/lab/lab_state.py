@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from exposcan.lab import Lab
-from exposcan.lab import topology as t
+from exposcan_lab import Lab
+from exposcan_lab import topology as t
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -51,8 +51,12 @@ def tree(root: Path) -> dict[str, tuple[str, int, int, int]]:
     for path in sorted(root.rglob("*")):
         st = path.lstat()
         kind = "dir" if path.is_dir() else "file"
-        out[str(path.relative_to(root))] = (kind, st.st_size if kind == "file" else 0,
-                                            st.st_mtime_ns, st.st_mode)
+        out[str(path.relative_to(root))] = (
+            kind,
+            st.st_size if kind == "file" else 0,
+            st.st_mtime_ns,
+            st.st_mode,
+        )
     st = root.lstat()
     out["."] = ("dir", 0, st.st_mtime_ns, st.st_mode)
     return out
@@ -76,8 +80,11 @@ def box_nat_rules(lab: Lab) -> list[str]:
     """The box's NAT table, without packet counters."""
     proc = lab.run(t.BOX.name, ["iptables-legacy-save", "-t", "nat"], timeout=15)
     assert proc.returncode == 0, proc.stderr
-    return [re.sub(r"\[\d+:\d+\]", "", line) for line in proc.stdout.splitlines()
-            if line and not line.startswith("#")]
+    return [
+        re.sub(r"\[\d+:\d+\]", "", line)
+        for line in proc.stdout.splitlines()
+        if line and not line.startswith("#")
+    ]
 
 
 def target_state(lab: Lab) -> dict[str, Any]:
@@ -125,21 +132,31 @@ class MeasuredRun:
     max_rss_mib: float
 
 
-def run_measured(lab: Lab, host: str, args: list[str], workdir: Path,
-                 timeout: float = 300.0, env: dict[str, str] | None = None) -> MeasuredRun:
+def run_measured(
+    lab: Lab,
+    host: str,
+    args: list[str],
+    workdir: Path,
+    timeout: float = 300.0,
+    env: dict[str, str] | None = None,
+) -> MeasuredRun:
     """``python -m exposcan ARGS`` in ``host``'s namespace, measured.
 
     ``ip netns exec`` execs the command in place, so the child we wait for
     *is* the scanner: ``wait4`` gives its own peak RSS."""
     full_env = dict(os.environ)
-    full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO),
-                                                           full_env.get("PYTHONPATH")]))
+    full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), full_env.get("PYTHONPATH")]))
     full_env.update(env or {})
     out, err = workdir / "stdout.txt", workdir / "stderr.txt"
     started = time.monotonic()
     with out.open("w") as o, err.open("w") as e:
-        proc = subprocess.Popen(lab.exec_argv(host, [sys.executable, "-m", "exposcan", *args]),
-                                stdout=o, stderr=e, cwd=REPO, env=full_env)
+        proc = subprocess.Popen(
+            lab.exec_argv(host, [sys.executable, "-m", "exposcan", *args]),
+            stdout=o,
+            stderr=e,
+            cwd=REPO,
+            env=full_env,
+        )
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
@@ -150,5 +167,10 @@ def run_measured(lab: Lab, host: str, args: list[str], workdir: Path,
                 raise AssertionError(f"exposcan {args} ran past {timeout} s")
             time.sleep(0.1)
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return MeasuredRun(proc.returncode, out.read_text(), err.read_text(),
-                       time.monotonic() - started, usage.ru_maxrss / 1024)
+    return MeasuredRun(
+        proc.returncode,
+        out.read_text(),
+        err.read_text(),
+        time.monotonic() - started,
+        usage.ru_maxrss / 1024,
+    )

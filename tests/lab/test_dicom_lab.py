@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from exposcan.lab import Lab
-from exposcan.lab import topology as t
-from exposcan.protocols.dicom import AE_FROM_HINT
+from exposcan.protocols.dicom.probe import AE_FROM_HINT
+from exposcan_lab import Lab
+from exposcan_lab import topology as t
 from tests.helpers import assert_valid_report, findings_at, service_at
 from tests.lab.conftest import run_exposcan
 
@@ -22,16 +22,23 @@ pytestmark = pytest.mark.lab
 # The DICOM ports of the lab, plus the open PACS's web API: the HTTP probe
 # (phase 20) learns the called AE there before the DICOM probe (phase 60).
 PORTS = f"{t.PACS_DICOM_PORT},{t.SECURE_DICOM_PORT},{t.MODALITY_PORT},{t.PACS_HTTP_PORT}"
-DICOM_RULES = {"dicom.query-open", "dicom.store-open", "dicom.association-open",
-               "dicom.cleartext"}
+DICOM_RULES = {"dicom.query-open", "dicom.store-open", "dicom.association-open", "dicom.cleartext"}
 # What Debian's dcmtk 3.6.7 (storescp, and Orthanc 1.10.1 built on it) sends
 # in its A-ASSOCIATE-AC, seen in this lab.
 DCMTK_367 = ("1.2.276.0.7230010.3.0.3.6.7", "OFFIS_DCMTK_367")
 
 
 class Scan:
-    def __init__(self, report: dict[str, Any], stdout: str, stderr: str, seconds: float,
-                 instances_before: int, instances_after: int, stored: list[Path]) -> None:
+    def __init__(
+        self,
+        report: dict[str, Any],
+        stdout: str,
+        stderr: str,
+        seconds: float,
+        instances_before: int,
+        instances_after: int,
+        stored: list[Path],
+    ) -> None:
         self.report, self.stdout, self.stderr, self.seconds = report, stdout, stderr, seconds
         self.instances_before, self.instances_after = instances_before, instances_after
         self.stored = stored
@@ -43,8 +50,7 @@ class Scan:
         return service_at(self.report, host, port)
 
     def errors(self, host: object, port: int) -> list[dict[str, Any]]:
-        return [e for e in self.report["errors"]
-                if e["host"] == str(host) and e["port"] == port]
+        return [e for e in self.report["errors"] if e["host"] == str(host) and e["port"] == port]
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +60,23 @@ def dicom_scan(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Scan:
     before = lab.orthanc_instance_count(t.PACS.name)
     targets = [str(h.ip) for h in (t.PACS, t.PACS_SECURE, t.MODALITY, t.JUNK)]
     start = time.monotonic()
-    proc = run_exposcan(lab, "ws", ["scan", *targets, "-p", PORTS, "--no-discovery",
-                                    "-o", str(out), "-vv", "--fail-on", "never"], timeout=180)
+    proc = run_exposcan(
+        lab,
+        "ws",
+        [
+            "scan",
+            *targets,
+            "-p",
+            PORTS,
+            "--no-discovery",
+            "-o",
+            str(out),
+            "-vv",
+            "--fail-on",
+            "never",
+        ],
+        timeout=180,
+    )
     seconds = time.monotonic() - start
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(out.read_text())

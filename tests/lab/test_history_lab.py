@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from exposcan.lab import Lab
-from exposcan.lab import topology as t
+from exposcan_lab import Lab
+from exposcan_lab import topology as t
 from tests.lab.conftest import REPO, run_exposcan
 
 pytestmark = pytest.mark.lab
@@ -60,9 +60,22 @@ def sink(lab: Lab, tmp_path: Path) -> Iterator[Sink]:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     log = (tmp_path / "sink.log").open("wb")
     proc = subprocess.Popen(
-        lab.exec_argv(t.WS.name, [sys.executable, "-m", "tests.lab.notify_sink", str(out),
-                                  str(SMTP_PORT), str(HTTP_PORT)]),
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        lab.exec_argv(
+            t.WS.name,
+            [
+                sys.executable,
+                "-m",
+                "tests.lab.notify_sink",
+                str(out),
+                str(SMTP_PORT),
+                str(HTTP_PORT),
+            ],
+        ),
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         end = time.monotonic() + 20
         while not (out / "ready").exists() and proc.poll() is None and time.monotonic() < end:
@@ -91,10 +104,17 @@ def test_a_cron_audit_alerts_only_on_what_is_new(lab: Lab, sink: Sink, tmp_path:
     db = tmp_path / "history" / "exposcan.sqlite3"
     targets = [str(t.WEB.ip), str(t.MODALITY.ip)]
     base = ["scan", *targets, "-p", f"{t.WEB_HTTP_PORT},{t.MODALITY_PORT}", "--db", str(db)]
-    audit = [*base, "--baseline", "last", "--fail-on", "medium",
-             "--notify", f"smtp://127.0.0.1:{SMTP_PORT}?to=dr@cabinet.example"
-                         "&from=audit@cabinet.example",
-             "--notify", f"http://127.0.0.1:{HTTP_PORT}/hook"]
+    audit = [
+        *base,
+        "--baseline",
+        "last",
+        "--fail-on",
+        "medium",
+        "--notify",
+        f"smtp://127.0.0.1:{SMTP_PORT}?to=dr@cabinet.example&from=audit@cabinet.example",
+        "--notify",
+        f"http://127.0.0.1:{HTTP_PORT}/hook",
+    ]
     new_key = (str(t.WEB.ip), t.MODALITY_PORT)
 
     # Given a first scan of the web server and the modality, recorded
@@ -119,8 +139,9 @@ def test_a_cron_audit_alerts_only_on_what_is_new(lab: Lab, sink: Sink, tmp_path:
     assert third.returncode == 1, third.stdout + third.stderr
     assert "compared with run 2 " in third.stdout
     new_lines = [ln for ln in third.stdout.splitlines() if ln.startswith("+ ")]
-    assert any(f"{new_key[0]}:{new_key[1]}" in ln and "dicom.store-open" in ln
-               for ln in new_lines), third.stdout
+    assert any(
+        f"{new_key[0]}:{new_key[1]}" in ln and "dicom.store-open" in ln for ln in new_lines
+    ), third.stdout
     assert not [ln for ln in new_lines if f"{new_key[0]}:{new_key[1]}" not in ln]
 
     # And `exposcan diff` (default: the last two runs of these targets) names it
@@ -136,7 +157,8 @@ def test_a_cron_audit_alerts_only_on_what_is_new(lab: Lab, sink: Sink, tmp_path:
     hook = json.loads(hook_file.read_text())
     assert hook["verdict"] == "new" and hook["baseline"].startswith("run 2 ")
     assert ("dicom.store-open", *new_key) in {
-        (f["rule"], f["host"], f["port"]) for f in hook["new_findings"]}
+        (f["rule"], f["host"], f["port"]) for f in hook["new_findings"]
+    }
     # And so did the mail server: verdict in the body, the report attached
     (mail_file,) = sink.wait_for("mail-*")
     msg, mail_text = _mail_text(mail_file)
@@ -150,13 +172,19 @@ def test_a_cron_audit_alerts_only_on_what_is_new(lab: Lab, sink: Sink, tmp_path:
     history = run_exposcan(lab, "ws", ["history", "--db", str(db), "--json"])
     runs = json.loads(history.stdout)
     assert [(r["id"], r["previous"], r["complete"]) for r in runs] == [
-        (3, 2, True), (2, 1, True), (1, None, True)]
+        (3, 2, True),
+        (2, 1, True),
+        (1, None, True),
+    ]
     assert runs[1]["new"] == 0 and runs[0]["new"] >= 1
 
     # And no canary patient string or lab secret is in the database, the
     # mail (decoded) or the webhook body; the database is private
-    for name, text in (("database", db.read_bytes().decode("utf-8", "replace")),
-                       ("mail", mail_text), ("webhook", hook_file.read_text())):
+    for name, text in (
+        ("database", db.read_bytes().decode("utf-8", "replace")),
+        ("mail", mail_text),
+        ("webhook", hook_file.read_text()),
+    ):
         assert [s for s in LEAKS if s in text] == [], name
     assert stat.S_IMODE(db.stat().st_mode) == 0o600
     assert stat.S_IMODE(db.parent.stat().st_mode) == 0o700

@@ -2,7 +2,7 @@
 
 The session's full scan (conftest ``full_scan``: no target, from the
 workstation, -vv, --intrusive) meets the junk host (198.18.0.50) and the
-hostile host (198.18.0.51, exposcan/lab/hostile.py). Each misbehaviour must
+hostile host (198.18.0.51, exposcan_lab/hostile.py). Each misbehaviour must
 end as one error record with the right reason, never as a finding, a crash
 or a hang, and the whole scan must stay within its deadline and a memory
 bound.
@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from exposcan.lab import Lab
-from exposcan.lab import topology as t
+from exposcan_lab import Lab
+from exposcan_lab import topology as t
 from tests.lab.conftest import FullScan
 
 pytestmark = pytest.mark.lab
@@ -104,9 +104,11 @@ def test_the_ssdp_liar_leads_nowhere(lab: Lab, full_scan: FullScan) -> None:
 def test_the_scan_is_bounded_in_time_and_memory(full_scan: FullScan) -> None:
     run = full_scan.run
     # The figures of issue 7, printed for the record
-    print(f"\nfull lab scan incl. hostile hosts: {run.elapsed:.1f} s wall, "
-          f"peak RSS {run.max_rss_mib:.0f} MiB (bounds {SCAN_DEADLINE_S:.0f} s, "
-          f"{PEAK_RSS_BOUND_MIB:.0f} MiB)")
+    print(
+        f"\nfull lab scan incl. hostile hosts: {run.elapsed:.1f} s wall, "
+        f"peak RSS {run.max_rss_mib:.0f} MiB (bounds {SCAN_DEADLINE_S:.0f} s, "
+        f"{PEAK_RSS_BOUND_MIB:.0f} MiB)"
+    )
     # Then the tarpits, drips and stalls cost bounded time, the endless
     # bodies and 4 GiB headers bounded memory
     assert run.elapsed < SCAN_DEADLINE_S

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from exposcan.lab import Lab
-from exposcan.lab import topology as t
+from exposcan_lab import Lab
+from exposcan_lab import topology as t
 from tests.browser import Browser, artifacts_dir, chromium_path, pdf_pages
 from tests.html_checks import assert_self_contained
 from tests.lab.conftest import REPO, run_exposcan
@@ -38,22 +38,56 @@ def reports(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> dict[str, obj
     work = tmp_path_factory.mktemp("html")
     lan_html, lan_json = work / "report.html", work / "report.json"
     # When the practitioner scans the practice from the workstation, HTML and JSON
-    lan = run_exposcan(lab, "ws", ["scan", LAN_RANGE, "--lang", "en",
-                                   "-o", str(lan_html), "-o", str(lan_json)], timeout=300)
+    lan = run_exposcan(
+        lab,
+        "ws",
+        ["scan", LAN_RANGE, "--lang", "en", "-o", str(lan_html), "-o", str(lan_json)],
+        timeout=300,
+    )
     assert lan.returncode in (0, 1), lan.stderr
     # And renders the JSON again in French
     fr_html = work / "report.fr.html"
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    again = subprocess.run([sys.executable, "-m", "exposcan", "report", str(lan_json), "-o",
-                            str(fr_html), "--lang", "fr"], capture_output=True, text=True,
-                           timeout=60, env=env, cwd=REPO, check=False)
+    again = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "exposcan",
+            "report",
+            str(lan_json),
+            "-o",
+            str(fr_html),
+            "--lang",
+            "fr",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=REPO,
+        check=False,
+    )
     assert again.returncode == 0, again.stderr
     # And a scan from the internet side writes its own report, in French
     inet_html = work / "internet.fr.html"
     ports = ",".join(str(f.wan_port) for f in t.FORWARDS)
-    inet = run_exposcan(lab, "inet", ["scan", "--vantage", "internet", str(t.BOX_WAN_IP),
-                                      "-p", ports, "--lang", "fr", "-o", str(inet_html)],
-                        timeout=300)
+    inet = run_exposcan(
+        lab,
+        "inet",
+        [
+            "scan",
+            "--vantage",
+            "internet",
+            str(t.BOX_WAN_IP),
+            "-p",
+            ports,
+            "--lang",
+            "fr",
+            "-o",
+            str(inet_html),
+        ],
+        timeout=300,
+    )
     assert inet.returncode in (0, 1), inet.stderr
     return {"lan": lan, "inet": inet, "en": lan_html, "fr": fr_html, "internet": inet_html}
 
@@ -76,7 +110,8 @@ def _html(reports: dict[str, object], name: str) -> str:
 
 @pytest.mark.parametrize("name", ["en", "fr", "internet"])
 def test_reports_are_private_self_contained_and_hold_no_patient_data(
-        reports: dict[str, object], name: str) -> None:
+    reports: dict[str, object], name: str
+) -> None:
     path = reports[name]
     assert isinstance(path, Path)
     # Then each file is readable by its owner only
@@ -105,19 +140,41 @@ def test_the_terminal_summary_reads_like_the_first_screen(reports: dict[str, obj
     assert "Yes" in out[q_internet:q_lan] and f"{t.PACS.ip}:{t.PACS_DICOM_PORT}" in out
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("en", ["Can patient images be reached from the internet?", "Yes",
-            "The internet box forwards internet ports to 2 imaging service(s)",
-            "Close the internet box's forwards"]),
-    ("fr", ["Les images des patients sont-elles accessibles depuis internet ?", "Oui",
-            "La box internet redirige des ports internet vers 2 service(s) d'imagerie",
-            "Fermer dès aujourd'hui les redirections"]),
-    ("internet", ["Les images des patients sont-elles accessibles depuis internet ?", "Oui",
-                  "Depuis l'extérieur du cabinet, 3 service(s) servent des images médicales",
-                  "Non évalué"]),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (
+            "en",
+            [
+                "Can patient images be reached from the internet?",
+                "Yes",
+                "The internet box forwards internet ports to 2 imaging service(s)",
+                "Close the internet box's forwards",
+            ],
+        ),
+        (
+            "fr",
+            [
+                "Les images des patients sont-elles accessibles depuis internet ?",
+                "Oui",
+                "La box internet redirige des ports internet vers 2 service(s) d'imagerie",
+                "Fermer dès aujourd'hui les redirections",
+            ],
+        ),
+        (
+            "internet",
+            [
+                "Les images des patients sont-elles accessibles depuis internet ?",
+                "Oui",
+                "Depuis l'extérieur du cabinet, 3 service(s) servent des images médicales",
+                "Non évalué",
+            ],
+        ),
+    ],
+)
 def test_chromium_shows_the_verdict_first_with_no_console_error(
-        reports: dict[str, object], browser: Browser, name: str, expected: list[str]) -> None:
+    reports: dict[str, object], browser: Browser, name: str, expected: list[str]
+) -> None:
     path = reports[name]
     assert isinstance(path, Path)
     # When Chromium opens the report
@@ -125,10 +182,13 @@ def test_chromium_shows_the_verdict_first_with_no_console_error(
     # Then the console is empty: no error, nothing blocked, nothing loaded
     assert page.errors == [] and page.messages == [], page.messages
     # And the first screen (the viewport, before any scrolling) gives the answer
-    first_screen = browser.text(session, """
+    first_screen = browser.text(
+        session,
+        """
         [...document.querySelectorAll('#verdict *')]
           .filter(e => e.getBoundingClientRect().bottom <= innerHeight)
-          .map(e => e.innerText).join('\\n')""")
+          .map(e => e.innerText).join('\\n')""",
+    )
     for words in expected:
         assert words in first_screen, words
     # And the network picture draws the exposure paths in red

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from exposcan.lab import Lab
-from exposcan.lab import topology as t
+from exposcan_lab import Lab
+from exposcan_lab import topology as t
 from tests.helpers import assert_valid_report, findings_at, service_at
 from tests.lab.conftest import run_exposcan
 
@@ -22,8 +22,14 @@ HTTP_PORTS = f"{t.WEB_HTTP_PORT},{t.PACS_HTTP_PORT},{t.HOSTILE_TARPIT_PORT}"
 
 
 class Scan:
-    def __init__(self, report: dict[str, Any], stdout: str, stderr: str, seconds: float,
-                 instances_before: int) -> None:
+    def __init__(
+        self,
+        report: dict[str, Any],
+        stdout: str,
+        stderr: str,
+        seconds: float,
+        instances_before: int,
+    ) -> None:
         self.report, self.stdout, self.stderr = report, stdout, stderr
         self.seconds, self.instances_before = seconds, instances_before
 
@@ -38,8 +44,9 @@ def _scan(lab: Lab, tmp: Path, host: str, args: list[str]) -> Scan:
     out = tmp / "report.json"
     before = lab.orthanc_instance_count("pacs")
     start = time.monotonic()
-    proc = run_exposcan(lab, host, ["scan", *args, "-o", str(out), "-vv", "--fail-on", "never"],
-                        timeout=180)
+    proc = run_exposcan(
+        lab, host, ["scan", *args, "-o", str(out), "-vv", "--fail-on", "never"], timeout=180
+    )
     seconds = time.monotonic() - start
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(out.read_text())
@@ -52,8 +59,12 @@ def lan_scan(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Scan:
     # One scan from the workstation of the open PACS, the secure PACS, the
     # nginx listing and the hostile host, on their HTTP ports only.
     targets = [str(h.ip) for h in (t.PACS, t.PACS_SECURE, t.WEB, t.JUNK)]
-    return _scan(lab, tmp_path_factory.mktemp("http-lan"), "ws",
-                 [*targets, "-p", HTTP_PORTS, "--no-discovery"])
+    return _scan(
+        lab,
+        tmp_path_factory.mktemp("http-lan"),
+        "ws",
+        [*targets, "-p", HTTP_PORTS, "--no-discovery"],
+    )
 
 
 def test_open_pacs_gives_unauthenticated_pacs_with_counts(lan_scan: Scan) -> None:
@@ -97,18 +108,24 @@ def test_nginx_listing_serves_imaging(lan_scan: Scan) -> None:
     assert ev["imaging_files"] == t.EXPECTED_WEB_DICOM_FILES
     assert ev["files_seen"] == t.EXPECTED_WEB_FILES
     assert ev["without_extension"] == sum(
-        1 for f in t.WEB_FILES if f.patient is not None and "." not in f.path)
+        1 for f in t.WEB_FILES if f.patient is not None and "." not in f.path
+    )
     assert ev["extensions"] == ["dcm"]
     assert ev["cut_short"] is False
 
 
 def test_hostile_ports_are_errors_not_hangs(lan_scan: Scan) -> None:
     # Given the junk host: 80 = endless chunked body, 8080 = tarpit
-    errors = {(e["port"], e["reason"]) for e in lan_scan.report["errors"]
-              if e["host"] == str(t.JUNK.ip) and e["probe"] == "http"}
+    errors = {
+        (e["port"], e["reason"])
+        for e in lan_scan.report["errors"]
+        if e["host"] == str(t.JUNK.ip) and e["probe"] == "http"
+    }
     # Then each is an error record, and the whole scan stayed bounded
-    assert (t.HOSTILE_HTTP_PORT, "too-large") in errors or \
-        (t.HOSTILE_HTTP_PORT, "timeout") in errors
+    assert (t.HOSTILE_HTTP_PORT, "too-large") in errors or (
+        t.HOSTILE_HTTP_PORT,
+        "timeout",
+    ) in errors
     assert (t.HOSTILE_TARPIT_PORT, "timeout") in errors
     assert not lan_scan.findings(t.JUNK.ip, t.HOSTILE_HTTP_PORT)
     assert lan_scan.seconds < 90
@@ -129,14 +146,15 @@ def test_scan_wrote_nothing_to_the_pacs(lab: Lab, lan_scan: Scan) -> None:
     assert lab.orthanc_instance_count("pacs") == lan_scan.instances_before
 
 
-def test_intrusive_default_account_not_on_secure_pacs(
-    lab: Lab, tmp_path: Path
-) -> None:
+def test_intrusive_default_account_not_on_secure_pacs(lab: Lab, tmp_path: Path) -> None:
     # Given the secure Orthanc (a personal account, not orthanc:orthanc)
     # When scanned with --intrusive
-    scan = _scan(lab, tmp_path, "ws",
-                 [str(t.PACS_SECURE.ip), "-p", str(t.SECURE_HTTP_PORT), "--no-discovery",
-                  "--intrusive"])
+    scan = _scan(
+        lab,
+        tmp_path,
+        "ws",
+        [str(t.PACS_SECURE.ip), "-p", str(t.SECURE_HTTP_PORT), "--no-discovery", "--intrusive"],
+    )
     # Then no default-credentials finding, and its secret is never printed
     found = scan.findings(t.PACS_SECURE.ip, t.SECURE_HTTP_PORT)
     assert "http.default-credentials" not in found
@@ -150,9 +168,18 @@ def test_internet_sees_the_pacs_web_through_the_box(lab: Lab, tmp_path: Path) ->
     # nginx listing (by hand)
     forward = next(f for f in t.MANUAL_FORWARDS if f.lan_ip == t.WEB.ip)
     # When the internet host scans the box's public address
-    scan = _scan(lab, tmp_path, "inet",
-                 [str(t.BOX_WAN_IP), "--vantage", "internet", "-p",
-                  f"{t.PACS_HTTP_PORT},{forward.wan_port}"])
+    scan = _scan(
+        lab,
+        tmp_path,
+        "inet",
+        [
+            str(t.BOX_WAN_IP),
+            "--vantage",
+            "internet",
+            "-p",
+            f"{t.PACS_HTTP_PORT},{forward.wan_port}",
+        ],
+    )
     pacs = scan.findings(t.BOX_WAN_IP, t.PACS_HTTP_PORT)
     listing = scan.findings(t.BOX_WAN_IP, forward.wan_port)
     # Then both are imaging reachable from the internet, proved over HTTP

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from exposcan.lab import Lab
-from exposcan.lab import topology as t
+from exposcan_lab import Lab
+from exposcan_lab import topology as t
 from tests.helpers import assert_valid_report
 from tests.lab.conftest import run_exposcan
 
@@ -23,15 +23,14 @@ PUBLIC = str(t.BOX_WAN_IP)
 
 
 @pytest.fixture(scope="module")
-def internet_scan(
-    lab: Lab, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[dict[str, Any], str]:
+def internet_scan(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
     # Given the practice's public address, from a host on the internet
     out = tmp_path_factory.mktemp("internet") / "inet.json"
     # When the full internet view runs (every TCP port, no discovery)
     started = time.monotonic()
-    proc = run_exposcan(lab, t.INET.name,
-                        ["scan", "--vantage", "internet", "-o", str(out), PUBLIC], timeout=115)
+    proc = run_exposcan(
+        lab, t.INET.name, ["scan", "--vantage", "internet", "-o", str(out), PUBLIC], timeout=115
+    )
     elapsed = time.monotonic() - started
     # A figure, not a timed test (STYLE.md): visible with pytest -s.
     print(f"\ninternet view of {PUBLIC}, 65,535 TCP ports + probes: {elapsed:.1f} s")
@@ -44,8 +43,7 @@ def test_every_forwarded_imaging_port_is_critical(
     internet_scan: tuple[dict[str, Any], str],
 ) -> None:
     report, _ = internet_scan
-    exposed = {f["port"]: f for f in report["findings"]
-               if f["rule"] == "exposure.internet-imaging"}
+    exposed = {f["port"]: f for f in report["findings"] if f["rule"] == "exposure.internet-imaging"}
     # Then every forward of the box (IGD ones and the hand-set 47000) is an
     # internet exposure of imaging, with the kind of service behind it
     assert set(exposed) == {f.wan_port for f in t.FORWARDS} == {104, 8042, 47000}

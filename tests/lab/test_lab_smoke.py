@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from exposcan.lab import Lab, missing_requirements, netns, procs
-from exposcan.lab import topology as t
+from exposcan_lab import Lab, missing_requirements, netns, procs
+from exposcan_lab import topology as t
 
 pytestmark = pytest.mark.lab
 
@@ -372,7 +372,7 @@ def test_endless_http_never_finishes(lab: Lab) -> None:
 def test_cli_status_and_exec(lab: Lab) -> None:
     # Given the running session lab
     # When the CLI reports status and runs a command in a host
-    cli = [sys.executable, "-m", "exposcan.lab.cli"]
+    cli = [sys.executable, "-m", "exposcan_lab.cli"]
     status = subprocess.run(
         [*cli, "status", "--name", lab.name], capture_output=True, text=True, timeout=30
     )

@@ -28,9 +28,9 @@ from typing import Any
 
 import pytest
 
-from exposcan.lab import Lab
-from exposcan.lab import topology as t
-from exposcan.protocols.http_fingerprint import default_fingerprints
+from exposcan.protocols.http.fingerprints import default_fingerprints
+from exposcan_lab import Lab
+from exposcan_lab import topology as t
 from tests.helpers import assert_valid_report
 from tests.lab.conftest import FullScan, run_exposcan
 from tests.lab.lab_state import PacketCounter
@@ -45,7 +45,9 @@ def _sent_authorizations() -> tuple[str, ...]:
     may name Orthanc's default to say it must go.)"""
     return tuple(
         base64.b64encode(f"{cred.username}:{cred.password}".encode()).decode()
-        for fp in default_fingerprints() for cred in fp.default_credentials)
+        for fp in default_fingerprints()
+        for cred in fp.default_credentials
+    )
 
 
 NEEDLES = (*t.CANARY_STRINGS, *t.SECRET_STRINGS, *_sent_authorizations())
@@ -59,15 +61,22 @@ def test_a_full_scan_writes_nothing(full_scan: FullScan) -> None:
     # Given what every store held before the scan: what the lab put there
     pacs, secure = before["orthanc"][t.PACS.name], before["orthanc"][t.PACS_SECURE.name]
     assert (pacs["CountPatients"], pacs["CountStudies"], pacs["CountInstances"]) == (
-        t.EXPECTED_PACS_PATIENTS, t.EXPECTED_PACS_STUDIES, t.EXPECTED_PACS_INSTANCES)
+        t.EXPECTED_PACS_PATIENTS,
+        t.EXPECTED_PACS_STUDIES,
+        t.EXPECTED_PACS_INSTANCES,
+    )
     assert (secure["CountStudies"], secure["CountInstances"]) == (
-        t.EXPECTED_SECURE_STUDIES, t.EXPECTED_SECURE_INSTANCES)
+        t.EXPECTED_SECURE_STUDIES,
+        t.EXPECTED_SECURE_INSTANCES,
+    )
     assert set(before["storescp"]) == {"."}  # the modality's folder: empty
     files = {p for p, (kind, *_rest) in before["shares"].items() if kind == "file"}
     assert files == {f"{t.NAS_GUEST_SHARE}/{f.path}" for f in t.NAS_IMAGING_FILES} | {
-        f"{t.NAS_PRIVATE_SHARE}/{f.path}" for f in t.NAS_PRIVATE_FILES}
+        f"{t.NAS_PRIVATE_SHARE}/{f.path}" for f in t.NAS_PRIVATE_FILES
+    }
     assert before["igd_mappings"] == sorted(
-        (f.proto, f.wan_port, str(f.lan_ip), f.lan_port, f.description) for f in t.IGD_FORWARDS)
+        (f.proto, f.wan_port, str(f.lan_ip), f.lan_port, f.description) for f in t.IGD_FORWARDS
+    )
     # Then after a full scan (--intrusive included) each holds exactly that:
     # Orthanc's counts and sizes, the storescp folder, the shares' and the
     # web root's trees (sizes, mtimes, modes), the box's mappings and NAT
@@ -75,9 +84,12 @@ def test_a_full_scan_writes_nothing(full_scan: FullScan) -> None:
         assert after[store] == before[store], store
     # and the scan did reach those stores (else "nothing written" proves little)
     rules = {(f["rule"], f["host"]) for f in full_scan.report["findings"]}
-    assert {("dicom.store-open", str(t.MODALITY.ip)), ("dicom.query-open", str(t.PACS.ip)),
-            ("smb.guest-share-imaging", str(t.NAS.ip)),
-            ("http.listing-imaging", str(t.WEB.ip))} <= rules
+    assert {
+        ("dicom.store-open", str(t.MODALITY.ip)),
+        ("dicom.query-open", str(t.PACS.ip)),
+        ("smb.guest-share-imaging", str(t.NAS.ip)),
+        ("http.listing-imaging", str(t.WEB.ip)),
+    } <= rules
 
 
 # --- no leaks -------------------------------------------------------------------------
@@ -135,14 +147,19 @@ def test_no_canary_or_secret_in_any_output(full_scan: FullScan) -> None:
     print(f"\nno-leak check over: {', '.join(outputs)}")
     assert "DEBUG" in run.stderr and outputs["stdout"][0].strip()
     # When they are searched for the canary patients and the lab's passwords
-    leaks = {kind: sorted({s for s in NEEDLES for text in texts if s in text})
-             for kind, texts in outputs.items()}
+    leaks = {
+        kind: sorted({s for s in NEEDLES for text in texts if s in text})
+        for kind, texts in outputs.items()
+    }
     # Then none is anywhere
     assert {k: v for k, v in leaks.items() if v} == {}
     # (and the needles would be found: the JSON report does hold the counts
     # that prove the canary stores were read)
-    assert any(f["rule"] == "dicom.query-open" and f["evidence"].get("study_count")
-               == t.EXPECTED_PACS_STUDIES for f in full_scan.report["findings"])
+    assert any(
+        f["rule"] == "dicom.query-open"
+        and f["evidence"].get("study_count") == t.EXPECTED_PACS_STUDIES
+        for f in full_scan.report["findings"]
+    )
 
 
 def test_outputs_are_readable_by_their_owner_only(full_scan: FullScan) -> None:
@@ -165,6 +182,7 @@ def test_auto_detection_stays_on_the_connected_lan(full_scan: FullScan) -> None:
     assert report["scan"]["targets"] == [str(t.LAN_NET)]
     # Then every host and every error of the report is on it ...
     from ipaddress import IPv4Address
+
     for host in report["hosts"]:
         assert IPv4Address(host["address"]) in t.LAN_NET, host["address"]
     for error in report["errors"]:
@@ -182,13 +200,33 @@ def test_exclude_holds_for_the_box_follow_up(lab: Lab, tmp_path: Path) -> None:
     # it answers the scan's SSDP search; TCP from the workstation to the PACS
     # counted
     with PacketCounter(lab, t.PACS.name, ["-p", "tcp", "-s", str(t.WS.ip)]) as to_pacs:
-        proc = run_exposcan(lab, t.WS.name, ["scan", str(t.BOX_LAN_IP), "--exclude",
-                                             str(t.PACS.ip), "--exclude", str(t.HOSTILE.ip),
-                                             "-o", str(out)], timeout=120)
+        proc = run_exposcan(
+            lab,
+            t.WS.name,
+            [
+                "scan",
+                str(t.BOX_LAN_IP),
+                "--exclude",
+                str(t.PACS.ip),
+                "--exclude",
+                str(t.HOSTILE.ip),
+                "-o",
+                str(out),
+            ],
+            timeout=120,
+        )
         during_scan = to_pacs.packets()
         # (the counter counts: one connection from the workstation shows)
-        lab.run(t.WS.name, ["python3", "-c", "import socket; socket.create_connection("
-                            f"('{t.PACS.ip}', {t.PACS_HTTP_PORT}), 3).close()"], timeout=10)
+        lab.run(
+            t.WS.name,
+            [
+                "python3",
+                "-c",
+                "import socket; socket.create_connection("
+                f"('{t.PACS.ip}', {t.PACS_HTTP_PORT}), 3).close()",
+            ],
+            timeout=10,
+        )
         assert to_pacs.packets() > during_scan
     assert proc.returncode in (0, 1), proc.stderr[-2000:]
     report: dict[str, Any] = assert_valid_report(out.read_text())

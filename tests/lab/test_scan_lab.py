@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from exposcan.catalogue import default_catalogue
-from exposcan.lab import Lab
-from exposcan.lab import topology as t
+from exposcan_lab import Lab
+from exposcan_lab import topology as t
 from tests.helpers import assert_valid_report
 from tests.lab.conftest import FullScan, run_exposcan
 from tests.lab.lab_state import LAN_HOSTS, listening_ports
@@ -25,13 +25,16 @@ from tests.lab.lab_state import LAN_HOSTS, listening_ports
 pytestmark = pytest.mark.lab
 
 
-
 @pytest.fixture(scope="module")
 def lan_scan(full_scan: FullScan) -> dict[str, Any]:
     # When the practitioner runs exposcan with no target on the workstation,
     # at the most verbose level (the session's one full lab scan, conftest)
-    return {"proc": full_scan.proc, "report": full_scan.report,
-            "path": full_scan.outputs["json"], "elapsed": full_scan.run.elapsed}
+    return {
+        "proc": full_scan.proc,
+        "report": full_scan.report,
+        "path": full_scan.outputs["json"],
+        "elapsed": full_scan.run.elapsed,
+    }
 
 
 def test_it_says_what_it_will_scan_and_finds_the_lan(lan_scan: dict[str, Any]) -> None:
@@ -49,12 +52,9 @@ def test_it_says_what_it_will_scan_and_finds_the_lan(lan_scan: dict[str, Any]) -
         assert found[str(host.ip)]["discovered_by"] == "arp"
 
 
-def test_every_open_port_of_every_host_is_a_service(
-    lab: Lab, lan_scan: dict[str, Any]
-) -> None:
+def test_every_open_port_of_every_host_is_a_service(lab: Lab, lan_scan: dict[str, Any]) -> None:
     default_ports = set(default_catalogue().default_ports())
-    found = {h["address"]: {s["port"] for s in h["services"]}
-             for h in lan_scan["report"]["hosts"]}
+    found = {h["address"]: {s["port"] for s in h["services"]} for h in lan_scan["report"]["hosts"]}
     for host in LAN_HOSTS:
         # Given what the kernel of that host says is listening
         truth = listening_ports(lab, host.name) & default_ports
@@ -87,8 +87,12 @@ def test_hostile_ports_are_bounded_errors(lan_scan: dict[str, Any]) -> None:
     ports_with_errors = {port for port, _ in errors}
     # Then the tarpit, the garbage spewer, the fake DICOM and the endless body
     # each became an error record ...
-    assert {t.HOSTILE_TARPIT_PORT, t.HOSTILE_SPEW_PORT, t.HOSTILE_DICOM_PORT,
-            t.HOSTILE_HTTP_PORT} <= ports_with_errors, errors
+    assert {
+        t.HOSTILE_TARPIT_PORT,
+        t.HOSTILE_SPEW_PORT,
+        t.HOSTILE_DICOM_PORT,
+        t.HOSTILE_HTTP_PORT,
+    } <= ports_with_errors, errors
     assert (t.HOSTILE_TARPIT_PORT, "timeout") in errors
     # ... and none of them became a finding
     assert not [f for f in report["findings"] if f["host"] == junk]
@@ -99,8 +103,9 @@ def test_hostile_ports_are_bounded_errors(lan_scan: dict[str, Any]) -> None:
 def test_full_port_range_matches_the_kernel(lab: Lab, tmp_path: Path) -> None:
     # Given every port of one host
     out = tmp_path / "full.json"
-    proc = run_exposcan(lab, "ws", ["scan", str(t.PACS.ip), "-p", "-", "-q", "-o", str(out)],
-                        timeout=300)
+    proc = run_exposcan(
+        lab, "ws", ["scan", str(t.PACS.ip), "-p", "-", "-q", "-o", str(out)], timeout=300
+    )
     assert proc.returncode in (0, 1), proc.stderr
     report = json.loads(out.read_text())
     (host,) = [h for h in report["hosts"] if h["address"] == str(t.PACS.ip)]

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from exposcan.lab import Lab
-from exposcan.lab import topology as t
+from exposcan_lab import Lab
+from exposcan_lab import topology as t
 from tests.helpers import assert_valid_report
 from tests.lab.conftest import run_exposcan
 
@@ -38,14 +38,24 @@ def names_under(root: Path) -> set[str]:
 
 
 class Scan:
-    def __init__(self, report: dict[str, Any], stdout: str, stderr: str, seconds: float,
-                 before: list[tuple[str, int, int]], after: list[tuple[str, int, int]]) -> None:
+    def __init__(
+        self,
+        report: dict[str, Any],
+        stdout: str,
+        stderr: str,
+        seconds: float,
+        before: list[tuple[str, int, int]],
+        after: list[tuple[str, int, int]],
+    ) -> None:
         self.report, self.stdout, self.stderr = report, stdout, stderr
         self.seconds, self.before, self.after = seconds, before, after
 
     def findings(self, port: int) -> dict[str, dict[str, Any]]:
-        return {f["rule"]: f["evidence"] for f in self.report["findings"]
-                if f["host"] == NAS and f["port"] == port}
+        return {
+            f["rule"]: f["evidence"]
+            for f in self.report["findings"]
+            if f["host"] == NAS and f["port"] == port
+        }
 
     def service(self, port: int) -> dict[str, Any]:
         for host in self.report["hosts"]:
@@ -62,8 +72,12 @@ def nas_scan(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Scan:
     shares_root = lab.nas_share_dir.parent
     before = snapshot(shares_root)
     start = time.monotonic()
-    proc = run_exposcan(lab, "ws", ["scan", NAS, "-p", "445,139", "-o", str(out), "-vv",
-                                    "--fail-on", "never"], timeout=180)
+    proc = run_exposcan(
+        lab,
+        "ws",
+        ["scan", NAS, "-p", "445,139", "-o", str(out), "-vv", "--fail-on", "never"],
+        timeout=180,
+    )
     seconds = time.monotonic() - start
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(out.read_text())
@@ -79,8 +93,9 @@ def test_guest_share_with_dicom_is_high_with_the_lab_counts(nas_scan: Scan) -> N
     # Then the high finding names the share and counts exactly what the lab holds
     imaging = [f for f in t.NAS_IMAGING_FILES if f.patient is not None]
     folders = {str(PurePosixPath(f.path).parent) for f in imaging}
-    all_folders = {str(p) for f in t.NAS_IMAGING_FILES
-                   for p in PurePosixPath(f.path).parents if str(p) != "."}
+    all_folders = {
+        str(p) for f in t.NAS_IMAGING_FILES for p in PurePosixPath(f.path).parents if str(p) != "."
+    }
     assert evidence["share"] == t.NAS_GUEST_SHARE
     assert evidence["imaging_files"] == t.EXPECTED_NAS_DICOM_FILES == len(imaging)
     assert evidence["imaging_folders"] == len(folders)
@@ -88,8 +103,9 @@ def test_guest_share_with_dicom_is_high_with_the_lab_counts(nas_scan: Scan) -> N
     assert evidence["folders_seen"] == len(all_folders)
     assert evidence["truncated"] is False
     assert evidence["imaging_shares"] == [t.NAS_GUEST_SHARE]
-    severity = next(f["severity"] for f in nas_scan.report["findings"]
-                    if f["rule"] == "smb.guest-share-imaging")
+    severity = next(
+        f["severity"] for f in nas_scan.report["findings"] if f["rule"] == "smb.guest-share-imaging"
+    )
     assert severity == "high"
 
 
@@ -133,11 +149,14 @@ def test_no_canary_and_no_share_name_in_any_output(lab: Lab, nas_scan: Scan) -> 
     }
     # What the SMB probe writes to the report: the NAS's services, evidence,
     # errors and notes (other probes' rule texts cite years such as 2020).
-    probe_part = json.dumps([
-        [h for h in report["hosts"] if h["address"] == NAS],
-        [f["evidence"] for f in report["findings"] if f["host"] == NAS],
-        report["errors"], report["scan"]["notes"],
-    ])
+    probe_part = json.dumps(
+        [
+            [h for h in report["hosts"] if h["address"] == NAS],
+            [f["evidence"] for f in report["findings"] if f["host"] == NAS],
+            report["errors"],
+            report["scan"]["notes"],
+        ]
+    )
     # Then none of them appears in the report, stdout or the -vv log
     for where, text in outputs.items():
         for needle in (*t.CANARY_STRINGS, *t.SECRET_STRINGS, *names):

@@ -10,18 +10,18 @@ from typing import Any
 import pytest
 
 from exposcan.catalogue import default_catalogue
-from exposcan.lab import Lab
-from exposcan.lab import topology as t
+from exposcan_lab import Lab
+from exposcan_lab import topology as t
 from tests.lab.conftest import run_exposcan
 from tests.lab.lab_state import LAN_HOSTS, listening_ports
 
 pytestmark = pytest.mark.lab
 
 
-
 def scan(lab: Lab, where: str, out: Path, *args: str) -> dict[str, Any]:
-    proc = run_exposcan(lab, where, ["scan", "-q", "--no-probes", "-o", str(out), *args],
-                        timeout=120)
+    proc = run_exposcan(
+        lab, where, ["scan", "-q", "--no-probes", "-o", str(out), *args], timeout=120
+    )
     assert proc.returncode in (0, 1), proc.stderr
     return json.loads(out.read_text())  # type: ignore[no-any-return]
 
@@ -45,10 +45,28 @@ def test_the_lan_scan_finds_what_listens(lab: Lab, tmp_path: Path, scan_type: st
 
 def test_syn_and_connect_agree_on_every_port_of_the_pacs(lab: Lab, tmp_path: Path) -> None:
     # Given all 65,535 ports of the PACS, once with each technique
-    syn = scan(lab, "ws", tmp_path / "syn.json", "--scan-type", "syn", "--no-discovery",
-               "-p", "-", str(t.PACS.ip))
-    connect = scan(lab, "ws", tmp_path / "connect.json", "--scan-type", "connect",
-                   "--no-discovery", "-p", "-", str(t.PACS.ip))
+    syn = scan(
+        lab,
+        "ws",
+        tmp_path / "syn.json",
+        "--scan-type",
+        "syn",
+        "--no-discovery",
+        "-p",
+        "-",
+        str(t.PACS.ip),
+    )
+    connect = scan(
+        lab,
+        "ws",
+        tmp_path / "connect.json",
+        "--scan-type",
+        "connect",
+        "--no-discovery",
+        "-p",
+        "-",
+        str(t.PACS.ip),
+    )
     # Then both found exactly what listens there
     truth = listening_ports(lab, t.PACS.name)
     assert open_ports(syn)[str(t.PACS.ip)] == truth

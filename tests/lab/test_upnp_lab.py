@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from exposcan.lab import Lab
-from exposcan.lab import topology as t
+from exposcan_lab import Lab
+from exposcan_lab import topology as t
 from tests.helpers import assert_valid_report
 from tests.lab.conftest import FullScan, run_exposcan
 
@@ -91,9 +91,11 @@ def test_notes_say_what_upnp_cannot_see(lan_scan: tuple[dict[str, Any], str]) ->
     # Then the report warns about hand-set forwards, and gives the outside
     # command with a placeholder, since the box did not disclose its address
     assert any("set by hand" in n and "Only a scan from outside" in n for n in notes)
-    assert any(f"{BOX} did not disclose its public address" in n
-               and "exposcan scan --vantage internet <the box's public address>" in n
-               for n in notes)
+    assert any(
+        f"{BOX} did not disclose its public address" in n
+        and "exposcan scan --vantage internet <the box's public address>" in n
+        for n in notes
+    )
     # and the terminal summary shows them too
     assert "set by hand" in output
 

@@ -25,8 +25,9 @@ EXAMPLES_RUN: Counter[str] = Counter()
 def examples(n: int) -> Callable[[F], F]:
     """``n`` random examples, no example database (nothing written in the
     work tree), no per-example deadline (a loaded CI machine is slow)."""
-    return settings(max_examples=n, deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+    return settings(
+        max_examples=n, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+    )
 
 
 def ran(name: str) -> None:

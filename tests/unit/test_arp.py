@@ -1,11 +1,11 @@
-"""ARP request frames and reply parsing (exposcan.arp), without a network."""
+"""ARP request frames and reply parsing (exposcan.net.arp), without a network."""
 
 from __future__ import annotations
 
 import struct
 from ipaddress import IPv4Address
 
-from exposcan.arp import (
+from exposcan.net.arp import (
     ARP_REPLY,
     ARP_REQUEST,
     ETH_P_ARP,
@@ -34,15 +34,21 @@ def test_request_is_a_padded_broadcast_who_has() -> None:
 
 
 def reply(op: int = ARP_REPLY, ethertype: int = ETH_P_ARP) -> bytes:
-    return (OUR_MAC + THEIR_MAC + struct.pack("!HHHBBH", ethertype, 1, 0x0800, 6, 4, op)
-            + THEIR_MAC + THEIR_IP + OUR_MAC + OUR_IP)
+    return (
+        OUR_MAC
+        + THEIR_MAC
+        + struct.pack("!HHHBBH", ethertype, 1, 0x0800, 6, 4, op)
+        + THEIR_MAC
+        + THEIR_IP
+        + OUR_MAC
+        + OUR_IP
+    )
 
 
 def test_reply_gives_sender_address_and_mac() -> None:
     parsed = parse_reply(reply())
     assert parsed is not None
-    assert (parsed.sender_mac, parsed.sender_ip, parsed.target_ip) == (THEIR_MAC, THEIR_IP,
-                                                                       OUR_IP)
+    assert (parsed.sender_mac, parsed.sender_ip, parsed.target_ip) == (THEIR_MAC, THEIR_IP, OUR_IP)
     assert format_mac(parsed.sender_mac) == "02:00:00:00:00:0a"
 
 

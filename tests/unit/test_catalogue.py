@@ -41,8 +41,13 @@ def test_the_shipped_catalogue_loads() -> None:
 def test_a_rule_turns_matching_facts_into_findings(tmp_path: Path) -> None:
     catalogue = _catalogue(tmp_path, RULE)
     facts = [
-        Fact("thing.state", "198.18.0.10", 104, "dicom", {"open": True, "count": 3,
-                                                          "product": "X", "secret": "no"}),
+        Fact(
+            "thing.state",
+            "198.18.0.10",
+            104,
+            "dicom",
+            {"open": True, "count": 3, "product": "X", "secret": "no"},
+        ),
         Fact("thing.state", "198.18.0.11", 104, "dicom", {"open": False, "count": 3}),
         Fact("thing.state", "198.18.0.12", 104, "dicom", {"open": True, "count": 0}),
     ]

@@ -12,8 +12,7 @@ from pynetdicom.dimse_primitives import C_ECHO, C_FIND
 from pynetdicom.dsutils import decode, encode
 from pynetdicom.pdu import P_DATA_TF
 
-from exposcan.lab.topology import CANARY_PATIENTS, CANARY_UID_ROOT
-from exposcan.protocols.dicom_dimse import (
+from exposcan.protocols.dicom.dimse import (
     COMMAND_CAP,
     STUDY_ROOT_FIND,
     Reassembler,
@@ -23,7 +22,8 @@ from exposcan.protocols.dicom_dimse import (
     iter_pdvs,
     study_count_identifier,
 )
-from exposcan.protocols.dicom_pdu import EXPLICIT_VR_LE, IMPLICIT_VR_LE, PduError
+from exposcan.protocols.dicom.pdu import EXPLICIT_VR_LE, IMPLICIT_VR_LE, PduError
+from exposcan_lab.topology import CANARY_PATIENTS, CANARY_UID_ROOT
 
 
 def split_pdus(raw: bytes) -> list[bytes]:
@@ -31,8 +31,8 @@ def split_pdus(raw: bytes) -> list[bytes]:
     bodies = []
     while raw:
         (length,) = struct.unpack(">L", raw[2:6])
-        bodies.append(raw[6:6 + length])
-        raw = raw[6 + length:]
+        bodies.append(raw[6 : 6 + length])
+        raw = raw[6 + length :]
     return bodies
 
 
@@ -42,8 +42,7 @@ def pdvs_of(raw: bytes) -> list[tuple[int, int, bytes]]:
 
 def p_data_bodies(message: object, primitive: object, max_pdu: int = 16384) -> list[bytes]:
     message.primitive_to_message(primitive)  # type: ignore[attr-defined]
-    return [bytes(P_DATA_TF(p).encode())[6:]
-            for p in message.encode_msg(1, max_pdu)]  # type: ignore[attr-defined]
+    return [bytes(P_DATA_TF(p).encode())[6:] for p in message.encode_msg(1, max_pdu)]  # type: ignore[attr-defined]
 
 
 def canary_find_response(message_id: int) -> list[bytes]:
@@ -109,12 +108,15 @@ def test_a_response_without_data_set_is_complete_at_its_command() -> None:
     assert response.command_field == 0x8030 and response.status == 0
 
 
-@pytest.mark.parametrize("body", [
-    struct.pack(">L", 1) + b"\x01",  # PDV shorter than its header
-    struct.pack(">L", 100) + b"\x01\x03abc",  # PDV past the PDU
-    struct.pack(">L", 6) + b"\x01\x02abcd",  # data set fragment without command
-    struct.pack(">L", 10) + b"\x01\x03" + b"\xff" * 8,  # undecodable command
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        struct.pack(">L", 1) + b"\x01",  # PDV shorter than its header
+        struct.pack(">L", 100) + b"\x01\x03abc",  # PDV past the PDU
+        struct.pack(">L", 6) + b"\x01\x02abcd",  # data set fragment without command
+        struct.pack(">L", 10) + b"\x01\x03" + b"\xff" * 8,  # undecodable command
+    ],
+)
 def test_malformed_p_data_is_a_protocol_error(body: bytes) -> None:
     with pytest.raises(PduError):
         Reassembler().feed(body)

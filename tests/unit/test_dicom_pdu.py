@@ -18,8 +18,9 @@ from pynetdicom.pdu_primitives import (
 from pynetdicom.presentation import build_context
 
 from exposcan.limits import Deadlines
-from exposcan.netio import Connection
-from exposcan.protocols.dicom_pdu import (
+from exposcan.net.netio import Connection
+from exposcan.protocols.dicom.association import proposed_contexts
+from exposcan.protocols.dicom.pdu import (
     APPLICATION_CONTEXT,
     IMPLICIT_VR_LE,
     Aborted,
@@ -38,12 +39,14 @@ from exposcan.protocols.dicom_pdu import (
     read_pdu,
     valid_ae_title,
 )
-from exposcan.protocols.dicom_session import proposed_contexts
 
 
-def make_ac(*, app_context: str = APPLICATION_CONTEXT,
-            class_uid: str = "1.2.276.0.7230010.3.0.3.6.7",
-            version: str = "OFFIS_DCMTK_367") -> bytes:
+def make_ac(
+    *,
+    app_context: str = APPLICATION_CONTEXT,
+    class_uid: str = "1.2.276.0.7230010.3.0.3.6.7",
+    version: str = "OFFIS_DCMTK_367",
+) -> bytes:
     """An A-ASSOCIATE-AC as pynetdicom encodes it: context 1 accepted,
     context 3 refused (abstract syntax not supported)."""
     p = A_ASSOCIATE()
@@ -90,13 +93,23 @@ def test_the_request_names_the_aes_and_proposes_odd_contexts() -> None:
     syntaxes = [str(c.abstract_syntax) for c in rq.presentation_context]
     assert syntaxes[:2] == ["1.2.840.10008.1.1", "1.2.840.10008.5.1.4.1.2.2.1"]
     # And no Get/Move model is ever proposed (never retrieve)
-    assert not [s for s in syntaxes if s.startswith("1.2.840.10008.5.1.4.1.2.") and
-                s.endswith((".2", ".3"))]
+    assert not [
+        s for s in syntaxes if s.startswith("1.2.840.10008.5.1.4.1.2.") and s.endswith((".2", ".3"))
+    ]
 
 
-@pytest.mark.parametrize("title,ok", [("ANY-SCP", True), ("A" * 16, True), ("A" * 17, False),
-                                      ("", False), ("   ", False), ("BAD\\AE", False),
-                                      ("TAB\tAE", False)])
+@pytest.mark.parametrize(
+    "title,ok",
+    [
+        ("ANY-SCP", True),
+        ("A" * 16, True),
+        ("A" * 17, False),
+        ("", False),
+        ("   ", False),
+        ("BAD\\AE", False),
+        ("TAB\tAE", False),
+    ],
+)
 def test_ae_titles_follow_the_ae_vr(title: str, ok: bool) -> None:
     assert valid_ae_title(title) is ok
 
@@ -148,18 +161,22 @@ def test_a_truncated_item_is_a_protocol_error() -> None:
 # --- A-ASSOCIATE-RJ and A-ABORT (PS3.8 Table 9-21, §9.3.8) ------------------------
 
 
-@pytest.mark.parametrize("source,reason,expected,text", [
-    (1, 1, RejectReason.USER_NO_REASON, "no reason given"),
-    (1, 2, RejectReason.APPLICATION_CONTEXT_NOT_SUPPORTED, "application context"),
-    (1, 3, RejectReason.CALLING_AE_NOT_RECOGNISED, "calling AE title not recognised"),
-    (1, 7, RejectReason.CALLED_AE_NOT_RECOGNISED, "called AE title not recognised"),
-    (2, 1, RejectReason.ACSE_NO_REASON, "no reason given"),
-    (2, 2, RejectReason.PROTOCOL_VERSION_NOT_SUPPORTED, "protocol version"),
-    (3, 1, RejectReason.TEMPORARY_CONGESTION, "temporary congestion"),
-    (3, 2, RejectReason.LOCAL_LIMIT_EXCEEDED, "local limit exceeded"),
-])
-def test_every_reject_reason_is_decoded(source: int, reason: int, expected: RejectReason,
-                                        text: str) -> None:
+@pytest.mark.parametrize(
+    "source,reason,expected,text",
+    [
+        (1, 1, RejectReason.USER_NO_REASON, "no reason given"),
+        (1, 2, RejectReason.APPLICATION_CONTEXT_NOT_SUPPORTED, "application context"),
+        (1, 3, RejectReason.CALLING_AE_NOT_RECOGNISED, "calling AE title not recognised"),
+        (1, 7, RejectReason.CALLED_AE_NOT_RECOGNISED, "called AE title not recognised"),
+        (2, 1, RejectReason.ACSE_NO_REASON, "no reason given"),
+        (2, 2, RejectReason.PROTOCOL_VERSION_NOT_SUPPORTED, "protocol version"),
+        (3, 1, RejectReason.TEMPORARY_CONGESTION, "temporary congestion"),
+        (3, 2, RejectReason.LOCAL_LIMIT_EXCEEDED, "local limit exceeded"),
+    ],
+)
+def test_every_reject_reason_is_decoded(
+    source: int, reason: int, expected: RejectReason, text: str
+) -> None:
     rejected = decode_rejected(bytes([0, 1, source, reason]))
     assert rejected == Rejected(1, source, expected)
     assert rejected.permanent and text in rejected.text
@@ -170,8 +187,16 @@ def test_a_transient_reject_is_not_permanent() -> None:
     assert not rejected.permanent and "transient" in rejected.text
 
 
-@pytest.mark.parametrize("body", [bytes([0, 1, 1, 4]), bytes([0, 3, 1, 7]), bytes([0, 1, 4, 1]),
-                                  bytes([0, 1, 1]), bytes([0, 1, 1, 7, 0])])
+@pytest.mark.parametrize(
+    "body",
+    [
+        bytes([0, 1, 1, 4]),
+        bytes([0, 3, 1, 7]),
+        bytes([0, 1, 4, 1]),
+        bytes([0, 1, 1]),
+        bytes([0, 1, 1, 7, 0]),
+    ],
+)
 def test_impossible_rejects_are_protocol_errors(body: bytes) -> None:
     with pytest.raises(PduError):
         decode_rejected(body)
@@ -198,8 +223,9 @@ def test_only_association_answers_answer_a_request() -> None:
 
 async def test_a_4_gib_length_is_refused_before_any_read() -> None:
     # Given a header announcing 0xFFFFFFFF bytes, followed by some junk
-    conn, reader = connection_over(b"\x02\x00" + struct.pack(">I", 0xFFFFFFFF) + b"x" * 100,
-                                   eof=False)
+    conn, reader = connection_over(
+        b"\x02\x00" + struct.pack(">I", 0xFFFFFFFF) + b"x" * 100, eof=False
+    )
     # Then the cap refuses it at once, without waiting for or allocating the body
     with pytest.raises(PduError, match="cap"):
         await read_pdu(conn, 65536)
@@ -226,8 +252,14 @@ async def test_an_unknown_pdu_type_is_not_dicom() -> None:
     assert not info.value.tls_alert
 
 
-@pytest.mark.parametrize("data,error", [(b"", SilentPeer), (b"\x02\x00\x00", PduError),
-                                        (b"\x02\x00\x00\x00\x00\xc8" + b"x" * 10, PduError)])
+@pytest.mark.parametrize(
+    "data,error",
+    [
+        (b"", SilentPeer),
+        (b"\x02\x00\x00", PduError),
+        (b"\x02\x00\x00\x00\x00\xc8" + b"x" * 10, PduError),
+    ],
+)
 async def test_a_peer_that_hangs_up_early_is_an_error(data: bytes, error: Any) -> None:
     conn, _ = connection_over(data)
     with pytest.raises(error):

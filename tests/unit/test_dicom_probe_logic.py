@@ -12,16 +12,16 @@ from exposcan.findings import evaluate
 from exposcan.limits import Limits
 from exposcan.models import Severity, Vantage
 from exposcan.probe import ProbeContext
-from exposcan.protocols.dicom import (
+from exposcan.protocols.dicom.association import Ladder
+from exposcan.protocols.dicom.catalogue import default_ae_titles, fingerprint
+from exposcan.protocols.dicom.pdu import Accepted, Rejected, RejectReason
+from exposcan.protocols.dicom.probe import (
     AE_DEFAULT,
     AE_FROM_HINT,
     Classification,
     Node,
     called_ae_candidates,
 )
-from exposcan.protocols.dicom_catalogue import default_ae_titles, fingerprint
-from exposcan.protocols.dicom_pdu import Accepted, Rejected, RejectReason
-from exposcan.protocols.dicom_session import Ladder
 from exposcan.state import Fact, HostState, ScanState
 
 CATALOGUE = default_catalogue()
@@ -30,30 +30,46 @@ CATALOGUE = default_catalogue()
 @pytest.fixture
 def ctx() -> Iterator[ProbeContext]:
     limits = Limits(10, 2, 0)
-    yield ProbeContext(HostState("198.18.0.10"), ScanState(),
-                       ScanConfig(ports=[104], ports_spec="104", max_ae_guesses=4),
-                       CATALOGUE, limits, "dicom")
+    yield ProbeContext(
+        HostState("198.18.0.10"),
+        ScanState(),
+        ScanConfig(ports=[104], ports_spec="104", max_ae_guesses=4),
+        CATALOGUE,
+        limits,
+        "dicom",
+    )
     limits.close()
 
 
-@pytest.mark.parametrize("uid,name,expected", [
-    # Debian's Orthanc 1.10.1 and dcmtk storescp alike (verified in the lab)
-    ("1.2.276.0.7230010.3.0.3.6.7", "OFFIS_DCMTK_367", ("dcmtk", "3.6.7")),
-    ("1.2.826.0.1.3680043.9.3811.3.0.4", "PYNETDICOM_304", ("pynetdicom", "3.0.4")),
-    ("1.2.40.0.13.1.3", "dcm4che-5.25.1", ("dcm4che", "5.25.1")),
-    ("1.2.826.0.1.3680043.2.135.1066.101", "1.5.0/WIN32", ("Conquest", "1.5.0")),
-    ("1.2.3.4", "SOMETHING", (None, None)),
-    (None, None, (None, None)),
-])
-def test_implementations_map_to_products(uid: str | None, name: str | None,
-                                         expected: tuple[str | None, str | None]) -> None:
+@pytest.mark.parametrize(
+    "uid,name,expected",
+    [
+        # Debian's Orthanc 1.10.1 and dcmtk storescp alike (verified in the lab)
+        ("1.2.276.0.7230010.3.0.3.6.7", "OFFIS_DCMTK_367", ("dcmtk", "3.6.7")),
+        ("1.2.826.0.1.3680043.9.3811.3.0.4", "PYNETDICOM_304", ("pynetdicom", "3.0.4")),
+        ("1.2.40.0.13.1.3", "dcm4che-5.25.1", ("dcm4che", "5.25.1")),
+        ("1.2.826.0.1.3680043.2.135.1066.101", "1.5.0/WIN32", ("Conquest", "1.5.0")),
+        ("1.2.3.4", "SOMETHING", (None, None)),
+        (None, None, (None, None)),
+    ],
+)
+def test_implementations_map_to_products(
+    uid: str | None, name: str | None, expected: tuple[str | None, str | None]
+) -> None:
     assert fingerprint(CATALOGUE, uid, name) == expected
 
 
 def test_the_default_ae_titles_are_the_documented_ones() -> None:
     titles = default_ae_titles(CATALOGUE)
-    assert titles[:7] == ["ANY-SCP", "ORTHANC", "DCM4CHEE", "CONQUESTSRV1", "OSIRIX", "HOROS",
-                          "STORESCP"]
+    assert titles[:7] == [
+        "ANY-SCP",
+        "ORTHANC",
+        "DCM4CHEE",
+        "CONQUESTSRV1",
+        "OSIRIX",
+        "HOROS",
+        "STORESCP",
+    ]
 
 
 def test_a_disclosed_ae_title_is_tried_first_and_guesses_are_bounded(ctx: ProbeContext) -> None:
@@ -61,13 +77,21 @@ def test_a_disclosed_ae_title_is_tried_first_and_guesses_are_bounded(ctx: ProbeC
     ctx.host.add_hint("dicom.ae_title", "CABINETRADIO")
     ctx.host.add_hint("dicom.ae_title", "WAY-TOO-LONG-FOR-AN-AE")
     # Then the valid hint comes first, defaults follow, 4 in all (max_ae_guesses)
-    assert called_ae_candidates(ctx) == [("CABINETRADIO", AE_FROM_HINT), ("ANY-SCP", AE_DEFAULT),
-                                         ("ORTHANC", AE_DEFAULT), ("DCM4CHEE", AE_DEFAULT)]
+    assert called_ae_candidates(ctx) == [
+        ("CABINETRADIO", AE_FROM_HINT),
+        ("ANY-SCP", AE_DEFAULT),
+        ("ORTHANC", AE_DEFAULT),
+        ("DCM4CHEE", AE_DEFAULT),
+    ]
 
 
 def test_without_hint_defaults_are_tried(ctx: ProbeContext) -> None:
-    assert [t for t, _ in called_ae_candidates(ctx)] == ["ANY-SCP", "ORTHANC", "DCM4CHEE",
-                                                         "CONQUESTSRV1"]
+    assert [t for t, _ in called_ae_candidates(ctx)] == [
+        "ANY-SCP",
+        "ORTHANC",
+        "DCM4CHEE",
+        "CONQUESTSRV1",
+    ]
 
 
 CALLED = Rejected(1, 1, RejectReason.CALLED_AE_NOT_RECOGNISED)
@@ -76,14 +100,17 @@ BUSY = Rejected(2, 3, RejectReason.TEMPORARY_CONGESTION)
 LADDER = Ladder(Accepted(None, None, 0))
 
 
-@pytest.mark.parametrize("node,expected", [
-    (Node(ladder=LADDER), Classification.OPEN),
-    (Node(ladder=LADDER, ae_source=AE_FROM_HINT), Classification.OPEN_KNOWN_AE),
-    (Node(ladder=LADDER, rejections=[CALLED, CALLED]), Classification.CALLED_AE),
-    (Node(rejections=[CALLED, CALLED]), Classification.CALLED_AE),
-    (Node(rejections=[CALLED, CALLING]), Classification.CALLING_AE),
-    (Node(rejections=[BUSY]), Classification.REFUSED),
-])
+@pytest.mark.parametrize(
+    "node,expected",
+    [
+        (Node(ladder=LADDER), Classification.OPEN),
+        (Node(ladder=LADDER, ae_source=AE_FROM_HINT), Classification.OPEN_KNOWN_AE),
+        (Node(ladder=LADDER, rejections=[CALLED, CALLED]), Classification.CALLED_AE),
+        (Node(rejections=[CALLED, CALLED]), Classification.CALLED_AE),
+        (Node(rejections=[CALLED, CALLING]), Classification.CALLING_AE),
+        (Node(rejections=[BUSY]), Classification.REFUSED),
+    ],
+)
 def test_nodes_are_classified_by_what_they_rejected(node: Node, expected: Classification) -> None:
     assert node.classification() is expected
 
@@ -94,13 +121,16 @@ def _findings(kind: str, **data: object) -> dict[str, Severity]:
 
 
 def test_the_rules_turn_dicom_facts_into_findings() -> None:
-    assert _findings("dicom.query", study_count=4, capped=False) == \
-        {"dicom.query-open": Severity.HIGH}
-    assert _findings("dicom.store", storage_contexts_accepted=3) == \
-        {"dicom.store-open": Severity.MEDIUM}
+    assert _findings("dicom.query", study_count=4, capped=False) == {
+        "dicom.query-open": Severity.HIGH
+    }
+    assert _findings("dicom.store", storage_contexts_accepted=3) == {
+        "dicom.store-open": Severity.MEDIUM
+    }
     assert _findings("dicom.store", storage_contexts_accepted=0) == {}
-    assert _findings("dicom.association", accepted=True, query_answered=False) == \
-        {"dicom.association-open": Severity.LOW}
+    assert _findings("dicom.association", accepted=True, query_answered=False) == {
+        "dicom.association-open": Severity.LOW
+    }
     assert _findings("dicom.association", accepted=True, query_answered=True) == {}
     assert _findings("dicom.association", accepted=False, query_answered=False) == {}
     assert _findings("dicom.transport", tls=False) == {"dicom.cleartext": Severity.LOW}
@@ -108,11 +138,28 @@ def test_the_rules_turn_dicom_facts_into_findings() -> None:
 
 
 def test_the_query_finding_copies_counts_and_aes_only() -> None:
-    fact = Fact("dicom.query", "198.18.0.10", 104, "dicom",
-                {"study_count": 50, "capped": True, "find_cap": 50, "called_ae": "X",
-                 "calling_ae": "EXPOSCAN", "ae_source": AE_FROM_HINT, "other": "dropped"})
+    fact = Fact(
+        "dicom.query",
+        "198.18.0.10",
+        104,
+        "dicom",
+        {
+            "study_count": 50,
+            "capped": True,
+            "find_cap": 50,
+            "called_ae": "X",
+            "calling_ae": "EXPOSCAN",
+            "ae_source": AE_FROM_HINT,
+            "other": "dropped",
+        },
+    )
     [finding] = evaluate(CATALOGUE, [fact], Vantage.LAN)
-    assert finding.evidence == {"study_count": 50, "capped": True, "find_cap": 50,
-                                "called_ae": "X", "calling_ae": "EXPOSCAN",
-                                "ae_source": AE_FROM_HINT}
+    assert finding.evidence == {
+        "study_count": 50,
+        "capped": True,
+        "find_cap": 50,
+        "called_ae": "X",
+        "calling_ae": "EXPOSCAN",
+        "ae_source": AE_FROM_HINT,
+    }
     assert any("part15" in r for r in finding.references)

@@ -3,7 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from exposcan.diff import diff_reports
+from exposcan.audit.diff import diff_reports
 from exposcan.models import Finding, Severity, finding_key
 from tests.unit.test_report_schema import sample_report
 
@@ -13,8 +13,15 @@ def _with(findings: list[Finding]):  # type: ignore[no-untyped-def]
 
 
 def _finding(host: str, port: int) -> Finding:
-    return Finding(rule="dicom.query-open", severity=Severity.HIGH, host=host, port=port,
-                   protocol="dicom", title="t", key=finding_key("dicom.query-open", host, port))
+    return Finding(
+        rule="dicom.query-open",
+        severity=Severity.HIGH,
+        host=host,
+        port=port,
+        protocol="dicom",
+        title="t",
+        key=finding_key("dicom.query-open", host, port),
+    )
 
 
 def test_pairs_by_key() -> None:
@@ -36,8 +43,12 @@ def test_cli_diff_exit_codes(tmp_path: Path) -> None:
     old, new = tmp_path / "old.json", tmp_path / "new.json"
     old.write_text(_with([a]).to_json())
     new.write_text(_with([a, c]).to_json())
-    run = lambda *p: subprocess.run([sys.executable, "-m", "exposcan", "diff", *map(str, p)],  # noqa: E731
-                                    capture_output=True, text=True, timeout=60)
+    run = lambda *p: subprocess.run(  # noqa: E731
+        [sys.executable, "-m", "exposcan", "diff", *map(str, p)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     same = run(old, old)
     changed = run(old, new)
     (tmp_path / "bad.json").write_text(json.dumps({"schema": "nope"}))

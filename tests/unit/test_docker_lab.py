@@ -1,4 +1,4 @@
-"""docker/ (the container lab) stays in step with exposcan/lab/topology.py.
+"""docker/ (the container lab) stays in step with exposcan_lab/topology.py.
 
 No Docker engine runs on the development and CI machines, so the container
 lab cannot be started there: this test reads compose.yaml and the server
@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from exposcan.lab import topology as t
+from exposcan_lab import topology as t
 
 DOCKER = Path(__file__).resolve().parents[2] / "docker"
 
@@ -75,7 +75,7 @@ def test_every_host_is_a_service_with_its_address_and_ports(compose: dict[str, A
     # and every other service is a declared helper, not an unknown host
     extra = set(services) - {h.name for h in t.HOSTS}
     for name in extra:
-        assert services[name].get("labels", {}).get("exposcan.lab.helper") == "true", name
+        assert services[name].get("labels", {}).get("exposcan_lab.helper") == "true", name
 
 
 def test_every_config_file_exists_and_is_mounted(compose: dict[str, Any]) -> None:

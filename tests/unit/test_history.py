@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from exposcan.history import History, HistoryError, default_db_path
+from exposcan.audit.history import History, HistoryError, default_db_path
 from exposcan.models import Finding, Report, Severity, Vantage, finding_key
 from tests.unit.test_report_schema import sample_report
 
@@ -21,18 +21,34 @@ T0 = datetime(2026, 3, 2, 6, 17, tzinfo=UTC)
 
 
 def _finding(host: str, port: int, severity: Severity = Severity.HIGH) -> Finding:
-    return Finding(rule="dicom.query-open", severity=severity, host=host, port=port,
-                   protocol="dicom", title="C-FIND open",
-                   key=finding_key("dicom.query-open", host, port))
+    return Finding(
+        rule="dicom.query-open",
+        severity=severity,
+        host=host,
+        port=port,
+        protocol="dicom",
+        title="C-FIND open",
+        key=finding_key("dicom.query-open", host, port),
+    )
 
 
-def _run(findings: list[Finding], day: int = 0, targets: list[str] | None = None,
-         complete: bool = True, vantage: str = "lan") -> Report:
+def _run(
+    findings: list[Finding],
+    day: int = 0,
+    targets: list[str] | None = None,
+    complete: bool = True,
+    vantage: str = "lan",
+) -> Report:
     base = sample_report()
-    scan = base.scan.model_copy(update={
-        "started": T0 + timedelta(days=day), "finished": T0 + timedelta(days=day, minutes=1),
-        "targets": targets or ["198.18.0.0/24"], "complete": complete,
-        "vantage": Vantage(vantage)})
+    scan = base.scan.model_copy(
+        update={
+            "started": T0 + timedelta(days=day),
+            "finished": T0 + timedelta(days=day, minutes=1),
+            "targets": targets or ["198.18.0.0/24"],
+            "complete": complete,
+            "vantage": Vantage(vantage),
+        }
+    )
     return base.model_copy(update={"scan": scan, "findings": findings})
 
 
@@ -103,8 +119,9 @@ def test_unusable_files_are_errors(tmp_path: Path) -> None:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "exposcan", *args], capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "exposcan", *args], capture_output=True, text=True, timeout=60
+    )
 
 
 def test_history_and_diff_commands(tmp_path: Path) -> None:
@@ -117,8 +134,11 @@ def test_history_and_diff_commands(tmp_path: Path) -> None:
     listed = _cli("history", "--db", str(db), "--json")
     runs = json.loads(listed.stdout)
     # Then newest first, with counts and what was new against the previous run
-    assert [(r["id"], r["new"], r["previous"]) for r in runs] == [(3, 1, 2), (2, 1, 1),
-                                                                   (1, None, None)]
+    assert [(r["id"], r["new"], r["previous"]) for r in runs] == [
+        (3, 1, 2),
+        (2, 1, 1),
+        (1, None, None),
+    ]
     table = _cli("history", "--db", str(db))
     assert table.returncode == 0 and "198.18.0.0/24" in table.stdout and "1 (vs 2)" in table.stdout
     # When diff runs with no argument: the last two runs of the same targets
@@ -132,7 +152,7 @@ def test_history_and_diff_commands(tmp_path: Path) -> None:
     assert any(line.startswith("= high") and "198.18.0.10:104" in line for line in lines)
     # And as JSON, between run ids, or a run id and a report file
     as_json = json.loads(_cli("diff", "--db", str(db), "--json", "1", "3").stdout)
-    assert as_json["schema"] == "exposcan.diff/1" and as_json["changed"] is True
+    assert as_json["schema"] == "exposcan.audit.diff/1" and as_json["changed"] is True
     assert [f["host"] for f in as_json["new_findings"]] == ["198.18.0.12"]
     assert as_json["resolved"] == [] and len(as_json["unchanged"]) == 1
     report_file = tmp_path / "r.json"
@@ -145,10 +165,12 @@ def test_diff_errors_exit_2(tmp_path: Path) -> None:
     db = tmp_path / "h.sqlite3"
     with History.open(db) as h:
         h.record(_run([A]))
-    for args, message in ((["diff", "--db", str(db)], "nothing to compare with"),
-                          (["diff", "--db", str(db), "1"], "give both OLD and NEW"),
-                          (["diff", "--db", str(db), "1", "7"], "no run 7"),
-                          (["diff", "--db", str(tmp_path / "none.sqlite3")], "no history yet")):
+    for args, message in (
+        (["diff", "--db", str(db)], "nothing to compare with"),
+        (["diff", "--db", str(db), "1"], "give both OLD and NEW"),
+        (["diff", "--db", str(db), "1", "7"], "no run 7"),
+        (["diff", "--db", str(tmp_path / "none.sqlite3")], "no history yet"),
+    ):
         proc = _cli(*args)
         assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr)
 

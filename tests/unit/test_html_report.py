@@ -39,11 +39,11 @@ NOW = datetime(2026, 1, 1, 9, 30, tzinfo=UTC)
 HOSTILE = {
     "product": "<script>console.error('pwned-product')</script>",
     "version": "1\"><img src=x onerror=console.error('pwned-version')>",
-    "description": "</text></svg><iframe src=\"http://evil.invalid/\"></iframe>",
+    "description": '</text></svg><iframe src="http://evil.invalid/"></iframe>',
     "share": "'><svg onload=console.error('pwned-share')>",
     "server": "nginx<style>@import url(http://evil.invalid/x.css);</style>",
-    "detail": "<a href=\"https://evil.invalid/\">click</a>",
-    "note": "<meta http-equiv=refresh content=\"0;url=http://evil.invalid/\">",
+    "detail": '<a href="https://evil.invalid/">click</a>',
+    "note": '<meta http-equiv=refresh content="0;url=http://evil.invalid/">',
 }
 
 
@@ -54,44 +54,98 @@ def lab_like_report(vantage: Vantage = Vantage.LAN, hostile: bool = False) -> Re
     h = HOSTILE if hostile else {k: "" for k in HOSTILE}
     product = h["product"] or "Orthanc"
     findings = [
-        finding("upnp.mapping-imaging", "198.18.0.1", 104, Severity.CRITICAL,
-                external_port=104, internal_host="198.18.0.10", internal_port=104,
-                transport="TCP", description=h["description"] or "PACS DICOM",
-                imaging_service="dicom", internal_product=product),
-        finding("dicom.query-open", "198.18.0.10", 104, study_count=4, capped=False,
-                called_ae="CABINETRADIO", ae_source="learned from another service of this host"),
-        finding("http.pacs-unauthenticated", "198.18.0.10", 8042, product=product,
-                version=h["version"] or "1.10.1", patients=3, studies=4),
-        finding("smb.guest-share-imaging", "198.18.0.20", 445, share=h["share"] or "imagerie",
-                imaging_files=8, session="anonymous"),
-        finding("http.listing-imaging", "198.18.0.30", 80, server=h["server"] or "nginx",
-                imaging_files=4, extensions=["dcm"]),
+        finding(
+            "upnp.mapping-imaging",
+            "198.18.0.1",
+            104,
+            Severity.CRITICAL,
+            external_port=104,
+            internal_host="198.18.0.10",
+            internal_port=104,
+            transport="TCP",
+            description=h["description"] or "PACS DICOM",
+            imaging_service="dicom",
+            internal_product=product,
+        ),
+        finding(
+            "dicom.query-open",
+            "198.18.0.10",
+            104,
+            study_count=4,
+            capped=False,
+            called_ae="CABINETRADIO",
+            ae_source="learned from another service of this host",
+        ),
+        finding(
+            "http.pacs-unauthenticated",
+            "198.18.0.10",
+            8042,
+            product=product,
+            version=h["version"] or "1.10.1",
+            patients=3,
+            studies=4,
+        ),
+        finding(
+            "smb.guest-share-imaging",
+            "198.18.0.20",
+            445,
+            share=h["share"] or "imagerie",
+            imaging_files=8,
+            session="anonymous",
+        ),
+        finding(
+            "http.listing-imaging",
+            "198.18.0.30",
+            80,
+            server=h["server"] or "nginx",
+            imaging_files=4,
+            extensions=["dcm"],
+        ),
         finding("upnp.igd-enabled", "198.18.0.1", 49152, Severity.LOW, mappings=1),
         finding("http.pacs-login", "198.18.0.11", 8042, Severity.INFO, product="Orthanc"),
     ]
     hosts = [
-        Host(address="198.18.0.1", services=[Service(port=49152, protocol="upnp",
-                                                     product="ExposcanLabBox")]),
-        Host(address="198.18.0.10", services=[
-            Service(port=104, protocol="dicom", product=product, version=h["version"] or None),
-            Service(port=8042, protocol="http", product=product)]),
+        Host(
+            address="198.18.0.1",
+            services=[Service(port=49152, protocol="upnp", product="ExposcanLabBox")],
+        ),
+        Host(
+            address="198.18.0.10",
+            services=[
+                Service(port=104, protocol="dicom", product=product, version=h["version"] or None),
+                Service(port=8042, protocol="http", product=product),
+            ],
+        ),
         Host(address="198.18.0.11", services=[Service(port=8042, protocol="http")]),
-        Host(address="198.18.0.20", services=[Service(port=445, protocol="smb",
-                                                      product="Samba")]),
-        Host(address="198.18.0.30", services=[Service(port=80, protocol="http",
-                                                      product=h["server"] or "nginx")]),
+        Host(address="198.18.0.20", services=[Service(port=445, protocol="smb", product="Samba")]),
+        Host(
+            address="198.18.0.30",
+            services=[Service(port=80, protocol="http", product=h["server"] or "nginx")],
+        ),
         Host(address="198.18.0.100"),
     ]
     return Report(
         tool=Tool(version="0.1.0"),
-        scan=ScanInfo(started=NOW, finished=NOW, vantage=vantage, targets=["198.18.0.0/24"],
-                      complete=True, ports="80,104,445,8042,49152",
-                      notes=[h["note"] or "scan interrupted: this report holds what was "
-                             "gathered until then"]),
+        scan=ScanInfo(
+            started=NOW,
+            finished=NOW,
+            vantage=vantage,
+            targets=["198.18.0.0/24"],
+            complete=True,
+            ports="80,104,445,8042,49152",
+            notes=[h["note"] or "scan interrupted: this report holds what was gathered until then"],
+        ),
         hosts=hosts,
         findings=findings,
-        errors=[ErrorRecord(host="198.18.0.50", port=8080, probe="http",
-                            reason=ErrorReason.TIMEOUT, detail=h["detail"])],
+        errors=[
+            ErrorRecord(
+                host="198.18.0.50",
+                port=8080,
+                probe="http",
+                reason=ErrorReason.TIMEOUT,
+                detail=h["detail"],
+            )
+        ],
     )
 
 
@@ -109,8 +163,10 @@ def test_every_rule_speaks_every_language() -> None:
         en = rule.info.text("en")
         for lang in LANGUAGES:
             words = rule.info.text(lang)
-            assert words.name.strip() and words.description.strip() and \
-                words.remediation.strip(), (rule.id, lang)
+            assert words.name.strip() and words.description.strip() and words.remediation.strip(), (
+                rule.id,
+                lang,
+            )
             if lang != "en":
                 assert lang in rule.info.i18n, (rule.id, lang)
                 assert words.description != en.description, (rule.id, lang)
@@ -172,9 +228,13 @@ def test_the_first_screen_answers_before_anything_else() -> None:
     html = render_html(lab_like_report(), "en")
     text = visible_text(html)
     first = text.index("Can patient images be reached from the internet?")
-    assert first < text.index("Can anyone on the practice network reach patient images?") \
-        < text.index("What to do first") < text.index("The network and its exposure paths") \
+    assert (
+        first
+        < text.index("Can anyone on the practice network reach patient images?")
+        < text.index("What to do first")
+        < text.index("The network and its exposure paths")
         < text.index("Findings")
+    )
     # The forward makes the internet answer a yes, naming the door and the PACS
     assert "198.18.0.1:104 \u2192 198.18.0.10:104 (DICOM query)" in text
     assert "1. " not in text  # an ordered list, not hand-made numbers
@@ -185,8 +245,9 @@ def test_findings_come_with_proof_products_and_the_law() -> None:
     html = render_html(lab_like_report(), "en")
     text = visible_text(html.split('<section id="findings"', 1)[1])
     # Grouped by severity, worst first
-    assert text.index("Critical") < text.index("High") < text.index("Low") \
-        < text.index("Information")
+    assert (
+        text.index("Critical") < text.index("High") < text.index("Low") < text.index("Information")
+    )
     # The proof is counts
     assert "studies counted: 4" in text and "imaging files: 8" in text
     html = render_html(lab_like_report(), "en")
@@ -194,8 +255,12 @@ def test_findings_come_with_proof_products_and_the_law() -> None:
     # Product steps: Orthanc, the shares and the box, each once, linked from findings
     for guide in ("orthanc", "smb-shares", "box"):
         assert html.count(f'id="guide-{guide}"') == 1, guide
-    assert 'id="guide-orthanc"' in html and 'id="guide-smb-shares"' in html and \
-        'id="guide-box"' in html and 'id="guide-horos"' not in html
+    assert (
+        'id="guide-orthanc"' in html
+        and 'id="guide-smb-shares"' in html
+        and 'id="guide-box"' in html
+        and 'id="guide-horos"' not in html
+    )
     assert 'href="#guide-orthanc"' in html
     # The legal frame: art. 33 where images were open, art. 32 for the rest
     assert "(art. 33)" in text and "délibération 2020-081" in text
@@ -208,11 +273,15 @@ def test_product_guides_match_products_rules_and_ae_titles() -> None:
         return [g.id for g in guides_for([(f, service)], guides)]  # type: ignore[list-item]
 
     assert ids(finding("http.cleartext", "h", 80, product="Orthanc")) == ["orthanc"]
-    assert ids(finding("dicom.store-open", "h", 11112),
-               Service(port=11112, protocol="dicom", details={"ae_title": "OSIRIX"})) == ["horos"]
+    assert ids(
+        finding("dicom.store-open", "h", 11112),
+        Service(port=11112, protocol="dicom", details={"ae_title": "OSIRIX"}),
+    ) == ["horos"]
     assert ids(finding("smb.v1", "h", 445)) == ["smb-shares"]
-    assert ids(finding("upnp.mapping-imaging", "h", 104, internal_product="Orthanc")) == \
-        ["box", "orthanc"]
+    assert ids(finding("upnp.mapping-imaging", "h", 104, internal_product="Orthanc")) == [
+        "box",
+        "orthanc",
+    ]
     assert ids(finding("dicom.cleartext", "h", 104)) == []
 
 
@@ -248,7 +317,7 @@ def test_hostile_strings_are_escaped(lang: str) -> None:
 def test_the_network_picture_keeps_hostile_strings_as_text() -> None:
     # Given the hostile report, When its SVG picture is drawn
     html = render_html(lab_like_report(hostile=True), "en")
-    svg = html[html.index("<svg"):html.index("</svg>") + len("</svg>")]
+    svg = html[html.index("<svg") : html.index("</svg>") + len("</svg>")]
     # Then the SVG holds only the elements the template draws
     drawn = {t for t, _ in parse(svg).tags}
     assert drawn <= {"svg", "g", "rect", "text", "circle", "path"}, drawn
@@ -260,8 +329,9 @@ def test_an_unknown_rule_falls_back_to_the_report_words() -> None:
     # Given a report made with a catalogue that has a rule this one lacks
     base = lab_like_report()
     odd = finding("site.custom-check", "198.18.0.9", 1, Severity.MEDIUM)
-    odd = odd.model_copy(update={"title": "Custom check title",
-                                 "description": "Custom description"})
+    odd = odd.model_copy(
+        update={"title": "Custom check title", "description": "Custom description"}
+    )
     report = base.model_copy(update={"findings": [*base.findings, odd]})
     text = visible_text(render_html(report, "fr"))
     assert "Custom check title" in text and "Custom description" in text
@@ -277,8 +347,9 @@ def test_the_html_file_is_private(tmp_path: Path) -> None:
     assert "Que faire d'abord" in unescape(path.read_text())
 
 
-def test_exposcan_report_renders_a_saved_json(tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_exposcan_report_renders_a_saved_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # Given a saved JSON report
     src = tmp_path / "in.json"
     write_report(lab_like_report(), str(src))

@@ -9,15 +9,15 @@ from typing import Any
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from exposcan.protocols.http import ProductMatch, match_fingerprints, prove_data
-from exposcan.protocols.http_client import HttpResponse, parse_realm
-from exposcan.protocols.http_fingerprint import (
+from exposcan.protocols.http.client import HttpResponse, parse_realm
+from exposcan.protocols.http.fingerprints import (
     CountSpec,
     Fingerprint,
     count_from,
     default_fingerprints,
     version_tuple,
 )
+from exposcan.protocols.http.probe import ProductMatch, match_fingerprints, prove_data
 
 
 def response(status: int = 200, body: str | bytes = b"", **headers: str) -> HttpResponse:
@@ -33,36 +33,70 @@ class FakeSession:
         self.pages = pages
         self.asked: list[str] = []
 
-    async def fetch(self, path: str, method: str = "GET",
-                    headers: dict[str, str] | None = None) -> HttpResponse | None:
+    async def fetch(
+        self, path: str, method: str = "GET", headers: dict[str, str] | None = None
+    ) -> HttpResponse | None:
         self.asked.append(path)
-        return self.pages.get(path, response(404, "<h1>404 Not Found</h1>",
-                                             Content_Type="text/html"))
+        return self.pages.get(
+            path, response(404, "<h1>404 Not Found</h1>", Content_Type="text/html")
+        )
 
 
-ORTHANC_SYSTEM = json.dumps({"Version": "1.10.1", "DicomAet": "CABINETRADIO", "DicomPort": 104,
-                             "Name": "Dr Somebody's server", "IsHttpServerSecure": False})
+ORTHANC_SYSTEM = json.dumps(
+    {
+        "Version": "1.10.1",
+        "DicomAet": "CABINETRADIO",
+        "DicomPort": 104,
+        "Name": "Dr Somebody's server",
+        "IsHttpServerSecure": False,
+    }
+)
 QIDO = "/dicom-web/studies?limit=1&includefield=StudyInstanceUID"
 DCM4CHEE_QIDO = "/dcm4chee-arc/aets/DCM4CHEE/rs/studies?limit=1&includefield=StudyInstanceUID"
 
 #: fingerprint id -> (pages of a server running it, expected version)
 POSITIVE: dict[str, tuple[dict[str, HttpResponse], str | None]] = {
-    "orthanc": ({"/system": response(200, ORTHANC_SYSTEM, Content_Type="application/json")},
-                "1.10.1"),
+    "orthanc": (
+        {"/system": response(200, ORTHANC_SYSTEM, Content_Type="application/json")},
+        "1.10.1",
+    ),
     "dicomweb": ({QIDO: response(200, "[]", Content_Type="application/dicom+json")}, None),
-    "dcm4chee": ({"/dcm4chee-arc/ui2/": response(
-        200, "<html><head><title>dcm4chee-arc</title></head></html>")}, None),
+    "dcm4chee": (
+        {
+            "/dcm4chee-arc/ui2/": response(
+                200, "<html><head><title>dcm4chee-arc</title></head></html>"
+            )
+        },
+        None,
+    ),
     "ohif": ({"/": response(200, "<html><title>OHIF Viewer</title></html>")}, None),
-    "horos-osirix": ({"/": response(
-        200, "<html><title>Horos Web Portal</title><form action=login></form></html>")}, None),
-    "conquest": ({"/cgi-bin/dgate": response(
-        200, "<title>Conquest DICOM server</title>"
-             "<H1>Conquest DICOM server - version 1.5.0c</H1>")},
-        "1.5.0c"),
+    "horos-osirix": (
+        {
+            "/": response(
+                200, "<html><title>Horos Web Portal</title><form action=login></form></html>"
+            )
+        },
+        None,
+    ),
+    "conquest": (
+        {
+            "/cgi-bin/dgate": response(
+                200,
+                "<title>Conquest DICOM server</title>"
+                "<H1>Conquest DICOM server - version 1.5.0c</H1>",
+            )
+        },
+        "1.5.0c",
+    ),
     "meddream": ({"/": response(200, "<html><title>MedDream login</title></html>")}, None),
-    "synology-dsm": ({"/": response(
-        200, "<html><title>Synology DiskStation</title><script>SYNO.SDS.Session</script>")},
-        None),
+    "synology-dsm": (
+        {
+            "/": response(
+                200, "<html><title>Synology DiskStation</title><script>SYNO.SDS.Session</script>"
+            )
+        },
+        None,
+    ),
     "livebox": ({"/": response(200, "<html><head><title>Livebox</title></head></html>")}, None),
     "freebox": ({"/": response(200, "<html><title>Freebox OS</title></html>")}, None),
     "sfr-box": ({"/": response(200, "<html><title>SFR Box</title></html>")}, None),
@@ -70,8 +104,14 @@ POSITIVE: dict[str, tuple[dict[str, HttpResponse], str | None]] = {
 }
 
 #: A plain web server's welcome page: no fingerprint may claim it.
-NEGATIVE = {"/": response(200, "<html><title>Welcome to nginx!</title><p>It works</p></html>",
-                          Server="nginx/1.22.1", Content_Type="text/html")}
+NEGATIVE = {
+    "/": response(
+        200,
+        "<html><title>Welcome to nginx!</title><p>It works</p></html>",
+        Server="nginx/1.22.1",
+        Content_Type="text/html",
+    )
+}
 
 
 def by_id(fid: str) -> Fingerprint:
@@ -113,8 +153,7 @@ async def test_orthanc_secure_area_realm_means_authentication() -> None:
     # When every fingerprint is evaluated
     matches = await match_fingerprints(session, default_fingerprints())  # type: ignore[arg-type]
     # Then only Orthanc matches, as requiring credentials, with no version
-    assert [(m.product, m.auth_required, m.version) for m in matches] == [
-        ("Orthanc", True, None)]
+    assert [(m.product, m.auth_required, m.version) for m in matches] == [("Orthanc", True, None)]
 
 
 async def test_other_realm_is_not_orthanc() -> None:
@@ -130,8 +169,11 @@ async def test_orthanc_system_gives_configuration_not_name() -> None:
     pages = POSITIVE["orthanc"][0]
     [match] = await match_fingerprints(FakeSession(pages), [by_id("orthanc")])  # type: ignore[arg-type]
     # Then the AE title and port are recorded and hinted, the free-text Name is not
-    assert match.details == {"DicomAet": "CABINETRADIO", "DicomPort": 104,
-                             "IsHttpServerSecure": False}
+    assert match.details == {
+        "DicomAet": "CABINETRADIO",
+        "DicomPort": 104,
+        "IsHttpServerSecure": False,
+    }
     assert match.hints == {"dicom.ae_title": "CABINETRADIO"}
     assert "Somebody" not in repr(match)
 
@@ -147,18 +189,32 @@ async def test_generic_dicomweb_yields_to_a_product() -> None:
 async def test_orthanc_proof_is_counts_only() -> None:
     # Given Orthanc /statistics and a QIDO answer holding a study UID
     uid = "2.25.271828182845904523536028747135.1"
-    stats = {"CountPatients": 3, "CountStudies": 4, "CountSeries": 4, "CountInstances": 6,
-             "TotalDiskSizeMB": 1}
+    stats = {
+        "CountPatients": 3,
+        "CountStudies": 4,
+        "CountSeries": 4,
+        "CountInstances": 6,
+        "TotalDiskSizeMB": 1,
+    }
     qido = [{"0020000D": {"vr": "UI", "Value": [uid]}}]
-    session = FakeSession({
-        "/statistics": response(200, json.dumps(stats)),
-        QIDO: response(200, json.dumps(qido), Content_Type="application/dicom+json"),
-    })
+    session = FakeSession(
+        {
+            "/statistics": response(200, json.dumps(stats)),
+            QIDO: response(200, json.dumps(qido), Content_Type="application/dicom+json"),
+        }
+    )
     # When the data is proved
     counts = await prove_data(session, by_id("orthanc"))  # type: ignore[arg-type]
     # Then the counts and "at least one study" are kept, never the UID
-    assert counts == {"_endpoint": "/statistics", "patients": 3, "studies": 4, "series": 4,
-                      "instances": 6, "studies_readable": True, "qido_studies": 1}
+    assert counts == {
+        "_endpoint": "/statistics",
+        "patients": 3,
+        "studies": 4,
+        "series": 4,
+        "instances": 6,
+        "studies_readable": True,
+        "qido_studies": 1,
+    }
     assert uid not in repr(counts)
 
 
@@ -167,8 +223,10 @@ def test_qido_counts() -> None:
     # A 204 (PS3.18: the search ran, nothing matched) is readable but empty
     assert count_from(spec, response(204)) == {"studies_readable": False, "qido_studies": 0}
     # A JSON array is counted
-    assert count_from(spec, response(200, "[{}, {}]")) == {"studies_readable": True,
-                                                          "qido_studies": 2}
+    assert count_from(spec, response(200, "[{}, {}]")) == {
+        "studies_readable": True,
+        "qido_studies": 2,
+    }
     # A refusal or an HTML page proves nothing
     assert count_from(spec, response(401)) is None
     assert count_from(spec, response(200, "<html></html>")) is None

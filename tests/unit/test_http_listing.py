@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from exposcan.protocols.http_client import HttpClient, HttpResponse
-from exposcan.protocols.http_listing import children, default_listing_config, detect_listing
+from exposcan.protocols.http.client import HttpClient, HttpResponse
+from exposcan.protocols.http.listing import children, default_listing_config, detect_listing
 
 
 def page(body: str, status: int = 200, server: str = "") -> HttpResponse:
@@ -79,8 +79,12 @@ def test_not_a_listing() -> None:
     # Given an ordinary page, and a listing that answered 404
     config = default_listing_config()
     # Then neither is a listing
-    assert detect_listing(page("<html><title>Welcome to nginx!</title></html>",
-                               server="nginx"), config) is None
+    assert (
+        detect_listing(
+            page("<html><title>Welcome to nginx!</title></html>", server="nginx"), config
+        )
+        is None
+    )
     assert detect_listing(page(NGINX, status=404, server="nginx"), config) is None
 
 

@@ -61,8 +61,9 @@ async def test_blocking_work_holds_a_host_slot() -> None:
         order.append(f"end {tag}")
         return tag
 
-    results = await asyncio.gather(limits.run_blocking("h", lambda: work("1")),
-                                   limits.run_blocking("h", lambda: work("2")))
+    results = await asyncio.gather(
+        limits.run_blocking("h", lambda: work("1")), limits.run_blocking("h", lambda: work("2"))
+    )
     limits.close()
     assert sorted(results) == ["1", "2"]
     # one at a time on the same host: each ends before the next starts

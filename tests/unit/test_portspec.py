@@ -1,6 +1,6 @@
 import pytest
 
-from exposcan.portspec import PortSpecError, format_ports, parse_ports
+from exposcan.net.portspec import PortSpecError, format_ports, parse_ports
 
 
 def test_nmap_syntax_lists_and_ranges() -> None:

@@ -24,16 +24,54 @@ REAL_DOCS = [yaml.safe_load(p.read_text()) for p in sorted(catalogue_dir().rglob
 RULES = [d for d in REAL_DOCS if d.get("kind") == "rule"]
 PORTS = [d for d in REAL_DOCS if d.get("kind") == "ports"]
 
-scalars = (st.none() | st.booleans() | st.integers(-5, 70000) | st.floats(allow_nan=True)
-           | st.text(max_size=12) | st.sampled_from(["rule", "ports", "high", "safe", "equals",
-                                                    "x.y", "dicom.association", "regex", "("]))
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-    st.sampled_from(["kind", "id", "info", "match", "fact", "all", "field", "op", "value",
-                     "ports", "port", "protocol", "severity", "name", "vantage", "i18n"])
-    | st.text(max_size=6), inner, max_size=5), max_leaves=12)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 70000)
+    | st.floats(allow_nan=True)
+    | st.text(max_size=12)
+    | st.sampled_from(
+        ["rule", "ports", "high", "safe", "equals", "x.y", "dicom.association", "regex", "("]
+    )
+)
+values = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "kind",
+                    "id",
+                    "info",
+                    "match",
+                    "fact",
+                    "all",
+                    "field",
+                    "op",
+                    "value",
+                    "ports",
+                    "port",
+                    "protocol",
+                    "severity",
+                    "name",
+                    "vantage",
+                    "i18n",
+                ]
+            )
+            | st.text(max_size=6),
+            inner,
+            max_size=5,
+        )
+    ),
+    max_leaves=12,
+)
 documents = st.dictionaries(
     st.sampled_from(["kind", "id", "info", "match", "ports", "safety", "evidence"])
-    | st.text(max_size=6), values, max_size=6)
+    | st.text(max_size=6),
+    values,
+    max_size=6,
+)
 
 
 def _mutate(doc: dict[str, Any], path: list[str], value: Any, delete: bool) -> dict[str, Any]:
@@ -50,11 +88,31 @@ def _mutate(doc: dict[str, Any], path: list[str], value: Any, delete: bool) -> d
     return doc
 
 
-mutated = st.builds(_mutate, st.sampled_from(RULES + PORTS),
-                    st.lists(st.sampled_from(["kind", "id", "info", "severity", "match", "fact",
-                                              "all", "ports", "safety", "name", "i18n"]),
-                             min_size=1, max_size=3),
-                    values, st.booleans())
+mutated = st.builds(
+    _mutate,
+    st.sampled_from(RULES + PORTS),
+    st.lists(
+        st.sampled_from(
+            [
+                "kind",
+                "id",
+                "info",
+                "severity",
+                "match",
+                "fact",
+                "all",
+                "ports",
+                "safety",
+                "name",
+                "i18n",
+            ]
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    values,
+    st.booleans(),
+)
 
 
 @examples(300)
@@ -75,10 +133,20 @@ def test_any_documents_give_a_catalogue_or_one_line_error(docs: list[dict[str, A
 
 
 @examples(150)
-@given(st.text(max_size=200) | st.sampled_from(["kind: rule\nid: [x\n", "a: &a [*a]\n",
-                                                "kind: ports\nports: 5\n", "\ufeffkind: x\n",
-                                                "- 1\n- 2\n", "kind: rule\n" + "  " * 50 + "x"])
-       | st.binary(max_size=100).map(lambda b: b.decode("latin-1")))
+@given(
+    st.text(max_size=200)
+    | st.sampled_from(
+        [
+            "kind: rule\nid: [x\n",
+            "a: &a [*a]\n",
+            "kind: ports\nports: 5\n",
+            "\ufeffkind: x\n",
+            "- 1\n- 2\n",
+            "kind: rule\n" + "  " * 50 + "x",
+        ]
+    )
+    | st.binary(max_size=100).map(lambda b: b.decode("latin-1"))
+)
 def test_any_file_text_gives_a_catalogue_or_one_line_error(text: str) -> None:
     ran("catalogue: file text")
     # Given a catalogue folder holding one file of any text

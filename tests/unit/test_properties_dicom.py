@@ -16,9 +16,9 @@ from pydicom.dataset import Dataset
 from pynetdicom.dsutils import encode
 
 from exposcan.limits import Deadlines
-from exposcan.netio import Connection, ProbeError
-from exposcan.protocols.dicom_dimse import Reassembler
-from exposcan.protocols.dicom_pdu import (
+from exposcan.net.netio import Connection, ProbeError
+from exposcan.protocols.dicom.dimse import Reassembler
+from exposcan.protocols.dicom.pdu import (
     Accepted,
     Pdu,
     PduError,
@@ -41,16 +41,21 @@ def _mutate(data: bytes, edits: list[tuple[int, int]], cut: int | None) -> bytes
 
 
 mutated_ac = st.builds(
-    _mutate, st.just(AC[6:]),
+    _mutate,
+    st.just(AC[6:]),
     st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=6),
     st.none() | st.integers(0, len(AC)),
 )
-item = st.builds(lambda kind, body: bytes([kind, 0]) + struct.pack(">H", len(body)) + body,
-                 st.sampled_from([0x10, 0x20, 0x21, 0x50, 0x51, 0x52, 0x55, 0x99]),
-                 st.binary(max_size=40))
-items_ac = st.builds(lambda head, items: head + b"".join(items),
-                     st.binary(min_size=68, max_size=68).map(lambda b: b"\x00\x01" + b[2:]),
-                     st.lists(item, max_size=6))
+item = st.builds(
+    lambda kind, body: bytes([kind, 0]) + struct.pack(">H", len(body)) + body,
+    st.sampled_from([0x10, 0x20, 0x21, 0x50, 0x51, 0x52, 0x55, 0x99]),
+    st.binary(max_size=40),
+)
+items_ac = st.builds(
+    lambda head, items: head + b"".join(items),
+    st.binary(min_size=68, max_size=68).map(lambda b: b"\x00\x01" + b[2:]),
+    st.lists(item, max_size=6),
+)
 
 
 @examples(400)
@@ -70,10 +75,16 @@ def test_any_answer_decodes_or_is_a_protocol_error(kind: PduType, body: bytes) -
 
 
 @examples(300)
-@given(st.binary(max_size=64) | st.builds(
-    lambda kind, length, rest: bytes([kind, 0]) + struct.pack(">L", length) + rest,
-    st.integers(0, 255), st.integers(0, 2**32 - 1) | st.integers(0, 100), st.binary(max_size=100)),
-    st.booleans())
+@given(
+    st.binary(max_size=64)
+    | st.builds(
+        lambda kind, length, rest: bytes([kind, 0]) + struct.pack(">L", length) + rest,
+        st.integers(0, 255),
+        st.integers(0, 2**32 - 1) | st.integers(0, 100),
+        st.binary(max_size=100),
+    ),
+    st.booleans(),
+)
 def test_framing_reads_within_the_cap(data: bytes, eof: bool) -> None:
     ran("dicom: frame a PDU from the stream")
 
@@ -108,19 +119,30 @@ def _command(field: int, dataset_type: int, status: int) -> bytes:
     return bytes(raw)
 
 
-COMMANDS = [_command(0x8020, 0x0101, 0), _command(0x8020, 0x0000, 0xFF00),
-            _command(0x8030, 0x0101, 0)]
+COMMANDS = [
+    _command(0x8020, 0x0101, 0),
+    _command(0x8020, 0x0000, 0xFF00),
+    _command(0x8030, 0x0101, 0),
+]
 
 
 def _pdv(context: int, control: int, fragment: bytes) -> bytes:
     return struct.pack(">L", len(fragment) + 2) + bytes([context, control]) + fragment
 
 
-pdv = st.builds(_pdv, st.integers(0, 255), st.integers(0, 3),
-                st.sampled_from(COMMANDS) | st.binary(max_size=60)
-                | st.builds(_mutate, st.sampled_from(COMMANDS),
-                            st.lists(st.tuples(st.integers(0, 500), st.integers(0, 255)),
-                                     max_size=4), st.none()))
+pdv = st.builds(
+    _pdv,
+    st.integers(0, 255),
+    st.integers(0, 3),
+    st.sampled_from(COMMANDS)
+    | st.binary(max_size=60)
+    | st.builds(
+        _mutate,
+        st.sampled_from(COMMANDS),
+        st.lists(st.tuples(st.integers(0, 500), st.integers(0, 255)), max_size=4),
+        st.none(),
+    ),
+)
 
 
 @examples(300)

@@ -16,43 +16,78 @@ from hypothesis import given
 from hypothesis import strategies as st
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from exposcan.protocols.http import match_fingerprints, prove_data
-from exposcan.protocols.http_client import HttpResponse, parse_realm
-from exposcan.protocols.http_fingerprint import default_fingerprints, version_tuple
-from exposcan.protocols.http_listing import children, default_listing_config, detect_listing
+from exposcan.protocols.http.client import HttpResponse, parse_realm
+from exposcan.protocols.http.fingerprints import default_fingerprints, version_tuple
+from exposcan.protocols.http.listing import children, default_listing_config, detect_listing
+from exposcan.protocols.http.probe import match_fingerprints, prove_data
 from tests.unit.properties import examples, ran
 
 FINGERPRINTS = default_fingerprints()
 
-header_names = st.sampled_from(["Server", "WWW-Authenticate", "Content-Type", "X-Powered-By",
-                                "Location", "Set-Cookie"])
+header_names = st.sampled_from(
+    ["Server", "WWW-Authenticate", "Content-Type", "X-Powered-By", "Location", "Set-Cookie"]
+)
 # Header values as aiohttp hands them over: no CR/LF.
 header_value = st.text(st.characters(blacklist_characters="\r\n"), max_size=80) | st.sampled_from(
-    ['Basic realm="Orthanc Secure Area"', 'Digest realm="', "realm=", "nginx/1.22.1",
-     "Orthanc/" + "9" * 5000, 'Basic realm="x", charset="UTF-8"'])
+    [
+        'Basic realm="Orthanc Secure Area"',
+        'Digest realm="',
+        "realm=",
+        "nginx/1.22.1",
+        "Orthanc/" + "9" * 5000,
+        'Basic realm="x", charset="UTF-8"',
+    ]
+)
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
-        st.sampled_from(["Version", "DicomAet", "DicomPort", "CountStudies", "CountPatients",
-                         "Name", "x"]) | st.text(max_size=5), inner, max_size=5),
-    max_leaves=15)
-bodies = (st.binary(max_size=300)
-          | json_values.map(lambda v: json.dumps(v).encode())
-          | st.sampled_from([b"[" * 5000, b'{"Version": "' + b"1" * 5000 + b'"}',
-                             b"<title>Conquest DICOM server</title><H1>version 1.5.0c</H1>",
-                             b"<html><title>Index of /</title><a href=\"../\">../</a>"])
-          | st.text(max_size=200).map(str.encode))
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                ["Version", "DicomAet", "DicomPort", "CountStudies", "CountPatients", "Name", "x"]
+            )
+            | st.text(max_size=5),
+            inner,
+            max_size=5,
+        )
+    ),
+    max_leaves=15,
+)
+bodies = (
+    st.binary(max_size=300)
+    | json_values.map(lambda v: json.dumps(v).encode())
+    | st.sampled_from(
+        [
+            b"[" * 5000,
+            b'{"Version": "' + b"1" * 5000 + b'"}',
+            b"<title>Conquest DICOM server</title><H1>version 1.5.0c</H1>",
+            b'<html><title>Index of /</title><a href="../">../</a>',
+        ]
+    )
+    | st.text(max_size=200).map(str.encode)
+)
 
 
-def _response(status: int, headers: list[tuple[str, str]], body: bytes,
-              truncated: bool) -> HttpResponse:
-    return HttpResponse(status=status, headers=CIMultiDictProxy(CIMultiDict(headers)),
-                        body=body, url="/", tls=False, truncated=truncated)
+def _response(
+    status: int, headers: list[tuple[str, str]], body: bytes, truncated: bool
+) -> HttpResponse:
+    return HttpResponse(
+        status=status,
+        headers=CIMultiDictProxy(CIMultiDict(headers)),
+        body=body,
+        url="/",
+        tls=False,
+        truncated=truncated,
+    )
 
 
-responses = st.builds(_response, st.sampled_from([200, 204, 301, 401, 403, 404, 500, 999]),
-                      st.lists(st.tuples(header_names, header_value), max_size=4), bodies,
-                      st.booleans())
+responses = st.builds(
+    _response,
+    st.sampled_from([200, 204, 301, 401, 403, 404, 500, 999]),
+    st.lists(st.tuples(header_names, header_value), max_size=4),
+    bodies,
+    st.booleans(),
+)
 
 
 class OnePageSession:
@@ -61,8 +96,9 @@ class OnePageSession:
     def __init__(self, resp: HttpResponse) -> None:
         self.resp = resp
 
-    async def fetch(self, path: str, method: str = "GET",
-                    headers: dict[str, str] | None = None) -> HttpResponse | None:
+    async def fetch(
+        self, path: str, method: str = "GET", headers: dict[str, str] | None = None
+    ) -> HttpResponse | None:
         return self.resp
 
 
@@ -88,9 +124,12 @@ def test_fingerprints_match_any_page_without_raising(resp: HttpResponse) -> None
 
 
 @examples(300)
-@given(header_value | st.text(max_size=40)
-       | st.text("0123456789.v ", min_size=4000, max_size=6000)
-       | st.just("1." + "9" * 5000))
+@given(
+    header_value
+    | st.text(max_size=40)
+    | st.text("0123456789.v ", min_size=4000, max_size=6000)
+    | st.just("1." + "9" * 5000)
+)
 def test_realm_and_version_parsing(text: str) -> None:
     ran("http: realm and version strings")
     realm = parse_realm(text)
@@ -99,16 +138,37 @@ def test_realm_and_version_parsing(text: str) -> None:
     assert version is None or all(isinstance(x, int) for x in version)
 
 
-hrefs = st.sampled_from(["../", "./", "a/", "b.dcm", "//evil/x", "http://x/y", "?C=N;O=D",
-                         "#top", "%2e%2e/", "a/../../etc", "javascript:x", "\x00", "IM0001",
-                         "/other/", "a b/", "%zz", "::", "[::1]"]) | st.text(max_size=12)
+hrefs = st.sampled_from(
+    [
+        "../",
+        "./",
+        "a/",
+        "b.dcm",
+        "//evil/x",
+        "http://x/y",
+        "?C=N;O=D",
+        "#top",
+        "%2e%2e/",
+        "a/../../etc",
+        "javascript:x",
+        "\x00",
+        "IM0001",
+        "/other/",
+        "a b/",
+        "%zz",
+        "::",
+        "[::1]",
+    ]
+) | st.text(max_size=12)
 
 
 @examples(300)
-@given(st.sampled_from(["/", "/archives/", "/a%20b/"]),
-       st.lists(hrefs, max_size=8), st.text(max_size=60))
-def test_listing_children_stay_in_their_folder(folder: str, links: list[str],
-                                               noise: str) -> None:
+@given(
+    st.sampled_from(["/", "/archives/", "/a%20b/"]),
+    st.lists(hrefs, max_size=8),
+    st.text(max_size=60),
+)
+def test_listing_children_stay_in_their_folder(folder: str, links: list[str], noise: str) -> None:
     ran("http: listing links")
     # Given an index page with random links and random markup around them
     html = noise + "".join(f'<a href="{h}">{h}</a>' for h in links) + "<a href"

@@ -13,13 +13,20 @@ import struct
 from hypothesis import given
 from hypothesis import strategies as st
 
-from exposcan.lab.hostile import smb2_negotiate_response
-from exposcan.protocols import smb_wire as wire
+from exposcan.protocols.smb import wire
+from exposcan_lab.hostile import smb2_negotiate_response
 from tests.unit.properties import examples, ran
 
 REAL_SMB2 = smb2_negotiate_response()[4:]  # what the lab's hostile host answers
-SMB1_ACCEPT = (wire.SMB1_MAGIC + bytes([wire.SMB_COM_NEGOTIATE]) + b"\x00" * 27 + bytes([17])
-               + struct.pack("<H", 0) + b"\x0b" + b"\x00" * 40)
+SMB1_ACCEPT = (
+    wire.SMB1_MAGIC
+    + bytes([wire.SMB_COM_NEGOTIATE])
+    + b"\x00" * 27
+    + bytes([17])
+    + struct.pack("<H", 0)
+    + b"\x0b"
+    + b"\x00" * 40
+)
 
 
 def _mutate(data: bytes, edits: list[tuple[int, int]], cut: int | None) -> bytes:
@@ -30,18 +37,28 @@ def _mutate(data: bytes, edits: list[tuple[int, int]], cut: int | None) -> bytes
 
 
 def mutations(base: bytes) -> st.SearchStrategy[bytes]:
-    return st.builds(_mutate, st.just(base),
-                     st.lists(st.tuples(st.integers(0, 4000), st.integers(0, 255)), max_size=6),
-                     st.none() | st.integers(0, len(base)))
+    return st.builds(
+        _mutate,
+        st.just(base),
+        st.lists(st.tuples(st.integers(0, 4000), st.integers(0, 255)), max_size=6),
+        st.none() | st.integers(0, len(base)),
+    )
 
 
 # Negotiate contexts appended to a 3.1.1 answer: the cipher walk reads them.
 smb311 = st.builds(
-    lambda count, offset, tail: (REAL_SMB2[:64] + struct.pack("<HHHH", 65, 1, 0x0311, count)
-                                 + REAL_SMB2[72:124] + struct.pack("<I", offset)
-                                 + REAL_SMB2[128:] + tail),
-    st.integers(0, 0xFFFF), st.integers(0, 0xFFFFFFFF) | st.integers(0, 400),
-    st.binary(max_size=80))
+    lambda count, offset, tail: (
+        REAL_SMB2[:64]
+        + struct.pack("<HHHH", 65, 1, 0x0311, count)
+        + REAL_SMB2[72:124]
+        + struct.pack("<I", offset)
+        + REAL_SMB2[128:]
+        + tail
+    ),
+    st.integers(0, 0xFFFF),
+    st.integers(0, 0xFFFFFFFF) | st.integers(0, 400),
+    st.binary(max_size=80),
+)
 
 
 @examples(400)
@@ -67,8 +84,7 @@ def test_frame_headers_parse_or_are_wire_errors(header: bytes) -> None:
     except wire.WireError:
         return
     assert len(header) == 4 and 0 <= length < 1 << 24
-    assert kind in (wire.NBSS_MESSAGE, wire.NBSS_POSITIVE, wire.NBSS_NEGATIVE,
-                    wire.NBSS_KEEPALIVE)
+    assert kind in (wire.NBSS_MESSAGE, wire.NBSS_POSITIVE, wire.NBSS_NEGATIVE, wire.NBSS_KEEPALIVE)
 
 
 @examples(100)

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from exposcan.portspec import PortSpecError, format_ports, parse_ports
-from exposcan.targets import MAX_TARGETS, TargetError, build_targets, expand_static
+from exposcan.net.portspec import PortSpecError, format_ports, parse_ports
+from exposcan.net.targets import MAX_TARGETS, TargetError, build_targets, expand_static
 from tests.unit.properties import examples, ran
 
 PORT_CHARS = st.sampled_from(list("0123456789,-T: \t٣\x00"))
@@ -51,9 +51,13 @@ TARGET_CHARS = st.sampled_from(list("0123456789./-abc: ٣\x00"))
 
 
 @examples(500)
-@given(address | st.text(TARGET_CHARS, max_size=40) | st.text(max_size=20)
-       | st.builds(lambda a, p: f"{a}/{p}", address, st.integers(-1, 40))
-       | st.builds(lambda a, e: f"{a}-{e}", address, st.text(TARGET_CHARS, max_size=15)))
+@given(
+    address
+    | st.text(TARGET_CHARS, max_size=40)
+    | st.text(max_size=20)
+    | st.builds(lambda a, p: f"{a}/{p}", address, st.integers(-1, 40))
+    | st.builds(lambda a, e: f"{a}-{e}", address, st.text(TARGET_CHARS, max_size=15))
+)
 def test_target_specs_expand_or_say_why(spec: str) -> None:
     ran("targets: random spec")
     # Given any string as a TARGET
@@ -69,15 +73,21 @@ def test_target_specs_expand_or_say_why(spec: str) -> None:
     assert out == sorted(set(out))
 
 
-static_spec = (address
-               | st.builds(lambda a, p: str(IPv4Network(f"{a}/{p}", strict=False)),
-                           address, st.integers(20, 32))
-               | st.builds(lambda a, n: f"{a}-{n}", address, octet))
+static_spec = (
+    address
+    | st.builds(
+        lambda a, p: str(IPv4Network(f"{a}/{p}", strict=False)), address, st.integers(20, 32)
+    )
+    | st.builds(lambda a, n: f"{a}-{n}", address, octet)
+)
 
 
 @examples(200)
-@given(st.lists(static_spec, min_size=1, max_size=4), st.lists(static_spec, max_size=3),
-       st.integers(1, 10000))
+@given(
+    st.lists(static_spec, min_size=1, max_size=4),
+    st.lists(static_spec, max_size=3),
+    st.integers(1, 10000),
+)
 def test_target_sets_respect_excludes_and_max_hosts(
     specs: list[str], excludes: list[str], max_hosts: int
 ) -> None:

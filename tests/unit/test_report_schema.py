@@ -30,15 +30,35 @@ def sample_report() -> Report:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     return Report(
         tool=Tool(version="0.1.0"),
-        scan=ScanInfo(started=now, finished=now, vantage=Vantage.LAN,
-                      targets=["198.18.0.0/24"], complete=True, ports="104"),
-        hosts=[Host(address="198.18.0.10", services=[
-            Service(port=104, protocol="dicom", product="Orthanc", version="1.10.1")])],
-        findings=[Finding(rule="dicom.query-open", severity=Severity.HIGH, host="198.18.0.10",
-                          port=104, protocol="dicom", title="t", evidence={"study_count": 3},
-                          key=finding_key("dicom.query-open", "198.18.0.10", 104))],
-        errors=[ErrorRecord(host="198.18.0.50", port=8080, probe="http",
-                            reason=ErrorReason.TIMEOUT)],
+        scan=ScanInfo(
+            started=now,
+            finished=now,
+            vantage=Vantage.LAN,
+            targets=["198.18.0.0/24"],
+            complete=True,
+            ports="104",
+        ),
+        hosts=[
+            Host(
+                address="198.18.0.10",
+                services=[Service(port=104, protocol="dicom", product="Orthanc", version="1.10.1")],
+            )
+        ],
+        findings=[
+            Finding(
+                rule="dicom.query-open",
+                severity=Severity.HIGH,
+                host="198.18.0.10",
+                port=104,
+                protocol="dicom",
+                title="t",
+                evidence={"study_count": 3},
+                key=finding_key("dicom.query-open", "198.18.0.10", 104),
+            )
+        ],
+        errors=[
+            ErrorRecord(host="198.18.0.50", port=8080, probe="http", reason=ErrorReason.TIMEOUT)
+        ],
     )
 
 
@@ -46,7 +66,8 @@ def test_checked_in_schema_is_the_generated_one() -> None:
     # Given the model layer, When its schema is generated,
     # Then it equals the checked-in file (regenerate: python -m exposcan.schema)
     assert json.loads(SCHEMA_PATH.read_text()) == json.loads(
-        json.dumps(json_schema(), sort_keys=True))
+        json.dumps(json_schema(), sort_keys=True)
+    )
 
 
 def test_contract_field_names() -> None:
@@ -55,9 +76,20 @@ def test_contract_field_names() -> None:
     assert set(data) == {"schema", "tool", "scan", "hosts", "findings", "errors"}
     assert {"started", "finished", "vantage", "targets", "complete"} <= set(data["scan"])
     assert {"port", "transport", "protocol", "product", "version", "tls"} <= set(
-        data["hosts"][0]["services"][0])
-    assert {"rule", "severity", "host", "port", "protocol", "title", "evidence",
-            "remediation", "references", "key"} <= set(data["findings"][0])
+        data["hosts"][0]["services"][0]
+    )
+    assert {
+        "rule",
+        "severity",
+        "host",
+        "port",
+        "protocol",
+        "title",
+        "evidence",
+        "remediation",
+        "references",
+        "key",
+    } <= set(data["findings"][0])
     assert {"host", "port", "probe", "reason", "detail"} <= set(data["errors"][0])
 
 

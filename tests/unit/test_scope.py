@@ -16,15 +16,19 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from exposcan import netinfo
 from exposcan.cli import _auto_targets
-from exposcan.targets import build_targets
+from exposcan.net import localview as netinfo
+from exposcan.net.targets import build_targets
 
 
 def _link(name: str, *addrs: tuple[str, int, str], flags: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {"ifname": name, "flags": list(flags),
-            "addr_info": [{"family": "inet", "local": a, "prefixlen": p, "scope": s}
-                          for a, p, s in addrs]}
+    return {
+        "ifname": name,
+        "flags": list(flags),
+        "addr_info": [
+            {"family": "inet", "local": a, "prefixlen": p, "scope": s} for a, p, s in addrs
+        ],
+    }
 
 
 ADDRS = [
@@ -45,8 +49,7 @@ ROUTED = [IPv4Network("10.0.0.0/8"), IPv4Network("203.0.113.0/24")]
 
 
 def test_a_no_target_scan_stays_on_connected_networks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(netinfo, "_ip_json",
-                        lambda *args: ADDRS if "addr" in args else ROUTES)
+    monkeypatch.setattr(netinfo, "_ip_json", lambda *args: ADDRS if "addr" in args else ROUTES)
     # Given this machine's view of its networks
     view = netinfo.local_view()
     # When exposcan decides what a no-target scan covers
@@ -58,11 +61,19 @@ def test_a_no_target_scan_stays_on_connected_networks(monkeypatch: pytest.Monkey
     for address in targets.addresses:
         assert any(address in net for net in connected), address
     assert {str(n.network) for n in view.networks} == {
-        "198.18.0.0/24", "198.18.7.0/24", "172.17.0.0/24", "10.8.0.6/32", "169.254.10.0/24"}
+        "198.18.0.0/24",
+        "198.18.7.0/24",
+        "172.17.0.0/24",
+        "10.8.0.6/32",
+        "169.254.10.0/24",
+    }
     # and nothing of loopback, of a host-scope address, or of a routed network
     assert not [a for a in targets.addresses if a.is_loopback]
     assert IPv4Network("192.0.2.0/24") not in [n.network for n in view.networks]
-    assert not [a for a in targets.addresses
-                if any(a in net for net in ROUTED) and a != IPv4Address("10.8.0.6")]
+    assert not [
+        a
+        for a in targets.addresses
+        if any(a in net for net in ROUTED) and a != IPv4Address("10.8.0.6")
+    ]
     # and the gateway is the on-link box, inside the LAN
     assert view.gateway == IPv4Address("198.18.0.1") and view.gateway in targets.addresses

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from exposcan.audit.notify import parse_targets
 from exposcan.cli import build_parser
-from exposcan.notify import parse_targets
 
 REPO = Path(__file__).resolve().parents[2]
 CONTRIB = REPO / "contrib"
@@ -42,8 +42,11 @@ def _scan_args(argv: list[str]) -> object:
 
 def test_cron_line_is_valid_and_a_real_command() -> None:
     # Given the /etc/cron.d file
-    lines = [ln for ln in (CONTRIB / "cron" / "exposcan-audit").read_text().splitlines()
-             if ln.strip() and not ln.lstrip().startswith("#")]
+    lines = [
+        ln
+        for ln in (CONTRIB / "cron" / "exposcan-audit").read_text().splitlines()
+        if ln.strip() and not ln.lstrip().startswith("#")
+    ]
     env = [ln for ln in lines if re.match(r"^[A-Z_]+=", ln)]
     jobs = [ln for ln in lines if ln not in env]
     # Then it has one job: 5 valid time fields, a user, a command
@@ -106,7 +109,10 @@ def test_systemd_units_say_what_an_audit_needs() -> None:
 def _verify(folder: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["systemd-analyze", "verify", *(str(p) for p in sorted(folder.iterdir()))],
-        capture_output=True, text=True, timeout=60)
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze")
@@ -153,11 +159,10 @@ def test_dockerfile_installs_the_package_and_sets_the_entrypoint() -> None:
     # And it installs the package with pip, after the sources are copied
     (run_index,) = [i for i, (k, a) in enumerate(steps) if k == "RUN" and "pip install" in a]
     assert run_index > max(i for i, k in enumerate(kinds) if k == "COPY")
-    # And the catalogue variable points where probes/ was copied, the data
-    # home is the volume, and the entrypoint is the exposcan command
+    # And the catalogue is built into the package (no variable needed), the
+    # data home is the volume, and the entrypoint is the exposcan command
     env = " ".join(a for k, a in steps if k == "ENV")
-    probes_dest = next(d for *s, d in copies if s == ["probes"])
-    assert f"EXPOSCAN_CATALOGUE={probes_dest}" in env
+    assert "EXPOSCAN_CATALOGUE" not in env
     assert "XDG_DATA_HOME=/data" in env
     assert json.loads(dict(steps)["VOLUME"]) == ["/data"]
     assert json.loads(dict(steps)["ENTRYPOINT"]) == ["exposcan"]
@@ -168,38 +173,69 @@ def test_dockerfile_install_steps_work(tmp_path: Path) -> None:
     steps = _dockerfile()
     src = tmp_path / "src"
     src.mkdir()
-    catalogue = tmp_path / "probes"
     for kind, arg in steps:
         if kind != "COPY":
             continue
         *sources, dest = arg.split()
         for s in sources:
-            target = catalogue if s == "probes" else src / (
-                Path(s).name if dest in ("./", ".") else Path(dest).name)
+            target = src / (Path(s).name if dest in ("./", ".") else Path(dest).name)
             if (REPO / s).is_dir():
-                shutil.copytree(REPO / s, target,
-                                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+                shutil.copytree(
+                    REPO / s, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+                )
             else:
                 shutil.copy(REPO / s, target)
     # When it is pip-installed as the RUN step does (into a folder of its
     # own; dependencies from this environment: no engine, no registry here)
     site = tmp_path / "site"
-    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
-                          "--no-build-isolation", "--target", str(site), str(src)],
-                         capture_output=True, text=True, timeout=240)
+    pip = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(src),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert pip.returncode == 0, pip.stderr
     # Then the entrypoint command runs, outside the source tree, from the
-    # installed copy, and finds its catalogue where the image puts it
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(site),
-           "EXPOSCAN_CATALOGUE": str(catalogue),
-           "XDG_DATA_HOME": str(tmp_path / "data"), "HOME": str(tmp_path)}
-    version = subprocess.run([str(site / "bin" / "exposcan"), "--version"], cwd=tmp_path,
-                             capture_output=True, text=True, timeout=60, env=env)
+    # installed copy, and finds the catalogue it carries
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(site),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "HOME": str(tmp_path),
+    }
+    version = subprocess.run(
+        [str(site / "bin" / "exposcan"), "--version"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert version.returncode == 0 and version.stdout.startswith("exposcan "), version.stderr
     check = subprocess.run(
-        [sys.executable, "-c", "import exposcan; from exposcan.catalogue import "
-         "default_catalogue; print(exposcan.__file__); print(len(default_catalogue().rules))"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60, env=env)
+        [
+            sys.executable,
+            "-c",
+            "import exposcan; from exposcan.catalogue import "
+            "default_catalogue; print(exposcan.__file__); print(len(default_catalogue().rules))",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert check.returncode == 0, check.stderr
     where, rules = check.stdout.split()
     assert where.startswith(str(site)) and int(rules) > 10
@@ -207,8 +243,11 @@ def test_dockerfile_install_steps_work(tmp_path: Path) -> None:
 
 def test_readme_shows_the_shipped_cron_line() -> None:
     readme = (REPO / "README.md").read_text()
-    job = next(ln for ln in (CONTRIB / "cron" / "exposcan-audit").read_text().splitlines()
-               if ln[:1].isdigit())
+    job = next(
+        ln
+        for ln in (CONTRIB / "cron" / "exposcan-audit").read_text().splitlines()
+        if ln[:1].isdigit()
+    )
     assert job in readme
     for path in ("contrib/systemd/exposcan-audit.service", "contrib/docker/Dockerfile"):
         assert path in readme and (REPO / path).is_file()

@@ -9,12 +9,25 @@ from exposcan.state import Fact
 
 
 def share_fact(name: str, imaging: int) -> Fact:
-    return Fact("smb.share", "198.18.0.20", 445, "smb", {
-        "share": name, "session": "guest", "readable": True, "imaging_files": imaging,
-        "imaging_folders": 1 if imaging else 0, "files_seen": 3, "folders_seen": 1,
-        "truncated": False, "cut_by": [], "readable_shares": [name],
-        "imaging_shares": [name] if imaging else [],
-    })
+    return Fact(
+        "smb.share",
+        "198.18.0.20",
+        445,
+        "smb",
+        {
+            "share": name,
+            "session": "guest",
+            "readable": True,
+            "imaging_files": imaging,
+            "imaging_folders": 1 if imaging else 0,
+            "files_seen": 3,
+            "folders_seen": 1,
+            "truncated": False,
+            "cut_by": [],
+            "readable_shares": [name],
+            "imaging_shares": [name] if imaging else [],
+        },
+    )
 
 
 def rules_for(*facts: Fact) -> dict[str, dict[str, object]]:

@@ -7,7 +7,7 @@ import threading
 import time
 
 from exposcan.imaging import default_signatures
-from exposcan.protocols.smb_walk import (
+from exposcan.protocols.smb.walk import (
     Entry,
     ShareAccessDenied,
     ShareSessionLost,
@@ -22,8 +22,12 @@ TEXT = b"not an image" * 20
 class MemoryShare:
     """A share as a dict path -> bytes (files) or None (folders)."""
 
-    def __init__(self, tree: dict[str, bytes | None], denied: set[str] = frozenset(),
-                 lost_after: int | None = None) -> None:
+    def __init__(
+        self,
+        tree: dict[str, bytes | None],
+        denied: set[str] = frozenset(),
+        lost_after: int | None = None,
+    ) -> None:
         self.tree = tree
         self.denied = denied
         self.lost_after = lost_after
@@ -41,10 +45,9 @@ class MemoryShare:
             raise ShareAccessDenied("no")
         prefix = path + "\\" if path else ""
         children = sorted(
-            key for key in self.tree
-            if key.startswith(prefix) and "\\" not in key[len(prefix):]
+            key for key in self.tree if key.startswith(prefix) and "\\" not in key[len(prefix) :]
         )
-        entries = [Entry(c[len(prefix):], self.tree[c] is None) for c in children]
+        entries = [Entry(c[len(prefix) :], self.tree[c] is None) for c in children]
         return entries[:max_entries], len(entries) > max_entries
 
     def read_head(self, path: str, size: int) -> bytes:
@@ -93,7 +96,10 @@ def test_reads_only_132_bytes_and_only_files_without_extension():
     walk_share(share, default_signatures(), WalkLimits())
     # Then the .dcm, .csv and .txt files were never opened, and each read asked 132 bytes
     assert sorted(p.rsplit("\\", 1)[-1] for p, _ in share.reads) == [
-        "00000001", "IM000001", "IM000002"]
+        "00000001",
+        "IM000001",
+        "IM000002",
+    ]
     assert {size for _, size in share.reads} == {132}
 
 
@@ -140,10 +146,12 @@ def test_deadline_and_stop_flag_end_the_walk():
 
 
 def test_denied_folder_is_skipped_and_lost_session_stops():
-    denied = walk_share(MemoryShare(lab_like_share(), denied={"Examens"}),
-                        default_signatures(), WalkLimits())
+    denied = walk_share(
+        MemoryShare(lab_like_share(), denied={"Examens"}), default_signatures(), WalkLimits()
+    )
     assert denied.unreadable == 1 and denied.imaging_files == 2
     assert denied.truncated is False
-    lost = walk_share(MemoryShare(lab_like_share(), lost_after=2),
-                      default_signatures(), WalkLimits())
+    lost = walk_share(
+        MemoryShare(lab_like_share(), lost_after=2), default_signatures(), WalkLimits()
+    )
     assert "session" in lost.cut_by

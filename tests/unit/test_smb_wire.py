@@ -16,14 +16,13 @@ from scapy.layers.smb2 import (
     SMB2_Preauth_Integrity_Capabilities,
 )
 
-from exposcan.protocols import smb_wire as wire
+from exposcan.protocols.smb import wire
 
 # What Samba 4.17 (server min protocol SMB2_02, the default) answered the
 # lab's SMB1 NEGOTIATE offering only NT LM 0.12: an SMB1 reply choosing
 # DialectIndex 0xFFFF ("none"), NetBIOS header removed.
 SAMBA_SMB1_REFUSAL = bytes.fromhex(
-    "ff534d4272000000008803c0000000000000000000000000ffff"
-    "fffe00000000" "01ffff0000"
+    "ff534d4272000000008803c0000000000000000000000000fffffffe0000000001ffff0000"
 )
 
 
@@ -34,18 +33,21 @@ def smb1_accept(word_count: int = 17, security_mode: int = 0x03) -> bytes:
     return header + bytes([word_count]) + params + b"\x00\x00"
 
 
-def smb2_answer(dialect: int, security_mode: int, status: int = 0,
-                cipher: int | None = None) -> bytes:
+def smb2_answer(
+    dialect: int, security_mode: int, status: int = 0, cipher: int | None = None
+) -> bytes:
     contexts = []
     if cipher is not None:
         contexts = [
-            SMB2_Negotiate_Context() / SMB2_Preauth_Integrity_Capabilities(
-                HashAlgorithms=["SHA-512"], Salt=b"s" * 32),
+            SMB2_Negotiate_Context()
+            / SMB2_Preauth_Integrity_Capabilities(HashAlgorithms=["SHA-512"], Salt=b"s" * 32),
             SMB2_Negotiate_Context() / SMB2_Encryption_Capabilities(Ciphers=[cipher]),
         ]
-    packet = SMB2_Header(Flags="SMB2_FLAGS_SERVER_TO_REDIR", Status=status) / \
-        SMB2_Negotiate_Protocol_Response(DialectRevision=dialect, SecurityMode=security_mode,
-                                         NegotiateContexts=contexts)
+    packet = SMB2_Header(
+        Flags="SMB2_FLAGS_SERVER_TO_REDIR", Status=status
+    ) / SMB2_Negotiate_Protocol_Response(
+        DialectRevision=dialect, SecurityMode=security_mode, NegotiateContexts=contexts
+    )
     return bytes(packet)
 
 

@@ -1,4 +1,4 @@
-"""SYN scan packets, answers and timers (exposcan.synscan), without a network."""
+"""SYN scan packets, answers and timers (exposcan.net.synscan), without a network."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import struct
 
 import pytest
 
-from exposcan.portscan import PortState, sweep
-from exposcan.synscan import (
+from exposcan.net.portscan import PortState, sweep
+from exposcan.net.synscan import (
     ACK,
     HEADER_LEN,
     MIN_RTO,
@@ -69,8 +69,22 @@ def test_the_fast_template_builds_the_same_bytes() -> None:
 
 def answer(flags: int, ack: int, sport: int = 104, dport: int = 40000, ihl: int = 5) -> bytes:
     options = b"\x01" * ((ihl - 5) * 4)
-    ip = struct.pack("!BBHHHBBH4s4s", 0x40 | ihl, 0, 20 + len(options) + 20, 1, 0, 64,
-                     socket.IPPROTO_TCP, 0, DST, SRC) + options
+    ip = (
+        struct.pack(
+            "!BBHHHBBH4s4s",
+            0x40 | ihl,
+            0,
+            20 + len(options) + 20,
+            1,
+            0,
+            64,
+            socket.IPPROTO_TCP,
+            0,
+            DST,
+            SRC,
+        )
+        + options
+    )
     tcp = struct.pack("!HHIIBBHHH", sport, dport, 99, ack, 5 << 4, flags, 1024, 0, 0)
     return ip + tcp
 
@@ -80,7 +94,12 @@ def test_answers_are_parsed_with_and_without_ip_options() -> None:
         parsed = parse_answer(answer(SYN | ACK, 1001, ihl=ihl))
         assert parsed is not None
         assert (parsed.src, parsed.sport, parsed.dport, parsed.ack, parsed.flags) == (
-            DST, 104, 40000, 1001, SYN | ACK)
+            DST,
+            104,
+            40000,
+            1001,
+            SYN | ACK,
+        )
 
 
 def test_short_fragmented_or_other_datagrams_are_ignored() -> None:

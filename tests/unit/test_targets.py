@@ -2,7 +2,7 @@ from ipaddress import IPv4Address
 
 import pytest
 
-from exposcan.targets import MAX_TARGETS, TargetError, build_targets, expand_static
+from exposcan.net.targets import MAX_TARGETS, TargetError, build_targets, expand_static
 
 
 def test_single_address() -> None:

@@ -18,17 +18,20 @@ def printed(lang: str, outputs: list[str]) -> str:
 
 def test_verdict_then_findings_then_where_the_reports_are() -> None:
     out = printed("en", ["r.html", "r.json"])
-    order = [out.index(s) for s in (
-        "Can patient images be reached from the internet?",
-        "Can anyone on the practice network reach patient images?",
-        "What to do first",
-        "1. Close the internet box's forwards to 198.18.0.1:104",
-        "Findings by severity: 1 critical, 4 high, 0 medium, 1 low, 1 information",
-        "Critical",  # the table, worst first
-        "Services",
-        "Full report: r.html",
-        "Full report: r.json",
-    )]
+    order = [
+        out.index(s)
+        for s in (
+            "Can patient images be reached from the internet?",
+            "Can anyone on the practice network reach patient images?",
+            "What to do first",
+            "1. Close the internet box's forwards to 198.18.0.1:104",
+            "Findings by severity: 1 critical, 4 high, 0 medium, 1 low, 1 information",
+            "Critical",  # the table, worst first
+            "Services",
+            "Full report: r.html",
+            "Full report: r.json",
+        )
+    ]
     assert order == sorted(order)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ipaddress import IPv4Network
 
-from exposcan.protocols import ssdp
+from exposcan.protocols.upnp import ssdp
 
 MINIUPNPD_ANSWER = (
     b"HTTP/1.1 200 OK\r\n"
@@ -15,7 +15,7 @@ MINIUPNPD_ANSWER = (
     b"EXT:\r\n"
     b"SERVER: Debian/12 UPnP/1.1 MiniUPnPd/2.3.1\r\n"
     b"LOCATION: http://198.18.0.1:49152/rootDesc.xml\r\n"
-    b"OPT: \"http://schemas.upnp.org/upnp/1/0/\"; ns=01\r\n"
+    b'OPT: "http://schemas.upnp.org/upnp/1/0/"; ns=01\r\n'
     b"\r\n"
 )
 LAN = [IPv4Network("198.18.0.0/24")]

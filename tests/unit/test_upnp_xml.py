@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from exposcan.protocols import upnp_xml as x
+from exposcan.protocols.upnp import xml as x
 
 # Trimmed from the lab's miniupnpd 2.3.1 rootDesc.xml (IGD:2).
 ROOT_DESC = b"""<?xml version="1.0"?>
@@ -75,8 +75,9 @@ def test_description_of_miniupnpd() -> None:
     assert desc.model_number == "1"
     assert desc.igd_version == "2"
     assert desc.services == (
-        x.WanService("urn:schemas-upnp-org:service:WANIPConnection:2",
-                     "http://198.18.0.1:49152/ctl/IPConn"),
+        x.WanService(
+            "urn:schemas-upnp-org:service:WANIPConnection:2", "http://198.18.0.1:49152/ctl/IPConn"
+        ),
     )
 
 
@@ -149,10 +150,18 @@ def test_mapping_answer() -> None:
 
 def test_mapping_garbage_is_a_value_error() -> None:
     # Given entries with a host name, a bad protocol, a port out of range
-    base = {"NewExternalPort": "1", "NewProtocol": "TCP", "NewInternalPort": "1",
-            "NewInternalClient": "198.18.0.10"}
-    for bad in ({"NewInternalClient": "pacs.lan"}, {"NewProtocol": "SCTP"},
-                {"NewInternalPort": "70000"}, {"NewExternalPort": "x"}):
+    base = {
+        "NewExternalPort": "1",
+        "NewProtocol": "TCP",
+        "NewInternalPort": "1",
+        "NewInternalClient": "198.18.0.10",
+    }
+    for bad in (
+        {"NewInternalClient": "pacs.lan"},
+        {"NewProtocol": "SCTP"},
+        {"NewInternalPort": "70000"},
+        {"NewExternalPort": "x"},
+    ):
         # When / Then
         with pytest.raises(ValueError):
             x.parse_mapping({**base, **bad})
@@ -175,8 +184,11 @@ def test_external_ip_empty_or_bad_is_none() -> None:
 
 def test_soap_envelope_escapes_arguments() -> None:
     # Given an action with an argument
-    body = x.soap_envelope("urn:schemas-upnp-org:service:WANIPConnection:1",
-                           "GetGenericPortMappingEntry", {"NewPortMappingIndex": "3<"})
+    body = x.soap_envelope(
+        "urn:schemas-upnp-org:service:WANIPConnection:1",
+        "GetGenericPortMappingEntry",
+        {"NewPortMappingIndex": "3<"},
+    )
     # When / Then: well-formed, namespaced, escaped
     root = x.parse_xml(body)
     assert root.tag.endswith("Envelope")

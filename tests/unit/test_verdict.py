@@ -21,17 +21,36 @@ from exposcan.verdict import InternetAnswer, LanAnswer, decide
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def finding(rule: str, host: str, port: int | None, severity: Severity = Severity.HIGH,
-            **evidence: EvidenceValue) -> Finding:
-    return Finding(rule=rule, severity=severity, host=host, port=port, protocol="x",
-                   title=rule, evidence=evidence, key=finding_key(rule, host, port))
+def finding(
+    rule: str,
+    host: str,
+    port: int | None,
+    severity: Severity = Severity.HIGH,
+    **evidence: EvidenceValue,
+) -> Finding:
+    return Finding(
+        rule=rule,
+        severity=severity,
+        host=host,
+        port=port,
+        protocol="x",
+        title=rule,
+        evidence=evidence,
+        key=finding_key(rule, host, port),
+    )
 
 
 def report(vantage: Vantage, *findings: Finding, **scan: Any) -> Report:
     return Report(
         tool=Tool(version="0.1.0"),
-        scan=ScanInfo(started=NOW, finished=NOW, vantage=vantage, targets=["198.18.0.0/24"],
-                      complete=scan.get("complete", True), ports=scan.get("ports", "104")),
+        scan=ScanInfo(
+            started=NOW,
+            finished=NOW,
+            vantage=vantage,
+            targets=["198.18.0.0/24"],
+            complete=scan.get("complete", True),
+            ports=scan.get("ports", "104"),
+        ),
         hosts=[Host(address=f.host) for f in findings],
         findings=list(findings),
         errors=[],
@@ -51,16 +70,23 @@ def test_a_quiet_lan_cannot_answer_for_the_internet() -> None:
 
 def test_a_box_forward_to_a_pacs_is_an_internet_exposure() -> None:
     # Given the box forwards 104 to a PACS that answers C-FIND, and the PACS is open inside
-    forward = finding("upnp.mapping-imaging", "198.18.0.1", 104, Severity.CRITICAL,
-                      external_port=104, internal_host="198.18.0.10", internal_port=104,
-                      imaging_service="dicom", external_ip=None)
+    forward = finding(
+        "upnp.mapping-imaging",
+        "198.18.0.1",
+        104,
+        Severity.CRITICAL,
+        external_port=104,
+        internal_host="198.18.0.10",
+        internal_port=104,
+        imaging_service="dicom",
+        external_ip=None,
+    )
     query = finding("dicom.query-open", "198.18.0.10", 104, study_count=4)
     verdict = decide(report(Vantage.LAN, query, forward))
     # Then the internet answer is yes, through the box's door to the PACS
     assert verdict.internet is InternetAnswer.FORWARD and verdict.internet_exposed
     (place,) = verdict.internet_places
-    assert (place.via, place.where, place.kind) == ("198.18.0.1:104", "198.18.0.10:104",
-                                                    "dicom")
+    assert (place.via, place.where, place.kind) == ("198.18.0.1:104", "198.18.0.10:104", "dicom")
     # And anyone inside reads it too
     assert verdict.lan is LanAnswer.YES
     assert [p.where for p in verdict.lan_places] == ["198.18.0.10:104"]
@@ -72,17 +98,27 @@ def test_a_box_forward_to_a_pacs_is_an_internet_exposure() -> None:
 
 
 def test_the_public_address_names_the_door_when_the_box_gives_it() -> None:
-    forward = finding("upnp.mapping-imaging", "198.18.0.1", 8042, Severity.CRITICAL,
-                      external_port=18042, internal_host="198.18.0.10", internal_port=8042,
-                      imaging_service="pacs-web", external_ip="203.0.113.1")
+    forward = finding(
+        "upnp.mapping-imaging",
+        "198.18.0.1",
+        8042,
+        Severity.CRITICAL,
+        external_port=18042,
+        internal_host="198.18.0.10",
+        internal_port=8042,
+        imaging_service="pacs-web",
+        external_ip="203.0.113.1",
+    )
     (place,) = decide(report(Vantage.LAN, forward)).internet_places
     assert place.text() == "203.0.113.1:18042 \u2192 198.18.0.10:8042"
 
 
 def test_an_internet_side_exposure_is_proven() -> None:
     # Given an internet-side scan that reached a PACS web service and a listing
-    exposed = [finding("exposure.internet-imaging", "203.0.113.1", port, Severity.CRITICAL,
-                       service=kind) for port, kind in ((8042, "pacs-web"), (47000, "listing"))]
+    exposed = [
+        finding("exposure.internet-imaging", "203.0.113.1", port, Severity.CRITICAL, service=kind)
+        for port, kind in ((8042, "pacs-web"), (47000, "listing"))
+    ]
     verdict = decide(report(Vantage.INTERNET, *exposed))
     # Then the answer is proven, the LAN is not judged from there, and the
     # actions are: close, weigh the breach, then look from inside too
@@ -102,22 +138,32 @@ def test_a_clean_internet_side_scan_says_no_for_the_ports_scanned() -> None:
 
 def test_only_image_reading_findings_answer_the_lan_question() -> None:
     # Given a share readable by guests but without images, SMB1, clear-text DICOM
-    verdict = decide(report(
-        Vantage.LAN,
-        finding("smb.guest-access", "198.18.0.20", 445, Severity.MEDIUM),
-        finding("smb.v1", "198.18.0.20", 445, Severity.MEDIUM),
-        finding("dicom.cleartext", "198.18.0.11", 4242, Severity.LOW),
-    ))
+    verdict = decide(
+        report(
+            Vantage.LAN,
+            finding("smb.guest-access", "198.18.0.20", 445, Severity.MEDIUM),
+            finding("smb.v1", "198.18.0.20", 445, Severity.MEDIUM),
+            finding("dicom.cleartext", "198.18.0.11", 4242, Severity.LOW),
+        )
+    )
     # Then nobody inside reads images, yet each has its action, by priority
     assert verdict.lan is LanAnswer.NO
-    assert [a.id for a in verdict.actions] == ["lock-shares", "scan-from-outside",
-                                               "smb1-off", "encrypt"]
+    assert [a.id for a in verdict.actions] == [
+        "lock-shares",
+        "scan-from-outside",
+        "smb1-off",
+        "encrypt",
+    ]
 
 
 def test_every_way_in_counts_for_the_lan() -> None:
-    ways = {"dicom.query-open": "dicom", "http.pacs-unauthenticated": "pacs-web",
-            "http.listing-imaging": "listing", "smb.guest-share-imaging": "share",
-            "http.default-credentials": "default-account"}
+    ways = {
+        "dicom.query-open": "dicom",
+        "http.pacs-unauthenticated": "pacs-web",
+        "http.listing-imaging": "listing",
+        "smb.guest-share-imaging": "share",
+        "http.default-credentials": "default-account",
+    }
     for i, (rule, kind) in enumerate(ways.items()):
         verdict = decide(report(Vantage.LAN, finding(rule, f"198.18.0.{i + 2}", 80)))
         assert verdict.lan is LanAnswer.YES, rule
@@ -126,12 +172,14 @@ def test_every_way_in_counts_for_the_lan() -> None:
 
 def test_places_and_actions_name_each_service_once_worst_first() -> None:
     # Given two findings on one port and a lower one elsewhere
-    verdict = decide(report(
-        Vantage.LAN,
-        finding("dicom.store-open", "198.18.0.40", 11112, Severity.MEDIUM),
-        finding("http.pacs-unauthenticated", "198.18.0.10", 8042),
-        finding("dicom.query-open", "198.18.0.10", 104),
-    ))
+    verdict = decide(
+        report(
+            Vantage.LAN,
+            finding("dicom.store-open", "198.18.0.40", 11112, Severity.MEDIUM),
+            finding("http.pacs-unauthenticated", "198.18.0.10", 8042),
+            finding("dicom.query-open", "198.18.0.10", 104),
+        )
+    )
     lock = next(a for a in verdict.actions if a.id == "lock-pacs")
     assert lock.where == ("198.18.0.10:8042", "198.18.0.10:104", "198.18.0.40:11112")
     assert len(verdict.first_actions) <= 5

@@ -1,0 +1,186 @@
+"""DIMSE messages over P-DATA-TF (PS3.7 §9.3, PS3.8 Annex E), counts only.
+
+Requests are encoded with pynetdicom's message classes.  Responses are
+reassembled here: command sets (always Implicit VR Little Endian, PS3.7 §6.3)
+are decoded, data set fragments are *counted and dropped unread*: a C-FIND
+response identifier is a patient's record, and the proof of exposure needs
+only how many came back.
+"""
+
+from __future__ import annotations
+
+import struct
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from io import BytesIO
+
+from pydicom.dataset import Dataset
+from pynetdicom.dimse_messages import C_CANCEL_RQ, C_ECHO_RQ, C_FIND_RQ, DIMSEMessage
+from pynetdicom.dimse_primitives import C_CANCEL, C_ECHO, C_FIND
+from pynetdicom.dsutils import decode, encode
+from pynetdicom.pdu import P_DATA_TF
+
+from exposcan.protocols.dicom.pdu import IMPLICIT_VR_LE, PduError
+
+VERIFICATION = "1.2.840.10008.1.1"
+STUDY_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.2.1"
+
+# PS3.7 Annex E: command field values.
+C_FIND_RSP = 0x8020
+C_ECHO_RSP = 0x8030
+NO_DATASET = 0x0101  # CommandDataSetType (0000,0800): no data set follows
+
+# PS3.4 Table C.4-2 / PS3.7 Annex C: C-FIND statuses.
+PENDING = frozenset({0xFF00, 0xFF01})
+SUCCESS = 0x0000
+CANCELLED = 0xFE00
+
+# A command set is a few hundred bytes; far more is not DIMSE.
+COMMAND_CAP = 8192
+# PRIORITY LOW (PS3.7 §9.3.1.1): a scan must not delay a clinic's own work.
+PRIORITY_LOW = 2
+
+
+def _encode(
+    message: DIMSEMessage, primitive: C_ECHO | C_FIND | C_CANCEL, context_id: int, max_pdu: int
+) -> bytes:
+    message.primitive_to_message(primitive)
+    return b"".join(bytes(P_DATA_TF(p).encode()) for p in message.encode_msg(context_id, max_pdu))
+
+
+def echo_rq(message_id: int, context_id: int, max_pdu: int) -> bytes:
+    primitive = C_ECHO()
+    primitive.MessageID = message_id
+    primitive.AffectedSOPClassUID = VERIFICATION
+    return _encode(C_ECHO_RQ(), primitive, context_id, max_pdu)
+
+
+def study_count_identifier(transfer_syntax: str) -> bytes:
+    """Study Root, STUDY level, one empty key: StudyInstanceUID.  Asks for
+    no name, ID or date (DOMAIN.md: prove read exposure without identities)."""
+    ds = Dataset()
+    ds.QueryRetrieveLevel = "STUDY"
+    ds.StudyInstanceUID = ""
+    data = encode(ds, transfer_syntax == IMPLICIT_VR_LE, True)
+    assert data is not None  # two plain elements always encode
+    return bytes(data)
+
+
+def find_rq(message_id: int, context_id: int, max_pdu: int, transfer_syntax: str) -> bytes:
+    primitive = C_FIND()
+    primitive.MessageID = message_id
+    primitive.AffectedSOPClassUID = STUDY_ROOT_FIND
+    primitive.Priority = PRIORITY_LOW
+    primitive.Identifier = BytesIO(study_count_identifier(transfer_syntax))
+    return _encode(C_FIND_RQ(), primitive, context_id, max_pdu)
+
+
+def cancel_rq(message_id: int, context_id: int, max_pdu: int) -> bytes:
+    """C-CANCEL-RQ (PS3.7 §9.3.2.3): stop a C-FIND once the count is capped."""
+    primitive = C_CANCEL()
+    primitive.MessageIDBeingRespondedTo = message_id
+    return _encode(C_CANCEL_RQ(), primitive, context_id, max_pdu)
+
+
+@dataclass(frozen=True)
+class Response:
+    """A complete DIMSE response: its command, never its data set."""
+
+    context_id: int
+    command_field: int
+    status: int | None
+    responding_to: int | None
+    dataset_bytes: int
+
+
+def iter_pdvs(body: bytes) -> Iterator[tuple[int, int, bytes]]:
+    """(context id, message control header, fragment) of a P-DATA-TF body
+    (PS3.8 §9.3.5, Annex E.2); lengths checked against the body."""
+    offset = 0
+    while offset < len(body):
+        if offset + 6 > len(body):
+            raise PduError("PDV header past the P-DATA-TF end")
+        (length,) = struct.unpack(">L", body[offset : offset + 4])
+        if length < 2 or offset + 4 + length > len(body):
+            raise PduError(f"PDV of {length} bytes does not fit its P-DATA-TF")
+        yield body[offset + 4], body[offset + 5], body[offset + 6 : offset + 4 + length]
+        offset += 4 + length
+
+
+def _decode_command(raw: bytes) -> Dataset:
+    # pydicom warns on odd input (and the tests turn warnings into errors);
+    # a peer's malformed command is a protocol error, not a warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            command = decode(BytesIO(raw), True, True)
+            _ = [elem.value for elem in command]  # force lazy values now
+        except Exception as exc:
+            raise PduError(f"undecodable DIMSE command set ({type(exc).__name__})") from None
+    if not isinstance(command, Dataset) or "CommandField" not in command:
+        raise PduError("DIMSE command set without a command field")
+    return command
+
+
+class Reassembler:
+    """Feeds on P-DATA-TF bodies, yields complete responses."""
+
+    def __init__(self) -> None:
+        self._command = bytearray()
+        self._pending: Dataset | None = None
+        self._context = 0
+        self._dataset_bytes = 0
+
+    def feed(self, body: bytes) -> list[Response]:
+        done: list[Response] = []
+        for context_id, control, fragment in iter_pdvs(body):
+            is_command, is_last = bool(control & 0x01), bool(control & 0x02)
+            if is_command:
+                if self._pending is not None:
+                    raise PduError("DIMSE command fragment inside a data set")
+                self._command += fragment
+                if len(self._command) > COMMAND_CAP:
+                    raise PduError(f"DIMSE command set over {COMMAND_CAP} bytes")
+                if not is_last:
+                    continue
+                command = _decode_command(bytes(self._command))
+                self._command.clear()
+                self._context = context_id
+                if _int_field(command, "CommandDataSetType", NO_DATASET) == NO_DATASET:
+                    done.append(self._response(command))
+                else:
+                    self._pending, self._dataset_bytes = command, 0
+            else:
+                if self._pending is None:
+                    raise PduError("DIMSE data set fragment without a command")
+                # Counted, never kept: this is patient data.
+                self._dataset_bytes += len(fragment)
+                if is_last:
+                    done.append(self._response(self._pending))
+                    self._pending = None
+        return done
+
+    def _response(self, command: Dataset) -> Response:
+        field = _int_field(command, "CommandField", None)
+        if field is None:
+            raise PduError("DIMSE command set with an empty command field")
+        return Response(
+            context_id=self._context,
+            command_field=field,
+            status=_int_field(command, "Status", None),
+            responding_to=_int_field(command, "MessageIDBeingRespondedTo", None),
+            dataset_bytes=self._dataset_bytes if self._pending is not None else 0,
+        )
+
+
+def _int_field(command: Dataset, keyword: str, default: int | None) -> int | None:
+    """A US/UL command element as an int (PS3.7 §E.1); an empty, multi-valued
+    or odd one from a hostile peer is a protocol error, not a crash."""
+    value = command.get(keyword)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise PduError(f"DIMSE command element {keyword} is not a number") from None

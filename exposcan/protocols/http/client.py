@@ -1,0 +1,304 @@
+"""A bounded HTTP client for one service: every request holds one connection
+slot of the host, has connect/read/total deadlines, and reads a capped body.
+
+Built on aiohttp with a private connector (``limit=1``, no keep-alive) so the
+per-host connection cap stays exact and no pool outlives the probe.  Redirects
+are followed by hand, within the same host and port only (a scanner must not
+wander to another machine a hostile server names).  Certificates are not
+verified: a self-signed PACS is still a PACS; their facts are recorded.
+"""
+
+from __future__ import annotations
+
+import base64
+import ssl
+import warnings
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Literal
+
+import aiohttp
+import aiohttp.connector
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from exposcan.limits import Deadlines, Limits
+from exposcan.models import ErrorReason
+from exposcan.net.netio import ProbeError, insecure_tls_context
+from exposcan.protocols.http.tls import TlsFacts, tls_facts
+
+Method = Literal["GET", "HEAD"]
+
+#: Default cap on a page body: a PACS page or an API answer is far smaller;
+#: an endless body stops here as ``too-large``.
+BODY_CAP = 512 * 1024
+MAX_REDIRECTS = 3
+USER_AGENT = "exposcan (medical imaging exposure check; read-only)"
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
+    url: str  # path and query that answered (after same-host redirects)
+    tls: bool
+    truncated: bool = False
+    offsite_redirect: bool = False
+    tls_facts: TlsFacts | None = None
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+    def header(self, name: str) -> str:
+        return self.headers.get(name, "")
+
+    @property
+    def realm(self) -> str | None:
+        """The Basic/Digest realm of a 401 (RFC 7235 §2.2), if any."""
+        return parse_realm(self.header("WWW-Authenticate"))
+
+
+def parse_realm(value: str) -> str | None:
+    low = value.lower()
+    at = low.find("realm=")
+    if at < 0:
+        return None
+    rest = value[at + 6 :].strip()
+    if rest.startswith('"'):
+        end = rest.find('"', 1)
+        return rest[1:end] if end > 0 else rest[1:]
+    return rest.split(",", 1)[0].strip()
+
+
+@dataclass
+class _Budget:
+    requests: int = 0
+    timeouts: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class TlsMismatch(Exception):
+    """The other side speaks the other transport (TLS vs plain)."""
+
+
+class HttpClient:
+    """HTTP(S) to one ``host:port``; ``tls`` can be switched once by the caller."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        tls: bool,
+        deadlines: Deadlines,
+        limits: Limits,
+        basic_auth: tuple[str, str] | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.deadlines = deadlines
+        self.limits = limits
+        # RFC 7617 Basic credentials, sent as a header (aiohttp's BasicAuth
+        # helper is deprecated); only ever used with --intrusive.
+        self._authorization = (
+            "Basic " + base64.b64encode(f"{basic_auth[0]}:{basic_auth[1]}".encode()).decode()
+            if basic_auth
+            else None
+        )
+        self.budget = _Budget()
+        self._ssl = _tls_context()
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> HttpClient:
+        connector = aiohttp.TCPConnector(
+            limit=1,
+            limit_per_host=1,
+            force_close=True,
+            ssl=self._ssl,
+            use_dns_cache=False,
+        )
+        # Per request: connect, then each socket read, then the whole exchange.
+        timeout = aiohttp.ClientTimeout(
+            total=self.deadlines.connect + 2 * self.deadlines.read,
+            sock_connect=self.deadlines.connect,
+            sock_read=self.deadlines.read,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=timeout,
+            auto_decompress=False,
+            # Identity: no compressed body to inflate past our cap.
+            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
+            cookie_jar=aiohttp.DummyCookieJar(),
+            # 8 KiB status line / headers: a hostile server cannot grow them.
+            max_line_size=8190,
+            max_field_size=8190,
+            response_class=_Response,
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    def url(self, path: str) -> URL:
+        # yarl re-quotes without double-encoding existing %XX escapes.
+        scheme = "https" if self.tls else "http"
+        return URL(f"{scheme}://{self.host}:{self.port}{path}")
+
+    async def request(
+        self,
+        path: str,
+        method: Method = "GET",
+        cap: int = BODY_CAP,
+        headers: dict[str, str] | None = None,
+        truncate: bool = False,
+        follow: bool = True,
+    ) -> HttpResponse:
+        """One request (plus same-host redirects).  A body over ``cap`` is a
+        ``too-large`` ProbeError, or cut at ``cap`` when ``truncate``."""
+        current = path
+        for _ in range(MAX_REDIRECTS + 1):
+            resp = await self._once(current, method, cap, headers, truncate)
+            if not follow or resp.status not in (301, 302, 303, 307, 308):
+                return resp
+            target = self._same_origin(resp.header("Location"), current)
+            if target is None:
+                resp.offsite_redirect = True
+                return resp
+            current = target
+        return resp
+
+    def _same_origin(self, location: str, current: str) -> str | None:
+        """The path to follow, or None if ``location`` leaves this host:port."""
+        if not location:
+            return None
+        base = self.url(current)
+        try:
+            target = base.join(URL(location))
+        except ValueError:
+            return None
+        if target.scheme not in ("http", "https") or target.host != self.host:
+            return None
+        if (target.port or (443 if target.scheme == "https" else 80)) != self.port:
+            return None
+        if (target.scheme == "https") != self.tls:
+            return None
+        return target.raw_path_qs or "/"
+
+    async def _once(
+        self,
+        path: str,
+        method: Method,
+        cap: int,
+        headers: dict[str, str] | None,
+        truncate: bool,
+    ) -> HttpResponse:
+        assert self._session is not None, "use HttpClient as an async context manager"
+        self.budget.requests += 1
+        async with self.limits.connection(self.host):
+            try:
+                if self._authorization is not None:
+                    headers = {**(headers or {}), "Authorization": self._authorization}
+                async with self._session.request(
+                    method,
+                    self.url(path),
+                    headers=headers,
+                    allow_redirects=False,
+                ) as resp:
+                    facts = _tls_of(resp) if self.tls else None
+                    body, truncated = await _read_capped(resp, cap, truncate)
+                    return HttpResponse(
+                        status=resp.status,
+                        headers=resp.headers,
+                        body=body,
+                        url=path,
+                        tls=self.tls,
+                        truncated=truncated,
+                        tls_facts=facts,
+                    )
+            except ProbeError:
+                raise
+            except TimeoutError:
+                self.budget.timeouts += 1
+                raise ProbeError(ErrorReason.TIMEOUT, "no complete HTTP answer in time") from None
+            except aiohttp.ClientSSLError as exc:
+                raise TlsMismatch(type(exc).__name__) from None
+            except aiohttp.ClientConnectorError as exc:
+                raise ProbeError(_connect_reason(exc), "connect failed") from None
+            except (
+                aiohttp.ServerDisconnectedError,
+                aiohttp.ClientResponseError,
+                aiohttp.ClientPayloadError,
+                aiohttp.ClientOSError,
+            ) as exc:
+                # A TLS server that got plain text closes, resets or answers
+                # with an alert record that is no HTTP status line.
+                if not self.tls:
+                    raise TlsMismatch(type(exc).__name__) from None
+                raise ProbeError(ErrorReason.PROTOCOL, type(exc).__name__) from None
+            except ssl.SSLError as exc:
+                raise TlsMismatch(type(exc).__name__) from None
+            except aiohttp.ClientError as exc:
+                # Only the type: a message may quote the URL (a listed name).
+                raise ProbeError(ErrorReason.PROTOCOL, type(exc).__name__) from None
+
+
+def _tls_context() -> ssl.SSLContext:
+    # netio's context allows TLS 1.0 (old PACS still speak it); Python flags
+    # that setting as deprecated, which is the point here, not a bug.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return insecure_tls_context()
+
+
+def _connect_reason(exc: aiohttp.ClientConnectorError) -> ErrorReason:
+    os_error = exc.os_error
+    if isinstance(os_error, ConnectionRefusedError):
+        return ErrorReason.REFUSED
+    if isinstance(os_error, TimeoutError):
+        return ErrorReason.TIMEOUT
+    return ErrorReason.UNREACHABLE
+
+
+class _Response(aiohttp.ClientResponse):
+    """Keeps the TLS facts of the connection: aiohttp detaches a response from
+    its connection as soon as a short body has arrived (aiohttp issue 2205)."""
+
+    tls: TlsFacts | None = None
+
+    async def start(self, connection: aiohttp.connector.Connection) -> aiohttp.ClientResponse:
+        transport = connection.transport
+        sslobj = transport.get_extra_info("ssl_object") if transport is not None else None
+        if isinstance(sslobj, ssl.SSLObject | ssl.SSLSocket):
+            self.tls = tls_facts(sslobj.getpeercert(binary_form=True), sslobj.version())
+        return await super().start(connection)
+
+
+def _tls_of(resp: aiohttp.ClientResponse) -> TlsFacts | None:
+    return resp.tls if isinstance(resp, _Response) else None
+
+
+async def _read_capped(
+    resp: aiohttp.ClientResponse, cap: int, truncate: bool
+) -> tuple[bytes, bool]:
+    """Read at most ``cap`` bytes; close (not drain) the connection past it."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= cap:
+        chunk = await resp.content.read(min(65536, cap + 1 - size))
+        if not chunk:
+            return b"".join(chunks), False
+        chunks.append(chunk)
+        size += len(chunk)
+    resp.close()
+    if truncate:
+        return b"".join(chunks)[:cap], True
+    raise ProbeError(ErrorReason.TOO_LARGE, f"HTTP body over {cap} bytes")

@@ -1,0 +1,279 @@
+"""Directory listings that serve medical images: detection and a bounded walk.
+
+A web server's automatic index (nginx autoindex, Apache mod_autoindex, IIS
+directory browsing, lighttpd dir-listing, Python's ``http.server``) over an
+export folder hands every image to anyone who asks.  The walk is bounded in
+depth, folders, entries, sampled files and time; imaging is recognised by
+extension, by DICOMDIR, or by the DICM magic of the first 132 bytes
+(PS3.10 §7.1), fetched with ``Range: bytes=0-131`` and capped at 132 bytes even
+when the server ignores the range.
+
+Names seen in a listing are personal data (folders are often named after the
+patient): they stay in this module's local variables and only counts and
+extensions leave it.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import cache
+from html.parser import HTMLParser
+from typing import Any
+
+from yarl import URL
+
+from exposcan.catalogue import Catalogue, default_catalogue
+from exposcan.imaging import (
+    ImagingSignatures,
+    default_signatures,
+    is_dicomdir,
+    magic_worth_testing,
+)
+from exposcan.net.netio import ProbeError
+from exposcan.protocols.http.client import HttpResponse, TlsMismatch
+
+
+@dataclass(frozen=True)
+class ListingSignature:
+    server: str
+    body: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def matches(self, resp: HttpResponse) -> bool:
+        if resp.status != 200:
+            return False
+        for name, pattern in self.headers.items():
+            if re.search(pattern, resp.header(name)) is None:
+                return False
+        return re.search(self.body, resp.text) is not None
+
+
+@dataclass(frozen=True)
+class WalkLimits:
+    depth: int = 4
+    folders: int = 40
+    entries: int = 3000
+    samples: int = 24
+    seconds: float = 15.0
+    page_cap: int = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ListingConfig:
+    signatures: tuple[ListingSignature, ...]
+    start_paths: tuple[str, ...]
+    limits: WalkLimits
+
+
+def listing_config(catalogue: Catalogue) -> ListingConfig:
+    signatures: list[ListingSignature] = []
+    starts: list[str] = []
+    limits = WalkLimits()
+    for entry in catalogue.entries("http-listing"):
+        for sig in entry.get("servers", []):
+            re.compile(sig["body"])
+            signatures.append(
+                ListingSignature(str(sig["server"]), str(sig["body"]), dict(sig.get("headers", {})))
+            )
+        starts += [str(p) for p in entry.get("start_paths", [])]
+        if isinstance(entry.get("limits"), dict):
+            limits = WalkLimits(**{**limits.__dict__, **entry["limits"]})
+    return ListingConfig(tuple(signatures), tuple(dict.fromkeys(starts or ["/"])), limits)
+
+
+@cache
+def default_listing_config() -> ListingConfig:
+    return listing_config(default_catalogue())
+
+
+def detect_listing(resp: HttpResponse, config: ListingConfig) -> str | None:
+    """The server family whose automatic index this page is, else None."""
+    for sig in config.signatures:
+        if sig.matches(resp):
+            return sig.server
+    return None
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag.lower() != "a":
+            return
+        for name, value in attrs:
+            if name.lower() == "href" and value:
+                self.hrefs.append(value.strip())
+
+
+def children(folder: str, html: str) -> list[str]:
+    """Paths (percent-encoded, as served) listed under ``folder``: folders end
+    with ``/``.  Parent links, sort links (``?C=N;O=D``) and anything leaving
+    the folder or the host are dropped."""
+    parser = _Links()
+    try:
+        parser.feed(html)
+        parser.close()
+    except (ValueError, AssertionError):
+        pass
+    base = URL("http://h" + folder)
+    out: list[str] = []
+    for href in parser.hrefs:
+        if not href or href[0] in "?#" or ":" in href.split("/", 1)[0]:
+            continue  # query, fragment, or a scheme (http:, mailto:, javascript:)
+        if href.startswith("//"):
+            continue  # network-path reference: another host
+        try:
+            target = base.join(URL(href))
+        except ValueError:
+            continue
+        path = target.raw_path
+        if target.host != "h" or not path.startswith(folder) or len(path) <= len(folder):
+            continue
+        out.append(path)
+    return list(dict.fromkeys(out))
+
+
+@dataclass
+class WalkResult:
+    server: str
+    folders_walked: int = 0
+    files_seen: int = 0
+    by_extension: int = 0
+    dicomdir: int = 0
+    files_sampled: int = 0
+    with_magic: int = 0
+    without_extension: int = 0  # imaging found by magic alone
+    extensions: set[str] = field(default_factory=set)
+    cut_short: bool = False
+    cut_reasons: set[str] = field(default_factory=set)
+
+    @property
+    def imaging_files(self) -> int:
+        return self.by_extension + self.dicomdir + self.without_extension
+
+    def evidence(self) -> dict[str, Any]:
+        return {
+            "server": self.server,
+            "imaging_files": self.imaging_files,
+            "folders_walked": self.folders_walked,
+            "files_seen": self.files_seen,
+            "files_sampled": self.files_sampled,
+            "with_magic": self.with_magic,
+            "without_extension": self.without_extension,
+            "dicomdir": self.dicomdir,
+            "extensions": sorted(self.extensions),
+            "cut_short": self.cut_short,
+            "cut_reasons": sorted(self.cut_reasons),
+        }
+
+    def cut(self, reason: str) -> None:
+        self.cut_short = True
+        self.cut_reasons.add(reason)
+
+
+Fetch = Callable[..., Awaitable[HttpResponse]]
+
+
+async def walk(
+    fetch: Fetch,
+    start: str,
+    first_page: HttpResponse,
+    server: str,
+    config: ListingConfig,
+    deadline: float,
+    signatures: ImagingSignatures | None = None,
+    result: WalkResult | None = None,
+) -> WalkResult:
+    """Walk the listing from ``start`` (whose page is ``first_page``) breadth
+    first, then sample extension-less files for the DICM magic.
+
+    ``result`` is filled as the walk goes, so a caller that cancels the walk
+    at its deadline still has the counts so far."""
+    sigs = signatures or default_signatures()
+    limits = config.limits
+    stop_at = min(deadline, time.monotonic() + limits.seconds)
+    result = result if result is not None else WalkResult(server)
+    queue: deque[tuple[str, int, HttpResponse | None]] = deque([(start, 0, first_page)])
+    seen: set[str] = {start}
+    to_sample: list[str] = []
+    confirm: list[str] = []  # files with an imaging extension, to confirm a few
+    entries = 0
+    while queue:
+        if time.monotonic() >= stop_at:
+            result.cut("time")
+            break
+        if result.folders_walked >= limits.folders:
+            result.cut("folders")
+            break
+        folder, depth, page = queue.popleft()
+        if page is None:
+            try:
+                page = await fetch(folder, cap=limits.page_cap, truncate=True)
+            except (ProbeError, TlsMismatch, ValueError):  # never let a listed name escape
+                result.cut("error")
+                continue
+        if page.truncated:
+            result.cut("page-size")
+        if detect_listing(page, config) is None:
+            continue
+        result.folders_walked += 1
+        for path in children(folder, page.text):
+            entries += 1
+            if entries > limits.entries:
+                result.cut("entries")
+                break
+            if path.endswith("/"):
+                if path in seen:
+                    continue
+                if depth + 1 > limits.depth:
+                    result.cut("depth")
+                    continue
+                seen.add(path)
+                queue.append((path, depth + 1, None))
+                continue
+            result.files_seen += 1
+            ext = sigs.extension_of(path)
+            if ext is not None and is_dicomdir(path):
+                result.dicomdir += 1
+            elif ext is not None:
+                result.by_extension += 1
+                result.extensions.add(ext)
+                confirm.append(path)
+            elif magic_worth_testing(path, sigs):
+                to_sample.append(path)
+        if entries > limits.entries:
+            break
+    # Extension-less files need the magic; a few named ones are confirmed too.
+    budget = limits.samples
+    sample = to_sample[:budget] + confirm[: max(0, min(4, budget - len(to_sample)))]
+    if len(to_sample) > budget:
+        result.cut("samples")
+    unknown = set(to_sample)
+    for path in sample:
+        if time.monotonic() >= stop_at:
+            result.cut("time")
+            break
+        try:
+            head = await fetch(
+                path,
+                cap=sigs.read_size,
+                truncate=True,
+                headers={"Range": f"bytes=0-{sigs.read_size - 1}"},
+            )
+        except (ProbeError, TlsMismatch, ValueError):  # never let a listed name escape
+            result.cut("error")
+            continue
+        if head.status not in (200, 206):
+            continue
+        result.files_sampled += 1
+        if sigs.has_magic(head.body[: sigs.read_size]):
+            result.with_magic += 1
+            if path in unknown:
+                result.without_extension += 1
+    return result

@@ -1,0 +1,425 @@
+"""HTTP(S) probe: PACS web services, DICOMweb, viewers, NAS and box admin
+pages, and directory listings that serve images.
+
+What it does on one port, every step bounded (connect/read/total deadlines,
+capped bodies, one connection slot of the host per request):
+
+1. ``GET /`` over what the port catalogue guessed (plain or TLS); if that
+   fails the way the other transport fails, switch once and record what
+   answered, with the certificate's facts (never verified).
+2. The catalogue's fingerprints (``probes/fingerprints/http/``): product,
+   version, whether credentials are asked, configuration worth recording
+   (Orthanc's DICOM AE title becomes a host hint for the DICOM probe).
+3. Unauthenticated PACS data, proved by counts only (Orthanc /statistics,
+   a QIDO-RS ``limit=1`` search parsed only to count).
+4. Directory listings walked for imaging, counts and extensions only.
+5. With ``--intrusive`` only: the product's documented default account, one
+   read-only GET.
+
+Facts: ``http.fingerprint``, ``http.pacs-data``, ``http.listing``,
+``http.cleartext``, ``http.tls``, ``http.default-credentials`` and
+``imaging.service`` (through :meth:`ProbeContext.imaging`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from exposcan.models import ErrorReason, EvidenceValue
+from exposcan.net.netio import ProbeError
+from exposcan.probe import ProbeContext, ServiceProbe
+from exposcan.protocols.http.client import HttpClient, HttpResponse, Method, TlsMismatch
+from exposcan.protocols.http.fingerprints import (
+    IMAGING_CATEGORIES,
+    Fingerprint,
+    count_from,
+    default_fingerprints,
+    detail_value,
+    json_object,
+)
+from exposcan.protocols.http.listing import (
+    ListingConfig,
+    WalkResult,
+    default_listing_config,
+    detect_listing,
+    walk,
+)
+from exposcan.state import ServiceState
+
+log = logging.getLogger("exposcan.http")
+
+# A fingerprint that keeps timing out is a tarpit or a dying device: stop
+# after this many timeouts rather than spend the whole deadline on it.
+MAX_TIMEOUTS = 2
+# nginx answers plain HTTP sent to its TLS port with this 400 page.
+_PLAIN_TO_TLS = "The plain HTTP request was sent to HTTPS port"
+# Order in which a matched fingerprint names the service.
+_CATEGORY_RANK = {"pacs": 0, "dicomweb": 1, "viewer": 2, "nas": 3, "box-admin": 4}
+
+
+@dataclass
+class ProductMatch:
+    fingerprint: Fingerprint
+    endpoint: str
+    version: str | None = None
+    auth_required: bool = False
+    login: bool = False
+    details: dict[str, EvidenceValue] = field(default_factory=dict)
+    hints: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def product(self) -> str:
+        return self.fingerprint.product
+
+
+class WebSession:
+    """One service's requests, de-duplicated, with a timeout budget."""
+
+    def __init__(self, client: HttpClient) -> None:
+        self.client = client
+        self._cache: dict[tuple[str, str, tuple[tuple[str, str], ...]], HttpResponse | None] = {}
+
+    async def fetch(
+        self, path: str, method: Method = "GET", headers: dict[str, str] | None = None
+    ) -> HttpResponse | None:
+        key = (method, path, tuple(sorted((headers or {}).items())))
+        if key in self._cache:
+            return self._cache[key]
+        try:
+            resp: HttpResponse | None = await self.client.request(path, method, headers=headers)
+        except TlsMismatch:
+            resp = None
+        except ProbeError as exc:
+            if exc.reason is ErrorReason.TIMEOUT and self.client.budget.timeouts >= MAX_TIMEOUTS:
+                raise
+            resp = None
+        self._cache[key] = resp
+        return resp
+
+    def remember(self, path: str, resp: HttpResponse) -> None:
+        self._cache[("GET", path, ())] = resp
+
+
+class HttpProbe(ServiceProbe):
+    name = "http"
+    protocols: ClassVar[frozenset[str]] = frozenset({"http"})
+    phase = 20
+
+    async def probe(self, ctx: ProbeContext, service: ServiceState) -> None:
+        # aiohttp's own loggers may quote URLs (listed names): keep them quiet
+        # even at -vv.
+        logging.getLogger("aiohttp").setLevel(logging.WARNING)
+        deadlines = ctx.config.deadlines
+        # Leave room to record what was found before the engine's deadline.
+        stop_at = time.monotonic() + deadlines.total * 0.8
+        async with HttpClient(
+            ctx.address, service.port, service.tls, deadlines, ctx.limits
+        ) as client:
+            root = await first_contact(client)
+            service.tls = client.tls
+            service.protocol, service.confirmed = "http", True
+            session = WebSession(client)
+            session.remember("/", root)
+            self._record_server(ctx, service, root)
+            matches = await match_fingerprints(session, default_fingerprints())
+            readable = await self._fingerprint_facts(ctx, service, session, matches)
+            listing = await self._listing(ctx, service, session, root, stop_at)
+        if ctx.config.intrusive:
+            await self._default_credentials(ctx, service, matches)
+        self._cleartext(ctx, service, matches, readable, listing)
+        log.debug(
+            "http %s:%d: %d requests, %d products, listing imaging %s",
+            ctx.address,
+            service.port,
+            client.budget.requests,
+            len(matches),
+            listing.imaging_files if listing else None,
+        )
+
+    # -- step 1: what answered ------------------------------------------------
+
+    def _record_server(self, ctx: ProbeContext, service: ServiceState, root: HttpResponse) -> None:
+        server = root.header("Server")[:64]
+        if server:
+            service.details["server"] = server
+            name, _, version = server.partition("/")
+            service.product = service.product or name.strip() or None
+            service.version = service.version or version.split(" ", 1)[0] or None
+        if root.tls_facts is not None:
+            facts = root.tls_facts.details()
+            service.details.update(facts)
+            ctx.fact("http.tls", service.port, "http", **facts)
+
+    # -- steps 2 and 3: products and their data ----------------------------------
+
+    async def _fingerprint_facts(
+        self,
+        ctx: ProbeContext,
+        service: ServiceState,
+        session: WebSession,
+        matches: list[ProductMatch],
+    ) -> list[ProductMatch]:
+        readable: list[ProductMatch] = []
+        ranked = sorted(matches, key=lambda m: _CATEGORY_RANK[m.fingerprint.category])
+        if ranked:
+            # The product a fingerprint names beats the Server header's.
+            service.product, service.version = ranked[0].product, ranked[0].version
+        for match in ranked:
+            fp = match.fingerprint
+            cves = fp.cves_for(match.version)
+            data: dict[str, Any] = dict(
+                product=fp.product,
+                version=match.version,
+                category=fp.category,
+                endpoint=match.endpoint,
+                auth_required=match.auth_required,
+                login=match.login,
+                tls=service.tls,
+                generic=fp.generic,
+            )
+            if cves:
+                data["cves"] = cves
+            ctx.fact("http.fingerprint", service.port, "http", **data)
+            service.details.update(match.details)
+            for hint, value in match.hints.items():
+                ctx.host.add_hint(hint, value)
+            if any(h.startswith("dicom.") for h in match.hints):
+                # The web API that disclosed the DICOM node's AE also names its
+                # software, which DICOM itself cannot: Orthanc is built on
+                # dcmtk and sends dcmtk's implementation UID (PS3.7 D.3.3.2).
+                ctx.host.add_hint("dicom.product", fp.product)
+                if match.version:
+                    ctx.host.add_hint("dicom.version", match.version)
+            if match.auth_required:
+                continue
+            counts = await prove_data(session, fp)
+            if counts is None:
+                continue
+            readable.append(match)
+            proof = _proof_text(counts)
+            ctx.fact(
+                "http.pacs-data",
+                service.port,
+                "http",
+                readable=True,
+                product=fp.product,
+                version=match.version,
+                endpoint=counts.pop("_endpoint"),
+                tls=service.tls,
+                cves=cves or None,
+                **counts,
+            )
+            ctx.imaging(
+                service.port,
+                "http",
+                "pacs-web",
+                product=fp.product,
+                version=match.version,
+                proof=proof,
+            )
+        return readable
+
+    # -- step 4: listings -------------------------------------------------------
+
+    async def _listing(
+        self,
+        ctx: ProbeContext,
+        service: ServiceState,
+        session: WebSession,
+        root: HttpResponse,
+        stop_at: float,
+    ) -> WalkResult | None:
+        config: ListingConfig = default_listing_config()
+        for start in config.start_paths:
+            page = root if start == "/" else await session.fetch(start)
+            if page is None or page.status != 200:
+                continue
+            server = detect_listing(page, config)
+            if server is None:
+                continue
+            result = WalkResult(server)
+            remaining = stop_at - time.monotonic()
+            try:
+                async with asyncio.timeout(max(0.1, remaining)):
+                    await walk(
+                        session.client.request, start, page, server, config, stop_at, result=result
+                    )
+            except TimeoutError:
+                result.cut("time")
+            except ProbeError:
+                result.cut("error")
+            ctx.fact("http.listing", service.port, "http", tls=service.tls, **result.evidence())
+            if result.imaging_files:
+                ctx.imaging(
+                    service.port,
+                    "http",
+                    "listing",
+                    product=server,
+                    version=None,
+                    proof=f"{result.imaging_files} imaging files in a directory listing",
+                )
+            return result
+        return None
+
+    # -- step 5: default account (intrusive) --------------------------------------
+
+    async def _default_credentials(
+        self, ctx: ProbeContext, service: ServiceState, matches: list[ProductMatch]
+    ) -> None:
+        for match in matches:
+            if not match.auth_required:
+                continue
+            for cred in match.fingerprint.default_credentials:
+                try:
+                    async with HttpClient(
+                        ctx.address,
+                        service.port,
+                        service.tls,
+                        ctx.config.deadlines,
+                        ctx.limits,
+                        basic_auth=(cred.username, cred.password),
+                    ) as client:
+                        resp = await client.request(cred.path, "GET", follow=False)
+                except (ProbeError, TlsMismatch):
+                    continue
+                if not cred.match.matches(resp):
+                    continue
+                version = match.version
+                for req in match.fingerprint.requests:
+                    if req.path == cred.path and req.version is not None:
+                        version = req.version.extract(resp) or version
+                ctx.fact(
+                    "http.default-credentials",
+                    service.port,
+                    "http",
+                    product=match.product,
+                    version=version,
+                    endpoint=cred.path,
+                )
+                if version and not service.version:
+                    service.version = version
+                break
+
+    # -- cleartext ------------------------------------------------------------
+
+    def _cleartext(
+        self,
+        ctx: ProbeContext,
+        service: ServiceState,
+        matches: list[ProductMatch],
+        readable: list[ProductMatch],
+        listing: WalkResult | None,
+    ) -> None:
+        if service.tls:
+            return
+        for match in readable:
+            ctx.fact(
+                "http.cleartext",
+                service.port,
+                "http",
+                product=match.product,
+                version=match.version,
+                what="imaging data",
+            )
+        if listing is not None and listing.imaging_files:
+            ctx.fact(
+                "http.cleartext",
+                service.port,
+                "http",
+                product=listing.server,
+                version=None,
+                what="imaging files",
+            )
+        for match in matches:
+            if match.fingerprint.category in IMAGING_CATEGORIES:
+                what = "login page" if match.login or match.auth_required else "web interface"
+                ctx.fact(
+                    "http.cleartext",
+                    service.port,
+                    "http",
+                    product=match.product,
+                    version=match.version,
+                    what=what,
+                )
+
+
+async def first_contact(client: HttpClient) -> HttpResponse:
+    """``GET /`` over the guessed transport, else over the other one."""
+    try:
+        resp = await client.request("/")
+        if not (resp.status == 400 and _PLAIN_TO_TLS in resp.text and not client.tls):
+            return resp
+    except TlsMismatch:
+        pass
+    client.tls = not client.tls
+    try:
+        return await client.request("/")
+    except TlsMismatch as exc:
+        client.tls = not client.tls
+        raise ProbeError(
+            ErrorReason.PROTOCOL, f"no HTTP answer over plain or TLS ({exc})"
+        ) from None
+
+
+async def match_fingerprints(
+    session: WebSession, fingerprints: tuple[Fingerprint, ...] | list[Fingerprint]
+) -> list[ProductMatch]:
+    matches: list[ProductMatch] = []
+    for fp in fingerprints:
+        if fp.generic and any(not m.fingerprint.generic for m in matches):
+            continue
+        found: ProductMatch | None = None
+        for req in fp.requests:
+            resp = await session.fetch(req.path, req.method, req.headers or None)
+            if resp is None or not req.match.matches(resp):
+                continue
+            if found is None:
+                found = ProductMatch(fp, endpoint=req.path.split("?", 1)[0])
+            found.auth_required |= req.auth
+            found.login |= req.login
+            if req.version is not None and found.version is None:
+                found.version = req.version.extract(resp)
+            doc = json_object(resp) if (req.details or req.hints) else None
+            if doc is not None:
+                for src, name in req.details.items():
+                    value = detail_value(doc.get(src))
+                    if value is not None:
+                        found.details[name] = value
+                for hint, src in req.hints.items():
+                    value = detail_value(doc.get(src))
+                    if value is not None:
+                        found.hints[hint] = str(value)
+        if found is not None:
+            matches.append(found)
+    return matches
+
+
+async def prove_data(session: WebSession, fp: Fingerprint) -> dict[str, Any] | None:
+    """Counts from the fingerprint's proofs, or None if nothing was readable."""
+    out: dict[str, Any] = {}
+    for proof in fp.proofs:
+        resp = await session.fetch(proof.path, "GET", proof.headers or None)
+        if resp is None:
+            continue
+        counts = count_from(proof.counts, resp)
+        if counts is None:
+            continue
+        out.setdefault("_endpoint", proof.path.split("?", 1)[0])
+        for key, value in counts.items():
+            out.setdefault(key, value)
+    return out or None
+
+
+def _proof_text(counts: dict[str, Any]) -> str:
+    parts = [
+        f"{counts[k]} {k}" for k in ("patients", "studies", "series", "instances") if k in counts
+    ]
+    if counts.get("studies_readable"):
+        parts.append("QIDO-RS: at least one study readable")
+    elif "studies_readable" in counts:
+        parts.append("QIDO-RS: search answered without credentials")
+    return ", ".join(parts) or "readable without credentials"

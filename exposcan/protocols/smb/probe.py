@@ -1,0 +1,257 @@
+"""SMB probe: negotiation facts, SMB1, and shares readable without credentials.
+
+Facts recorded (the rules in ``probes/rules/smb.*.yaml`` turn them into
+findings):
+
+- ``smb.negotiate``: dialect chosen among those offered, signing required or
+  not, and whether a raw SMB1 NEGOTIATE (NT LM 0.12) was accepted;
+- ``smb.sessions``: which of the null session and guest logged in, how many
+  shares the server listed and refused;
+- ``smb.share``: one per share proven readable without credentials (a share
+  listing, then a listing of its root), with the counts of a bounded walk:
+  imaging files and folders, whether the walk was cut short.  Never a file or
+  folder name;
+- ``imaging.service`` for a share that holds imaging (the internet view and
+  the box's forwards are joined on it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import TYPE_CHECKING, ClassVar
+
+from exposcan.imaging import default_signatures
+from exposcan.models import ErrorReason
+from exposcan.net.netio import ProbeError
+from exposcan.probe import ProbeContext, ServiceProbe
+from exposcan.protocols.smb import wire
+from exposcan.protocols.smb.negotiate import NETBIOS_PORT, negotiate_smb2, smb1_accepted
+from exposcan.protocols.smb.walk import WalkLimits
+from exposcan.state import ServiceState
+
+if TYPE_CHECKING:
+    from exposcan.protocols.smb.session import Exploration
+
+DIRECT_TCP_PORT = 445
+#: Walk bounds, overridable through ScanConfig.extra (``smb.max_depth``...).
+DEFAULT_WALK = WalkLimits(max_depth=8, max_entries=5000, max_samples=64)
+
+
+def walk_limits(extra: dict[str, str]) -> WalkLimits:
+    def number(key: str, default: int) -> int:
+        try:
+            return max(0, int(extra.get(key, default)))
+        except ValueError:
+            return default
+
+    return WalkLimits(
+        max_depth=number("smb.max_depth", DEFAULT_WALK.max_depth),
+        max_entries=number("smb.max_entries", DEFAULT_WALK.max_entries),
+        max_samples=number("smb.max_samples", DEFAULT_WALK.max_samples),
+    )
+
+
+class SmbProbe(ServiceProbe):
+    name = "smb"
+    protocols: ClassVar[frozenset[str]] = frozenset({"smb"})
+    # Same phase as HTTP: SMB uses no other probe's hints, so a host's shares
+    # and web services are probed side by side (within --per-host), and a
+    # stalling web server does not hold the share walk back.
+    phase = 20
+
+    async def probe(self, ctx: ProbeContext, service: ServiceState) -> None:
+        started = time.monotonic()
+        port = service.port
+        smb2: wire.Smb2Answer | None = None
+        smb1: wire.Smb1Answer | None = None
+        smb2_error: ProbeError | None = None
+        try:
+            smb2 = await negotiate_smb2(ctx, port)
+        except ProbeError as exc:
+            # An SMB1-only server drops an SMB2 NEGOTIATE: only then is the
+            # SMB1 answer still worth asking for.
+            if exc.reason is not ErrorReason.RESET:
+                raise
+            smb2_error = exc
+        try:
+            smb1 = await smb1_accepted(ctx, port)
+        except ProbeError:
+            if smb2_error is not None:
+                raise smb2_error from None
+        if smb2 is None and (smb1 is None or not smb1.accepted):
+            assert smb2_error is not None
+            raise smb2_error
+
+        service.confirmed = True
+        service.product = service.product or "SMB"
+        self._negotiation_facts(ctx, service, smb2, smb1)
+        if smb2 is None:
+            return  # SMB1 only: scapy's client speaks SMB2/3 only
+        if port == NETBIOS_PORT and _has_direct_tcp(ctx):
+            # The same server on 445 is walked once, there: a fragile NAS
+            # sees one walk, and the shares' findings sit on 445.
+            service.details["smb_shares"] = f"see port {DIRECT_TCP_PORT}"
+            return
+        await self._explore(ctx, service, started)
+
+    def _negotiation_facts(
+        self,
+        ctx: ProbeContext,
+        service: ServiceState,
+        smb2: wire.Smb2Answer | None,
+        smb1: wire.Smb1Answer | None,
+    ) -> None:
+        offered = list(wire.SMB2_DIALECTS.values())
+        data: dict[str, object] = {
+            "dialects_offered": offered,
+            "smb1": None if smb1 is None else smb1.accepted,
+        }
+        if smb2 is not None:
+            data.update(
+                dialect=smb2.dialect,
+                signing_required=smb2.signing_required,
+                signing_enabled=smb2.signing_enabled,
+                encryption=smb2.encryption,
+            )
+            service.details["smb_dialect"] = smb2.dialect
+            service.details["smb_signing"] = (
+                "required"
+                if smb2.signing_required
+                else "enabled"
+                if smb2.signing_enabled
+                else "disabled"
+            )
+            service.details["smb_encryption"] = smb2.encryption
+        elif smb1 is not None and smb1.accepted:
+            data["dialect"] = wire.NT_LM_012
+            data["signing_required"] = smb1.signing_required
+            service.details["smb_dialect"] = wire.NT_LM_012
+        service.details["smb1"] = data["smb1"]  # type: ignore[assignment]
+        ctx.fact("smb.negotiate", service.port, "smb", **data)
+
+    async def _explore(self, ctx: ProbeContext, service: ServiceState, started: float) -> None:
+        # Imported here: scapy takes a second to load, and only a host with
+        # SMB needs it.
+        from exposcan.protocols.smb.session import explore
+
+        deadlines = ctx.config.deadlines
+        # The thread cannot be cancelled: it must end before the engine's
+        # total deadline. Every scapy call is bounded by ``read``; an
+        # operation in flight at the deadline costs up to three of them
+        # (open, request, close).
+        remaining = deadlines.total - (time.monotonic() - started)
+        budget = remaining - 3 * deadlines.read - 1.0
+        if budget < deadlines.read:
+            ctx.error(
+                service.port,
+                ErrorReason.TIMEOUT,
+                "no time left for the share walk (raise the total deadline)",
+            )
+            return
+        deadline = time.monotonic() + budget
+        limits = walk_limits(ctx.config.extra)
+        stop = threading.Event()
+        signatures = default_signatures()
+
+        def work() -> Exploration:
+            return explore(
+                ctx.address,
+                service.port,
+                deadlines.connect,
+                deadlines.read,
+                deadline,
+                limits,
+                signatures,
+                stop,
+            )
+
+        try:
+            found = await ctx.limits.run_blocking(ctx.address, work)
+        except asyncio.CancelledError:
+            stop.set()
+            raise
+        except Exception as exc:
+            stop.set()
+            raise ProbeError(ErrorReason.PROTOCOL, f"SMB session: {type(exc).__name__}") from None
+
+        if found.samba:
+            service.product = "Samba"
+        service.details["smb_anonymous"] = found.logins.get("anonymous", False)
+        service.details["smb_guest"] = found.logins.get("guest", False)
+        service.details["smb_shares_listed"] = found.shares_listed
+        service.details["smb_shares_readable"] = len(found.readable)
+        ctx.fact(
+            "smb.sessions",
+            service.port,
+            "smb",
+            anonymous=found.logins.get("anonymous", False),
+            guest=found.logins.get("guest", False),
+            shares_listed=found.shares_listed,
+            disk_shares=found.disk_shares,
+            shares_readable=len(found.readable),
+            shares_refused=found.refused,
+            problems=sorted(set(found.problems)),
+        )
+        if "time" in found.problems:
+            ctx.scan.note(f"{ctx.address}:{service.port}: SMB exploration stopped at its deadline")
+        # A session setup that timed out, or a walk cut at its deadline before
+        # any session: both mean the server stalled after negotiating.
+        stalled = any(p.endswith("TimeoutError") or p == "time" for p in found.problems)
+        if stalled and not any(found.logins.values()):
+            # No session, and not because the server said no: a server that
+            # negotiates then stalls is an error, not a clean "no guest
+            # access" (a refused login raises no timeout). Type names only.
+            ctx.error(
+                service.port,
+                ErrorReason.TIMEOUT,
+                "SMB negotiated, then no session setup answer: "
+                + ", ".join(sorted(set(found.problems))),
+            )
+
+        readable = [r.name for r in found.readable]
+        imaging = [r.name for r in found.readable if r.walk.imaging_files]
+        # Most imaging first: findings keep the first fact of a rule per port.
+        for report in sorted(found.readable, key=lambda r: -r.walk.imaging_files):
+            walk = report.walk
+            ctx.fact(
+                "smb.share",
+                service.port,
+                "smb",
+                share=report.name,
+                session=report.session,
+                readable=True,
+                imaging_files=walk.imaging_files,
+                imaging_folders=walk.imaging_folders,
+                imaging_by_name=walk.by_name,
+                imaging_by_magic=walk.by_magic,
+                dicomdir=walk.dicomdir,
+                files_seen=walk.files_seen,
+                folders_seen=walk.folders_seen,
+                sampled=walk.sampled,
+                unreadable=walk.unreadable,
+                truncated=walk.truncated,
+                cut_by=list(walk.cut_by),
+                readable_shares=readable,
+                imaging_shares=imaging,
+            )
+            if walk.imaging_files:
+                ctx.imaging(
+                    service.port,
+                    "smb",
+                    "share",
+                    product=service.product,
+                    share=report.name,
+                    proof=(
+                        f"{report.session} session listed share '{report.name}': "
+                        f"{walk.imaging_files} imaging files in "
+                        f"{walk.imaging_folders} folders"
+                        + (" (walk cut short)" if walk.truncated else "")
+                    ),
+                )
+
+
+def _has_direct_tcp(ctx: ProbeContext) -> bool:
+    other = ctx.host.services.get(DIRECT_TCP_PORT)
+    return other is not None and other.protocol == "smb"

@@ -1,0 +1,524 @@
+"""The internet box's UPnP IGD: its forwards, joined to what the LAN scan found.
+
+CNIL SAN-2020-014/-015: the images were reachable because the practice's box
+forwarded internet ports to the imaging server.  An IGD lists the forwards
+programs asked it for (GetGenericPortMappingEntry) and tells its public
+address (GetExternalIPAddress).  Each forward is joined to the internal
+host:port it leads to; a forward to a service with an ``imaging.service``
+fact is ``upnp.mapping-imaging``.  Forwards set by hand in the box's pages
+never show in the IGD: the report says so, and gives the command for the
+only proof, a scan from outside.
+
+Finding the box (LAN vantage only): SSDP M-SEARCH from each directly connected
+network that the scan covers; failing that, the default gateway's usual IGD
+description addresses (catalogue ``upnp-igd-locations``); and scanned hosts
+with an open IGD-specific port (a second router).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import subprocess
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Network
+from typing import Any
+
+from exposcan.catalogue import Catalogue
+from exposcan.models import ErrorReason, Vantage
+from exposcan.net.localview import LocalView, local_view
+from exposcan.net.netio import ProbeError
+from exposcan.net.portscan import PortState, probe_port
+from exposcan.probe import NetworkContext, NetworkProbe
+from exposcan.protocols.upnp import ssdp
+from exposcan.protocols.upnp.client import MAX_MAPPINGS, HttpStatus, IgdClient
+from exposcan.protocols.upnp.xml import (
+    IgdDescription,
+    NotAnIgd,
+    PortMapping,
+    UnsafeXml,
+    UpnpFault,
+)
+from exposcan.state import Fact, HostState, ServiceState
+
+log = logging.getLogger("exposcan.upnp")
+
+LOOPBACK = IPv4Network("127.0.0.0/8")
+# RFC 1918 and RFC 6598 (carrier-grade NAT): a box whose WAN address is one of
+# these is not what the internet sees.  (Not ipaddress.is_private: it calls
+# the lab's TEST-NET ranges private too.)
+_NOT_PUBLIC = tuple(
+    IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+)
+
+HAND_SET_CAVEAT = (
+    "UPnP lists only the forwards that programs asked the box for: forwards and DMZ "
+    "set by hand in the box's own pages do not appear in it. Only a scan from outside "
+    "the practice proves what the internet reaches."
+)
+
+
+@dataclass(frozen=True)
+class IgdLocations:
+    """Catalogue ``upnp-igd-locations``: where a box's description usually is."""
+
+    ports: tuple[int, ...]
+    igd_specific_ports: tuple[int, ...]
+    paths: tuple[str, ...]
+
+    @classmethod
+    def from_catalogue(cls, catalogue: Catalogue) -> IgdLocations:
+        ports: list[int] = []
+        specific: list[int] = []
+        paths: list[str] = []
+        for entry in catalogue.entries("upnp-igd-locations"):
+            for item in entry.get("ports", []):
+                port = int(item["port"])
+                ports.append(port)
+                if item.get("igd_specific"):
+                    specific.append(port)
+            paths += [str(p) for p in entry.get("paths", [])]
+        return cls(
+            tuple(dict.fromkeys(ports)), tuple(dict.fromkeys(specific)), tuple(dict.fromkeys(paths))
+        )
+
+
+@dataclass
+class Igd:
+    address: str
+    port: int
+    location: str
+    description: IgdDescription
+    found_by: str  # ssdp, gateway, scan
+    server: str = ""
+    external_ip: str | None = None
+    mappings: list[PortMapping] = field(default_factory=list)
+
+
+def _ipv4(text: str) -> IPv4Address | None:
+    try:
+        return IPv4Address(text)
+    except ValueError:
+        return None
+
+
+def same_connected_network(a: str, b: str, networks: list[IPv4Network]) -> bool:
+    """Both addresses in one directly connected network (loopback counts when
+    the box itself is on loopback: a test IGD on this machine)."""
+    ia, ib = _ipv4(a), _ipv4(b)
+    if ia is None or ib is None:
+        return False
+    return any(ia in net and ib in net for net in [*networks, LOOPBACK])
+
+
+async def _local_view() -> LocalView | None:
+    try:
+        return await asyncio.to_thread(local_view)
+    except (OSError, ValueError, subprocess.SubprocessError, AssertionError):
+        return None
+
+
+class UpnpProbe(NetworkProbe):
+    name = "upnp"
+    phase = 90
+
+    async def run(self, ctx: NetworkContext) -> None:
+        # From the internet there is no IGD to ask: the box's LAN side is what
+        # answers UPnP, and a box that answers it on its WAN side is found by
+        # the internet scan's own port scan.
+        if ctx.config.vantage is not Vantage.LAN:
+            return
+        loop = asyncio.get_running_loop()
+        # scan_more runs inside this probe's total deadline: keep a margin so
+        # the facts of what was read are recorded before it ends.
+        total = ctx.budget
+        budget_end = loop.time() + max(total * 0.85, total - 5.0)
+        view = await _local_view()
+        connected = [n.declared for n in view.networks] if view else []
+        scanned = [
+            net
+            for net in connected
+            if any((ip := _ipv4(h)) is not None and ip in net for h in ctx.scan.hosts)
+        ]
+        locations = IgdLocations.from_catalogue(ctx.catalogue)
+        igds = await self._find(ctx, view, scanned, locations)
+        if scanned or igds:
+            ctx.scan.note(HAND_SET_CAVEAT)
+        if not igds:
+            if scanned:
+                nets = ", ".join(str(n) for n in scanned)
+                ctx.scan.note(
+                    f"No UPnP IGD answered on {nets} (SSDP, nor the gateway's usual "
+                    "description addresses): the box's forwards could not be listed. To "
+                    "see what the internet reaches, run from a machine outside the "
+                    "practice: exposcan scan --vantage internet <the practice's public "
+                    "address>"
+                )
+            return
+        # What follows reads the hosts' facts (a forward's internal service):
+        # their probes must be done; the reading's budget starts then.
+        await ctx.host_probes.wait()
+        budget_end = max(budget_end, loop.time() + max(total * 0.85, total - 5.0))
+        for igd in igds:
+            try:
+                # A box that answers slowly must not eat the whole deadline:
+                # what was read by then is still recorded and joined.
+                async with asyncio.timeout_at(budget_end):
+                    await self._read(ctx, igd)
+            except ProbeError as exc:
+                ctx.scan.error(igd.address, igd.port, self.name, exc.reason, exc.detail)
+            except TimeoutError:
+                ctx.scan.error(
+                    igd.address,
+                    igd.port,
+                    self.name,
+                    ErrorReason.TIMEOUT,
+                    f"IGD listing cut at the deadline after {len(igd.mappings)} forwards",
+                )
+            self._record_box(ctx, igd)
+            await self._join(ctx, igd, connected, budget_end)
+
+    # -- finding the box ----------------------------------------------------
+
+    async def _find(
+        self,
+        ctx: NetworkContext,
+        view: LocalView | None,
+        scanned: list[IPv4Network],
+        locations: IgdLocations,
+    ) -> list[Igd]:
+        found: dict[str, Igd] = {}
+        if view is not None and scanned:
+            for igd in await self._ssdp(ctx, view, scanned):
+                found.setdefault(igd.address, igd)
+            gateway = str(view.gateway) if view.gateway else None
+            if (
+                not found
+                and gateway
+                and view.gateway is not None
+                and any(view.gateway in n for n in scanned)
+            ):
+                guessed = await self._guess(
+                    ctx, gateway, locations.ports, locations.paths, "gateway"
+                )
+                if guessed:
+                    found[guessed.address] = guessed
+        # Scanned hosts with an IGD-specific port open: a second router, or
+        # a box that is not the default gateway.
+        for address, host in list(ctx.scan.hosts.items()):
+            if address in found:
+                continue
+            ports = tuple(p for p in locations.igd_specific_ports if p in host.services)
+            if ports:
+                guessed = await self._guess(
+                    ctx, address, ports, locations.paths, "scan", known_open=True
+                )
+                if guessed:
+                    found[guessed.address] = guessed
+        return list(found.values())
+
+    async def _ssdp(
+        self, ctx: NetworkContext, view: LocalView, scanned: list[IPv4Network]
+    ) -> list[Igd]:
+        sources = [n for n in view.networks if n.declared in scanned]
+        answers: list[ssdp.SsdpResponse] = []
+
+        async def one(source: str) -> None:
+            try:
+                answers.extend(await ssdp.search(source))
+            except OSError as exc:
+                ctx.scan.error(
+                    source,
+                    ssdp.SSDP_PORT,
+                    self.name,
+                    ErrorReason.UNREACHABLE,
+                    f"SSDP search: {type(exc).__name__}",
+                )
+
+        async with asyncio.TaskGroup() as group:
+            for net in sources:
+                group.create_task(one(str(net.address)))
+        connected = [n.declared for n in view.networks]
+        igds: list[Igd] = []
+        tried: set[str] = set()
+        for answer in answers:
+            if not ssdp.is_igd_answer(answer) or answer.location in tried:
+                continue
+            tried.add(answer.location)
+            if any(i.address == answer.responder for i in igds):
+                continue
+            if answer.responder in ctx.config.excluded:
+                continue  # --exclude holds for the box too
+            location = ssdp.trusted_location(answer.location, answer.responder, connected)
+            if location is None:
+                # Never fetch what an SSDP answer names elsewhere: anyone on the
+                # LAN can answer, and could aim the scanner at any host.
+                ctx.scan.error(
+                    answer.responder,
+                    ssdp.SSDP_PORT,
+                    self.name,
+                    ErrorReason.PROTOCOL,
+                    "SSDP LOCATION names another host or network: not followed",
+                )
+                continue
+            port = _url_port(location)
+            try:
+                async with IgdClient(answer.responder, ctx.limits, ctx.config.deadlines) as c:
+                    description = await c.description(location)
+            except (ProbeError, HttpStatus, ValueError) as exc:
+                reason, detail = _describe(exc)
+                ctx.scan.error(
+                    answer.responder, port, self.name, reason, f"IGD description: {detail}"
+                )
+                continue
+            igds.append(
+                Igd(answer.responder, port, location, description, "ssdp", server=answer.server)
+            )
+        return igds
+
+    async def _guess(
+        self,
+        ctx: NetworkContext,
+        address: str,
+        ports: tuple[int, ...],
+        paths: tuple[str, ...],
+        found_by: str,
+        known_open: bool = False,
+    ) -> Igd | None:
+        """Try the usual description paths; a 404 or a non-IGD page is silent,
+        a hostile answer (huge body, DTD) is an error record and ends that port."""
+        if address in ctx.config.excluded:
+            return None
+        async with IgdClient(address, ctx.limits, ctx.config.deadlines) as client:
+            host = ctx.scan.hosts.get(address)
+            for port in ports:
+                if not known_open and not (host and port in host.services):
+                    if host is not None and port in ctx.config.ports:
+                        continue  # the port scan found it closed
+                    state = await probe_port(address, port, ctx.config.scan_timeout)
+                    if state is not PortState.OPEN:
+                        continue
+                for path in paths:
+                    location = f"http://{address}:{port}{path}"
+                    try:
+                        description = await client.description(location)
+                    except (HttpStatus, NotAnIgd):
+                        continue
+                    except UnsafeXml as exc:
+                        ctx.scan.error(
+                            address,
+                            port,
+                            self.name,
+                            ErrorReason.PROTOCOL,
+                            f"IGD description refused: {exc} (DTD/entities)",
+                        )
+                        break
+                    except ValueError:
+                        continue  # not XML: some other web server
+                    except ProbeError as exc:
+                        if exc.reason in (ErrorReason.TOO_LARGE, ErrorReason.TIMEOUT):
+                            ctx.scan.error(
+                                address,
+                                port,
+                                self.name,
+                                exc.reason,
+                                f"IGD description: {exc.detail}",
+                            )
+                        break
+                    return Igd(address, port, location, description, found_by)
+        return None
+
+    # -- reading it ---------------------------------------------------------
+
+    async def _read(self, ctx: NetworkContext, igd: Igd) -> None:
+        seen: set[tuple[str, int, str, int]] = set()
+        async with IgdClient(igd.address, ctx.limits, ctx.config.deadlines) as client:
+            for service in igd.description.services:
+                if igd.external_ip is None:
+                    try:
+                        igd.external_ip = await client.external_ip(service)
+                    except (UpnpFault, HttpStatus, ValueError) as exc:
+                        log.debug("GetExternalIPAddress on %s: %s", igd.address, type(exc).__name__)
+                count = 0
+                try:
+                    async for mapping in client.mappings(service, MAX_MAPPINGS):
+                        count += 1
+                        key = (
+                            mapping.protocol,
+                            mapping.external_port,
+                            mapping.internal_client,
+                            mapping.internal_port,
+                        )
+                        if key not in seen:
+                            seen.add(key)
+                            igd.mappings.append(mapping)
+                except (HttpStatus, ValueError) as exc:
+                    reason, detail = _describe(exc)
+                    ctx.scan.error(
+                        igd.address, igd.port, self.name, reason, f"port mappings: {detail}"
+                    )
+                if count + client.bad_entries >= MAX_MAPPINGS:
+                    ctx.scan.note(
+                        f"The IGD of {igd.address} lists {MAX_MAPPINGS} forwards or more: "
+                        f"only the first {MAX_MAPPINGS} were read."
+                    )
+            if client.bad_entries:
+                ctx.scan.error(
+                    igd.address,
+                    igd.port,
+                    self.name,
+                    ErrorReason.PROTOCOL,
+                    f"{client.bad_entries} port mapping entries unreadable",
+                )
+
+    def _record_box(self, ctx: NetworkContext, igd: Igd) -> None:
+        box = ctx.scan.host(igd.address)
+        if box.discovered_by == "assumed" and not box.services:
+            box.discovered_by = "upnp"
+        service = box.services.get(igd.port)
+        if service is None:
+            service = box.services[igd.port] = ServiceState(port=igd.port, protocol="upnp")
+        desc = igd.description
+        service.protocol, service.confirmed = "upnp", True
+        service.product = desc.product or service.product
+        service.version = desc.model_number or service.version
+        details: dict[str, Any] = {
+            "igd_device_type": desc.device_type,
+            "friendly_name": desc.friendly_name,
+            "manufacturer": desc.manufacturer,
+            "model_name": desc.model_name,
+            "external_ip": igd.external_ip,
+            "port_mappings": len(igd.mappings),
+            "found_by": igd.found_by,
+        }
+        if igd.server:
+            details["ssdp_server"] = igd.server
+        service.details.update({k: v for k, v in details.items() if v not in ("", None)})
+        ctx.context_for(box).fact(
+            "upnp.igd",
+            igd.port,
+            "upnp",
+            product=desc.product,
+            model_number=desc.model_number or None,
+            friendly_name=desc.friendly_name or None,
+            igd_version=desc.igd_version or None,
+            external_ip=igd.external_ip,
+            mappings=len(igd.mappings),
+            found_by=igd.found_by,
+        )
+        if igd.external_ip:
+            ctx.scan.note(
+                f"The internet box {igd.address} gives its public address as "
+                f"{igd.external_ip}. To see what the internet reaches, run from a machine "
+                f"outside the practice: exposcan scan --vantage internet {igd.external_ip}"
+            )
+            ip = IPv4Address(igd.external_ip)
+            if any(ip in net for net in _NOT_PUBLIC):
+                ctx.scan.note(
+                    f"The box's WAN address {igd.external_ip} is itself private (carrier-grade "
+                    "NAT or a second router): the internet view must target the public "
+                    "address of the router in front of it."
+                )
+        else:
+            ctx.scan.note(
+                f"The internet box {igd.address} did not disclose its public address through "
+                "UPnP (GetExternalIPAddress returned nothing). To see what the internet "
+                "reaches, run from a machine outside the practice: exposcan scan --vantage "
+                "internet <the box's public address>"
+            )
+
+    # -- the join -------------------------------------------------------------
+
+    async def _join(
+        self, ctx: NetworkContext, igd: Igd, connected: list[IPv4Network], budget_end: float
+    ) -> None:
+        """Each forward against the internal host:port; internal targets the LAN
+        scan did not cover are scanned now (engine port scan + probes)."""
+        todo: dict[str, list[int]] = {}
+        for m in igd.mappings:
+            if m.protocol != "TCP" or not same_connected_network(
+                igd.address, m.internal_client, connected
+            ):
+                continue
+            host = ctx.scan.hosts.get(m.internal_client)
+            covered = host is not None and (
+                m.internal_port in host.services or m.internal_port in ctx.config.ports
+            )
+            if not covered:
+                todo.setdefault(m.internal_client, []).append(m.internal_port)
+        scanned_now: set[tuple[str, int]] = set()
+        for address, ports in todo.items():
+            try:
+                async with asyncio.timeout_at(budget_end):
+                    await ctx.scan_more(address, sorted(set(ports)))
+                scanned_now.update((address, p) for p in ports)
+            except TimeoutError:
+                ctx.scan.error(
+                    address,
+                    None,
+                    self.name,
+                    ErrorReason.TIMEOUT,
+                    "no time left to scan a forward's internal target",
+                )
+                break
+        box_ctx = ctx.context_for(ctx.scan.host(igd.address))
+        for m in igd.mappings:
+            internal = ctx.scan.hosts.get(m.internal_client) if m.protocol == "TCP" else None
+            service = internal.services.get(m.internal_port) if internal else None
+            imaging = _imaging_fact(internal, m.internal_port) if service else None
+            if internal is None:
+                state = "not scanned"
+            elif service is not None:
+                state = "open"
+            elif (m.internal_client, m.internal_port) in scanned_now or (
+                m.internal_port in ctx.config.ports
+            ):
+                state = "not open"
+            else:
+                state = "not scanned"
+            box_ctx.fact(
+                "upnp.mapping",
+                m.external_port,
+                "upnp",
+                external_port=m.external_port,
+                transport=m.protocol,
+                internal_host=m.internal_client,
+                internal_port=m.internal_port,
+                description=m.description or None,
+                enabled=m.enabled,
+                remote_host=m.remote_host or "any",
+                lease_duration=m.lease_duration,
+                internal_state=state,
+                internal_service=service.protocol if service else None,
+                internal_product=service.product if service else None,
+                imaging=imaging is not None,
+                imaging_service=str(imaging.data.get("service")) if imaging else None,
+                external_ip=igd.external_ip,
+            )
+
+
+def _imaging_fact(host: HostState | None, port: int) -> Fact | None:
+    if host is None:
+        return None
+    return next((f for f in host.facts if f.kind == "imaging.service" and f.port == port), None)
+
+
+def _url_port(url: str) -> int:
+    from urllib.parse import urlsplit
+
+    with contextlib.suppress(ValueError):
+        port = urlsplit(url).port
+        if port:
+            return port
+    return 80
+
+
+def _describe(exc: BaseException) -> tuple[ErrorReason, str]:
+    if isinstance(exc, ProbeError):
+        return exc.reason, exc.detail
+    if isinstance(exc, UnsafeXml):
+        return ErrorReason.PROTOCOL, f"refused XML with a DTD or entities ({exc})"
+    if isinstance(exc, HttpStatus):
+        return ErrorReason.PROTOCOL, str(exc)
+    return ErrorReason.PROTOCOL, type(exc).__name__

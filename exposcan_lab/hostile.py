@@ -1,0 +1,405 @@
+"""Hostile services for the lab's "junk" and "hostile" hosts.
+
+Every probe must survive servers that misbehave: a scanner that waits for
+ever, reads without a bound or trusts a header has a bug that a real clinic
+network (odd appliances, half-dead devices) will find. The junk host:
+
+- tarpit: accepts, never sends, never closes;
+- spew: random bytes from the first moment, without end;
+- fake DICOM: answers any input with an A-ASSOCIATE-AC-looking header
+  (PDU type 0x02, reserved 0x00, a 4-byte length; PS3.8 §9.3.3) and junk
+  that matches no length, then closes;
+- endless HTTP: "200 OK" with a chunked body that never ends.
+
+The hostile host (each off unless its option is given):
+
+- huge DICOM: an A-ASSOCIATE-AC header claiming a 4 GiB PDU (length
+  0xFFFFFFFF, the most PS3.8 §9.3.1's 32-bit field can say), then random
+  bytes without end;
+- drip: HTTP response headers sent one byte every few seconds (each read
+  deadline is met, only a total deadline ends it: the slowloris of replies);
+- TLS stall: takes the ClientHello, sends the first bytes of a ServerHello
+  record announcing 16 KiB (RFC 8446 §5.1), then nothing: the handshake
+  never completes;
+- reset: accepts, then resets the connection (SO_LINGER 0) at the client's
+  first bytes;
+- SMB stall: answers SMB2 NEGOTIATE ([MS-SMB2] §2.2.4) like a server, then
+  never answers the SESSION_SETUP;
+- SSDP: answers every M-SEARCH (UPnP Device Architecture 1.1 §1.3.3) as an
+  internet gateway whose LOCATION is a description with a billion-laughs
+  entity bomb and an external entity (XXE) pointing back at this server, and
+  a second answer whose LOCATION names a host outside the LAN.  A request
+  for the entity's URL means a parser followed it: logged as "XXE FETCHED".
+
+Standalone (stdlib only) so that it runs in a namespace with any Python and
+without importing the engine. "Endless" is bounded per connection and for
+the whole process (see the caps below) so that a forgotten lab stops by
+itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import socket
+import struct
+import time
+from collections.abc import Awaitable, Callable
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+#: A connection is dropped after this long, whatever it does: far beyond any
+#: scanner timeout, yet a leaked socket does not live for ever.
+CONNECTION_CAP_S = 600.0
+#: Bytes sent at most per endless connection (64 MiB).
+BYTES_CAP = 64 * 1024 * 1024
+CHUNK = 4096
+
+
+async def _hold(writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(Exception):
+        writer.close()
+        await writer.wait_closed()
+
+
+async def tarpit(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    # Read (and drop) what the client sends so its send buffer never fills,
+    # but never answer: the client must give up on its own read timeout.
+    deadline = time.monotonic() + CONNECTION_CAP_S
+    with contextlib.suppress(Exception):
+        while time.monotonic() < deadline:
+            try:
+                data = await asyncio.wait_for(reader.read(CHUNK), timeout=5)
+            except TimeoutError:
+                continue
+            if not data:
+                break
+    await _hold(writer)
+
+
+async def _send_forever(writer: asyncio.StreamWriter, frame: bool) -> None:
+    sent = 0
+    deadline = time.monotonic() + CONNECTION_CAP_S
+    with contextlib.suppress(Exception):
+        while sent < BYTES_CAP and time.monotonic() < deadline:
+            block = os.urandom(CHUNK)
+            writer.write(b"%x\r\n%s\r\n" % (len(block), block) if frame else block)
+            await writer.drain()  # back-pressure: a slow reader slows us
+            sent += CHUNK
+
+
+async def spew(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await _send_forever(writer, frame=False)
+    await _hold(writer)
+
+
+async def fake_dicom(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(Exception):
+        data = await asyncio.wait_for(reader.read(CHUNK), timeout=30)
+        if data:
+            junk = os.urandom(200)
+            # Claims 0x7FFFFFF0 bytes follow; 200 do. A parser that trusts the
+            # length allocates or waits; a careful one reports garbage.
+            writer.write(b"\x02\x00" + struct.pack(">I", 0x7FFFFFF0) + junk)
+            await writer.drain()
+    await _hold(writer)
+
+
+async def endless_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=30)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\n"
+            b"Server: junk/0.1\r\n"
+            b"Content-Type: text/html\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+        await _send_forever(writer, frame=True)
+    await _hold(writer)
+
+
+async def huge_dicom(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(Exception):
+        data = await asyncio.wait_for(reader.read(CHUNK), timeout=30)
+        if data:
+            # A-ASSOCIATE-AC, reserved, length 0xFFFFFFFF (4 GiB - 1): a reader
+            # that allocates or waits for the announced length never returns.
+            writer.write(b"\x02\x00\xff\xff\xff\xff")
+            await _send_forever(writer, frame=False)
+    await _hold(writer)
+
+
+#: Seconds between two bytes of a dripped header: under any read deadline.
+DRIP_INTERVAL = 2.0
+_DRIPPED = b"HTTP/1.1 200 OK\r\nServer: drip/0.1\r\nContent-Type: text/html\r\n" + b"".join(
+    b"X-Drip-%d: %s\r\n" % (i, b"d" * 60) for i in range(400)
+)
+
+
+async def drip_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    deadline = time.monotonic() + CONNECTION_CAP_S
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=30)
+        for byte in _DRIPPED:
+            if time.monotonic() > deadline:
+                break
+            writer.write(bytes([byte]))
+            await writer.drain()
+            await asyncio.sleep(DRIP_INTERVAL)
+    await _hold(writer)
+
+
+async def tls_stall(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(Exception):
+        hello = await asyncio.wait_for(reader.read(CHUNK), timeout=30)
+        if hello[:1] == b"\x16":  # a TLS handshake record: the ClientHello
+            # Handshake record, TLS 1.2, 16384 bytes announced; a ServerHello
+            # header (type 2) announcing 16380; 2 bytes of it. Then silence.
+            writer.write(b"\x16\x03\x03\x40\x00" + b"\x02\x00\x3f\xfc" + b"\x03\x03")
+            await writer.drain()
+    await tarpit(reader, writer)
+
+
+async def reset_at_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    # At the client's first bytes (or after 1 s of silence): a reset before
+    # any byte could be taken by a connect scan for a closed port, and the
+    # point is to meet the probe.
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(reader.read(1), timeout=1.0)
+    sock = writer.get_extra_info("socket")
+    with contextlib.suppress(Exception):
+        # Linger on, timeout 0: close() sends RST instead of FIN (RFC 793 §3.5 abort).
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+# SPNEGO negTokenInit offering NTLMSSP only (RFC 4178 §4.2.1; OIDs
+# 1.3.6.1.5.5.2 and 1.3.6.1.4.1.311.2.2.10): what a server's NEGOTIATE
+# response carries so that a client goes on to SESSION_SETUP.
+_SPNEGO_NTLM = bytes.fromhex("601c06062b0601050502a0123010a00e300c060a2b06010401823702020a")
+
+
+def smb2_negotiate_response() -> bytes:
+    """[MS-SMB2] §2.2.4: dialect 2.1, signing enabled, not required."""
+    header = (
+        b"\xfeSMB"
+        + struct.pack("<HHIHHIIQIIQ", 64, 0, 0, 0x0000, 1, 0x00000001, 0, 0, 0xFEFF, 0, 0)
+        + b"\x00" * 16
+    )
+    now = int((time.time() + 11644473600) * 10_000_000)  # FILETIME
+    body = (
+        struct.pack(
+            "<HHHH16sIIIIQQHHI",
+            65,
+            0x0001,
+            0x0210,
+            0,
+            os.urandom(16),
+            0,
+            65536,
+            65536,
+            65536,
+            now,
+            0,
+            64 + 64,
+            len(_SPNEGO_NTLM),
+            0,
+        )
+        + _SPNEGO_NTLM
+    )
+    message = header + body
+    return b"\x00" + len(message).to_bytes(3, "big") + message
+
+
+async def smb_stall(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(Exception):
+        header = await asyncio.wait_for(reader.readexactly(4), timeout=30)
+        body = await asyncio.wait_for(
+            reader.readexactly(int.from_bytes(header[1:4], "big") & 0xFFFF), timeout=30
+        )
+        if body[:4] == b"\xfeSMB" or b"SMB 2." in body:
+            writer.write(smb2_negotiate_response())
+            await writer.drain()
+        # SMB1 alone offered: no answer either. Then silence, whatever comes.
+    await tarpit(reader, writer)
+
+
+#: Billion laughs (ten levels of ten) and an external entity pointing back
+#: here: defusedxml with DTDs forbidden refuses both before expanding.
+def bomb_description(advertise: str, port: int) -> bytes:
+    levels = ['<!ENTITY lol0 "lol">'] + [
+        f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)
+    ]
+    return (
+        '<?xml version="1.0"?>\n<!DOCTYPE root [\n'
+        + "\n".join(levels)
+        + f'\n<!ENTITY xxe SYSTEM "http://{advertise}:{port}/xxe">\n]>\n'
+        '<root xmlns="urn:schemas-upnp-org:device-1-0">'
+        "<device><deviceType>urn:schemas-upnp-org:device:InternetGatewayDevice:1</deviceType>"
+        "<friendlyName>&lol9;</friendlyName><manufacturer>&xxe;</manufacturer>"
+        "<serviceList><service>"
+        "<serviceType>urn:schemas-upnp-org:service:WANIPConnection:1</serviceType>"
+        "<controlURL>/ctl</controlURL></service></serviceList></device></root>\n"
+    ).encode()
+
+
+def description_server(advertise: str, port: int) -> Handler:
+    body = bomb_description(advertise, port)
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=30)
+            path = head.split(b" ", 2)[1] if head.count(b" ") >= 2 else b"?"
+            if path.startswith(b"/xxe"):
+                print("hostile: XXE FETCHED", path[:100].decode("latin-1"), flush=True)
+            else:
+                print("hostile: description requested", flush=True)
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nConnection: close\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+            )
+            await writer.drain()
+        await _hold(writer)
+
+    return handle
+
+
+SSDP_GROUP = "239.255.255.250"
+SSDP_PORT = 1900
+IGD = "urn:schemas-upnp-org:device:InternetGatewayDevice:1"
+
+
+class SsdpResponder(asyncio.DatagramProtocol):
+    """Answers M-SEARCH with two IGD answers: the bomb, and a LOCATION on
+    another network. At most 50 answers a second: a lab host, not an amplifier."""
+
+    def __init__(self, advertise: str, xml_port: int) -> None:
+        self.advertise = advertise
+        self.xml_port = xml_port
+        self.transport: asyncio.DatagramTransport | None = None
+        self._window = (0.0, 0)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # a datagram transport
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        if not data.startswith(b"M-SEARCH") or self.transport is None:
+            return
+        start, count = self._window
+        now = time.monotonic()
+        if now - start > 1.0:
+            start, count = now, 0
+        if count >= 50:
+            return
+        self._window = (start, count + 2)
+        st = IGD
+        for line in data.decode("latin-1").split("\r\n"):
+            if line.lower().startswith("st:") and "InternetGatewayDevice" in line:
+                st = line.split(":", 1)[1].strip()[:80]
+        for location in (
+            f"http://{self.advertise}:{self.xml_port}/igd.xml",
+            "http://203.0.113.50:80/rootDesc.xml",  # the lab internet: never followed
+        ):
+            answer = (
+                "HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\nEXT:\r\n"
+                f"LOCATION: {location}\r\nSERVER: hostile/0.1 UPnP/1.1 lab/0.1\r\n"
+                f"ST: {st}\r\nUSN: uuid:00000000-0000-0000-0000-hostile0051::{st}\r\n\r\n"
+            )
+            self.transport.sendto(answer.encode("latin-1"), addr)
+
+
+async def start_ssdp(advertise: str, xml_port: int) -> asyncio.DatagramTransport:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("", SSDP_PORT))
+    membership = socket.inet_aton(SSDP_GROUP) + socket.inet_aton(advertise)
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(
+        lambda: SsdpResponder(advertise, xml_port), sock=sock
+    )
+    return transport
+
+
+HANDLERS: dict[str, Handler] = {
+    "tarpit": tarpit,
+    "spew": spew,
+    "dicom": fake_dicom,
+    "http": endless_http,
+    "huge_dicom": huge_dicom,
+    "drip": drip_http,
+    "tls_stall": tls_stall,
+    "reset": reset_at_once,
+    "smb_stall": smb_stall,
+}
+
+
+async def serve(
+    bind: str,
+    ports: dict[str, int],
+    lifetime: float,
+    ssdp: tuple[str, int] | None = None,
+) -> None:
+    handlers: dict[str, Handler] = dict(HANDLERS)
+    if ssdp is not None:
+        handlers["xml"] = description_server(*ssdp)
+        ports = {**ports, "xml": ssdp[1]}
+    servers = [
+        await asyncio.start_server(handlers[kind], bind, port, reuse_address=True)
+        for kind, port in ports.items()
+        if port
+    ]
+    datagram = await start_ssdp(*ssdp) if ssdp is not None else None
+    print(f"hostile: listening on {bind} {ports} ssdp={ssdp is not None}", flush=True)
+    try:
+        await asyncio.sleep(lifetime)
+    finally:
+        for s in servers:
+            s.close()
+        if datagram is not None:
+            datagram.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--bind", default="0.0.0.0")
+    ap.add_argument("--tarpit", type=int, default=8080)
+    ap.add_argument("--spew", type=int, default=5678)
+    ap.add_argument("--dicom", type=int, default=104)
+    ap.add_argument("--http", type=int, default=80)
+    # The hostile host's services: off (0) unless given.
+    for kind in ("huge-dicom", "drip", "tls-stall", "reset", "smb-stall"):
+        ap.add_argument(f"--{kind}", type=int, default=0, metavar="PORT")
+    ap.add_argument(
+        "--ssdp",
+        metavar="ADDRESS:XMLPORT",
+        help="answer SSDP on UDP 1900 as ADDRESS, the description on XMLPORT",
+    )
+    ap.add_argument(
+        "--lifetime", type=float, default=6 * 3600.0, help="exit after this many seconds"
+    )
+    a = ap.parse_args()
+    ports = {
+        "tarpit": a.tarpit,
+        "spew": a.spew,
+        "dicom": a.dicom,
+        "http": a.http,
+        "huge_dicom": a.huge_dicom,
+        "drip": a.drip,
+        "tls_stall": a.tls_stall,
+        "reset": a.reset,
+        "smb_stall": a.smb_stall,
+    }
+    ssdp = None
+    if a.ssdp:
+        address, _, xml_port = a.ssdp.rpartition(":")
+        ssdp = (address, int(xml_port))
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(a.bind, ports, a.lifetime, ssdp))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,387 @@
+"""The practice network the lab builds: addresses, ports, services, canaries.
+
+One source of truth for the native lab (``exposcan_lab``), the container lab
+(``docker/compose.yaml``, checked against this module by
+``tests/unit/test_docker_lab.py``) and the lab tests. Everything here is plain
+data: importing it starts nothing.
+
+Address plan: the LAN sits in 198.18.0.0/15 (RFC 2544 benchmarking) and the
+lab "internet" in 203.0.113.0/24 (RFC 5737 TEST-NET-3), so that no lab address
+can ever be a real host. Both ranges are "private" for :mod:`ipaddress`; code
+must not use ``is_private`` to decide which side a scan comes from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
+from typing import Final, Literal
+
+# --- Networks -----------------------------------------------------------------
+
+LAN_NET: Final = IPv4Network("198.18.0.0/24")
+WAN_NET: Final = IPv4Network("203.0.113.0/24")
+LAN_PREFIXLEN: Final = LAN_NET.prefixlen
+WAN_PREFIXLEN: Final = WAN_NET.prefixlen
+
+BOX_LAN_IP: Final = IPv4Address("198.18.0.1")
+BOX_WAN_IP: Final = IPv4Address("203.0.113.1")
+INET_IP: Final = IPv4Address("203.0.113.50")
+
+# Interface names inside the namespaces. Interface names are per network
+# namespace, so every lab can use the same short names: only namespace names
+# carry the lab name (``exl-<lab>-<host>``).
+HOST_IF: Final = "eth0"
+BOX_LAN_IF: Final = "lan0"
+BOX_WAN_IF: Final = "wan0"
+BRIDGE_IF: Final = "br0"
+
+NETNS_PREFIX: Final = "exl-"
+DEFAULT_LAB_NAME: Final = "lab"
+#: The namespace holding the LAN bridge; not a host anybody talks to.
+SWITCH: Final = "sw"
+
+# --- Services -------------------------------------------------------------------
+
+PACS_AET: Final = "CABINETRADIO"
+PACS_DICOM_PORT: Final = 104
+PACS_HTTP_PORT: Final = 8042
+
+SECURE_AET: Final = "SECUREPACS7"
+SECURE_DICOM_PORT: Final = 4242
+SECURE_HTTP_PORT: Final = 8042
+#: The one account of the well-configured Orthanc (not the orthanc:orthanc
+#: default). A scanner must never print it: it is in SECRET_STRINGS.
+SECURE_USER: Final = "radiologue"
+SECURE_PASSWORD: Final = "Lab-Secure-7f3c9a-Orthanc"  # noqa: S105 (a lab account)
+#: The single modality the secure PACS knows (DicomCheckModalityHost on):
+#: an address that is no lab host, so nobody in the lab can pass for it.
+SECURE_KNOWN_MODALITY: Final = ("CTSCANNER1", IPv4Address("198.18.0.60"), 104)
+
+SMB_PORTS: Final = (445, 139)
+NAS_GUEST_SHARE: Final = "imagerie"
+NAS_PRIVATE_SHARE: Final = "compta"
+NAS_PRIVATE_USER: Final = "labdoc"  # deliberately no such Unix or Samba user
+
+WEB_HTTP_PORT: Final = 80
+
+MODALITY_AET: Final = "MODALITY1"
+MODALITY_PORT: Final = 11112
+
+IGD_HTTP_PORT: Final = 49152
+IGD_ROOTDESC_PATH: Final = "/rootDesc.xml"
+IGD_ROOTDESC_URL: Final = f"http://{BOX_LAN_IP}:{IGD_HTTP_PORT}{IGD_ROOTDESC_PATH}"
+
+HOSTILE_TARPIT_PORT: Final = 8080  # accepts, never sends, never closes
+HOSTILE_SPEW_PORT: Final = 5678  # endless random bytes from the first moment
+HOSTILE_DICOM_PORT: Final = 104  # a PDU-looking header, junk, close
+HOSTILE_HTTP_PORT: Final = 80  # 200 with a chunked body that never ends
+
+# The "hostile" host (exposcan_lab/hostile.py): each port meets the probe
+# its number suggests, and misbehaves in its own way.
+HUGE_DICOM_PORT: Final = 104  # A-ASSOCIATE-AC header claiming 4 GiB, then random bytes
+TLS_STALL_PORT: Final = 443  # the TLS handshake never completes
+SMB_STALL_PORT: Final = 445  # SMB2 NEGOTIATE answered, SESSION_SETUP never
+DRIP_HTTP_PORT: Final = 3000  # response headers one byte every 2 s
+RESET_PORT: Final = 4242  # accepts, resets at the first bytes
+#: Not in the default port list: only an SSDP answer leads there.
+BOMB_XML_PORT: Final = 49153  # billion laughs + XXE device description
+
+
+@dataclass(frozen=True)
+class Host:
+    """A machine of the practice network, i.e. one network namespace."""
+
+    name: str
+    ip: IPv4Address
+    side: Literal["lan", "wan"]
+    #: TCP ports a service listens on once the lab is up.
+    tcp_ports: tuple[int, ...]
+    #: Files under docker/ that configure this host's server(s), shared by
+    #: the native and the container lab.
+    config_files: tuple[str, ...] = ()
+    role: str = ""
+
+
+BOX: Final = Host(
+    "box",
+    BOX_LAN_IP,
+    "lan",
+    (IGD_HTTP_PORT,),
+    ("box/miniupnpd.conf", "box/leases", "box/iptables.rules", "box/forwards"),
+    "internet box: NAT, UPnP IGD, port forwards",
+)
+PACS: Final = Host(
+    "pacs",
+    IPv4Address("198.18.0.10"),
+    "lan",
+    (PACS_DICOM_PORT, PACS_HTTP_PORT),
+    ("pacs/orthanc.json",),
+    "Orthanc in its 2020 state: remote access, no authentication",
+)
+PACS_SECURE: Final = Host(
+    "pacs-secure",
+    IPv4Address("198.18.0.11"),
+    "lan",
+    (SECURE_DICOM_PORT, SECURE_HTTP_PORT),
+    ("pacs-secure/orthanc.json",),
+    "Orthanc configured well: the negative case",
+)
+NAS: Final = Host(
+    "nas",
+    IPv4Address("198.18.0.20"),
+    "lan",
+    SMB_PORTS,
+    ("nas/smb.conf",),
+    "Samba: a guest-readable imaging share and a private one",
+)
+WEB: Final = Host(
+    "web",
+    IPv4Address("198.18.0.30"),
+    "lan",
+    (WEB_HTTP_PORT,),
+    ("web/nginx.conf",),
+    "nginx autoindex over a folder of DICOM files",
+)
+MODALITY: Final = Host(
+    "modality",
+    IPv4Address("198.18.0.40"),
+    "lan",
+    (MODALITY_PORT,),
+    (),
+    "dcmtk storescp accepting anyone's images",
+)
+JUNK: Final = Host(
+    "junk",
+    IPv4Address("198.18.0.50"),
+    "lan",
+    (HOSTILE_DICOM_PORT, HOSTILE_HTTP_PORT, HOSTILE_SPEW_PORT, HOSTILE_TARPIT_PORT),
+    (),
+    "hostile ports (exposcan_lab/hostile.py)",
+)
+HOSTILE: Final = Host(
+    "hostile",
+    IPv4Address("198.18.0.51"),
+    "lan",
+    (HUGE_DICOM_PORT, TLS_STALL_PORT, SMB_STALL_PORT, DRIP_HTTP_PORT, RESET_PORT, BOMB_XML_PORT),
+    (),
+    "hostile services and an SSDP liar (exposcan_lab/hostile.py)",
+)
+#: The hostile host's description URL, as its SSDP answers give it.
+HOSTILE_LOCATION: Final = f"http://{HOSTILE.ip}:{BOMB_XML_PORT}/igd.xml"
+WS: Final = Host(
+    "ws",
+    IPv4Address("198.18.0.100"),
+    "lan",
+    (),
+    (),
+    "the practice workstation the scanner runs on",
+)
+INET: Final = Host(
+    "inet",
+    INET_IP,
+    "wan",
+    (),
+    (),
+    "a host on the internet, in front of the box",
+)
+
+#: Every host, box first (it is the LAN gateway and the WAN router).
+HOSTS: Final[tuple[Host, ...]] = (
+    BOX,
+    PACS,
+    PACS_SECURE,
+    NAS,
+    WEB,
+    MODALITY,
+    JUNK,
+    HOSTILE,
+    WS,
+    INET,
+)
+HOSTS_BY_NAME: Final[dict[str, Host]] = {h.name: h for h in HOSTS}
+#: Every namespace a lab creates, in creation order.
+NAMESPACE_ROLES: Final[tuple[str, ...]] = (SWITCH, *(h.name for h in HOSTS))
+
+
+def netns_name(lab: str, role: str) -> str:
+    """The namespace of ``role`` (a host name or SWITCH) in lab ``lab``."""
+    return f"{NETNS_PREFIX}{lab}-{role}"
+
+
+# --- Port forwards of the box ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PortForward:
+    proto: Literal["TCP", "UDP"]
+    wan_port: int
+    lan_ip: IPv4Address
+    lan_port: int
+    description: str
+    #: True: the IGD lists it (GetGenericPortMappingEntry). False: set "by
+    #: hand" in the box's web UI, invisible to UPnP, like the CNIL cases.
+    via_igd: bool
+
+
+FORWARDS: Final[tuple[PortForward, ...]] = (
+    PortForward("TCP", PACS_DICOM_PORT, PACS.ip, PACS_DICOM_PORT, "PACS DICOM", True),
+    PortForward("TCP", PACS_HTTP_PORT, PACS.ip, PACS_HTTP_PORT, "PACS web", True),
+    PortForward("TCP", 47000, WEB.ip, WEB_HTTP_PORT, "manual web", False),
+)
+IGD_FORWARDS: Final = tuple(f for f in FORWARDS if f.via_igd)
+MANUAL_FORWARDS: Final = tuple(f for f in FORWARDS if not f.via_igd)
+
+# --- Canary patients --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CanaryPatient:
+    name: str  # DICOM PN, family^given
+    patient_id: str
+    birth_date: str  # DICOM DA
+
+
+CANARY_PATIENTS: Final[tuple[CanaryPatient, ...]] = (
+    CanaryPatient("CANARY^ALICE", "CNRY-0001", "19010101"),
+    CanaryPatient("CANARY^BRUNO", "CNRY-0002", "19010101"),
+    CanaryPatient("CANARY^CHLOE", "CNRY-0003", "19010101"),
+    CanaryPatient("CANARY^DAVID", "CNRY-0004", "19010101"),
+    CanaryPatient("CANARY^EMMA", "CNRY-0005", "19010101"),
+)
+
+#: Root of every UID in canary files. 2.25 is the UUID-derived arc (PS3.5
+#: §B.2); the digits are fixed so that tests can look for them in output.
+CANARY_UID_ROOT: Final = "2.25.271828182845904523536028747135"
+
+
+@dataclass(frozen=True)
+class CanaryStudy:
+    """One study of one canary patient: ``instances`` CT images, one series."""
+
+    site: int  # keeps UIDs distinct between the places canaries live
+    study: int
+    patient: int  # index into CANARY_PATIENTS
+    instances: int
+
+
+#: Studies loaded into the open PACS at lab-up (3 patients, 4 studies).
+PACS_STUDIES: Final[tuple[CanaryStudy, ...]] = (
+    CanaryStudy(1, 1, 0, 2),
+    CanaryStudy(1, 2, 0, 1),
+    CanaryStudy(1, 3, 1, 2),
+    CanaryStudy(1, 4, 2, 1),
+)
+#: Studies loaded into the secure PACS (with its credentials, locally).
+SECURE_STUDIES: Final[tuple[CanaryStudy, ...]] = (CanaryStudy(2, 1, 3, 2),)
+
+EXPECTED_PACS_PATIENTS: Final = len({s.patient for s in PACS_STUDIES})
+EXPECTED_PACS_STUDIES: Final = len(PACS_STUDIES)
+EXPECTED_PACS_INSTANCES: Final = sum(s.instances for s in PACS_STUDIES)
+EXPECTED_SECURE_STUDIES: Final = len(SECURE_STUDIES)
+EXPECTED_SECURE_INSTANCES: Final = sum(s.instances for s in SECURE_STUDIES)
+
+
+@dataclass(frozen=True)
+class CanaryFile:
+    """A file placed in a share or web folder: DICOM (patient set) or not."""
+
+    path: str  # relative to the share / web root, "/" separated
+    patient: int | None  # None: a non-imaging file
+
+
+#: The guest-readable share: .dcm and extension-less DICOM files 2-3 levels
+#: deep, a flat DICOMDIR-less CD export, and a few non-imaging files. File
+#: and folder names carry canary IDs on purpose: a report must not list them.
+NAS_IMAGING_FILES: Final[tuple[CanaryFile, ...]] = (
+    CanaryFile("Examens/2019/CNRY-0001/CT0001.dcm", 0),
+    CanaryFile("Examens/2019/CNRY-0001/CT0002.dcm", 0),
+    CanaryFile("Examens/2020/CNRY-0002/serie1/IM000001", 1),
+    CanaryFile("Examens/2020/CNRY-0002/serie1/IM000002", 1),
+    CanaryFile("Examens/2021/CANARY_CHLOE/00000001", 2),
+    CanaryFile("Export_CD/IM000001", 3),
+    CanaryFile("Export_CD/IM000002", 3),
+    CanaryFile("Export_CD/IM000003.dcm", 4),
+    CanaryFile("LISEZMOI.txt", None),
+    CanaryFile("Examens/planning-2020.csv", None),
+)
+#: What the private share holds (guest must not see it).
+NAS_PRIVATE_FILES: Final[tuple[CanaryFile, ...]] = (CanaryFile("factures-2020.csv", None),)
+
+#: The nginx autoindex root.
+WEB_FILES: Final[tuple[CanaryFile, ...]] = (
+    CanaryFile("CNRY-0003_CT_0001.dcm", 2),
+    CanaryFile("IM000002", 2),
+    CanaryFile("archives/IM000003", 4),
+    CanaryFile("archives/2018/IM000004", 4),
+    CanaryFile("LISEZMOI.txt", None),
+)
+
+EXPECTED_NAS_DICOM_FILES: Final = sum(1 for f in NAS_IMAGING_FILES if f.patient is not None)
+EXPECTED_NAS_FILES: Final = len(NAS_IMAGING_FILES)
+EXPECTED_WEB_DICOM_FILES: Final = sum(1 for f in WEB_FILES if f.patient is not None)
+EXPECTED_WEB_FILES: Final = len(WEB_FILES)
+#: Entries of the autoindex page at "/" (files and first-level folders).
+EXPECTED_WEB_ROOT_ENTRIES: Final = len({f.path.split("/")[0] for f in WEB_FILES})
+
+
+def _canary_strings() -> tuple[str, ...]:
+    out: list[str] = []
+    for p in CANARY_PATIENTS:
+        out += [p.name, p.patient_id, p.birth_date, *p.name.split("^")]
+    # File and folder names found inside shares and listings.
+    for f in (*NAS_IMAGING_FILES, *WEB_FILES):
+        if f.patient is not None:
+            out += [part for part in f.path.split("/") if "CNRY" in part or "CANARY" in part]
+    out.append(CANARY_UID_ROOT)
+    return tuple(dict.fromkeys(out))  # de-duplicated, order kept
+
+
+#: Strings that must never appear in scanner output (stdout, logs, reports).
+CANARY_STRINGS: Final[tuple[str, ...]] = _canary_strings()
+#: Credentials of the lab: never to be printed by a scanner either.
+SECRET_STRINGS: Final[tuple[str, ...]] = (SECURE_PASSWORD,)
+
+# --- Runtime ----------------------------------------------------------------------
+
+RUNTIME_ROOT: Final = "/run/exposcan-lab"
+#: The one token substituted in docker/ config files for the native lab: in a
+#: container it is a real folder; natively it becomes <runtime dir>/<host>.
+CONFIG_ROOT_TOKEN: Final = "/srv/lab"  # noqa: S105 (a path, not a secret)
+
+STORESCP_ARGV: Final = (
+    "/usr/bin/storescp",
+    # No reverse DNS of each caller: a namespace has no resolver, and every
+    # association would stall for ~30 s on the lookup.
+    "--disable-host-lookup",
+    "--aetitle",
+    MODALITY_AET,
+    "--output-directory",
+    f"{CONFIG_ROOT_TOKEN}/incoming",
+    str(MODALITY_PORT),
+)
+
+#: hostile.py's arguments on the hostile host (the native and the container
+#: lab both start it with these): the junk host's four services off.
+HOSTILE_ARGV: Final = (
+    "--tarpit",
+    "0",
+    "--spew",
+    "0",
+    "--dicom",
+    "0",
+    "--http",
+    "0",
+    "--huge-dicom",
+    str(HUGE_DICOM_PORT),
+    "--tls-stall",
+    str(TLS_STALL_PORT),
+    "--smb-stall",
+    str(SMB_STALL_PORT),
+    "--drip",
+    str(DRIP_HTTP_PORT),
+    "--reset",
+    str(RESET_PORT),
+    "--ssdp",
+    f"{HOSTILE.ip}:{BOMB_XML_PORT}",
+)

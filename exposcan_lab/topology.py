@@ -65,6 +65,9 @@ NAS_PRIVATE_USER: Final = "labdoc"  # deliberately no such Unix or Samba user
 
 WEB_HTTP_PORT: Final = 80
 
+#: The public port of the PACS's DICOM forward set by hand (not in the IGD).
+MANUAL_PACS_PORT: Final = 50104
+
 MODALITY_AET: Final = "MODALITY1"
 MODALITY_PORT: Final = 11112
 
@@ -222,15 +225,25 @@ class PortForward:
     #: True: the IGD lists it (GetGenericPortMappingEntry). False: set "by
     #: hand" in the box's web UI, invisible to UPnP, like the CNIL cases.
     via_igd: bool
+    #: True: the box also loops the public port back for LAN clients ("NAT
+    #: loopback" or hairpin, RFC 4787 §6): from inside, the public address
+    #: and port reach the service too. Many boxes do it on some ports only.
+    loopback: bool = False
 
 
 FORWARDS: Final[tuple[PortForward, ...]] = (
     PortForward("TCP", PACS_DICOM_PORT, PACS.ip, PACS_DICOM_PORT, "PACS DICOM", True),
-    PortForward("TCP", PACS_HTTP_PORT, PACS.ip, PACS_HTTP_PORT, "PACS web", True),
+    PortForward("TCP", PACS_HTTP_PORT, PACS.ip, PACS_HTTP_PORT, "PACS web", True, loopback=True),
     PortForward("TCP", 47000, WEB.ip, WEB_HTTP_PORT, "manual web", False),
+    # SAN-2020-014: the doctor opened the box's ports by hand for his PACS;
+    # an unusual public port UPnP never lists, only an outside view finds.
+    PortForward(
+        "TCP", MANUAL_PACS_PORT, PACS.ip, PACS_DICOM_PORT, "manual PACS DICOM", False, loopback=True
+    ),
 )
 IGD_FORWARDS: Final = tuple(f for f in FORWARDS if f.via_igd)
 MANUAL_FORWARDS: Final = tuple(f for f in FORWARDS if not f.via_igd)
+LOOPBACK_FORWARDS: Final = tuple(f for f in FORWARDS if f.loopback)
 
 # --- Canary patients --------------------------------------------------------------
 

@@ -44,14 +44,15 @@ def test_every_forwarded_imaging_port_is_critical(
 ) -> None:
     report, _ = internet_scan
     exposed = {f["port"]: f for f in report["findings"] if f["rule"] == "exposure.internet-imaging"}
-    # Then every forward of the box (IGD ones and the hand-set 47000) is an
-    # internet exposure of imaging, with the kind of service behind it
-    assert set(exposed) == {f.wan_port for f in t.FORWARDS} == {104, 8042, 47000}
+    # Then every forward of the box (IGD ones and the hand-set 47000 and
+    # 50104) is an internet exposure of imaging, with the kind of service behind it
+    assert set(exposed) == {f.wan_port for f in t.FORWARDS} == {104, 8042, 47000, 50104}
     assert all(f["host"] == PUBLIC and f["severity"] == "critical" for f in exposed.values())
     assert exposed[104]["evidence"]["service"] == "dicom"
     assert exposed[8042]["evidence"]["service"] == "pacs-web"
     assert exposed[8042]["evidence"]["product"] == "Orthanc"
     assert exposed[47000]["evidence"]["product"] == "nginx"
+    assert exposed[t.MANUAL_PACS_PORT]["evidence"]["service"] == "dicom"
 
 
 def test_the_scan_covered_every_port(internet_scan: tuple[dict[str, Any], str]) -> None:
@@ -64,13 +65,13 @@ def test_the_scan_covered_every_port(internet_scan: tuple[dict[str, Any], str]) 
     [host] = report["hosts"]
     assert host["address"] == PUBLIC and host["discovered_by"] == "assumed"
     services = {s["port"]: s for s in host["services"]}
-    assert set(services) == {104, 8042, 47000}
+    assert set(services) == {f.wan_port for f in t.FORWARDS}
     # and the unusual port 47000 is identified as the web server it is
     assert services[47000]["protocol"] == "http"
     assert services[104]["protocol"] == "dicom"
     # and the DICOM node was reached with the AE title learned from the PACS web API
     query = [f for f in report["findings"] if f["rule"] == "dicom.query-open"]
-    assert [f["evidence"]["called_ae"] for f in query] == [t.PACS_AET]
+    assert [f["evidence"]["called_ae"] for f in query] == [t.PACS_AET, t.PACS_AET]
 
 
 def test_no_lan_only_findings_and_no_patient_data(

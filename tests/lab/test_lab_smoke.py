@@ -304,6 +304,15 @@ def test_internet_reaches_every_forward(lab: Lab, port: int) -> None:
     assert r["connected"], r
 
 
+@pytest.mark.parametrize("forward", t.FORWARDS, ids=lambda f: str(f.wan_port))
+def test_nat_loopback_only_on_the_looped_back_forwards(lab: Lab, forward: t.PortForward) -> None:
+    # Given a box that loops some public ports back to the LAN (hairpin)
+    # When the workstation connects to the box's public address on a forward
+    r = tcp(lab, "ws", t.BOX_WAN_IP, forward.wan_port, wait=0)
+    # Then it reaches the service behind it exactly when that forward loops back
+    assert r["connected"] is forward.loopback, r
+
+
 def test_internet_sees_the_lan_web_through_47000(lab: Lab) -> None:
     # Given the hand-set forward 47000 -> web:80
     # When the internet host fetches it

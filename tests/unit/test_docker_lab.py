@@ -189,6 +189,27 @@ def test_box_config_matches_the_forwards() -> None:
     assert sorted(dnat) == sorted(
         (t.BOX_WAN_IF, str(f.wan_port), str(f.lan_ip), str(f.lan_port)) for f in t.FORWARDS
     )
+    # and NAT loopback (from the LAN, to the public address) on exactly the
+    # forwards the topology loops back, each masqueraded so the answer
+    # returns through the box
+    hairpin = re.findall(
+        r"^-A PREROUTING -i (\S+) -d ([\d.]+) -p tcp -m tcp --dport (\d+) -j DNAT"
+        r" --to-destination ([\d.]+):(\d+)$",
+        forwards,
+        re.M,
+    )
+    assert sorted(hairpin) == sorted(
+        (t.BOX_LAN_IF, str(t.BOX_WAN_IP), str(f.wan_port), str(f.lan_ip), str(f.lan_port))
+        for f in t.LOOPBACK_FORWARDS
+    )
+    assert t.LOOPBACK_FORWARDS and len(t.LOOPBACK_FORWARDS) < len(t.FORWARDS)
+    masq = re.findall(
+        rf"^-A POSTROUTING -o {t.BOX_LAN_IF} -s {t.LAN_NET} -d ([\d.]+) -p tcp -m tcp"
+        r" --dport (\d+) -m conntrack --ctstate DNAT -j MASQUERADE$",
+        forwards,
+        re.M,
+    )
+    assert sorted(masq) == sorted({(str(f.lan_ip), str(f.lan_port)) for f in t.LOOPBACK_FORWARDS})
     # and none sits in the rules applied before miniupnpd (it would drop the leases)
     assert "-j DNAT" not in base
 

@@ -104,6 +104,50 @@ class Match(_Strict):
     vantage: Vantage | None = None
 
 
+#: The ways a finding can say "whoever reaches this reads patient images (or
+#: their list)", named for the reader (``kind.<way>`` in the report's words).
+ImagingWay = Literal["dicom", "pacs-web", "listing", "share", "default-account"]
+#: The actions a rule's finding may call for (``action.<id>`` in the report's
+#: words); :mod:`exposcan.verdict` orders them.  The actions decided from the
+#: verdict's answers (close the forwards, scan from the other side) are not a
+#: rule's to call for.
+RuleAction = Literal[
+    "assess-breach",
+    "lock-pacs",
+    "lock-shares",
+    "remove-listing",
+    "disable-upnp",
+    "upgrade",
+    "smb1-off",
+    "encrypt",
+]
+
+
+class RuleVerdict(_Strict):
+    """Which question of the report's first screen a rule's finding answers:
+    the verdict and the network map read these, never a rule id (as nuclei's
+    engine never names a template)."""
+
+    #: On the LAN: whoever reaches the service reads images this way.
+    imaging: ImagingWay | None = None
+    #: ``proven``: an internet-side scan reached imaging (evidence ``service``);
+    #: ``forward``: the box forwards an internet port to imaging (evidence
+    #: ``internal_host``, ``internal_port``, ``external_ip``, ``external_port``,
+    #: ``imaging_service``).
+    internet: Literal["proven", "forward"] | None = None
+    #: The finding is one of the box's forwards (drawn on the network map),
+    #: whether or not it leads to imaging.
+    forward: bool = False
+    actions: list[RuleAction] = Field(default_factory=list)
+
+    @property
+    def is_forward(self) -> bool:
+        return self.forward or self.internet == "forward"
+
+
+NO_VERDICT = RuleVerdict()
+
+
 class Rule(_Strict):
     kind: Literal["rule"]
     id: str = Field(pattern=r"^[a-z0-9]+(\.[a-z0-9-]+)+$")
@@ -111,6 +155,7 @@ class Rule(_Strict):
     safety: Safety = Safety.SAFE
     match: Match
     evidence: list[str] = Field(default_factory=list)
+    verdict: RuleVerdict = NO_VERDICT
 
     def matches(self, fact_kind: str, data: dict[str, Any], vantage: Vantage) -> bool:
         if fact_kind != self.match.fact:
@@ -156,6 +201,12 @@ class Catalogue:
                 raise
             except ValueError as exc:
                 raise CatalogueError(f"{path}: {_one_line(exc)}") from exc
+
+    def verdict(self, rule_id: str) -> RuleVerdict:
+        """What a finding of ``rule_id`` answers; nothing for a rule this
+        catalogue does not hold (a report made with another catalogue)."""
+        rule = self.rules.get(rule_id)
+        return NO_VERDICT if rule is None else rule.verdict
 
     def entries(self, kind: str) -> list[dict[str, Any]]:
         return list(self._entries.get(kind, []))

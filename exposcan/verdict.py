@@ -11,25 +11,16 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import get_args
 
+from exposcan.catalogue import Catalogue, ImagingWay, default_catalogue
 from exposcan.models import Finding, Report, Severity, Vantage
 
-#: Rules whose finding means: whoever reaches this port reads patient images
-#: (or their list), with no credential or with one anybody knows.  The kind
-#: names the way in, for the reader.
-IMAGING_READ_RULES: dict[str, str] = {
-    "dicom.query-open": "dicom",
-    "http.pacs-unauthenticated": "pacs-web",
-    "http.listing-imaging": "listing",
-    "smb.guest-share-imaging": "share",
-    "http.default-credentials": "default-account",
-}
-#: Seen from outside: a public address and port that lead to imaging.
-INTERNET_PROVEN_RULE = "exposure.internet-imaging"
-#: Seen from inside: the box's IGD lists a forward to an imaging service.
-INTERNET_FORWARD_RULE = "upnp.mapping-imaging"
+#: Which finding answers which question is the catalogue's to say (a rule's
+#: ``verdict:`` block, :class:`exposcan.catalogue.RuleVerdict`): this module
+#: never names a rule.
 
-KINDS = ("dicom", "pacs-web", "listing", "share", "default-account", "service")
+KINDS: tuple[str, ...] = (*get_args(ImagingWay), "service")
 
 #: How many actions the first screen (and the terminal) shows.
 FIRST_ACTIONS = 5
@@ -87,32 +78,27 @@ class Verdict:
         return self.actions[:FIRST_ACTIONS]
 
 
-# Which rules call for which action, in the order a practice should act:
-# stop the internet exposure, weigh the breach (GDPR art. 33: 72 h), lock
-# what anyone inside reads, then the rest.
-_ACTION_RULES: tuple[tuple[str, frozenset[str]], ...] = (
-    ("close-forwards", frozenset({INTERNET_PROVEN_RULE, INTERNET_FORWARD_RULE})),
-    ("assess-breach", frozenset({INTERNET_PROVEN_RULE, INTERNET_FORWARD_RULE})),
-    (
-        "lock-pacs",
-        frozenset(
-            {
-                "dicom.query-open",
-                "http.pacs-unauthenticated",
-                "http.default-credentials",
-                "dicom.store-open",
-            }
-        ),
-    ),
-    ("lock-shares", frozenset({"smb.guest-share-imaging", "smb.guest-access"})),
-    ("remove-listing", frozenset({"http.listing-imaging"})),
-    ("scan-from-outside", frozenset()),  # decided below, from the answer
-    ("disable-upnp", frozenset({"upnp.igd-enabled"})),
-    ("upgrade", frozenset({"http.known-vulnerable"})),
-    ("smb1-off", frozenset({"smb.v1"})),
-    ("scan-from-lan", frozenset()),
-    ("encrypt", frozenset({"dicom.cleartext", "http.cleartext"})),
+#: The actions in the order a practice should act: stop the internet
+#: exposure, weigh the breach (GDPR art. 33: 72 h), lock what anyone inside
+#: reads, then the rest.  Rules call for the ones of
+#: :data:`exposcan.catalogue.RuleAction`; the
+#: others are decided from the answers.
+ACTIONS: tuple[str, ...] = (
+    "close-forwards",  # the internet places: forwards, or public ports
+    "assess-breach",
+    "lock-pacs",
+    "lock-shares",
+    "remove-listing",
+    "scan-from-outside",  # a LAN scan that cannot rule the internet out
+    "disable-upnp",
+    "upgrade",
+    "smb1-off",
+    "scan-from-lan",  # an internet-side scan sees no LAN
+    "encrypt",
 )
+#: Decided from the answers, not called for by a rule (a unit test checks
+#: that these and :data:`RuleAction` are :data:`ACTIONS`).
+DECIDED_ACTIONS = frozenset({"close-forwards", "scan-from-outside", "scan-from-lan"})
 
 
 def _where(f: Finding) -> str:
@@ -142,22 +128,24 @@ def _forward_place(f: Finding) -> Place:
     return Place(inside, _kind(ev.get("imaging_service")), f"{public}:{port}")
 
 
-def decide(report: Report) -> Verdict:
+def decide(report: Report, catalogue: Catalogue | None = None) -> Verdict:
+    """The answers, from the findings and what their rules declare
+    (``catalogue``: the one the report's words come from; default: shipped)."""
+    catalogue = catalogue or default_catalogue()
     findings = _ordered(list(report.findings))
     vantage = report.scan.vantage
-    by_rule: dict[str, list[Finding]] = {}
-    for f in findings:
-        by_rule.setdefault(f.rule, []).append(f)
+    roles = [(f, catalogue.verdict(f.rule)) for f in findings]
 
     if vantage is Vantage.INTERNET:
         proven = [
             Place(_where(f), _kind(f.evidence.get("service")))
-            for f in by_rule.get(INTERNET_PROVEN_RULE, [])
+            for f, role in roles
+            if role.internet == "proven"
         ]
         internet = InternetAnswer.PROVEN if proven else InternetAnswer.NONE
         internet_places = _unique(proven)
     else:
-        forwards = [_forward_place(f) for f in by_rule.get(INTERNET_FORWARD_RULE, [])]
+        forwards = [_forward_place(f) for f, role in roles if role.internet == "forward"]
         internet = InternetAnswer.FORWARD if forwards else InternetAnswer.UNKNOWN
         internet_places = _unique(forwards)
 
@@ -166,30 +154,27 @@ def decide(report: Report) -> Verdict:
         lan = LanAnswer.UNKNOWN
     else:
         lan_places = _unique(
-            [
-                Place(_where(f), IMAGING_READ_RULES[f.rule])
-                for f in findings
-                if f.rule in IMAGING_READ_RULES
-            ]
+            [Place(_where(f), role.imaging) for f, role in roles if role.imaging is not None]
         )
         lan = LanAnswer.YES if lan_places else LanAnswer.NO
 
     actions: list[Action] = []
-    for action_id, rules in _ACTION_RULES:
-        if action_id == "close-forwards" and internet_places:
-            where = tuple(dict.fromkeys(p.via or p.where for p in internet_places))
-            # From outside, the forward's inside end is unknown: name the public ports.
-            actions.append(
-                Action("close-public" if vantage is Vantage.INTERNET else action_id, where)
-            )
+    for action_id in ACTIONS:
+        if action_id == "close-forwards":
+            if internet_places:
+                where = tuple(dict.fromkeys(p.via or p.where for p in internet_places))
+                # From outside, the forward's inside end is unknown: name the public ports.
+                actions.append(
+                    Action("close-public" if vantage is Vantage.INTERNET else action_id, where)
+                )
         elif action_id == "scan-from-outside":
             if vantage is Vantage.LAN and internet is not InternetAnswer.NONE:
                 actions.append(Action(action_id))
         elif action_id == "scan-from-lan":
             if vantage is Vantage.INTERNET:
                 actions.append(Action(action_id))
-        elif action_id != "close-forwards":
-            hits = [f for f in findings if f.rule in rules]
+        else:
+            hits = [f for f, role in roles if action_id in role.actions]
             if hits:
                 where = (
                     ()

@@ -136,7 +136,7 @@ def render_html(report: Report, lang: str | None = None, catalogue: Catalogue | 
     lang = check_lang(lang or default_lang())
     catalogue = catalogue or default_catalogue()
     texts = Texts(lang)
-    verdict = decide(report)
+    verdict = decide(report, catalogue)
     scan = report.scan
     guides = load_guides(catalogue)
     groups = _groups(report, catalogue, texts, guides)
@@ -165,7 +165,7 @@ def render_html(report: Report, lang: str | None = None, catalogue: Catalogue | 
         more_actions=[action_text(a, texts) for a in verdict.actions[len(verdict.first_actions) :]],
         counts=[(s, verdict.counts.get(s, 0)) for s in severity_order()],
         severities=[(s, gs) for s, gs in severities if gs],
-        netmap=build_map(report, texts),
+        netmap=build_map(report, texts, catalogue),
         product_steps=product_steps,
         notes=[texts.note(n) for n in scan.notes],
     )

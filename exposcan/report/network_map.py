@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from exposcan.catalogue import Catalogue
 from exposcan.models import Finding, Host, Report, Severity, Vantage
 from exposcan.report.i18n import Texts
-from exposcan.verdict import IMAGING_READ_RULES, INTERNET_FORWARD_RULE, INTERNET_PROVEN_RULE
 
 WIDTH = 1000
 TOP = 40
@@ -81,9 +81,10 @@ def _clip(text: str, size: int) -> str:
     return text if len(text) <= size else text[: size - 1] + "\u2026"
 
 
-def _tone(findings: list[Finding]) -> str:
+def _tone(findings: list[Finding], catalogue: Catalogue) -> str:
+    # Red: what gives images to whoever reaches it (the rules' verdict blocks).
     if any(
-        f.rule in IMAGING_READ_RULES or f.rule in (INTERNET_PROVEN_RULE, INTERNET_FORWARD_RULE)
+        (role := catalogue.verdict(f.rule)).imaging is not None or role.internet is not None
         for f in findings
     ):
         return "bad"
@@ -102,6 +103,7 @@ def _card(
     w: float,
     at: dict[tuple[str, int | None], list[Finding]],
     texts: Texts,
+    catalogue: Catalogue,
 ) -> Card:
     products = list(dict.fromkeys(s.product for s in host.services if s.product))
     chars = int((w - 36) / CHAR_W)
@@ -122,7 +124,7 @@ def _card(
             Line(
                 y + HEAD_H + i * LINE_H,
                 _clip(text, chars),
-                _tone(at.get((host.address, svc.port), [])),
+                _tone(at.get((host.address, svc.port), []), catalogue),
             )
         )
     if len(host.services) > MAX_LINES:
@@ -144,7 +146,7 @@ def _card(
         h,
         host.address,
         _clip(", ".join(products), chars),
-        _tone(host_findings),
+        _tone(host_findings, catalogue),
         lines=lines,
     )
 
@@ -161,7 +163,7 @@ def _curve(x1: float, y1: float, x2: float, y2: float) -> str:
     return f"M{x1:.0f},{y1:.0f} C{mid:.0f},{y1:.0f} {mid:.0f},{y2:.0f} {x2:.0f},{y2:.0f}"
 
 
-def build_map(report: Report, texts: Texts) -> NetworkMap:
+def build_map(report: Report, texts: Texts, catalogue: Catalogue) -> NetworkMap:
     at: dict[tuple[str, int | None], list[Finding]] = {}
     for f in report.findings:
         at.setdefault((f.host, f.port), []).append(f)
@@ -176,7 +178,9 @@ def build_map(report: Report, texts: Texts) -> NetworkMap:
     # Hosts with the worst findings first, so a long network keeps them on top.
     rank = {"bad": 0, "warn": 1, "ok": 2, "plain": 3}
     shown.sort(
-        key=lambda h: rank[_tone([f for (a, _), fs in at.items() if a == h.address for f in fs])]
+        key=lambda h: rank[
+            _tone([f for (a, _), fs in at.items() if a == h.address for f in fs], catalogue)
+        ]
     )
     hidden += max(0, len(shown) - MAX_HOSTS)
     shown = shown[:MAX_HOSTS]
@@ -186,7 +190,7 @@ def build_map(report: Report, texts: Texts) -> NetworkMap:
     host_cards: dict[str, tuple[Host, Card]] = {}
     y = TOP + 10.0
     for host in shown:
-        card = _card(host, LAN_X, y, LAN_W, at, texts)
+        card = _card(host, LAN_X, y, LAN_W, at, texts, catalogue)
         cards.append(card)
         host_cards[host.address] = (host, card)
         y = card.y + card.h + CARD_GAP
@@ -200,7 +204,7 @@ def build_map(report: Report, texts: Texts) -> NetworkMap:
 
     if internet_vantage:
         for f in report.findings:
-            if f.rule != INTERNET_PROVEN_RULE or f.host not in host_cards:
+            if catalogue.verdict(f.rule).internet != "proven" or f.host not in host_cards:
                 continue
             host, card = host_cards[f.host]
             edges.append(
@@ -217,7 +221,7 @@ def build_map(report: Report, texts: Texts) -> NetworkMap:
                 edges.append(Edge(_curve(*inet_right, LAN_X, card.y + 20), "plain"))
     else:
         if box_host is not None:
-            box = _card(box_host, BOX_X, TOP + 10, BOX_W, at, texts)
+            box = _card(box_host, BOX_X, TOP + 10, BOX_W, at, texts, catalogue)
             box.subtitle = _clip(
                 texts("map.box") + (" \u2013 " + box.subtitle if box.subtitle else ""), 34
             )
@@ -226,8 +230,8 @@ def build_map(report: Report, texts: Texts) -> NetworkMap:
                 BOX_X, TOP + 10, BOX_W, INET_H, texts("map.box.unknown"), "", "plain", dashed=True
             )
         cards.append(box)
-        forwards = [f for f in report.findings if f.rule in (INTERNET_FORWARD_RULE, "upnp.mapping")]
-        exposed = any(f.rule == INTERNET_FORWARD_RULE for f in forwards)
+        forwards = [f for f in report.findings if catalogue.verdict(f.rule).is_forward]
+        exposed = any(catalogue.verdict(f.rule).internet == "forward" for f in forwards)
         box_mid = box.y + min(box.h, 60) / 2
         edges.append(Edge(_curve(*inet_right, BOX_X, box_mid), "bad" if exposed else "plain"))
         for f in forwards:
@@ -237,7 +241,7 @@ def build_map(report: Report, texts: Texts) -> NetworkMap:
             host, card = host_cards[target]
             port = f.evidence.get("internal_port")
             ty = _line_y(card, host, port if isinstance(port, int) else None)
-            tone = "bad" if f.rule == INTERNET_FORWARD_RULE else "plain"
+            tone = "bad" if catalogue.verdict(f.rule).internet == "forward" else "plain"
             label = texts("map.forward", port=f.evidence.get("external_port", f.port))
             edges.append(
                 Edge(_curve(BOX_X + BOX_W, box_mid, LAN_X, ty), tone, label, LAN_X - 8, ty - 3)

@@ -166,7 +166,8 @@ def test_the_terminal_summary_reads_like_the_first_screen(reports: dict[str, obj
             [
                 "Les images des patients sont-elles accessibles depuis internet ?",
                 "Oui",
-                "Depuis l'extérieur du cabinet, 3 service(s) servent des images médicales",
+                f"Depuis l'extérieur du cabinet, {len(t.FORWARDS)} service(s) servent des images "
+                "médicales",
                 "Non évalué",
             ],
         ),

@@ -9,7 +9,6 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
-from ipaddress import IPv4Address
 from typing import NoReturn
 
 from rich.console import Console
@@ -27,7 +26,13 @@ from exposcan.models import Report, Severity, Vantage
 from exposcan.net.localview import LocalView, local_view
 from exposcan.net.portspec import ALL_PORTS, PortSpecError, format_ports, parse_ports
 from exposcan.net.synscan import syn_available
-from exposcan.net.targets import DEFAULT_MAX_HOSTS, MAX_TARGETS, TargetError, build_targets
+from exposcan.net.targets import (
+    DEFAULT_MAX_HOSTS,
+    MAX_TARGETS,
+    IPAddress,
+    TargetError,
+    build_targets,
+)
 from exposcan.report import ReportFormatError, check_output, write_report
 from exposcan.report.i18n import default_lang
 from exposcan.report.terminal import LiveProgress, render_summary
@@ -93,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
         "targets",
         nargs="*",
         metavar="TARGET",
-        help="IPv4 address, CIDR, range (198.18.0.10-40) or host name; "
+        help="IPv4 or IPv6 address, CIDR (IPv6: at most a /120), range "
+        "(198.18.0.10-40) or host name (A and AAAA); "
         "none: the directly connected networks and the default gateway",
     )
     scan.add_argument("-p", "--ports", help="ports in nmap syntax (104,4242,8000-8100; - for all)")
@@ -424,7 +430,7 @@ def exit_code(report: Report, fail_on: str) -> int:
 
 def _run(
     scanner: Scanner,
-    addresses: list[IPv4Address],
+    addresses: list[IPAddress],
     labels: list[str],
     view: LocalView | None,
     show_progress: bool,

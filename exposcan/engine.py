@@ -13,7 +13,6 @@ import asyncio
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from ipaddress import IPv4Address
 
 from exposcan import __version__
 from exposcan.catalogue import Catalogue
@@ -32,6 +31,7 @@ from exposcan.net.localview import LocalView
 from exposcan.net.netio import ProbeError, classify
 from exposcan.net.portscan import PortResult, Sweeper, connect_scan, sweep
 from exposcan.net.synscan import SynScanUnavailable, choose_sweeper
+from exposcan.net.targets import IPAddress, text_key
 from exposcan.probe import NetworkContext, NetworkProbe, ProbeContext, ServiceProbe
 from exposcan.protocols import network_probes, service_probes
 from exposcan.state import HostState, ScanState, ServiceState
@@ -71,7 +71,7 @@ class Scanner:
     # -- the whole scan -------------------------------------------------
 
     async def run(
-        self, targets: list[IPv4Address], labels: list[str], view: LocalView | None = None
+        self, targets: list[IPAddress], labels: list[str], view: LocalView | None = None
     ) -> None:
         self.target_labels = labels
         self._limits = Limits(self.config.concurrency, self.config.per_host, self.config.rate)
@@ -98,7 +98,7 @@ class Scanner:
         finally:
             self._limits.close()
 
-    async def _discover(self, targets: list[IPv4Address], view: LocalView | None) -> list[str]:
+    async def _discover(self, targets: list[IPAddress], view: LocalView | None) -> list[str]:
         # From the internet a box answers no ARP and may drop pings: every
         # address named is scanned, as nmap -Pn.
         if not self.config.discovery or self.config.vantage is Vantage.INTERNET:
@@ -306,8 +306,8 @@ class Scanner:
         findings = sort_findings(evaluate(self.catalogue, self.state.facts(), self.config.vantage))
         hosts = [
             h.to_model()
-            for h in sorted(self.state.hosts.values(), key=lambda h: _addr_key(h.address))
-            if h.services or h.discovered_by in ("arp", "tcp")
+            for h in sorted(self.state.hosts.values(), key=lambda h: text_key(h.address))
+            if h.services or h.discovered_by in ("arp", "tcp", "ndp")
         ]
         return Report(
             tool=Tool(version=__version__),
@@ -325,10 +325,3 @@ class Scanner:
             findings=findings,
             errors=list(self.state.errors),
         )
-
-
-def _addr_key(address: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(x) for x in address.split("."))
-    except ValueError:
-        return (999,)

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from exposcan.catalogue import Catalogue
 from exposcan.models import EvidenceValue, Finding, Vantage, finding_key
+from exposcan.net.targets import text_key
 from exposcan.state import Fact
 
 
@@ -54,11 +55,7 @@ def evaluate(catalogue: Catalogue, facts: Iterable[Fact], vantage: Vantage) -> l
 
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
-    def order(f: Finding) -> tuple[int, tuple[int, ...], int, str]:
-        try:
-            addr = tuple(int(x) for x in f.host.split("."))
-        except ValueError:
-            addr = (999,)
-        return (-f.severity.rank, addr, f.port or 0, f.rule)
+    def order(f: Finding) -> tuple[int, tuple[int, int], int, str]:
+        return (-f.severity.rank, text_key(f.host), f.port or 0, f.rule)
 
     return sorted(findings, key=order)

@@ -104,10 +104,14 @@ class Service(_Frozen):
 
 
 class Host(_Frozen):
-    address: str
+    address: str = Field(description="IPv4 or IPv6 address")
     mac: str | None = None
-    discovered_by: Literal["arp", "tcp", "assumed", "upnp"] = "assumed"
+    discovered_by: Literal["arp", "tcp", "assumed", "upnp", "ndp"] = "assumed"
     services: list[Service] = Field(default_factory=list)
+    ipv6: list[str] = Field(
+        default_factory=list,
+        description="the device's IPv6 addresses (global, ULA, link-local), joined by MAC",
+    )
 
 
 class Finding(_Frozen):

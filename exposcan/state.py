@@ -53,6 +53,8 @@ class HostState:
     services: dict[int, ServiceState] = field(default_factory=dict)
     facts: list[Fact] = field(default_factory=list)
     hints: dict[str, list[str]] = field(default_factory=dict)
+    #: The same device's IPv6 addresses (neighbour discovery, joined by MAC).
+    ipv6: list[str] = field(default_factory=list)
 
     def add_hint(self, name: str, value: str) -> None:
         values = self.hints.setdefault(name, [])
@@ -65,6 +67,7 @@ class HostState:
             mac=self.mac,
             discovered_by=self.discovered_by,  # type: ignore[arg-type]
             services=[self.services[p].to_model() for p in sorted(self.services)],
+            ipv6=list(self.ipv6),
         )
 
 

@@ -16,7 +16,8 @@ from ipaddress import IPv4Address
 
 from exposcan.net.arp import arp_sweep
 from exposcan.net.localview import LocalView
-from exposcan.net.netio import tcp_socket
+from exposcan.net.netio import family_of, tcp_socket
+from exposcan.net.targets import IPAddress
 
 # Ports that something in a practice usually answers on, open or closed.
 TCP_PING_PORTS = (445, 80, 443, 22, 104, 3389, 8080, 139, 11112)
@@ -26,8 +27,10 @@ def can_arp() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
-def _onlink(address: IPv4Address, view: LocalView | None) -> tuple[str, IPv4Address] | None:
-    """(interface, our address on it) if ``address`` is on a connected network."""
+def _onlink(address: IPAddress, view: LocalView | None) -> tuple[str, IPv4Address] | None:
+    """(interface, our address on it) if ``address`` is on a connected IPv4 network."""
+    if not isinstance(address, IPv4Address):
+        return None  # IPv6 neighbours: exposcan.net.ndp
     for net in view.networks if view else []:
         if address in net.declared:
             return net.interface, net.address
@@ -38,7 +41,7 @@ async def tcp_ping(address: str, timeout: float, ports: Iterable[int] = TCP_PING
     loop = asyncio.get_running_loop()
 
     async def one(port: int) -> bool:
-        sock = tcp_socket()
+        sock = tcp_socket(family_of(address))
         try:
             async with asyncio.timeout(timeout):
                 await loop.sock_connect(sock, (address, port))
@@ -63,15 +66,15 @@ async def tcp_ping(address: str, timeout: float, ports: Iterable[int] = TCP_PING
 
 
 async def discover(
-    addresses: list[IPv4Address],
+    addresses: list[IPAddress],
     view: LocalView | None,
     timeout: float,
     concurrency: int,
 ) -> dict[str, tuple[str, str | None]]:
     """address -> (how it was found, MAC or None), for the hosts that are up."""
     found: dict[str, tuple[str, str | None]] = {}
-    by_iface: dict[tuple[str, IPv4Address], list[IPv4Address]] = defaultdict(list)
-    rest: list[IPv4Address] = []
+    by_iface: dict[tuple[str, IPv4Address], list[IPAddress]] = defaultdict(list)
+    rest: list[IPAddress] = []
     arp = view is not None and can_arp()
     for address in addresses:
         net = _onlink(address, view) if arp else None
@@ -82,9 +85,8 @@ async def discover(
     loop = asyncio.get_running_loop()
     for (iface, source), group in by_iface.items():
         try:
-            macs = await loop.run_in_executor(
-                None, arp_sweep, iface, source, group, min(timeout, 2.0)
-            )
+            v4 = [a for a in group if isinstance(a, IPv4Address)]
+            macs = await loop.run_in_executor(None, arp_sweep, iface, source, v4, min(timeout, 2.0))
         except OSError:
             rest.extend(group)  # no raw sockets after all: fall back to TCP
             continue
@@ -97,7 +99,7 @@ async def discover(
     if not rest:
         return found
 
-    async def ping(address: IPv4Address) -> None:
+    async def ping(address: IPAddress) -> None:
         async with sem:
             if await tcp_ping(str(address), timeout):
                 found[str(address)] = ("tcp", None)

@@ -154,8 +154,13 @@ async def open_connection(
         await conn.close()
 
 
-def tcp_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+def family_of(address: str) -> socket.AddressFamily:
+    """AF_INET6 for an IPv6 literal (a colon), else AF_INET."""
+    return socket.AF_INET6 if ":" in address else socket.AF_INET
+
+
+def tcp_socket(family: socket.AddressFamily = socket.AF_INET) -> socket.socket:
+    sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setblocking(False)
     # RST on close: the scan leaves no TIME_WAIT pile and no half-open state
     # on a fragile device.

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple, Protocol
 
-from exposcan.net.netio import tcp_socket
+from exposcan.net.netio import family_of, tcp_socket
 
 # struct linger {l_onoff=1, l_linger=0}: close() sends a RST.
 _LINGER_RST = b"\x01\x00\x00\x00\x00\x00\x00\x00"
@@ -60,7 +60,7 @@ def _state_of(err: int) -> PortState:
 async def probe_port(host: str, port: int, timeout: float) -> PortState:
     """One port, from the event loop (follow-up checks, not sweeps)."""
     loop = asyncio.get_running_loop()
-    sock = tcp_socket()
+    sock = tcp_socket(family_of(host))
     try:
         async with asyncio.timeout(timeout):
             await loop.sock_connect(sock, (host, port))
@@ -124,6 +124,7 @@ def sweep(
     out_only = select.EPOLLOUT
     new_socket = socket.socket
     sock_type = socket.SOCK_STREAM | socket.SOCK_NONBLOCK
+    inet, inet6 = socket.AF_INET, socket.AF_INET6
 
     def finish(fd: int, state: PortState) -> None:
         item = inflight.pop(fd)
@@ -143,7 +144,7 @@ def sweep(
                 except StopIteration:
                     exhausted = True
                     break
-                sock = new_socket(socket.AF_INET, sock_type)
+                sock = new_socket(inet6 if ":" in host else inet, sock_type)
                 err = sock.connect_ex((host, port))
                 if err == errno.EINPROGRESS:
                     fd = sock.fileno()

@@ -1,6 +1,9 @@
-"""Scan targets: addresses, CIDR blocks, ranges and host names.
+"""Scan targets: addresses, CIDR blocks, ranges and host names, IPv4 and IPv6.
 
-Only IPv4 for now: the practices we target are IPv4 LANs behind a box.
+IPv6 targets are addresses and small blocks only: a LAN's /64 holds 2**64
+addresses, which no scanner sweeps (RFC 7707 §3); its hosts are found by
+neighbour discovery instead (exposcan.net.ndp), which a no-target scan runs.
+A name is looked up for both A and AAAA records, and every address scanned.
 """
 
 from __future__ import annotations
@@ -10,13 +13,19 @@ import ipaddress
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 # Beyond this a typo (a /8 instead of a /24) would start a scan of hours.
 MAX_TARGETS = 65536
 #: More addresses than this need an explicit ``--max-hosts``: sixteen /24s
 #: is already more than a practice has; a /16 typed for a /24 is refused.
 DEFAULT_MAX_HOSTS = 4096
+#: The largest IPv6 block accepted as a target (a /120): beyond that a block
+#: is a LAN prefix, found by neighbour discovery rather than swept.
+MAX_IPV6_BLOCK = 256
+
+#: An IPv4 or IPv6 address.
+IPAddress = IPv4Address | IPv6Address
 
 
 class TargetError(ValueError):
@@ -25,12 +34,12 @@ class TargetError(ValueError):
 
 @dataclass
 class TargetSet:
-    addresses: list[IPv4Address] = field(default_factory=list)
+    addresses: list[IPAddress] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
-    excluded: set[IPv4Address] = field(default_factory=set)
+    excluded: set[IPAddress] = field(default_factory=set)
 
 
-def expand_static(spec: str, whole: bool = False) -> list[IPv4Address] | None:
+def expand_static(spec: str, whole: bool = False) -> list[IPAddress] | None:
     """Expand an address, CIDR or range; None if ``spec`` is a host name.
 
     A block to scan is its hosts (no network or broadcast address); a block
@@ -39,6 +48,8 @@ def expand_static(spec: str, whole: bool = False) -> list[IPv4Address] | None:
     spec = spec.strip()
     if not spec:
         raise TargetError("empty target")
+    if ":" in spec:
+        return _expand_ipv6(spec, whole)
     if "/" in spec:
         try:
             net = IPv4Network(spec, strict=False)
@@ -71,6 +82,50 @@ def expand_static(spec: str, whole: bool = False) -> list[IPv4Address] | None:
         return None
 
 
+def _expand_ipv6(spec: str, whole: bool) -> list[IPAddress]:
+    """An IPv6 address ([brackets] allowed, as in a URL), a block of at most
+    MAX_IPV6_BLOCK addresses, or a range low-high (high: an address, or the
+    last group in hex)."""
+    spec = spec.strip("[]") if spec.startswith("[") else spec
+    if "/" in spec:
+        try:
+            net = IPv6Network(spec, strict=False)
+        except ValueError as exc:
+            raise TargetError(f"bad network {spec!r}: {exc}") from None
+        if net.num_addresses > MAX_IPV6_BLOCK:
+            raise TargetError(
+                f"{spec}: an IPv6 /{net.prefixlen} cannot be swept (2^{128 - net.prefixlen} "
+                "addresses); name its hosts, or run a scan without target: it finds them "
+                "by neighbour discovery"
+            )
+        # IPv6 has no broadcast address; the subnet-router anycast (all
+        # zeros) is a router's, a host like any other to a scan.
+        return list(net)
+    if "-" in spec:
+        low_s, _, high_s = spec.partition("-")
+        try:
+            low = IPv6Address(low_s)
+            if ":" in high_s:
+                high = IPv6Address(high_s)
+            else:
+                group = int(high_s, 16)
+                if not 0 <= group <= 0xFFFF:
+                    raise ValueError(f"group out of range: {high_s}")
+                high = IPv6Address((int(low) & ~0xFFFF) | group)
+        except ValueError as exc:
+            raise TargetError(f"bad range {spec!r}: {exc}") from None
+        if high < low:
+            raise TargetError(f"reversed range {spec!r}")
+        count = int(high) - int(low) + 1
+        if count > MAX_IPV6_BLOCK:
+            raise TargetError(f"{spec} holds {count} addresses (IPv6 limit {MAX_IPV6_BLOCK})")
+        return [IPv6Address(int(low) + i) for i in range(count)]
+    try:
+        return [IPv6Address(spec)]
+    except ValueError as exc:
+        raise TargetError(f"bad IPv6 address {spec!r}: {exc}") from None
+
+
 def _last_octet(low: IPv4Address, text: str) -> IPv4Address:
     octet = int(text)
     if not 0 <= octet <= 255:
@@ -78,14 +133,37 @@ def _last_octet(low: IPv4Address, text: str) -> IPv4Address:
     return IPv4Address((int(low) & 0xFFFFFF00) | octet)
 
 
-async def resolve_name(name: str, timeout: float) -> list[IPv4Address]:
+async def resolve_name(name: str, timeout: float) -> list[IPAddress]:
+    """A and AAAA records both: a PACS reachable on its IPv6 address is as
+    exposed as on its IPv4 one."""
     loop = asyncio.get_running_loop()
     try:
         async with asyncio.timeout(timeout):
-            infos = await loop.getaddrinfo(name, None, family=socket.AF_INET)
+            infos = await loop.getaddrinfo(
+                name, None, family=socket.AF_UNSPEC, type=socket.SOCK_STREAM
+            )
     except (OSError, TimeoutError) as exc:
         raise TargetError(f"cannot resolve {name!r}: {exc or 'timeout'}") from None
-    return sorted({IPv4Address(info[4][0]) for info in infos})
+    out: set[IPAddress] = set()
+    for info in infos:
+        if info[0] == socket.AF_INET:
+            out.add(IPv4Address(info[4][0]))
+        elif info[0] == socket.AF_INET6:
+            out.add(IPv6Address(info[4][0]))
+    return sorted(out, key=address_key)
+
+
+def address_key(address: IPAddress) -> tuple[int, int]:
+    """Sort order: IPv4 first, then IPv6, each numerically."""
+    return (address.version, int(address))
+
+
+def text_key(address: str) -> tuple[int, int]:
+    """:func:`address_key` of an address in text; anything else last."""
+    try:
+        return address_key(ipaddress.ip_address(address))
+    except ValueError:
+        return (99, 0)
 
 
 async def build_targets(
@@ -96,7 +174,7 @@ async def build_targets(
 ) -> TargetSet:
     """Expand, de-duplicate and exclude; more than ``max_hosts`` addresses
     left to scan is a :class:`TargetError` (the CLI's ``--max-hosts``)."""
-    seen: dict[IPv4Address, None] = {}
+    seen: dict[IPAddress, None] = {}
     labels: list[str] = []
     for spec in specs:
         addresses = expand_static(spec)
@@ -107,7 +185,7 @@ async def build_targets(
             seen.setdefault(address, None)
             if len(seen) > MAX_TARGETS:
                 raise TargetError(f"more than {MAX_TARGETS} targets")
-    excluded: set[IPv4Address] = set()
+    excluded: set[IPAddress] = set()
     for spec in excludes:
         addresses = expand_static(spec, whole=True)
         if addresses is None:
@@ -124,6 +202,11 @@ async def build_targets(
 
 def in_any(address: IPv4Address, networks: Iterable[IPv4Network]) -> bool:
     return any(address in net for net in networks)
+
+
+def url_host(address: str) -> str:
+    """The host part of a URL (RFC 3986 §3.2.2): an IPv6 literal in brackets."""
+    return f"[{address}]" if ":" in address and not address.startswith("[") else address
 
 
 def is_ipv4(text: str) -> bool:

@@ -20,6 +20,7 @@ import jinja2
 
 from exposcan.catalogue import Catalogue, default_catalogue
 from exposcan.models import Finding, Report, Service, Severity
+from exposcan.net.targets import url_host
 from exposcan.report.guides import Guide, GuideText, guides_for, load_guides
 from exposcan.report.i18n import Texts, check_lang, default_lang
 from exposcan.report.network_map import build_map
@@ -109,7 +110,7 @@ def _groups(report: Report, catalogue: Catalogue, texts: Texts, guides: list[Gui
             any(f.safety.value == "intrusive" for f in findings),
         )
         for f in findings:
-            where = f.host if f.port is None else f"{f.host}:{f.port}"
+            where = f.host if f.port is None else f"{url_host(f.host)}:{f.port}"
             evidence = [
                 (texts.label(k), texts.value(v))
                 for k, v in f.evidence.items()

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from exposcan.catalogue import default_catalogue
 from exposcan.models import Report, Severity
+from exposcan.net.targets import url_host
 from exposcan.report.i18n import Texts
 from exposcan.report.verdict_text import action_text, internet_answer, lan_answer
 from exposcan.state import Progress
@@ -123,7 +124,7 @@ def render_summary(report: Report, outputs: Sequence[str] = (), lang: str = "en"
         table.add_column(texts("terminal.finding"), ratio=2)
         table.add_column(texts("terminal.evidence"), ratio=3)
         for f in sorted(report.findings, key=lambda f: -f.severity.rank):
-            where = f"{f.host}:{f.port}" if f.port is not None else f.host
+            where = f"{url_host(f.host)}:{f.port}" if f.port is not None else f.host
             what = Text.assemble(_rule_name(f.rule, f.title, lang), "\n", (f.rule, "dim"))
             table.add_row(
                 Text(texts("severity." + f.severity.value), SEVERITY_STYLE[f.severity]),
@@ -152,7 +153,7 @@ def render_summary(report: Report, outputs: Sequence[str] = (), lang: str = "en"
     if report.errors:
         parts.append(Text(f"{len(report.errors)} probe error(s) (see the JSON report):", "dim"))
         for e in report.errors[:10]:
-            where = f"{e.host}:{e.port}" if e.port is not None else e.host
+            where = f"{url_host(e.host)}:{e.port}" if e.port is not None else e.host
             parts.append(Text(f"  {where} {e.probe}: {e.reason.value} {e.detail}", "dim"))
     for note in scan.notes:
         parts.append(Text(f"note: {texts.note(note)}", "italic"))

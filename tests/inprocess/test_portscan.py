@@ -133,3 +133,44 @@ async def test_cancelling_the_scan_stops_its_thread() -> None:
     # Then it had been working, and its thread stopped: no answer since
     assert after_stop > 0
     assert answered[0] == after_stop
+
+
+def test_ipv4_and_ipv6_loopback_in_one_sweep() -> None:
+    # Given a listener on ::1 and one on 127.0.0.1, and a closed port on ::1
+    v6 = socket.socket(socket.AF_INET6)
+    v6.bind(("::1", 0))
+    v6.listen(8)
+    v4 = _listener()
+    spare = socket.socket(socket.AF_INET6)
+    spare.bind(("::1", 0))
+    closed = spare.getsockname()[1]
+    spare.close()
+    jobs = [("::1", v6.getsockname()[1]), ("127.0.0.1", v4.getsockname()[1]), ("::1", closed)]
+    results: list[PortResult] = []
+    # When one sweep covers both families
+    sweep(
+        iter(jobs), window=4, timeout=1.0, rate=0, on_result=results.append, stop=threading.Event()
+    )
+    v6.close()
+    v4.close()
+    # Then each address family's socket found its own port's state
+    states = {(r.host, r.port): r.state for r in results}
+    assert states == {
+        jobs[0]: PortState.OPEN,
+        jobs[1]: PortState.OPEN,
+        jobs[2]: PortState.CLOSED,
+    }
+
+
+async def test_probe_port_over_ipv6() -> None:
+    # Given a listener on ::1
+    v6 = socket.socket(socket.AF_INET6)
+    v6.bind(("::1", 0))
+    v6.listen(8)
+    port = v6.getsockname()[1]
+    # When one port is probed from the event loop, then after it is closed
+    first = await probe_port("::1", port, 1.0)
+    v6.close()
+    second = await probe_port("::1", port, 1.0)
+    # Then it was open, then closed
+    assert (first, second) == (PortState.OPEN, PortState.CLOSED)

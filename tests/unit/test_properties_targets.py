@@ -8,14 +8,21 @@ decides whether a string is an address, a block, a range or a name.
 from __future__ import annotations
 
 import asyncio
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from exposcan.net.portspec import PortSpecError, format_ports, parse_ports
-from exposcan.net.targets import MAX_TARGETS, TargetError, build_targets, expand_static
+from exposcan.net.targets import (
+    MAX_IPV6_BLOCK,
+    MAX_TARGETS,
+    TargetError,
+    address_key,
+    build_targets,
+    expand_static,
+)
 from tests.unit.properties import examples, ran
 
 PORT_CHARS = st.sampled_from(list("0123456789,-T: \t٣\x00"))
@@ -67,10 +74,13 @@ def test_target_specs_expand_or_say_why(spec: str) -> None:
         return  # Then a TargetError, ...
     if out is None:
         return  # ... a host name (left to the resolver), ...
-    # ... or at most MAX_TARGETS IPv4 addresses, in order, without repeats
+    # ... or at most MAX_TARGETS IPv4 addresses (MAX_IPV6_BLOCK IPv6 ones,
+    # never both), in order, without repeats
     assert 0 < len(out) <= MAX_TARGETS
-    assert all(isinstance(a, IPv4Address) for a in out)
-    assert out == sorted(set(out))
+    assert all(isinstance(a, IPv4Address) for a in out) or (
+        all(isinstance(a, IPv6Address) for a in out) and len(out) <= MAX_IPV6_BLOCK
+    )
+    assert out == sorted(set(out), key=address_key)
 
 
 static_spec = (

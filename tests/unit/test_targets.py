@@ -1,8 +1,18 @@
-from ipaddress import IPv4Address
+import asyncio
+import socket
+from ipaddress import IPv4Address, IPv6Address
 
 import pytest
 
-from exposcan.net.targets import MAX_TARGETS, TargetError, build_targets, expand_static
+from exposcan.net.targets import (
+    MAX_TARGETS,
+    TargetError,
+    address_key,
+    build_targets,
+    expand_static,
+    resolve_name,
+    url_host,
+)
 
 
 def test_single_address() -> None:
@@ -61,3 +71,83 @@ async def test_excluded_addresses_are_kept_for_follow_up_scans() -> None:
     # forward may point at an excluded address later in the scan.
     targets = await build_targets(["198.18.0.0/30"], ["198.18.0.2"])
     assert targets.excluded == {IPv4Address("198.18.0.2")}
+
+
+# --- IPv6 -------------------------------------------------------------------
+
+
+def test_ipv6_address_and_brackets() -> None:
+    # Given an IPv6 address, bare and as written in a URL
+    # Then both are that one address
+    assert expand_static("2001:db8:ca:1::10") == [IPv6Address("2001:db8:ca:1::10")]
+    assert expand_static("[::1]") == [IPv6Address("::1")]
+
+
+def test_small_ipv6_block_and_range() -> None:
+    # Given a /126 and a range on the last group (hex)
+    block = expand_static("2001:db8::/126")
+    short = expand_static("2001:db8::a-f")
+    # Then the block is its four addresses (IPv6 has no broadcast) and the
+    # range runs from ::a to ::f inclusive
+    assert block == [IPv6Address(f"2001:db8::{i}") for i in range(4)]
+    assert short == [IPv6Address(f"2001:db8::{i:x}") for i in range(10, 16)]
+
+
+@pytest.mark.parametrize("spec", ["2001:db8:ca:1::/64", "2001:db8::/119"])
+def test_ipv6_lan_prefix_is_refused_in_one_line(spec: str) -> None:
+    # Given an IPv6 prefix too large to sweep
+    # When it is expanded
+    with pytest.raises(TargetError) as err:
+        expand_static(spec)
+    # Then the refusal says why, in one line, and what to do instead
+    message = str(err.value)
+    assert "cannot be swept" in message and "neighbour discovery" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("spec", ["2001:db8::f-a", "2001:db8::zz", "2001:db8::1-10000"])
+def test_bad_ipv6_targets_are_refused(spec: str) -> None:
+    with pytest.raises(TargetError):
+        expand_static(spec)
+
+
+def test_ipv6_excluded_and_sorted_after_ipv4() -> None:
+    # Given mixed targets with an IPv6 exclusion
+    targets = asyncio.run(build_targets(["2001:db8::1-3", "198.18.0.1", "::1"], ["2001:db8::2"]))
+    # Then the excluded IPv6 address is gone; order is the targets' order
+    assert targets.addresses == [
+        IPv6Address("2001:db8::1"),
+        IPv6Address("2001:db8::3"),
+        IPv4Address("198.18.0.1"),
+        IPv6Address("::1"),
+    ]
+    assert sorted(targets.addresses, key=address_key)[0] == IPv4Address("198.18.0.1")
+
+
+async def test_a_name_gives_its_aaaa_records_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a name with an A and an AAAA record (this machine's /etc/hosts has
+    # no AAAA name, so the resolver's answer is given: the only mock here)
+    loop = asyncio.get_running_loop()
+    asked: list[int] = []
+
+    async def getaddrinfo(host: str, port: object, **kw: int) -> list[tuple[object, ...]]:
+        asked.append(kw["family"])
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("198.18.0.10", 0)),
+            (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("2001:db8:ca:1::10", 0, 0, 0)),
+        ]
+
+    monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
+    # When it is resolved
+    found = await resolve_name("pacs.cabinet.test", 5.0)
+    # Then both families were asked for and both addresses are scanned, IPv4 first
+    assert asked == [socket.AF_UNSPEC]
+    assert found == [IPv4Address("198.18.0.10"), IPv6Address("2001:db8:ca:1::10")]
+
+
+@pytest.mark.parametrize(
+    ("address", "host"),
+    [("2001:db8::1", "[2001:db8::1]"), ("198.18.0.10", "198.18.0.10"), ("[::1]", "[::1]")],
+)
+def test_url_host_brackets_ipv6(address: str, host: str) -> None:
+    assert url_host(address) == host

@@ -25,6 +25,7 @@ from yarl import URL
 from exposcan.limits import Deadlines, Limits
 from exposcan.models import ErrorReason
 from exposcan.net.netio import ProbeError, insecure_tls_context
+from exposcan.net.targets import url_host
 from exposcan.protocols.http.tls import TlsFacts, tls_facts
 
 Method = Literal["GET", "HEAD"]
@@ -151,7 +152,8 @@ class HttpClient:
     def url(self, path: str) -> URL:
         # yarl re-quotes without double-encoding existing %XX escapes.
         scheme = "https" if self.tls else "http"
-        return URL(f"{scheme}://{self.host}:{self.port}{path}")
+        # RFC 3986 §3.2.2: an IPv6 literal goes in brackets.
+        return URL(f"{scheme}://{url_host(self.host)}:{self.port}{path}")
 
     async def request(
         self,

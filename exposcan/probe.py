@@ -56,6 +56,12 @@ class ProbeContext:
         internet view are joined on."""
         self.fact("imaging.service", port, protocol, service=what, **data)
 
+    def health_data(self, port: int, protocol: str, what: str, **data: Any) -> None:
+        """Mark a service that serves health data that is not an image
+        (laboratory results, HL7 messages, clinical documents): joined with
+        the internet view and the box's forwards as :meth:`imaging` is."""
+        self.fact("health-data.service", port, protocol, service=what, **data)
+
 
 class ServiceProbe(abc.ABC):
     name: ClassVar[str]

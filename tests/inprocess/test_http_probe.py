@@ -203,7 +203,8 @@ async def test_listing_with_extensionless_dicom(monkeypatch: pytest.MonkeyPatch)
     assert ev["imaging_files"] == 4
     assert ev["without_extension"] == 3
     assert ev["with_magic"] == 4
-    assert ev["files_sampled"] == 5  # 4 extension-less files + 1 .dcm confirmed
+    # 4 extension-less files, 1 .dcm confirmed, the .txt (a health-data candidate)
+    assert ev["files_sampled"] == 6
     assert ev["folders_walked"] == 4
     assert ev["extensions"] == ["dcm"]
     assert ev["cut_short"] is False
@@ -216,6 +217,28 @@ async def test_listing_with_extensionless_dicom(monkeypatch: pytest.MonkeyPatch)
     for name in ("IM000001", "IM000002", "serie1", "LISEZMOI", "1.2.840.1.1"):
         assert name not in text
     assert report.errors == []
+
+
+async def test_listing_with_health_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a listing of laboratory results (HPRIM, HL7 v2) named after
+    # patients, and a text file that is neither
+    tree = {
+        "/resultats/CNRY-0001.hpr": b"H|^~\\&|LABO|||\r\nP|1||CNRY-0001||CANARY^ALICE\r\n",
+        "/resultats/00042": b"MSH|^~\\&|LAB|X|||20240101||ORU^R01|1|P|2.5\r",
+        "/LISEZMOI.txt": b"rien",
+    }
+    async with serve(nginx_listing_app(Seen(), tree)) as port:
+        # When scanned
+        _, report = await scan_http(port, monkeypatch)
+    found = rules(report)
+    # Then the health-data twin of the listing rule, with counts and kinds only
+    ev = found["http.listing-health-data"]
+    assert ev["health_data_files"] == 2
+    assert ev["health_data_kinds"] == ["hl7v2", "hprim"]
+    assert "http.listing-imaging" not in found
+    text = report.to_json()
+    assert_no_patient_data(text)
+    assert "resultats" not in text and "00042" not in text
 
 
 async def test_listing_without_imaging(monkeypatch: pytest.MonkeyPatch) -> None:

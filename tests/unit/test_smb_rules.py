@@ -8,7 +8,7 @@ from exposcan.models import Vantage
 from exposcan.state import Fact
 
 
-def share_fact(name: str, imaging: int) -> Fact:
+def share_fact(name: str, imaging: int, health: int = 0) -> Fact:
     return Fact(
         "smb.share",
         "198.18.0.20",
@@ -20,6 +20,8 @@ def share_fact(name: str, imaging: int) -> Fact:
             "readable": True,
             "imaging_files": imaging,
             "imaging_folders": 1 if imaging else 0,
+            "health_data_files": health,
+            "health_data_kinds": ["hprim"] if health else [],
             "files_seen": 3,
             "folders_seen": 1,
             "truncated": False,
@@ -52,3 +54,13 @@ def test_smb1_rule_needs_acceptance():
     unknown = Fact("smb.negotiate", "198.18.0.20", 445, "smb", {"smb1": None})
     assert set(rules_for(accepted)) == {"smb.v1"}
     assert rules_for(refused) == {} and rules_for(unknown) == {}
+
+
+def test_share_with_health_data_is_high_and_not_merely_readable():
+    # Given a readable share with laboratory results and no images
+    found = rules_for(share_fact("resultats", 0, health=3))
+    # Then the health-data twin fires (high) with counts and kinds, and the
+    # "merely readable" medium finding does not
+    assert set(found) == {"smb.guest-share-health-data"}
+    assert found["smb.guest-share-health-data"]["health_data_files"] == 3
+    assert found["smb.guest-share-health-data"]["health_data_kinds"] == ["hprim"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
+from exposcan.healthdata import default_health_signatures
 from exposcan.imaging import default_signatures
 from exposcan.protocols.smb.walk import (
     Entry,
@@ -91,16 +92,41 @@ def test_counts_imaging_by_name_magic_and_dicomdir():
     assert result.truncated is False
 
 
-def test_reads_only_132_bytes_and_only_files_without_extension():
+def test_reads_only_the_head_and_only_files_without_extension_or_health_candidates():
     share = MemoryShare(lab_like_share())
     walk_share(share, default_signatures(), WalkLimits())
-    # Then the .dcm, .csv and .txt files were never opened, and each read asked 132 bytes
+    # Then the .dcm and .csv files were never opened; extension-less files
+    # (DICM magic, HPRIM/HL7) and the .txt (a health-data candidate) were,
+    # each read asking the health read size (1 KiB), no more
     assert sorted(p.rsplit("\\", 1)[-1] for p, _ in share.reads) == [
         "00000001",
         "IM000001",
         "IM000002",
+        "LISEZMOI.txt",
     ]
-    assert {size for _, size in share.reads} == {132}
+    assert {size for _, size in share.reads} == {default_health_signatures().read_size} == {1024}
+
+
+def test_health_data_is_counted_by_content_and_never_named():
+    # Given a share with laboratory results (HPRIM, HL7 v2), a CDA, a FHIR
+    # bundle and text that only looks like them
+    tree: dict[str, bytes | None] = {
+        "Resultats": None,
+        "Resultats\\CNRY-0001.hpr": b"H|^~\\&|LABO||\r\nP|1||CNRY-0001||CANARY^ALICE\r\n",
+        "Resultats\\00042": b"\x0bMSH|^~\\&|LAB|X|||20240101||ORU^R01|1|P|2.5\r",
+        "Resultats\\cr.xml": b'<?xml version="1.0"?><ClinicalDocument xmlns="urn:hl7-org:v3">',
+        "Resultats\\b.json": b'{"resourceType": "Bundle", "entry": []}',
+        "Resultats\\notes.txt": b"H| is not HPRIM without a patient record",
+        "Resultats\\plain.json": b'{"kind": "settings"}',
+    }
+    share = MemoryShare(tree)
+    # When the share is walked
+    result = walk_share(share, default_signatures(), WalkLimits())
+    # Then four health-data files are counted, by kind, and no name or byte leaves
+    assert result.health_files == 4
+    assert result.health_kinds == {"hprim": 1, "hl7v2": 1, "cda": 1, "fhir": 1}
+    assert result.imaging_files == 0
+    assert "CNRY" not in repr(result) and "CANARY" not in repr(result)
 
 
 def test_result_holds_no_name():

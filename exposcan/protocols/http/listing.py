@@ -27,6 +27,7 @@ from typing import Any
 from yarl import URL
 
 from exposcan.catalogue import Catalogue, default_catalogue
+from exposcan.healthdata import HealthSignatures, default_health_signatures
 from exposcan.imaging import (
     ImagingSignatures,
     default_signatures,
@@ -149,6 +150,9 @@ class WalkResult:
     files_sampled: int = 0
     with_magic: int = 0
     without_extension: int = 0  # imaging found by magic alone
+    #: Health data that is not an image (exposcan/healthdata.py).
+    health_files: int = 0
+    health_kinds: dict[str, int] = field(default_factory=dict)
     extensions: set[str] = field(default_factory=set)
     cut_short: bool = False
     cut_reasons: set[str] = field(default_factory=set)
@@ -168,6 +172,8 @@ class WalkResult:
             "without_extension": self.without_extension,
             "dicomdir": self.dicomdir,
             "extensions": sorted(self.extensions),
+            "health_data_files": self.health_files,
+            "health_data_kinds": sorted(self.health_kinds),
             "cut_short": self.cut_short,
             "cut_reasons": sorted(self.cut_reasons),
         }
@@ -189,6 +195,7 @@ async def walk(
     deadline: float,
     signatures: ImagingSignatures | None = None,
     result: WalkResult | None = None,
+    health: HealthSignatures | None = None,
 ) -> WalkResult:
     """Walk the listing from ``start`` (whose page is ``first_page``) breadth
     first, then sample extension-less files for the DICM magic.
@@ -196,6 +203,8 @@ async def walk(
     ``result`` is filled as the walk goes, so a caller that cancels the walk
     at its deadline still has the counts so far."""
     sigs = signatures or default_signatures()
+    health = health or default_health_signatures()
+    head_size = max(sigs.read_size, health.read_size)
     limits = config.limits
     stop_at = min(deadline, time.monotonic() + limits.seconds)
     result = result if result is not None else WalkResult(server)
@@ -245,7 +254,7 @@ async def walk(
                 result.by_extension += 1
                 result.extensions.add(ext)
                 confirm.append(path)
-            elif magic_worth_testing(path, sigs):
+            elif magic_worth_testing(path, sigs) or health.worth_reading(path):
                 to_sample.append(path)
         if entries > limits.entries:
             break
@@ -262,9 +271,9 @@ async def walk(
         try:
             head = await fetch(
                 path,
-                cap=sigs.read_size,
+                cap=head_size,
                 truncate=True,
-                headers={"Range": f"bytes=0-{sigs.read_size - 1}"},
+                headers={"Range": f"bytes=0-{head_size - 1}"},
             )
         except (ProbeError, TlsMismatch, ValueError):  # never let a listed name escape
             result.cut("error")
@@ -272,6 +281,10 @@ async def walk(
         if head.status not in (200, 206):
             continue
         result.files_sampled += 1
+        found = health.classify(head.body[:head_size])
+        if found is not None:
+            result.health_files += 1
+            result.health_kinds[found] = result.health_kinds.get(found, 0) + 1
         if sigs.has_magic(head.body[: sigs.read_size]):
             result.with_magic += 1
             if path in unknown:

@@ -262,6 +262,15 @@ class HttpProbe(ServiceProbe):
                     version=None,
                     proof=f"{result.imaging_files} imaging files in a directory listing",
                 )
+            if result.health_files:
+                ctx.health_data(
+                    service.port,
+                    "http",
+                    "listing",
+                    product=server,
+                    kinds=sorted(result.health_kinds),
+                    proof=f"{result.health_files} health data files in a directory listing",
+                )
             return result
         return None
 

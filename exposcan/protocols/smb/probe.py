@@ -231,11 +231,27 @@ class SmbProbe(ServiceProbe):
                 folders_seen=walk.folders_seen,
                 sampled=walk.sampled,
                 unreadable=walk.unreadable,
+                health_data_files=walk.health_files,
+                health_data_kinds=sorted(walk.health_kinds),
                 truncated=walk.truncated,
                 cut_by=list(walk.cut_by),
                 readable_shares=readable,
                 imaging_shares=imaging,
             )
+            if walk.health_files:
+                ctx.health_data(
+                    service.port,
+                    "smb",
+                    "share",
+                    product=service.product,
+                    share=report.name,
+                    kinds=sorted(walk.health_kinds),
+                    proof=(
+                        f"{report.session} session listed share '{report.name}': "
+                        f"{walk.health_files} health data files"
+                        + (" (walk cut short)" if walk.truncated else "")
+                    ),
+                )
             if walk.imaging_files:
                 ctx.imaging(
                     service.port,

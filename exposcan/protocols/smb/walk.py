@@ -15,6 +15,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from exposcan.healthdata import HealthSignatures, default_health_signatures
 from exposcan.imaging import ImagingSignatures, has_no_extension
 
 
@@ -62,6 +63,10 @@ class WalkResult:
     by_magic: int = 0
     sampled: int = 0
     unreadable: int = 0
+    #: Health data that is not an image (exposcan/healthdata.py): files, and
+    #: files per signature id.
+    health_files: int = 0
+    health_kinds: dict[str, int] = field(default_factory=dict)
     cut_by: list[str] = field(default_factory=list)
 
     @property
@@ -83,8 +88,10 @@ def walk_share(
     signatures: ImagingSignatures,
     limits: WalkLimits,
     stop: threading.Event | None = None,
+    health: HealthSignatures | None = None,
 ) -> WalkResult:
     """Breadth first, so that a deep tree still shows its top levels."""
+    health = health or default_health_signatures()
     result = WalkResult()
     queue: deque[tuple[str, int]] = deque([("", 0)])
     budget = limits.max_entries
@@ -121,7 +128,7 @@ def walk_share(
                 continue
             result.files_seen += 1
             verdict = _classify(
-                reader, join(path, entry.name), entry.name, signatures, limits, result, stop
+                reader, join(path, entry.name), entry.name, signatures, health, limits, result, stop
             )
             if verdict is None:  # the session broke while sampling
                 queue.clear()
@@ -138,6 +145,7 @@ def _classify(
     path: str,
     name: str,
     signatures: ImagingSignatures,
+    health: HealthSignatures,
     limits: WalkLimits,
     result: WalkResult,
     stop: threading.Event | None,
@@ -149,10 +157,11 @@ def _classify(
         if kind == "DICOMDIR":
             result.dicomdir += 1
         return 1
-    if not has_no_extension(name):
+    if not (has_no_extension(name) or health.worth_reading(name)):
         return 0
     # Exports often carry no extension (IM000001): PS3.10 §7.1 says the
-    # 128-byte preamble then "DICM", so 132 bytes decide.
+    # 128-byte preamble then "DICM", so 132 bytes decide; laboratory results
+    # (HPRIM, HL7) are told by their first records, within the health read.
     if result.sampled >= limits.max_samples:
         result.cut("samples")
         return 0
@@ -161,14 +170,18 @@ def _classify(
         return 0
     result.sampled += 1
     try:
-        head = reader.read_head(path, signatures.read_size)
+        head = reader.read_head(path, max(signatures.read_size, health.read_size))
     except ShareAccessDenied:
         result.unreadable += 1
         return 0
     except ShareSessionLost:
         result.cut("session")
         return None
-    if signatures.has_magic(head):
+    found = health.classify(head)
+    if found is not None:
+        result.health_files += 1
+        result.health_kinds[found] = result.health_kinds.get(found, 0) + 1
+    if signatures.has_magic(head) and has_no_extension(name):
         result.by_magic += 1
         return 1
     return 0

@@ -467,6 +467,9 @@ class UpnpProbe(NetworkProbe):
             internal = ctx.scan.hosts.get(m.internal_client) if m.protocol == "TCP" else None
             service = internal.services.get(m.internal_port) if internal else None
             imaging = _imaging_fact(internal, m.internal_port) if service else None
+            health = (
+                _service_fact(internal, m.internal_port, "health-data.service") if service else None
+            )
             if internal is None:
                 state = "not scanned"
             elif service is not None:
@@ -494,14 +497,20 @@ class UpnpProbe(NetworkProbe):
                 internal_product=service.product if service else None,
                 imaging=imaging is not None,
                 imaging_service=str(imaging.data.get("service")) if imaging else None,
+                health_data=health is not None,
+                health_data_service=str(health.data.get("service")) if health else None,
                 external_ip=igd.external_ip,
             )
 
 
 def _imaging_fact(host: HostState | None, port: int) -> Fact | None:
+    return _service_fact(host, port, "imaging.service")
+
+
+def _service_fact(host: HostState | None, port: int, kind: str) -> Fact | None:
     if host is None:
         return None
-    return next((f for f in host.facts if f.kind == "imaging.service" and f.port == port), None)
+    return next((f for f in host.facts if f.kind == kind and f.port == port), None)
 
 
 def _url_port(url: str) -> int:

@@ -39,6 +39,8 @@ REQUIRED_BINARIES: tuple[str, ...] = (
     "/usr/sbin/miniupnpd",
     "/usr/bin/storescp",
     "/usr/sbin/iptables-legacy-restore",
+    "/usr/sbin/ip6tables-legacy-restore",
+    "/usr/sbin/radvd",
 )
 READY_DEADLINE_S = 20.0
 
@@ -58,9 +60,13 @@ def missing_requirements() -> list[str]:
     out = [b for b in REQUIRED_BINARIES if not os.access(b, os.X_OK)]
     if os.geteuid() != 0:
         out.insert(0, "root (network namespaces)")
-    plugin = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
-    if not os.path.exists(plugin):
-        out.append(plugin)
+    for plugin in (
+        "/usr/share/orthanc/plugins/libOrthancDicomWeb.so",
+        # libnginx-mod-stream: the PACS's IPv6 relay.
+        "/usr/lib/nginx/modules/ngx_stream_module.so",
+    ):
+        if not os.path.exists(plugin):
+            out.append(plugin)
     if shutil.which("ip") is None:
         out.append("ip (iproute2)")
     return out
@@ -236,6 +242,7 @@ class Lab:
         # nginx: temp and log dirs; the autoindex root.
         (self.host_dir(t.WEB.name) / "nginx" / "tmp").mkdir(parents=True)
         canary.write_tree(t.WEB_FILES, self.web_root, site=4)
+        (self.host_dir(t.PACS.name) / "nginx-relay").mkdir()
         # storescp: what a scan must never fill.
         self.storescp_dir.mkdir(parents=True)
         # miniupnpd reads its lease file at start, deletes it and rewrites it.
@@ -246,7 +253,17 @@ class Lab:
     def _configure_box(self) -> None:
         box = self.netns(t.BOX.name)
         # /proc/sys/net is per network namespace; no need for procps' sysctl.
-        netns.run_in(box, ["sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"])
+        # IPv6 forwarding on and no ip6tables rule: the LAN's global /64 is
+        # routed from the internet with no inbound filter (set_ipv6_filter).
+        netns.run_in(
+            box,
+            [
+                "sh",
+                "-c",
+                "echo 1 > /proc/sys/net/ipv4/ip_forward; "
+                "echo 1 > /proc/sys/net/ipv6/conf/all/forwarding",
+            ],
+        )
         rules = (self.host_dir(t.BOX.name) / "iptables.rules").read_text()
         # iptables-legacy: the miniupnpd-iptables build drives the legacy
         # tables through libiptc; rules in nftables would be invisible to it.
@@ -293,6 +310,34 @@ class Lab:
                     str(d(t.WEB.name) / "nginx" / "error.log"),
                     "-g",
                     "daemon off;",
+                ],
+            ),
+            (
+                t.PACS.name,
+                "nginx-relay",
+                [
+                    "/usr/sbin/nginx",
+                    "-c",
+                    str(d(t.PACS.name) / "nginx-relay.conf"),
+                    "-e",
+                    str(d(t.PACS.name) / "nginx-relay" / "error.log"),
+                    "-g",
+                    "daemon off;",
+                ],
+            ),
+            (
+                t.BOX.name,
+                "radvd",
+                # -n: foreground; its own pid file, logs to stderr (our log).
+                [
+                    "/usr/sbin/radvd",
+                    "-n",
+                    "-C",
+                    str(d(t.BOX.name) / "radvd.conf"),
+                    "-p",
+                    str(d(t.BOX.name) / "radvd.pid"),
+                    "-m",
+                    "stderr",
                 ],
             ),
             (
@@ -370,6 +415,19 @@ class Lab:
             for port in h.tcp_ports:
                 checks.append(
                     {"name": f"{h.name}:{port}", "kind": "tcp", "host": str(h.ip), "port": port}
+                )
+        # Over IPv6 once the announcements gave the addresses (ws's too).
+        ipv6_ports = ((t.PACS, t.PACS_RELAY_PORTS), (t.NAS, t.SMB_PORTS[:1]))
+        for h, ports in ipv6_ports:
+            address = t.global_ipv6(h)
+            for port in ports:
+                checks.append(
+                    {
+                        "name": f"{h.name} v6:{port}",
+                        "kind": "tcp",
+                        "host": str(address),
+                        "port": port,
+                    }
                 )
         return checks
 
@@ -458,6 +516,15 @@ class Lab:
             count = int(json.loads(out)["CountInstances"])
             if count != expected:
                 raise LabError(f"{h.name} holds {count} instances, expected {expected}")
+
+    # --- the box's IPv6 firewall (the negative case) ------------------------------
+
+    def set_ipv6_filter(self, on: bool) -> None:
+        """Turn the box's inbound IPv6 filter on (docker/box/ip6tables.rules)
+        or off (no rule: the lab's default)."""
+        no_filter = "*filter\n:INPUT ACCEPT\n:FORWARD ACCEPT\n:OUTPUT ACCEPT\nCOMMIT\n"
+        rules = (self.host_dir(t.BOX.name) / "ip6tables.rules").read_text() if on else no_filter
+        netns.run_in(self.netns(t.BOX.name), ["ip6tables-legacy-restore"], stdin=rules)
 
     # --- a change in the practice (cron audit tests) ------------------------------
 

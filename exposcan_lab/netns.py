@@ -55,6 +55,7 @@ def build(lab: str, on_namespace: Callback) -> None:
     for role in t.NAMESPACE_ROLES:
         ip("netns", "add", ns[role])
         on_namespace(ns[role])
+        _ipv6_defaults(ns[role], autoconf=role in t.IPV6_HOSTS)
         ip("-n", ns[role], "link", "set", "lo", "up")
 
     sw = ns[t.SWITCH]
@@ -76,6 +77,9 @@ def build(lab: str, on_namespace: Callback) -> None:
             "link",
             "add",
             ifname,
+            # A fixed MAC: the SLAAC address follows from it (topology).
+            "address",
+            t.host_mac(h),
             "type",
             "veth",
             "peer",
@@ -111,6 +115,25 @@ def build(lab: str, on_namespace: Callback) -> None:
     ip("-n", inet, "addr", "add", f"{t.INET_IP}/{t.WAN_PREFIXLEN}", "dev", t.HOST_IF)
     ip("-n", inet, "link", "set", t.HOST_IF, "up")
     ip("-n", inet, "route", "add", "default", "via", str(t.BOX_WAN_IP))
+    # IPv6: static on both sides of the box; the LAN hosts learn the LAN
+    # prefix from the box's router advertisements (radvd, started by lab.py).
+    for addr, dev in (
+        (f"{t.BOX_LAN_IP6}/{t.LAN6_NET.prefixlen}", t.BOX_LAN_IF),
+        (f"{t.BOX_WAN_IP6}/{t.WAN6_NET.prefixlen}", t.BOX_WAN_IF),
+    ):
+        ip("-n", box, "-6", "addr", "add", addr, "dev", dev, "nodad")
+    ip("-n", inet, "-6", "addr", "add", f"{t.INET_IP6}/{t.WAN6_NET.prefixlen}", "dev", t.HOST_IF)
+    ip("-n", inet, "-6", "route", "add", "default", "via", str(t.BOX_WAN_IP6))
+
+
+def _ipv6_defaults(ns: str, autoconf: bool) -> None:
+    """Per-namespace IPv6 settings, before any interface exists (``default``
+    is what new interfaces copy): no duplicate address detection (a lab of
+    unique MACs; it would delay every address by a second), and an address
+    from router advertisements only on the hosts of IPV6_HOSTS."""
+    conf = "/proc/sys/net/ipv6/conf"
+    script = f"echo 0 > {conf}/default/accept_dad; echo {int(autoconf)} > {conf}/default/autoconf"
+    run_in(ns, ["sh", "-c", script])
 
 
 def run_in(ns: str, argv: Sequence[str], stdin: str | None = None) -> str:

@@ -14,7 +14,7 @@ must not use ``is_private`` to decide which side a scan comes from.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Final, Literal
 
 # --- Networks -----------------------------------------------------------------
@@ -111,7 +111,14 @@ BOX: Final = Host(
     BOX_LAN_IP,
     "lan",
     (IGD_HTTP_PORT,),
-    ("box/miniupnpd.conf", "box/leases", "box/iptables.rules", "box/forwards"),
+    (
+        "box/miniupnpd.conf",
+        "box/leases",
+        "box/iptables.rules",
+        "box/forwards",
+        "box/radvd.conf",
+        "box/ip6tables.rules",
+    ),
     "internet box: NAT, UPnP IGD, port forwards",
 )
 PACS: Final = Host(
@@ -119,7 +126,7 @@ PACS: Final = Host(
     IPv4Address("198.18.0.10"),
     "lan",
     (PACS_DICOM_PORT, PACS_HTTP_PORT),
-    ("pacs/orthanc.json",),
+    ("pacs/orthanc.json", "pacs/nginx-relay.conf"),
     "Orthanc in its 2020 state: remote access, no authentication",
 )
 PACS_SECURE: Final = Host(
@@ -205,6 +212,54 @@ HOSTS: Final[tuple[Host, ...]] = (
 HOSTS_BY_NAME: Final[dict[str, Host]] = {h.name: h for h in HOSTS}
 #: Every namespace a lab creates, in creation order.
 NAMESPACE_ROLES: Final[tuple[str, ...]] = (SWITCH, *(h.name for h in HOSTS))
+
+
+# --- IPv6 -------------------------------------------------------------------------
+#
+# The box routes a global /64 (inside 2001:db8::/32, RFC 3849 documentation:
+# never a real host) to the LAN and announces it with router advertisements
+# (radvd), while IPv4 stays NATed: the practice of the French access
+# providers. Inbound IPv6 is not filtered (the Freebox default until its
+# firewall option is turned on); ``BOX_IP6TABLES_RULES`` is the negative case.
+# Only the hosts of ``IPV6_HOSTS`` take an address from the announcements
+# (SLAAC, RFC 4862); the others keep their link-local address only.
+
+#: The practice's delegated prefix (a /56, as French providers give) and
+#: the /64 of its LAN.
+DELEGATED6_NET: Final = IPv6Network("2001:db8:ca::/56")
+LAN6_NET: Final = IPv6Network("2001:db8:ca:1::/64")
+WAN6_NET: Final = IPv6Network("2001:db8:ffff::/64")
+BOX_LAN_IP6: Final = IPv6Address("2001:db8:ca:1::1")
+BOX_WAN_IP6: Final = IPv6Address("2001:db8:ffff::1")
+INET_IP6: Final = IPv6Address("2001:db8:ffff::50")
+#: Hosts that autoconfigure a global address from the box's announcements.
+IPV6_HOSTS: Final = ("pacs", "nas", "ws")
+#: Orthanc 1.10.1 listens on IPv4 only: an nginx stream relay on the PACS
+#: puts its two ports on IPv6 (LAB-NOTES), as a reverse proxy would.
+PACS_RELAY_PORTS: Final = (PACS_DICOM_PORT, PACS_HTTP_PORT)
+
+
+def host_mac(host: Host) -> str:
+    """A fixed, locally administered MAC per LAN host (02:e1:..:<last octet>):
+    its SLAAC address is then known in advance, and IPv4 and IPv6 join on it."""
+    return f"02:e1:00:00:00:{host.ip.packed[-1]:02x}"
+
+
+def slaac_address(host: Host, prefix: IPv6Network = LAN6_NET) -> IPv6Address:
+    """The address ``host`` forms from ``prefix`` (RFC 4291 App. A modified
+    EUI-64: ff:fe in the middle, the universal/local bit inverted)."""
+    mac = bytes.fromhex(host_mac(host).replace(":", ""))
+    iid = bytes([mac[0] ^ 0x02]) + mac[1:3] + b"\xff\xfe" + mac[3:]
+    return IPv6Address(int(prefix.network_address) | int.from_bytes(iid, "big"))
+
+
+def global_ipv6(host: Host) -> IPv6Address | None:
+    """The host's global IPv6 address once the lab is up, if it has one."""
+    if host is BOX:
+        return BOX_LAN_IP6
+    if host is INET:
+        return INET_IP6
+    return slaac_address(host) if host.name in IPV6_HOSTS else None
 
 
 def netns_name(lab: str, role: str) -> str:

@@ -20,6 +20,8 @@ iptables-legacy-restore < /etc/miniupnpd/lab/iptables.rules
 mkdir -p /srv/lab/miniupnpd
 # miniupnpd deletes and rewrites its lease file: start from the pristine one.
 cp /etc/miniupnpd/lab/leases /srv/lab/miniupnpd/leases
+# The LAN's /64 announced (SLAAC); no inbound IPv6 filter by default.
+radvd -n -C /etc/radvd/lab/radvd.conf -p /srv/lab/radvd.pid -m stderr &
 miniupnpd -d -f /etc/miniupnpd/lab/miniupnpd.conf -P /srv/lab/miniupnpd/miniupnpd.pid &
 pid=$!
 # The forwards only once miniupnpd has read its leases (see forwards).

@@ -14,6 +14,11 @@ keeps no state longer than for a refused connection, and less than for a
 connect scan, whose complete handshake reaches the device's application
 (an accept() and a close()).  We never send anything else.
 
+IPv6 (RFC 8200): a second raw socket, the same 24-byte header; the
+pseudo-header's sum has the same shape with 16-byte addresses (§8.1), and a
+raw IPv6 socket hands us the TCP segment without the IP header, the source
+address coming with it (RFC 3542 §3).
+
 Answers are matched by a per-probe sequence number (a keyed hash of the
 destination), as nmap and masscan do, so a stray or spoofed packet cannot
 mark a port open.  Unanswered probes are sent again (``retries``) after a
@@ -201,22 +206,33 @@ class RttEstimator:
         return min(self.initial, max(MIN_RTO, srtt + 4 * var))
 
 
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def pack_address(host: str) -> bytes:
+    """4 bytes for IPv4, 16 for IPv6 (a scope ``%if`` is not part of it)."""
+    family = _family(host)
+    return socket.inet_pton(family, host.split("%", 1)[0])
+
+
 def source_address(dst: str) -> bytes:
     """The address the kernel would send from to ``dst``: connect() on a UDP
     socket asks the routing table and sends nothing."""
-    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    family = _family(dst)
+    probe = socket.socket(family, socket.SOCK_DGRAM)
     try:
         probe.connect((dst, 9))
-        return socket.inet_aton(probe.getsockname()[0])
+        return socket.inet_pton(family, str(probe.getsockname()[0]).split("%", 1)[0])
     finally:
         probe.close()
 
 
-def open_raw() -> socket.socket:
+def open_raw(family: socket.AddressFamily = socket.AF_INET) -> socket.socket:
     """A raw TCP socket: we write TCP headers, the kernel adds the IP header
     and routes; it also delivers a copy of every TCP segment that arrives."""
     try:
-        raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+        raw = socket.socket(family, socket.SOCK_RAW, socket.IPPROTO_TCP)
     except PermissionError as exc:
         raise SynScanUnavailable(errno.EPERM, "raw sockets need root (CAP_NET_RAW)") from exc
     try:
@@ -242,9 +258,21 @@ def syn_available() -> bool:
 def reserve_port() -> socket.socket:
     """Hold a local port for our probes' source: bound, never listening, so
     the kernel gives it to no connect() of ours while the sweep runs and still
-    answers the SYN-ACKs sent to it with a RST."""
-    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    holder.bind(("0.0.0.0", 0))
+    answers the SYN-ACKs sent to it with a RST. A dual-stack socket holds it
+    for IPv4 and IPv6 at once; IPv4 alone where IPv6 is off."""
+    try:
+        holder = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    except OSError:
+        holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        holder.bind(("0.0.0.0", 0))
+        return holder
+    try:
+        holder.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        holder.bind(("::", 0))
+    except OSError:
+        holder.close()
+        holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        holder.bind(("0.0.0.0", 0))
     return holder
 
 
@@ -275,6 +303,10 @@ def syn_sweep(
     are not allowed.
     """
     raw = open_raw()
+    try:
+        raw6: socket.socket | None = open_raw(socket.AF_INET6)
+    except OSError:  # IPv6 off here: IPv6 targets end "filtered", as connect() would
+        raw6 = None
     holder = reserve_port()
     sport = holder.getsockname()[1]
     keys = SequenceKey()
@@ -290,6 +322,7 @@ def syn_sweep(
     next_start = time.monotonic()
     window = max(1, window)
     sendto = raw.sendto
+    sendto6 = raw6.sendto if raw6 is not None else None
 
     twins: dict[tuple[bytes, int], int] = {}
 
@@ -301,8 +334,14 @@ def syn_sweep(
 
     def send(dst: bytes, src: bytes, host: str, port: int, now: float) -> bool:
         """False if the kernel refused the packet for good (no route)."""
+        packet = templates[src].packet(dst, port, keys.seq(dst, port))
         try:
-            sendto(templates[src].packet(dst, port, keys.seq(dst, port)), (host, 0))
+            if len(dst) == 4:
+                sendto(packet, (host, 0))
+            elif sendto6 is not None:
+                sendto6(packet, (host, 0))
+            else:
+                return False
         except OSError as exc:
             # A full queue is not an answer: the retry timer resends.
             return exc.errno in (errno.ENOBUFS, errno.EAGAIN)
@@ -338,8 +377,45 @@ def syn_sweep(
                 rtt.sample(src, time.monotonic() - probe.sent)
             finish(key, state)
 
+    def receive6() -> None:
+        # A raw IPv6 socket gives the TCP segment alone; the source address
+        # comes from recvfrom (RFC 3542 §3).
+        assert raw6 is not None
+        while True:
+            try:
+                data, peer = raw6.recvfrom(RECV_SIZE)
+            except BlockingIOError:
+                return
+            if len(data) < 14:
+                continue
+            port, dport, _seq, ack = unpack(data, 0)
+            if dport != sport:
+                continue
+            try:
+                src = socket.inet_pton(socket.AF_INET6, str(peer[0]).split("%", 1)[0])
+            except OSError:
+                continue
+            key = (src, port)
+            probe = pending.get(key)
+            if probe is None or ack != (keys.seq(src, port) + 1) & 0xFFFFFFFF:
+                continue
+            state = state_of(data[13])
+            if state is None:
+                continue
+            if probe.tries == 1:
+                rtt.sample(src, time.monotonic() - probe.sent)
+            finish(key, state)
+
     poller = select.poll()
     poller.register(raw, select.POLLIN)
+    if raw6 is not None:
+        poller.register(raw6, select.POLLIN)
+
+    def receive_all() -> None:
+        receive()
+        if raw6 is not None:
+            receive6()
+
     try:
         while not stop.is_set():
             now = time.monotonic()
@@ -367,7 +443,7 @@ def syn_sweep(
                 pair = dst_src.get(host)
                 if pair is None:
                     try:
-                        pair = (socket.inet_aton(host), source_address(host))
+                        pair = (pack_address(host), source_address(host))
                     except OSError:  # no route: as connect() would say
                         on_result(PortResult(host, port, PortState.FILTERED))
                         continue
@@ -389,14 +465,14 @@ def syn_sweep(
                 # Read answers as we go: the receive buffer must not overflow
                 # while a large window is being sent.
                 if len(pending) % 256 == 0:
-                    receive()
+                    receive_all()
             if exhausted and not pending:
                 return
             wait = POLL_INTERVAL
             if interval and not resend and (not exhausted):
                 wait = max(0.0, min(wait, next_start - now))
             if poller.poll(wait * 1000):
-                receive()
+                receive_all()
             now = time.monotonic()
             while order:
                 dst, port, sent = order[0]
@@ -415,6 +491,9 @@ def syn_sweep(
     finally:
         poller.unregister(raw)
         raw.close()
+        if raw6 is not None:
+            poller.unregister(raw6)
+            raw6.close()
         holder.close()
 
 

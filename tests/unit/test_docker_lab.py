@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address
 from pathlib import Path
 from typing import Any
 
@@ -228,3 +228,32 @@ def test_hostile_host_runs_hostile_py_with_the_topology_arguments(
     # Then it starts hostile.py with the same arguments as the native lab
     assert svc["command"] == ["python3", "/opt/lab/hostile.py", *t.HOSTILE_ARGV]
     assert svc["build"]["dockerfile"] == "docker/junk/Dockerfile"
+
+
+def test_ipv6_plan_matches_the_topology(compose: dict[str, Any]) -> None:
+    # Given compose.yaml's IPv6 subnets and addresses
+    nets = {
+        name: [c["subnet"] for c in n["ipam"]["config"]] for name, n in compose["networks"].items()
+    }
+    # Then the LAN and WAN carry the topology's /64s
+    assert str(t.LAN6_NET) in nets["lan"] and str(t.WAN6_NET) in nets["wan"]
+    assert all(n.get("enable_ipv6") for n in compose["networks"].values())
+    # and every host with a global IPv6 address in the native lab has it here
+    for h in t.HOSTS:
+        address = t.global_ipv6(h)
+        v6 = {
+            net: IPv6Address(cfg["ipv6_address"])
+            for net, cfg in _service(compose, h.name)["networks"].items()
+            if "ipv6_address" in cfg
+        }
+        assert v6.get(h.side) == address, h.name
+    box = _service(compose, "box")
+    assert IPv6Address(box["networks"]["wan"]["ipv6_address"]) == t.BOX_WAN_IP6
+    # and the box routes IPv6 without filtering, as the native lab's box
+    assert box["sysctls"]["net.ipv6.conf.all.forwarding"] == "1"
+    relay = (DOCKER / "pacs" / "nginx-relay.conf").read_text()
+    for port in t.PACS_RELAY_PORTS:
+        assert f"listen [::]:{port} ipv6only=on;" in relay
+        assert f"proxy_pass {t.PACS.ip}:{port};" in relay
+    radvd = (DOCKER / "box" / "radvd.conf").read_text()
+    assert f"prefix {t.LAN6_NET}" in radvd and f"interface {t.BOX_LAN_IF}" in radvd

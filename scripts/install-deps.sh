@@ -13,6 +13,8 @@ PACKAGES=(
   nginx-light                    # the directory listing
   dcmtk                          # storescp (a modality's receiver), echoscu, findscu
   miniupnpd-iptables miniupnpc   # the internet box's IGD, upnpc for hand checks
+  radvd                          # the box announces the LAN's IPv6 /64 (SLAAC)
+  libnginx-mod-stream            # the relay that puts the IPv4-only Orthanc on IPv6
   nmap                           # the reference tool of scripts/compare-nmap.sh
   time                           # GNU time: peak RSS of each scanner in make bench
   chromium                       # headless, opens the HTML report in the tests

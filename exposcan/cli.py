@@ -33,6 +33,7 @@ from exposcan.net.targets import (
     TargetError,
     build_targets,
 )
+from exposcan.reflector import cli as reflector_cli
 from exposcan.report import ReportFormatError, check_output, write_report
 from exposcan.report.i18n import default_lang
 from exposcan.report.terminal import LiveProgress, render_summary
@@ -250,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=default_lang(),
         help="language of the HTML report [from the locale]",
     )
+    reflector_cli.add_parser(sub)
     return parser
 
 
@@ -266,6 +268,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_history(args)
     if args.command == "report":
         return run_report(args)
+    if args.command == "reflector":
+        return reflector_cli.run(args)
     return run_scan(args)
 
 

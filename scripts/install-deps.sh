@@ -15,6 +15,7 @@ PACKAGES=(
   miniupnpd-iptables miniupnpc   # the internet box's IGD, upnpc for hand checks
   radvd                          # the box announces the LAN's IPv6 /64 (SLAAC)
   libnginx-mod-stream            # the relay that puts the IPv4-only Orthanc on IPv6
+  redis-server                   # the reflector's job queue (its tests start their own)
   nmap                           # the reference tool of scripts/compare-nmap.sh
   time                           # GNU time: peak RSS of each scanner in make bench
   chromium                       # headless, opens the HTML report in the tests

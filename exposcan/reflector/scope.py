@@ -1,0 +1,144 @@
+"""What one request may have scanned: the reflector's abuse rule.
+
+IPv4: only the source address the request came from, as the reflector's own
+socket saw it (ShieldsUP! and the public port checkers do the same).  No
+header is trusted for it (``X-Forwarded-For`` would let a request name any
+address): run the reflector without a proxy in front.
+
+IPv6: a practice's devices each have their own global address inside the
+prefix its access provider delegates (a /56 is the common delegation, RIPE-690
+§4.2), so the client names them from its LAN scan; the reflector scans the
+source itself and only those named inside the source's /56.  Addresses that
+embed an IPv4 address (IPv4-mapped, 6to4, Teredo, NAT64: RFC 4291 §2.5.5,
+RFC 3056, RFC 4380, RFC 6052) are refused: through them a /56 would reach
+other people's IPv4 addresses.
+
+Every address must also lie in the sources this reflector serves
+(``--sources``, default: globally routed addresses only, so that a request
+from the reflector's own LAN or loopback never scans it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from ipaddress import (
+    IPv4Address,
+    IPv4Network,
+    IPv6Address,
+    IPv6Network,
+    ip_address,
+    ip_network,
+)
+
+IPV6_PREFIX = 56
+GLOBAL = "global"
+
+_EMBEDS_IPV4 = (
+    IPv6Network("::ffff:0:0/96"),  # IPv4-mapped
+    IPv6Network("::/96"),  # IPv4-compatible (deprecated)
+    IPv6Network("64:ff9b::/96"),  # NAT64 well-known prefix
+    IPv6Network("64:ff9b:1::/48"),  # NAT64 local use
+    IPv6Network("2002::/16"),  # 6to4
+    IPv6Network("2001::/32"),  # Teredo
+)
+
+Network = IPv4Network | IPv6Network
+Address = IPv4Address | IPv6Address
+
+
+class ScopeError(ValueError):
+    """The request asks for something this reflector never scans."""
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The sources a reflector serves: ``global`` and/or networks."""
+
+    networks: tuple[Network, ...] = ()
+    any_global: bool = True
+
+    @classmethod
+    def parse(cls, spec: str) -> Sources:
+        networks: list[Network] = []
+        any_global = False
+        for part in (p.strip() for p in spec.split(",")):
+            if not part:
+                continue
+            if part == GLOBAL:
+                any_global = True
+                continue
+            try:
+                networks.append(ip_network(part, strict=False))
+            except ValueError:
+                raise ScopeError(f"bad source network {part!r} (CIDR or 'global')") from None
+        if not networks and not any_global:
+            raise ScopeError("no source network given")
+        return cls(tuple(networks), any_global)
+
+    def allows(self, address: Address) -> bool:
+        if any(address in net for net in self.networks):
+            return True
+        return self.any_global and address.is_global
+
+
+def normalise(text: str) -> Address:
+    """The source as an address; an IPv4-mapped IPv6 (a dual-stack socket)
+    is the IPv4 address it maps."""
+    address = ip_address(text.split("%", 1)[0])
+    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _embeds_ipv4(address: IPv6Address) -> bool:
+    if address.is_loopback or address.is_unspecified:  # ::1 and :: sit in ::/96
+        return False
+    return any(address in net for net in _EMBEDS_IPV4)
+
+
+def _unicast(address: IPv6Address) -> bool:
+    return not (
+        address.is_multicast
+        or address.is_unspecified
+        or address.is_link_local
+        or address.is_site_local
+    )
+
+
+def source_key(source: Address) -> str:
+    """What per-source limits count: an IPv4 address, or an IPv6 source's /56
+    (a host picks new privacy addresses in its /64 at will, RFC 8981)."""
+    if isinstance(source, IPv6Address):
+        return str(IPv6Network((source, IPV6_PREFIX), strict=False))
+    return str(source)
+
+
+def scan_scope(source: Address, named_ipv6: Sequence[str], sources: Sources) -> list[str]:
+    """The addresses to scan for a request from ``source``; raises
+    :class:`ScopeError` if anything asked for is out of bounds."""
+    if not sources.allows(source):
+        raise ScopeError("this reflector does not serve your source address")
+    if isinstance(source, IPv6Address) and (_embeds_ipv4(source) or not _unicast(source)):
+        raise ScopeError("an IPv6 source that embeds an IPv4 address or is not unicast")
+    scope = [str(source)]
+    if not named_ipv6:
+        return scope
+    if not isinstance(source, IPv6Address):
+        raise ScopeError(
+            "IPv6 addresses are scanned only for a request made over IPv6 from the same /56"
+        )
+    prefix = IPv6Network((source, IPV6_PREFIX), strict=False)
+    for text in named_ipv6:
+        try:
+            named = ip_address(text)
+        except ValueError:
+            raise ScopeError("a named IPv6 address is not an address") from None
+        if not isinstance(named, IPv6Address) or _embeds_ipv4(named) or not _unicast(named):
+            raise ScopeError("a named address is not a unicast IPv6 address")
+        if named not in prefix or not sources.allows(named):
+            # The address is not echoed: the answer says only why.
+            raise ScopeError(f"a named IPv6 address is outside your source's /{IPV6_PREFIX}")
+        if str(named) not in scope:
+            scope.append(str(named))
+    return scope

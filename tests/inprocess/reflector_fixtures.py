@@ -1,0 +1,95 @@
+"""A real reflector front on loopback for the in-process tests, and a raw
+client that can send what the real client never would."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import ssl
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from exposcan.reflector.jobs import InProcessRunner, ScanPolicy
+from exposcan.reflector.quota import MemoryStore, Policy
+from exposcan.reflector.scope import Sources
+from exposcan.reflector.server import Bounds, Reflector, server_tls, serving
+from exposcan.reflector.tokens import TokenStore, add_token
+from exposcan.reflector.wire import SCAN_PATH
+from tests.inprocess.reflector_tls import ServerCert, make_server_cert
+
+LOOPBACK_SOURCES = "127.0.0.0/8,::1/128"
+
+
+@dataclass
+class Running:
+    url: str
+    token: str
+    cert: ServerCert
+    reflector: Reflector
+
+
+@asynccontextmanager
+async def running_reflector(
+    tmp: Path,
+    *,
+    ports: str = "1",
+    deadline: float = 20.0,
+    probe_timeout: float = 1.0,
+    quota: Policy | None = None,
+    bounds: Bounds | None = None,
+    host: str = "127.0.0.1",
+    max_scans: int = 4,
+    sources: str = LOOPBACK_SOURCES,
+) -> AsyncIterator[Running]:
+    cert = make_server_cert(tmp)
+    token, _ = add_token(tmp / "tokens", "test")
+    policy = ScanPolicy(
+        ports_spec=ports, deadline=deadline, probe_timeout=probe_timeout, scan_type="connect"
+    )
+    reflector = Reflector(
+        TokenStore(tmp / "tokens"),
+        MemoryStore(),
+        InProcessRunner(policy, max_scans),
+        Sources.parse(sources),
+        quota,
+        bounds,
+    )
+    async with serving(reflector, host, 0, server_tls(cert.cert, cert.key)) as (_, port):
+        shown = f"[{host}]" if ":" in host else host
+        yield Running(f"https://{shown}:{port}", token, cert, reflector)
+
+
+def fresh(**extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"timestamp": time.time(), "nonce": secrets.token_hex(16), "ipv6": []}
+    body.update(extra)
+    return body
+
+
+async def post(
+    running: Running,
+    body: dict[str, Any] | bytes,
+    *,
+    token: str | None = None,
+    local: str | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 60.0,
+) -> tuple[int, dict[str, Any]]:
+    """POST to the reflector from ``local`` (a loopback source address)."""
+    context = ssl.create_default_context(cafile=str(running.cert.ca))
+    connector = aiohttp.TCPConnector(ssl=context, local_addr=(local, 0) if local else None)
+    sent = headers or {
+        "Authorization": f"Bearer {running.token if token is None else token}",
+        "Content-Type": "application/json",
+    }
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=timeout)
+    ) as session:
+        async with session.post(running.url + SCAN_PATH, data=data, headers=sent) as response:
+            return response.status, json.loads(await response.read())

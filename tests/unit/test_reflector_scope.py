@@ -1,0 +1,78 @@
+"""The reflector's abuse rule and its tokens file (issues 10 and 11)."""
+
+from __future__ import annotations
+
+import stat
+from ipaddress import ip_address
+from pathlib import Path
+
+import pytest
+
+from exposcan.reflector.scope import ScopeError, Sources, normalise, scan_scope, source_key
+from exposcan.reflector.tokens import TokenFileError, TokenStore, add_token
+
+LAB = Sources.parse("203.0.113.0/24,2001:db8::/32")
+PRACTICE = ip_address("2001:db8:ca:100::1")  # a practice with 2001:db8:ca:100::/56
+
+
+def test_ipv4_source_is_all_that_is_scanned() -> None:
+    assert scan_scope(ip_address("203.0.113.10"), [], LAB) == ["203.0.113.10"]
+    with pytest.raises(ScopeError, match="over IPv6"):
+        scan_scope(ip_address("203.0.113.10"), ["2001:db8:ca:100::5"], LAB)
+
+
+def test_ipv6_inside_the_56_only() -> None:
+    # Given a source in 2001:db8:ca:100::/56, names in its /56 are scanned with it
+    named = ["2001:db8:ca:1ff::5", "2001:db8:ca:100::1", "2001:db8:ca:142::9"]
+    assert scan_scope(PRACTICE, named, LAB) == [
+        "2001:db8:ca:100::1",
+        "2001:db8:ca:1ff::5",
+        "2001:db8:ca:142::9",
+    ]
+    # And one step outside the /56 is refused whole
+    for outside in ("2001:db8:ca:200::5", "2001:db8:cb:100::5", "fe80::1", "ff02::1"):
+        with pytest.raises(ScopeError):
+            scan_scope(PRACTICE, ["2001:db8:ca:100::5", outside], LAB)
+
+
+@pytest.mark.parametrize(
+    "embedded", ["::ffff:198.51.100.7", "64:ff9b::c633:6407", "2002:c633:6407::1", "2001:0:1::1"]
+)
+def test_addresses_embedding_ipv4_are_refused(embedded: str) -> None:
+    # Given a reflector that would serve anything
+    anything = Sources.parse("::/0,0.0.0.0/0")
+    # Then such an address is neither a source nor a name inside a source's /56
+    with pytest.raises(ScopeError):
+        scan_scope(ip_address(embedded), [], anything)
+    with pytest.raises(ScopeError):
+        scan_scope(ip_address("::1"), [embedded], anything)
+
+
+def test_sources_and_normalise() -> None:
+    assert not Sources.parse("global").allows(ip_address("127.0.0.1"))
+    assert Sources.parse("global").allows(ip_address("9.9.9.9"))
+    assert not LAB.allows(ip_address("198.18.0.5"))
+    assert str(normalise("::ffff:203.0.113.7")) == "203.0.113.7"
+    assert source_key(PRACTICE) == "2001:db8:ca:100::/56"
+    assert source_key(ip_address("2001:db8:ca:1ff::77")) == source_key(PRACTICE)
+    with pytest.raises(ScopeError):
+        Sources.parse("not-a-net")
+
+
+def test_tokens_are_stored_hashed(tmp_path: Path) -> None:
+    path = tmp_path / "tokens"
+    token, entry = add_token(path, "cabinet Dupont")
+    other, _ = add_token(path, "cert")
+    # Then the file holds hashes, never a token, and only its owner reads it
+    text = path.read_text()
+    assert token not in text and other not in text
+    assert entry.digest.hex() in text
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    store = TokenStore(path)
+    assert store.verify(token) == entry
+    assert store.verify(token + "x") is None
+    # A broken line is refused without quoting it
+    path.write_text(text + token + "\n")
+    with pytest.raises(TokenFileError) as info:
+        TokenStore(path)
+    assert token not in str(info.value)

@@ -4,26 +4,31 @@ As in nuclei-templates, a rule is an id, an info block and matchers over
 *facts* that protocol modules gathered; adding a rule, a fingerprint, an AE
 title or an imaging signature is a catalogue edit, never an engine change.
 
-Every file carries a ``kind``:
-
-- ``rule``: facts -> finding (validated here, see :class:`Rule`);
-- ``ports``: the default practice port list and port -> protocol guesses;
-- anything else (``http-fingerprint``, ``dicom-implementation``, ...) is
-  interpreted by the protocol module that owns it, through :meth:`entries`.
+Every file carries a ``kind``, and every kind is registered: a pydantic model
+that validates the whole file when the catalogue loads, owned by the module
+that interprets it (:func:`catalogue_kind`).  ``rule`` and ``ports`` are the
+engine's own (here); ``http-fingerprint`` belongs to
+:mod:`exposcan.protocols.http.fingerprints`, ``dicom-implementation`` to
+:mod:`exposcan.protocols.dicom.catalogue`, and so on
+(:data:`exposcan.protocols.DECLARATIONS` lists the modules).  An unknown
+kind, a misspelt field or a regular expression that does not compile is a
+:class:`CatalogueError` of one line naming the file: the CLI prints it and
+exits 2 before any packet.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from exposcan.models import Safety, Severity, Vantage
 
@@ -34,6 +39,62 @@ class CatalogueError(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+#: The base of a catalogue kind's model: frozen, and a misspelt field is an
+#: error (``extra="forbid"``), not a silently ignored key.
+CatalogueModel = _Strict
+
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+_KINDS: dict[str, type[BaseModel]] = {}
+_KIND_OF: dict[type[BaseModel], str] = {}
+
+
+def catalogue_kind(kind: str) -> Callable[[type[M]], type[M]]:
+    """Register ``kind``: every catalogue file of that kind is validated with
+    the decorated model when the catalogue loads (its ``kind`` key removed).
+    The module must be listed in :data:`exposcan.protocols.DECLARATIONS` (or
+    :data:`CORE_DECLARATIONS`) so that it is imported before a load."""
+
+    def register(model: type[M]) -> type[M]:
+        if _KINDS.setdefault(kind, model) is not model:
+            raise RuntimeError(f"catalogue kind {kind!r} registered twice")
+        _KIND_OF[model] = kind
+        return model
+
+    return register
+
+
+#: Modules outside the protocol packages that register catalogue kinds.
+CORE_DECLARATIONS = ("exposcan.imaging", "exposcan.report.guides")
+
+
+@cache
+def _declared() -> None:
+    from exposcan.protocols import DECLARATIONS
+
+    for module in (*CORE_DECLARATIONS, *DECLARATIONS):
+        importlib.import_module(module)
+
+
+def registered_kinds() -> dict[str, type[BaseModel]]:
+    """Every catalogue kind and the model that validates it."""
+    _declared()
+    return dict(_KINDS)
+
+
+def _compiles(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"not a regular expression ({exc}): {pattern!r}") from None
+    return pattern
+
+
+#: A regular expression of the catalogue: checked to compile at load.
+Regex = Annotated[str, AfterValidator(_compiles)]
 
 
 class RuleText(_Strict):
@@ -148,8 +209,8 @@ class RuleVerdict(_Strict):
 NO_VERDICT = RuleVerdict()
 
 
+@catalogue_kind("rule")
 class Rule(_Strict):
-    kind: Literal["rule"]
     id: str = Field(pattern=r"^[a-z0-9]+(\.[a-z0-9-]+)+$")
     info: RuleInfo
     safety: Safety = Safety.SAFE
@@ -173,43 +234,73 @@ class PortEntry(_Strict):
     default: bool = True  # in the default scan list
 
 
+@catalogue_kind("ports")
+class PortList(_Strict):
+    """The default practice port list and port -> protocol guesses."""
+
+    ports: list[PortEntry]
+
+
 class Catalogue:
     def __init__(self, documents: Iterable[tuple[Path, dict[str, Any]]]) -> None:
+        kinds = registered_kinds()
+        self._documents: dict[type[BaseModel], list[tuple[Path, BaseModel]]] = {}
+        self._derived: dict[Callable[[Catalogue], Any], Any] = {}
         self.rules: dict[str, Rule] = {}
         self.ports: dict[int, PortEntry] = {}
-        self._entries: dict[str, list[dict[str, Any]]] = {}
+        ids: dict[tuple[str, str], Path] = {}
         for path, doc in documents:
             kind = doc.get("kind")
             if not isinstance(kind, str):
                 raise CatalogueError(f"{path}: no 'kind'")
+            model = kinds.get(kind)
+            if model is None:
+                known = ", ".join(sorted(kinds))
+                raise CatalogueError(f"{path}: unknown kind {kind!r} (known: {known})")
+            body = {k: v for k, v in doc.items() if k != "kind"}
             try:
-                if kind == "rule":
-                    rule = Rule.model_validate(doc)
-                    if rule.id in self.rules:
-                        raise CatalogueError(f"{path}: duplicate rule id {rule.id}")
-                    self.rules[rule.id] = rule
-                elif kind == "ports":
-                    items = doc.get("ports", [])
-                    if not isinstance(items, list):
-                        raise CatalogueError(f"{path}: 'ports' is not a list")
-                    for item in items:
-                        entry = PortEntry.model_validate(item)
-                        self.ports[entry.port] = entry
-                else:
-                    self._entries.setdefault(kind, []).append({**doc, "_source": str(path)})
-            except CatalogueError:
-                raise
+                item = model.model_validate(body)
             except ValueError as exc:
-                raise CatalogueError(f"{path}: {_one_line(exc)}") from exc
+                raise CatalogueError(f"{path}: {_one_line(exc)}") from None
+            # Whatever has an id has one file: a second one is a copy-paste.
+            item_id = getattr(item, "id", None)
+            if isinstance(item_id, str):
+                first = ids.setdefault((kind, item_id), path)
+                if first != path:
+                    raise CatalogueError(f"{path}: duplicate {kind} id {item_id} (also {first})")
+            self._documents.setdefault(model, []).append((path, item))
+        for rule in self.documents(Rule):
+            self.rules[rule.id] = rule
+        for port_list in self.documents(PortList):
+            for entry in port_list.ports:
+                self.ports[entry.port] = entry
+
+    def documents(self, model: type[M]) -> list[M]:
+        """The validated files of ``model``'s kind, in file order."""
+        return [doc for _, doc in self.sourced(model)]
+
+    def sourced(self, model: type[M]) -> list[tuple[Path, M]]:
+        """As :meth:`documents`, with the file each came from."""
+        if model not in _KIND_OF:
+            raise TypeError(f"{model.__name__} is not a registered catalogue kind")
+        return [
+            (path, doc) for path, doc in self._documents.get(model, []) if isinstance(doc, model)
+        ]
+
+    def derived(self, build: Callable[[Catalogue], T]) -> T:
+        """``build(self)``, computed once per catalogue: what a probe makes of
+        its kind (sorted fingerprints, compiled patterns) is built once per
+        scan, from the catalogue the scan was given."""
+        if build not in self._derived:
+            self._derived[build] = build(self)
+        value: T = self._derived[build]
+        return value
 
     def verdict(self, rule_id: str) -> RuleVerdict:
         """What a finding of ``rule_id`` answers; nothing for a rule this
         catalogue does not hold (a report made with another catalogue)."""
         rule = self.rules.get(rule_id)
         return NO_VERDICT if rule is None else rule.verdict
-
-    def entries(self, kind: str) -> list[dict[str, Any]]:
-        return list(self._entries.get(kind, []))
 
     def default_ports(self) -> list[int]:
         return sorted(p for p, e in self.ports.items() if e.default)
@@ -242,16 +333,21 @@ class Catalogue:
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+def _pydantic_error(error: Any) -> str:
+    where = ".".join(str(x) for x in error.get("loc", ())) or "document"
+    # A validator's own ValueError reads "Value error, <its message>".
+    return f"{where}: {str(error.get('msg', '')).removeprefix('Value error, ')}"
+
+
 def _one_line(exc: BaseException) -> str:
     """An error as one line: pydantic and PyYAML explain over several."""
     errors = getattr(exc, "errors", None)
     if callable(errors):
         try:
             items = errors()
-            return "; ".join(
-                f"{'.'.join(str(x) for x in e.get('loc', ())) or 'document'}: {e.get('msg', '')}"
-                for e in items[:3]
-            ) + ("; ..." if len(items) > 3 else "")
+            return "; ".join(_pydantic_error(e) for e in items[:3]) + (
+                "; ..." if len(items) > 3 else ""
+            )
         except (TypeError, ValueError, AttributeError):
             pass
     mark = getattr(exc, "problem_mark", None)

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import Annotated
 
-from exposcan.catalogue import Catalogue, default_catalogue
+from pydantic import AfterValidator, ConfigDict, Field
+
+from exposcan.catalogue import Catalogue, CatalogueModel, catalogue_kind, default_catalogue
 
 # PS3.10 §7.1: a 128-byte preamble then "DICM".  Used when no catalogue entry
 # says otherwise (and as the reading size the callers must request).
@@ -53,17 +56,38 @@ class ImagingSignatures:
         return len(head) >= end and head[self.magic_offset : end] == self.magic
 
 
+def _ascii(text: str) -> str:
+    text.encode("ascii")  # a UnicodeEncodeError is a ValueError: refused at load
+    return text
+
+
+class Magic(CatalogueModel):
+    offset: int = Field(default=MAGIC_OFFSET, ge=0, le=4096)
+    bytes_: Annotated[str, AfterValidator(_ascii)] = Field(
+        default="DICM", alias="bytes", min_length=1, max_length=16
+    )
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+@catalogue_kind("imaging-files")
+class ImagingFiles(CatalogueModel):
+    """``probes/imaging-files.yaml``: what makes a file an imaging file."""
+
+    magic: Magic | None = None
+    extensions: list[str] = Field(default_factory=list)  # lower-case, no dot
+    names: list[str] = Field(default_factory=list)  # file names, any case
+
+
 def signatures_from(catalogue: Catalogue) -> ImagingSignatures:
     extensions: set[str] = set()
     names: set[str] = set()
     offset, magic = MAGIC_OFFSET, MAGIC
-    for entry in catalogue.entries("imaging-files"):
-        extensions.update(str(e).lower().lstrip(".") for e in entry.get("extensions", []))
-        names.update(str(n).upper() for n in entry.get("names", []))
-        spec = entry.get("magic")
-        if isinstance(spec, dict):
-            offset = int(spec.get("offset", offset))
-            magic = str(spec.get("bytes", "DICM")).encode("ascii")
+    for entry in catalogue.documents(ImagingFiles):
+        extensions.update(e.lower().lstrip(".") for e in entry.extensions)
+        names.update(n.upper() for n in entry.names)
+        if entry.magic is not None:
+            offset, magic = entry.magic.offset, entry.magic.bytes_.encode("ascii")
     if not extensions:  # a catalogue without the file still knows DICOM
         extensions = {"dcm"}
         names = names or {"DICOMDIR"}

@@ -4,6 +4,17 @@ from __future__ import annotations
 
 from exposcan.probe import NetworkProbe, ServiceProbe
 
+#: Modules that declare what a protocol adds to the catalogue (its kinds:
+#: :func:`exposcan.catalogue.catalogue_kind`); imported before a catalogue
+#: loads, so that every kind is known and checked.  A new protocol whose
+#: catalogue files are of a new kind adds its module here.
+DECLARATIONS: tuple[str, ...] = (
+    "exposcan.protocols.dicom.catalogue",
+    "exposcan.protocols.http.fingerprints",
+    "exposcan.protocols.http.listing",
+    "exposcan.protocols.upnp.catalogue",
+)
+
 
 def service_probes() -> list[type[ServiceProbe]]:
     from exposcan.protocols.dicom.probe import DicomProbe

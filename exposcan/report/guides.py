@@ -14,9 +14,9 @@ import re
 from collections.abc import Iterable
 from fnmatch import fnmatchcase
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from exposcan.catalogue import Catalogue, CatalogueError
+from exposcan.catalogue import LANGUAGES, Catalogue, Regex, catalogue_kind
 from exposcan.models import Finding, Service
 
 
@@ -31,15 +31,25 @@ class GuideText(_Strict):
 
 class Applies(_Strict):
     rules: list[str] = Field(default_factory=list)
-    products: list[str] = Field(default_factory=list)
+    products: list[Regex] = Field(default_factory=list)
     ae_titles: list[str] = Field(default_factory=list)
 
 
+@catalogue_kind("remediation")
 class Guide(_Strict):
-    kind: str
-    id: str
+    id: str = Field(pattern=r"^[a-z0-9-]+$")
     applies: Applies
     i18n: dict[str, GuideText]
+
+    @field_validator("i18n")
+    @classmethod
+    def _has_english(cls, value: dict[str, GuideText]) -> dict[str, GuideText]:
+        if "en" not in value:
+            raise ValueError("no English text (i18n.en)")
+        unknown = sorted(set(value) - set(LANGUAGES))
+        if unknown:
+            raise ValueError(f"unknown language(s) {', '.join(unknown)}")
+        return value
 
     def text(self, lang: str) -> GuideText:
         return self.i18n.get(lang) or self.i18n["en"]
@@ -61,17 +71,7 @@ class Guide(_Strict):
 
 
 def load_guides(catalogue: Catalogue) -> list[Guide]:
-    guides = []
-    for entry in catalogue.entries("remediation"):
-        doc = {k: v for k, v in entry.items() if k != "_source"}
-        try:
-            guide = Guide.model_validate(doc)
-        except ValueError as exc:
-            raise CatalogueError(f"{entry['_source']}: {exc}") from exc
-        if "en" not in guide.i18n:
-            raise CatalogueError(f"{entry['_source']}: no English text")
-        guides.append(guide)
-    return sorted(guides, key=lambda g: g.id)
+    return sorted(catalogue.documents(Guide), key=lambda g: g.id)
 
 
 def guides_for(

@@ -81,7 +81,7 @@ def test_more_than_4096_addresses_name_the_option_that_allows_them() -> None:
             "kind: rule\nid: x.y\ninfo: {name: n}\nmatch: {fact: f}\n",
             "info.severity: Field required",
         ),
-        ("ports.yaml", "kind: ports\nports: 104\n", "'ports' is not a list"),
+        ("ports.yaml", "kind: ports\nports: 104\n", "ports: Input should be a valid list"),
         ("rules/broken.yaml", "- just\n- a list\n", "not a mapping"),
         ("rules/broken.yaml", b"kind: rule\xff\xfe\n".decode("latin-1"), "broken.yaml"),
     ],

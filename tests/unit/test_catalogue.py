@@ -2,7 +2,14 @@ from pathlib import Path
 
 import pytest
 
-from exposcan.catalogue import Catalogue, CatalogueError, catalogue_dir
+from exposcan.catalogue import (
+    Catalogue,
+    CatalogueError,
+    CatalogueModel,
+    catalogue_dir,
+    catalogue_kind,
+    registered_kinds,
+)
 from exposcan.findings import evaluate
 from exposcan.models import Severity, Vantage, finding_key
 from exposcan.state import Fact
@@ -93,3 +100,33 @@ def test_malformed_catalogue_files_are_refused(tmp_path: Path, doc: str) -> None
 def test_duplicate_rule_ids_are_refused(tmp_path: Path) -> None:
     with pytest.raises(CatalogueError, match="duplicate"):
         _catalogue(tmp_path, RULE, RULE)
+
+
+def test_an_unknown_kind_is_refused(tmp_path: Path) -> None:
+    # Given a catalogue file of a kind no module registered
+    # Then loading refuses it, naming the file and the known kinds
+    with pytest.raises(CatalogueError, match=r"1\.yaml: unknown kind 'rules' \(known: .*rule"):
+        _catalogue(tmp_path, RULE, RULE.replace("kind: rule", "kind: rules"))
+
+
+def test_every_kind_is_registered_by_its_owner() -> None:
+    # Given the kinds the catalogue knows
+    kinds = registered_kinds()
+    # Then each shipped file's kind is one, owned by the module that reads it
+    shipped = {
+        p.read_text().split("kind: ", 1)[1].split()[0] for p in catalogue_dir().rglob("*.yaml")
+    }
+    assert shipped <= set(kinds)
+    assert kinds["http-fingerprint"].__module__ == "exposcan.protocols.http.fingerprints"
+    assert kinds["dicom-implementation"].__module__ == "exposcan.protocols.dicom.catalogue"
+    # And a kind cannot be registered twice (two owners would disagree)
+    with pytest.raises(RuntimeError, match="twice"):
+        catalogue_kind("rule")(type("Other", (CatalogueModel,), {}))
+
+
+def test_a_duplicate_fingerprint_id_is_refused(tmp_path: Path) -> None:
+    # Given two web fingerprints with the same id (a copied file)
+    doc = (catalogue_dir() / "fingerprints/http/orthanc.yaml").read_text()
+    # Then the catalogue names the second file and the first
+    with pytest.raises(CatalogueError, match=r"1\.yaml: duplicate http-fingerprint id orthanc"):
+        _catalogue(tmp_path, doc, doc)

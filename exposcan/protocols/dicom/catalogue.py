@@ -8,23 +8,46 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Annotated
 
-from exposcan.catalogue import Catalogue, CatalogueError
+from pydantic import AfterValidator, Field
+
+from exposcan.catalogue import Catalogue, CatalogueModel, Regex, catalogue_kind
 from exposcan.protocols.dicom.pdu import valid_ae_title
 
-AE_TITLES_KIND = "dicom-ae-titles"
-IMPLEMENTATION_KIND = "dicom-implementation"
+
+def _ae_title(title: str) -> str:
+    if not valid_ae_title(title):
+        raise ValueError(f"invalid AE title {title!r} (PS3.5 §6.2: 16 characters, no backslash)")
+    return title
+
+
+@catalogue_kind("dicom-ae-titles")
+class AeTitles(CatalogueModel):
+    """Called AE titles tried when no other service disclosed one."""
+
+    titles: list[Annotated[str, AfterValidator(_ae_title)]] = Field(min_length=1)
+
+
+class ImplementationEntry(CatalogueModel):
+    product: str
+    class_uid: str | None = None
+    class_uid_prefix: str | None = None
+    # Its groups, joined by ".", are the version ("OFFIS_DCMTK_367" -> 3.6.7).
+    version_name: Regex | None = None
+    note: str = ""
+
+
+@catalogue_kind("dicom-implementation")
+class Implementations(CatalogueModel):
+    """A-ASSOCIATE-AC implementation identifiers -> product (first match wins)."""
+
+    implementations: list[ImplementationEntry] = Field(min_length=1)
 
 
 def default_ae_titles(catalogue: Catalogue) -> list[str]:
-    titles: list[str] = []
-    for doc in catalogue.entries(AE_TITLES_KIND):
-        for title in doc.get("titles", []):
-            if not isinstance(title, str) or not valid_ae_title(title):
-                raise CatalogueError(f"{doc['_source']}: invalid AE title {title!r}")
-            if title not in titles:
-                titles.append(title)
-    return titles
+    titles = [t for doc in catalogue.documents(AeTitles) for t in doc.titles]
+    return list(dict.fromkeys(titles))
 
 
 @dataclass(frozen=True)
@@ -54,30 +77,24 @@ class Implementation:
 
 
 def implementations(catalogue: Catalogue) -> list[Implementation]:
-    found: list[Implementation] = []
-    for doc in catalogue.entries(IMPLEMENTATION_KIND):
-        for entry in doc.get("implementations", []):
-            try:
-                pattern = entry.get("version_name")
-                found.append(
-                    Implementation(
-                        product=str(entry["product"]),
-                        class_uid=entry.get("class_uid"),
-                        class_uid_prefix=entry.get("class_uid_prefix"),
-                        version_name=re.compile(pattern) if pattern else None,
-                        note=str(entry.get("note", "")),
-                    )
-                )
-            except (KeyError, re.error, TypeError, AttributeError) as exc:
-                raise CatalogueError(f"{doc['_source']}: bad implementation entry: {exc}") from exc
-    return found
+    return [
+        Implementation(
+            product=e.product,
+            class_uid=e.class_uid,
+            class_uid_prefix=e.class_uid_prefix,
+            version_name=re.compile(e.version_name) if e.version_name else None,
+            note=e.note,
+        )
+        for doc in catalogue.documents(Implementations)
+        for e in doc.implementations
+    ]
 
 
 def fingerprint(
     catalogue: Catalogue, class_uid: str | None, version_name: str | None
 ) -> tuple[str | None, str | None]:
     """(product, version) of an A-ASSOCIATE-AC's implementation identifiers."""
-    for entry in implementations(catalogue):
+    for entry in catalogue.derived(implementations):
         if entry.matches(class_uid, version_name):
             return entry.product, entry.version(version_name)
     return None, None

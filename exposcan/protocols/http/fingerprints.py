@@ -16,9 +16,9 @@ import re
 from functools import cache
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from exposcan.catalogue import Catalogue, CatalogueError, default_catalogue
+from exposcan.catalogue import Catalogue, Regex, catalogue_kind, default_catalogue
 from exposcan.protocols.http.client import HttpResponse
 
 Category = Literal["pacs", "dicomweb", "viewer", "nas", "box-admin"]
@@ -35,19 +35,12 @@ class Matcher(_Strict):
     """Every condition given must hold (an AND, as a nuclei matcher block)."""
 
     status: list[int] = Field(default_factory=list)
-    headers: dict[str, str] = Field(default_factory=dict)  # name -> regex
-    body: str | None = None  # regex over the (capped) body
-    realm: str | None = None  # regex over the WWW-Authenticate realm
+    headers: dict[str, Regex] = Field(default_factory=dict)  # name -> regex
+    body: Regex | None = None  # regex over the (capped) body
+    realm: Regex | None = None  # regex over the WWW-Authenticate realm
     json_fields: list[str] = Field(default_factory=list)  # top-level keys present
     # The body must parse as this JSON type (a QIDO-RS answer is an array).
     json_type: Literal["array", "object"] | None = None
-
-    @field_validator("body", "realm")
-    @classmethod
-    def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            re.compile(value)
-        return value
 
     def matches(self, resp: HttpResponse) -> bool:
         if self.status and resp.status not in self.status:
@@ -74,7 +67,7 @@ class Matcher(_Strict):
 
 class VersionRule(_Strict):
     json_field: str | None = Field(default=None, alias="json")
-    regex: str | None = None  # first group is the version
+    regex: Regex | None = None  # first group is the version
     source: str = Field(default="body", alias="from")  # body | header:NAME
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
@@ -140,8 +133,8 @@ class DefaultCredential(_Strict):
     match: Matcher
 
 
+@catalogue_kind("http-fingerprint")
 class Fingerprint(_Strict):
-    kind: Literal["http-fingerprint"]
     id: str = Field(pattern=r"^[a-z0-9-]+$")
     product: str
     category: Category
@@ -153,9 +146,6 @@ class Fingerprint(_Strict):
     cves: list[Cve] = Field(default_factory=list)
     default_credentials: list[DefaultCredential] = Field(default_factory=list)
     references: list[str] = Field(default_factory=list)
-    source: str = Field(default="", alias="_source")
-
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     def cves_for(self, version: str | None) -> list[str]:
         """CVE ids whose fix came after ``version`` (unknown version: none)."""
@@ -171,14 +161,8 @@ class Fingerprint(_Strict):
 
 
 def load_fingerprints(catalogue: Catalogue) -> list[Fingerprint]:
-    prints: list[Fingerprint] = []
-    for entry in catalogue.entries("http-fingerprint"):
-        try:
-            prints.append(Fingerprint.model_validate(entry))
-        except ValueError as exc:
-            raise CatalogueError(f"{entry.get('_source')}: {exc}") from exc
     # Specific products first, generic roots last.
-    return sorted(prints, key=lambda f: (f.generic, f.id))
+    return sorted(catalogue.documents(Fingerprint), key=lambda f: (f.generic, f.id))
 
 
 @cache

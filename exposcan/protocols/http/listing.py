@@ -24,9 +24,10 @@ from functools import cache
 from html.parser import HTMLParser
 from typing import Any
 
+from pydantic import Field
 from yarl import URL
 
-from exposcan.catalogue import Catalogue, default_catalogue
+from exposcan.catalogue import Catalogue, CatalogueModel, Regex, catalogue_kind, default_catalogue
 from exposcan.healthdata import HealthSignatures, default_health_signatures
 from exposcan.imaging import (
     ImagingSignatures,
@@ -70,19 +71,41 @@ class ListingConfig:
     limits: WalkLimits
 
 
+class ListingServer(CatalogueModel):
+    server: str
+    body: Regex
+    headers: dict[str, Regex] = Field(default_factory=dict)
+
+
+class ListingLimits(CatalogueModel):
+    """Bounds of the walk (:class:`WalkLimits`); unset ones keep its default."""
+
+    depth: int = Field(default=WalkLimits.depth, ge=0, le=32)
+    folders: int = Field(default=WalkLimits.folders, ge=1, le=10_000)
+    entries: int = Field(default=WalkLimits.entries, ge=1, le=1_000_000)
+    samples: int = Field(default=WalkLimits.samples, ge=0, le=10_000)
+    seconds: float = Field(default=WalkLimits.seconds, gt=0, le=3600)
+    page_cap: int = Field(default=WalkLimits.page_cap, ge=1024, le=64 * 1024 * 1024)
+
+
+@catalogue_kind("http-listing")
+class ListingFile(CatalogueModel):
+    """``probes/http/listings.yaml``: automatic indexes and the walk's bounds."""
+
+    start_paths: list[str] = Field(default_factory=list)
+    limits: ListingLimits | None = None
+    servers: list[ListingServer] = Field(default_factory=list)
+
+
 def listing_config(catalogue: Catalogue) -> ListingConfig:
     signatures: list[ListingSignature] = []
     starts: list[str] = []
     limits = WalkLimits()
-    for entry in catalogue.entries("http-listing"):
-        for sig in entry.get("servers", []):
-            re.compile(sig["body"])
-            signatures.append(
-                ListingSignature(str(sig["server"]), str(sig["body"]), dict(sig.get("headers", {})))
-            )
-        starts += [str(p) for p in entry.get("start_paths", [])]
-        if isinstance(entry.get("limits"), dict):
-            limits = WalkLimits(**{**limits.__dict__, **entry["limits"]})
+    for entry in catalogue.documents(ListingFile):
+        signatures += [ListingSignature(s.server, s.body, dict(s.headers)) for s in entry.servers]
+        starts += entry.start_paths
+        if entry.limits is not None:
+            limits = WalkLimits(**entry.limits.model_dump())
     return ListingConfig(tuple(signatures), tuple(dict.fromkeys(starts or ["/"])), limits)
 
 

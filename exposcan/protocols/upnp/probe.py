@@ -32,6 +32,7 @@ from exposcan.net.netio import ProbeError
 from exposcan.net.portscan import PortState, probe_port
 from exposcan.probe import NetworkContext, NetworkProbe
 from exposcan.protocols.upnp import ssdp
+from exposcan.protocols.upnp.catalogue import IgdLocationsFile
 from exposcan.protocols.upnp.client import MAX_MAPPINGS, HttpStatus, IgdClient
 from exposcan.protocols.upnp.xml import (
     IgdDescription,
@@ -72,13 +73,12 @@ class IgdLocations:
         ports: list[int] = []
         specific: list[int] = []
         paths: list[str] = []
-        for entry in catalogue.entries("upnp-igd-locations"):
-            for item in entry.get("ports", []):
-                port = int(item["port"])
-                ports.append(port)
-                if item.get("igd_specific"):
-                    specific.append(port)
-            paths += [str(p) for p in entry.get("paths", [])]
+        for entry in catalogue.documents(IgdLocationsFile):
+            for item in entry.ports:
+                ports.append(item.port)
+                if item.igd_specific:
+                    specific.append(item.port)
+            paths += entry.paths
         return cls(
             tuple(dict.fromkeys(ports)), tuple(dict.fromkeys(specific)), tuple(dict.fromkeys(paths))
         )

@@ -1,0 +1,156 @@
+"""A broken catalogue stops the scan before its first packet (issue 12).
+
+Every catalogue kind is validated when the catalogue loads: a misspelt field
+in a file of any kind, an unknown kind, or a fingerprint whose regular
+expression does not compile gives one error line naming the file, and exit
+2.  The real CLI in a subprocess, with EXPOSCAN_CATALOGUE pointing at a
+broken copy of the shipped catalogue, scanning a loopback listener that
+counts the connections it gets: none.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from exposcan.catalogue import catalogue_dir, registered_kinds
+
+#: kind -> (file, a field as written, the same field misspelt)
+MISSPELT: dict[str, tuple[str, str, str]] = {
+    "rule": ("rules/dicom.query-open.yaml", "  severity:", "  severty:"),
+    "ports": ("ports.yaml", "protocol: ftp", "protocole: ftp"),
+    "http-fingerprint": ("fingerprints/http/orthanc.yaml", "category:", "categroy:"),
+    "http-listing": ("http/listings.yaml", "start_paths:", "start_path:"),
+    "imaging-files": ("imaging-files.yaml", "extensions:", "extentions:"),
+    "dicom-ae-titles": ("dicom/ae-titles.yaml", "titles:", "title:"),
+    "dicom-implementation": (
+        "fingerprints/dicom-implementations.yaml",
+        "class_uid_prefix:",
+        "class_uid_prefx:",
+    ),
+    "remediation": ("remediation/horos.yaml", "applies:", "aplies:"),
+    "upnp-igd-locations": ("upnp/igd-locations.yaml", "igd_specific: true", "igd_specfic: true"),
+}
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    """A loopback port that would see the scan's first packet."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    yield sock
+    sock.close()
+
+
+def _connections(sock: socket.socket) -> int:
+    sock.setblocking(False)
+    count = 0
+    while True:
+        try:
+            conn, _ = sock.accept()
+        except BlockingIOError:
+            return count
+        conn.close()
+        count += 1
+
+
+def _broken_copy(tmp_path: Path, name: str, old: str | None, new: str) -> Path:
+    root = tmp_path / "probes"
+    shutil.copytree(catalogue_dir(), root)
+    path = root / name
+    if old is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(new)
+    else:
+        text = path.read_text()
+        assert old in text, f"{name} no longer holds {old!r}: update this test"
+        path.write_text(text.replace(old, new, 1))
+    return root
+
+
+def _scan(root: Path, sock: socket.socket) -> tuple[int, str, str]:
+    port = str(sock.getsockname()[1])
+    proc = subprocess.run(
+        [sys.executable, "-m", "exposcan", "scan", "127.0.0.1", "-p", port, "--timeout", "2"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "EXPOSCAN_CATALOGUE": str(root)},
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def _one_error_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("exposcan: error: "), err
+    return lines[0]
+
+
+def test_every_registered_kind_has_a_misspelt_field_case() -> None:
+    # Given the kinds the catalogue knows
+    # Then each one is tested below (a new kind adds its case here)
+    assert set(MISSPELT) == set(registered_kinds())
+
+
+@pytest.mark.parametrize("kind", sorted(MISSPELT))
+def test_a_misspelt_field_in_any_kind_stops_the_scan(
+    tmp_path: Path, listener: socket.socket, kind: str
+) -> None:
+    # Given a copy of the catalogue with one field misspelt in a file of this kind
+    name, old, new = MISSPELT[kind]
+    root = _broken_copy(tmp_path, name, old, new)
+    # When a scan of a loopback listener starts
+    code, out, err = _scan(root, listener)
+    # Then one line names the file and the misspelt field, exit 2, no packet sent
+    line = _one_error_line(err)
+    assert code == 2 and out == ""
+    assert Path(name).name in line and new.strip().split(":")[0] in line, line
+    assert _connections(listener) == 0
+
+
+def test_an_unknown_kind_stops_the_scan(tmp_path: Path, listener: socket.socket) -> None:
+    # Given a catalogue file of a kind nobody registered (a typo of a real one)
+    root = _broken_copy(tmp_path, "fingerprints/http/new.yaml", None, "kind: http-fingerprnt\n")
+    # When a scan starts
+    code, out, err = _scan(root, listener)
+    # Then one line names the file and the kind, exit 2, no packet sent
+    line = _one_error_line(err)
+    assert code == 2 and out == ""
+    assert "new.yaml" in line and "unknown kind 'http-fingerprnt'" in line, line
+    assert _connections(listener) == 0
+
+
+def test_a_broken_fingerprint_regex_stops_the_scan(tmp_path: Path, listener: socket.socket) -> None:
+    # Given a web fingerprint whose body pattern does not compile
+    root = _broken_copy(
+        tmp_path,
+        "fingerprints/http/orthanc.yaml",
+        r"body: '(?i)<title>\s*Orthanc Explorer'",
+        "body: '(?i)<title>(Orthanc Explorer'",
+    )
+    # When a scan starts
+    code, out, err = _scan(root, listener)
+    # Then one line names the file, the field and the pattern, exit 2, no packet sent
+    line = _one_error_line(err)
+    assert code == 2 and out == ""
+    assert "orthanc.yaml" in line and "body" in line and "not a regular expression" in line
+    assert _connections(listener) == 0
+
+
+def test_the_intact_copy_scans(tmp_path: Path, listener: socket.socket) -> None:
+    # Given an unbroken copy (the negative case: the copy itself is sound)
+    root = _broken_copy(tmp_path, "ports.yaml", "protocol: ftp", "protocol: ftp")
+    # When a scan of the listener runs
+    code, _, err = _scan(root, listener)
+    # Then it scans (exit 0 or 1: findings or none) and reaches the listener
+    assert code in (0, 1), err
+    assert _connections(listener) >= 1

@@ -68,7 +68,7 @@ def catalogue_kind(kind: str) -> Callable[[type[M]], type[M]]:
 
 
 #: Modules outside the protocol packages that register catalogue kinds.
-CORE_DECLARATIONS = ("exposcan.imaging", "exposcan.report.guides")
+CORE_DECLARATIONS = ("exposcan.imaging", "exposcan.healthdata", "exposcan.report.guides")
 
 
 @cache

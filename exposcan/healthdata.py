@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Annotated
 
-from exposcan.catalogue import Catalogue, CatalogueError, default_catalogue
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
+
+from exposcan.catalogue import Catalogue, CatalogueModel, catalogue_kind, default_catalogue
 
 #: Enough for an HPRIM header and its patient record, a CDA root element after
 #: an XML declaration, and a DICOM file meta group.
@@ -85,39 +87,68 @@ class HealthSignatures:
         return ext.isdigit() or ext in self.candidate_extensions
 
 
-def _strings(value: Any, where: str) -> tuple[bytes, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise CatalogueError(f"{where}: expected a list of non-empty strings")
-    return tuple(v.encode("utf-8") for v in value)
+def _ascii(text: str) -> str:
+    text.encode("ascii")  # a UnicodeEncodeError is a ValueError: refused at load
+    return text
+
+
+NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+class At(CatalogueModel):
+    offset: int = Field(ge=0, le=65536)
+    bytes_: Annotated[str, AfterValidator(_ascii)] = Field(alias="bytes", min_length=1)
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class SignatureEntry(CatalogueModel):
+    id: str = Field(pattern=r"^[a-z0-9-]+$")
+    label: str = ""
+    starts: list[NonEmpty] = Field(default_factory=list)
+    contains_any: list[NonEmpty] = Field(default_factory=list)
+    contains_all: list[NonEmpty] = Field(default_factory=list)
+    at: At | None = None
+
+    @model_validator(mode="after")
+    def _one_clause(self) -> SignatureEntry:
+        if not (self.starts or self.contains_any or self.contains_all or self.at):
+            raise ValueError(f"signature {self.id}: needs at least one clause")
+        return self
+
+
+@catalogue_kind("health-data-files")
+class HealthDataFiles(CatalogueModel):
+    """``probes/health-data-files.yaml``: health data recognised by first bytes."""
+
+    read: int = Field(default=DEFAULT_READ, ge=16, le=64 * 1024)
+    signatures: list[SignatureEntry] = Field(default_factory=list)
+    candidate_extensions: list[str] = Field(default_factory=list)
+
+
+def _bytes(values: list[str]) -> tuple[bytes, ...]:
+    return tuple(v.encode("utf-8") for v in values)
 
 
 def health_signatures_from(catalogue: Catalogue) -> HealthSignatures:
     signatures: list[HealthSignature] = []
     extensions: set[str] = set()
     read = DEFAULT_READ
-    for entry in catalogue.entries("health-data-files"):
-        source = str(entry.get("_source", "health-data-files"))
-        read = max(read, int(entry.get("read", DEFAULT_READ)))
-        extensions.update(str(e).lower().lstrip(".") for e in entry.get("candidate_extensions", []))
-        for raw in entry.get("signatures", []):
-            if not isinstance(raw, dict) or not raw.get("id"):
-                raise CatalogueError(f"{source}: a signature without an id")
-            where = f"{source}: {raw['id']}"
-            at = raw.get("at") or {}
-            sig = HealthSignature(
-                id=str(raw["id"]),
-                label=str(raw.get("label", raw["id"])),
-                starts=_strings(raw.get("starts"), where),
-                contains_any=_strings(raw.get("contains_any"), where),
-                contains_all=_strings(raw.get("contains_all"), where),
-                at_offset=int(at.get("offset", -1)) if at else -1,
-                at_bytes=str(at.get("bytes", "")).encode("ascii") if at else b"",
+    for entry in catalogue.documents(HealthDataFiles):
+        read = max(read, entry.read)
+        extensions.update(e.lower().lstrip(".") for e in entry.candidate_extensions)
+        for raw in entry.signatures:
+            signatures.append(
+                HealthSignature(
+                    id=raw.id,
+                    label=raw.label or raw.id,
+                    starts=_bytes(raw.starts),
+                    contains_any=_bytes(raw.contains_any),
+                    contains_all=_bytes(raw.contains_all),
+                    at_offset=raw.at.offset if raw.at else -1,
+                    at_bytes=raw.at.bytes_.encode("ascii") if raw.at else b"",
+                )
             )
-            if not (sig.starts or sig.contains_any or sig.contains_all or sig.at_bytes):
-                raise CatalogueError(f"{where}: a signature needs at least one clause")
-            signatures.append(sig)
     return HealthSignatures(tuple(signatures), frozenset(extensions), read)
 
 

@@ -35,6 +35,11 @@ MISSPELT: dict[str, tuple[str, str, str]] = {
         "class_uid_prefix:",
         "class_uid_prefx:",
     ),
+    "health-data-files": (
+        "health-data-files.yaml",
+        "candidate_extensions:",
+        "candidate_extension:",
+    ),
     "remediation": ("remediation/horos.yaml", "applies:", "aplies:"),
     "upnp-igd-locations": ("upnp/igd-locations.yaml", "igd_specific: true", "igd_specfic: true"),
 }

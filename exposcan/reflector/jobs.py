@@ -36,6 +36,7 @@ QUEUE = "exposcan:reflector:queue"
 FUNCTION = "outside_scan"
 #: Time a worker gets beyond the scan deadline to build and store the report.
 SLACK_S = 15.0
+QUEUE_WAIT_S = 60.0
 
 
 class Busy(RuntimeError):
@@ -169,7 +170,9 @@ class QueueRunner:
         try:
             if await self.pool.zcard(QUEUE) >= self.max_queued:
                 raise Busy(f"{self.max_queued} scans are queued; try again in a few minutes")
-            wait = self.policy.deadline  # in the queue at most one scan's time
+            # In the queue at most one scan's time (a minute at least): a
+            # request waiting longer is answered "busy", its job dropped.
+            wait = max(self.policy.deadline, QUEUE_WAIT_S)
             job: Job | None = await self.pool.enqueue_job(
                 FUNCTION,
                 list(addresses),
@@ -189,6 +192,9 @@ class QueueRunner:
             except TimeoutError:
                 await _abort(job)
                 raise JobFailed("no worker finished the scan in time") from None
+            except Exception as exc:  # arq: expired, not found, a worker's error
+                log.info("queued scan failed: %s", type(exc).__name__)
+                raise JobFailed("no worker took the scan in time; try again later") from None
             finally:
                 # The report was for the client only: nothing stays in Redis.
                 await self.pool.delete(f"arq:result:{job.job_id}")

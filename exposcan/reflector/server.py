@@ -195,6 +195,11 @@ class Reflector:
             # aiohttp's own refusals (404, 405, 413): one JSON line, no page.
             self.stats.counts[f"refused.http-{exc.status}"] += 1
             response = web.json_response({"error": exc.reason}, status=exc.status)
+        except Exception as exc:  # a bug: one JSON line, the type only in the log
+            self.stats.counts["internal"] += 1
+            log.error("internal error: %s", type(exc).__name__)
+            log.debug("internal error", exc_info=True)
+            response = web.json_response({"error": "internal error"}, status=500)
         response.force_close()  # one request per connection
         return response
 

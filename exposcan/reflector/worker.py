@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -47,6 +48,7 @@ async def outside_scan_job(
             raise ScopeError("ports outside this worker's --ports")
         job_policy = replace(policy, ports_spec=ports_spec, deadline=asked.deadline)
     except (ScopeError, ValueError) as exc:
+        ctx["counts"]["refused"] += 1
         log.warning("job refused: %s", exc)
         return {"ok": False, "error": f"the worker refused the job: {exc}"}
     try:
@@ -56,7 +58,8 @@ async def outside_scan_job(
     except Exception as exc:  # a bug must not kill the worker; only the type is logged
         log.warning("scan failed: %s", type(exc).__name__)
         return {"ok": False, "error": f"the scan failed ({type(exc).__name__})"}
-    ctx["scans"] = ctx.get("scans", 0) + 1
+    counts: Counter[str] = ctx["counts"]  # arq copies ctx per job: a shared object
+    counts["scans"] += 1
     log.info(
         "scan done: %d address(es), %d port(s) open, %d finding(s), complete=%s",
         len(addresses),
@@ -67,7 +70,9 @@ async def outside_scan_job(
     return {"ok": True, "report": report.to_json()}
 
 
-def build_worker(url: str, policy: ScanPolicy, sources: Sources, max_jobs: int) -> Any:
+def build_worker(
+    url: str, policy: ScanPolicy, sources: Sources, max_jobs: int, handle_signals: bool = True
+) -> Any:
     """The arq Worker (call in a running loop)."""
     from arq.connections import RedisSettings
     from arq.worker import Worker, func
@@ -90,7 +95,8 @@ def build_worker(url: str, policy: ScanPolicy, sources: Sources, max_jobs: int) 
         job_deserializer=_loads,
         log_results=False,  # a result is a report: never in a log
         poll_delay=0.2,
-        ctx={"policy": policy, "sources": sources},
+        ctx={"policy": policy, "sources": sources, "counts": Counter()},
+        handle_signals=handle_signals,
     )
 
 

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from redis.asyncio import Redis
 
-from exposcan.reflector.jobs import InProcessRunner, ScanPolicy
-from exposcan.reflector.quota import MemoryStore, Policy
+from exposcan.reflector.jobs import InProcessRunner, QueueRunner, ScanPolicy
+from exposcan.reflector.quota import MemoryStore, Policy, RedisStore, Store
 from exposcan.reflector.scope import Sources
 from exposcan.reflector.server import Bounds, Reflector, server_tls, serving
 from exposcan.reflector.tokens import TokenStore, add_token
@@ -46,23 +47,33 @@ async def running_reflector(
     host: str = "127.0.0.1",
     max_scans: int = 4,
     sources: str = LOOPBACK_SOURCES,
+    redis_url: str | None = None,
 ) -> AsyncIterator[Running]:
+    """A front on ``host``; with ``redis_url`` its jobs go to the Redis queue
+    and its limits live in Redis (several fronts may share them)."""
     cert = make_server_cert(tmp)
     token, _ = add_token(tmp / "tokens", "test")
-    policy = ScanPolicy(
-        ports_spec=ports, deadline=deadline, probe_timeout=probe_timeout, scan_type="connect"
-    )
+    policy = scan_policy(ports, deadline, probe_timeout)
+    runner: InProcessRunner | QueueRunner
+    store: Store
+    if redis_url:
+        runner = await QueueRunner.connect(redis_url, policy, max_scans)
+        store = RedisStore(Redis.from_url(redis_url))
+    else:
+        runner = InProcessRunner(policy, max_scans)
+        store = MemoryStore()
     reflector = Reflector(
-        TokenStore(tmp / "tokens"),
-        MemoryStore(),
-        InProcessRunner(policy, max_scans),
-        Sources.parse(sources),
-        quota,
-        bounds,
+        TokenStore(tmp / "tokens"), store, runner, Sources.parse(sources), quota, bounds
     )
     async with serving(reflector, host, 0, server_tls(cert.cert, cert.key)) as (_, port):
         shown = f"[{host}]" if ":" in host else host
         yield Running(f"https://{shown}:{port}", token, cert, reflector)
+
+
+def scan_policy(ports: str, deadline: float, probe_timeout: float) -> ScanPolicy:
+    return ScanPolicy(
+        ports_spec=ports, deadline=deadline, probe_timeout=probe_timeout, scan_type="connect"
+    )
 
 
 def fresh(**extra: Any) -> dict[str, Any]:

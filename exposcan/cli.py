@@ -190,6 +190,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scan.add_argument("--calling-ae", default="EXPOSCAN", help="DICOM calling AE title [EXPOSCAN]")
     scan.add_argument(
+        "--association-timeout",
+        type=_positive_float,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long a DICOM node may take to answer an association, as a "
+        "DICOM client waits (ARTIM; dcmtk-based servers look the caller's name "
+        "up first, which takes long where the DNS drops queries) [30]",
+    )
+    scan.add_argument(
         "--fail-on",
         default="high",
         choices=[s.value for s in Severity] + ["never"],
@@ -309,6 +318,7 @@ def _config(args: argparse.Namespace, catalogue: Catalogue) -> ScanConfig:
         discovery=not args.no_discovery,
         intrusive=args.intrusive,
         calling_ae=args.calling_ae,
+        association_timeout=args.association_timeout,
         verbose=args.verbose,
     )
 

@@ -25,6 +25,11 @@ class ScanConfig:
     intrusive: bool = False
     calling_ae: str = "EXPOSCAN"
     max_ae_guesses: int = 8
+    # How long a DICOM node may take to answer an A-ASSOCIATE-RQ: the
+    # requestor's ARTIM timer (PS3.8 §9.1.4), 30 s as dcmtk's and pynetdicom's
+    # ACSE timeouts. dcmtk-based servers (storescp, dcmqrscp, Horos) look the
+    # caller's name up first: 5-50 s where the practice's DNS drops queries.
+    association_timeout: float = 30.0
     find_cap: int = 50
     # Addresses never touched, not even by follow-up scans (a box forward's
     # internal target) or the box's IGD look-up.

@@ -198,7 +198,13 @@ class Scanner:
         assert self._limits is not None
         ctx = ProbeContext(host, self.state, self.config, self.catalogue, self._limits, probe.name)
         facts_before = len(host.facts)
-        await self._guarded(probe.name, host.address, service.port, probe.probe(ctx, service))
+        await self._guarded(
+            probe.name,
+            host.address,
+            service.port,
+            probe.probe(ctx, service),
+            total=probe.total_deadline(self.config),
+        )
         # Fact kinds only: their data is what rules read, not what logs print.
         # Other probes of this host run alongside: only this port's new facts.
         mine = [f.kind for f in host.facts[facts_before:] if f.port == service.port]

@@ -73,6 +73,11 @@ class ServiceProbe(abc.ABC):
     def wants(self, service: ServiceState) -> bool:
         return service.protocol in self.protocols
 
+    def total_deadline(self, config: ScanConfig) -> float:
+        """The most this probe may take on one service (a protocol whose
+        peers are slow by design says so here)."""
+        return config.deadlines.total
+
     @abc.abstractmethod
     async def probe(self, ctx: ProbeContext, service: ServiceState) -> None: ...
 

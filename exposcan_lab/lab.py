@@ -38,6 +38,7 @@ REQUIRED_BINARIES: tuple[str, ...] = (
     "/usr/sbin/nginx",
     "/usr/sbin/miniupnpd",
     "/usr/bin/storescp",
+    "/usr/bin/dcmqrscp",
     "/usr/sbin/iptables-legacy-restore",
     "/usr/sbin/ip6tables-legacy-restore",
     "/usr/sbin/radvd",
@@ -243,12 +244,30 @@ class Lab:
         (self.host_dir(t.WEB.name) / "nginx" / "tmp").mkdir(parents=True)
         canary.write_tree(t.WEB_FILES, self.web_root, site=4)
         (self.host_dir(t.PACS.name) / "nginx-relay").mkdir()
-        # storescp: what a scan must never fill.
+        # storescp: what a scan must never fill (the viewer's too); the
+        # archive's (empty) database.
         self.storescp_dir.mkdir(parents=True)
+        (self.host_dir(t.VIEWER.name) / "incoming").mkdir(parents=True)
+        (self.host_dir(t.ARCHIVE.name) / "qrdb").mkdir(parents=True)
+        self._install_resolvers()
         # miniupnpd reads its lease file at start, deletes it and rewrites it.
         leases = self.host_dir(t.BOX.name) / "miniupnpd" / "leases"
         leases.parent.mkdir(parents=True)
         shutil.copyfile(DOCKER_DIR / "box" / "leases", leases)
+
+    def _resolver_dir(self, host: str) -> Path:
+        # `ip netns exec NS` bind-mounts /etc/netns/NS/* over /etc: the one
+        # way to give a namespace its own resolv.conf (ip-netns(8)).
+        return Path("/etc/netns") / self.netns(host)
+
+    def _install_resolvers(self) -> None:
+        """Each host with a resolv.conf in its config files gets it as its
+        /etc/resolv.conf, before any of its servers starts."""
+        for h in t.HOSTS:
+            if any(Path(rel).name == "resolv.conf" for rel in h.config_files):
+                target = self._resolver_dir(h.name)
+                target.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(self.host_dir(h.name) / "resolv.conf", target / "resolv.conf")
 
     def _configure_box(self) -> None:
         box = self.netns(t.BOX.name)
@@ -312,6 +331,9 @@ class Lab:
                     "daemon off;",
                 ],
             ),
+            (t.MODALITY.name, "storescp", self._argv(t.MODALITY.name, t.MODALITY_ARGV)),
+            (t.VIEWER.name, "storescp", self._argv(t.VIEWER.name, t.VIEWER_ARGV)),
+            (t.ARCHIVE.name, "dcmqrscp", self._argv(t.ARCHIVE.name, t.ARCHIVE_ARGV)),
             (
                 t.PACS.name,
                 "nginx-relay",
@@ -341,9 +363,9 @@ class Lab:
                 ],
             ),
             (
-                t.MODALITY.name,
-                "storescp",
-                [a.replace(t.CONFIG_ROOT_TOKEN, str(d(t.MODALITY.name))) for a in t.STORESCP_ARGV],
+                t.DNS.name,
+                "resolver",
+                [sys.executable, str(_LAB_DIR / "resolver.py"), *t.RESOLVER_ARGV],
             ),
             (
                 t.JUNK.name,
@@ -386,6 +408,9 @@ class Lab:
             ),
         ]
 
+    def _argv(self, host: str, argv: Sequence[str]) -> list[str]:
+        return [a.replace(t.CONFIG_ROOT_TOKEN, str(self.host_dir(host))) for a in argv]
+
     def _start(self, host: str, service: str, argv: list[str]) -> None:
         log = self.host_dir(host) / f"{service}.log"
         p = procs.spawn(self.netns(host), argv, log, cwd=self.host_dir(host))
@@ -411,7 +436,10 @@ class Lab:
             {"name": "web", "kind": "http", "status": 200, "url": f"http://{t.WEB.ip}/"},
             {"name": "box IGD", "kind": "http", "status": 200, "url": t.IGD_ROOTDESC_URL},
         ]
-        for h in (t.PACS, t.PACS_SECURE, t.NAS, t.MODALITY, t.JUNK, t.HOSTILE):
+        # Not the viewer: a connection costs it a 15 s look-up, during which
+        # it serves nobody (the scan would queue behind the readiness check):
+        # its port is checked in its own kernel instead (_wait_listening).
+        for h in (t.PACS, t.PACS_SECURE, t.NAS, t.MODALITY, t.ARCHIVE, t.JUNK, t.HOSTILE):
             for port in h.tcp_ports:
                 checks.append(
                     {"name": f"{h.name}:{port}", "kind": "tcp", "host": str(h.ip), "port": port}
@@ -455,6 +483,7 @@ class Lab:
             time.sleep(0.1)
         out, err = waiter.communicate(timeout=10)
         if not dead and waiter.returncode == 0:
+            self._wait_listening(t.VIEWER.name, t.VIEWER_PORT)
             return
         failed: dict[str, str] = {}
         if out.strip():
@@ -473,6 +502,19 @@ class Lab:
             lines.append(f"--- {p.host}/{p.service} log tail ({p.log}) ---")
             lines.append(procs.log_tail(Path(p.log)))
         raise LabError("\n".join(lines))
+
+    def _wait_listening(self, host: str, port: int) -> None:
+        """Until ``host``'s kernel lists a listening socket on ``port``
+        (``ss``, not a connection: see _ready_checks)."""
+        end = time.monotonic() + READY_DEADLINE_S
+        while time.monotonic() < end:
+            out = self.run(host, ["ss", "-Hltn", f"sport = :{port}"], timeout=10).stdout
+            if out.strip():
+                return
+            time.sleep(0.1)
+        rec = next((p for p in self.processes if p.host == host), None)
+        tail = procs.log_tail(Path(rec.log)) if rec else ""
+        raise LabError(f"{host}:{port} not listening after {READY_DEADLINE_S:.0f} s\n{tail}")
 
     def _load_pacs(self) -> None:
         """POST the canary studies to each Orthanc from 127.0.0.1 in its own
@@ -621,6 +663,8 @@ class Lab:
             procs.terminate([], [pid for n in leftover_ns for pid in netns.namespace_pids(n)])
             netns.delete(leftover_ns)
         shutil.rmtree(self.runtime_dir, ignore_errors=True)
+        for role in t.NAMESPACE_ROLES:
+            shutil.rmtree(Path("/etc/netns") / t.netns_name(self.name, role), ignore_errors=True)
         self.namespaces.clear()
         self.processes.clear()
         self.timings["down"] = time.monotonic() - t0

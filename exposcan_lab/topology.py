@@ -71,6 +71,19 @@ MANUAL_PACS_PORT: Final = 50104
 MODALITY_AET: Final = "MODALITY1"
 MODALITY_PORT: Final = 11112
 
+# dcmtk servers as practices run them (issue 13): no --disable-host-lookup,
+# so each association waits for the practice's DNS to answer the PTR look-up
+# of the caller. The lab resolver (exposcan_lab/resolver.py on DNS) drops,
+# refuses or answers NXDOMAIN, per client address.
+DNS_IP: Final = IPv4Address("198.18.0.53")
+#: The viewer's resolv.conf (docker/viewer/resolv.conf): glibc waits 3 s
+#: once per query; storescp makes 5 queries: ~15 s before it answers.
+VIEWER_DNS_WAIT_S: Final = 15.0
+VIEWER_AET: Final = "VIEWER1"
+VIEWER_PORT: Final = 11112
+ARCHIVE_AET: Final = "ARCHIVMEDIC"
+ARCHIVE_PORT: Final = 11112
+
 IGD_HTTP_PORT: Final = 49152
 IGD_ROOTDESC_PATH: Final = "/rootDesc.xml"
 IGD_ROOTDESC_URL: Final = f"http://{BOX_LAN_IP}:{IGD_HTTP_PORT}{IGD_ROOTDESC_PATH}"
@@ -158,8 +171,32 @@ MODALITY: Final = Host(
     IPv4Address("198.18.0.40"),
     "lan",
     (MODALITY_PORT,),
+    ("modality/resolv.conf",),
+    "dcmtk storescp accepting anyone's images; its DNS answers NXDOMAIN",
+)
+DNS: Final = Host(
+    "dns",
+    DNS_IP,
+    "lan",
     (),
-    "dcmtk storescp accepting anyone's images",
+    (),
+    "the practice's DNS: drops, refuses or answers NXDOMAIN, per client",
+)
+VIEWER: Final = Host(
+    "viewer",
+    IPv4Address("198.18.0.42"),
+    "lan",
+    (VIEWER_PORT,),
+    ("viewer/resolv.conf",),
+    "dcmtk storescp as Horos runs it: the DNS drops its look-ups (~15 s per association)",
+)
+ARCHIVE: Final = Host(
+    "archive",
+    IPv4Address("198.18.0.43"),
+    "lan",
+    (ARCHIVE_PORT,),
+    ("archive/dcmqrscp.cfg", "archive/resolv.conf"),
+    "dcmtk dcmqrscp checking the called AE: the DNS refuses its look-ups",
 )
 JUNK: Final = Host(
     "junk",
@@ -204,6 +241,9 @@ HOSTS: Final[tuple[Host, ...]] = (
     NAS,
     WEB,
     MODALITY,
+    DNS,
+    VIEWER,
+    ARCHIVE,
     JUNK,
     HOSTILE,
     WS,
@@ -419,14 +459,37 @@ CONFIG_ROOT_TOKEN: Final = "/srv/lab"  # noqa: S105 (a path, not a secret)
 
 STORESCP_ARGV: Final = (
     "/usr/bin/storescp",
-    # No reverse DNS of each caller: a namespace has no resolver, and every
-    # association would stall for ~30 s on the lookup.
+    # No reverse DNS of each caller: the extra exposure's host has no
+    # resolver of the lab's (start_extra_exposure).
     "--disable-host-lookup",
     "--aetitle",
     MODALITY_AET,
     "--output-directory",
     f"{CONFIG_ROOT_TOKEN}/incoming",
     str(MODALITY_PORT),
+)
+#: The modality and the viewer run storescp as installed: the caller's name
+#: is looked up (their resolv.conf says which answer they get).
+MODALITY_ARGV: Final = tuple(a for a in STORESCP_ARGV if a != "--disable-host-lookup")
+VIEWER_ARGV: Final = (
+    "/usr/bin/storescp",
+    "--aetitle",
+    VIEWER_AET,
+    "--output-directory",
+    f"{CONFIG_ROOT_TOKEN}/incoming",
+    str(VIEWER_PORT),
+)
+ARCHIVE_ARGV: Final = ("/usr/bin/dcmqrscp", "--config", f"{CONFIG_ROOT_TOKEN}/dcmqrscp.cfg")
+#: resolver.py's arguments on the DNS host: who gets which answer.
+RESOLVER_ARGV: Final = (
+    "--listen",
+    str(DNS_IP),
+    "--drop",
+    str(VIEWER.ip),
+    "--refuse",
+    str(ARCHIVE.ip),
+    "--nxdomain",
+    str(MODALITY.ip),
 )
 
 #: hostile.py's arguments on the hostile host (the native and the container

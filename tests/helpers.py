@@ -48,6 +48,7 @@ async def scan_local(
     vantage: Vantage = Vantage.LAN,
     intrusive: bool = False,
     total: float | None = None,
+    association_timeout: float = 30.0,
 ) -> Report:
     """Scan ``host`` (loopback only!) with the real engine and the given probes."""
     assert IPv4Address(host).is_loopback, "in-process tests scan loopback only"
@@ -59,6 +60,7 @@ async def scan_local(
         scan_timeout=1.0,
         discovery=False,
         intrusive=intrusive,
+        association_timeout=association_timeout,
     )
     scanner = Scanner(config, default_catalogue(), service_probes or [], network_probes or [])
     await scanner.run([IPv4Address(host)], [host])

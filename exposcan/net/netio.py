@@ -88,10 +88,10 @@ class Connection:
         async with asyncio.timeout(timeout if timeout is not None else self.deadlines.read):
             return await self.reader.read(limit)
 
-    async def read_exactly(self, count: int, cap: int) -> bytes:
+    async def read_exactly(self, count: int, cap: int, timeout: float | None = None) -> bytes:
         if count > cap:
             raise ProbeError(ErrorReason.TOO_LARGE, f"{count} bytes announced, cap {cap}")
-        async with asyncio.timeout(self.deadlines.read):
+        async with asyncio.timeout(timeout if timeout is not None else self.deadlines.read):
             return await self.reader.readexactly(count)
 
     async def read_until_eof(self, cap: int) -> bytes:

@@ -303,9 +303,27 @@ async def test_a_real_reject_confirms_dicom_on_an_odd_port() -> None:
     assert rules(report) == ["dicom.cleartext"] and not report.errors
 
 
-async def test_an_abort_alone_confirms_nothing() -> None:
-    # Given a DICOM port whose answer is 4 plausible A-ABORT bytes
+async def malformed_abort(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.read(4096)
+    writer.write(b"\x07\x00\x00\x00\x00\x04\x00\x00\x01\x03")  # source 1, reason 3: reserved
+    await writer.drain()
+
+
+async def test_a_well_formed_abort_is_a_dicom_refusal() -> None:
+    # Given a DICOM port answering the A-ASSOCIATE-RQ with an A-ABORT as PS3.8
+    # writes one (service-provider, reason not specified)
     async with tcp_server(aborting) as port:
+        report = await scan_local([port], [guessed_dicom(), DicomProbe])
+    # Then it is DICOM, refused: an answer, not an error
+    [service] = report.hosts[0].services
+    assert service.protocol == "dicom" and service.details["classification"] == "refused"
+    assert rules(report) == ["dicom.cleartext"] and not report.errors
+
+
+async def test_a_malformed_abort_confirms_nothing() -> None:
+    # Given a DICOM port whose answer is 4 plausible A-ABORT bytes with
+    # reserved values in them
+    async with tcp_server(malformed_abort) as port:
         report = await scan_local([port], [guessed_dicom(), DicomProbe])
     # Then: an error record naming the abort, no finding, no confirmation
     assert report.findings == [] and report.hosts[0].services[0].details == {}
@@ -412,12 +430,76 @@ async def test_a_tarpit_costs_bounded_time_and_an_error_record() -> None:
     # Given a DICOM port that accepts and never answers
     async with tcp_server(tarpit) as port:
         started = time.monotonic()
-        report = await scan_local([port], [guessed_dicom(), DicomProbe], timeout=1.0)
+        report = await scan_local(
+            [port], [guessed_dicom(), DicomProbe], timeout=1.0, association_timeout=1.5
+        )
         elapsed = time.monotonic() - started
-    # Then the probe gives up on its read deadline (1 s), not the total (4 s)
+    # Then the probe gives up once a DICOM client would (ARTIM, 1.5 s here),
+    # not at its total deadline (4 + 1.5 s), and says what the silence may be
     assert report.findings == []
-    assert [(e.probe, e.reason) for e in report.errors] == [("dicom", ErrorReason.TIMEOUT)]
-    assert elapsed < 3.5
+    [error] = report.errors
+    assert (error.probe, error.reason) == ("dicom", ErrorReason.TIMEOUT)
+    assert "1.5 s" in error.detail and "rather than a dead one" in error.detail
+    assert elapsed < 4
+
+
+async def test_a_slow_node_is_confirmed_with_one_association() -> None:
+    # Given a storage SCP behind a relay that holds each connection 1.5 s
+    # before the SCP sees it (dcmtk looking the caller up with a silent DNS),
+    # and a read deadline of 0.5 s: only the ARTIM wait (5 s) lets it answer
+    connections: list[float] = []
+
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(time.monotonic())
+        await asyncio.sleep(1.5)
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", scp.port)
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            while data := await src.read(65536):
+                dst.write(data)
+                await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    with pynetdicom_scp(find=False) as scp:
+        async with tcp_server(relay) as port:
+            report = await scan_local(
+                [port], [guessed_dicom(), DicomProbe], timeout=0.5, association_timeout=5.0
+            )
+    # Then write exposure is proven, with one association only (no random-AE
+    # check, no second guess: such a node serves one caller at a time)
+    evidence = finding(report, "dicom.store-open")
+    assert evidence["storage_contexts_accepted"] == 2
+    assert len(connections) == 1 and scp.stores == 0
+    [service] = report.hosts[0].services
+    assert service.details["classification"] == "open to any caller"
+    # and the report says it was slow, and why only one association was made
+    association = finding(report, "dicom.association-open")
+    assert association["classification"] == "open to any caller"
+    assert any("took 2 s to answer" in n and "one association" in n for n in report.scan.notes)
+    assert not report.errors
+
+
+async def test_a_fast_node_accepting_a_random_called_ae_is_open_to_any_caller() -> None:
+    # Given an SCP that accepts any called AE, and its AE disclosed by another
+    # service of the host
+    with pynetdicom_scp(ae_title="CABINETX9", studies=1) as scp:
+        report = await scan_local([scp.port], [hinting("CABINETX9"), DicomProbe])
+    # Then the random called AE was accepted too: open to any caller
+    [service] = report.hosts[0].services
+    assert service.details["classification"] == "open to any caller"
+    assert finding(report, "dicom.query-open")["called_ae"] == "CABINETX9"
+
+
+async def test_a_node_checking_its_called_ae_is_open_to_those_who_know_it() -> None:
+    # Given an SCP that checks its called AE, disclosed by another service
+    with pynetdicom_scp(ae_title="CABINETX9", require_called=True, studies=1) as scp:
+        report = await scan_local([scp.port], [hinting("CABINETX9"), DicomProbe])
+    # Then the random called AE was rejected: open to those who know its AE
+    [service] = report.hosts[0].services
+    assert service.details["classification"] == "open to any caller that knows its AE title"
+    assert scp.finds == 1
 
 
 # --- logs ------------------------------------------------------------------------------

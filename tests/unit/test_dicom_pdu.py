@@ -204,10 +204,27 @@ def test_impossible_rejects_are_protocol_errors(body: bytes) -> None:
 
 def test_an_abort_is_decoded() -> None:
     aborted = decode_aborted(bytes([0, 0, 2, 1]))
-    assert aborted == Aborted(2, 1) and "unrecognised PDU" in aborted.text
+    assert aborted == Aborted(2, 1, well_formed=True) and "unrecognised PDU" in aborted.text
     assert "service-user" in decode_aborted(bytes([0, 0, 0, 0])).text
     with pytest.raises(PduError):
         decode_aborted(bytes([0, 0, 2, 9]))
+
+
+@pytest.mark.parametrize(
+    "body,well_formed",
+    [
+        (bytes([0, 0, 0, 0]), True),  # service-user, reason not significant
+        (bytes([0, 0, 2, 6]), True),  # provider: invalid PDU parameter value
+        (bytes([0, 0, 1, 0]), False),  # source 1 is reserved (PS3.8 Table 9-26)
+        (bytes([0, 0, 2, 3]), False),  # reason 3 is reserved
+        (bytes([0, 0, 0, 2]), False),  # a service-user gives no reason
+        (bytes([7, 0, 2, 0]), False),  # reserved byte not 00H
+    ],
+)
+def test_only_a_standard_abort_is_well_formed(body: bytes, well_formed: bool) -> None:
+    # Given A-ABORT bodies, standard and not
+    # Then only those PS3.8 writes count as a DICOM answer
+    assert decode_aborted(body).well_formed is well_formed
 
 
 def test_only_association_answers_answer_a_request() -> None:

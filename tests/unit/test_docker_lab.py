@@ -257,3 +257,41 @@ def test_ipv6_plan_matches_the_topology(compose: dict[str, Any]) -> None:
         assert f"proxy_pass {t.PACS.ip}:{port};" in relay
     radvd = (DOCKER / "box" / "radvd.conf").read_text()
     assert f"prefix {t.LAN6_NET}" in radvd and f"interface {t.BOX_LAN_IF}" in radvd
+
+
+def test_dcmtk_hosts_look_callers_up_as_installed(compose: dict[str, Any]) -> None:
+    # Given the dcmtk hosts and the practice's DNS (issue 13: slow associations)
+    for host, argv in (
+        (t.MODALITY, t.MODALITY_ARGV),
+        (t.VIEWER, t.VIEWER_ARGV),
+        (t.ARCHIVE, t.ARCHIVE_ARGV),
+    ):
+        svc = _service(compose, host.name)
+        command = svc.get("command")
+        if command is None:  # the Dockerfile's CMD
+            dockerfile = DOCKER / svc["build"]["dockerfile"]
+            cmd = re.search(r"^CMD (\[.*\])$", dockerfile.read_text(), re.M)
+            assert cmd, host.name
+            command = json.loads(cmd.group(1))
+        # Then each runs the native lab's argv, with no --disable-host-lookup
+        assert command == list(argv), host.name
+        assert "--disable-host-lookup" not in command
+        # and gets its resolver from the lab's DNS
+        assert _mounted_files(svc)[f"{host.name}/resolv.conf"] == "/etc/resolv.conf"
+        conf = (DOCKER / host.name / "resolv.conf").read_text()
+        assert f"nameserver {t.DNS_IP}" in conf
+    dns = _service(compose, t.DNS.name)
+    assert dns["command"] == ["python3", "/opt/lab/resolver.py", *t.RESOLVER_ARGV]
+    # and the viewer's DNS drops: its association waits the whole look-up
+    drop = t.RESOLVER_ARGV.index("--drop")
+    assert t.RESOLVER_ARGV[drop + 1] == str(t.VIEWER.ip)
+
+
+def test_archive_checks_its_called_ae() -> None:
+    # Given dcmqrscp's configuration
+    cfg = (DOCKER / "archive" / "dcmqrscp.cfg").read_text()
+    # Then it listens on the topology's port and knows only the archive's AE
+    assert re.search(rf"^NetworkTCPPort\s*=\s*{t.ARCHIVE_PORT}$", cfg, re.M)
+    block = cfg.split("AETable BEGIN")[1].split("AETable END")[0]
+    titles = [line.split()[0] for line in block.splitlines() if line.strip()]
+    assert titles == [t.ARCHIVE_AET]

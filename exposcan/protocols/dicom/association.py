@@ -135,13 +135,13 @@ class Session:
         self._message_id = 0
         _tune(conn, socket.TCP_NODELAY)
 
-    async def _read(self, cap: int) -> Pdu:
+    async def _read(self, cap: int, header_timeout: float | None = None) -> Pdu:
         # dcmtk (Orthanc, storescp) writes a PDU's header and body as two
         # segments with Nagle on: with our delayed ACK, every DIMSE round
         # trip would cost 40 ms (measured: 95 ms -> 5 ms per ladder).
         if hasattr(socket, "TCP_QUICKACK"):
             _tune(self.conn, socket.TCP_QUICKACK)
-        return await read_pdu(self.conn, cap)
+        return await read_pdu(self.conn, cap, header_timeout)
 
     @property
     def _send_pdu(self) -> int:
@@ -153,9 +153,13 @@ class Session:
         self._message_id += 1
         return self._message_id
 
-    async def associate(self, called_ae: str, calling_ae: str) -> Answer:
+    async def associate(
+        self, called_ae: str, calling_ae: str, answer_timeout: float | None = None
+    ) -> Answer:
+        """A-ASSOCIATE-RQ, then its answer within ``answer_timeout`` (the
+        requestor's ARTIM, PS3.8 §9.1.4; default: the read deadline)."""
         await self.conn.send(build_associate_rq(called_ae, calling_ae, proposed_contexts()))
-        answer = decode_answer(await self._read(ASSOCIATION_PDU_CAP))
+        answer = decode_answer(await self._read(ASSOCIATION_PDU_CAP, answer_timeout))
         if isinstance(answer, Accepted):
             self.accepted = answer
         return answer

@@ -91,10 +91,12 @@ class Pdu:
     body: bytes  # without the 6-byte header
 
 
-async def read_pdu(conn: Connection, cap: int) -> Pdu:
-    """One PDU, its announced length checked against ``cap`` before reading."""
+async def read_pdu(conn: Connection, cap: int, header_timeout: float | None = None) -> Pdu:
+    """One PDU, its announced length checked against ``cap`` before reading.
+    ``header_timeout``: how long its first bytes may take (default: the read
+    deadline); the rest of the PDU always gets the read deadline."""
     try:
-        header = await conn.read_exactly(6, 6)
+        header = await conn.read_exactly(6, 6, header_timeout)
     except asyncio.IncompleteReadError as exc:
         if not exc.partial:
             raise SilentPeer() from None
@@ -227,6 +229,10 @@ class Aborted:
 
     source: int  # 0 service-user, 2 service-provider
     reason: int
+    #: As PS3.8 Table 9-26 writes it: reserved bytes 00H, source 0 or 2, a
+    #: reason of Table 9-26 (0 from the service-user). Such an answer is a
+    #: DICOM upper layer speaking; four random bytes rarely are all that.
+    well_formed: bool = False
 
     @property
     def text(self) -> str:
@@ -275,7 +281,10 @@ def decode_aborted(body: bytes) -> Aborted:
     source, reason = body[2], body[3]
     if source not in (0, 1, 2) or reason > 6:
         raise PduError(f"A-ABORT with invalid source/reason {source}/{reason}")
-    return Aborted(source, reason)
+    well_formed = body[:2] == b"\x00\x00" and (
+        (source == 0 and reason == 0) or (source == 2 and reason in _ABORT_REASON)
+    )
+    return Aborted(source, reason, well_formed)
 
 
 def _check_items(body: bytes) -> None:

@@ -14,6 +14,22 @@ Called AE: first what another service of the host disclosed (hint
 ``dicom.ae_title``, e.g. Orthanc's /system DicomAet found by the HTTP probe at
 phase 20), then the catalogue's defaults, ``max_ae_guesses`` in all; the next
 guess is tried only after an A-ASSOCIATE-RJ "called AE title not recognised".
+Once accepted, one more association under a random called AE says whether
+the node checks the called AE at all: the classification rests on that
+evidence, not on which guesses were rejected before.
+
+Slow nodes (issue 13): dcmtk-based servers (storescp, dcmqrscp, Horos and
+OsiriX) look the caller's name up before they read the A-ASSOCIATE-RQ, one
+connection at a time; where the practice's DNS drops queries the answer
+comes 5-50 s later (measured in the lab: 15 s with glibc's timeout:3
+attempts:1, 50 s with its defaults). The answer is awaited as long as a DICOM
+client waits (``association_timeout``, the requestor's ARTIM, PS3.8 §9.1.4,
+30 s as dcmtk's ACSE timeout), on a known DICOM port; the probe runs
+alongside every other probe, so only this port waits. Such a node serves
+one association at a time: once an answer was slow, no further association
+is made on it (no more guesses, no random-AE check), so a scan never keeps
+the practice's modalities out for long. A port silent for the whole wait is
+an error record that says it may be such a server rather than a dead one.
 
 Why asyncio with pynetdicom's codecs rather than pynetdicom's threads,
 measured on this machine against a local Orthanc 1.10.1 holding 4 studies
@@ -34,11 +50,14 @@ verbosity: its debug output prints datasets, i.e. patient data.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import secrets
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from exposcan.config import ScanConfig
 from exposcan.models import ErrorReason
 from exposcan.net.netio import ProbeError, classify, open_connection
 from exposcan.probe import ProbeContext, ServiceProbe
@@ -85,6 +104,27 @@ STEP_ECHO = "C-ECHO answered"
 STEP_FIND = "C-FIND answered"
 STEP_STORE = "storage contexts accepted"
 
+# Outcomes of the one association under a random called AE (evidence).
+RANDOM_ACCEPTED = "accepted"
+RANDOM_REJECTED = "rejected"
+RANDOM_NO_ANSWER = "no answer"
+RANDOM_SKIPPED_SLOW = "not tried: the node is slow and serves one association at a time"
+
+
+def slow_silence(seconds: float) -> str:
+    """The error detail of a DICOM port silent for the whole ARTIM wait."""
+    return (
+        f"no answer to the A-ASSOCIATE-RQ within {seconds:g} s (the wait of a DICOM "
+        "client, ARTIM): a dcmtk-based server (storescp, dcmqrscp, Horos, OsiriX) "
+        "whose DNS drops its look-up of the caller's name can be this slow; the port "
+        "may be such a server rather than a dead one"
+    )
+
+
+def random_called_ae() -> str:
+    """A called AE title no node is configured with (PS3.5 AE: 16 chars max)."""
+    return "XS" + secrets.token_hex(5).upper()
+
 
 class Classification(StrEnum):
     """How a node filters an unknown caller (PS3.8 §9.3.4 reasons)."""
@@ -111,17 +151,31 @@ class Node:
     called_ae: str | None = None
     ae_source: str | None = None
     ladder: Ladder | None = None
+    #: The slowest A-ASSOCIATE answer, in seconds.
+    answer_seconds: float = 0.0
+    slow: bool = False
+    #: What one association under a random called AE got (RANDOM_*).
+    random_ae: str | None = None
 
     def classification(self) -> Classification:
         called_filtered = any(
             r.reason is RejectReason.CALLED_AE_NOT_RECOGNISED for r in self.rejections
         )
         if self.ladder is not None:
+            # Evidence first: a random called AE accepted or rejected.
+            if self.random_ae == RANDOM_ACCEPTED:
+                return Classification.OPEN
+            if self.random_ae == RANDOM_REJECTED:
+                if self.ae_source == AE_FROM_HINT:
+                    return Classification.OPEN_KNOWN_AE
+                return Classification.CALLED_AE
             if called_filtered:
                 return Classification.CALLED_AE
             if self.ae_source == AE_FROM_HINT:
                 return Classification.OPEN_KNOWN_AE
             return Classification.OPEN
+        if self.aborted is not None:
+            return Classification.REFUSED
         if self.rejections and self.rejections[-1].reason is RejectReason.CALLING_AE_NOT_RECOGNISED:
             return Classification.CALLING_AE
         return Classification.CALLED_AE if called_filtered else Classification.REFUSED
@@ -146,6 +200,10 @@ class DicomProbe(ServiceProbe):
     # trying an association; there a failure stays silent.
     protocols: ClassVar[frozenset[str]] = frozenset({"dicom", "unknown"})
     phase = 60
+
+    def total_deadline(self, config: ScanConfig) -> float:
+        # The ARTIM wait comes on top of the usual work of an association.
+        return config.deadlines.total + config.association_timeout
 
     async def probe(self, ctx: ProbeContext, service: ServiceState) -> None:
         silent = service.protocol == "unknown"
@@ -181,13 +239,19 @@ class DicomProbe(ServiceProbe):
             answer = await self._attempt_with_tls_fallback(ctx, service, node, called, calling)
             if isinstance(answer, Accepted):
                 node.called_ae, node.ae_source = called, source
+                await self._check_random_ae(ctx, service, node, calling)
                 return
             if isinstance(answer, Aborted):
-                # An A-ABORT in answer to an A-ASSOCIATE-RQ is legal but
-                # proves little: a garbage server can send 4 plausible bytes.
-                raise ProbeError(
-                    ErrorReason.PROTOCOL, f"A-ASSOCIATE-RQ answered by an A-ABORT ({answer.text})"
-                )
+                if not answer.well_formed:
+                    # Not as PS3.8 writes an A-ABORT: 4 plausible bytes of a
+                    # garbage server prove nothing.
+                    raise ProbeError(
+                        ErrorReason.PROTOCOL,
+                        f"A-ASSOCIATE-RQ answered by a malformed A-ABORT ({answer.text})",
+                    )
+                # A DICOM upper layer that will not talk to us: "refused".
+                node.confirmed, node.aborted = True, answer
+                return
             node.rejections.append(answer)
             log.debug(
                 "dicom %s:%s called AE #%d %s",
@@ -196,6 +260,10 @@ class DicomProbe(ServiceProbe):
                 node.attempts,
                 answer.text,
             )
+            if node.slow:
+                # One association at a time, each one slow: another guess
+                # would keep the practice's own modalities out.
+                return
             if not answer.permanent or answer.reason is RejectReason.CALLING_AE_NOT_RECOGNISED:
                 return
             if answer.reason is RejectReason.USER_NO_REASON:
@@ -225,6 +293,70 @@ class DicomProbe(ServiceProbe):
                 node.tls = False
                 raise exc from None
 
+    async def _check_random_ae(
+        self, ctx: ProbeContext, service: ServiceState, node: Node, calling: str
+    ) -> None:
+        """One association under a random called AE, released at once: does
+        the node accept any called AE? (Evidence for the classification.)"""
+        if node.slow:
+            node.random_ae = RANDOM_SKIPPED_SLOW
+            return
+        try:
+            answer = await self._associate_only(ctx, service, node, random_called_ae(), calling)
+        except (ProbeError, TimeoutError, OSError):
+            node.random_ae = RANDOM_NO_ANSWER
+            return
+        if isinstance(answer, Accepted):
+            node.random_ae = RANDOM_ACCEPTED
+        elif isinstance(answer, Rejected) and answer.permanent:
+            node.random_ae = RANDOM_REJECTED
+        else:
+            node.random_ae = RANDOM_NO_ANSWER
+
+    def _answer_timeout(self, ctx: ProbeContext, service: ServiceState) -> float:
+        # A known DICOM port gets a DICOM client's wait; a port nobody named
+        # (probed on the chance it is DICOM) the usual read deadline.
+        if service.protocol == "dicom":
+            return max(ctx.config.association_timeout, ctx.config.deadlines.read)
+        return ctx.config.deadlines.read
+
+    async def _timed_associate(
+        self,
+        ctx: ProbeContext,
+        service: ServiceState,
+        node: Node,
+        session: Session,
+        called: str,
+        calling: str,
+    ) -> Answer:
+        loop = asyncio.get_running_loop()
+        wait = self._answer_timeout(ctx, service)
+        started = loop.time()
+        try:
+            answer = await session.associate(called, calling, wait)
+        except TimeoutError:
+            if service.protocol == "dicom":
+                raise ProbeError(ErrorReason.TIMEOUT, slow_silence(wait)) from None
+            raise
+        elapsed = loop.time() - started
+        node.answer_seconds = max(node.answer_seconds, elapsed)
+        if elapsed > ctx.config.deadlines.read:
+            node.slow = True
+        return answer
+
+    async def _associate_only(
+        self, ctx: ProbeContext, service: ServiceState, node: Node, called: str, calling: str
+    ) -> Answer:
+        async with (
+            ctx.limits.connection(ctx.address),
+            open_connection(ctx.address, service.port, ctx.config.deadlines, tls=node.tls) as conn,
+        ):
+            session = Session(conn)
+            answer = await self._timed_associate(ctx, service, node, session, called, calling)
+            if isinstance(answer, Accepted):
+                await session.release(min(2.0, ctx.config.deadlines.read))
+            return answer
+
     async def _attempt(
         self, ctx: ProbeContext, service: ServiceState, node: Node, called: str, calling: str
     ) -> Answer:
@@ -236,7 +368,7 @@ class DicomProbe(ServiceProbe):
             if node.tls and node.tls_facts is None:
                 node.tls_facts = tls_facts(conn)
             session = Session(conn)
-            answer = await session.associate(called, calling)
+            answer = await self._timed_associate(ctx, service, node, session, called, calling)
             node.attempts += 1
             if isinstance(answer, Rejected):
                 node.confirmed = True
@@ -323,7 +455,16 @@ class DicomProbe(ServiceProbe):
             "accepted": ladder is not None,
             "classification": classification.value,
             "ae_titles_tried": node.attempts,
-            "rejection": last.text if last and ladder is None else None,
+            "random_called_ae": node.random_ae,
+            "answer_seconds": round(node.answer_seconds, 1),
+            "slow": node.slow,
+            "rejection": (
+                node.aborted.text
+                if node.aborted is not None and ladder is None
+                else last.text
+                if last and ladder is None
+                else None
+            ),
             "implementation_class_uid": class_uid,
             "implementation_version": version_name,
             "product": product,
@@ -335,6 +476,13 @@ class DicomProbe(ServiceProbe):
             "storage_contexts_accepted": ladder.storage_accepted if ladder else 0,
         }
         ctx.fact("dicom.association", service.port, "dicom", **association)
+        if node.slow:
+            ctx.scan.note(
+                f"{ctx.address}:{service.port} took {node.answer_seconds:.0f} s to answer a "
+                "DICOM association (a dcmtk-based server looking the caller's name up, "
+                "with a DNS that does not answer, behaves so): one association was made "
+                "on it, no more, as it serves one at a time."
+            )
         if ladder and find and find.answered:
             ctx.fact(
                 "dicom.query",

@@ -174,6 +174,7 @@ ImagingWay = Literal["dicom", "pacs-web", "listing", "share", "default-account"]
 #: rule's to call for.
 RuleAction = Literal[
     "assess-breach",
+    "ipv6-firewall",
     "lock-pacs",
     "lock-shares",
     "remove-listing",

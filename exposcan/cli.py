@@ -407,6 +407,11 @@ def run_scan(args: argparse.Namespace) -> int:
 
     if targets.excluded:
         config = dataclasses.replace(config, excluded=frozenset(str(a) for a in targets.excluded))
+    if not args.targets and config.vantage is Vantage.LAN and config.discovery:
+        # IPv6: a LAN's /64 cannot be swept; its hosts answer all-nodes.
+        config = dataclasses.replace(config, neighbour_discovery=True)
+        if not args.quiet:
+            err.print("exposcan: IPv6 hosts of the same networks by neighbour discovery (no sweep)")
     scanner = Scanner(config, catalogue, [], []) if args.no_probes else Scanner(config, catalogue)
     complete = _run(
         scanner,

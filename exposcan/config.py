@@ -22,6 +22,9 @@ class ScanConfig:
     per_host: int = 2
     rate: float = 0.0
     discovery: bool = True
+    # A no-target LAN scan: also the IPv6 neighbours of the connected
+    # networks (exposcan.net.ndp), their global addresses scanned too.
+    neighbour_discovery: bool = False
     intrusive: bool = False
     calling_ae: str = "EXPOSCAN"
     max_ae_guesses: int = 8

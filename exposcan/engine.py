@@ -26,6 +26,7 @@ from exposcan.models import (
     Tool,
     Vantage,
 )
+from exposcan.net import ndp
 from exposcan.net.discovery import discover
 from exposcan.net.localview import LocalView
 from exposcan.net.netio import ProbeError, classify
@@ -105,6 +106,13 @@ class Scanner:
             for address in targets:
                 self.state.host(str(address)).discovered_by = "assumed"
             return [str(a) for a in targets]
+        neighbours: asyncio.Task[ndp.NdpResult] | None = None
+        if self.config.neighbour_discovery:
+            # Alongside ARP: a second, bounded (about 1 s) look at the LAN.
+            names = sorted({n.interface for n in view.networks}) if view else None
+            neighbours = asyncio.create_task(
+                asyncio.to_thread(ndp.discover, names, ndp.DEFAULT_WAIT)
+            )
         found = await discover(targets, view, self.config.scan_timeout, self.config.concurrency)
         for address in targets:  # keep target order
             if str(address) in found:
@@ -113,7 +121,46 @@ class Scanner:
                 host.discovered_by, host.mac = how, mac
                 log.info("host %s is up (%s)", address, how)
         log.info("discovery: %d of %d addresses up", len(found), len(targets))
-        return [str(a) for a in targets if str(a) in found]
+        live = [str(a) for a in targets if str(a) in found]
+        if neighbours is not None:
+            live += self._join_ipv6(await neighbours, set(live))
+        return live
+
+    def _join_ipv6(self, result: ndp.NdpResult, live: set[str]) -> list[str]:
+        """Each IPv6 neighbour joined by MAC to the IPv4 host of the same
+        device (``Host.ipv6``); global addresses become hosts to scan: the
+        path from the internet that needs no forward at all."""
+        log.info(
+            "IPv6 neighbour discovery (%s): %d neighbours, %d prefixes in %.2f s",
+            result.method,
+            len(result.neighbours),
+            len(result.prefixes),
+            result.seconds,
+        )
+        for note in result.notes:
+            self.state.note(note)
+        for prefix in result.prefixes:
+            if prefix.kind == "global":
+                who = f"the router {prefix.router}" if prefix.router else "this machine's address"
+                self.state.note(
+                    f"IPv6: {prefix.network} on {prefix.interface} (from {who}) is a global "
+                    "prefix: the LAN's devices have addresses the internet can route to, with "
+                    "no port forward; only the box's IPv6 firewall stands in the way."
+                )
+        by_mac = {h.mac: h for h in self.state.hosts.values() if h.mac and h.address in live}
+        extra: list[str] = []
+        for n in result.neighbours:
+            if n.address in self.config.excluded:
+                continue
+            owner = by_mac.get(n.mac) if n.mac else None
+            if owner is not None and n.address not in owner.ipv6:
+                owner.ipv6.append(n.address)
+            if n.kind == "global" and n.address not in live:
+                host = self.state.host(n.address)
+                host.discovered_by, host.mac = "ndp", n.mac
+                extra.append(n.address)
+                log.info("host %s is up (ndp, %s)", n.address, n.found_by)
+        return extra
 
     async def _port_scan(self, hosts: list[str], ports: list[int]) -> list[ServiceState]:
         assert self._limits is not None

@@ -15,6 +15,7 @@ from typing import get_args
 
 from exposcan.catalogue import Catalogue, ImagingWay, default_catalogue
 from exposcan.models import Finding, Report, Severity, Vantage
+from exposcan.net.targets import url_host
 
 #: Which finding answers which question is the catalogue's to say (a rule's
 #: ``verdict:`` block, :class:`exposcan.catalogue.RuleVerdict`): this module
@@ -85,6 +86,7 @@ class Verdict:
 #: others are decided from the answers.
 ACTIONS: tuple[str, ...] = (
     "close-forwards",  # the internet places: forwards, or public ports
+    "ipv6-firewall",  # imaging on a global IPv6 address: no forward needed
     "assess-breach",
     "lock-pacs",
     "lock-shares",
@@ -102,7 +104,7 @@ DECIDED_ACTIONS = frozenset({"close-forwards", "scan-from-outside", "scan-from-l
 
 
 def _where(f: Finding) -> str:
-    return f.host if f.port is None else f"{f.host}:{f.port}"
+    return f.host if f.port is None else f"{url_host(f.host)}:{f.port}"
 
 
 def _ordered(findings: list[Finding]) -> list[Finding]:

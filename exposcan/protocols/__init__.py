@@ -26,6 +26,7 @@ def service_probes() -> list[type[ServiceProbe]]:
 
 
 def network_probes() -> list[type[NetworkProbe]]:
+    from exposcan.protocols.ipv6.probe import Ipv6PathProbe
     from exposcan.protocols.upnp.probe import UpnpProbe
 
-    return [UpnpProbe]
+    return [UpnpProbe, Ipv6PathProbe]

@@ -73,6 +73,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "action.close-public": "Close these public ports today (the internet box's forwards "
         "or DMZ to them): {where}; give remote access only through a "
         "VPN.",
+        "action.ipv6-firewall": "Turn the internet box's IPv6 firewall on (block inbound "
+        "connections), or bind the PACS to IPv4 and the LAN only: these imaging services "
+        "answer on global IPv6 addresses ({where}).",
         "action.assess-breach": "Assess whether this is a personal data breach: if patient "
         "images were reachable, notify the CNIL within 72 hours "
         "(GDPR art. 33) and record it.",
@@ -212,6 +215,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "action.close-public": "Fermer dès aujourd'hui ces ports publics (les redirections ou "
         "la DMZ de la box internet qui y mènent) : {where} ; ne donner "
         "l'accès à distance que par un VPN.",
+        "action.ipv6-firewall": "Activer le pare-feu IPv6 de la box internet (bloquer les "
+        "connexions entrantes), ou limiter le PACS à IPv4 et au réseau local : ces services "
+        "d'imagerie répondent sur des adresses IPv6 publiques ({where}).",
         "action.assess-breach": "Évaluer s'il s'agit d'une violation de données personnelles : "
         "si des images de patients étaient accessibles, la notifier à "
         "la CNIL dans les 72 heures (RGPD art. 33) et l'inscrire au "
@@ -358,6 +364,9 @@ EVIDENCE_LABELS: dict[str, dict[str, str]] = {
         "imaging_shares": "shares with images",
         "instances": "images (instances)",
         "internal_host": "internal host",
+        "ipv4_host": "same device over IPv4",
+        "box_firewall": "box's IPv6 firewall (UPnP)",
+        "box_inbound_pinholes": "box lets programs open IPv6 pinholes",
         "internal_port": "internal port",
         "internal_product": "internal product",
         "internal_service": "internal service",
@@ -425,6 +434,9 @@ EVIDENCE_LABELS: dict[str, dict[str, str]] = {
         "imaging_shares": "partages avec images",
         "instances": "images (instances)",
         "internal_host": "machine interne",
+        "ipv4_host": "même appareil en IPv4",
+        "box_firewall": "pare-feu IPv6 de la box (UPnP)",
+        "box_inbound_pinholes": "la box laisse les programmes ouvrir des exceptions IPv6",
         "internal_port": "port interne",
         "internal_product": "produit interne",
         "internal_service": "service interne",

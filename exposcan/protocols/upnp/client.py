@@ -22,11 +22,13 @@ from exposcan.models import ErrorReason
 from exposcan.net.netio import ProbeError, classify
 from exposcan.protocols.upnp.xml import (
     ARRAY_INDEX_INVALID,
+    FirewallStatus,
     IgdDescription,
     PortMapping,
     UpnpFault,
     WanService,
     external_ip,
+    firewall_status,
     parse_action_response,
     parse_description,
     parse_fault,
@@ -153,6 +155,10 @@ class IgdClient:
 
     async def external_ip(self, service: WanService) -> str | None:
         return external_ip(await self.call(service, "GetExternalIPAddress"))
+
+    async def firewall_status(self, service: WanService) -> FirewallStatus:
+        """Read-only: the box's own word on its IPv6 firewall."""
+        return firewall_status(await self.call(service, "GetFirewallStatus"))
 
     async def mappings(
         self, service: WanService, cap: int = MAX_MAPPINGS

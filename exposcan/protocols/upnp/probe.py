@@ -35,6 +35,7 @@ from exposcan.protocols.upnp import ssdp
 from exposcan.protocols.upnp.catalogue import IgdLocationsFile
 from exposcan.protocols.upnp.client import MAX_MAPPINGS, HttpStatus, IgdClient
 from exposcan.protocols.upnp.xml import (
+    FirewallStatus,
     IgdDescription,
     NotAnIgd,
     PortMapping,
@@ -94,6 +95,8 @@ class Igd:
     server: str = ""
     external_ip: str | None = None
     mappings: list[PortMapping] = field(default_factory=list)
+    ipv6_firewall: FirewallStatus | None = None
+    ipv6_firewall_error: str | None = None
 
 
 def _ipv4(text: str) -> IPv4Address | None:
@@ -363,6 +366,7 @@ class UpnpProbe(NetworkProbe):
                         f"The IGD of {igd.address} lists {MAX_MAPPINGS} forwards or more: "
                         f"only the first {MAX_MAPPINGS} were read."
                     )
+            await self._read_ipv6_firewall(client, igd)
             if client.bad_entries:
                 ctx.scan.error(
                     igd.address,
@@ -372,10 +376,59 @@ class UpnpProbe(NetworkProbe):
                     f"{client.bad_entries} port mapping entries unreadable",
                 )
 
+    async def _read_ipv6_firewall(self, client: IgdClient, igd: Igd) -> None:
+        """GetFirewallStatus, where the box has WANIPv6FirewallControl (IGD:2)."""
+        service = igd.description.ipv6_firewall
+        if service is None:
+            return
+        try:
+            igd.ipv6_firewall = await client.firewall_status(service)
+        except (UpnpFault, HttpStatus, ValueError, ProbeError) as exc:
+            igd.ipv6_firewall_error = (
+                _describe(exc)[1] if not isinstance(exc, UpnpFault) else (f"UPnPError {exc.code}")
+            )
+
+    def _record_ipv6_firewall(self, ctx: NetworkContext, box: HostState, igd: Igd) -> None:
+        """The box's own word on inbound IPv6 (a fact the IPv6 path reads).
+        What it cannot say: WANIPv6FirewallControl:1 has no action listing
+        the pinholes (only per-UniqueID queries), and a box's word is not a
+        proof: only a scan from outside is."""
+        status = igd.ipv6_firewall
+        if igd.description.ipv6_firewall is None:
+            state = "no-service"
+        elif status is None:
+            state = "unreadable"
+        else:
+            state = "read"
+        ctx.context_for(box).fact(
+            "upnp.ipv6-firewall",
+            igd.port,
+            "upnp",
+            state=state,
+            firewall_enabled=status.enabled if status else None,
+            inbound_pinhole_allowed=status.inbound_pinhole_allowed if status else None,
+            error=igd.ipv6_firewall_error,
+        )
+        if status is not None:
+            ctx.scan.note(
+                f"The internet box {igd.address} says through UPnP (WANIPv6FirewallControl) "
+                f"that its IPv6 firewall is {_on_off(status.enabled)} and that programs "
+                f"{_may(status.inbound_pinhole_allowed)} open inbound pinholes in it. The "
+                "pinholes themselves cannot be listed through UPnP, and only a scan from "
+                "outside proves what the internet reaches over IPv6."
+            )
+        elif state == "unreadable":
+            ctx.scan.note(
+                f"The internet box {igd.address} has a UPnP IPv6 firewall service but did not "
+                f"answer GetFirewallStatus ({igd.ipv6_firewall_error}): whether it filters "
+                "inbound IPv6 is not known from here."
+            )
+
     def _record_box(self, ctx: NetworkContext, igd: Igd) -> None:
         box = ctx.scan.host(igd.address)
         if box.discovered_by == "assumed" and not box.services:
             box.discovered_by = "upnp"
+        self._record_ipv6_firewall(ctx, box, igd)
         service = box.services.get(igd.port)
         if service is None:
             service = box.services[igd.port] = ServiceState(port=igd.port, protocol="upnp")
@@ -501,6 +554,18 @@ class UpnpProbe(NetworkProbe):
                 health_data_service=str(health.data.get("service")) if health else None,
                 external_ip=igd.external_ip,
             )
+
+
+def _on_off(flag: bool | None) -> str:
+    if flag is None:
+        return "in a state it did not say"
+    return "on" if flag else "off"
+
+
+def _may(flag: bool | None) -> str:
+    if flag is None:
+        return "may or may not"
+    return "may" if flag else "may not"
 
 
 def _imaging_fact(host: HostState | None, port: int) -> Fact | None:

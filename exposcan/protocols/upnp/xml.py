@@ -21,6 +21,8 @@ from defusedxml import DefusedXmlException
 
 # IGD:1 and :2 (UPnP IGD v1 2001, v2 2010): the services that list forwards.
 _WAN_CONNECTION = re.compile(r"^urn:schemas-upnp-org:service:WAN(IP|PPP)Connection:\d+$")
+# IGD:2 only: the box's IPv6 firewall (WANIPv6FirewallControl:1, 2010).
+_IPV6_FIREWALL = re.compile(r"^urn:schemas-upnp-org:service:WANIPv6FirewallControl:\d+$")
 STRING_CAP = 80
 
 # UPnP IGD WANIPConnection:2 §2.5: error 713 SpecifiedArrayIndexInvalid ends
@@ -59,6 +61,8 @@ class IgdDescription:
     model_name: str
     model_number: str
     services: tuple[WanService, ...]
+    #: WANIPv6FirewallControl, when the box (IGD:2) has one.
+    ipv6_firewall: WanService | None = None
 
     @property
     def product(self) -> str | None:
@@ -121,6 +125,7 @@ def parse_description(body: bytes, location: str) -> IgdDescription:
     if device is None:
         raise NotAnIgd("no device element")
     services: list[WanService] = []
+    firewall: WanService | None = None
     for element in root.iter():
         if _local(element.tag) != "service":
             continue
@@ -128,6 +133,8 @@ def parse_description(body: bytes, location: str) -> IgdDescription:
         control = _child_text(element, "controlURL").strip()
         if _WAN_CONNECTION.match(service_type) and control:
             services.append(WanService(service_type, urljoin(base, control)))
+        elif _IPV6_FIREWALL.match(service_type) and control and firewall is None:
+            firewall = WanService(service_type, urljoin(base, control))
     if not services:
         raise NotAnIgd("no WANIPConnection or WANPPPConnection service")
     return IgdDescription(
@@ -137,6 +144,7 @@ def parse_description(body: bytes, location: str) -> IgdDescription:
         model_name=clean(_child_text(device, "modelName")),
         model_number=clean(_child_text(device, "modelNumber")),
         services=tuple(dict.fromkeys(services)),
+        ipv6_firewall=firewall,
     )
 
 
@@ -203,6 +211,30 @@ def parse_mapping(values: dict[str, str]) -> PortMapping:
         enabled=enabled_text in ("1", "true", "yes"),
         description=clean(values.get("NewPortMappingDescription"), 64),
         lease_duration=lease,
+    )
+
+
+@dataclass(frozen=True)
+class FirewallStatus:
+    """GetFirewallStatus (WANIPv6FirewallControl:1 §2.4.1): whether the box
+    filters inbound IPv6, and whether programs may open pinholes in it."""
+
+    enabled: bool | None
+    inbound_pinhole_allowed: bool | None
+
+
+def _flag(text: str | None) -> bool | None:
+    value = (text or "").strip().lower()
+    if value in ("1", "true", "yes"):
+        return True
+    if value in ("0", "false", "no"):
+        return False
+    return None
+
+
+def firewall_status(values: dict[str, str]) -> FirewallStatus:
+    return FirewallStatus(
+        _flag(values.get("FirewallEnabled")), _flag(values.get("InboundPinholeAllowed"))
     )
 
 

@@ -18,11 +18,12 @@ DECLARATIONS: tuple[str, ...] = (
 
 def service_probes() -> list[type[ServiceProbe]]:
     from exposcan.protocols.dicom.probe import DicomProbe
+    from exposcan.protocols.ftp.probe import FtpProbe
     from exposcan.protocols.http.probe import HttpProbe
     from exposcan.protocols.identify import IdentifyProbe
     from exposcan.protocols.smb.probe import SmbProbe
 
-    return [IdentifyProbe, HttpProbe, SmbProbe, DicomProbe]
+    return [IdentifyProbe, HttpProbe, SmbProbe, FtpProbe, DicomProbe]
 
 
 def network_probes() -> list[type[NetworkProbe]]:

@@ -1,0 +1,242 @@
+"""FTP probe: greeting and product, TLS (explicit AUTH TLS, implicit on 990),
+the conventional anonymous login, and a bounded read-only walk of its zone.
+
+Facts recorded (rules ``probes/rules/ftp.*.yaml``):
+
+- ``ftp.service``: product and version from the greeting, whether AUTH TLS
+  is offered, whether a login (a password) is asked for over plain text;
+- ``ftp.zone``: the anonymous login was accepted, with the walk's counts of
+  imaging and health data files (never a name);
+- ``imaging.service`` / ``health-data.service`` for a zone that holds them
+  (the internet view and the box's forwards are joined on these).
+
+Only ``USER anonymous`` is ever tried (RFC 1635): no guessing, no other
+account.  Never a write: the client can only send read-only commands.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from functools import cache
+from typing import ClassVar
+
+from exposcan.catalogue import Catalogue, default_catalogue
+from exposcan.healthdata import default_health_signatures
+from exposcan.imaging import default_signatures
+from exposcan.models import ErrorReason
+from exposcan.net.netio import ProbeError
+from exposcan.probe import ProbeContext, ServiceProbe
+from exposcan.protocols.ftp.client import FtpClient, Reply
+from exposcan.protocols.ftp.walk import WalkLimits, WalkResult, walk_zone
+from exposcan.state import ServiceState
+
+#: RFC 1635: the conventional anonymous account; the password is by
+#: convention an e-mail address, not a secret of anyone's.
+ANONYMOUS = "anonymous"
+ANONYMOUS_PASSWORD = "exposcan@"  # noqa: S105 (RFC 1635 convention, no secret)
+IMPLICIT_TLS_PORT = 990
+#: Replies to USER meaning "say that again over TLS" (RFC 4217 §5: 530,
+#: 534 "request denied for policy reasons"; vsftpd answers 530).
+_NEEDS_TLS = frozenset({530, 534, 550})
+
+
+@dataclass(frozen=True)
+class BannerFingerprint:
+    product: str
+    pattern: re.Pattern[str]
+
+
+def banners_from(catalogue: Catalogue) -> tuple[BannerFingerprint, ...]:
+    out: list[BannerFingerprint] = []
+    for entry in catalogue.entries("ftp-banner"):
+        for b in entry.get("banners", []):
+            out.append(BannerFingerprint(str(b["product"]), re.compile(str(b["pattern"]))))
+    return tuple(out)
+
+
+@cache
+def default_banners() -> tuple[BannerFingerprint, ...]:
+    return banners_from(default_catalogue())
+
+
+def identify(greeting: str) -> tuple[str | None, str | None]:
+    """(product, version) from a greeting, by the catalogue's fingerprints."""
+    for fp in default_banners():
+        m = fp.pattern.search(greeting)
+        if m:
+            version = m.groupdict().get("version")
+            return fp.product, version
+    return None, None
+
+
+def walk_limits(extra: dict[str, str], deadline: float) -> WalkLimits:
+    base = WalkLimits()
+
+    def number(key: str, default: int) -> int:
+        try:
+            return max(0, int(extra.get(key, default)))
+        except ValueError:
+            return default
+
+    return WalkLimits(
+        max_depth=number("ftp.max_depth", base.max_depth),
+        max_folders=number("ftp.max_folders", base.max_folders),
+        max_entries=number("ftp.max_entries", base.max_entries),
+        max_samples=number("ftp.max_samples", base.max_samples),
+        listing_cap=number("ftp.listing_cap", base.listing_cap),
+        deadline=deadline,
+    )
+
+
+class FtpProbe(ServiceProbe):
+    name = "ftp"
+    protocols: ClassVar[frozenset[str]] = frozenset({"ftp"})
+    # After identify (10), beside HTTP and SMB.
+    phase = 20
+
+    async def probe(self, ctx: ProbeContext, service: ServiceState) -> None:
+        started = time.monotonic()
+        deadlines = ctx.config.deadlines
+        implicit = service.tls or service.port == IMPLICIT_TLS_PORT
+        # The walk must end, and its facts be written, before the engine's
+        # total deadline cancels the probe: a final reply may take a read.
+        stop_at = started + deadlines.total - 2 * deadlines.read - 0.5
+        async with ctx.limits.connection(ctx.address):
+            async with FtpClient(
+                ctx.address, service.port, deadlines, implicit_tls=implicit
+            ) as ftp:
+                greeting = ftp.greeting
+                assert greeting is not None
+                if greeting.code != 220:
+                    # 421 "too many users" and 120 "ready in N minutes" are
+                    # FTP, but nothing more can be learned now.
+                    if greeting.code in (120, 421):
+                        service.protocol, service.confirmed = "ftp", True
+                        raise ProbeError(ErrorReason.REFUSED, f"greeting {greeting.code}")
+                    raise ProbeError(ErrorReason.PROTOCOL, "no FTP greeting")
+                service.protocol, service.confirmed, service.tls = "ftp", True, implicit
+                product, version = identify(greeting.text)
+                features = await _features(ftp)
+                auth_tls = implicit or any(
+                    f.upper().startswith("AUTH") and "TLS" in f.upper() for f in features
+                )
+                if product is None:
+                    product, version = identify((await ftp.command("SYST")).text)
+                service.product = product or service.product or "FTP"
+                service.version = version or service.version
+                service.details["ftp_auth_tls"] = auth_tls
+
+                logged_in, plain_login, tls_used = await _anonymous_login(ftp, auth_tls)
+                service.details["ftp_anonymous"] = logged_in
+                ctx.fact(
+                    "ftp.service",
+                    service.port,
+                    "ftp",
+                    product=service.product,
+                    version=service.version,
+                    implicit_tls=implicit,
+                    auth_tls=auth_tls,
+                    plain_login=plain_login,
+                    anonymous=logged_in,
+                )
+                if not logged_in:
+                    return
+                await ftp.protect_data()
+                await ftp.command("TYPE", "I")
+                result = WalkResult()
+                limits = walk_limits(ctx.config.extra, stop_at)
+                use_mlsd = any(f.upper().startswith("MLST") for f in features)
+                try:
+                    await walk_zone(
+                        ftp,
+                        default_signatures(),
+                        default_health_signatures(),
+                        limits,
+                        use_mlsd,
+                        result,
+                    )
+                finally:
+                    self._zone_facts(ctx, service, result, tls_used)
+
+    def _zone_facts(
+        self, ctx: ProbeContext, service: ServiceState, walk: WalkResult, tls: bool
+    ) -> None:
+        for reason, detail in walk.errors:
+            ctx.error(service.port, reason, detail)
+        service.details["ftp_files_seen"] = walk.files_seen
+        ctx.fact(
+            "ftp.zone",
+            service.port,
+            "ftp",
+            anonymous=True,
+            product=service.product,
+            tls=tls,
+            imaging_files=walk.imaging_files,
+            imaging_folders=walk.imaging_folders,
+            imaging_by_name=walk.by_name,
+            imaging_by_magic=walk.by_magic,
+            dicomdir=walk.dicomdir,
+            health_data_files=walk.health_files,
+            health_data_kinds=sorted(walk.health_kinds),
+            files_seen=walk.files_seen,
+            folders_seen=walk.folders_seen,
+            folders_listed=walk.folders_listed,
+            sampled=walk.sampled,
+            unreadable=walk.unreadable,
+            truncated=walk.truncated,
+            cut_by=list(walk.cut_by),
+        )
+        cut = " (walk cut short)" if walk.truncated else ""
+        if walk.imaging_files:
+            ctx.imaging(
+                service.port,
+                "ftp",
+                "ftp",
+                product=service.product,
+                version=service.version,
+                proof=f"anonymous FTP login: {walk.imaging_files} imaging files{cut}",
+            )
+        if walk.health_files:
+            ctx.health_data(
+                service.port,
+                "ftp",
+                "ftp",
+                product=service.product,
+                kinds=sorted(walk.health_kinds),
+                proof=f"anonymous FTP login: {walk.health_files} health data files{cut}",
+            )
+
+
+async def _features(ftp: FtpClient) -> list[str]:
+    """RFC 2389 FEAT: one feature per indented line of a 211 reply."""
+    answer = await ftp.command("FEAT")
+    if answer.code != 211:
+        return []
+    return [line.strip() for line in answer.lines[1:-1] if line.startswith(" ")]
+
+
+async def _anonymous_login(ftp: FtpClient, auth_tls: bool) -> tuple[bool, bool, bool]:
+    """(logged in, a password was asked for over plain text, TLS in use)."""
+    plain_login = False
+    answer = await ftp.command("USER", ANONYMOUS)
+    if not ftp.tls:
+        # 331 "password required" or 230 "logged in" over plain text: the
+        # server takes logins in clear (RFC 4217 §5 lets it refuse them).
+        # Without AUTH TLS at all, every login it takes is in clear.
+        plain_login = answer.code in (230, 331, 332) or not auth_tls
+    if answer.code in _NEEDS_TLS and auth_tls and not ftp.tls:
+        if (await ftp.start_tls()).code != 234:
+            return False, plain_login, False
+        answer = await ftp.command("USER", ANONYMOUS)
+    logged_in = await _password(ftp, answer)
+    return logged_in, plain_login, ftp.tls
+
+
+async def _password(ftp: FtpClient, answer: Reply) -> bool:
+    if answer.code == 230:
+        return True
+    if answer.code != 331:
+        return False
+    return (await ftp.command("PASS", ANONYMOUS_PASSWORD)).code == 230

@@ -1,0 +1,280 @@
+"""The FTP probe against aioftp's server (a real PyPI FTP server) and
+against hostile FTP servers written here: an endless greeting line, an
+endless multi-line greeting, a huge listing, a stalled data connection, a
+PASV reply naming another host."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+
+import aioftp
+import pytest
+
+from exposcan.limits import Deadlines
+from exposcan.models import Report
+from exposcan.protocols.ftp.client import FtpClient
+from exposcan.protocols.ftp.probe import FtpProbe
+from exposcan.protocols.identify import IdentifyProbe
+from tests.helpers import scan_local
+from tests.inprocess.servers import tcp_server
+
+FTP_PORT = 21
+DICOM = b"\x00" * 128 + b"DICM" + b"\x02\x00\x01\x00OB" + b"\x00" * 200
+HPRIM = b"H|^~\\&|LABO|CNRY||||||\r\nP|1||CNRY-0001||CANARY^ALICE||19010101\r\nOBX|1|NM|GLU\r\n"
+HL7 = b"MSH|^~\\&|LAB|X|||20240101||ORU^R01|1|P|2.5\rPID|1||CNRY-0002||CANARY^BRUNO\r"
+NAMES = ("CNRY-0001", "CNRY-0002", "CANARY", "IM000001", "resultats", "Examens")
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+def random_loopback() -> str:
+    return f"127.{random.randint(1, 250)}.{random.randint(1, 250)}.{random.randint(2, 250)}"
+
+
+@asynccontextmanager
+async def on_port_21(handler: Handler) -> AsyncIterator[str]:
+    """Serve ``handler`` on port 21 of a random 127/8 address (the catalogue
+    names 21 "ftp", so the real engine picks the probe); yield the address."""
+    async with AsyncExitStack() as stack:
+        for _ in range(5):
+            host = random_loopback()
+            try:
+                await stack.enter_async_context(tcp_server(handler, host, FTP_PORT))
+                break
+            except OSError:
+                continue
+        else:  # pragma: no cover - needs root and a free port 21
+            pytest.skip("cannot bind 127.x:21")
+        yield host
+
+
+@asynccontextmanager
+async def aioftp_server(users: list[aioftp.User]) -> AsyncIterator[str]:
+    server = aioftp.Server(users, socket_timeout=5)
+    for _ in range(5):
+        host = random_loopback()
+        try:
+            await server.start(host, FTP_PORT)
+            break
+        except OSError:
+            continue
+    else:  # pragma: no cover
+        pytest.skip("cannot bind 127.x:21")
+    try:
+        yield host
+    finally:
+        await server.close()
+
+
+def zone(root: Path) -> None:
+    files = {
+        "Examens/2020/CNRY-0001/IM000001": DICOM,
+        "Examens/2020/CNRY-0001/CT0002.dcm": DICOM,
+        "resultats/CNRY-0001.hpr": HPRIM,
+        "resultats/00042": HL7,
+        "LISEZMOI.txt": b"Document de travail - aucune image.\n",
+    }
+    for rel, data in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    return {
+        str(p.relative_to(root)): (p.stat().st_mtime_ns, p.stat().st_size) for p in root.rglob("*")
+    }
+
+
+async def scan(host: str, total: float = 20.0) -> Report:
+    return await scan_local(
+        [FTP_PORT], [IdentifyProbe, FtpProbe], host=host, timeout=2.0, total=total
+    )
+
+
+def rules(report: Report) -> dict[str, dict[str, object]]:
+    return {f.rule: dict(f.evidence) for f in report.findings}
+
+
+async def test_anonymous_zone_with_images_and_results(tmp_path: Path) -> None:
+    # Given aioftp's server with an anonymous user over a zone of DICOM files
+    # and laboratory results named after canary patients
+    zone(tmp_path)
+    before = snapshot(tmp_path)
+    async with aioftp_server([aioftp.User(base_path=tmp_path, home_path="/")]) as host:
+        # When the real engine runs the FTP probe
+        report = await scan(host)
+    found = rules(report)
+    # Then imaging, health data and cleartext findings, with counts only
+    assert found["ftp.anonymous-imaging"]["imaging_files"] == 2
+    assert found["ftp.anonymous-health-data"]["health_data_files"] == 2
+    assert found["ftp.anonymous-health-data"]["health_data_kinds"] == ["hl7v2", "hprim"]
+    assert "ftp.cleartext" in found
+    assert "ftp.anonymous-access" not in found  # the high findings say more
+    assert report.errors == []
+    # and no name found in the zone, nor any canary, is in the report
+    text = report.to_json()
+    for name in NAMES:
+        assert name not in text, name
+    # and the zone is unchanged: nothing written, no mtime touched
+    assert snapshot(tmp_path) == before
+
+
+async def test_named_users_only_gives_no_zone_finding(tmp_path: Path) -> None:
+    # Given aioftp's server with one named account and no anonymous user
+    zone(tmp_path)
+    users = [aioftp.User("labdoc", "Lab-Ftp-0c1d", base_path=tmp_path, home_path="/")]
+    async with aioftp_server(users) as host:
+        report = await scan(host)
+    found = rules(report)
+    # Then no anonymous, imaging or health-data finding: anonymous was refused
+    assert not {r for r in found if r.startswith("ftp.anonymous")}
+    # but the login is asked for in clear text
+    assert "ftp.cleartext" in found
+    assert "Lab-Ftp-0c1d" not in report.to_json()
+
+
+# --- hostile servers -------------------------------------------------------------------
+
+
+def scripted(
+    data: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+    pasv_host: str | None = None,
+) -> Handler:
+    """A minimal FTP server: anonymous login, one folder, and a passive data
+    listener served by ``data`` (a LIST's data connection)."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        local = writer.get_extra_info("sockname")[0]
+        done = asyncio.Event()
+
+        async def tracked(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            try:
+                await data(r, w)
+            finally:
+                w.close()
+                done.set()
+
+        data_server = await asyncio.start_server(tracked, local, 0)
+        port = data_server.sockets[0].getsockname()[1]
+        writer.write(b"220 hostile FTP\r\n")
+        try:
+            while line := await reader.readline():
+                verb = line.decode().split(" ", 1)[0].strip().upper()
+                if verb == "USER":
+                    writer.write(b"230 anonymous in\r\n")
+                elif verb in ("CWD", "TYPE"):
+                    writer.write(b"250 ok\r\n")
+                elif verb == "EPSV" and pasv_host is None:
+                    writer.write(f"229 passive (|||{port}|)\r\n".encode())
+                elif verb == "PASV":
+                    a = (pasv_host or local).replace(".", ",")
+                    writer.write(f"227 passive ({a},{port // 256},{port % 256})\r\n".encode())
+                elif verb in ("LIST", "RETR"):
+                    writer.write(b"150 here it comes\r\n")
+                    await writer.drain()
+                    await done.wait()  # a stalled data connection: never
+                    done.clear()
+                    writer.write(b"226 done\r\n")
+                elif verb == "QUIT":
+                    writer.write(b"221 bye\r\n")
+                    break
+                else:
+                    writer.write(b"502 not here\r\n")
+                await writer.drain()
+        finally:
+            data_server.close()
+
+    return handler
+
+
+async def test_endless_greeting_line_is_a_bounded_error_record() -> None:
+    # Given a server whose first line never ends
+    async def endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 ")
+        while True:
+            writer.write(b"x" * 65536)
+            await writer.drain()
+
+    async with on_port_21(endless) as host:
+        report = await scan(host)
+    # Then one error record (the line cap), no finding
+    assert report.findings == []
+    assert [e.reason for e in report.errors if e.probe == "ftp"] == ["too-large"]
+
+
+async def test_endless_multiline_greeting_is_a_bounded_error_record() -> None:
+    # Given a server sending "220-" continuation lines forever
+    async def endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            writer.write(b"220-welcome\r\n" * 1000)
+            await writer.drain()
+
+    async with on_port_21(endless) as host:
+        report = await scan(host)
+    assert report.findings == []
+    assert [e.reason for e in report.errors if e.probe == "ftp"] == ["too-large"]
+
+
+async def test_huge_listing_is_cut_and_recorded() -> None:
+    # Given a LIST whose data connection sends entries forever
+    async def forever(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        line = b"-rw-r--r-- 1 0 0 132 Jan 01 00:00 IM.dcm\r\n"
+        try:
+            while True:
+                writer.write(line * 2000)
+                await writer.drain()
+        except ConnectionError:
+            pass
+
+    async with on_port_21(scripted(forever)) as host:
+        report = await scan(host)
+    # Then a too-large error record; the zone fact says the walk was cut;
+    # what was counted is bounded by the entry cap
+    reasons = [e.reason for e in report.errors if e.probe == "ftp"]
+    assert "too-large" in reasons
+    found = rules(report)
+    ev = found.get("ftp.anonymous-imaging")
+    assert ev is not None and ev["truncated"] is True
+    assert 0 < int(str(ev["imaging_files"])) <= 5000
+
+
+async def test_stalled_data_connection_is_a_timeout_record() -> None:
+    # Given a LIST whose data connection is accepted and never written to
+    async def stall(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(3600)
+
+    async with on_port_21(scripted(stall)) as host:
+        report = await scan(host)
+    # Then a timeout error record; the anonymous login is still a fact
+    assert "timeout" in [e.reason for e in report.errors if e.probe == "ftp"]
+    assert set(rules(report)) >= {"ftp.anonymous-access"}
+
+
+async def test_pasv_naming_another_host_is_not_followed() -> None:
+    # Given a server whose PASV reply names an address that is no lab host
+    # (and no EPSV): the data connection must go to the server we talk to
+    async def one_file(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"-rw-r--r-- 1 0 0 132 Jan 01 00:00 a.dcm\r\n")
+        await writer.drain()
+        writer.close()
+
+    async with on_port_21(scripted(one_file, pasv_host="192.0.2.99")) as host:
+        report = await scan(host)
+    # Then the listing was read from the control peer (one imaging file)
+    assert rules(report)["ftp.anonymous-imaging"]["imaging_files"] == 1
+
+
+async def test_the_client_sends_no_write_and_no_smuggled_command() -> None:
+    # Given a client (never connected: the checks come before any I/O)
+    ftp = FtpClient("127.0.0.1", 1, Deadlines(1, 1, 1))
+    # Then write commands and arguments with CR/LF are refused
+    for verb in ("STOR", "DELE", "MKD", "RMD", "SITE", "APPE", "RNFR", "RNTO", "STOU"):
+        with pytest.raises(ValueError, match="read-only"):
+            await ftp.command(verb, "x")
+    with pytest.raises(ValueError, match="CR or LF"):
+        await ftp.command("CWD", "a\r\nDELE b")

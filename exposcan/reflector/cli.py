@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from exposcan.net.portspec import ALL_PORTS, PortSpecError
+from exposcan.reflector.client import ReflectorError, load_token, request_outside_view
 from exposcan.reflector.jobs import InProcessRunner, QueueRunner, ScanPolicy
 from exposcan.reflector.quota import MemoryStore, Policy, RedisStore, Store
 from exposcan.reflector.scope import GLOBAL, ScopeError, Sources
@@ -95,6 +96,19 @@ def add_parser(sub: Any) -> None:
     worker = commands.add_parser("worker", help="take scans off the Redis queue")
     _scan_options(worker)
     worker.add_argument("--max-jobs", type=_positive(int), default=2, metavar="N")
+    check = commands.add_parser(
+        "check",
+        help="ask a reflector for this network's outside view (what a LAN scan "
+        "with --outside does): token from $EXPOSCAN_OUTSIDE_TOKEN(_FILE) or --token-file",
+    )
+    check.add_argument("url", metavar="URL", help="https://HOST[:PORT] of the reflector")
+    trust = check.add_mutually_exclusive_group()
+    trust.add_argument("--ca-file", type=Path, help="the CA of a self-hosted reflector")
+    trust.add_argument("--pin", metavar="SHA256", help="the reflector certificate's SHA-256")
+    check.add_argument("--token-file", type=Path)
+    check.add_argument("--ipv6", action="append", default=[], metavar="ADDRESS")
+    check.add_argument("--deadline", type=_positive(float), default=300.0, metavar="SECONDS")
+    check.add_argument("-o", "--output", type=Path, metavar="FILE.json", help="write the report")
     token = commands.add_parser(
         "add-token", help="make a token: printed once, its hash appended to the tokens file"
     )
@@ -138,6 +152,8 @@ def run(args: argparse.Namespace) -> int:
                 file=err,
             )
             return EXIT_OK
+        if args.reflector_command == "check":
+            return _check(args)
         _logging(args.verbose)
         policy = _policy(args)
         sources = Sources.parse(args.sources)
@@ -148,6 +164,9 @@ def run(args: argparse.Namespace) -> int:
         return _serve(args, policy, sources)
     except (TokenFileError, ScopeError, PortSpecError, ValueError, OSError) as exc:
         print(f"exposcan: error: {' '.join(str(exc).split())}", file=err)
+        return EXIT_ERROR
+    except ReflectorError as exc:
+        print(f"exposcan: error: {exc}", file=err)
         return EXIT_ERROR
     except ImportError:
         print(f"exposcan: error: {EXTRA_HINT}", file=err)
@@ -207,4 +226,34 @@ def _serve(args: argparse.Namespace, policy: ScanPolicy, sources: Sources) -> in
             await stop.wait()
 
     asyncio.run(main())
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    token = load_token(args.token_file)
+    view = asyncio.run(
+        request_outside_view(
+            args.url,
+            token=token,
+            ca_file=args.ca_file,
+            pin_sha256=args.pin,
+            ipv6=args.ipv6,
+            deadline=args.deadline,
+        )
+    )
+    if args.output:
+        args.output.write_text(view.report.to_json())
+        args.output.chmod(0o600)  # reports are personal-data-adjacent (DOMAIN.md)
+    opened = sorted(
+        f"{h.address}:{s.port}" if ":" not in h.address else f"[{h.address}]:{s.port}"
+        for h in view.report.hosts
+        for s in h.services
+    )
+    state = "complete" if view.report.scan.complete else "cut by the reflector's deadline"
+    print(
+        f"seen from the internet as {view.source}: {view.ports_tried} ports tried on "
+        f"{len(view.scanned)} address(es), {len(opened)} open"
+        + (f" ({', '.join(opened)})" if opened else "")
+        + f", {len(view.report.findings)} finding(s); scan {state}"
+    )
     return EXIT_OK

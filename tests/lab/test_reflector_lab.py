@@ -1,0 +1,154 @@
+"""The reflector in Redis mode, in a lab of three practices (issue 10).
+
+A real redis-server, two workers and the HTTPS front on the lab internet;
+three practices behind three NAT boxes with their own public addresses, each
+with a hand-set forward (iptables DNAT) to a real nginx on its LAN.  Each
+practice asks from its LAN host with the real CLI; each must get its own
+report, naming only its own public address.  Throughput is printed (run
+with -s), never asserted."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exposcan_lab.practices import PRACTICES, Practice, Practices, PracticesError, _missing
+from exposcan_lab.topology import CANARY_STRINGS, SECRET_STRINGS
+
+pytestmark = pytest.mark.lab
+
+LAB_NAME = os.environ.get("EXPOSCAN_LAB_NAME") or "pytest"
+
+
+@pytest.fixture(scope="module")
+def practices() -> Iterator[Practices]:
+    missing = _missing()
+    if missing and os.environ.get("EXPOSCAN_REQUIRE_LAB"):
+        pytest.fail("practices lab required but unavailable, missing: " + ", ".join(missing))
+    if missing:
+        pytest.skip("practices lab unavailable, missing: " + ", ".join(missing))
+    try:
+        lab = Practices.up(LAB_NAME)
+    except PracticesError as exc:
+        pytest.fail(str(exc))
+    try:
+        yield lab
+    finally:
+        lab.down()
+
+
+def check(lab: Practices, practice: Practice, tag: str) -> tuple[int, str, dict[str, Any], float]:
+    """``exposcan reflector check`` from the practice's LAN host."""
+    out = lab.dir / f"{practice.lan}-{tag}.json"
+    argv = [sys.executable, "-m", "exposcan", "reflector", "check", lab.url]
+    argv += ["--ca-file", str(lab.ca_file), "--token-file", str(lab.dir / "token"), "-o", str(out)]
+    started = time.monotonic()
+    proc = lab.run(practice.lan, argv, timeout=300)
+    took = time.monotonic() - started
+    report = json.loads(out.read_text()) if out.exists() else {}
+    return proc.returncode, proc.stdout + proc.stderr, report, took
+
+
+def test_three_practices_each_get_their_own_report(practices: Practices) -> None:
+    lab = practices
+    rounds = 3
+    with ThreadPoolExecutor(len(PRACTICES)) as pool:
+        results: list[tuple[Practice, tuple[int, str, dict[str, Any], float]]] = []
+        started = time.monotonic()
+        for n in range(rounds):
+            # Given three practices asking at the same time
+            futures = [(p, pool.submit(check, lab, p, f"r{n}")) for p in PRACTICES]
+            results += [(p, f.result()) for p, f in futures]
+        wall = time.monotonic() - started
+    # Then each got its own report, naming only its own public address and
+    # the port of its own hand-set forward
+    for practice, (code, output, report, _) in results:
+        assert code == 0, output
+        assert report["scan"]["vantage"] == "internet"
+        assert report["scan"]["targets"] == [practice.public_ip]
+        assert report["scan"]["complete"] is True
+        assert [h["address"] for h in report["hosts"]] == [practice.public_ip]
+        ports = [s["port"] for s in report["hosts"][0]["services"]]
+        assert ports == [practice.public_port], ports
+        assert f"seen from the internet as {practice.public_ip}" in output
+        text = json.dumps(report) + output
+        for secret in (*CANARY_STRINGS, *SECRET_STRINGS, lab.token):
+            assert secret not in text
+    # And the reflector did send packets to each box (the counter counts)
+    assert all(lab.packets_from_reflector(p) > 0 for p in PRACTICES)
+    # And both workers took scans; no log holds a canary, the token or an address scanned
+    workers = [lab.logs(f"worker{n}") for n in (1, 2)]
+    done = [w.count("scan done") for w in workers]
+    assert sum(done) == rounds * len(PRACTICES) and min(done) >= 1, done
+    logs = lab.logs("front") + "".join(workers)
+    for secret in (*CANARY_STRINGS, *SECRET_STRINGS, lab.token):
+        assert secret not in logs
+    assert not any(p.public_ip in logs for p in PRACTICES)
+    latencies = [r[3] for _, r in results]
+    print(
+        f"\nreflector, Redis mode, 2 workers x 1 job, {len(results)} scans of 65535 ports "
+        f"({rounds} rounds of {len(PRACTICES)} practices at once): "
+        f"{len(results) / wall * 60:.1f} scans/minute; per-scan latency (client, CLI start "
+        f"to answer) median {statistics.median(latencies):.1f} s, max {max(latencies):.1f} s"
+    )
+
+
+REFUSED = r"""
+import asyncio, json, secrets, ssl, sys, time
+import aiohttp
+async def main():
+    ctx = ssl.create_default_context(cafile=sys.argv[2])
+    token = open(sys.argv[3]).read().strip()
+    out = []
+    for extra in json.loads(sys.argv[4]):
+        body = {"timestamp": time.time(), "nonce": secrets.token_hex(16), "ipv6": []}
+        body.update(extra)
+        async with aiohttp.ClientSession() as s:
+            async with s.post(sys.argv[1] + "/v1/scan", json=body, ssl=ctx,
+                              headers={"Authorization": "Bearer " + token}) as r:
+                out.append(r.status)
+    print(json.dumps(out))
+asyncio.run(main())
+"""
+
+
+def test_a_request_naming_another_practice_scans_nothing(practices: Practices) -> None:
+    lab = practices
+    one, two = PRACTICES[0], PRACTICES[1]
+    before = lab.packets_from_reflector(two)
+    # Given practice 1 naming practice 2's public address in every way it can
+    named = [
+        {"target": two.public_ip},
+        {"source": two.public_ip},
+        {"ipv6": [f"::ffff:{two.public_ip}"]},
+        {"ipv6": [two.public_ip]},
+    ]
+    argv = [sys.executable, "-c", REFUSED, lab.url, str(lab.ca_file), str(lab.dir / "token")]
+    proc = lab.run(one.lan, [*argv, json.dumps(named)], timeout=60)
+    # Then every request is refused, and practice 2's box saw no packet from the reflector
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == [400, 400, 403, 403]
+    time.sleep(0.5)
+    assert lab.packets_from_reflector(two) == before
+
+
+def test_a_bad_token_is_refused(practices: Practices, tmp_path: Path) -> None:
+    lab = practices
+    bad = tmp_path / "token"
+    bad.write_text("not-a-token\n")
+    argv = [sys.executable, "-m", "exposcan", "reflector", "check", lab.url]
+    argv += ["--ca-file", str(lab.ca_file), "--token-file", str(bad)]
+    proc = lab.run(PRACTICES[2].lan, argv, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "exposcan: error: the token was refused: unknown or missing token (HTTP 401)"
+    ]

@@ -181,7 +181,7 @@ async def reset_at_once(reader: asyncio.StreamReader, writer: asyncio.StreamWrit
 _SPNEGO_NTLM = bytes.fromhex("601c06062b0601050502a0123010a00e300c060a2b06010401823702020a")
 
 
-def smb2_negotiate_response() -> bytes:
+def smb2_negotiate_response(dialect: int = 0x0210) -> bytes:
     """[MS-SMB2] §2.2.4: dialect 2.1, signing enabled, not required."""
     header = (
         b"\xfeSMB"
@@ -194,7 +194,7 @@ def smb2_negotiate_response() -> bytes:
             "<HHHH16sIIIIQQHHI",
             65,
             0x0001,
-            0x0210,
+            dialect,
             0,
             os.urandom(16),
             0,
@@ -223,6 +223,58 @@ async def smb_stall(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) 
             writer.write(smb2_negotiate_response())
             await writer.drain()
         # SMB1 alone offered: no answer either. Then silence, whatever comes.
+    await tarpit(reader, writer)
+
+
+async def _negotiate_then(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+    """Answer an SMB2 NEGOTIATE, read the SESSION_SETUP that follows; True
+    when the client got that far (port 139's SESSION REQUEST answered too)."""
+    for _ in range(4):
+        header = await asyncio.wait_for(reader.readexactly(4), timeout=30)
+        length = int.from_bytes(header[1:4], "big") & 0x1FFFF
+        body = await asyncio.wait_for(reader.readexactly(length), timeout=30)
+        if header[0] == 0x81:  # NetBIOS SESSION REQUEST (RFC 1002 §4.3.2)
+            writer.write(b"\x82\x00\x00\x00")
+            continue
+        if body[:4] == b"\xfeSMB" and body[12:14] == b"\x00\x00":  # NEGOTIATE
+            writer.write(smb2_negotiate_response())
+            await writer.drain()
+            continue
+        if body[:5] == b"\xffSMBr":
+            if b"SMB 2." not in body:
+                return False  # SMB1 only: not this case
+            # [MS-SMB2] §3.3.5.3.1: a multi-protocol NEGOTIATE is answered
+            # with the wildcard dialect; the client then negotiates SMB2.
+            writer.write(smb2_negotiate_response(0x02FF))
+            await writer.drain()
+            continue
+        return True  # the SESSION_SETUP
+    return False
+
+
+async def smb_drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """SESSION_SETUP answered by a frame announcing 16 MiB, then 64 bytes
+    every 2 s: a per-read timeout never fires (issue 15's hang)."""
+    deadline = time.monotonic() + CONNECTION_CAP_S
+    with contextlib.suppress(Exception):
+        if await _negotiate_then(reader, writer):
+            writer.write(b"\x00\xff\xff\xff" + b"\xfeSMB" + os.urandom(60))
+            await writer.drain()
+            while time.monotonic() < deadline:
+                await asyncio.sleep(DRIP_INTERVAL)
+                writer.write(os.urandom(64))
+                await writer.drain()
+    await _hold(writer)
+
+
+async def smb_garbled(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """SESSION_SETUP answered at once, by a well-framed message that is no
+    SMB2 SESSION_SETUP response: an answer came, malformed."""
+    with contextlib.suppress(Exception):
+        if await _negotiate_then(reader, writer):
+            garbage = b"\xfeSMB" + b"\x40\x00" + b"\xff" * 58 + os.urandom(24)
+            writer.write(b"\x00" + len(garbage).to_bytes(3, "big") + garbage)
+            await writer.drain()
     await tarpit(reader, writer)
 
 
@@ -334,6 +386,8 @@ HANDLERS: dict[str, Handler] = {
     "tls_stall": tls_stall,
     "reset": reset_at_once,
     "smb_stall": smb_stall,
+    "smb_drip": smb_drip,
+    "smb_garbled": smb_garbled,
 }
 
 
@@ -363,6 +417,18 @@ async def serve(
             datagram.close()
 
 
+#: Services off unless their port is given (the hostile hosts' own).
+OPTIONAL_SERVICES: tuple[str, ...] = (
+    "huge-dicom",
+    "drip",
+    "tls-stall",
+    "reset",
+    "smb-stall",
+    "smb-drip",
+    "smb-garbled",
+)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--bind", default="0.0.0.0")
@@ -371,7 +437,7 @@ def main() -> None:
     ap.add_argument("--dicom", type=int, default=104)
     ap.add_argument("--http", type=int, default=80)
     # The hostile host's services: off (0) unless given.
-    for kind in ("huge-dicom", "drip", "tls-stall", "reset", "smb-stall"):
+    for kind in OPTIONAL_SERVICES:
         ap.add_argument(f"--{kind}", type=int, default=0, metavar="PORT")
     ap.add_argument(
         "--ssdp",
@@ -392,6 +458,8 @@ def main() -> None:
         "tls_stall": a.tls_stall,
         "reset": a.reset,
         "smb_stall": a.smb_stall,
+        "smb_drip": a.smb_drip,
+        "smb_garbled": a.smb_garbled,
     }
     ssdp = None
     if a.ssdp:

@@ -18,6 +18,7 @@ findings):
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
 from typing import TYPE_CHECKING, ClassVar
@@ -28,6 +29,7 @@ from exposcan.net.netio import ProbeError
 from exposcan.probe import ProbeContext, ServiceProbe
 from exposcan.protocols.smb import wire
 from exposcan.protocols.smb.negotiate import NETBIOS_PORT, negotiate_smb2, smb1_accepted
+from exposcan.protocols.smb.relay import Link, SmbRelay
 from exposcan.protocols.smb.walk import WalkLimits
 from exposcan.state import ServiceState
 
@@ -154,10 +156,18 @@ class SmbProbe(ServiceProbe):
         limits = walk_limits(ctx.config.extra)
         stop = threading.Event()
         signatures = default_signatures()
+        loop = asyncio.get_running_loop()
+        relay = SmbRelay(ctx.address, service.port, deadlines)
+
+        def connect() -> tuple[socket.socket, Link]:
+            # From the worker thread: the event loop opens and owns the
+            # connection; the thread gets its end of a local pipe.
+            future = asyncio.run_coroutine_threadsafe(relay.open(), loop)
+            return future.result(timeout=deadlines.connect + 1.0)
 
         def work() -> Exploration:
             return explore(
-                ctx.address,
+                connect,
                 service.port,
                 deadlines.connect,
                 deadlines.read,
@@ -168,13 +178,24 @@ class SmbProbe(ServiceProbe):
             )
 
         try:
-            found = await ctx.limits.run_blocking(ctx.address, work)
-        except asyncio.CancelledError:
+            # The walk's own deadline, enforced from here: at it the relay
+            # closes every connection and the thread's next read ends.
+            async with asyncio.timeout(budget + deadlines.read):
+                found = await ctx.limits.run_blocking(ctx.address, work)
+        except TimeoutError:
             stop.set()
-            raise
+            raise ProbeError(
+                ErrorReason.TIMEOUT, f"SMB exploration cut at its {budget:.0f} s deadline"
+            ) from None
         except Exception as exc:
             stop.set()
             raise ProbeError(ErrorReason.PROTOCOL, f"SMB session: {type(exc).__name__}") from None
+        finally:
+            # Also on cancellation (the engine's total deadline): a deadline
+            # ends the work, not only the wait for it.
+            stop.set()
+            await relay.close()
+        refused = relay.refused()
 
         if found.samba:
             service.product = "Samba"
@@ -196,6 +217,18 @@ class SmbProbe(ServiceProbe):
         )
         if "time" in found.problems:
             ctx.scan.note(f"{ctx.address}:{service.port}: SMB exploration stopped at its deadline")
+        if refused is not None and not any(found.logins.values()):
+            # The relay refused a frame (too large, or dripped): no session.
+            ctx.error(service.port, refused.reason, f"SMB negotiated, then {refused.refused}")
+            return
+        if found.answered_badly and not any(found.logins.values()):
+            ctx.error(
+                service.port,
+                ErrorReason.PROTOCOL,
+                "SMB negotiated, then a session setup answer the client could not parse: "
+                + ", ".join(sorted(set(found.problems))),
+            )
+            return
         # A session setup that timed out, or a walk cut at its deadline before
         # any session: both mean the server stalled after negotiating.
         stalled = any(p.endswith("TimeoutError") or p == "time" for p in found.problems)

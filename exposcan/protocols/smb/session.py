@@ -22,12 +22,14 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 from exposcan.imaging import ImagingSignatures
 from exposcan.protocols.smb import wire
+from exposcan.protocols.smb.relay import Link
 from exposcan.protocols.smb.walk import (
     Entry,
     ShareAccessDenied,
@@ -108,6 +110,9 @@ class Exploration:
     refused: int = 0  # disk shares whose tree connect or root listing failed
     samba: bool = False
     problems: list[str] = field(default_factory=list)
+    #: A login that failed after the server answered it (malformed answer),
+    #: as opposed to one that got no answer at all.
+    answered_badly: bool = False
 
 
 def clean_share_name(name: str) -> str:
@@ -116,15 +121,21 @@ def clean_share_name(name: str) -> str:
     return text[:SHARE_NAME_CAP]
 
 
-class SmbSession:
-    """One TCP connection, one SMB2/3 session (anonymous or guest)."""
+#: Opens one connection to the server and returns the thread's end of it
+#: (a socket whose timeout is the read deadline) and its relay's counters.
+Connector = Callable[[], tuple[socket.socket, Link]]
 
-    def __init__(
-        self, host: str, port: int, user: str, connect_timeout: float, timeout: float
-    ) -> None:
+
+class SmbSession:
+    """One TCP connection, one SMB2/3 session (anonymous or guest).
+
+    The socket is a relay's (:mod:`exposcan.protocols.smb.relay`): the event
+    loop holds the real connection, caps its frames and closes it at the
+    deadline, so no call here can outlive the probe."""
+
+    def __init__(self, connect: Connector, port: int, user: str, timeout: float) -> None:
         self.timeout = timeout
-        self._tcp = socket.create_connection((host, port), timeout=connect_timeout)
-        self._tcp.settimeout(timeout)
+        self._tcp, self.link = connect()
         self._link: Any = None
         self.smb: Any = None
         try:
@@ -410,7 +421,7 @@ class _TreeReader:
 
 
 def explore(
-    host: str,
+    connect: Connector,
     port: int,
     connect_timeout: float,
     timeout: float,
@@ -431,11 +442,25 @@ def explore(
         if stop.is_set() or time.monotonic() + connect_timeout + timeout > deadline:
             result.problems.append("time")
             break
+        link: Link | None = None
+
+        def connect_noting() -> tuple[socket.socket, Link]:
+            nonlocal link
+            sock, link = connect()
+            return sock, link
+
         try:
-            session = SmbSession(host, port, user, connect_timeout, timeout)
+            session = SmbSession(connect_noting, port, user, timeout)
         except Exception as exc:  # scapy raises its own exception types
             result.logins[label] = False
-            result.problems.append(f"{label} login: {type(exc).__name__}")
+            problem = f"{label} login: {type(exc).__name__}"
+            if link is not None and link.refused:
+                problem = f"{label} login: {link.refused}"
+            elif link is not None and link.frames_down - (port == 139) >= 2:
+                # NEGOTIATE answered, then a SESSION_SETUP answer came that
+                # the client could not use: not a silent server.
+                result.answered_badly = True
+            result.problems.append(problem)
             continue
         result.logins[label] = True
         try:

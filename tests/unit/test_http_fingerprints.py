@@ -174,7 +174,7 @@ async def test_orthanc_system_gives_configuration_not_name() -> None:
         "DicomPort": 104,
         "IsHttpServerSecure": False,
     }
-    assert match.hints == {"dicom.ae_title": "CABINETRADIO"}
+    assert match.hints == {"dicom.ae_title": "CABINETRADIO", "dicom.port": "104"}
     assert "Somebody" not in repr(match)
 
 

@@ -74,6 +74,18 @@ STORAGE_CLASSES: tuple[str, ...] = (
 VERIFICATION_CONTEXT = 1
 FIND_CONTEXT = 3
 
+#: DIMSE responses read in one association at most: a C-FIND counted to its
+#: cap, the ones a node sends after our C-CANCEL, an echo and some slack.
+#: Past it the peer is flooding, not answering (issue 15: a flood of C-ECHO
+#: responses took 20 s of CPU from one event loop scanning every host).
+RESPONSE_SLACK = 64
+#: Responses to message IDs we never sent, tolerated before giving up.
+MAX_STRAY_RESPONSES = 16
+#: The smallest maximum PDU length we fragment for (PS3.8 §D.1 sets none):
+#: a PDV item header is 6 bytes; below this a command set would take
+#: hundreds of PDUs. A peer asking for less is aborted, not overrun.
+MIN_PEER_PDU = 16
+
 
 def proposed_contexts() -> list[ProposedContext]:
     contexts = [
@@ -110,6 +122,14 @@ class Ladder:
     storage_accepted: int = 0
     storage_proposed: int = len(STORAGE_CLASSES)
     steps: list[str] = field(default_factory=list)
+    #: The peer answered one of our requests inside the association (a
+    #: C-ECHO, a C-FIND or the A-RELEASE): only then did it live long enough
+    #: for its accepted contexts to be usable. A node that A-ABORTs at once
+    #: accepted nothing anyone could use.
+    lived: bool = False
+    #: Whether the C-FIND was tried and how it ended: None when it was never
+    #: sent or never ended (a facts-writer must not claim a refusal then).
+    query_refused: bool | None = None
 
 
 class PeerAborted(ProbeError):
@@ -128,11 +148,14 @@ def _tune(conn: Connection, option: int) -> None:
 class Session:
     """Our side of one association on an open connection."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, response_cap: int = 256) -> None:
         self.conn = conn
         self.accepted: Accepted | None = None
         self._reassembler = Reassembler()
         self._message_id = 0
+        self.response_cap = response_cap
+        self.responses = 0
+        self.stray = 0
         _tune(conn, socket.TCP_NODELAY)
 
     async def _read(self, cap: int, header_timeout: float | None = None) -> Pdu:
@@ -141,13 +164,34 @@ class Session:
         # trip would cost 40 ms (measured: 95 ms -> 5 ms per ladder).
         if hasattr(socket, "TCP_QUICKACK"):
             _tune(self.conn, socket.TCP_QUICKACK)
+        # A read from a full buffer does not suspend: give the loop a turn
+        # per PDU, so that a flooding peer cannot hold it (other hosts'
+        # connects would time out behind it).
+        await asyncio.sleep(0)
         return await read_pdu(self.conn, cap, header_timeout)
 
     @property
     def _send_pdu(self) -> int:
+        """Fragment size: the peer's Maximum Length Received (PS3.8 §D.1:
+        the largest P-DATA-TF variable field it takes; 0 = no limit)."""
         peer = self.accepted.max_pdu if self.accepted else 0
-        # 0 = no limit (PS3.8 §D.1); never fragment below a sane floor.
-        return OUR_MAX_PDU if peer == 0 else max(256, min(peer, OUR_MAX_PDU))
+        if 0 < peer < MIN_PEER_PDU:
+            raise PduError(
+                f"peer's maximum PDU length is {peer} bytes: too small to carry a "
+                "DIMSE fragment, association aborted"
+            )
+        return OUR_MAX_PDU if peer == 0 else min(peer, OUR_MAX_PDU)
+
+    def _count(self, response: Response, ours: bool) -> None:
+        self.responses += 1
+        if self.responses > self.response_cap:
+            raise PduError(
+                f"more than {self.response_cap} DIMSE responses in one association: a flood"
+            )
+        if not ours:
+            self.stray += 1
+            if self.stray > MAX_STRAY_RESPONSES:
+                raise PduError(f"{self.stray} DIMSE responses to messages never sent, none to ours")
 
     def _next_id(self) -> int:
         self._message_id += 1
@@ -183,7 +227,9 @@ class Session:
         await self.conn.send(echo_rq(message_id, VERIFICATION_CONTEXT, self._send_pdu))
         while True:
             for response in await self._responses():
-                if response.command_field == C_ECHO_RSP and response.responding_to == message_id:
+                ours = response.command_field == C_ECHO_RSP and response.responding_to == message_id
+                self._count(response, ours)
+                if ours:
                     return response.status
 
     async def count_studies(self, transfer_syntax: str, cap: int) -> FindResult:
@@ -199,7 +245,9 @@ class Session:
             except PeerAborted:
                 return FindResult(count > 0, count, cancelled, None, aborted=True)
             for response in responses:
-                if response.command_field != C_FIND_RSP or response.responding_to != message_id:
+                ours = response.command_field == C_FIND_RSP and response.responding_to == message_id
+                self._count(response, ours)
+                if not ours:
                     continue
                 if response.status in PENDING:
                     if cancelled:
@@ -216,19 +264,22 @@ class Session:
                 answered = count > 0 or response.status in (SUCCESS, CANCELLED)
                 return FindResult(answered, count, cancelled, response.status)
 
-    async def release(self, timeout: float) -> None:
+    async def release(self, timeout: float) -> bool:
         """A-RELEASE (PS3.8 §7.2), briefly: a node that does not answer is
-        aborted, never waited on."""
+        aborted, never waited on. True when the peer answered A-RELEASE-RP."""
         try:
             await self.conn.send(build_release_rq())
             async with asyncio.timeout(timeout):
                 for _ in range(8):
                     pdu = await self._read(DATA_PDU_CAP)
-                    if pdu.type in (PduType.RELEASE_RP, PduType.ABORT):
-                        return
+                    if pdu.type is PduType.RELEASE_RP:
+                        return True
+                    if pdu.type is PduType.ABORT:
+                        return False
         except (ProbeError, TimeoutError, OSError, asyncio.IncompleteReadError):
             pass
         await self.abort()
+        return False
 
     async def abort(self) -> None:
         with contextlib.suppress(ProbeError, TimeoutError, OSError):

@@ -63,6 +63,7 @@ from exposcan.net.netio import ProbeError, classify, open_connection
 from exposcan.probe import ProbeContext, ServiceProbe
 from exposcan.protocols.dicom.association import (
     FIND_CONTEXT,
+    RESPONSE_SLACK,
     VERIFICATION_CONTEXT,
     Ladder,
     PeerAborted,
@@ -94,6 +95,10 @@ HINT_AE_TITLE = "dicom.ae_title"
 # /system) beats the implementation UID, which Orthanc shares with dcmtk.
 HINT_PRODUCT = "dicom.product"
 HINT_VERSION = "dicom.version"
+#: The DICOM port the same web API disclosed (Orthanc's DicomPort): the
+#: product hint is evidence for that service only, not for every DICOM node
+#: of the host (issue 15: one fake API labelled all of them).
+HINT_PORT = "dicom.port"
 
 AE_FROM_HINT = "learned from another service of this host"
 AE_DEFAULT = "default AE title (catalogue)"
@@ -367,7 +372,9 @@ class DicomProbe(ServiceProbe):
         ):
             if node.tls and node.tls_facts is None:
                 node.tls_facts = tls_facts(conn)
-            session = Session(conn)
+            cap = max(1, ctx.config.find_cap)
+            # A counted C-FIND, what follows its C-CANCEL, an echo, slack.
+            session = Session(conn, response_cap=2 * cap + 16 + RESPONSE_SLACK)
             answer = await self._timed_associate(ctx, service, node, session, called, calling)
             node.attempts += 1
             if isinstance(answer, Rejected):
@@ -377,34 +384,56 @@ class DicomProbe(ServiceProbe):
             node.confirmed = True
             node.called_ae = called
             node.ladder = Ladder(answer)
+            ladder = node.ladder
             try:
-                await self._climb(ctx, session, node.ladder)
+                aborted = await self._climb(ctx, session, ladder)
             except BaseException:
                 await session.abort()
                 raise
-            await session.release(min(2.0, deadlines.read))
+            if aborted is None and await session.release(min(2.0, deadlines.read)):
+                ladder.lived = True
+            if ladder.storage_accepted and ladder.lived:
+                ladder.steps.append(STEP_STORE)
+            if aborted is not None and not ladder.lived:
+                # Accepted, then aborted before answering anything: its
+                # contexts were never usable (nothing is sent on an aborted
+                # association), so they prove nothing.
+                raise ProbeError(
+                    ErrorReason.PROTOCOL,
+                    f"association accepted, then {aborted.detail} before any answer",
+                )
             return answer
 
-    async def _climb(self, ctx: ProbeContext, session: Session, ladder: Ladder) -> None:
+    async def _climb(
+        self, ctx: ProbeContext, session: Session, ladder: Ladder
+    ) -> PeerAborted | None:
+        """Echo then count; the peer's A-ABORT, if it sent one, returned."""
         accepted = ladder.accepted
         ladder.steps.append(STEP_ACCEPTED)
         ladder.storage_accepted = sum(
             1 for cid in storage_context_ids() if accepted.accepted(cid) is not None
         )
+        syntax = accepted.accepted(FIND_CONTEXT)
+        if syntax not in TRANSFER_SYNTAXES:
+            # The study query's context refused at negotiation: a refusal.
+            ladder.query_refused = True
         try:
             if accepted.accepted(VERIFICATION_CONTEXT) is not None:
                 ladder.echo_status = await session.echo()
+                ladder.lived = True
                 if ladder.echo_status == 0:
                     ladder.steps.append(STEP_ECHO)
-            syntax = accepted.accepted(FIND_CONTEXT)
             if syntax in TRANSFER_SYNTAXES:
                 ladder.find = await session.count_studies(syntax, max(1, ctx.config.find_cap))
+                ladder.lived = True
+                # Ended with a status: answered, or refused (a failure status).
+                ladder.query_refused = not ladder.find.answered and ladder.find.status is not None
                 if ladder.find.answered:
                     ladder.steps.append(STEP_FIND)
         except PeerAborted as exc:
             log.debug("dicom %s: association aborted mid-ladder: %s", ctx.address, exc.detail)
-        if ladder.storage_accepted:
-            ladder.steps.append(STEP_STORE)
+            return exc
+        return None
 
     # -- recording ---------------------------------------------------------
 
@@ -415,6 +444,12 @@ class DicomProbe(ServiceProbe):
         version_name = accepted.implementation_version if accepted else None
         impl_product, impl_version = fingerprint(ctx.catalogue, class_uid, version_name)
         hinted = ctx.host.hints.get(HINT_PRODUCT, [])
+        ports = ctx.host.hints.get(HINT_PORT, [])
+        # The web API's product names its own DICOM port's node; with no
+        # port disclosed, the node that answered to the AE title it gave.
+        applies = str(service.port) in ports if ports else node.ae_source == AE_FROM_HINT
+        if not applies:
+            hinted = []
         if hinted:
             product: str | None = hinted[0]
             version = next(iter(ctx.host.hints.get(HINT_VERSION, [])), None)
@@ -472,8 +507,12 @@ class DicomProbe(ServiceProbe):
             "tls": node.tls,
             "proof": list(ladder.steps) if ladder else [],
             "echo_status": ladder.echo_status if ladder else None,
-            "query_answered": bool(find and find.answered),
-            "storage_contexts_accepted": ladder.storage_accepted if ladder else 0,
+            # True answered, False refused, None never tried or never ended:
+            # a probe cut while waiting claims no refusal.
+            "query_answered": True
+            if find and find.answered
+            else (False if ladder and ladder.lived and ladder.query_refused else None),
+            "storage_contexts_accepted": ladder.storage_accepted if ladder and ladder.lived else 0,
         }
         ctx.fact("dicom.association", service.port, "dicom", **association)
         if node.slow:
@@ -494,7 +533,7 @@ class DicomProbe(ServiceProbe):
                 find_cap=max(1, ctx.config.find_cap),
                 query="Study Root C-FIND, STUDY level, key StudyInstanceUID only",
             )
-        if ladder and ladder.storage_accepted:
+        if ladder and ladder.storage_accepted and ladder.lived:
             ctx.fact(
                 "dicom.store",
                 service.port,
@@ -507,7 +546,7 @@ class DicomProbe(ServiceProbe):
         if node.tls_facts:
             transport.update(node.tls_facts.as_data())
         ctx.fact("dicom.transport", service.port, "dicom", **transport)
-        if ladder:
+        if ladder and ladder.lived:
             # The strongest read proof names the exposure; storage is a write.
             proof = next(s for s in (STEP_FIND, STEP_ECHO, STEP_ACCEPTED) if s in ladder.steps)
             ctx.imaging(

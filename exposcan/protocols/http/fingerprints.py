@@ -11,6 +11,7 @@ responses; :mod:`exposcan.protocols.http.probe` makes the requests.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from functools import cache
@@ -42,13 +43,19 @@ class Matcher(_Strict):
     # The body must parse as this JSON type (a QIDO-RS answer is an array).
     json_type: Literal["array", "object"] | None = None
 
-    def matches(self, resp: HttpResponse) -> bool:
+    def matches(self, resp: HttpResponse, echoed: tuple[str, ...] = ()) -> bool:
+        """``echoed``: strings the server is known to copy from our request
+        into any page (a soft 404 echoing the path): not the product's own
+        words, so removed before the body is matched."""
         if self.status and resp.status not in self.status:
             return False
         for name, pattern in self.headers.items():
             if re.search(pattern, resp.header(name)) is None:
                 return False
-        if self.body is not None and re.search(self.body, resp.text) is None:
+        text = resp.text
+        for piece in echoed:
+            text = text.replace(piece, "")
+        if self.body is not None and re.search(self.body, text) is None:
             return False
         if self.realm is not None:
             realm = resp.realm
@@ -204,9 +211,32 @@ def version_tuple(version: str | None) -> tuple[int, ...] | None:
     return tuple(int(x) for x in m.group(1).split("."))
 
 
+#: No practice, nor any hospital, holds more than this of anything: a count
+#: past it is a lie, not a proof.
+MAX_COUNT = 10**10
+#: Each level's resources have a parent at the level before (PS3.3 §A.1.2:
+#: a study belongs to one patient, a series to one study...): counts of a
+#: real archive never decrease down this order.
+_HIERARCHY = ("patients", "studies", "series", "instances")
+
+
+class ImplausibleCounts(ValueError):
+    """Counts a real archive cannot hold: the proof is refused, not printed."""
+
+
+def check_counts(counts: dict[str, int]) -> None:
+    for name, value in counts.items():
+        if value < 0 or value > MAX_COUNT:
+            raise ImplausibleCounts(f"{name} count out of range")
+    levels = [counts[name] for name in _HIERARCHY if name in counts]
+    if any(a > b for a, b in itertools.pairwise(levels)):
+        raise ImplausibleCounts("counts inconsistent (a level holds more than the next)")
+
+
 def count_from(spec: CountSpec, resp: HttpResponse) -> dict[str, int | bool] | None:
     """Counts proving readable data, or None if the answer proves nothing.
-    Nothing else of the answer is kept (a QIDO answer holds study UIDs)."""
+    Nothing else of the answer is kept (a QIDO answer holds study UIDs).
+    Raises :class:`ImplausibleCounts` for numbers no archive can hold."""
     if resp.status != 200:
         if spec.qido is not None and resp.status == 204:
             # PS3.18 §8.3.4.1: 204 = the search ran and matched nothing.
@@ -216,12 +246,13 @@ def count_from(spec: CountSpec, resp: HttpResponse) -> dict[str, int | bool] | N
     if spec.json_fields:
         if not isinstance(doc, dict):
             return None
-        counts: dict[str, int | bool] = {}
+        numbers: dict[str, int] = {}
         for name, key in spec.json_fields.items():
             value = doc.get(key)
             if isinstance(value, int) and not isinstance(value, bool):
-                counts[name] = value
-        return counts or None
+                numbers[name] = value
+        check_counts(numbers)
+        return dict(numbers) or None
     if spec.qido is not None:
         if not isinstance(doc, list):
             return None

@@ -24,10 +24,14 @@ Facts: ``http.fingerprint``, ``http.pacs-data``, ``http.listing``,
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
+import re
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+from urllib.parse import unquote
 
 from exposcan.models import ErrorReason, EvidenceValue
 from exposcan.net.netio import ProbeError
@@ -36,6 +40,7 @@ from exposcan.protocols.http.client import HttpClient, HttpResponse, Method, Tls
 from exposcan.protocols.http.fingerprints import (
     IMAGING_CATEGORIES,
     Fingerprint,
+    ImplausibleCounts,
     count_from,
     default_fingerprints,
     detail_value,
@@ -84,13 +89,23 @@ class WebSession:
         self._cache: dict[tuple[str, str, tuple[tuple[str, str], ...]], HttpResponse | None] = {}
 
     async def fetch(
-        self, path: str, method: Method = "GET", headers: dict[str, str] | None = None
+        self,
+        path: str,
+        method: Method = "GET",
+        headers: dict[str, str] | None = None,
+        page_cap: int | None = None,
     ) -> HttpResponse | None:
+        """``page_cap``: a page that may be a listing, read up to that cap and
+        cut there (what the capped part holds still counts)."""
         key = (method, path, tuple(sorted((headers or {}).items())))
         if key in self._cache:
             return self._cache[key]
         try:
-            resp: HttpResponse | None = await self.client.request(path, method, headers=headers)
+            resp: HttpResponse | None = await (
+                self.client.request(path, method, headers=headers)
+                if page_cap is None
+                else self.client.request(path, method, cap=page_cap, truncate=True)
+            )
         except TlsMismatch:
             resp = None
         except ProbeError as exc:
@@ -116,10 +131,14 @@ class HttpProbe(ServiceProbe):
         deadlines = ctx.config.deadlines
         # Leave room to record what was found before the engine's deadline.
         stop_at = time.monotonic() + deadlines.total * 0.8
+        # One cap for every page that may be a listing, "/" included: a
+        # listing over the cap is cut there and walked, never dropped (issue
+        # 15: a 660 KB export listing at "/" ended the probe).
+        page_cap = default_listing_config().limits.page_cap
         async with HttpClient(
             ctx.address, service.port, service.tls, deadlines, ctx.limits
         ) as client:
-            root = await first_contact(client)
+            root = await first_contact(client, page_cap)
             service.tls = client.tls
             service.protocol, service.confirmed = "http", True
             session = WebSession(client)
@@ -128,6 +147,13 @@ class HttpProbe(ServiceProbe):
             matches = await match_fingerprints(session, default_fingerprints())
             readable = await self._fingerprint_facts(ctx, service, session, matches)
             listing = await self._listing(ctx, service, session, root, stop_at)
+        if root.truncated and listing is None:
+            # Nothing the capped part proved: say that the page was too large.
+            ctx.error(
+                service.port,
+                ErrorReason.TOO_LARGE,
+                f"HTTP body at / over {page_cap} bytes (the first {page_cap} read)",
+            )
         if ctx.config.intrusive:
             await self._default_credentials(ctx, service, matches)
         self._cleartext(ctx, service, matches, readable, listing)
@@ -196,7 +222,10 @@ class HttpProbe(ServiceProbe):
                     ctx.host.add_hint("dicom.version", match.version)
             if match.auth_required:
                 continue
-            counts = await prove_data(session, fp)
+            refused: list[str] = []
+            counts = await prove_data(session, fp, refused)
+            for why in refused:
+                ctx.error(service.port, ErrorReason.PROTOCOL, f"{fp.product} proof refused: {why}")
             if counts is None:
                 continue
             readable.append(match)
@@ -235,7 +264,11 @@ class HttpProbe(ServiceProbe):
     ) -> WalkResult | None:
         config: ListingConfig = default_listing_config()
         for start in config.start_paths:
-            page = root if start == "/" else await session.fetch(start)
+            page = (
+                root
+                if start == "/"
+                else await session.fetch(start, page_cap=config.limits.page_cap)
+            )
             if page is None or page.status != 200:
                 continue
             server = detect_listing(page, config)
@@ -356,17 +389,18 @@ class HttpProbe(ServiceProbe):
                 )
 
 
-async def first_contact(client: HttpClient) -> HttpResponse:
-    """``GET /`` over the guessed transport, else over the other one."""
+async def first_contact(client: HttpClient, cap: int) -> HttpResponse:
+    """``GET /`` over the guessed transport, else over the other one; the
+    body cut at ``cap``."""
     try:
-        resp = await client.request("/")
+        resp = await client.request("/", cap=cap, truncate=True)
         if not (resp.status == 400 and _PLAIN_TO_TLS in resp.text and not client.tls):
             return resp
     except TlsMismatch:
         pass
     client.tls = not client.tls
     try:
-        return await client.request("/")
+        return await client.request("/", cap=cap, truncate=True)
     except TlsMismatch as exc:
         client.tls = not client.tls
         raise ProbeError(
@@ -374,17 +408,38 @@ async def first_contact(client: HttpClient) -> HttpResponse:
         ) from None
 
 
+async def echoes_paths(session: WebSession) -> bool:
+    """A random path first: a server answering it 200 with the path in the
+    page (a "soft 404") would make any fingerprint whose marker is in its own
+    path match (issue 15: dcm4chee found on every such server)."""
+    token = secrets.token_hex(8)
+    resp = await session.fetch(f"/{token}/exposcan-{token}.html")
+    return resp is not None and resp.status == 200 and token in resp.text
+
+
+def echoed_pieces(path: str) -> tuple[str, ...]:
+    """What a soft 404 may copy of ``path``: itself, without its query,
+    decoded, HTML-escaped, and each of its segments."""
+    bare = path.split("?", 1)[0]
+    pieces = {path, bare, unquote(path), unquote(bare), html.escape(path), html.escape(bare)}
+    pieces.update(seg for seg in re.split(r"[/?&=]", unquote(path)) if len(seg) >= 3)
+    # Longest first: a segment removed first would break the whole path.
+    return tuple(sorted(pieces, key=len, reverse=True))
+
+
 async def match_fingerprints(
     session: WebSession, fingerprints: tuple[Fingerprint, ...] | list[Fingerprint]
 ) -> list[ProductMatch]:
     matches: list[ProductMatch] = []
+    soft_404 = await echoes_paths(session)
     for fp in fingerprints:
         if fp.generic and any(not m.fingerprint.generic for m in matches):
             continue
         found: ProductMatch | None = None
         for req in fp.requests:
             resp = await session.fetch(req.path, req.method, req.headers or None)
-            if resp is None or not req.match.matches(resp):
+            echoed = echoed_pieces(req.path) if soft_404 and req.path != "/" else ()
+            if resp is None or not req.match.matches(resp, echoed):
                 continue
             if found is None:
                 found = ProductMatch(fp, endpoint=req.path.split("?", 1)[0])
@@ -407,14 +462,23 @@ async def match_fingerprints(
     return matches
 
 
-async def prove_data(session: WebSession, fp: Fingerprint) -> dict[str, Any] | None:
-    """Counts from the fingerprint's proofs, or None if nothing was readable."""
+async def prove_data(
+    session: WebSession, fp: Fingerprint, refused: list[str] | None = None
+) -> dict[str, Any] | None:
+    """Counts from the fingerprint's proofs, or None if nothing was readable.
+    Proofs whose numbers no archive can hold are refused (named in
+    ``refused``, without their numbers)."""
     out: dict[str, Any] = {}
     for proof in fp.proofs:
         resp = await session.fetch(proof.path, "GET", proof.headers or None)
         if resp is None:
             continue
-        counts = count_from(proof.counts, resp)
+        try:
+            counts = count_from(proof.counts, resp)
+        except ImplausibleCounts as exc:
+            if refused is not None:
+                refused.append(f"{proof.path.split('?', 1)[0]}: {exc}")
+            continue
         if counts is None:
             continue
         out.setdefault("_endpoint", proof.path.split("?", 1)[0])

@@ -358,6 +358,14 @@ def run_scan(args: argparse.Namespace) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Libraries' warnings (cryptography on a 64 KiB certificate CN, pydicom
+    # on a peer's odd UID) are the peer's doing, not the user's: logged as
+    # py.warnings (shown at -vv only), never printed in quiet mode.
+    logging.captureWarnings(True)
+    if args.verbose < 2:
+        logging.getLogger("py.warnings").setLevel(logging.ERROR)
+    if args.quiet:
+        logging.getLogger().setLevel(logging.CRITICAL)
     try:
         for path in args.output:
             check_output(path)

@@ -42,8 +42,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import socket
+import ssl
 import struct
 import time
 from collections.abc import Awaitable, Callable
@@ -278,6 +280,283 @@ async def smb_garbled(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     await tarpit(reader, writer)
 
 
+# --- Second round (issue 15): services that answer, and lie -------------------
+
+_APP_CONTEXT = b"1.2.840.10008.3.1.1.1"
+_IMPLICIT_LE = b"1.2.840.10008.1.2"
+_VERIFICATION = b"1.2.840.10008.1.1"
+#: An implementation class UID of no real toolkit (PS3.7 §D.3.3.2).
+_LIAR_UID = b"1.2.826.0.1.3680043.9.7433.15"
+
+
+def _item(kind: int, value: bytes) -> bytes:
+    return bytes([kind, 0]) + struct.pack(">H", len(value)) + value
+
+
+def _proposed(rq_body: bytes) -> list[tuple[int, bytes]]:
+    """(context id, abstract syntax) of an A-ASSOCIATE-RQ's body (PS3.8 §9.3.2)."""
+    out, offset = [], 68
+    while offset + 4 <= len(rq_body):
+        kind = rq_body[offset]
+        length = struct.unpack(">H", rq_body[offset + 2 : offset + 4])[0]
+        value = rq_body[offset + 4 : offset + 4 + length]
+        if kind == 0x20 and len(value) >= 4:
+            syntax, sub = b"", 4
+            while sub + 4 <= len(value):
+                sub_len = struct.unpack(">H", value[sub + 2 : sub + 4])[0]
+                if value[sub] == 0x30:
+                    syntax = value[sub + 4 : sub + 4 + sub_len]
+                sub += 4 + sub_len
+            out.append((value[0], syntax))
+        offset += 4 + length
+    return out
+
+
+def associate_ac(rq_body: bytes, max_pdu: int = 16384, only: bytes | None = None) -> bytes:
+    """An A-ASSOCIATE-AC (PS3.8 §9.3.3) accepting every proposed context in
+    Implicit VR Little Endian (or only the abstract syntax ``only``)."""
+    items = _item(0x10, _APP_CONTEXT)
+    for context_id, syntax in _proposed(rq_body):
+        ok = only is None or syntax.rstrip(b"\0") == only
+        items += _item(
+            0x21,
+            bytes([context_id, 0, 0 if ok else 3, 0]) + _item(0x40, _IMPLICIT_LE),
+        )
+    items += _item(0x50, _item(0x51, struct.pack(">I", max_pdu)) + _item(0x52, _LIAR_UID))
+    body = b"\x00\x01\x00\x00" + rq_body[4:36] + b"\x00" * 32 + items
+    return b"\x02\x00" + struct.pack(">I", len(body)) + body
+
+
+def _element(tag: tuple[int, int], value: bytes) -> bytes:
+    if len(value) % 2:
+        value += b"\0"
+    return struct.pack("<HHI", *tag, len(value)) + value
+
+
+def echo_response(message_id: int, context_id: int = 1) -> bytes:
+    """A C-ECHO-RSP (PS3.7 §9.3.5.2) in one P-DATA-TF, command set in
+    Implicit VR Little Endian (PS3.7 §6.3.1)."""
+    fields = (
+        _element((0, 0x0002), _VERIFICATION)
+        + _element((0, 0x0100), struct.pack("<H", 0x8030))
+        + _element((0, 0x0120), struct.pack("<H", message_id))
+        + _element((0, 0x0800), struct.pack("<H", 0x0101))
+        + _element((0, 0x0900), struct.pack("<H", 0))
+    )
+    command = _element((0, 0x0000), struct.pack("<I", len(fields))) + fields
+    pdv = struct.pack(">I", len(command) + 2) + bytes([context_id, 0x03]) + command
+    return b"\x04\x00" + struct.pack(">I", len(pdv)) + pdv
+
+
+async def _read_pdu(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    header = await asyncio.wait_for(reader.readexactly(6), timeout=30)
+    length = struct.unpack(">I", header[2:6])[0]
+    if length > 1 << 20:
+        raise ValueError("PDU too large for a lab server")
+    return header[0], await asyncio.wait_for(reader.readexactly(length), timeout=30)
+
+
+async def _accept(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    max_pdu: int = 16384,
+    only: bytes | None = None,
+) -> bool:
+    kind, body = await _read_pdu(reader)
+    if kind != 0x01:
+        return False
+    writer.write(associate_ac(body, max_pdu, only))
+    await writer.drain()
+    return True
+
+
+async def dicom_abort(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Accepts every context, then A-ABORT at once (PS3.8 §9.3.8): none of
+    them was ever usable."""
+    with contextlib.suppress(Exception):
+        if await _accept(reader, writer):
+            writer.write(b"\x07\x00\x00\x00\x00\x04\x00\x00\x00\x00")
+            await writer.drain()
+    await _hold(writer)
+
+
+async def dicom_drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Accepts, then answers the C-ECHO with a P-DATA-TF one byte a second."""
+    deadline = time.monotonic() + CONNECTION_CAP_S
+    with contextlib.suppress(Exception):
+        if await _accept(reader, writer):
+            await _read_pdu(reader)
+            for byte in echo_response(1):
+                if time.monotonic() > deadline:
+                    break
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(1.0)
+    await _hold(writer)
+
+
+async def dicom_flood(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Accepts, then floods C-ECHO responses to a message ID never sent."""
+    deadline = time.monotonic() + CONNECTION_CAP_S
+    sent = 0
+    with contextlib.suppress(Exception):
+        if await _accept(reader, writer):
+            burst = echo_response(9999) * 256
+            while sent < BYTES_CAP and time.monotonic() < deadline:
+                writer.write(burst)
+                await writer.drain()
+                sent += len(burst)
+    await _hold(writer)
+
+
+#: The tiny maximum PDU length the next node announces (PS3.8 §D.1).
+TINY_PDU = 16
+
+
+async def dicom_tiny_pdu(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Accepts Verification only, announcing a 16-byte maximum PDU; answers
+    the C-ECHO and the A-RELEASE, and logs every P-DATA-TF over its maximum."""
+    with contextlib.suppress(Exception):
+        if await _accept(reader, writer, TINY_PDU, only=_VERIFICATION):
+            largest = 0
+            while True:
+                kind, body = await _read_pdu(reader)
+                if kind == 0x04:
+                    largest = max(largest, len(body))
+                    if len(body) > TINY_PDU:
+                        print(f"hostile: PDU OVER MAX {len(body)} > {TINY_PDU}", flush=True)
+                    # The last fragment of a command (PS3.8 §E.2): answer it.
+                    if len(body) >= 6 and body[5] & 0x03 == 0x03:
+                        writer.write(echo_response(1))
+                elif kind == 0x05:  # A-RELEASE-RQ -> A-RELEASE-RP
+                    writer.write(b"\x06\x00\x00\x00\x00\x04\x00\x00\x00\x00")
+                    print(f"hostile: tiny PDU released, largest {largest}", flush=True)
+                    await writer.drain()
+                    break
+                else:
+                    break
+                await writer.drain()
+    await _hold(writer)
+
+
+def _http(status: str, body: bytes, ctype: bytes = b"text/html", extra: bytes = b"") -> bytes:
+    return (
+        b"HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n%s\r\n%s"
+        % (status.encode(), ctype, len(body), extra, body)
+    )
+
+
+async def _http_path(reader: asyncio.StreamReader) -> str:
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=30)
+    parts = head.split(b" ", 2)
+    return parts[1].decode("latin-1") if len(parts) > 2 else "/"
+
+
+def _html_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+async def soft_404(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """200 for every path, the path echoed in the page: a "soft 404"."""
+    with contextlib.suppress(Exception):
+        path = await _http_path(reader)
+        page = (
+            f"<html><title>Not here</title><body>{_html_escape(path)} was not found</body></html>"
+        )
+        writer.write(_http("200 OK", page.encode()))
+        await writer.drain()
+    await _hold(writer)
+
+
+#: What the fake Orthanc's /system says: its DICOM node is the tiny-PDU one.
+LIAR_AET = "LIARPACS"
+
+
+def fake_orthanc(dicom_port: int) -> Handler:
+    """An Orthanc-looking REST API whose /statistics cannot be true."""
+    system = json.dumps(
+        {
+            "Version": "1.12.11",
+            "Name": "liar",
+            "DicomAet": LIAR_AET,
+            "DicomPort": dicom_port,
+            "IsHttpServerSecure": False,
+        }
+    ).encode()
+    statistics = (
+        b'{"CountPatients": -7, "CountStudies": 1' + b"0" * 40 + b', "CountSeries": 3, '
+        b'"CountInstances": 4, "TotalDiskSizeMB": 1}'
+    )
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            path = await _http_path(reader)
+            if path == "/system":
+                writer.write(_http("200 OK", system, b"application/json"))
+            elif path == "/statistics":
+                writer.write(_http("200 OK", statistics, b"application/json"))
+            else:
+                writer.write(_http("404 Not Found", b"Unknown resource"))
+            await writer.drain()
+        await _hold(writer)
+
+    return handle
+
+
+def _listing_page(count: int, line_size: int) -> bytes:
+    """An nginx autoindex page of ``count`` DICOM files, each line padded to
+    about ``line_size`` bytes (a modality export: long generated names)."""
+    lines = []
+    for i in range(count):
+        name = f"IM{i:06d}" + "_" * max(0, line_size - 80) + ".dcm"
+        lines.append(f'<a href="{name}">{name[:50]}</a> 01-Dec-2026 09:00 132\r\n')
+    return (
+        "<html><head><title>Index of /</title></head><body>\r\n<h1>Index of /</h1><hr><pre>"
+        '<a href="../">../</a>\r\n' + "".join(lines) + "</pre><hr></body></html>\r\n"
+    ).encode()
+
+
+def big_listing(count: int, line_size: int) -> Handler:
+    """nginx-like autoindex at / over ``count`` files; each file's first
+    132 bytes carry the DICM magic (PS3.10 §7.1). Names carry no patient."""
+    page = _listing_page(count, line_size)
+    part10 = b"\0" * 128 + b"DICM" + b"\0" * 64
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            path = await _http_path(reader)
+            if path == "/":
+                writer.write(_http("200 OK", page, extra=b"Server: nginx/1.22.1\r\n"))
+            elif path.endswith(".dcm"):
+                writer.write(
+                    _http("200 OK", part10, b"application/dicom", b"Server: nginx/1.22.1\r\n")
+                )
+            else:
+                writer.write(_http("404 Not Found", b"", extra=b"Server: nginx/1.22.1\r\n"))
+            await writer.drain()
+        await _hold(writer)
+
+    return handle
+
+
+async def long_header(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A status line, then one header line of 64 KiB: malformed HTTP, not TLS."""
+    with contextlib.suppress(Exception):
+        await _http_path(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 65536 + b"\r\n\r\nhello")
+        await writer.drain()
+    await _hold(writer)
+
+
+async def tls_hello(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A plain page, served over TLS with whatever certificate was given."""
+    with contextlib.suppress(Exception):
+        await _http_path(reader)
+        writer.write(_http("200 OK", b"<html><body>hello</body></html>"))
+        await writer.drain()
+    await _hold(writer)
+
+
 #: Billion laughs (ten levels of ten) and an external entity pointing back
 #: here: defusedxml with DTDs forbidden refuses both before expanding.
 def bomb_description(advertise: str, port: int) -> bytes:
@@ -388,6 +667,16 @@ HANDLERS: dict[str, Handler] = {
     "smb_stall": smb_stall,
     "smb_drip": smb_drip,
     "smb_garbled": smb_garbled,
+    "dicom_abort": dicom_abort,
+    "dicom_drip": dicom_drip,
+    "dicom_flood": dicom_flood,
+    "dicom_tiny_pdu": dicom_tiny_pdu,
+    "soft_404": soft_404,
+    "long_header": long_header,
+    # 5,000 files in a 660 KB page (issue 15), and a page over the 1 MiB cap.
+    "listing": big_listing(5000, 132),
+    "huge_listing": big_listing(6000, 300),
+    "tls_cert": tls_hello,
 }
 
 
@@ -396,15 +685,27 @@ async def serve(
     ports: dict[str, int],
     lifetime: float,
     ssdp: tuple[str, int] | None = None,
+    cert: str | None = None,
 ) -> None:
     handlers: dict[str, Handler] = dict(HANDLERS)
+    handlers["fake_orthanc"] = fake_orthanc(ports.get("dicom_tiny_pdu", 0))
     if ssdp is not None:
         handlers["xml"] = description_server(*ssdp)
         ports = {**ports, "xml": ssdp[1]}
+    tls: ssl.SSLContext | None = None
+    if cert is not None:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(cert)
     servers = [
-        await asyncio.start_server(handlers[kind], bind, port, reuse_address=True)
+        await asyncio.start_server(
+            handlers[kind],
+            bind,
+            port,
+            reuse_address=True,
+            ssl=tls if kind == "tls_cert" else None,
+        )
         for kind, port in ports.items()
-        if port
+        if port and (kind != "tls_cert" or tls is not None)
     ]
     datagram = await start_ssdp(*ssdp) if ssdp is not None else None
     print(f"hostile: listening on {bind} {ports} ssdp={ssdp is not None}", flush=True)
@@ -426,6 +727,16 @@ OPTIONAL_SERVICES: tuple[str, ...] = (
     "smb-stall",
     "smb-drip",
     "smb-garbled",
+    "dicom-abort",
+    "dicom-drip",
+    "dicom-flood",
+    "dicom-tiny-pdu",
+    "soft-404",
+    "long-header",
+    "listing",
+    "huge-listing",
+    "fake-orthanc",
+    "tls-cert",
 )
 
 
@@ -444,29 +755,27 @@ def main() -> None:
         metavar="ADDRESS:XMLPORT",
         help="answer SSDP on UDP 1900 as ADDRESS, the description on XMLPORT",
     )
+    ap.add_argument("--cert", metavar="PEM", help="certificate and key for --tls-cert")
     ap.add_argument(
         "--lifetime", type=float, default=6 * 3600.0, help="exit after this many seconds"
     )
     a = ap.parse_args()
     ports = {
-        "tarpit": a.tarpit,
-        "spew": a.spew,
-        "dicom": a.dicom,
-        "http": a.http,
-        "huge_dicom": a.huge_dicom,
-        "drip": a.drip,
-        "tls_stall": a.tls_stall,
-        "reset": a.reset,
-        "smb_stall": a.smb_stall,
-        "smb_drip": a.smb_drip,
-        "smb_garbled": a.smb_garbled,
+        kind: getattr(a, kind)
+        for kind in (
+            "tarpit",
+            "spew",
+            "dicom",
+            "http",
+            *(k.replace("-", "_") for k in OPTIONAL_SERVICES),
+        )
     }
     ssdp = None
     if a.ssdp:
         address, _, xml_port = a.ssdp.rpartition(":")
         ssdp = (address, int(xml_port))
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(a.bind, ports, a.lifetime, ssdp))
+        asyncio.run(serve(a.bind, ports, a.lifetime, ssdp, a.cert))
 
 
 if __name__ == "__main__":

@@ -392,6 +392,18 @@ class Lab:
                     *t.HOSTILE_ARGV,
                 ],
             ),
+            *(
+                (
+                    h.name,
+                    "hostile",
+                    [
+                        sys.executable,
+                        str(_LAB_DIR / "hostile.py"),
+                        *(a.replace(t.CONFIG_ROOT_TOKEN, str(d(h.name))) for a in argv),
+                    ],
+                )
+                for h, argv in ((t.HOSTILE2, t.HOSTILE2_ARGV), (t.HOSTILE3, t.HOSTILE3_ARGV))
+            ),
             (
                 t.BOX.name,
                 "miniupnpd",
@@ -439,7 +451,17 @@ class Lab:
         # Not the viewer: a connection costs it a 15 s look-up, during which
         # it serves nobody (the scan would queue behind the readiness check):
         # its port is checked in its own kernel instead (_wait_listening).
-        for h in (t.PACS, t.PACS_SECURE, t.NAS, t.MODALITY, t.ARCHIVE, t.JUNK, t.HOSTILE):
+        for h in (
+            t.PACS,
+            t.PACS_SECURE,
+            t.NAS,
+            t.MODALITY,
+            t.ARCHIVE,
+            t.JUNK,
+            t.HOSTILE,
+            t.HOSTILE2,
+            t.HOSTILE3,
+        ):
             for port in h.tcp_ports:
                 checks.append(
                     {"name": f"{h.name}:{port}", "kind": "tcp", "host": str(h.ip), "port": port}

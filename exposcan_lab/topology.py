@@ -103,6 +103,24 @@ RESET_PORT: Final = 4242  # accepts, resets at the first bytes
 #: Not in the default port list: only an SSDP answer leads there.
 BOMB_XML_PORT: Final = 49153  # billion laughs + XXE device description
 
+# The "hostile2" host (issue 15): services that answer, and lie.
+ABORT_DICOM_PORT: Final = 104  # A-ASSOCIATE-AC, then A-ABORT at once
+DRIP_DICOM_PORT: Final = 11112  # the C-ECHO answer one byte a second
+FLOOD_DICOM_PORT: Final = 4242  # C-ECHO responses to another message ID, without end
+TINY_PDU_DICOM_PORT: Final = 5678  # a 16-byte maximum PDU; answers C-ECHO
+SMB_DRIP_PORT: Final = 445  # SESSION_SETUP answered by a 16 MiB frame, dripped
+SOFT_404_PORT: Final = 80  # 200 for every path, the path echoed
+FAKE_ORTHANC_PORT: Final = 8042  # /system names TINY_PDU_DICOM_PORT; /statistics lies
+LISTING_PORT: Final = 8080  # nginx-like listing of 5,000 DICOM files, a 660 KB page
+HUGE_LISTING_PORT: Final = 3000  # a listing page over the 1 MiB page cap
+#: The listings' files (names carry no patient): the walk's entry cap cuts them.
+LISTING_FILES: Final = 5000
+
+# The "hostile3" host: answers that are malformed, not silent.
+SMB_GARBLED_PORT: Final = 445  # SESSION_SETUP answered at once with garbage
+LONG_HEADER_PORT: Final = 80  # a status line, then a 64 KiB header line
+LONG_CN_TLS_PORT: Final = 443  # a certificate whose CN is 64 KiB
+
 
 @dataclass(frozen=True)
 class Host:
@@ -214,6 +232,32 @@ HOSTILE: Final = Host(
     (),
     "hostile services and an SSDP liar (exposcan_lab/hostile.py)",
 )
+HOSTILE2: Final = Host(
+    "hostile2",
+    IPv4Address("198.18.0.52"),
+    "lan",
+    (
+        ABORT_DICOM_PORT,
+        DRIP_DICOM_PORT,
+        FLOOD_DICOM_PORT,
+        TINY_PDU_DICOM_PORT,
+        SMB_DRIP_PORT,
+        SOFT_404_PORT,
+        FAKE_ORTHANC_PORT,
+        LISTING_PORT,
+        HUGE_LISTING_PORT,
+    ),
+    (),
+    "services that answer, and lie (exposcan_lab/hostile.py, issue 15)",
+)
+HOSTILE3: Final = Host(
+    "hostile3",
+    IPv4Address("198.18.0.53"),
+    "lan",
+    (SMB_GARBLED_PORT, LONG_HEADER_PORT, LONG_CN_TLS_PORT),
+    ("hostile3/long-cn.pem",),
+    "malformed answers: SMB, HTTP headers, a certificate (exposcan_lab/hostile.py)",
+)
 #: The hostile host's description URL, as its SSDP answers give it.
 HOSTILE_LOCATION: Final = f"http://{HOSTILE.ip}:{BOMB_XML_PORT}/igd.xml"
 WS: Final = Host(
@@ -246,6 +290,8 @@ HOSTS: Final[tuple[Host, ...]] = (
     ARCHIVE,
     JUNK,
     HOSTILE,
+    HOSTILE2,
+    HOSTILE3,
     WS,
     INET,
 )
@@ -515,4 +561,43 @@ HOSTILE_ARGV: Final = (
     str(RESET_PORT),
     "--ssdp",
     f"{HOSTILE.ip}:{BOMB_XML_PORT}",
+)
+
+#: The junk host's four services off, on the hosts below.
+_JUNK_OFF: Final = ("--tarpit", "0", "--spew", "0", "--dicom", "0", "--http", "0")
+
+#: hostile.py's arguments on hostile2 (native and container lab alike).
+HOSTILE2_ARGV: Final = (
+    *_JUNK_OFF,
+    "--dicom-abort",
+    str(ABORT_DICOM_PORT),
+    "--dicom-drip",
+    str(DRIP_DICOM_PORT),
+    "--dicom-flood",
+    str(FLOOD_DICOM_PORT),
+    "--dicom-tiny-pdu",
+    str(TINY_PDU_DICOM_PORT),
+    "--smb-drip",
+    str(SMB_DRIP_PORT),
+    "--soft-404",
+    str(SOFT_404_PORT),
+    "--fake-orthanc",
+    str(FAKE_ORTHANC_PORT),
+    "--listing",
+    str(LISTING_PORT),
+    "--huge-listing",
+    str(HUGE_LISTING_PORT),
+)
+
+#: hostile.py's arguments on hostile3; the certificate is a config file.
+HOSTILE3_ARGV: Final = (
+    *_JUNK_OFF,
+    "--smb-garbled",
+    str(SMB_GARBLED_PORT),
+    "--long-header",
+    str(LONG_HEADER_PORT),
+    "--tls-cert",
+    str(LONG_CN_TLS_PORT),
+    "--cert",
+    f"{CONFIG_ROOT_TOKEN}/long-cn.pem",
 )

@@ -3,13 +3,22 @@ the real engine: the cases that changed a probe in issue 7."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import ssl
+import subprocess
+import sys
 import threading
 import time
+from datetime import datetime
+from pathlib import Path
 
 from exposcan.protocols.smb.probe import SmbProbe
-from exposcan_lab.hostile import smb_drip, smb_garbled, smb_stall
+from exposcan_lab.hostile import smb_drip, smb_garbled, smb_stall, tls_hello
 from tests.helpers import scan_local
 from tests.inprocess.test_smb_probe import SMB_PORT, server_445
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 async def test_smb_that_negotiates_then_stalls_is_a_timeout_error() -> None:
@@ -55,3 +64,67 @@ async def test_smb_malformed_session_answer_is_not_called_no_answer() -> None:
     assert [(e.probe, e.reason) for e in report.errors] == [("smb", "protocol")]
     assert "could not parse" in report.errors[0].detail
     assert "no session setup answer" not in report.errors[0].detail
+
+
+async def _cli(*args: str, timeout: float = 90) -> tuple[int, str, str, float]:
+    started = time.monotonic()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "exposcan",
+        *args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode(), time.monotonic() - started
+
+
+async def test_quiet_mode_prints_no_library_warning(tmp_path: Path) -> None:
+    # Given a TLS server whose certificate's CN is 64 KiB (cryptography warns
+    # on any CN over 64 characters), the lab's hostile3 certificate
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(str(REPO / "docker" / "hostile3" / "long-cn.pem"))
+    server = await asyncio.start_server(tls_hello, "127.0.0.1", 0, ssl=tls)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        # When the CLI scans it in quiet mode, and at the default verbosity
+        report = tmp_path / "r.json"
+        code, out, err, _ = await _cli(
+            "scan", "-q", "127.0.0.1", "-p", str(port), "--no-discovery", "-o", str(report)
+        )
+        _, _, err_default, _ = await _cli("scan", "127.0.0.1", "-p", str(port), "--no-discovery")
+    finally:
+        server.close()
+    # Then quiet prints nothing at all, the default no warning either, and the
+    # certificate's CN is recorded, cut to its cap
+    assert (code, out, err) == (0, "", "")
+    assert "Warning" not in err_default
+    [service] = json.loads(report.read_text())["hosts"][0]["services"]
+    assert len(service["details"]["cert_subject_cn"]) == 200
+
+
+async def test_process_exits_with_its_last_deadline(tmp_path: Path) -> None:
+    # Given the SMB server that announces 16 MiB and drips (the hang of issue
+    # 15: scapy's thread outlived the report by 240 s)
+    report = tmp_path / "r.json"
+    async with server_445(smb_drip) as host:
+        # When the real CLI scans it with 1 s reads
+        code, out, _, wall = await _cli(
+            "scan", host, "-p", str(SMB_PORT), "--no-discovery", "--timeout", "1", "-o", str(report)
+        )
+        exited = time.time()
+    # Then the process exits within 2 s of writing its report (the hang was
+    # 240 s after it): no worker thread is left reading after the deadline
+    assert code in (0, 1), out
+    after_report = exited - report.stat().st_mtime
+    scan = json.loads(report.read_text())["scan"]
+    took = (
+        datetime.fromisoformat(scan["finished"]) - datetime.fromisoformat(scan["started"])
+    ).total_seconds()
+    print(
+        f"\nsmb drip: process {wall:.1f} s (start-up included), report's scan time "
+        f"{took:.1f} s, exit {after_report:.2f} s after the report"
+    )
+    assert after_report < 2.0

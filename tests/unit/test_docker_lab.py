@@ -228,6 +228,11 @@ def test_hostile_host_runs_hostile_py_with_the_topology_arguments(
     # Then it starts hostile.py with the same arguments as the native lab
     assert svc["command"] == ["python3", "/opt/lab/hostile.py", *t.HOSTILE_ARGV]
     assert svc["build"]["dockerfile"] == "docker/junk/Dockerfile"
+    # and so do the second round's hostile hosts (issue 15)
+    for host, argv in ((t.HOSTILE2, t.HOSTILE2_ARGV), (t.HOSTILE3, t.HOSTILE3_ARGV)):
+        svc = _service(compose, host.name)
+        assert svc["command"] == ["python3", "/opt/lab/hostile.py", *argv], host.name
+        assert svc["build"]["dockerfile"] == "docker/junk/Dockerfile"
 
 
 def test_ipv6_plan_matches_the_topology(compose: dict[str, Any]) -> None:

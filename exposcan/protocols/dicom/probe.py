@@ -542,10 +542,16 @@ class DicomProbe(ServiceProbe):
                 storage_contexts_accepted=ladder.storage_accepted,
                 storage_contexts_proposed=ladder.storage_proposed,
             )
-        transport: dict[str, Any] = {"tls": node.tls, "classification": classification.value}
-        if node.tls_facts:
-            transport.update(node.tls_facts.as_data())
-        ctx.fact("dicom.transport", service.port, "dicom", **transport)
+        if ladder is None or ladder.lived:
+            # An association that never answered carried nothing: what its
+            # transport would expose is not known.
+            transport: dict[str, Any] = {
+                "tls": node.tls,
+                "classification": classification.value,
+            }
+            if node.tls_facts:
+                transport.update(node.tls_facts.as_data())
+            ctx.fact("dicom.transport", service.port, "dicom", **transport)
         if ladder and ladder.lived:
             # The strongest read proof names the exposure; storage is a write.
             proof = next(s for s in (STEP_FIND, STEP_ECHO, STEP_ACCEPTED) if s in ladder.steps)

@@ -24,7 +24,7 @@ from yarl import URL
 
 from exposcan.limits import Deadlines, Limits
 from exposcan.models import ErrorReason
-from exposcan.net.netio import ProbeError, insecure_tls_context
+from exposcan.net.netio import ProbeError, insecure_tls_context, open_connection
 from exposcan.net.targets import url_host
 from exposcan.protocols.http.tls import TlsFacts, tls_facts
 
@@ -177,6 +177,29 @@ class HttpClient:
                 return resp
             current = target
         return resp
+
+    async def speaks_plain_http(self) -> bool:
+        """Whether the port answers clear text with an HTTP status line: its
+        first 5 bytes, nothing more. Tells a malformed HTTP answer (a header
+        line past the cap) from a TLS server's alert, which aiohttp reports
+        alike (issue 15: a long header line blamed on TLS)."""
+        try:
+            async with (
+                self.limits.connection(self.host),
+                open_connection(self.host, self.port, self.deadlines) as conn,
+            ):
+                await conn.send(
+                    b"GET / HTTP/1.0\r\nUser-Agent: " + USER_AGENT.encode() + b"\r\n\r\n"
+                )
+                head = b""
+                while len(head) < 5:
+                    chunk = await conn.read_some(5 - len(head))
+                    if not chunk:
+                        break
+                    head += chunk
+        except (ProbeError, OSError, TimeoutError):
+            return False
+        return head == b"HTTP/"
 
     def _same_origin(self, location: str, current: str) -> str | None:
         """The path to follow, or None if ``location`` leaves this host:port."""

@@ -392,17 +392,30 @@ class HttpProbe(ServiceProbe):
 async def first_contact(client: HttpClient, cap: int) -> HttpResponse:
     """``GET /`` over the guessed transport, else over the other one; the
     body cut at ``cap``."""
+    first: TlsMismatch | None = None
     try:
         resp = await client.request("/", cap=cap, truncate=True)
         if not (resp.status == 400 and _PLAIN_TO_TLS in resp.text and not client.tls):
             return resp
-    except TlsMismatch:
-        pass
+    except TlsMismatch as exc:
+        first = exc
     client.tls = not client.tls
     try:
         return await client.request("/", cap=cap, truncate=True)
-    except TlsMismatch as exc:
+    except (TlsMismatch, ProbeError) as exc:
+        # A plain HTTP server may leave a TLS ClientHello unanswered (it
+        # waits for a request line): a timeout here says nothing of TLS.
         client.tls = not client.tls
+        if first is not None and not client.tls and await client.speaks_plain_http():
+            # A status line came in clear text: the answer was malformed
+            # HTTP (a header line past 8 KiB...), not TLS.
+            raise ProbeError(
+                ErrorReason.PROTOCOL,
+                f"malformed HTTP answer ({first}): a status line, then headers "
+                "past the 8 KiB line cap or unparsable",
+            ) from None
+        if isinstance(exc, ProbeError):
+            raise
         raise ProbeError(
             ErrorReason.PROTOCOL, f"no HTTP answer over plain or TLS ({exc})"
         ) from None

@@ -8,6 +8,7 @@ than used to refuse the connection.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -42,17 +43,21 @@ class TlsFacts:
 def tls_facts(der: bytes | None, version: str | None) -> TlsFacts:
     if not der:
         return TlsFacts(version)
-    try:
-        cert = x509.load_der_x509_certificate(der)
-    except ValueError:
-        return TlsFacts(version)
-    cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    cn = str(cns[0].value)[:_CAP] if cns else None
-    return TlsFacts(
-        version=version,
-        subject_cn=cn,
-        issuer=cert.issuer.rfc4514_string()[:_CAP],
-        not_after=cert.not_valid_after_utc.isoformat(),
-        # Same name on both sides: nobody but the server vouches for it.
-        self_signed=cert.issuer == cert.subject,
-    )
+    # cryptography warns (UserWarning) on a name attribute past its length
+    # limit, e.g. a 64 KiB CN: the peer's oddity, cut to _CAP below.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            cert = x509.load_der_x509_certificate(der)
+            cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+            cn = str(cns[0].value)[:_CAP] if cns else None
+            return TlsFacts(
+                version=version,
+                subject_cn=cn,
+                issuer=cert.issuer.rfc4514_string()[:_CAP],
+                not_after=cert.not_valid_after_utc.isoformat(),
+                # Same name on both sides: nobody but the server vouches for it.
+                self_signed=cert.issuer == cert.subject,
+            )
+        except ValueError:
+            return TlsFacts(version)

@@ -139,12 +139,11 @@ class SmbProbe(ServiceProbe):
         from exposcan.protocols.smb.session import explore
 
         deadlines = ctx.config.deadlines
-        # The thread cannot be cancelled: it must end before the engine's
-        # total deadline. Every scapy call is bounded by ``read``; an
-        # operation in flight at the deadline costs up to three of them
-        # (open, request, close).
+        # The thread cannot be cancelled, but its connections are the
+        # relay's: closed at the deadline, the thread's reads end at once and
+        # a scapy wait in flight within one read deadline.
         remaining = deadlines.total - (time.monotonic() - started)
-        budget = remaining - 3 * deadlines.read - 1.0
+        budget = remaining - deadlines.read - 1.0
         if budget < deadlines.read:
             ctx.error(
                 service.port,

@@ -252,7 +252,7 @@ HOSTILE2: Final = Host(
 )
 HOSTILE3: Final = Host(
     "hostile3",
-    IPv4Address("198.18.0.53"),
+    IPv4Address("198.18.0.54"),
     "lan",
     (SMB_GARBLED_PORT, LONG_HEADER_PORT, LONG_CN_TLS_PORT),
     ("hostile3/long-cn.pem",),

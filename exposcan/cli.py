@@ -33,6 +33,8 @@ from exposcan.net.targets import (
     TargetError,
     build_targets,
 )
+from exposcan.outside.settings import OutsideConfigError, OutsideSettings, resolve
+from exposcan.outside.view import OutsideCheck
 from exposcan.reflector import cli as reflector_cli
 from exposcan.report import ReportFormatError, check_output, write_report
 from exposcan.report.i18n import default_lang
@@ -197,6 +199,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long a DICOM node may take to answer an association, as a "
         "DICOM client waits (ARTIM; dcmtk-based servers look the caller's name "
         "up first, which takes long where the DNS drops queries) [30]",
+    )
+    scan.add_argument(
+        "--outside",
+        metavar="URL",
+        help="also ask this reflector (https://...) to scan the practice's public address "
+        "back from the internet, during the LAN scan; also $EXPOSCAN_OUTSIDE or [outside] "
+        "url in $XDG_CONFIG_HOME/exposcan/config.toml. Its token only from a file "
+        "(token_file, $EXPOSCAN_OUTSIDE_TOKEN_FILE) or $EXPOSCAN_OUTSIDE_TOKEN",
+    )
+    scan.add_argument(
+        "--outside-ca",
+        metavar="FILE",
+        help="CA certificate(s) (PEM) of a self-hosted reflector [system CAs]",
+    )
+    scan.add_argument(
+        "--outside-pin",
+        metavar="SHA256",
+        help="the reflector's pinned certificate: SHA-256 of its DER form, in hex",
+    )
+    scan.add_argument(
+        "--no-outside",
+        action="store_true",
+        help="no outside view, even if the environment or the config file names a reflector",
     )
     scan.add_argument(
         "--fail-on",
@@ -379,8 +404,10 @@ def run_scan(args: argparse.Namespace) -> int:
         audit = Audit.prepare(
             args.db, args.baseline, args.notify, args.notify_always, args.fail_on, args.lang
         )
+        outside = _outside_settings(args, config)
     except (
         ReportFormatError,
+        OutsideConfigError,
         PortSpecError,
         CatalogueError,
         OSError,
@@ -421,15 +448,18 @@ def run_scan(args: argparse.Namespace) -> int:
         if not args.quiet:
             err.print("exposcan: IPv6 hosts of the same networks by neighbour discovery (no sweep)")
     scanner = Scanner(config, catalogue, [], []) if args.no_probes else Scanner(config, catalogue)
-    complete = _run(
+    check = OutsideCheck(outside, config, catalogue) if not args.no_probes else None
+    complete, report = _run(
         scanner,
+        check,
         targets.addresses,
         targets.labels,
         view,
         show_progress=err.is_terminal and not args.quiet,
         console=err,
     )
-    report = scanner.report(complete=complete)
+    if outside is not None and report.outside is not None and report.outside.error:
+        err.print(f"exposcan: the outside view failed: {report.outside.error}", markup=False)
     for path in args.output:
         write_report(report, path, args.lang)
     if not args.quiet:
@@ -455,28 +485,48 @@ def exit_code(report: Report, fail_on: str) -> int:
     return EXIT_FINDINGS if failing else EXIT_CLEAN
 
 
+def _outside_settings(args: argparse.Namespace, config: ScanConfig) -> OutsideSettings | None:
+    if args.no_outside:
+        return None
+    if config.vantage is not Vantage.LAN:
+        if args.outside:
+            raise ValueError("--outside is for a scan from inside the practice (--vantage lan)")
+        return None  # a reflector named by the environment is for the LAN scans
+    return resolve(args.outside, args.outside_ca, args.outside_pin)
+
+
 def _run(
     scanner: Scanner,
+    check: OutsideCheck | None,
     addresses: list[IPAddress],
     labels: list[str],
     view: LocalView | None,
     show_progress: bool,
     console: Console,
-) -> bool:
-    """Run the scan; False if it was interrupted (what was gathered is kept)."""
+) -> tuple[bool, Report]:
+    """Run the scan (and the outside view alongside); complete is False if it
+    was interrupted (what was gathered is kept)."""
 
-    async def main() -> bool:
+    async def main() -> tuple[bool, Report]:
         task = asyncio.current_task()
         assert task is not None
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, task.cancel)
         loop.add_signal_handler(signal.SIGTERM, task.cancel)
         try:
+            if check is not None:
+                check.start(scanner)
             await scanner.run(addresses, labels, view)
-            return True
+            report = scanner.report(complete=True)
+            if check is not None:
+                scanner.state.progress.phase = "outside"
+                report = await check.finish(scanner, report)
+            return True, report
         except asyncio.CancelledError:
+            if check is not None:
+                check.cancel()
             scanner.state.note("scan interrupted: this report holds what was gathered until then")
-            return False
+            return False, scanner.report(complete=False)
 
     if show_progress:
         with LiveProgress(console, scanner.state.progress):

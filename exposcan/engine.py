@@ -68,6 +68,9 @@ class Scanner:
         ]
         self._limits: Limits | None = None
         self._sweeper: Sweeper | None = None
+        #: Set once discovery is done (or the scan ended): the outside view's
+        #: request waits for it to name the LAN's IPv6 addresses.
+        self.discovered = asyncio.Event()
 
     # -- the whole scan -------------------------------------------------
 
@@ -80,6 +83,7 @@ class Scanner:
             progress = self.state.progress
             progress.phase = "discovery"
             live = await self._discover(targets, view)
+            self.discovered.set()
             progress.hosts_found = len(live)
             progress.phase = "port scan"
             await self._port_scan(live, self.config.ports)
@@ -97,6 +101,7 @@ class Scanner:
                 progress.phase = "network"
             progress.phase = "done"
         finally:
+            self.discovered.set()
             self._limits.close()
 
     async def _discover(self, targets: list[IPAddress], view: LocalView | None) -> list[str]:

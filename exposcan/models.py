@@ -137,6 +137,67 @@ class ErrorRecord(_Frozen):
     detail: str = ""
 
 
+class SeenFrom(StrEnum):
+    """How a public door was seen: proof, or an indication from inside."""
+
+    INTERNET = "internet"  # the reflector scanned it back from outside: proof
+    LOOPBACK = "loopback"  # the box's NAT loopback answered from inside: indicative
+
+
+class OutsidePath(_Frozen):
+    """A public address and port that answered, and the LAN service behind it."""
+
+    public: str = Field(description="public address:port that answered")
+    seen: SeenFrom
+    protocol: str
+    product: str | None = None
+    version: str | None = None
+    imaging: str | None = Field(
+        default=None, description="what it serves: dicom, pacs-web, listing, share (None: none)"
+    )
+    lan: str | None = Field(default=None, description="host:port of the LAN service behind it")
+    joined_by: list[str] = Field(
+        default_factory=list,
+        description="what both sides answered alike (DICOM implementation and AE, web "
+        "fingerprint, SMB server GUID); empty: not joined",
+    )
+    via_upnp: bool = Field(default=False, description="the box's IGD lists this forward")
+
+
+class PublicAddress(_Frozen):
+    address: str | None = Field(default=None, description="the practice's public IPv4 address")
+    reflector_source: str | None = Field(
+        default=None, description="the source address the reflector saw"
+    )
+    upnp_external_ip: str | None = Field(
+        default=None, description="the box's WAN address (UPnP GetExternalIPAddress)"
+    )
+    disagree: bool = False
+    carrier_grade_nat: bool = Field(
+        default=False,
+        description="the box's WAN address is private or in 100.64.0.0/10: its IPv4 "
+        "forwards cannot be reached from the internet",
+    )
+
+
+class Outside(_Frozen):
+    """The outside view: what a reflector saw scanning the practice's source
+    address back, and what the box's NAT loopback answered from inside."""
+
+    status: Literal["done", "failed", "not-asked"] = Field(
+        description="the reflector's answer: done, failed (see error), or not-asked "
+        "(no --outside: only what UPnP and the NAT loopback told from inside)"
+    )
+    reflector: str | None = Field(default=None, description="the reflector asked (its URL)")
+    checked: datetime | None = Field(default=None, description="when the reflector scanned")
+    error: str | None = None
+    ports_tried: int = Field(default=0, description="TCP ports the reflector tried")
+    loopback_ports_tried: int = 0
+    ipv6_named: list[str] = Field(default_factory=list)
+    public: PublicAddress = Field(default_factory=PublicAddress)
+    paths: list[OutsidePath] = Field(default_factory=list)
+
+
 class Report(_Frozen):
     schema_: Literal["exposcan.report/1"] = Field(default="exposcan.report/1", alias="schema")
     tool: Tool
@@ -144,6 +205,9 @@ class Report(_Frozen):
     hosts: list[Host]
     findings: list[Finding]
     errors: list[ErrorRecord]
+    outside: Outside | None = Field(
+        default=None, description="the outside view (scan --outside), when one was asked"
+    )
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 

@@ -3,6 +3,8 @@ by scapy-built answers and by bytes a real Samba 4.17 sent."""
 
 from __future__ import annotations
 
+import uuid
+
 import struct
 
 import pytest
@@ -34,7 +36,11 @@ def smb1_accept(word_count: int = 17, security_mode: int = 0x03) -> bytes:
 
 
 def smb2_answer(
-    dialect: int, security_mode: int, status: int = 0, cipher: int | None = None
+    dialect: int,
+    security_mode: int,
+    status: int = 0,
+    cipher: int | None = None,
+    guid: uuid.UUID | None = None,
 ) -> bytes:
     contexts = []
     if cipher is not None:
@@ -46,7 +52,10 @@ def smb2_answer(
     packet = SMB2_Header(
         Flags="SMB2_FLAGS_SERVER_TO_REDIR", Status=status
     ) / SMB2_Negotiate_Protocol_Response(
-        DialectRevision=dialect, SecurityMode=security_mode, NegotiateContexts=contexts
+        DialectRevision=dialect,
+        SecurityMode=security_mode,
+        NegotiateContexts=contexts,
+        GUID=(guid or uuid.UUID(int=0)).bytes_le,
     )
     return bytes(packet)
 
@@ -139,6 +148,17 @@ def test_smb2_answer_311_cipher_context_means_encryption():
     without = wire.parse_smb2_negotiate(smb2_answer(0x0311, 1, cipher=0x0000))
     assert with_cipher.dialect == "3.1.1" and with_cipher.encryption is True
     assert without.encryption is False
+
+
+def test_smb2_answer_carries_the_server_guid():
+    # Given two NEGOTIATE answers, one naming a server GUID, one all zeroes
+    guid = uuid.UUID("6ba7b810-9dad-11d1-80b4-00c04fd430c8")
+    named = wire.parse_smb2_negotiate(smb2_answer(0x0311, 1, guid=guid))
+    blank = wire.parse_smb2_negotiate(smb2_answer(0x0311, 1))
+    # Then the GUID reads back as the server wrote it (MS-SMB2 §2.2.4, little-endian
+    # fields), and a zero GUID counts as none
+    assert named.server_guid == str(guid)
+    assert blank.server_guid == ""
 
 
 def test_smb2_error_status_and_short_answer_are_wire_errors():

@@ -126,6 +126,8 @@ class SmbProbe(ServiceProbe):
                 else "disabled"
             )
             service.details["smb_encryption"] = smb2.encryption
+            if smb2.server_guid:
+                service.details["smb_server_guid"] = smb2.server_guid
         elif smb1 is not None and smb1.accepted:
             data["dialect"] = wire.NT_LM_012
             data["signing_required"] = smb1.signing_required

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import struct
+import uuid
 from dataclasses import dataclass
 
 # RFC 1002 §4.3.1: session service packet types.
@@ -205,6 +206,9 @@ class Smb2Answer:
     signing_required: bool
     signing_enabled: bool
     encryption: bool
+    #: MS-SMB2 §2.2.4 ServerGuid: the same on every address and port of one
+    #: server, what joins a share seen from outside to the NAS behind it.
+    server_guid: str = ""
 
 
 def parse_smb2_negotiate(data: bytes) -> Smb2Answer:
@@ -219,6 +223,7 @@ def parse_smb2_negotiate(data: bytes) -> Smb2Answer:
     if size != 65:
         raise WireError("malformed SMB2 NEGOTIATE response")
     capabilities = struct.unpack_from("<I", data, 64 + 24)[0]
+    server_guid = uuid.UUID(bytes_le=data[64 + 8 : 64 + 24])
     encryption = bool(capabilities & CAP_ENCRYPTION)
     if revision == 0x0311 and context_count:
         encryption = encryption or _has_cipher(data, context_count)
@@ -228,6 +233,7 @@ def parse_smb2_negotiate(data: bytes) -> Smb2Answer:
         signing_required=bool(security_mode & SIGNING_REQUIRED),
         signing_enabled=bool(security_mode & (SIGNING_ENABLED | SIGNING_REQUIRED)),
         encryption=encryption,
+        server_guid="" if server_guid.int == 0 else str(server_guid),
     )
 
 

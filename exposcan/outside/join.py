@@ -1,0 +1,87 @@
+"""Join a public door to the LAN service behind it, by what both answer.
+
+A port number proves nothing (public 50104 may lead to a PACS's 104); what a
+service says about itself does: the DICOM implementation class UID, version
+name and the AE title it accepted (PS3.7 D.3.3.2), the web fingerprint and
+what a PACS discloses (Orthanc's /system AE title and DICOM port), the SMB
+server GUID (MS-SMB2 §2.2.4). A LAN service joins when every key both sides
+answered is equal, at least one of them distinctive, and no other LAN
+service matches as well: an ambiguous match is no join.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+#: Per protocol: the keys compared, and those that alone can tell one
+#: server from another (a product name alone cannot).
+JOIN_KEYS: dict[str, tuple[str, ...]] = {
+    "dicom": (
+        "implementation_class_uid",
+        "implementation_version",
+        "ae_title",
+        "product",
+        "version",
+    ),
+    "http": ("DicomAet", "DicomPort", "server", "product", "version"),
+    "smb": ("smb_server_guid", "smb_dialect", "smb_signing"),
+}
+DISTINCTIVE: dict[str, frozenset[str]] = {
+    "dicom": frozenset({"implementation_class_uid", "ae_title"}),
+    "http": frozenset({"DicomAet", "server", "version"}),
+    "smb": frozenset({"smb_server_guid"}),
+}
+
+
+@dataclass(frozen=True)
+class Side:
+    """One service as the join sees it: where, what protocol, what it said."""
+
+    where: str  # host:port
+    protocol: str
+    facts: Mapping[str, str]
+
+
+def signature(
+    protocol: str, product: str | None, version: str | None, details: Mapping[str, object]
+) -> dict[str, str]:
+    values: dict[str, object] = {**details, "product": product, "version": version}
+    return {
+        key: str(values[key])
+        for key in JOIN_KEYS.get(protocol, ())
+        if values.get(key) not in (None, "")
+    }
+
+
+@dataclass(frozen=True)
+class Join:
+    lan: str | None
+    keys: tuple[str, ...] = ()
+    candidates: int = 0  # LAN services that matched as well as the best
+
+
+def join(outside: Side, lan: Iterable[Side]) -> Join:
+    distinctive = DISTINCTIVE.get(outside.protocol, frozenset())
+    scored: list[tuple[int, Side, tuple[str, ...]]] = []
+    for candidate in lan:
+        if candidate.protocol != outside.protocol:
+            continue
+        shared = [
+            k
+            for k in JOIN_KEYS.get(outside.protocol, ())
+            if k in outside.facts and k in candidate.facts
+        ]
+        if not shared or any(outside.facts[k] != candidate.facts[k] for k in shared):
+            continue
+        if not distinctive.intersection(shared):
+            continue
+        scored.append((len(shared), candidate, tuple(shared)))
+    if not scored:
+        return Join(None)
+    best = max(score for score, _, _ in scored)
+    top = [(side, keys) for score, side, keys in scored if score == best]
+    if len(top) > 1:
+        return Join(None, candidates=len(top))
+    side, keys = top[0]
+    return Join(side.where, keys, 1)

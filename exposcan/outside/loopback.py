@@ -1,0 +1,54 @@
+"""NAT loopback: the practice's public address, tried from inside.
+
+Many boxes loop their public address back to LAN clients ("NAT loopback",
+hairpinning, RFC 4787 §6): connecting to it from inside reaches what the box
+forwards. That is an indication of what the internet reaches, not proof (a
+box may loop back ports it does not open on its WAN side, or the reverse):
+what answers is labelled "seen through the box's NAT loopback", the
+reflector's results "seen from the internet".
+
+The sweep is a small scan of its own (the same engine, port scan and
+service probes, no discovery) on the ports that matter: the catalogue's
+imaging ports, every public port a UPnP forward names, every port the
+reflector found open.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from ipaddress import IPv4Address
+
+from exposcan.catalogue import Catalogue
+from exposcan.config import ScanConfig
+from exposcan.engine import Scanner
+from exposcan.models import Vantage
+from exposcan.net.portspec import format_ports
+from exposcan.state import HostState
+
+
+def loopback_ports(catalogue: Catalogue, *named: Iterable[int]) -> list[int]:
+    ports = set(catalogue.default_ports())
+    for group in named:
+        ports.update(p for p in group if 0 < p < 65536)
+    return sorted(ports)
+
+
+async def sweep(
+    public: str, ports: list[int], config: ScanConfig, catalogue: Catalogue
+) -> HostState | None:
+    """Scan ``public`` on ``ports`` from here; None when it is excluded."""
+    if public in config.excluded or not ports:
+        return None
+    sub = dataclasses.replace(
+        config,
+        ports=ports,
+        ports_spec=format_ports(ports),
+        # The public address answers no ARP from here: as from the internet,
+        # every port is tried (nmap -Pn).
+        vantage=Vantage.INTERNET,
+        discovery=False,
+    )
+    scanner = Scanner(sub, catalogue, network_probe_types=[])
+    await scanner.run([IPv4Address(public)], [public])
+    return scanner.state.hosts.get(public)

@@ -1,0 +1,150 @@
+"""Where the outside view's settings come from, for a person and for cron.
+
+Precedence: the command line (``--outside URL``, ``--outside-ca``,
+``--outside-pin``), then the environment (``EXPOSCAN_OUTSIDE``,
+``EXPOSCAN_OUTSIDE_CA``, ``EXPOSCAN_OUTSIDE_PIN``), then the ``[outside]``
+table of the config file (``$EXPOSCAN_CONFIG``, else
+``$XDG_CONFIG_HOME/exposcan/config.toml``, else
+``~/.config/exposcan/config.toml``)::
+
+    [outside]
+    url = "https://reflector.example:8443/"
+    token_file = "/etc/exposcan/reflector.token"
+    ca_file = "/etc/exposcan/reflector-ca.pem"     # a self-hosted reflector
+    pin_sha256 = "..."                             # or its pinned certificate
+
+The token is a credential: it comes only from a file (``token_file``, or
+``$EXPOSCAN_OUTSIDE_TOKEN_FILE``) or from ``$EXPOSCAN_OUTSIDE_TOKEN``, never
+from the command line (other users see argv in ``ps``) nor inline in the
+config file (often world-readable). It is never printed.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ENV_URL = "EXPOSCAN_OUTSIDE"
+ENV_TOKEN = "EXPOSCAN_OUTSIDE_TOKEN"  # noqa: S105 (the variable's name)
+ENV_TOKEN_FILE = "EXPOSCAN_OUTSIDE_TOKEN_FILE"  # noqa: S105
+ENV_CA = "EXPOSCAN_OUTSIDE_CA"
+ENV_PIN = "EXPOSCAN_OUTSIDE_PIN"
+ENV_CONFIG = "EXPOSCAN_CONFIG"
+#: A token file larger than this is not a token.
+TOKEN_FILE_CAP = 4096
+
+
+class OutsideConfigError(ValueError):
+    """The outside view is asked for but cannot be set up (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class OutsideSettings:
+    url: str
+    token: str = field(repr=False)
+    ca_file: str | None = None
+    pin_sha256: str | None = None
+
+
+def config_path(env: Mapping[str, str]) -> Path:
+    explicit = env.get(ENV_CONFIG, "")
+    if explicit:
+        return Path(explicit)
+    # XDG Base Directory spec: an unset, empty or relative value is ignored.
+    base = env.get("XDG_CONFIG_HOME", "")
+    root = Path(base) if base and os.path.isabs(base) else Path.home() / ".config"
+    return root / "exposcan" / "config.toml"
+
+
+def _config_table(path: Path, explicit: bool) -> dict[str, object]:
+    try:
+        with path.open("rb") as handle:
+            doc = tomllib.load(handle)
+    except FileNotFoundError:
+        if explicit:
+            raise OutsideConfigError(f"config file {path} not found ({ENV_CONFIG})") from None
+        return {}
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise OutsideConfigError(f"config file {path}: {exc}") from None
+    table = doc.get("outside", {})
+    if not isinstance(table, dict):
+        raise OutsideConfigError(f"config file {path}: [outside] is not a table")
+    unknown = set(table) - {"url", "token_file", "ca_file", "pin_sha256"}
+    if "token" in unknown:
+        raise OutsideConfigError(
+            f"config file {path}: a token is not written in the config file; put it in "
+            "a file readable by this user only and name it with token_file"
+        )
+    if unknown:
+        raise OutsideConfigError(f"config file {path}: unknown [outside] keys {sorted(unknown)}")
+    for key, value in table.items():
+        if not isinstance(value, str):
+            raise OutsideConfigError(f"config file {path}: [outside] {key} is not a string")
+    return table
+
+
+def read_token_file(path: str) -> str:
+    """The token in ``path``: its first line, stripped."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(TOKEN_FILE_CAP + 1)
+    except OSError as exc:
+        raise OutsideConfigError(f"token file {path}: {exc.strerror or exc}") from None
+    if len(data) > TOKEN_FILE_CAP:
+        raise OutsideConfigError(f"token file {path}: larger than {TOKEN_FILE_CAP} bytes")
+    try:
+        token = data.decode("utf-8").strip().splitlines()
+    except UnicodeDecodeError:
+        raise OutsideConfigError(f"token file {path}: not text") from None
+    if not token or not token[0].strip():
+        raise OutsideConfigError(f"token file {path}: empty")
+    return token[0].strip()
+
+
+def _check_url(url: str) -> str:
+    parts = urlsplit(url)
+    # The token travels in the request: only over TLS, to a named host.
+    if parts.scheme != "https" or not parts.hostname:
+        raise OutsideConfigError(f"--outside {url!r}: the reflector's address must be https://HOST")
+    return url
+
+
+def resolve(
+    url: str | None,
+    ca_file: str | None = None,
+    pin_sha256: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> OutsideSettings | None:
+    """The outside view's settings, or None when none is configured anywhere."""
+    env = os.environ if env is None else env
+    path = config_path(env)
+    table = _config_table(path, explicit=bool(env.get(ENV_CONFIG)))
+
+    def pick(arg: str | None, env_name: str, key: str) -> str | None:
+        for value in (arg, env.get(env_name), table.get(key)):
+            if isinstance(value, str) and value:
+                return value
+        return None
+
+    chosen = pick(url, ENV_URL, "url")
+    if chosen is None:
+        return None
+    token = env.get(ENV_TOKEN, "").strip()
+    if not token:
+        token_file = env.get(ENV_TOKEN_FILE) or table.get("token_file")
+        if not isinstance(token_file, str) or not token_file:
+            raise OutsideConfigError(
+                f"--outside needs the reflector's token: a file named by token_file in "
+                f"{path} or by ${ENV_TOKEN_FILE}, or ${ENV_TOKEN} (never on the command line)"
+            )
+        token = read_token_file(token_file)
+    return OutsideSettings(
+        url=_check_url(chosen),
+        token=token,
+        ca_file=pick(ca_file, ENV_CA, "ca_file"),
+        pin_sha256=pick(pin_sha256, ENV_PIN, "pin_sha256"),
+    )

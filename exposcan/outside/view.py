@@ -1,0 +1,294 @@
+"""The outside view around one LAN scan, into the report's ``outside`` block.
+
+``start`` sends the reflector its one request as soon as discovery is done
+(so the request can name the LAN's global IPv6 addresses), while the LAN
+scan goes on: the reflector's scan costs no extra wall time. ``finish``
+waits for its answer, learns the public address, sweeps it from inside
+(NAT loopback), joins every public door to the LAN service behind it, and
+adds the reflector's internet-only findings (those of rules that hold only
+from the internet vantage, a catalogue field) to the LAN report, so that
+the exit code, a baseline diff and the notifications name a new outside
+exposure like any other finding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from ipaddress import IPv6Address, IPv6Network, ip_address
+
+from exposcan.catalogue import Catalogue
+from exposcan.config import ScanConfig
+from exposcan.engine import Scanner
+from exposcan.findings import sort_findings
+from exposcan.models import (
+    Finding,
+    Outside,
+    OutsidePath,
+    PublicAddress,
+    Report,
+    SeenFrom,
+    Service,
+    Vantage,
+)
+from exposcan.net.portspec import PortSpecError, parse_ports
+from exposcan.outside.address import decide_public
+from exposcan.outside.ask import ReflectorAnswer, ask_reflector
+from exposcan.outside.join import Side, join, signature
+from exposcan.outside.loopback import loopback_ports, sweep
+from exposcan.outside.settings import OutsideSettings
+from exposcan.state import HostState
+
+log = logging.getLogger("exposcan.outside")
+
+Asker = Callable[[OutsideSettings, Sequence[str], float], Awaitable[ReflectorAnswer]]
+#: How long the request waits for the LAN discovery before it goes without
+#: the IPv6 addresses (a discovery that takes longer is not waited for).
+DISCOVERY_WAIT_S = 30.0
+REFLECTOR_DEADLINE_S = 300.0
+#: What a public door is joined by when no fingerprint matched but the box's
+#: IGD names the forward's inside end.
+UPNP_JOIN = "upnp-mapping"
+_ULA = IPv6Network("fc00::/7")
+
+
+def global_ipv6(addresses: Iterable[str]) -> list[str]:
+    """The addresses an outside view can reach over IPv6 (no NAT in front)."""
+    out: list[str] = []
+    for text in addresses:
+        try:
+            ip = ip_address(text)
+        except ValueError:
+            continue
+        if not isinstance(ip, IPv6Address):
+            continue
+        if ip.is_link_local or ip.is_loopback or ip.is_multicast or ip.is_unspecified:
+            continue
+        if ip in _ULA:
+            continue
+        out.append(str(ip))
+    return out
+
+
+def _door(address: str, port: int) -> str:
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
+@dataclass(frozen=True)
+class _Mapping:
+    external_port: int
+    lan: str  # host:port
+
+
+@dataclass(frozen=True)
+class _Seen:
+    address: str
+    service: Service
+    imaging: str | None
+
+
+class OutsideCheck:
+    def __init__(
+        self,
+        settings: OutsideSettings | None,
+        config: ScanConfig,
+        catalogue: Catalogue,
+        asker: Asker = ask_reflector,
+        deadline: float = REFLECTOR_DEADLINE_S,
+    ) -> None:
+        self.settings = settings
+        self.config = config
+        self.catalogue = catalogue
+        self._asker = asker
+        self._deadline = deadline
+        self._task: asyncio.Task[ReflectorAnswer] | None = None
+        self.ipv6_named: list[str] = []
+
+    # -- during the LAN scan ---------------------------------------------------
+
+    def start(self, scanner: Scanner) -> None:
+        if self.settings is not None and self._task is None:
+            self._task = asyncio.create_task(self._ask(scanner, self.settings))
+
+    async def _ask(self, scanner: Scanner, settings: OutsideSettings) -> ReflectorAnswer:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(DISCOVERY_WAIT_S):
+                await scanner.discovered.wait()
+        self.ipv6_named = global_ipv6(scanner.state.hosts)
+        log.info("asking the reflector (%d IPv6 address(es) named)", len(self.ipv6_named))
+        return await self._asker(settings, self.ipv6_named, self._deadline)
+
+    def cancel(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    # -- after it ------------------------------------------------------------------
+
+    async def finish(self, scanner: Scanner, report: Report) -> Report:
+        answer: ReflectorAnswer | None = None
+        if self._task is not None:
+            try:
+                answer = await self._task
+            except asyncio.CancelledError:
+                raise
+        facts = scanner.state.facts()
+        upnp_ip = next(
+            (
+                str(f.data["external_ip"])
+                for f in facts
+                if f.kind == "upnp.igd" and f.data.get("external_ip")
+            ),
+            None,
+        )
+        mappings = [
+            _Mapping(
+                int(f.data["external_port"]), f"{f.data['internal_host']}:{f.data['internal_port']}"
+            )
+            for f in facts
+            if f.kind == "upnp.mapping" and f.data.get("transport", "TCP") == "TCP"
+        ]
+        public = decide_public(answer.source if answer else None, upnp_ip)
+        if answer is None and public.address is None and not public.carrier_grade_nat:
+            return report
+        seen_outside = self._reflector_services(answer)
+        loop_ports = loopback_ports(
+            self.catalogue,
+            (m.external_port for m in mappings),
+            (s.service.port for s in seen_outside),
+        )
+        looped: list[_Seen] = []
+        tried = 0
+        if public.address is not None and not public.carrier_grade_nat:
+            host = await sweep(public.address, loop_ports, self.config, self.catalogue)
+            if host is not None:
+                tried = len(loop_ports)
+                looped = _loopback_services(host)
+        lan = _lan_sides(report, public)
+        paths = [self._path(s, SeenFrom.INTERNET, lan, mappings) for s in seen_outside] + [
+            self._path(s, SeenFrom.LOOPBACK, lan, mappings) for s in looped
+        ]
+        outside = Outside(
+            status="not-asked" if answer is None else "failed" if answer.report is None else "done",
+            reflector=answer.reflector if answer else None,
+            checked=answer.report.scan.finished if answer and answer.report else None,
+            error=answer.error if answer else None,
+            ports_tried=_ports_tried(answer),
+            loopback_ports_tried=tried,
+            ipv6_named=self.ipv6_named,
+            public=public,
+            paths=paths,
+        )
+        findings = list(report.findings)
+        if answer is not None and answer.report is not None:
+            findings += self._internet_findings(answer.report, paths)
+        return report.model_copy(update={"outside": outside, "findings": sort_findings(findings)})
+
+    def _reflector_services(self, answer: ReflectorAnswer | None) -> list[_Seen]:
+        if answer is None or answer.report is None:
+            return []
+        kinds = self._imaging_kinds(answer.report)
+        return [
+            _Seen(h.address, s, kinds.get((h.address, s.port)))
+            for h in answer.report.hosts
+            for s in h.services
+        ]
+
+    def _imaging_kinds(self, report: Report) -> dict[tuple[str, int | None], str]:
+        """What each door serves, from the findings of rules that read the
+        ``imaging.service`` fact (the catalogue says which: no rule id here)."""
+        imaging_rules = {
+            rule.id
+            for rule in self.catalogue.rules.values()
+            if rule.match.fact == "imaging.service"
+        }
+        out: dict[tuple[str, int | None], str] = {}
+        for f in report.findings:
+            if f.rule in imaging_rules:
+                kind = f.evidence.get("service")
+                out.setdefault((f.host, f.port), str(kind) if kind else "service")
+        return out
+
+    def _path(
+        self, seen: _Seen, how: SeenFrom, lan: list[Side], mappings: list[_Mapping]
+    ) -> OutsidePath:
+        svc = seen.service
+        outside = Side(
+            _door(seen.address, svc.port),
+            svc.protocol,
+            signature(svc.protocol, svc.product, svc.version, svc.details),
+        )
+        found = join(outside, lan)
+        where, keys = found.lan, list(found.keys)
+        listed = [m for m in mappings if m.external_port == svc.port]
+        if where is None and len(listed) == 1:
+            # No fingerprint to compare (a service that says nothing of
+            # itself), but the box itself names the forward's inside end.
+            where, keys = listed[0].lan, [UPNP_JOIN]
+        return OutsidePath(
+            public=outside.where,
+            seen=how,
+            protocol=svc.protocol,
+            product=svc.product,
+            version=svc.version,
+            imaging=seen.imaging,
+            lan=where,
+            joined_by=keys,
+            via_upnp=any(m.lan == where for m in listed) if where else bool(listed),
+        )
+
+    def _internet_findings(self, report: Report, paths: list[OutsidePath]) -> list[Finding]:
+        internet_only = {
+            rule.id
+            for rule in self.catalogue.rules.values()
+            if rule.match.vantage is Vantage.INTERNET
+        }
+        behind = {p.public: p.lan for p in paths if p.seen is SeenFrom.INTERNET}
+        out: list[Finding] = []
+        for f in report.findings:
+            if f.rule not in internet_only or report.scan.vantage is not Vantage.INTERNET:
+                continue
+            door = _door(f.host, f.port) if f.port is not None else f.host
+            evidence = {**f.evidence, "seen_from": "internet"}
+            if behind.get(door):
+                evidence["lan_service"] = behind[door]
+            out.append(f.model_copy(update={"evidence": evidence}))
+        return out
+
+
+def _ports_tried(answer: ReflectorAnswer | None) -> int:
+    if answer is None or answer.report is None:
+        return 0
+    if answer.ports_tried:
+        return answer.ports_tried
+    with contextlib.suppress(PortSpecError, ValueError):
+        return len(parse_ports(answer.report.scan.ports))
+    return 0
+
+
+def _loopback_services(host: HostState) -> list[_Seen]:
+    kinds = {
+        f.port: str(f.data.get("service") or "service")
+        for f in host.facts
+        if f.kind == "imaging.service"
+    }
+    return [
+        _Seen(host.address, host.services[p].to_model(), kinds.get(p))
+        for p in sorted(host.services)
+    ]
+
+
+def _lan_sides(report: Report, public: PublicAddress) -> list[Side]:
+    skip = {public.address, public.reflector_source, public.upnp_external_ip}
+    return [
+        Side(
+            _door(h.address, s.port),
+            s.protocol,
+            signature(s.protocol, s.product, s.version, s.details),
+        )
+        for h in report.hosts
+        if h.address not in skip
+        for s in h.services
+    ]

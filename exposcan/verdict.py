@@ -9,12 +9,12 @@ concern; :mod:`exposcan.report.i18n` puts them into words.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import get_args
 
 from exposcan.catalogue import Catalogue, ImagingWay, default_catalogue
-from exposcan.models import Finding, Report, Severity, Vantage
+from exposcan.models import Finding, Outside, OutsidePath, Report, SeenFrom, Severity, Vantage
 from exposcan.net.targets import url_host
 
 #: Which finding answers which question is the catalogue's to say (a rule's
@@ -28,8 +28,10 @@ FIRST_ACTIONS = 5
 
 
 class InternetAnswer(StrEnum):
-    PROVEN = "proven"  # an internet-side scan reached imaging
+    PROVEN = "proven"  # an internet-side scan (or the reflector) reached imaging
     FORWARD = "forward"  # the box forwards an internet port to imaging
+    LOOPBACK = "loopback"  # the box's NAT loopback led to imaging: indicative
+    CGNAT = "cgnat"  # forwards to imaging, but the box sits behind carrier-grade NAT
     NONE = "none"  # an internet-side scan reached no imaging on the ports scanned
     UNKNOWN = "unknown"  # a LAN scan with no such forward: hand-set forwards are invisible
 
@@ -47,6 +49,7 @@ class Place:
     where: str  # host:port of the service
     kind: str  # one of KINDS
     via: str | None = None  # box:public port, for a forward
+    product: str | None = None  # "Orthanc 1.10.1", when the outside view joined it
 
     def text(self) -> str:
         return f"{self.via} \u2192 {self.where}" if self.via else self.where
@@ -69,10 +72,24 @@ class Verdict:
     lan_places: tuple[Place, ...]
     actions: tuple[Action, ...]
     counts: dict[Severity, int] = field(default_factory=dict)
+    #: The outside view (scan --outside): "done", "failed", or None (not asked).
+    outside: str | None = None
+    #: When the reflector scanned (UTC, "YYYY-MM-DD HH:MM"); what it tried.
+    checked: str | None = None
+    ports_tried: int = 0
+    #: Public ports that answered the reflector, imaging or not.
+    answered: int = 0
+    outside_error: str | None = None
+    #: The box's private or shared WAN address (carrier-grade NAT), if any.
+    cgnat_wan: str | None = None
 
     @property
     def internet_exposed(self) -> bool:
-        return self.internet in (InternetAnswer.PROVEN, InternetAnswer.FORWARD)
+        return self.internet in (
+            InternetAnswer.PROVEN,
+            InternetAnswer.FORWARD,
+            InternetAnswer.LOOPBACK,
+        )
 
     @property
     def first_actions(self) -> tuple[Action, ...]:
@@ -130,6 +147,35 @@ def _forward_place(f: Finding) -> Place:
     return Place(inside, _kind(ev.get("imaging_service")), f"{public}:{port}")
 
 
+def _path_place(p: OutsidePath) -> Place:
+    product = " ".join(x for x in (p.product, p.version) if x) or None
+    if p.lan:
+        return Place(p.lan, _kind(p.imaging), p.public, product)
+    return Place(p.public, _kind(p.imaging), None, product)
+
+
+def _outside_answer(
+    outside: Outside | None, forwards: list[Place]
+) -> tuple[InternetAnswer, tuple[Place, ...]]:
+    """A LAN scan's answer to the first question: the reflector's proof
+    first; then the box's own word (UPnP), unless carrier-grade NAT makes
+    its forwards unreachable; then the NAT loopback's indication."""
+    done = outside is not None and outside.status == "done"
+    paths = outside.paths if outside is not None else []
+    proven = [_path_place(p) for p in paths if p.seen is SeenFrom.INTERNET and p.imaging]
+    looped = [_path_place(p) for p in paths if p.seen is SeenFrom.LOOPBACK and p.imaging]
+    if proven:
+        return InternetAnswer.PROVEN, _unique(proven)
+    if done:
+        return InternetAnswer.NONE, ()
+    if forwards:
+        cgnat = outside is not None and outside.public.carrier_grade_nat
+        return (InternetAnswer.CGNAT if cgnat else InternetAnswer.FORWARD), _unique(forwards)
+    if looped:
+        return InternetAnswer.LOOPBACK, _unique(looped)
+    return InternetAnswer.UNKNOWN, ()
+
+
 def decide(report: Report, catalogue: Catalogue | None = None) -> Verdict:
     """The answers, from the findings and what their rules declare
     (``catalogue``: the one the report's words come from; default: shipped)."""
@@ -137,6 +183,7 @@ def decide(report: Report, catalogue: Catalogue | None = None) -> Verdict:
     findings = _ordered(list(report.findings))
     vantage = report.scan.vantage
     roles = [(f, catalogue.verdict(f.rule)) for f in findings]
+    close: tuple[Place, ...] = ()
 
     if vantage is Vantage.INTERNET:
         proven = [
@@ -148,8 +195,10 @@ def decide(report: Report, catalogue: Catalogue | None = None) -> Verdict:
         internet_places = _unique(proven)
     else:
         forwards = [_forward_place(f) for f, role in roles if role.internet == "forward"]
-        internet = InternetAnswer.FORWARD if forwards else InternetAnswer.UNKNOWN
-        internet_places = _unique(forwards)
+        internet, internet_places = _outside_answer(report.outside, forwards)
+        if not internet_places and forwards:
+            # No door proven open, yet the box forwards to imaging: close it all the same.
+            close = _unique(forwards)
 
     lan_places: tuple[Place, ...] = ()
     if vantage is Vantage.INTERNET:
@@ -163,14 +212,15 @@ def decide(report: Report, catalogue: Catalogue | None = None) -> Verdict:
     actions: list[Action] = []
     for action_id in ACTIONS:
         if action_id == "close-forwards":
-            if internet_places:
-                where = tuple(dict.fromkeys(p.via or p.where for p in internet_places))
+            if internet_places or close:
+                where = tuple(dict.fromkeys(p.via or p.where for p in internet_places or close))
                 # From outside, the forward's inside end is unknown: name the public ports.
                 actions.append(
                     Action("close-public" if vantage is Vantage.INTERNET else action_id, where)
                 )
         elif action_id == "scan-from-outside":
-            if vantage is Vantage.LAN and internet is not InternetAnswer.NONE:
+            outside_done = report.outside is not None and report.outside.status == "done"
+            if vantage is Vantage.LAN and not outside_done:
                 actions.append(Action(action_id))
         elif action_id == "scan-from-lan":
             if vantage is Vantage.INTERNET:
@@ -185,7 +235,7 @@ def decide(report: Report, catalogue: Catalogue | None = None) -> Verdict:
                 )
                 actions.append(Action(action_id, where))
 
-    return Verdict(
+    verdict = Verdict(
         vantage=vantage,
         complete=report.scan.complete,
         ports=report.scan.ports,
@@ -195,6 +245,21 @@ def decide(report: Report, catalogue: Catalogue | None = None) -> Verdict:
         lan_places=lan_places,
         actions=tuple(actions),
         counts=dict(Counter(f.severity for f in findings)),
+    )
+    return _with_outside(verdict, report.outside)
+
+
+def _with_outside(verdict: Verdict, outside: Outside | None) -> Verdict:
+    if outside is None:
+        return verdict
+    return replace(
+        verdict,
+        outside=outside.status if outside.status != "not-asked" else None,
+        checked=outside.checked.strftime("%Y-%m-%d %H:%M UTC") if outside.checked else None,
+        ports_tried=outside.ports_tried,
+        answered=len({p.public for p in outside.paths if p.seen is SeenFrom.INTERNET}),
+        outside_error=outside.error,
+        cgnat_wan=outside.public.upnp_external_ip if outside.public.carrier_grade_nat else None,
     )
 
 

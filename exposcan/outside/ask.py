@@ -8,13 +8,13 @@ the report), never an exception through the LAN scan.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
 from exposcan.models import Report
 from exposcan.outside.settings import OutsideSettings
+from exposcan.reflector.client import ReflectorError, request_outside_view
 
 #: An error message is cut to this (a hostile server's text must not grow a report).
 ERROR_CAP = 300
@@ -29,14 +29,6 @@ class ReflectorAnswer:
     error: str | None = None
 
 
-def _ports_tried(value: object) -> int:
-    if isinstance(value, int):
-        return value
-    if isinstance(value, list | tuple | set | frozenset):
-        return len(value)
-    return 0
-
-
 def _clean(text: str, secret: str) -> str:
     # Whatever a library puts in its message, the token never reaches a report.
     if secret:
@@ -48,32 +40,21 @@ async def ask_reflector(
     settings: OutsideSettings, ipv6: Sequence[str], deadline: float
 ) -> ReflectorAnswer:
     try:
-        client: Any = importlib.import_module("exposcan.reflector.client")
-    except ImportError:
-        return ReflectorAnswer(settings.url, error="this exposcan has no reflector client")
-    try:
-        view = await client.request_outside_view(
+        view = await request_outside_view(
             settings.url,
             token=settings.token,
-            ca_file=settings.ca_file,
+            ca_file=Path(settings.ca_file) if settings.ca_file else None,
             pin_sha256=settings.pin_sha256,
             ipv6=tuple(ipv6),
             deadline=deadline,
         )
-    except client.ReflectorError as exc:
-        return ReflectorAnswer(
-            settings.url, error=_clean(str(exc) or type(exc).__name__, settings.token)
-        )
-    except (OSError, ValueError, TimeoutError) as exc:
-        return ReflectorAnswer(
-            settings.url, error=_clean(f"{type(exc).__name__}: {exc}", settings.token)
-        )
-    report = view.report if isinstance(view.report, Report) else None
-    if report is None:
-        return ReflectorAnswer(settings.url, error="the reflector's answer holds no report")
+    except ReflectorError as exc:
+        return ReflectorAnswer(settings.url, error=_clean(str(exc) or "failed", settings.token))
+    except (OSError, ValueError) as exc:  # the client maps its own; a last guard
+        return ReflectorAnswer(settings.url, error=_clean(type(exc).__name__, settings.token))
     return ReflectorAnswer(
-        reflector=str(getattr(view, "reflector", "") or settings.url),
-        report=report,
-        source=str(view.source) if view.source else None,
-        ports_tried=_ports_tried(view.ports_tried),
+        reflector=view.reflector or settings.url,
+        report=view.report,
+        source=view.source or None,
+        ports_tried=view.ports_tried,
     )

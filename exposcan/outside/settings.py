@@ -28,14 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from exposcan.reflector.client import ReflectorError, load_token
+
 ENV_URL = "EXPOSCAN_OUTSIDE"
 ENV_TOKEN = "EXPOSCAN_OUTSIDE_TOKEN"  # noqa: S105 (the variable's name)
 ENV_TOKEN_FILE = "EXPOSCAN_OUTSIDE_TOKEN_FILE"  # noqa: S105
 ENV_CA = "EXPOSCAN_OUTSIDE_CA"
 ENV_PIN = "EXPOSCAN_OUTSIDE_PIN"
 ENV_CONFIG = "EXPOSCAN_CONFIG"
-#: A token file larger than this is not a token.
-TOKEN_FILE_CAP = 4096
 
 
 class OutsideConfigError(ValueError):
@@ -88,21 +88,11 @@ def _config_table(path: Path, explicit: bool) -> dict[str, object]:
 
 
 def read_token_file(path: str) -> str:
-    """The token in ``path``: its first line, stripped."""
+    """The token in ``path`` (the reflector client's own reader and checks)."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(TOKEN_FILE_CAP + 1)
-    except OSError as exc:
-        raise OutsideConfigError(f"token file {path}: {exc.strerror or exc}") from None
-    if len(data) > TOKEN_FILE_CAP:
-        raise OutsideConfigError(f"token file {path}: larger than {TOKEN_FILE_CAP} bytes")
-    try:
-        token = data.decode("utf-8").strip().splitlines()
-    except UnicodeDecodeError:
-        raise OutsideConfigError(f"token file {path}: not text") from None
-    if not token or not token[0].strip():
-        raise OutsideConfigError(f"token file {path}: empty")
-    return token[0].strip()
+        return load_token(Path(path))
+    except ReflectorError as exc:
+        raise OutsideConfigError(str(exc)) from None
 
 
 def _check_url(url: str) -> str:

@@ -40,6 +40,7 @@ from exposcan.outside.ask import ReflectorAnswer, ask_reflector
 from exposcan.outside.join import Side, join, signature
 from exposcan.outside.loopback import loopback_ports, sweep
 from exposcan.outside.settings import OutsideSettings
+from exposcan.protocols.upnp.probe import IGD_FACT, MAPPING_FACT
 from exposcan.state import HostState
 
 log = logging.getLogger("exposcan.outside")
@@ -139,7 +140,7 @@ class OutsideCheck:
             (
                 str(f.data["external_ip"])
                 for f in facts
-                if f.kind == "upnp.igd" and f.data.get("external_ip")
+                if f.kind == IGD_FACT and f.data.get("external_ip")
             ),
             None,
         )
@@ -148,7 +149,7 @@ class OutsideCheck:
                 int(f.data["external_port"]), f"{f.data['internal_host']}:{f.data['internal_port']}"
             )
             for f in facts
-            if f.kind == "upnp.mapping" and f.data.get("transport", "TCP") == "TCP"
+            if f.kind == MAPPING_FACT and f.data.get("transport", "TCP") == "TCP"
         ]
         public = decide_public(answer.source if answer else None, upnp_ip)
         if answer is None and public.address is None and not public.carrier_grade_nat:
@@ -167,9 +168,13 @@ class OutsideCheck:
                 tried = len(loop_ports)
                 looped = _loopback_services(host)
         lan = _lan_sides(report, public)
-        paths = [self._path(s, SeenFrom.INTERNET, lan, mappings) for s in seen_outside] + [
-            self._path(s, SeenFrom.LOOPBACK, lan, mappings) for s in looped
-        ]
+        paths = [self._path(s, SeenFrom.INTERNET, lan, mappings) for s in seen_outside]
+        for s in looped:
+            path = self._path(s, SeenFrom.LOOPBACK, lan, mappings)
+            # From inside, the box's own services answer on its public address
+            # too (its web pages, its IGD): that is no loopback of a forward.
+            if path.lan is not None or path.imaging is not None:
+                paths.append(path)
         outside = Outside(
             status="not-asked" if answer is None else "failed" if answer.report is None else "done",
             reflector=answer.reflector if answer else None,

@@ -55,8 +55,25 @@ TEXTS: dict[str, dict[str, str]] = {
         "a.internet.none": "Not on the ports scanned from outside ({ports}).",
         "a.internet.unknown": "This scan was made inside the practice, and the box listed no "
         "forward to an imaging service. Forwards set by hand in the "
-        "box's pages are invisible from inside: only a scan from outside "
-        "answers this question.",
+        "box's pages are invisible from inside: only a view from outside "
+        "answers this question (exposcan scan --outside URL, a reflector).",
+        "a.internet.seen": "Seen from the internet on {date}: {count} public port(s) lead to "
+        "medical images: {where}.",
+        "a.internet.none-outside": "From the internet, on {date}, nothing answered on the "
+        "{tried} ports tried.",
+        "a.internet.none-other": "From the internet, on {date}, no imaging service answered "
+        "on the {tried} ports tried ({answered} other port(s) answered).",
+        "a.internet.loopback": "Seen through the box's NAT loopback, from inside (an "
+        "indication, not proof): {count} public port(s) lead to medical images: {where}. "
+        "Only a view from outside proves it (exposcan scan --outside URL).",
+        "a.internet.cgnat": "The box forwards ports to {count} imaging service(s) ({where}), "
+        "but its WAN address {wan} is private or shared (carrier-grade NAT): those IPv4 "
+        "forwards cannot be reached from the internet. A change of line or offer would "
+        "open them.",
+        "a.internet.failed": "The view from outside failed ({error}), and the box listed no "
+        "forward to an imaging service: hand-set forwards are invisible from inside.",
+        "a.no-ipv4": "Not over IPv4",
+        "a.probably": "Probably",
         "a.lan.yes": "Any computer of the network (or malware on it) can read images "
         "from {count} service(s): {where}.",
         "a.lan.no": "No service found on this network serves images without credentials.",
@@ -79,9 +96,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "action.assess-breach": "Assess whether this is a personal data breach: if patient "
         "images were reachable, notify the CNIL within 72 hours "
         "(GDPR art. 33) and record it.",
-        "action.scan-from-outside": "Check from outside: from a connection that is not the "
-        "practice's, run exposcan scan --vantage internet on the "
-        "practice's public address.",
+        "action.scan-from-outside": "Check from outside: run the scan again with --outside "
+        "URL (a reflector that scans the practice back from the internet), or, from a "
+        "connection that is not the practice's, run exposcan scan --vantage internet on "
+        "the practice's public address.",
         "action.scan-from-lan": "Scan from inside too: run exposcan on a computer of the "
         "practice to see what anyone on its network reaches.",
         "action.lock-pacs": "Require credentials on the PACS and DICOM nodes ({where}): "
@@ -100,6 +118,32 @@ TEXTS: dict[str, dict[str, str]] = {
         "severity.medium": "Medium",
         "severity.low": "Low",
         "severity.info": "Information",
+        "outside.title": "Seen from outside",
+        "outside.public-door": "public port",
+        "outside.how": "seen",
+        "outside.lan": "LAN service behind it",
+        "outside.what": "what answered",
+        "outside.joined-by": "joined by",
+        "outside.box": "the box",
+        "outside.seen.internet": "from the internet (proof)",
+        "outside.seen.loopback": "through the box's NAT loopback (indicative)",
+        "outside.not-joined": "not joined",
+        "outside.upnp.listed": "listed by UPnP",
+        "outside.upnp.not-listed": "not listed by UPnP (set by hand, or a DMZ)",
+        "outside.done": "The reflector {reflector} scanned the practice's public address "
+        "back on {date}: {tried} TCP ports tried.",
+        "outside.failed": "The outside view could not be had from {reflector}: {error}",
+        "outside.public": "Public address of the practice: {address}.",
+        "outside.disagree": "The reflector saw the practice come from {source}, but the box "
+        "gives its public address as {wan}: another router or the operator's NAT stands "
+        "between them.",
+        "outside.cgnat": "The box's WAN address {wan} is private or shared (carrier-grade NAT, "
+        "RFC 6598): its IPv4 forwards cannot be reached from the internet.",
+        "outside.loopback": "The public address was also tried from inside (NAT loopback) on "
+        "{tried} ports.",
+        "outside.none": "Nothing answered from outside.",
+        "map.seen": "internet :{port}",
+        "map.looped": "loopback :{port}",
         "map.title": "The network and its exposure paths",
         "map.caption": "Hosts and their open services; red: a service that gives images to "
         "whoever reaches it, and the paths that lead to it. {hidden}",
@@ -196,8 +240,27 @@ TEXTS: dict[str, dict[str, str]] = {
         "a.internet.unknown": "Cette analyse a été faite à l'intérieur du cabinet, et la box "
         "n'a listé aucune redirection vers un service d'imagerie. Les "
         "redirections réglées à la main dans les pages de la box sont "
-        "invisibles de l'intérieur : seule une analyse depuis "
-        "l'extérieur répond à cette question.",
+        "invisibles de l'intérieur : seule une vue depuis "
+        "l'extérieur répond à cette question (exposcan scan --outside URL, un réflecteur).",
+        "a.internet.seen": "Vu depuis internet le {date} : {count} port(s) public(s) mènent à "
+        "des images médicales : {where}.",
+        "a.internet.none-outside": "Depuis internet, le {date}, rien n'a répondu sur les "
+        "{tried} ports essayés.",
+        "a.internet.none-other": "Depuis internet, le {date}, aucun service d'imagerie n'a "
+        "répondu sur les {tried} ports essayés ({answered} autre(s) port(s) ont répondu).",
+        "a.internet.loopback": "Vu à travers la boucle NAT de la box, depuis l'intérieur (une "
+        "indication, pas une preuve) : {count} port(s) public(s) mènent à des images "
+        "médicales : {where}. Seule une vue depuis l'extérieur le prouve (exposcan scan "
+        "--outside URL).",
+        "a.internet.cgnat": "La box redirige des ports vers {count} service(s) d'imagerie "
+        "({where}), mais son adresse WAN {wan} est privée ou partagée (NAT de l'opérateur, "
+        "CGNAT) : ces redirections IPv4 ne sont pas joignables depuis internet. Un "
+        "changement de ligne ou d'offre les ouvrirait.",
+        "a.internet.failed": "La vue depuis l'extérieur a échoué ({error}), et la box n'a listé "
+        "aucune redirection vers un service d'imagerie : les redirections réglées à la main "
+        "sont invisibles de l'intérieur.",
+        "a.no-ipv4": "Pas en IPv4",
+        "a.probably": "Probablement",
         "a.lan.yes": "N'importe quel ordinateur du réseau (ou un logiciel malveillant "
         "installé dessus) peut lire des images sur {count} service(s) : {where}.",
         "a.lan.no": "Aucun service de ce réseau ne sert d'images sans identifiants.",
@@ -222,9 +285,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "si des images de patients étaient accessibles, la notifier à "
         "la CNIL dans les 72 heures (RGPD art. 33) et l'inscrire au "
         "registre des violations.",
-        "action.scan-from-outside": "Vérifier depuis l'extérieur : depuis une connexion qui "
-        "n'est pas celle du cabinet, lancer exposcan scan "
-        "--vantage internet sur l'adresse publique du cabinet.",
+        "action.scan-from-outside": "Vérifier depuis l'extérieur : relancer l'analyse avec "
+        "--outside URL (un réflecteur qui analyse le cabinet depuis internet), ou, depuis "
+        "une connexion qui n'est pas celle du cabinet, lancer exposcan scan --vantage "
+        "internet sur l'adresse publique du cabinet.",
         "action.scan-from-lan": "Analyser aussi de l'intérieur : lancer exposcan sur un "
         "ordinateur du cabinet pour voir ce que n'importe qui atteint "
         "sur son réseau.",
@@ -245,6 +309,32 @@ TEXTS: dict[str, dict[str, str]] = {
         "severity.medium": "Moyenne",
         "severity.low": "Faible",
         "severity.info": "Information",
+        "outside.title": "Vu de l'extérieur",
+        "outside.public-door": "port public",
+        "outside.how": "vu",
+        "outside.lan": "service du réseau derrière",
+        "outside.what": "ce qui a répondu",
+        "outside.joined-by": "rapproché par",
+        "outside.box": "la box",
+        "outside.seen.internet": "depuis internet (preuve)",
+        "outside.seen.loopback": "à travers la boucle NAT de la box (indication)",
+        "outside.not-joined": "non rapproché",
+        "outside.upnp.listed": "listée par UPnP",
+        "outside.upnp.not-listed": "non listée par UPnP (réglée à la main, ou DMZ)",
+        "outside.done": "Le réflecteur {reflector} a analysé l'adresse publique du cabinet "
+        "le {date} : {tried} ports TCP essayés.",
+        "outside.failed": "La vue de l'extérieur n'a pas pu être obtenue de {reflector} : {error}",
+        "outside.public": "Adresse publique du cabinet : {address}.",
+        "outside.disagree": "Le réflecteur a vu le cabinet venir de {source}, mais la box donne "
+        "{wan} comme adresse publique : un autre routeur ou le NAT de l'opérateur se trouve "
+        "entre les deux.",
+        "outside.cgnat": "L'adresse WAN de la box {wan} est privée ou partagée (NAT de "
+        "l'opérateur, RFC 6598) : ses redirections IPv4 ne sont pas joignables depuis internet.",
+        "outside.loopback": "L'adresse publique a aussi été essayée de l'intérieur (boucle NAT) "
+        "sur {tried} ports.",
+        "outside.none": "Rien n'a répondu depuis l'extérieur.",
+        "map.seen": "internet :{port}",
+        "map.looped": "boucle :{port}",
         "map.title": "Le réseau et ses chemins d'exposition",
         "map.caption": "Les machines et leurs services ouverts ; en rouge : un service qui "
         "donne des images à quiconque l'atteint, et les chemins qui y mènent. "

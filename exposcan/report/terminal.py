@@ -13,6 +13,7 @@ from exposcan.catalogue import default_catalogue
 from exposcan.models import Report, Severity
 from exposcan.net.targets import url_host
 from exposcan.report.i18n import Texts
+from exposcan.report.outside_text import door_rows, outside_facts
 from exposcan.report.verdict_text import action_text, internet_answer, lan_answer
 from exposcan.state import Progress
 from exposcan.verdict import decide, severity_order
@@ -104,6 +105,28 @@ def render_verdict(report: Report, lang: str = "en") -> Group:
     return Group(*parts)  # type: ignore[arg-type]
 
 
+def _outside_parts(report: Report, texts: Texts) -> list[object]:
+    """The doors seen from outside and the LAN service behind each."""
+    if report.outside is None:
+        return []
+    parts: list[object] = [Text(line) for line in outside_facts(report, texts)]
+    rows = door_rows(report.outside, texts)
+    if rows:
+        parts.append(Text(texts("outside.title"), "bold"))
+    for row in rows:
+        # "public 203.0.113.1:50104 -> 198.18.0.10:104 (dicom Orthanc 1.10.1, ...)"
+        parts.append(
+            Text.assemble(
+                "  ",
+                (row.public, "bold red" if row.proof else "yellow"),
+                f" \u2192 {row.lan} ({row.what}): {row.seen}; {row.upnp}",
+            )
+        )
+    if not rows and report.outside.status == "done":
+        parts.append(Text(texts("outside.none"), "green"))
+    return parts
+
+
 def render_summary(report: Report, outputs: Sequence[str] = (), lang: str = "en") -> Group:
     """The end-of-scan summary: the verdict, the findings by severity, then
     where the full report is (the -o paths)."""
@@ -117,6 +140,7 @@ def render_summary(report: Report, outputs: Sequence[str] = (), lang: str = "en"
         ("" if scan.complete else "  INCOMPLETE (interrupted)", "bold red"),
     )
     parts: list[object] = [head, render_verdict(report, lang)]
+    parts += _outside_parts(report, texts)
     if report.findings:
         table = Table(title=texts("findings.title"), show_lines=False)
         table.add_column(texts("terminal.severity"), no_wrap=True)

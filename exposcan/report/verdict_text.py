@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from exposcan.models import Vantage
 from exposcan.report.i18n import Texts
 from exposcan.verdict import Action, InternetAnswer, LanAnswer, Place, Verdict
 
@@ -20,8 +21,13 @@ class Answer:
     sentence: str
 
 
+def _place(p: Place, texts: Texts) -> str:
+    what = ", ".join(x for x in (p.product, texts("kind." + p.kind)) if x)
+    return f"{p.text()} ({what})"
+
+
 def _places(places: tuple[Place, ...], texts: Texts) -> str:
-    named = [f"{p.text()} ({texts('kind.' + p.kind)})" for p in places[:PLACES_NAMED]]
+    named = [_place(p, texts) for p in places[:PLACES_NAMED]]
     more = len(places) - PLACES_NAMED
     if more > 0:
         named.append(texts("action.more", count=more))
@@ -39,7 +45,11 @@ def internet_answer(verdict: Verdict, texts: Texts) -> Answer:
     q = texts("q.internet")
     places = _places(verdict.internet_places, texts)
     count = len(verdict.internet_places)
+    outside = verdict.vantage is Vantage.LAN and verdict.outside == "done"
     match verdict.internet:
+        case InternetAnswer.PROVEN if outside:
+            sentence = texts("a.internet.seen", date=verdict.checked, count=count, where=places)
+            return Answer(q, texts("a.yes"), "bad", sentence)
         case InternetAnswer.PROVEN:
             return Answer(
                 q, texts("a.yes"), "bad", texts("a.internet.proven", count=count, where=places)
@@ -48,8 +58,23 @@ def internet_answer(verdict: Verdict, texts: Texts) -> Answer:
             return Answer(
                 q, texts("a.yes"), "bad", texts("a.internet.forward", count=count, where=places)
             )
+        case InternetAnswer.LOOPBACK:
+            sentence = texts("a.internet.loopback", count=count, where=places)
+            return Answer(q, texts("a.probably"), "bad", sentence)
+        case InternetAnswer.CGNAT:
+            sentence = texts("a.internet.cgnat", count=count, where=places, wan=verdict.cgnat_wan)
+            return Answer(q, texts("a.no-ipv4"), "unknown", sentence)
+        case InternetAnswer.NONE if outside:
+            key = "a.internet.none-other" if verdict.answered else "a.internet.none-outside"
+            sentence = texts(
+                key, date=verdict.checked, tried=verdict.ports_tried, answered=verdict.answered
+            )
+            return Answer(q, texts("a.no"), "good", sentence)
         case InternetAnswer.NONE:
             return Answer(q, texts("a.no"), "good", texts("a.internet.none", ports=verdict.ports))
+    if verdict.outside == "failed":
+        sentence = texts("a.internet.failed", error=verdict.outside_error or "?")
+        return Answer(q, texts("a.unknown"), "unknown", sentence)
     return Answer(q, texts("a.unknown"), "unknown", texts("a.internet.unknown"))
 
 

@@ -3,9 +3,8 @@ by scapy-built answers and by bytes a real Samba 4.17 sent."""
 
 from __future__ import annotations
 
-import uuid
-
 import struct
+import uuid
 
 import pytest
 from scapy.layers.smb import SMB_Header, SMBNegotiate_Request

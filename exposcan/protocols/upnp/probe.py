@@ -54,6 +54,11 @@ _NOT_PUBLIC = tuple(
     IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
 )
 
+#: The facts this probe records (what the outside view reads: the box's
+#: public address and its forwards).
+IGD_FACT = "upnp.igd"
+MAPPING_FACT = "upnp.mapping"
+
 HAND_SET_CAVEAT = (
     "UPnP lists only the forwards that programs asked the box for: forwards and DMZ "
     "set by hand in the box's own pages do not appear in it. Only a scan from outside "
@@ -449,7 +454,7 @@ class UpnpProbe(NetworkProbe):
             details["ssdp_server"] = igd.server
         service.details.update({k: v for k, v in details.items() if v not in ("", None)})
         ctx.context_for(box).fact(
-            "upnp.igd",
+            IGD_FACT,
             igd.port,
             "upnp",
             product=desc.product,
@@ -534,7 +539,7 @@ class UpnpProbe(NetworkProbe):
             else:
                 state = "not scanned"
             box_ctx.fact(
-                "upnp.mapping",
+                MAPPING_FACT,
                 m.external_port,
                 "upnp",
                 external_port=m.external_port,

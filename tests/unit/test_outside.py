@@ -1,0 +1,308 @@
+"""The outside view's pure parts: settings, public address, the join, and
+the verdict it gives (issue 10)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from exposcan.models import (
+    Outside,
+    OutsidePath,
+    PublicAddress,
+    Report,
+    SeenFrom,
+    Vantage,
+)
+from exposcan.outside.address import decide_public
+from exposcan.outside.join import Side, join, signature
+from exposcan.outside.settings import OutsideConfigError, resolve
+from exposcan.outside.view import global_ipv6
+from exposcan.report.i18n import Texts
+from exposcan.report.verdict_text import internet_answer
+from exposcan.verdict import InternetAnswer, decide
+from tests.unit.test_verdict import finding, report
+
+TOKEN = "tok-3f9a_example.~"
+URL = "https://reflector.example:8443/"
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {"XDG_CONFIG_HOME": str(tmp_path / "config"), **extra}
+
+
+def _token_file(tmp_path: Path) -> Path:
+    path = tmp_path / "token"
+    path.write_text(TOKEN + "\n")
+    path.chmod(0o600)
+    return path
+
+
+# --- settings ---------------------------------------------------------------------
+
+
+def test_nothing_configured_means_no_outside_view(tmp_path: Path) -> None:
+    # Given no --outside, no environment and no config file
+    # Then there is no outside view, and no error
+    assert resolve(None, env=_env(tmp_path)) is None
+
+
+def test_config_file_gives_url_token_file_and_ca_for_cron(tmp_path: Path) -> None:
+    # Given the config file a cron job relies on
+    conf = tmp_path / "config" / "exposcan" / "config.toml"
+    conf.parent.mkdir(parents=True)
+    token = _token_file(tmp_path)
+    conf.write_text(f'[outside]\nurl = "{URL}"\ntoken_file = "{token}"\nca_file = "/etc/ca.pem"\n')
+    # When the settings are resolved with nothing on the command line
+    settings = resolve(None, env=_env(tmp_path))
+    # Then they come from the file, the token read from its own file
+    assert settings is not None
+    assert (settings.url, settings.token, settings.ca_file) == (URL, TOKEN, "/etc/ca.pem")
+    # and the token never shows in the settings' repr (logs, tracebacks)
+    assert TOKEN not in repr(settings)
+
+
+def test_command_line_beats_environment_beats_config(tmp_path: Path) -> None:
+    # Given a URL in the config file and another in the environment
+    conf = tmp_path / "config" / "exposcan" / "config.toml"
+    conf.parent.mkdir(parents=True)
+    conf.write_text('[outside]\nurl = "https://from-file.example/"\n')
+    env = _env(
+        tmp_path,
+        EXPOSCAN_OUTSIDE="https://from-env.example/",
+        EXPOSCAN_OUTSIDE_TOKEN=TOKEN,
+    )
+    # Then the environment wins over the file, and the command line over both
+    assert (s := resolve(None, env=env)) is not None and s.url == "https://from-env.example/"
+    assert (s := resolve(URL, env=env)) is not None and s.url == URL
+    assert s.token == TOKEN
+
+
+def test_a_token_inline_in_the_config_file_is_refused(tmp_path: Path) -> None:
+    # Given a config file that holds the token itself (often world-readable)
+    conf = tmp_path / "config" / "exposcan" / "config.toml"
+    conf.parent.mkdir(parents=True)
+    conf.write_text(f'[outside]\nurl = "{URL}"\ntoken = "{TOKEN}"\n')
+    # Then it is an error that says where the token goes, without quoting it
+    with pytest.raises(OutsideConfigError, match="token_file") as exc:
+        resolve(None, env=_env(tmp_path))
+    assert TOKEN not in str(exc.value)
+
+
+def test_no_token_and_plain_http_are_errors(tmp_path: Path) -> None:
+    # Given --outside with no token anywhere
+    with pytest.raises(OutsideConfigError, match="never on the command line"):
+        resolve(URL, env=_env(tmp_path))
+    # and a reflector over plain HTTP (the token would travel in clear)
+    with pytest.raises(OutsideConfigError, match="https"):
+        resolve("http://reflector.example/", env=_env(tmp_path, EXPOSCAN_OUTSIDE_TOKEN=TOKEN))
+
+
+def test_token_file_from_the_environment(tmp_path: Path) -> None:
+    env = _env(tmp_path, EXPOSCAN_OUTSIDE_TOKEN_FILE=str(_token_file(tmp_path)))
+    settings = resolve(URL, pin_sha256="ab" * 32, env=env)
+    assert settings is not None and settings.token == TOKEN and settings.pin_sha256 == "ab" * 32
+    # and a missing token file is an error naming the file
+    env["EXPOSCAN_OUTSIDE_TOKEN_FILE"] = str(tmp_path / "absent")
+    with pytest.raises(OutsideConfigError, match="absent"):
+        resolve(URL, env=env)
+
+
+# --- public address and carrier-grade NAT -------------------------------------------
+
+
+def test_reflector_and_upnp_agree() -> None:
+    public = decide_public("203.0.113.1", "203.0.113.1")
+    assert public.address == "203.0.113.1" and not public.disagree
+    assert not public.carrier_grade_nat
+
+
+def test_a_shared_wan_address_is_carrier_grade_nat_and_disagrees() -> None:
+    # Given a box whose WAN address is in 100.64.0.0/10 (RFC 6598)
+    public = decide_public("203.0.113.7", "100.64.12.3")
+    # Then the public address is the one the reflector saw, the two disagree,
+    # and the box sits behind the operator's NAT
+    assert public.address == "203.0.113.7" and public.disagree and public.carrier_grade_nat
+    # and without a reflector a private WAN address is no public address at all
+    alone = decide_public(None, "192.168.1.254")
+    assert alone.address is None and alone.carrier_grade_nat
+    # while a test-range WAN address is public here (not ipaddress.is_private)
+    assert decide_public(None, "203.0.113.1").address == "203.0.113.1"
+
+
+def test_global_ipv6_skips_link_local_and_ula() -> None:
+    found = global_ipv6(["198.18.0.10", "fe80::1", "fd00::5", "2001:db8:1::10", "::1"])
+    assert found == ["2001:db8:1::10"]
+
+
+# --- the join ------------------------------------------------------------------------
+
+DCMTK_UID = "1.2.276.0.7230010.3.0.3.6.7"
+
+
+def _dicom(where: str, ae: str | None, uid: str | None = DCMTK_UID) -> Side:
+    details = {"ae_title": ae, "implementation_class_uid": uid, "implementation_version": "V1"}
+    return Side(where, "dicom", signature("dicom", None, None, details))
+
+
+def test_dicom_joins_by_implementation_and_accepted_ae_not_by_port() -> None:
+    # Given the public 50104 answering with the PACS's AE, and two dcmtk nodes
+    # on the LAN (same implementation UID), one of them on port 50104
+    outside = _dicom("203.0.113.1:50104", "CABINETRADIO")
+    lan = [
+        _dicom("198.18.0.40:50104", "ANY-SCP"),
+        _dicom("198.18.0.10:104", "CABINETRADIO"),
+    ]
+    # When joined
+    found = join(outside, lan)
+    # Then it is the node that accepted the same AE, whatever the port
+    assert found.lan == "198.18.0.10:104"
+    assert "ae_title" in found.keys and "implementation_class_uid" in found.keys
+
+
+def test_two_lan_nodes_alike_make_no_join() -> None:
+    # Given two LAN nodes that answer exactly alike
+    outside = _dicom("203.0.113.1:104", "STORESCP")
+    lan = [_dicom("198.18.0.40:104", "STORESCP"), _dicom("198.18.0.41:104", "STORESCP")]
+    # Then the door is not joined (ambiguous), and the count says why
+    found = join(outside, lan)
+    assert found.lan is None and found.candidates == 2
+
+
+def test_http_joins_on_what_the_pacs_discloses_and_a_product_alone_is_not_enough() -> None:
+    def web(where: str, version: str | None, **details: object) -> Side:
+        return Side(where, "http", signature("http", "Orthanc", version, details))
+
+    outside = web("203.0.113.1:8042", "1.10.1", DicomAet="CABINETRADIO", DicomPort=104)
+    lan = [
+        web("198.18.0.11:8042", None),  # the secure Orthanc: 401, nothing disclosed
+        web("198.18.0.10:8042", "1.10.1", DicomAet="CABINETRADIO", DicomPort=104),
+    ]
+    assert join(outside, lan).lan == "198.18.0.10:8042"
+    # and a door that says only "Orthanc" joins nothing
+    assert join(web("203.0.113.1:8043", None), lan[:1]).lan is None
+
+
+def test_smb_joins_by_server_guid() -> None:
+    def smb(where: str, guid: str) -> Side:
+        return Side(where, "smb", signature("smb", None, None, {"smb_server_guid": guid}))
+
+    outside = smb("203.0.113.1:445", "6ba7b810-9dad-11d1-80b4-00c04fd430c8")
+    lan = [
+        smb("198.18.0.20:445", "6ba7b810-9dad-11d1-80b4-00c04fd430c8"),
+        smb("198.18.0.21:445", "00000000-1111-2222-3333-444444444444"),
+    ]
+    assert join(outside, lan).lan == "198.18.0.20:445"
+    assert join(smb("203.0.113.1:445", "ffffffff-1111-2222-3333-444444444444"), lan).lan is None
+
+
+# --- the verdict -----------------------------------------------------------------------
+
+CHECKED = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+
+
+def _path(public: str, imaging: str | None, lan: str | None, seen: SeenFrom) -> OutsidePath:
+    return OutsidePath(
+        public=public,
+        seen=seen,
+        protocol="dicom",
+        product="Orthanc",
+        version="1.10.1",
+        imaging=imaging,
+        lan=lan,
+        joined_by=["ae_title"] if lan else [],
+    )
+
+
+def _with_outside(paths: list[OutsidePath], status: str = "done", **public: object) -> Report:
+    outside = Outside(
+        status=status,  # type: ignore[arg-type]
+        reflector=URL,
+        checked=CHECKED if status == "done" else None,
+        error="cannot reach the reflector" if status == "failed" else None,
+        ports_tried=65535 if status == "done" else 0,
+        public=PublicAddress(**public),  # type: ignore[arg-type]
+        paths=paths,
+    )
+    return report(Vantage.LAN).model_copy(update={"outside": outside})
+
+
+def test_seen_from_the_internet_is_yes_with_the_date_and_the_lan_service() -> None:
+    # Given a reflector that reached the hand-set 50104, joined to the PACS
+    rep = _with_outside([_path("203.0.113.1:50104", "dicom", "198.18.0.10:104", SeenFrom.INTERNET)])
+    verdict = decide(rep)
+    # Then the answer is proven, dated, and names the public door and the PACS
+    assert verdict.internet is InternetAnswer.PROVEN and verdict.internet_exposed
+    answer = internet_answer(verdict, Texts("en"))
+    assert answer.word == "Yes" and answer.tone == "bad"
+    assert "Seen from the internet on 2026-12-01 09:30 UTC" in answer.sentence
+    assert "203.0.113.1:50104 \u2192 198.18.0.10:104 (Orthanc 1.10.1" in answer.sentence
+    # and no "check from outside" action: that was done
+    assert "scan-from-outside" not in [a.id for a in verdict.actions]
+    assert verdict.actions[0].id == "close-forwards"
+
+
+def test_nothing_answered_from_the_internet_is_no_with_the_ports_tried() -> None:
+    # Given a reflector that found nothing open, though the box lists a forward
+    forward = finding(
+        "upnp.mapping-imaging",
+        "198.18.0.1",
+        104,
+        external_port=104,
+        internal_host="198.18.0.10",
+        internal_port=104,
+        imaging_service="dicom",
+    )
+    rep = _with_outside([]).model_copy(update={"findings": [forward]})
+    verdict = decide(rep)
+    # Then the answer is No, with the number of ports tried, in both languages
+    assert verdict.internet is InternetAnswer.NONE and not verdict.internet_exposed
+    en = internet_answer(verdict, Texts("en"))
+    assert en.word == "No" and "nothing answered on the 65535 ports tried" in en.sentence
+    assert "65535 ports essayés" in internet_answer(verdict, Texts("fr")).sentence
+    # and the forward is still to be closed
+    assert [a.id for a in verdict.actions][:1] == ["close-forwards"]
+
+
+def test_loopback_alone_is_an_indication_and_a_failed_reflector_says_so() -> None:
+    # Given only the box's NAT loopback reaching imaging (no reflector answer)
+    looped = _with_outside(
+        [_path("203.0.113.1:8042", "pacs-web", "198.18.0.10:8042", SeenFrom.LOOPBACK)],
+        status="failed",
+    )
+    verdict = decide(looped)
+    # Then it is "probably", labelled as seen through the NAT loopback
+    assert verdict.internet is InternetAnswer.LOOPBACK
+    answer = internet_answer(verdict, Texts("en"))
+    assert answer.word == "Probably" and "NAT loopback" in answer.sentence
+    # and with nothing at all, the failed view is named, not hidden
+    empty = decide(_with_outside([], status="failed"))
+    failed = internet_answer(empty, Texts("en"))
+    assert (
+        empty.internet is InternetAnswer.UNKNOWN and "cannot reach the reflector" in failed.sentence
+    )
+    assert "scan-from-outside" in [a.id for a in empty.actions]
+
+
+def test_carrier_grade_nat_makes_forwards_unreachable_over_ipv4() -> None:
+    forward = finding(
+        "upnp.mapping-imaging",
+        "198.18.0.1",
+        104,
+        external_port=104,
+        internal_host="198.18.0.10",
+        internal_port=104,
+        imaging_service="dicom",
+    )
+    rep = _with_outside(
+        [], status="not-asked", upnp_external_ip="100.64.1.2", carrier_grade_nat=True
+    ).model_copy(update={"findings": [forward]})
+    verdict = decide(rep)
+    assert verdict.internet is InternetAnswer.CGNAT and not verdict.internet_exposed
+    answer = internet_answer(verdict, Texts("en"))
+    assert answer.word == "Not over IPv4" and "100.64.1.2" in answer.sentence
+    # Without carrier-grade NAT the same forward is a Yes
+    plain = decide(report(Vantage.LAN, forward))
+    assert plain.internet is InternetAnswer.FORWARD

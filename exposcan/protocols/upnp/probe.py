@@ -30,6 +30,7 @@ from exposcan.models import ErrorReason, Vantage
 from exposcan.net.localview import LocalView, local_view
 from exposcan.net.netio import ProbeError
 from exposcan.net.portscan import PortState, probe_port
+from exposcan.net.targets import url_host
 from exposcan.probe import NetworkContext, NetworkProbe
 from exposcan.protocols.upnp import ssdp
 from exposcan.protocols.upnp.catalogue import IgdLocationsFile
@@ -217,6 +218,9 @@ class UpnpProbe(NetworkProbe):
         for address, host in list(ctx.scan.hosts.items()):
             if address in found:
                 continue
+            # The IPv6 address of a box already found (same device, by MAC).
+            if any(address in ctx.scan.hosts[a].ipv6 for a in found if a in ctx.scan.hosts):
+                continue
             ports = tuple(p for p in locations.igd_specific_ports if p in host.services)
             if ports:
                 guessed = await self._guess(
@@ -308,7 +312,7 @@ class UpnpProbe(NetworkProbe):
                     if state is not PortState.OPEN:
                         continue
                 for path in paths:
-                    location = f"http://{address}:{port}{path}"
+                    location = f"http://{url_host(address)}:{port}{path}"
                     try:
                         description = await client.description(location)
                     except (HttpStatus, NotAnIgd):

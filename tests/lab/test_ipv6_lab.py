@@ -11,7 +11,10 @@ Run as root: EXPOSCAN_LAB_NAME=<name> EXPOSCAN_REQUIRE_LAB=1 pytest -s tests/lab
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,7 @@ import pytest
 from exposcan_lab import Lab
 from exposcan_lab import topology as t
 from tests.helpers import assert_valid_report
-from tests.lab.conftest import FullScan, run_exposcan
+from tests.lab.conftest import REPO, FullScan, run_exposcan
 
 pytestmark = pytest.mark.lab
 
@@ -178,3 +181,29 @@ def test_a_lan_ipv6_prefix_is_refused_as_a_target(lab: Lab) -> None:
     assert proc.returncode == 2
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "cannot be swept" in lines[0], proc.stderr
+
+
+def test_without_raw_sockets_discovery_says_what_it_could_not_do(lab: Lab) -> None:
+    # Given neighbour discovery on the workstation without raw sockets (the
+    # unprivileged path: ping sockets, else the kernel's neighbour cache)
+    code = (
+        "import json; from exposcan.net import ndp; r = ndp.discover(privileged=False); "
+        "print(json.dumps({'method': r.method, 'notes': r.notes, 'seconds': r.seconds, "
+        "'prefixes': [(p.network, p.source) for p in r.prefixes], "
+        "'found': [n.address for n in r.neighbours]}))"
+    )
+    proc = lab.run(t.WS.name, [sys.executable, "-c", code], env=_env(), cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    # Then it names what it could not do, still within its bound ...
+    assert result["method"] in ("ping", "cache", "none")
+    assert any("without root no router solicitation" in n for n in result["notes"])
+    print(f"\nIPv6 discovery without raw sockets ({result['method']}): {result['seconds']:.2f} s")
+    # ... and still knows the LAN's prefix, from the workstation's own address
+    assert [str(t.LAN6_NET), "own-address"] in result["prefixes"]
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return env

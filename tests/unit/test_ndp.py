@@ -10,7 +10,7 @@ from ipaddress import IPv6Address
 
 import pytest
 
-from exposcan.catalogue import default_catalogue
+from exposcan.catalogue import Catalogue
 from exposcan.config import ScanConfig
 from exposcan.engine import Scanner
 from exposcan.net import ndp
@@ -105,7 +105,7 @@ def test_junk_frames_are_no_answer_or_no_prefix(frame: bytes) -> None:
 def test_neighbours_join_their_ipv4_host_by_mac() -> None:
     # Given an IPv4 host found by ARP, and neighbour discovery's answers:
     # its global and link-local IPv6 addresses, and an IPv6-only device
-    scanner = Scanner(ScanConfig(ports=[104], ports_spec="104"), default_catalogue(), [], [])
+    scanner = Scanner(ScanConfig(ports=[104], ports_spec="104"), Catalogue([]), [], [])
     pacs = scanner.state.host("198.18.0.10")
     pacs.discovered_by, pacs.mac = "arp", "02:e1:00:00:00:0a"
     result = ndp.NdpResult(
@@ -134,7 +134,7 @@ def test_neighbours_join_their_ipv4_host_by_mac() -> None:
 def test_excluded_ipv6_neighbours_are_not_scanned() -> None:
     # Given an excluded global IPv6 address
     config = ScanConfig(ports=[104], ports_spec="104", excluded=frozenset({str(PACS6)}))
-    scanner = Scanner(config, default_catalogue(), [], [])
+    scanner = Scanner(config, Catalogue([]), [], [])
     result = ndp.NdpResult(neighbours=[ndp.Neighbour(str(PACS6), None, "eth0", "global")])
     # Then neighbour discovery does not bring it back
     assert scanner._join_ipv6(result, set()) == []

@@ -121,6 +121,7 @@ def write_all(out: Path) -> None:
     """Everything the lab needs, under ``out`` (pacs/, pacs-secure/, nas/, web/)."""
     write_studies(t.PACS_STUDIES, out / "pacs")
     write_studies(t.SECURE_STUDIES, out / "pacs-secure")
+    write_studies(t.QRSCP_STUDIES, out / "qrscp")
     write_tree(t.NAS_IMAGING_FILES, out / "nas" / t.NAS_GUEST_SHARE, site=3)
     write_tree(t.NAS_PRIVATE_FILES, out / "nas" / t.NAS_PRIVATE_SHARE, site=3)
     write_tree(t.WEB_FILES, out / "web", site=4)

@@ -10,6 +10,7 @@ names alone, so it also cleans a lab left by a crashed process.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -39,6 +40,7 @@ REQUIRED_BINARIES: tuple[str, ...] = (
     "/usr/sbin/miniupnpd",
     "/usr/bin/storescp",
     "/usr/bin/dcmqrscp",
+    "/usr/bin/storescu",
     "/usr/sbin/iptables-legacy-restore",
     "/usr/sbin/ip6tables-legacy-restore",
     "/usr/sbin/radvd",
@@ -68,6 +70,8 @@ def missing_requirements() -> list[str]:
     ):
         if not os.path.exists(plugin):
             out.append(plugin)
+    if importlib.util.find_spec("sqlalchemy") is None:
+        out.append("SQLAlchemy (python -m pynetdicom qrscp)")
     if shutil.which("ip") is None:
         out.append("ip (iproute2)")
     return out
@@ -211,6 +215,7 @@ class Lab:
         self.timings["ready"] = time.monotonic() - t0
 
         self._load_pacs()
+        self._load_qrscp()
         self.timings["up"] = time.monotonic() - t0
 
     def _render(self, host: str, rel: str) -> Path:
@@ -249,6 +254,8 @@ class Lab:
         self.storescp_dir.mkdir(parents=True)
         (self.host_dir(t.VIEWER.name) / "incoming").mkdir(parents=True)
         (self.host_dir(t.ARCHIVE.name) / "qrdb").mkdir(parents=True)
+        (self.host_dir(t.QRSCP.name) / "instances").mkdir(parents=True)
+        canary.write_studies(t.QRSCP_STUDIES, self.host_dir(t.QRSCP.name) / "canary")
         self._install_resolvers()
         # miniupnpd reads its lease file at start, deletes it and rewrites it.
         leases = self.host_dir(t.BOX.name) / "miniupnpd" / "leases"
@@ -334,6 +341,7 @@ class Lab:
             (t.MODALITY.name, "storescp", self._argv(t.MODALITY.name, t.MODALITY_ARGV)),
             (t.VIEWER.name, "storescp", self._argv(t.VIEWER.name, t.VIEWER_ARGV)),
             (t.ARCHIVE.name, "dcmqrscp", self._argv(t.ARCHIVE.name, t.ARCHIVE_ARGV)),
+            (t.QRSCP.name, "qrscp", [sys.executable, *self._argv(t.QRSCP.name, t.QRSCP_ARGV)]),
             (
                 t.PACS.name,
                 "nginx-relay",
@@ -457,6 +465,7 @@ class Lab:
             t.NAS,
             t.MODALITY,
             t.ARCHIVE,
+            t.QRSCP,
             t.JUNK,
             t.HOSTILE,
             t.HOSTILE2,
@@ -589,6 +598,17 @@ class Lab:
         no_filter = "*filter\n:INPUT ACCEPT\n:FORWARD ACCEPT\n:OUTPUT ACCEPT\nCOMMIT\n"
         rules = (self.host_dir(t.BOX.name) / "ip6tables.rules").read_text() if on else no_filter
         netns.run_in(self.netns(t.BOX.name), ["ip6tables-legacy-restore"], stdin=rules)
+
+    def _load_qrscp(self) -> None:
+        """C-STORE the qrscp host's canary studies from its own loopback
+        (dcmtk storescu), then check its database holds them all."""
+        host = t.QRSCP.name
+        files = sorted(str(f) for f in (self.host_dir(host) / "canary").glob("*.dcm"))
+        argv = ["storescu", "-aec", t.QRSCP_AET, "127.0.0.1", str(t.QRSCP_PORT), *files]
+        p = self.run(host, argv, timeout=60)
+        stored = list((self.host_dir(host) / "instances").rglob("*"))
+        if p.returncode != 0 or sum(1 for f in stored if f.is_file()) != len(files):
+            raise LabError(f"loading {host} failed: {p.stderr.strip()[-2000:]}")
 
     # --- a change in the practice (cron audit tests) ------------------------------
 

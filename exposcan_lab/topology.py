@@ -83,6 +83,9 @@ VIEWER_AET: Final = "VIEWER1"
 VIEWER_PORT: Final = 11112
 ARCHIVE_AET: Final = "ARCHIVMEDIC"
 ARCHIVE_PORT: Final = 11112
+#: pynetdicom's qrscp app: one C-FIND response per instance at STUDY level.
+QRSCP_AET: Final = "QRSCP"
+QRSCP_PORT: Final = 11112
 
 IGD_HTTP_PORT: Final = 49152
 IGD_ROOTDESC_PATH: Final = "/rootDesc.xml"
@@ -216,6 +219,14 @@ ARCHIVE: Final = Host(
     ("archive/dcmqrscp.cfg", "archive/resolv.conf"),
     "dcmtk dcmqrscp checking the called AE: the DNS refuses its look-ups",
 )
+QRSCP: Final = Host(
+    "qrscp",
+    IPv4Address("198.18.0.44"),
+    "lan",
+    (QRSCP_PORT,),
+    ("qrscp/qrscp.ini",),
+    "pynetdicom's qrscp app: a STUDY-level C-FIND answered once per instance",
+)
 JUNK: Final = Host(
     "junk",
     IPv4Address("198.18.0.50"),
@@ -288,6 +299,7 @@ HOSTS: Final[tuple[Host, ...]] = (
     DNS,
     VIEWER,
     ARCHIVE,
+    QRSCP,
     JUNK,
     HOSTILE,
     HOSTILE2,
@@ -429,6 +441,16 @@ PACS_STUDIES: Final[tuple[CanaryStudy, ...]] = (
 #: Studies loaded into the secure PACS (with its credentials, locally).
 SECURE_STUDIES: Final[tuple[CanaryStudy, ...]] = (CanaryStudy(2, 1, 3, 2),)
 
+#: Stored into the qrscp host at lab-up (C-STORE from its own loopback):
+#: 3 studies, 6 instances, so 6 responses to a STUDY-level C-FIND.
+QRSCP_STUDIES: Final[tuple[CanaryStudy, ...]] = (
+    CanaryStudy(5, 1, 0, 3),
+    CanaryStudy(5, 2, 1, 2),
+    CanaryStudy(5, 3, 2, 1),
+)
+EXPECTED_QRSCP_STUDIES: Final = len(QRSCP_STUDIES)
+EXPECTED_QRSCP_INSTANCES: Final = sum(s.instances for s in QRSCP_STUDIES)
+
 EXPECTED_PACS_PATIENTS: Final = len({s.patient for s in PACS_STUDIES})
 EXPECTED_PACS_STUDIES: Final = len(PACS_STUDIES)
 EXPECTED_PACS_INSTANCES: Final = sum(s.instances for s in PACS_STUDIES)
@@ -525,6 +547,8 @@ VIEWER_ARGV: Final = (
     f"{CONFIG_ROOT_TOKEN}/incoming",
     str(VIEWER_PORT),
 )
+#: After the interpreter (the native lab's, or python3 in a container).
+QRSCP_ARGV: Final = ("-m", "pynetdicom", "qrscp", "--config", f"{CONFIG_ROOT_TOKEN}/qrscp.ini")
 ARCHIVE_ARGV: Final = ("/usr/bin/dcmqrscp", "--config", f"{CONFIG_ROOT_TOKEN}/dcmqrscp.cfg")
 #: resolver.py's arguments on the DNS host: who gets which answer.
 RESOLVER_ARGV: Final = (

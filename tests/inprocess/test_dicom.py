@@ -74,12 +74,12 @@ def guessed_dicom(tls: bool = False) -> type[ServiceProbe]:
     return Guess
 
 
-def canary_identifier(i: int) -> Dataset:
+def canary_identifier(i: int, study: int | None = None) -> Dataset:
     """A C-FIND response identifier full of what must never leak."""
     patient = CANARY_PATIENTS[i % len(CANARY_PATIENTS)]
     ds = Dataset()
     ds.QueryRetrieveLevel = "STUDY"
-    ds.StudyInstanceUID = f"{CANARY_UID_ROOT}.77.{i}"
+    ds.StudyInstanceUID = f"{CANARY_UID_ROOT}.77.{i if study is None else study}"
     ds.PatientName = patient.name
     ds.PatientID = patient.patient_id
     ds.PatientBirthDate = patient.birth_date
@@ -109,7 +109,10 @@ def pynetdicom_scp(
     require_calling: list[str] | None = None,
     delay: float = 0.0,
     ssl_context: ssl.SSLContext | None = None,
+    per_instance: int = 1,
 ) -> Iterator[Scp]:
+    """``per_instance``: responses per study (a server answering a STUDY
+    level C-FIND once per instance, as pynetdicom's qrscp app does)."""
     scp = Scp()
     ae = AE(ae_title=ae_title)
     ae.add_supported_context(Verification)
@@ -136,7 +139,7 @@ def pynetdicom_scp(
             if delay:
                 time.sleep(delay)
             scp.yielded += 1
-            yield 0xFF00, canary_identifier(i)
+            yield 0xFF00, canary_identifier(i, i // per_instance)
 
     def on_store(event: Any) -> int:
         scp.stores += 1
@@ -203,6 +206,30 @@ async def test_the_count_is_capped_with_a_c_cancel() -> None:
     evidence = finding(report, "dicom.query-open")
     assert evidence == {**evidence, "study_count": 50, "capped": True, "find_cap": 50}
     assert scp.cancelled and scp.yielded < 400
+
+
+async def test_a_server_answering_per_instance_counts_studies_not_responses() -> None:
+    # Given a PACS answering a STUDY-level C-FIND once per instance: 4 studies
+    # of 3 instances each, 12 responses
+    with pynetdicom_scp(studies=12, per_instance=3) as scp:
+        report = await scan_local([scp.port], [DicomProbe])
+    # Then 4 studies are counted, from 12 responses, none capped
+    evidence = finding(report, "dicom.query-open")
+    assert (evidence["study_count"], evidence["responses"], evidence["capped"]) == (4, 12, False)
+    assert scp.yielded == 12
+    # and nothing of the identifiers is in the report
+    assert_no_canary(json.dumps(report.model_dump(mode="json")))
+
+
+async def test_a_per_instance_flood_is_capped_by_responses_too() -> None:
+    # Given one study of 2,000 instances, answered once per instance
+    with pynetdicom_scp(studies=2000, per_instance=2000) as scp:
+        report = await scan_local([scp.port], [DicomProbe])
+    # Then the count stops at cap x 20 responses with a C-CANCEL: one study, capped
+    evidence = finding(report, "dicom.query-open")
+    assert (evidence["study_count"], evidence["capped"]) == (1, True)
+    assert evidence["responses"] == 50 * 20
+    assert scp.cancelled and scp.yielded < 2000
 
 
 async def test_a_storage_only_node_gives_store_open_and_association_open() -> None:

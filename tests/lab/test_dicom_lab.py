@@ -58,7 +58,7 @@ def dicom_scan(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Scan:
     # One scan from the workstation of both PACS, the modality and the junk host
     out = tmp_path_factory.mktemp("dicom-lan") / "report.json"
     before = lab.orthanc_instance_count(t.PACS.name)
-    targets = [str(h.ip) for h in (t.PACS, t.PACS_SECURE, t.MODALITY, t.JUNK)]
+    targets = [str(h.ip) for h in (t.PACS, t.PACS_SECURE, t.MODALITY, t.QRSCP, t.JUNK)]
     start = time.monotonic()
     proc = run_exposcan(
         lab,
@@ -154,3 +154,15 @@ def test_the_targets_are_unchanged(dicom_scan: Scan) -> None:
     # Then the PACS holds the same instances and storescp received nothing
     assert dicom_scan.instances_after == dicom_scan.instances_before == t.EXPECTED_PACS_INSTANCES
     assert dicom_scan.stored == []
+
+
+def test_a_per_instance_qrscp_counts_studies_not_responses(dicom_scan: Scan) -> None:
+    # Given pynetdicom's qrscp app holding 3 studies of 6 instances, which
+    # answers a STUDY-level C-FIND once per instance
+    found = dicom_scan.findings(t.QRSCP.ip, t.QRSCP_PORT)
+    query = found["dicom.query-open"]
+    # Then the count is of studies, from as many responses as instances
+    assert query["study_count"] == t.EXPECTED_QRSCP_STUDIES
+    assert query["responses"] == t.EXPECTED_QRSCP_INSTANCES and query["capped"] is False
+    # and the node is told apart from dcmtk by its implementation
+    assert dicom_scan.service(t.QRSCP.ip, t.QRSCP_PORT)["product"] == "pynetdicom"

@@ -21,6 +21,7 @@ from exposcan.protocols.dicom.dimse import (
     find_rq,
     iter_pdvs,
     study_count_identifier,
+    study_key,
 )
 from exposcan.protocols.dicom.pdu import EXPLICIT_VR_LE, IMPLICIT_VR_LE, PduError
 from exposcan_lab.topology import CANARY_PATIENTS, CANARY_UID_ROOT
@@ -141,3 +142,49 @@ def test_find_requests_decode_as_pynetdicom_expects() -> None:
     # Then pynetdicom reads a complete C-FIND-RQ from it
     assert message.decode_msg(primitive)
     assert message.command_set.MessageID == 3
+
+
+def _element(group: int, elem: int, value: bytes, vr: bytes | None) -> bytes:
+    head = struct.pack("<HH", group, elem)
+    if vr is None:
+        return head + struct.pack("<L", len(value)) + value
+    return head + vr + struct.pack("<H", len(value)) + value
+
+
+@pytest.mark.parametrize("implicit", [True, False])
+def test_a_study_key_is_a_keyed_digest_of_the_study_uid(implicit: bool) -> None:
+    # Given two identifiers of the same study (names differ: two instances
+    # of a per-instance server) and one of another study
+    def identifier(uid: bytes, name: bytes) -> bytes:
+        vr = None if implicit else b"PN"
+        return (
+            _element(0x0008, 0x0052, b"STUDY ", None if implicit else b"CS")
+            + _element(0x0010, 0x0010, name, vr)
+            + _element(0x0020, 0x000D, uid, None if implicit else b"UI")
+        )
+
+    key = b"k" * 16
+    a1 = study_key(identifier(b"1.2.3.4\x00", b"CANARY^ALICE"), implicit, key)
+    a2 = study_key(identifier(b"1.2.3.4\x00", b"CANARY^BRUNO"), implicit, key)
+    b = study_key(identifier(b"1.2.3.5\x00", b"CANARY^ALICE"), implicit, key)
+    # Then the same study gives the same key, another study another, and no
+    # key holds the UID
+    assert a1 is not None and a1 == a2 and a1 != b
+    assert b"1.2.3.4" not in a1
+    # and another count's key links nothing
+    assert study_key(identifier(b"1.2.3.4\x00", b""), implicit, b"x" * 16) != a1
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        _element(0x0008, 0x0052, b"STUDY ", None),  # no UID at all
+        _element(0x0020, 0x000D, b"", None),  # an empty UID
+        _element(0x0040, 0x0001, b"x", None),  # past (0020,000D): not there
+        struct.pack("<HHL", 0x0008, 0x1111, 0xFFFFFFFF),  # a sequence: not walked into
+        struct.pack("<HHL", 0x0020, 0x000D, 900) + b"1.2",  # longer than the data
+    ],
+)
+def test_no_study_key_without_a_top_level_study_uid(data: bytes) -> None:
+    assert study_key(data, True, b"k" * 16) is None

@@ -300,3 +300,18 @@ def test_archive_checks_its_called_ae() -> None:
     block = cfg.split("AETable BEGIN")[1].split("AETable END")[0]
     titles = [line.split()[0] for line in block.splitlines() if line.strip()]
     assert titles == [t.ARCHIVE_AET]
+
+
+def test_qrscp_runs_pynetdicoms_app_with_the_topology_arguments(compose: dict[str, Any]) -> None:
+    # Given the qrscp host's service
+    svc = _service(compose, t.QRSCP.name)
+    # Then it runs pynetdicom's qrscp app as the native lab does, with its
+    # identifier log off, and the canary service loads its studies
+    assert svc["command"] == ["python3", *t.QRSCP_ARGV]
+    ini = (DOCKER / "qrscp" / "qrscp.ini").read_text()
+    assert re.search(r"^\s*log_identifier: False$", ini, re.M)
+    assert re.search(rf"^\s*port: {t.QRSCP_PORT}$", ini, re.M)
+    assert (
+        f"-aec {t.QRSCP_AET} {t.QRSCP.ip} {t.QRSCP_PORT}"
+        in (DOCKER / "canary" / "load.sh").read_text()
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import socket
 from dataclasses import dataclass, field
 
@@ -29,10 +30,12 @@ from exposcan.protocols.dicom.dimse import (
     cancel_rq,
     echo_rq,
     find_rq,
+    study_key,
 )
 from exposcan.protocols.dicom.pdu import (
     ASSOCIATION_PDU_CAP,
     DATA_PDU_CAP,
+    IMPLICIT_VR_LE,
     OUR_MAX_PDU,
     Aborted,
     Accepted,
@@ -73,6 +76,9 @@ STORAGE_CLASSES: tuple[str, ...] = (
 
 VERIFICATION_CONTEXT = 1
 FIND_CONTEXT = 3
+# A count of studies reads at most this many responses per study of its cap
+# (per-instance servers answer once per image: a CT study is hundreds).
+RESPONSES_PER_STUDY = 20
 
 #: DIMSE responses read in one association at most: a C-FIND counted to its
 #: cap, the ones a node sends after our C-CANCEL, an echo and some slack.
@@ -106,10 +112,14 @@ class FindResult:
     """A Study Root C-FIND that counted; no identifier was ever decoded."""
 
     answered: bool
+    #: Distinct studies (keyed StudyInstanceUIDs; a response without one
+    #: counts as one study).
     count: int
     capped: bool
     status: int | None
     aborted: bool = False
+    #: Pending responses, which per-instance servers make more of.
+    responses: int = 0
 
 
 @dataclass
@@ -233,17 +243,35 @@ class Session:
                     return response.status
 
     async def count_studies(self, transfer_syntax: str, cap: int) -> FindResult:
-        """Count the pending C-FIND responses (PS3.4 §C.4.1), C-CANCEL at ``cap``."""
+        """Count the studies of the pending C-FIND responses (PS3.4 §C.4.1),
+        C-CANCEL at ``cap`` studies or ``cap`` x RESPONSES_PER_STUDY responses."""
+        key = secrets.token_bytes(16)  # dropped with this count: digests link nothing
+        implicit = transfer_syntax == IMPLICIT_VR_LE
+        self._reassembler.key_of = lambda data: study_key(data, implicit, key)
+        try:
+            return await self._count_studies(transfer_syntax, cap)
+        finally:
+            self._reassembler.key_of = None
+
+    async def _count_studies(self, transfer_syntax: str, cap: int) -> FindResult:
         message_id = self._next_id()
         await self.conn.send(find_rq(message_id, FIND_CONTEXT, self._send_pdu, transfer_syntax))
-        count, cancelled, after_cancel = 0, False, 0
+        studies: set[bytes] = set()
+        keyless = responses_seen = 0
+        cancelled, after_cancel = False, 0
         # A node that ignores the C-CANCEL is not followed for ever.
         after_cancel_cap = cap + 16
+        max_responses = cap * RESPONSES_PER_STUDY
+
+        def result(answered: bool, status: int | None, aborted: bool = False) -> FindResult:
+            count = len(studies) + keyless
+            return FindResult(answered, count, cancelled, status, aborted, responses_seen)
+
         while True:
             try:
                 responses = await self._responses()
             except PeerAborted:
-                return FindResult(count > 0, count, cancelled, None, aborted=True)
+                return result(responses_seen > 0, None, aborted=True)
             for response in responses:
                 ours = response.command_field == C_FIND_RSP and response.responding_to == message_id
                 self._count(response, ours)
@@ -254,15 +282,19 @@ class Session:
                         after_cancel += 1
                         if after_cancel > after_cancel_cap:
                             await self.abort()
-                            return FindResult(True, count, True, None, aborted=True)
+                            return result(True, None, aborted=True)
                         continue
-                    count += 1
-                    if count >= cap:
+                    responses_seen += 1
+                    if response.key is None:
+                        keyless += 1
+                    else:
+                        studies.add(response.key)
+                    if len(studies) + keyless >= cap or responses_seen >= max_responses:
                         await self.conn.send(cancel_rq(message_id, FIND_CONTEXT, self._send_pdu))
                         cancelled = True
                     continue
-                answered = count > 0 or response.status in (SUCCESS, CANCELLED)
-                return FindResult(answered, count, cancelled, response.status)
+                answered = responses_seen > 0 or response.status in (SUCCESS, CANCELLED)
+                return result(answered, response.status)
 
     async def release(self, timeout: float) -> bool:
         """A-RELEASE (PS3.8 §7.2), briefly: a node that does not answer is

@@ -2,16 +2,25 @@
 
 Requests are encoded with pynetdicom's message classes.  Responses are
 reassembled here: command sets (always Implicit VR Little Endian, PS3.7 §6.3)
-are decoded, data set fragments are *counted and dropped unread*: a C-FIND
+are decoded, data set fragments are *counted, never decoded*: a C-FIND
 response identifier is a patient's record, and the proof of exposure needs
 only how many came back.
+
+How many *studies*: some servers answer a STUDY-level C-FIND once per
+instance (pynetdicom's own qrscp app does, LAB-NOTES), so responses are not
+studies.  While a count runs, each identifier's StudyInstanceUID
+(0020,000D) is walked to at the top level and replaced at once by a keyed
+digest (a key drawn for that count and dropped with it): distinct digests
+are counted, and neither the UID nor anything else of the identifier is
+kept.
 """
 
 from __future__ import annotations
 
+import hashlib
 import struct
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from io import BytesIO
 
@@ -40,6 +49,47 @@ CANCELLED = 0xFE00
 COMMAND_CAP = 8192
 # PRIORITY LOW (PS3.7 §9.3.1.1): a scan must not delay a clinic's own work.
 PRIORITY_LOW = 2
+# An identifier holding only what we asked for is a few hundred bytes; one
+# past this is not looked into (it counts as one study, with no key).
+IDENTIFIER_CAP = 16384
+STUDY_INSTANCE_UID = (0x0020, 0x000D)
+# Explicit VR Little Endian: VRs with a 4-byte length (PS3.5 §7.1.2).
+_LONG_VRS = frozenset(
+    {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+)
+
+#: Reads an identifier's bytes, returns its key (a digest) or None.
+KeyOf = Callable[[bytes], bytes | None]
+
+
+def study_key(data: bytes, implicit: bool, key: bytes) -> bytes | None:
+    """A keyed digest of the top-level StudyInstanceUID of a C-FIND response
+    identifier (Little Endian, PS3.5 §7.1), or None when it has none; the
+    walk reads element headers only, and the one value it reads becomes a
+    digest before it returns."""
+    offset = 0
+    while offset + 8 <= len(data):
+        tag = struct.unpack_from("<HH", data, offset)
+        if implicit:
+            (length,) = struct.unpack_from("<L", data, offset + 4)
+            header = 8
+        elif data[offset + 4 : offset + 6] in _LONG_VRS:
+            if offset + 12 > len(data):
+                return None
+            (length,) = struct.unpack_from("<L", data, offset + 8)
+            header = 12
+        else:
+            (length,) = struct.unpack_from("<H", data, offset + 6)
+            header = 8
+        if tag == STUDY_INSTANCE_UID:
+            value = data[offset + header : offset + header + length]
+            if len(value) != length or not value.strip(b"\x00 "):
+                return None
+            return hashlib.blake2b(value.strip(b"\x00 "), key=key, digest_size=16).digest()
+        if tag > STUDY_INSTANCE_UID or length == 0xFFFFFFFF:
+            return None  # elements are in tag order (PS3.5 §7.1); no walking into sequences
+        offset += header + length
+    return None
 
 
 def _encode(
@@ -92,6 +142,8 @@ class Response:
     status: int | None
     responding_to: int | None
     dataset_bytes: int
+    #: The identifier's key (KeyOf) while a count asks for keys, else None.
+    key: bytes | None = None
 
 
 def iter_pdvs(body: bytes) -> Iterator[tuple[int, int, bytes]]:
@@ -131,6 +183,10 @@ class Reassembler:
         self._pending: Dataset | None = None
         self._context = 0
         self._dataset_bytes = 0
+        #: Set for the duration of a count: data sets are then held (up to
+        #: IDENTIFIER_CAP) just long enough to be turned into their key.
+        self.key_of: KeyOf | None = None
+        self._dataset = bytearray()
 
     def feed(self, body: bytes) -> list[Response]:
         done: list[Response] = []
@@ -156,12 +212,18 @@ class Reassembler:
                     raise PduError("DIMSE data set fragment without a command")
                 # Counted, never kept: this is patient data.
                 self._dataset_bytes += len(fragment)
+                if self.key_of is not None and self._dataset_bytes <= IDENTIFIER_CAP:
+                    self._dataset += fragment
                 if is_last:
-                    done.append(self._response(self._pending))
+                    key = None
+                    if self.key_of is not None and self._dataset_bytes <= IDENTIFIER_CAP:
+                        key = self.key_of(bytes(self._dataset))
+                    self._dataset.clear()
+                    done.append(self._response(self._pending, key))
                     self._pending = None
         return done
 
-    def _response(self, command: Dataset) -> Response:
+    def _response(self, command: Dataset, key: bytes | None = None) -> Response:
         field = _int_field(command, "CommandField", None)
         if field is None:
             raise PduError("DIMSE command set with an empty command field")
@@ -171,6 +233,7 @@ class Reassembler:
             status=_int_field(command, "Status", None),
             responding_to=_int_field(command, "MessageIDBeingRespondedTo", None),
             dataset_bytes=self._dataset_bytes if self._pending is not None else 0,
+            key=key,
         )
 
 

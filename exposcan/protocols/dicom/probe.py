@@ -529,6 +529,7 @@ class DicomProbe(ServiceProbe):
                 "dicom",
                 **who,
                 study_count=find.count,
+                responses=find.responses,
                 capped=find.capped,
                 find_cap=max(1, ctx.config.find_cap),
                 query="Study Root C-FIND, STUDY level, key StudyInstanceUID only",

@@ -10,6 +10,7 @@ from exposcan.probe import NetworkProbe, ServiceProbe
 #: catalogue files are of a new kind adds its module here.
 DECLARATIONS: tuple[str, ...] = (
     "exposcan.protocols.dicom.catalogue",
+    "exposcan.protocols.ftp.catalogue",
     "exposcan.protocols.http.fingerprints",
     "exposcan.protocols.http.listing",
     "exposcan.protocols.upnp.catalogue",

@@ -40,6 +40,7 @@ MISSPELT: dict[str, tuple[str, str, str]] = {
         "candidate_extensions:",
         "candidate_extension:",
     ),
+    "ftp-banner": ("fingerprints/ftp-banners.yaml", "banners:", "baners:"),
     "remediation": ("remediation/horos.yaml", "applies:", "aplies:"),
     "upnp-igd-locations": ("upnp/igd-locations.yaml", "igd_specific: true", "igd_specfic: true"),
 }

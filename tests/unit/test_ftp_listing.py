@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from exposcan.catalogue import default_catalogue
+from exposcan.protocols.ftp.catalogue import identify
 from exposcan.protocols.ftp.listing import Entry, parse_list, parse_mlsd
-from exposcan.protocols.ftp.probe import identify
 
 
 def test_unix_list_as_vsftpd_writes_it() -> None:
@@ -70,4 +71,4 @@ def test_mlsd() -> None:
     ],
 )
 def test_banners(greeting: str, product: str | None, version: str | None) -> None:
-    assert identify(greeting) == (product, version)
+    assert identify(default_catalogue(), greeting) == (product, version)

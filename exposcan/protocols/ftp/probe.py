@@ -16,18 +16,15 @@ account.  Never a write: the client can only send read-only commands.
 
 from __future__ import annotations
 
-import re
 import time
-from dataclasses import dataclass
-from functools import cache
 from typing import ClassVar
 
-from exposcan.catalogue import Catalogue, default_catalogue
 from exposcan.healthdata import default_health_signatures
 from exposcan.imaging import default_signatures
 from exposcan.models import ErrorReason
 from exposcan.net.netio import ProbeError
 from exposcan.probe import ProbeContext, ServiceProbe
+from exposcan.protocols.ftp.catalogue import identify
 from exposcan.protocols.ftp.client import FtpClient, Reply
 from exposcan.protocols.ftp.walk import WalkLimits, WalkResult, walk_zone
 from exposcan.state import ServiceState
@@ -40,35 +37,6 @@ IMPLICIT_TLS_PORT = 990
 #: Replies to USER meaning "say that again over TLS" (RFC 4217 §5: 530,
 #: 534 "request denied for policy reasons"; vsftpd answers 530).
 _NEEDS_TLS = frozenset({530, 534, 550})
-
-
-@dataclass(frozen=True)
-class BannerFingerprint:
-    product: str
-    pattern: re.Pattern[str]
-
-
-def banners_from(catalogue: Catalogue) -> tuple[BannerFingerprint, ...]:
-    out: list[BannerFingerprint] = []
-    for entry in catalogue.entries("ftp-banner"):
-        for b in entry.get("banners", []):
-            out.append(BannerFingerprint(str(b["product"]), re.compile(str(b["pattern"]))))
-    return tuple(out)
-
-
-@cache
-def default_banners() -> tuple[BannerFingerprint, ...]:
-    return banners_from(default_catalogue())
-
-
-def identify(greeting: str) -> tuple[str | None, str | None]:
-    """(product, version) from a greeting, by the catalogue's fingerprints."""
-    for fp in default_banners():
-        m = fp.pattern.search(greeting)
-        if m:
-            version = m.groupdict().get("version")
-            return fp.product, version
-    return None, None
 
 
 def walk_limits(extra: dict[str, str], deadline: float) -> WalkLimits:
@@ -117,13 +85,13 @@ class FtpProbe(ServiceProbe):
                         raise ProbeError(ErrorReason.REFUSED, f"greeting {greeting.code}")
                     raise ProbeError(ErrorReason.PROTOCOL, "no FTP greeting")
                 service.protocol, service.confirmed, service.tls = "ftp", True, implicit
-                product, version = identify(greeting.text)
+                product, version = identify(ctx.catalogue, greeting.text)
                 features = await _features(ftp)
                 auth_tls = implicit or any(
                     f.upper().startswith("AUTH") and "TLS" in f.upper() for f in features
                 )
                 if product is None:
-                    product, version = identify((await ftp.command("SYST")).text)
+                    product, version = identify(ctx.catalogue, (await ftp.command("SYST")).text)
                 service.product = product or service.product or "FTP"
                 service.version = version or service.version
                 service.details["ftp_auth_tls"] = auth_tls

@@ -257,6 +257,10 @@ class Lab:
         (self.host_dir(t.QRSCP.name) / "instances").mkdir(parents=True)
         canary.write_studies(t.QRSCP_STUDIES, self.host_dir(t.QRSCP.name) / "canary")
         self._install_resolvers()
+        # The internet host's /etc/hosts: the practice's name, A and AAAA.
+        hosts = self._resolver_dir(t.INET.name)
+        hosts.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.host_dir(t.INET.name) / "hosts", hosts / "hosts")
         # miniupnpd reads its lease file at start, deletes it and rewrites it.
         leases = self.host_dir(t.BOX.name) / "miniupnpd" / "leases"
         leases.parent.mkdir(parents=True)

@@ -284,9 +284,12 @@ INET: Final = Host(
     INET_IP,
     "wan",
     (),
-    (),
+    ("inet/hosts",),
     "a host on the internet, in front of the box",
 )
+#: The practice's public name (docker/inet/hosts, on the internet host only):
+#: A = the box's public IPv4 address, AAAA = the PACS's global IPv6 address.
+PUBLIC_NAME: Final = "pacs.cabinet-radio.test"
 
 #: Every host, box first (it is the LAN gateway and the WAN router).
 HOSTS: Final[tuple[Host, ...]] = (

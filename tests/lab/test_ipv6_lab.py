@@ -207,3 +207,23 @@ def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     return env
+
+
+def test_a_name_with_a_and_aaaa_records_is_scanned_on_both(lab: Lab, tmp_path: Path) -> None:
+    # Given the practice's public name: A = the box, AAAA = the PACS itself
+    out = tmp_path / "name.json"
+    # When the internet host scans the name on the PACS's two ports
+    proc = run_exposcan(
+        lab,
+        t.INET.name,
+        ["scan", "--vantage", "internet", "-p", "104,8042", "-o", str(out), t.PUBLIC_NAME],
+        timeout=115,
+    )
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    report = assert_valid_report(out.read_text())
+    # Then both addresses were scanned, and imaging is reached through each:
+    # the box's forwards over IPv4, the PACS itself over IPv6
+    exposed = set(_findings(report, "exposure.internet-imaging"))
+    for address in (str(t.BOX_WAN_IP), PACS6):
+        assert {(address, t.PACS_DICOM_PORT), (address, t.PACS_HTTP_PORT)} <= exposed
+    assert report["scan"]["targets"] == [t.PUBLIC_NAME]

@@ -315,3 +315,15 @@ def test_qrscp_runs_pynetdicoms_app_with_the_topology_arguments(compose: dict[st
         f"-aec {t.QRSCP_AET} {t.QRSCP.ip} {t.QRSCP_PORT}"
         in (DOCKER / "canary" / "load.sh").read_text()
     )
+
+
+def test_the_public_name_has_an_a_and_an_aaaa_record() -> None:
+    # Given the internet host's hosts file
+    lines = [
+        line.split()
+        for line in (DOCKER / "inet" / "hosts").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    # Then the practice's name is the box's public IPv4 and the PACS's IPv6
+    addresses = {a for a, *names in lines if t.PUBLIC_NAME in names}
+    assert addresses == {str(t.BOX_WAN_IP), str(t.global_ipv6(t.PACS))}

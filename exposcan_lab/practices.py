@@ -11,6 +11,10 @@ A small lab of its own, apart from the main practice lab (topology.py):
                         (a page naming a canary patient: it must never reach
                         a report) and the reflector's client
 
+Practice 1 also has IPv6: its box routes 2001:db8:ca01::/56 (no NAT, no
+inbound filter), the LAN host has 2001:db8:ca01:1::10 and a second device
+address ::20; the reflector has 2001:db8:ffff::2.
+
 Each practice asks the reflector from its LAN host; the box's NAT makes the
 request come from its own public address, which is what the reflector scans
 back.  Everything stays inside the namespaces (198.18.0.0/15, 203.0.113.0/24);
@@ -42,9 +46,10 @@ from . import topology as t
 
 NET = "rx-net"
 REFLECTOR_IP = "203.0.113.2"
+REFLECTOR_IP6 = "2001:db8:ffff::2"
 REFLECTOR_PORT = 8443
 REDIS_URL = "redis://127.0.0.1:6379/0"
-WAN_SOURCES = "203.0.113.0/24"
+WAN_SOURCES = "203.0.113.0/24,2001:db8::/32"
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -75,6 +80,34 @@ class Practice:
     @property
     def public_port(self) -> int:
         return 8000 + self.number
+
+    # IPv6, practice 1 only: its box routes the /56 its provider delegates
+    # (no NAT66, no inbound filter), as the French boxes of issue 11 do.
+    @property
+    def ipv6(self) -> bool:
+        return self.number == 1
+
+    @property
+    def box_wan_ip6(self) -> str:
+        return f"2001:db8:ffff::1{self.number}"
+
+    @property
+    def prefix56(self) -> str:
+        return f"2001:db8:ca0{self.number}::/56"
+
+    @property
+    def box_lan_ip6(self) -> str:
+        return f"2001:db8:ca0{self.number}:1::1"
+
+    @property
+    def host_ip6(self) -> str:
+        return f"2001:db8:ca0{self.number}:1::10"
+
+    @property
+    def device_ip6(self) -> str:
+        """A second device of the practice (a second address of the LAN
+        host, deprecated so that it is never the source of a request)."""
+        return f"2001:db8:ca0{self.number}:1::20"
 
 
 PRACTICES = tuple(Practice(n) for n in (1, 2, 3))
@@ -116,6 +149,10 @@ class Practices:
     @property
     def url(self) -> str:
         return f"https://{REFLECTOR_IP}:{REFLECTOR_PORT}"
+
+    @property
+    def url6(self) -> str:
+        return f"https://[{REFLECTOR_IP6}]:{REFLECTOR_PORT}"
 
     @property
     def ca_file(self) -> Path:
@@ -166,6 +203,8 @@ class Practices:
                 *self._exposcan("serve"),
                 "--listen",
                 f"{REFLECTOR_IP}:{REFLECTOR_PORT}",
+                "--listen",
+                f"[{REFLECTOR_IP6}]:{REFLECTOR_PORT}",
                 "--cert",
                 str(self.dir / "cert.pem"),
                 "--key",
@@ -189,6 +228,7 @@ class Practices:
             ip("-n", self.ns(role), "link", "set", "lo", "up")
         ip("-n", net, "link", "add", "br0", "type", "bridge")
         ip("-n", net, "addr", "add", f"{REFLECTOR_IP}/24", "dev", "br0")
+        ip("-n", net, "-6", "addr", "add", f"{REFLECTOR_IP6}/64", "dev", "br0", "nodad")
         ip("-n", net, "link", "set", "br0", "up")
         for p in PRACTICES:
             box, lan = self.ns(p.box), self.ns(p.lan)
@@ -227,9 +267,23 @@ class Practices:
                 f"iptables-legacy -t raw -A PREROUTING -i wan0 -s {REFLECTOR_IP}"
             )
             netns.run_in(box, ["sh", "-c", script])
+            if p.ipv6:
+                self._ipv6(p)
+
+    def _ipv6(self, p: Practice) -> None:
+        ip = netns.ip
+        net, box, lan = self.ns(NET), self.ns(p.box), self.ns(p.lan)
+        ip("-n", box, "-6", "addr", "add", f"{p.box_wan_ip6}/64", "dev", "wan0", "nodad")
+        ip("-n", box, "-6", "addr", "add", f"{p.box_lan_ip6}/64", "dev", "lan0", "nodad")
+        netns.run_in(box, ["sh", "-c", "echo 1 > /proc/sys/net/ipv6/conf/all/forwarding"])
+        ip("-n", net, "-6", "route", "add", p.prefix56, "via", p.box_wan_ip6)
+        ip("-n", lan, "-6", "addr", "add", f"{p.host_ip6}/64", "dev", "eth0", "nodad")
+        argv = ["addr", "add", f"{p.device_ip6}/64", "dev", "eth0", "nodad", "preferred_lft", "0"]
+        ip("-n", lan, "-6", *argv)
+        ip("-n", lan, "-6", "route", "add", "default", "via", p.box_lan_ip6)
 
     def _files(self) -> None:
-        write_certificate(self.dir, REFLECTOR_IP)
+        write_certificate(self.dir, REFLECTOR_IP, REFLECTOR_IP6)
         from exposcan.reflector.tokens import add_token
 
         self.token, _ = add_token(self.dir / "tokens", "lab practices")
@@ -260,6 +314,7 @@ http {{
     scgi_temp_path {d}/nginx-tmp/scgi;
     server {{
         listen {p.host_ip}:80;
+        {"listen [::]:80 ipv6only=on;" if p.ipv6 else ""}
         root {d}/www;
     }}
 }}
@@ -375,7 +430,7 @@ http {{
         self.down()
 
 
-def write_certificate(folder: Path, address: str) -> None:
+def write_certificate(folder: Path, *addresses: str) -> None:
     """A private CA (ca.pem) and the reflector's certificate for ``address``
     (cert.pem, key.pem): a self-hosted reflector's set-up."""
     now = datetime.datetime.now(datetime.UTC)
@@ -405,7 +460,9 @@ def write_certificate(folder: Path, address: str) -> None:
         .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=7))
         .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(address))]),
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]
+            ),
             critical=False,
         )
         .sign(ca_key, hashes.SHA256())

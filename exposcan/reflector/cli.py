@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from exposcan.reflector.scope import GLOBAL, ScopeError, Sources
 from exposcan.reflector.tokens import TokenFileError, TokenStore, add_token
 
 EXIT_OK, EXIT_ERROR = 0, 2
+REDIS_ENV = "EXPOSCAN_REFLECTOR_REDIS"
 EXTRA_HINT = "the reflector's Redis mode needs arq: pip install 'exposcan[reflector]'"
 
 
@@ -67,7 +69,13 @@ def _scan_options(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="read deadline of a probe, as scan --timeout [5]",
     )
-    parser.add_argument("--redis", metavar="URL", help="redis://HOST:PORT/DB: the job queue")
+    parser.add_argument(
+        "--redis",
+        metavar="URL",
+        default=os.environ.get(REDIS_ENV) or None,
+        help=f"redis://[:PASSWORD@]HOST:PORT/DB: the job queue [${REDIS_ENV}, which "
+        "keeps a password off the command line]",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log each request")
 
 
@@ -78,7 +86,13 @@ def add_parser(sub: Any) -> None:
     )
     commands = reflector.add_subparsers(dest="reflector_command", required=True)
     serve = commands.add_parser("serve", help="run the HTTPS front")
-    serve.add_argument("--listen", type=_listen, default=("0.0.0.0", 8443), metavar="HOST:PORT")
+    serve.add_argument(
+        "--listen",
+        type=_listen,
+        action="append",
+        metavar="HOST:PORT",
+        help="repeatable, one port for all (e.g. an IPv4 and an IPv6 address) [0.0.0.0:8443]",
+    )
     serve.add_argument("--cert", type=Path, required=True, help="TLS certificate chain (PEM)")
     serve.add_argument("--key", type=Path, required=True, help="its private key (PEM)")
     serve.add_argument("--tokens", type=Path, required=True, help="the hashed tokens file")
@@ -185,6 +199,11 @@ def _run_worker(args: argparse.Namespace, policy: ScanPolicy, sources: Sources) 
 def _serve(args: argparse.Namespace, policy: ScanPolicy, sources: Sources) -> int:
     from exposcan.reflector.server import Bounds, Reflector, server_tls, serving
 
+    listen: list[tuple[str, int]] = args.listen or [("0.0.0.0", 8443)]
+    hosts = [host for host, _ in listen]
+    port = listen[0][1]
+    if any(p != port for _, p in listen):
+        raise ValueError("every --listen must use the same port")
     tokens = TokenStore(args.tokens)
     tls = server_tls(args.cert, args.key)
     if args.redis:
@@ -213,8 +232,7 @@ def _serve(args: argparse.Namespace, policy: ScanPolicy, sources: Sources) -> in
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, stop.set)
         loop.add_signal_handler(signal.SIGTERM, stop.set)
-        host, port = args.listen
-        async with serving(reflector, host, port, tls) as bound:
+        async with serving(reflector, hosts, port, tls) as bound:
             print(
                 f"exposcan: reflector on https://{bound[0]}:{bound[1]} "
                 f"({'Redis queue' if args.redis else 'in-process jobs'}, "

@@ -25,7 +25,7 @@ import logging
 import ssl
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -343,9 +343,10 @@ def server_tls(cert: Path, key: Path) -> ssl.SSLContext:
 
 @asynccontextmanager
 async def serving(
-    reflector: Reflector, host: str, port: int, tls: ssl.SSLContext
+    reflector: Reflector, host: str | Sequence[str], port: int, tls: ssl.SSLContext
 ) -> AsyncIterator[tuple[str, int]]:
-    """Listen on ``host:port`` (0: any free port); yields the bound address."""
+    """Listen on ``host:port`` (several hosts: one port; 0: any free port);
+    yields the first bound address."""
     bounds = reflector.bounds
     runner = web.AppRunner(
         reflector.app(),

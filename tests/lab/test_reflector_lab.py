@@ -152,3 +152,31 @@ def test_a_bad_token_is_refused(practices: Practices, tmp_path: Path) -> None:
     assert proc.stderr.strip().splitlines() == [
         "exposcan: error: the token was refused: unknown or missing token (HTTP 401)"
     ]
+
+
+def test_ipv6_devices_inside_the_practice_56(practices: Practices) -> None:
+    lab = practices
+    practice = next(p for p in PRACTICES if p.ipv6)
+    base = [sys.executable, "-m", "exposcan", "reflector", "check", lab.url6]
+    base += ["--ca-file", str(lab.ca_file), "--token-file", str(lab.dir / "token")]
+    out = lab.dir / "ipv6.json"
+    # Given the practice's LAN host asking over IPv6, naming a second device of its /56
+    proc = lab.run(practice.lan, [*base, "--ipv6", practice.device_ip6, "-o", str(out)])
+    # Then both its own address and the device are scanned, and nothing else
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(out.read_text())
+    assert report["scan"]["targets"] == [practice.host_ip6, practice.device_ip6]
+    assert sorted(h["address"] for h in report["hosts"]) == sorted(
+        [practice.host_ip6, practice.device_ip6]
+    )
+    for host in report["hosts"]:  # nginx on every IPv6 address, no forward needed
+        assert [s["port"] for s in host["services"]] == [80]
+    # Given an address outside its /56 (another practice's prefix), Then refused
+    other = "2001:db8:ca02:1::10"
+    proc = lab.run(practice.lan, [*base, "--ipv6", practice.device_ip6, "--ipv6", other])
+    assert proc.returncode == 2
+    assert "outside your source's /56" in proc.stderr
+    # Given IPv6 addresses named over IPv4, Then refused
+    v4 = [*base[:5], lab.url, *base[6:], "--ipv6", practice.host_ip6]
+    proc = lab.run(practice.lan, v4)
+    assert proc.returncode == 2 and "over IPv6" in proc.stderr

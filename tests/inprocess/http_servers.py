@@ -10,7 +10,7 @@ import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address
+from ipaddress import ip_address
 from pathlib import Path
 
 import pytest
@@ -212,8 +212,9 @@ async def scan_http(
     intrusive: bool = False,
     vantage: Vantage = Vantage.LAN,
     timeout: float = 2.0,
+    address: str = "127.0.0.1",
 ) -> tuple[Scanner, Report]:
-    """The real engine with only the HTTP probe, on 127.0.0.1:``port``, which
+    """The real engine with only the HTTP probe, on ``address``:``port``, which
     the port catalogue is made to guess as HTTP (plain or TLS)."""
     monkeypatch.setitem(
         default_catalogue().ports, port, PortEntry(port=port, protocol="http", tls=tls_guess)
@@ -228,7 +229,7 @@ async def scan_http(
         intrusive=intrusive,
     )
     scanner = Scanner(config, default_catalogue(), [HttpProbe], [])
-    await scanner.run([IPv4Address("127.0.0.1")], ["127.0.0.1"])
+    await scanner.run([ip_address(address)], [address])
     report = scanner.report(complete=True)
     assert_valid_report(report)
     return scanner, report

@@ -371,3 +371,25 @@ async def test_box_admin_from_internet(monkeypatch: pytest.MonkeyPatch) -> None:
     assert rules(outside)["http.admin-internet"]["product"] == "Orange Livebox"
     assert "http.admin-internet" not in rules(inside)
     assert inside.hosts[0].services[0].product == "Orange Livebox"
+
+
+async def test_open_orthanc_over_ipv6_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the same 2020-state Orthanc listening on ::1 only
+    seen = Seen()
+    async with serve(orthanc_app(seen), host="::1") as port:
+        # When the HTTP probe scans the IPv6 address (URLs need [brackets])
+        _, report = await scan_http(port, monkeypatch, address="::1")
+    # Then the same proof holds over IPv6, on the IPv6 host
+    found = {(f.rule, f.host) for f in report.findings}
+    assert ("http.pacs-unauthenticated", "::1") in found
+    assert report.hosts[0].address == "::1"
+    assert seen.paths and report.errors == []
+
+
+async def test_nothing_on_ipv6_loopback_is_no_finding(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the Orthanc on 127.0.0.1 only
+    async with serve(orthanc_app(Seen())) as port:
+        # When ::1 is scanned on that port
+        _, report = await scan_http(port, monkeypatch, address="::1")
+    # Then nothing answers there: no host, no finding
+    assert report.findings == [] and report.hosts == []

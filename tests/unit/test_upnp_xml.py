@@ -193,3 +193,53 @@ def test_soap_envelope_escapes_arguments() -> None:
     root = x.parse_xml(body)
     assert root.tag.endswith("Envelope")
     assert b"<NewPortMappingIndex>3&lt;</NewPortMappingIndex>" in body
+
+
+# The WANIPv6FirewallControl service of the lab's miniupnpd (IGD:2), beside
+# its WANIPConnection:2.
+IPV6_FC_SERVICE = b"""<service>
+<serviceType>urn:schemas-upnp-org:service:WANIPv6FirewallControl:1</serviceType>
+<serviceId>urn:upnp-org:serviceId:WANIPv6Firewall1</serviceId><SCPDURL>/WANIP6FC.xml</SCPDURL>
+<controlURL>/ctl/IP6FCtl</controlURL><eventSubURL>/evt/IP6FCtl</eventSubURL></service>"""
+
+
+def test_description_names_the_ipv6_firewall_service_when_there_is_one() -> None:
+    # Given the lab box's description with and without its IPv6 firewall service
+    with_fc = ROOT_DESC.replace(
+        b"</service></serviceList></device></deviceList>",
+        b"</service>" + IPV6_FC_SERVICE + b"</serviceList></device></deviceList>",
+    )
+    location = "http://198.18.0.1:49152/rootDesc.xml"
+    # Then it is found (and is not taken for a WAN connection), or is None
+    desc = x.parse_description(with_fc, location)
+    assert desc.ipv6_firewall == x.WanService(
+        "urn:schemas-upnp-org:service:WANIPv6FirewallControl:1",
+        "http://198.18.0.1:49152/ctl/IP6FCtl",
+    )
+    assert len(desc.services) == 1
+    assert x.parse_description(ROOT_DESC, location).ipv6_firewall is None
+
+
+@pytest.mark.parametrize(
+    ("enabled", "pinholes", "expected"),
+    [
+        ("1", "1", x.FirewallStatus(True, True)),
+        ("0", "0", x.FirewallStatus(False, False)),
+        ("", "maybe", x.FirewallStatus(None, None)),
+    ],
+)
+def test_get_firewall_status_answer(
+    enabled: str, pinholes: str, expected: x.FirewallStatus
+) -> None:
+    # Given a GetFirewallStatus answer (WANIPv6FirewallControl:1 §2.4.1)
+    body = (
+        '<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">'
+        "<s:Body><u:GetFirewallStatusResponse "
+        'xmlns:u="urn:schemas-upnp-org:service:WANIPv6FirewallControl:1">'
+        f"<FirewallEnabled>{enabled}</FirewallEnabled>"
+        f"<InboundPinholeAllowed>{pinholes}</InboundPinholeAllowed>"
+        "</u:GetFirewallStatusResponse></s:Body></s:Envelope>"
+    ).encode()
+    # Then both flags are read; what is not a flag stays unknown (None)
+    values = x.parse_action_response(body, "GetFirewallStatus")
+    assert x.firewall_status(values) == expected

@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from ipaddress import IPv6Address, ip_address
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import aiohttp
 from pydantic import ValidationError
 from yarl import URL
 
@@ -35,6 +35,11 @@ from exposcan.reflector.wire import (
 )
 
 # Names of environment variables, not secrets.
+if TYPE_CHECKING:
+    # Imported when a request is made: every scan imports this module (for
+    # load_token) and aiohttp costs ~0.1 s to import.
+    import aiohttp
+
 TOKEN_ENV = "EXPOSCAN_OUTSIDE_TOKEN"  # noqa: S105
 TOKEN_FILE_ENV = "EXPOSCAN_OUTSIDE_TOKEN_FILE"  # noqa: S105
 #: A token is one short line of URL-safe characters (``add-token`` makes 43).
@@ -95,6 +100,8 @@ def _checked_token(value: str, where: str) -> str:
 
 
 def _pin(pin_sha256: str) -> aiohttp.Fingerprint:
+    import aiohttp
+
     digest = pin_sha256.replace(":", "").strip().lower()
     try:
         raw = bytes.fromhex(digest)
@@ -184,6 +191,8 @@ async def request_outside_view(
 ) -> OutsideView:
     """Ask the reflector at ``url`` (https://HOST[:PORT]) to scan this network's
     public address back; raises :class:`ReflectorError` on any failure."""
+    import aiohttp
+
     target = _scan_url(url)
     tls = _tls(ca_file, pin_sha256)
     token = _checked_token(token, "the token")

@@ -167,3 +167,34 @@ def test_a_job_given_twice_gets_two_answers() -> None:
     finally:
         listener.close()
     assert results == [PortResult("127.0.0.1", port, PortState.OPEN)] * 2
+
+
+@root_only
+def test_syn_sweep_over_ipv6_loopback() -> None:
+    # Given a listener on ::1 and a closed port next to it
+    listener = socket.socket(socket.AF_INET6)
+    listener.bind(("::1", 0))
+    listener.listen(8)
+    spare = socket.socket(socket.AF_INET6)
+    spare.bind(("::1", 0))
+    closed = spare.getsockname()[1]
+    spare.close()
+    ports = [listener.getsockname()[1], closed]
+    results: list[PortResult] = []
+    try:
+        # When the SYN sweep (a raw IPv6 socket) scans both
+        syn_sweep(
+            iter(("::1", p) for p in ports),
+            window=8,
+            timeout=1.0,
+            rate=0,
+            on_result=results.append,
+            stop=threading.Event(),
+        )
+    finally:
+        listener.close()
+    # Then the listener is open and the other port closed, as connect() says
+    assert {r.port: r.state for r in results} == {
+        ports[0]: PortState.OPEN,
+        ports[1]: PortState.CLOSED,
+    }

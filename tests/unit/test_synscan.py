@@ -151,3 +151,15 @@ def test_scan_type_selection() -> None:
     assert choose_sweeper("connect") is sweep
     with pytest.raises(ValueError, match="unknown scan type"):
         choose_sweeper("xmas")
+
+
+def test_an_ipv6_syn_checksums_with_the_ipv6_pseudo_header() -> None:
+    # Given a SYN between two IPv6 addresses (2001:db8::/32)
+    src = socket.inet_pton(socket.AF_INET6, "2001:db8:ffff::50")
+    dst = socket.inet_pton(socket.AF_INET6, "2001:db8:ca:1:e1:ff:fe00:a")
+    header = SynTemplate(src, 40000).packet(dst, 104, 0x12345678)
+    # Then the receiver's check with RFC 8200 §8.1's pseudo-header passes
+    # (addresses, 32-bit length, three zero bytes, next header 6)
+    pseudo = src + dst + len(header).to_bytes(4, "big") + b"\0\0\0" + bytes([socket.IPPROTO_TCP])
+    assert ones_complement_sum(pseudo + header) == 0xFFFF
+    assert header == build_syn(src, dst, 40000, 104, 0x12345678)

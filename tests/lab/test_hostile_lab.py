@@ -10,6 +10,8 @@ bound.
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -17,6 +19,7 @@ import pytest
 from exposcan_lab import Lab
 from exposcan_lab import topology as t
 from tests.lab.conftest import FullScan
+from tests.lab.lab_state import run_measured
 
 pytestmark = pytest.mark.lab
 
@@ -116,3 +119,142 @@ def test_the_scan_is_bounded_in_time_and_memory(full_scan: FullScan) -> None:
     # and the scan completed (not cut by a signal or a crash)
     assert full_scan.report["scan"]["complete"] is True
     assert "Traceback" not in run.stderr
+
+
+# --- Issue 15: services that answer and lie (hostile2), malformed answers
+# (hostile3) ------------------------------------------------------------------
+
+H2, H3 = str(t.HOSTILE2.ip), str(t.HOSTILE3.ip)
+
+#: (host, port) -> (probe, reason, words of the detail) of the one error each gives.
+EXPECTED_ROUND2: dict[tuple[str, int], tuple[str, str, str]] = {
+    # Accepted, then A-ABORT at once: its contexts were never usable.
+    (H2, t.ABORT_DICOM_PORT): ("dicom", "protocol", "before any answer"),
+    # The C-ECHO answer dripped one byte a second: the read deadline.
+    (H2, t.DRIP_DICOM_PORT): ("dicom", "timeout", ""),
+    # C-ECHO responses to another message ID, without end: cut, not followed.
+    (H2, t.FLOOD_DICOM_PORT): ("dicom", "protocol", "messages never sent"),
+    # SESSION_SETUP answered by a frame announcing 16 MiB: refused unread.
+    (H2, t.SMB_DRIP_PORT): ("smb", "too-large", "announces 16777215 bytes"),
+    # /statistics with patients -7, studies 10^40: the proof refused.
+    (H2, t.FAKE_ORTHANC_PORT): ("http", "protocol", "proof refused"),
+    # SESSION_SETUP answered with garbage: an answer, malformed (not "none").
+    (H3, t.SMB_GARBLED_PORT): ("smb", "protocol", "could not parse"),
+    # A 64 KiB header line: malformed HTTP, not TLS.
+    (H3, t.LONG_HEADER_PORT): ("http", "protocol", "malformed HTTP answer"),
+}
+
+
+def _findings_of(report: dict[str, Any], host: str) -> dict[tuple[str, int], dict[str, Any]]:
+    return {(f["rule"], f["port"]): f for f in report["findings"] if f["host"] == host}
+
+
+def test_round_two_cases_are_one_error_each_with_the_right_cause(full_scan: FullScan) -> None:
+    report = full_scan.report
+    # Given issue 15's hostile services, met by the full scan
+    for (host, port), (probe, reason, words) in EXPECTED_ROUND2.items():
+        errors = _errors_at(report, host, port)
+        # Then each is exactly one error of its probe and reason, naming its cause
+        assert [(e["probe"], e["reason"]) for e in errors] == [(probe, reason)], (host, port)
+        assert words in errors[0]["detail"], (host, port, errors[0]["detail"])
+        assert "no session setup answer" not in errors[0]["detail"]
+    # And the benign ones (soft 404, listings, tiny PDU, long CN) give no error
+    for host, port in (
+        (H2, t.SOFT_404_PORT),
+        (H2, t.LISTING_PORT),
+        (H2, t.HUGE_LISTING_PORT),
+        (H2, t.TINY_PDU_DICOM_PORT),
+        (H3, t.LONG_CN_TLS_PORT),
+    ):
+        assert _errors_at(report, host, port) == [], (host, port)
+
+
+def test_round_two_lies_make_no_false_finding(full_scan: FullScan) -> None:
+    report = full_scan.report
+    found = _findings_of(report, H2)
+    rules = {rule for rule, _ in found}
+    # Then no storage or query exposure from a node that aborted, dripped or
+    # flooded, and no PACS data proven by impossible counts
+    assert not rules & {"dicom.store-open", "dicom.query-open", "http.pacs-unauthenticated"}
+    dicom_ports = {port for rule, port in found if rule.startswith("dicom.")}
+    assert dicom_ports <= {t.TINY_PDU_DICOM_PORT}, found
+    # ... the one node that answered its C-ECHO is open to any caller, nothing more
+    assert ("dicom.association-open", t.TINY_PDU_DICOM_PORT) in found
+    services = {
+        s["port"]: s for s in next(h for h in report["hosts"] if h["address"] == H2)["services"]
+    }
+    # ... the soft 404 is no product (not dcm4chee, not MedDream)
+    assert services[t.SOFT_404_PORT]["product"] is None
+    # ... the fake API's product names its own DICOM port only
+    assert services[t.TINY_PDU_DICOM_PORT]["product"] == "Orthanc"
+    for port in (t.ABORT_DICOM_PORT, t.DRIP_DICOM_PORT, t.FLOOD_DICOM_PORT):
+        assert services[port]["product"] != "Orthanc", port
+    # and hostile3's malformed answers make no finding at all
+    assert _findings_of(report, H3) == {}
+
+
+def test_listings_over_the_start_cap_are_reported(full_scan: FullScan) -> None:
+    found = _findings_of(full_scan.report, H2)
+    # Given a 660 KB listing of 5,000 DICOM files, and one over the 1 MiB page cap
+    for port in (t.LISTING_PORT, t.HUGE_LISTING_PORT):
+        # Then each is an imaging listing, with what the capped part proves
+        listing = found[("http.listing-imaging", port)]["evidence"]
+        assert 0 < listing["imaging_files"] <= t.LISTING_FILES + 1000, port
+        assert listing["files_seen"] >= listing["imaging_files"], port
+
+
+def test_tiny_maximum_pdu_is_respected(lab: Lab, full_scan: FullScan) -> None:
+    # Given the node announcing a 16-byte maximum PDU, met by the full scan
+    log = (lab.host_dir(t.HOSTILE2.name) / "hostile.log").read_text()
+    # Then it was associated with and released, and never got a larger P-DATA
+    assert "tiny PDU released" in log
+    assert "PDU OVER MAX" not in log
+
+
+def test_the_process_ends_with_its_report(full_scan: FullScan) -> None:
+    run, scan = full_scan.run, full_scan.report["scan"]
+    took = (
+        datetime.fromisoformat(scan["finished"]) - datetime.fromisoformat(scan["started"])
+    ).total_seconds()
+    print(
+        f"\nfull lab scan: process {run.elapsed:.1f} s (start to exit), report's scan "
+        f"time {took:.1f} s, peak RSS {run.max_rss_mib:.0f} MiB"
+    )
+    # Then the process start to exit is the report's scan time within 2 s: no
+    # thread outlives the last deadline (issue 15: 240 s after the report)
+    assert run.elapsed - took < 2.0
+
+
+def test_a_flood_does_not_starve_an_honest_host(
+    lab: Lab, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # Given the flooding DICOM node and the open PACS, scanned together
+    work = tmp_path_factory.mktemp("flood")
+    out = work / "report.json"
+    ports = f"{t.FLOOD_DICOM_PORT},{t.PACS_DICOM_PORT},{t.PACS_HTTP_PORT}"
+    run = run_measured(
+        lab, t.WS.name, ["scan", H2, str(t.PACS.ip), "-p", ports, "-o", str(out)], work
+    )
+    assert run.returncode in (0, 1), run.stderr[-2000:]
+    report = json.loads(out.read_text())
+    pacs = str(t.PACS.ip)
+    # Then the flood is one protocol error, and the honest host's results are
+    # intact: no error of its own, its query and web exposure found
+    assert [(e["host"], e["port"], e["reason"]) for e in report["errors"]] == [
+        (H2, t.FLOOD_DICOM_PORT, "protocol")
+    ]
+    found = _findings_of(report, pacs)
+    assert ("dicom.query-open", t.PACS_DICOM_PORT) in found
+    assert ("http.pacs-unauthenticated", t.PACS_HTTP_PORT) in found
+    print(f"\nflood + honest host: {run.elapsed:.1f} s, peak RSS {run.max_rss_mib:.0f} MiB")
+
+
+def test_quiet_scan_prints_nothing_even_for_a_64_kib_certificate_cn(
+    lab: Lab, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # Given hostile3 (a TLS certificate whose CN is 64 KiB, malformed answers)
+    work = tmp_path_factory.mktemp("quiet")
+    run = run_measured(lab, t.WS.name, ["scan", "-q", H3, "-o", str(work / "r.json")], work)
+    # Then quiet mode prints nothing at all: no library warning either
+    assert run.returncode in (0, 1), run.stderr[-2000:]
+    assert (run.stdout, run.stderr) == ("", "")

@@ -217,6 +217,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "terminal.severity": "severity",
         "terminal.finding": "finding",
         "terminal.evidence": "evidence",
+        "terminal.aggregated": "{count} findings of this kind on this host, ports {ports}: "
+        "the JSON and HTML reports list each",
     },
     "fr": {
         "title": "Exposition des images médicales : rapport d'analyse",
@@ -412,6 +414,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "terminal.severity": "gravité",
         "terminal.finding": "constat",
         "terminal.evidence": "preuve",
+        "terminal.aggregated": "{count} constats de ce type sur cette machine, ports {ports} : "
+        "les rapports JSON et HTML les détaillent",
     },
 }
 

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from exposcan.catalogue import default_catalogue
-from exposcan.models import Report, Severity
+from exposcan.models import Finding, Report, Severity
 from exposcan.net.targets import url_host
 from exposcan.report.i18n import Texts
 from exposcan.report.outside_text import door_rows, outside_facts
@@ -127,6 +127,32 @@ def _outside_parts(report: Report, texts: Texts) -> list[object]:
     return parts
 
 
+#: Information findings of one rule on one host past this many are one row
+#: in the terminal (issue 15: one lying box made 256 of them, 900 lines).
+AGGREGATE_OVER = 3
+_PORTS_SHOWN = 5
+
+
+def _rows(findings: Sequence[Finding]) -> list[tuple[Finding, int, list[int]]]:
+    """(finding, how many it stands for, their ports), worst first; info
+    findings of one rule and host over AGGREGATE_OVER folded into the first."""
+    groups: dict[tuple[str, str], list[Finding]] = {}
+    for f in findings:
+        if f.severity is Severity.INFO:
+            groups.setdefault((f.rule, f.host), []).append(f)
+    rows: list[tuple[Finding, int, list[int]]] = []
+    folded: set[tuple[str, str]] = set()
+    for f in sorted(findings, key=lambda f: -f.severity.rank):
+        group = groups.get((f.rule, f.host), [])
+        if len(group) <= AGGREGATE_OVER:
+            rows.append((f, 1, []))
+        elif (f.rule, f.host) not in folded:
+            folded.add((f.rule, f.host))
+            ports = sorted({g.port for g in group if g.port is not None})
+            rows.append((f, len(group), ports))
+    return rows
+
+
 def render_summary(report: Report, outputs: Sequence[str] = (), lang: str = "en") -> Group:
     """The end-of-scan summary: the verdict, the findings by severity, then
     where the full report is (the -o paths)."""
@@ -147,14 +173,20 @@ def render_summary(report: Report, outputs: Sequence[str] = (), lang: str = "en"
         table.add_column(texts("finding.where"), no_wrap=True)
         table.add_column(texts("terminal.finding"), ratio=2)
         table.add_column(texts("terminal.evidence"), ratio=3)
-        for f in sorted(report.findings, key=lambda f: -f.severity.rank):
+        for f, count, ports in _rows(report.findings):
             where = f"{url_host(f.host)}:{f.port}" if f.port is not None else f.host
+            evidence = _evidence_summary(f.evidence)
+            if count > 1:
+                where = url_host(f.host)
+                shown = ",".join(map(str, ports[:_PORTS_SHOWN]))
+                shown += ",..." if len(ports) > _PORTS_SHOWN else ""
+                evidence = texts("terminal.aggregated", count=count, ports=shown or "-")
             what = Text.assemble(_rule_name(f.rule, f.title, lang), "\n", (f.rule, "dim"))
             table.add_row(
                 Text(texts("severity." + f.severity.value), SEVERITY_STYLE[f.severity]),
                 where,
                 what,
-                _evidence_summary(f.evidence),
+                evidence,
             )
         parts.append(table)
     else:

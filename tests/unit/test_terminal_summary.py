@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from exposcan.models import Vantage
+from exposcan.models import Severity, Vantage
 from exposcan.report.terminal import render_summary
 from tests.unit.test_html_report import lab_like_report
 
@@ -48,3 +48,25 @@ def test_an_internet_side_summary_does_not_judge_the_lan() -> None:
     with console.capture() as capture:
         console.print(render_summary(lab_like_report(Vantage.INTERNET), []))
     assert "Not known from here" in capture.get()
+
+
+def test_information_findings_of_one_kind_and_host_are_one_row() -> None:
+    # Given a report where one box lists 256 forwards (256 info findings of
+    # one rule) besides the lab-like findings
+    base = lab_like_report()
+    info = next(f for f in base.findings if f.severity is Severity.INFO)
+    many = [info.model_copy(update={"port": 1000 + i}) for i in range(256)]
+    report = base.model_copy(update={"findings": [*base.findings, *many]})
+    console = Console(width=200, record=True, color_system=None)
+    with console.capture() as capture:
+        console.print(render_summary(report, []))
+    out = capture.get()
+    # Then they are one row naming how many and a few ports, the others intact
+    assert "257 findings of this kind on this host, ports" in out
+    assert out.count(info.rule) == 1
+    assert len(out.splitlines()) < 120
+    # and a handful of findings of one kind are still listed one by one
+    few = base.model_copy(update={"findings": [*base.findings, *many[:2]]})
+    with console.capture() as capture:
+        console.print(render_summary(few, []))
+    assert capture.get().count(info.rule) == 3

@@ -64,6 +64,7 @@ from exposcan.probe import ProbeContext, ServiceProbe
 from exposcan.protocols.dicom.association import (
     FIND_CONTEXT,
     RESPONSE_SLACK,
+    RESPONSES_PER_STUDY,
     VERIFICATION_CONTEXT,
     Ladder,
     PeerAborted,
@@ -373,8 +374,11 @@ class DicomProbe(ServiceProbe):
             if node.tls and node.tls_facts is None:
                 node.tls_facts = tls_facts(conn)
             cap = max(1, ctx.config.find_cap)
-            # A counted C-FIND, what follows its C-CANCEL, an echo, slack.
-            session = Session(conn, response_cap=2 * cap + 16 + RESPONSE_SLACK)
+            # A counted C-FIND (up to RESPONSES_PER_STUDY per study), what
+            # follows its C-CANCEL, an echo, slack.
+            session = Session(
+                conn, response_cap=cap * RESPONSES_PER_STUDY + cap + 16 + RESPONSE_SLACK
+            )
             answer = await self._timed_associate(ctx, service, node, session, called, calling)
             node.attempts += 1
             if isinstance(answer, Rejected):

@@ -53,82 +53,97 @@ class Store(Protocol):
 
     async def give_back(self, key: str) -> None: ...
 
-    async def peek(self, key: str) -> int: ...
+    async def peek(self, key: str) -> int:
+        """The bad-request count under ``key``."""
 
-    async def bump(self, key: str, ttl: float = 2 * DAY_S) -> int: ...
+    async def bump(self, key: str, ttl: float = 2 * DAY_S) -> int:
+        """Count one more bad request under ``key``."""
 
     async def close(self) -> None: ...
 
 
-class MemoryStore:
-    def __init__(self, max_entries: int = MAX_MEMORY_ENTRIES) -> None:
-        self.max_entries = max_entries
-        self._values: dict[str, tuple[float, str | int]] = {}
+class _Expiring:
+    """A dict whose entries expire, of bounded size."""
 
-    def _live(self, key: str) -> str | int | None:
-        entry = self._values.get(key)
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self.values: dict[str, tuple[float, str | int]] = {}
+
+    def live(self, key: str) -> str | int | None:
+        entry = self.values.get(key)
         if entry is None:
             return None
         if entry[0] <= time.monotonic():
-            del self._values[key]
+            del self.values[key]
             return None
         return entry[1]
 
-    def _put(self, key: str, value: str | int, ttl: float) -> None:
-        if key not in self._values and len(self._values) >= self.max_entries:
+    def put(self, key: str, value: str | int, ttl: float | None) -> None:
+        """Store ``value``; ``ttl`` None keeps the entry's expiry."""
+        if key not in self.values and len(self.values) >= self.max_entries:
             now = time.monotonic()
-            for old in [k for k, (expiry, _) in self._values.items() if expiry <= now]:
-                del self._values[old]
-            if len(self._values) >= self.max_entries:
+            for old in [k for k, (expiry, _) in self.values.items() if expiry <= now]:
+                del self.values[old]
+            if len(self.values) >= self.max_entries:
                 raise StoreFull("the reflector's memory of requests is full")
-        self._values[key] = (time.monotonic() + ttl, value)
+        expiry = self.values[key][0] if ttl is None else time.monotonic() + ttl
+        self.values[key] = (expiry, value)
+
+    def count(self, key: str) -> int:
+        value = self.live(key)
+        return value if isinstance(value, int) else 0
+
+
+class MemoryStore:
+    """Bad-request counters (which anyone can create, from any number of
+    sources) live apart, in a quarter of the room: they can never crowd out
+    the nonces, locks and counts of requests with a token."""
+
+    def __init__(self, max_entries: int = MAX_MEMORY_ENTRIES) -> None:
+        self._main = _Expiring(max_entries)
+        self._bad = _Expiring(max(1, max_entries // 4))
 
     async def claim_nonce(self, nonce: str, ttl: float) -> bool:
         key = f"nonce:{nonce}"
-        if self._live(key) is not None:
+        if self._main.live(key) is not None:
             return False
-        self._put(key, 1, ttl)
+        self._main.put(key, 1, ttl)
         return True
 
     async def lock(self, key: str, ttl: float) -> str | None:
-        if self._live(f"lock:{key}") is not None:
+        if self._main.live(f"lock:{key}") is not None:
             return None
         owner = secrets.token_hex(8)
-        self._put(f"lock:{key}", owner, ttl)
+        self._main.put(f"lock:{key}", owner, ttl)
         return owner
 
     async def unlock(self, key: str, owner: str) -> None:
-        if self._live(f"lock:{key}") == owner:
-            del self._values[f"lock:{key}"]
+        if self._main.live(f"lock:{key}") == owner:
+            del self._main.values[f"lock:{key}"]
 
     async def take(self, key: str, limit: int, ttl: float = 2 * DAY_S) -> bool:
-        count = self._live(key)
-        current = count if isinstance(count, int) else 0
+        current = self._main.count(key)
         if current >= limit:
             return False
-        self._put(key, current + 1, ttl if count is None else self._ttl(key))
+        self._main.put(key, current + 1, ttl if current == 0 else None)
         return True
 
-    def _ttl(self, key: str) -> float:
-        return max(0.0, self._values[key][0] - time.monotonic())
-
     async def give_back(self, key: str) -> None:
-        count = self._live(key)
-        if isinstance(count, int) and count > 0:
-            self._values[key] = (self._values[key][0], count - 1)
+        current = self._main.count(key)
+        if current > 0:
+            self._main.put(key, current - 1, None)
 
     async def peek(self, key: str) -> int:
-        count = self._live(key)
-        return count if isinstance(count, int) else 0
+        return self._bad.count(key)
 
     async def bump(self, key: str, ttl: float = 2 * DAY_S) -> int:
-        count = self._live(key)
-        current = (count if isinstance(count, int) else 0) + 1
-        self._put(key, current, ttl if count is None else self._ttl(key))
+        current = self._bad.count(key) + 1
+        self._bad.put(key, current, ttl if current == 1 else None)
         return current
 
     async def close(self) -> None:
-        self._values.clear()
+        self._main.values.clear()
+        self._bad.values.clear()
 
 
 # Atomic on the Redis side, so that two fronts never both take the last slot.

@@ -21,6 +21,7 @@ address scanned, or anything a probe found.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 import time
@@ -250,7 +251,10 @@ class Reflector:
                     raise Refusal(403, str(exc), "scope", bad=True) from None
             except Refusal as refusal:
                 if refusal.bad:
-                    await self.store.bump(bad_key)
+                    # Best effort: requests without a token (any number of
+                    # sources) must never fill the store for everyone else.
+                    with contextlib.suppress(StoreFull):
+                        await self.store.bump(bad_key)
                 raise
             return await self._run(entry.token_id, skey, addresses, started)
         except StoreFull as exc:

@@ -48,6 +48,7 @@ async def running_reflector(
     max_scans: int = 4,
     sources: str = LOOPBACK_SOURCES,
     redis_url: str | None = None,
+    store_entries: int | None = None,
 ) -> AsyncIterator[Running]:
     """A front on ``host``; with ``redis_url`` its jobs go to the Redis queue
     and its limits live in Redis (several fronts may share them)."""
@@ -61,7 +62,7 @@ async def running_reflector(
         store = RedisStore(Redis.from_url(redis_url))
     else:
         runner = InProcessRunner(policy, max_scans)
-        store = MemoryStore()
+        store = MemoryStore(store_entries) if store_entries else MemoryStore()
     reflector = Reflector(
         TokenStore(tmp / "tokens"), store, runner, Sources.parse(sources), quota, bounds
     )

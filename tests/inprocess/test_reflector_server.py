@@ -180,6 +180,18 @@ async def test_bad_token_replay_and_stale_cost_no_scan(tmp_path: Path) -> None:
             assert other == 200
 
 
+async def test_bad_requests_from_many_sources_cannot_fill_the_store(tmp_path: Path) -> None:
+    # Given a reflector whose memory holds 4 entries
+    async with running_reflector(tmp_path, store_entries=4) as running:
+        # When 8 sources send bad tokens
+        for n in range(2, 10):
+            status, _ = await post(running, fresh(), token="wrong", local=f"127.0.0.{n}")
+            assert status == 401
+        # Then a good request is still served (the store is not full of them)
+        status, answer = await post(running, fresh(), local="127.0.0.10")
+    assert status == 200, answer
+
+
 async def test_client_dropping_mid_scan_cancels_it(tmp_path: Path) -> None:
     # Given a service that holds every probe connection open
     opened: list[asyncio.StreamWriter] = []

@@ -105,6 +105,30 @@ def write_studies(studies: tuple[t.CanaryStudy, ...], out: Path) -> list[Path]:
     return files
 
 
+def lab_result(patient: int, kind: str, n: int) -> bytes:
+    """A synthetic laboratory result of a canary patient: HPRIM Santé (H|, P|,
+    OBR|, OBX| records, CR LF) or an HL7 v2.5 ORU^R01 message (CR segments).
+    The scanner must recognise it by its first bytes and never quote it."""
+    p = t.CANARY_PATIENTS[patient]
+    family, given = p.name.split("^")
+    if kind == "hprim":
+        records = [
+            f"H|^~\\&|CNRY{n:04d}||LABO CANARY|||||||P|H2.2^C|20210315120000",
+            f"P|1||{p.patient_id}||{family}^{given}||{p.birth_date}|U",
+            "OBR|1|||GLY^Glycemie a jeun",
+            "OBX|1|NM|GLY^Glycemie a jeun||5.2|mmol/l|||N",
+            "L|1|||",
+        ]
+        return ("\r\n".join(records) + "\r\n").encode("ascii")
+    segments = [
+        f"MSH|^~\\&|LABO|CANARY|CABINET|CANARY|20210315120000||ORU^R01|CNRY{n:04d}|P|2.5",
+        f"PID|1||{p.patient_id}^^^CANARY||{family}^{given}||{p.birth_date}|U",
+        "OBR|1|||GLU^Glucose",
+        "OBX|1|NM|GLU^Glucose||5.2|mmol/L|||N|||F",
+    ]
+    return ("\r".join(segments) + "\r").encode("ascii")
+
+
 def write_tree(files: tuple[t.CanaryFile, ...], root: Path, site: int) -> None:
     """Lay out a share or web folder as ``files`` describes."""
     for n, f in enumerate(files, start=1):
@@ -113,6 +137,8 @@ def write_tree(files: tuple[t.CanaryFile, ...], root: Path, site: int) -> None:
         if f.patient is None:
             # Office clutter: text that is no DICOM (no "DICM" at byte 128).
             path.write_text("Document de travail du cabinet - aucune image.\n" * 4)
+        elif f.kind != "dicom":
+            path.write_bytes(lab_result(f.patient, f.kind, n))
         else:
             write_dataset(canary_dataset(f.patient, site, 100 + f.patient, n), path)
 
@@ -125,6 +151,8 @@ def write_all(out: Path) -> None:
     write_tree(t.NAS_IMAGING_FILES, out / "nas" / t.NAS_GUEST_SHARE, site=3)
     write_tree(t.NAS_PRIVATE_FILES, out / "nas" / t.NAS_PRIVATE_SHARE, site=3)
     write_tree(t.WEB_FILES, out / "web", site=4)
+    write_tree(t.FTP_FILES, out / "ftp", site=5)
+    write_tree(t.FTP_PRIVATE_FILES, out / "ftp-private", site=5)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ DOCKER_DIR = Path(os.environ.get("EXPOSCAN_LAB_DOCKER_DIR", _LAB_DIR.parent / "d
 REQUIRED_BINARIES: tuple[str, ...] = (
     "/usr/sbin/Orthanc",
     "/usr/sbin/smbd",
+    "/usr/sbin/vsftpd",
     "/usr/sbin/nginx",
     "/usr/sbin/miniupnpd",
     "/usr/bin/storescp",
@@ -111,6 +112,10 @@ class Lab:
     @property
     def nas_share_dir(self) -> Path:
         return self.host_dir(t.NAS.name) / "shares" / t.NAS_GUEST_SHARE
+
+    def ftp_zone(self, host: str = t.FTP.name) -> Path:
+        """What vsftpd serves (anon_root, or the named users' local_root)."""
+        return self.host_dir(host) / "zone"
 
     @property
     def web_root(self) -> Path:
@@ -256,6 +261,11 @@ class Lab:
         (self.host_dir(t.ARCHIVE.name) / "qrdb").mkdir(parents=True)
         (self.host_dir(t.QRSCP.name) / "instances").mkdir(parents=True)
         canary.write_studies(t.QRSCP_STUDIES, self.host_dir(t.QRSCP.name) / "canary")
+        # vsftpd: an empty secure_chroot_dir, and each zone (root-owned,
+        # read-only to the ftp user: vsftpd refuses a writable chroot).
+        for h, files in ((t.FTP, t.FTP_FILES), (t.FTP_PRIVATE, t.FTP_PRIVATE_FILES)):
+            (self.host_dir(h.name) / "empty").mkdir(mode=0o755)
+            canary.write_tree(files, self.ftp_zone(h.name), site=5)
         self._install_resolvers()
         # The internet host's /etc/hosts: the practice's name, A and AAAA.
         hosts = self._resolver_dir(t.INET.name)
@@ -309,6 +319,13 @@ class Lab:
         d = self.host_dir
         return [
             (t.PACS.name, "orthanc", ["/usr/sbin/Orthanc", str(d(t.PACS.name) / "orthanc.json")]),
+            # vsftpd 3.0.3: background=NO in its config keeps it attached.
+            (t.FTP.name, "vsftpd", ["/usr/sbin/vsftpd", str(d(t.FTP.name) / "vsftpd.conf")]),
+            (
+                t.FTP_PRIVATE.name,
+                "vsftpd",
+                ["/usr/sbin/vsftpd", str(d(t.FTP_PRIVATE.name) / "vsftpd.conf")],
+            ),
             (
                 t.PACS_SECURE.name,
                 "orthanc",
@@ -470,6 +487,8 @@ class Lab:
             t.MODALITY,
             t.ARCHIVE,
             t.QRSCP,
+            t.FTP,
+            t.FTP_PRIVATE,
             t.JUNK,
             t.HOSTILE,
             t.HOSTILE2,

@@ -227,6 +227,26 @@ QRSCP: Final = Host(
     ("qrscp/qrscp.ini",),
     "pynetdicom's qrscp app: a STUDY-level C-FIND answered once per instance",
 )
+FTP_PORT: Final = 21
+#: vsftpd's passive data ports (pasv_min_port, pasv_max_port): the box
+#: forwards them with 21, as a box's FTP forward must for passive mode.
+FTP_PASSIVE_PORTS: Final = (30000, 30004)
+FTP: Final = Host(
+    "ftp",
+    IPv4Address("198.18.0.70"),
+    "lan",
+    (FTP_PORT,),
+    ("ftp/vsftpd.conf",),
+    "vsftpd (Debian): an anonymous zone of DICOM exports and laboratory results",
+)
+FTP_PRIVATE: Final = Host(
+    "ftp-private",
+    IPv4Address("198.18.0.71"),
+    "lan",
+    (FTP_PORT,),
+    ("ftp-private/vsftpd.conf", "ftp-private/vsftpd.pem"),
+    "vsftpd (Debian): named users only, TLS required: the negative case",
+)
 JUNK: Final = Host(
     "junk",
     IPv4Address("198.18.0.50"),
@@ -303,6 +323,8 @@ HOSTS: Final[tuple[Host, ...]] = (
     VIEWER,
     ARCHIVE,
     QRSCP,
+    FTP,
+    FTP_PRIVATE,
     JUNK,
     HOSTILE,
     HOSTILE2,
@@ -396,6 +418,9 @@ FORWARDS: Final[tuple[PortForward, ...]] = (
     PortForward(
         "TCP", MANUAL_PACS_PORT, PACS.ip, PACS_DICOM_PORT, "manual PACS DICOM", False, loopback=True
     ),
+    # SAN-2022-009 (Dedalus Biologie): a public zone without authentication
+    # from the internet. The passive ports go with it (FTP_PASSIVE_PORTS).
+    PortForward("TCP", FTP_PORT, FTP.ip, FTP_PORT, "manual FTP", False),
 )
 IGD_FORWARDS: Final = tuple(f for f in FORWARDS if f.via_igd)
 MANUAL_FORWARDS: Final = tuple(f for f in FORWARDS if not f.via_igd)
@@ -467,6 +492,17 @@ class CanaryFile:
 
     path: str  # relative to the share / web root, "/" separated
     patient: int | None  # None: a non-imaging file
+    #: What a file of a patient holds: a DICOM image, or laboratory results
+    #: (HPRIM Santé, HL7 v2 ORU) that are health data but no image.
+    kind: Literal["dicom", "hprim", "hl7v2"] = "dicom"
+
+    @property
+    def imaging(self) -> bool:
+        return self.patient is not None and self.kind == "dicom"
+
+    @property
+    def health_data(self) -> bool:
+        return self.patient is not None and self.kind != "dicom"
 
 
 #: The guest-readable share: .dcm and extension-less DICOM files 2-3 levels
@@ -503,13 +539,33 @@ EXPECTED_WEB_FILES: Final = len(WEB_FILES)
 #: Entries of the autoindex page at "/" (files and first-level folders).
 EXPECTED_WEB_ROOT_ENTRIES: Final = len({f.path.split("/")[0] for f in WEB_FILES})
 
+#: The anonymous FTP zone: a modality's and a PACS's exports, and results a
+#: laboratory dropped there (one batch left over from a migration, as in
+#: SAN-2022-009). Names carry canary IDs: a report must not list them.
+FTP_FILES: Final[tuple[CanaryFile, ...]] = (
+    CanaryFile("exports/CNRY-0001/IM000001", 0),
+    CanaryFile("exports/CNRY-0001/IM000002.dcm", 0),
+    CanaryFile("exports/CD_CNRY-0002/00000001", 1),
+    CanaryFile("resultats/2021/CNRY-0001_GLYC.hpr", 0, "hprim"),
+    CanaryFile("resultats/2021/CNRY-0003.hl7", 2, "hl7v2"),
+    CanaryFile("resultats/migration-2020/000123", 3, "hprim"),
+    CanaryFile("LISEZMOI.txt", None),
+)
+#: The named-user zone (no anonymous login: the scanner never sees it).
+FTP_PRIVATE_FILES: Final[tuple[CanaryFile, ...]] = (
+    CanaryFile("labdoc/CNRY-0004/IM000001", 3),
+    CanaryFile("labdoc/resultats/CNRY-0004.hpr", 3, "hprim"),
+)
+EXPECTED_FTP_IMAGING_FILES: Final = sum(1 for f in FTP_FILES if f.imaging)
+EXPECTED_FTP_HEALTH_FILES: Final = sum(1 for f in FTP_FILES if f.health_data)
+
 
 def _canary_strings() -> tuple[str, ...]:
     out: list[str] = []
     for p in CANARY_PATIENTS:
         out += [p.name, p.patient_id, p.birth_date, *p.name.split("^")]
     # File and folder names found inside shares and listings.
-    for f in (*NAS_IMAGING_FILES, *WEB_FILES):
+    for f in (*NAS_IMAGING_FILES, *WEB_FILES, *FTP_FILES, *FTP_PRIVATE_FILES):
         if f.patient is not None:
             out += [part for part in f.path.split("/") if "CNRY" in part or "CANARY" in part]
     out.append(CANARY_UID_ROOT)

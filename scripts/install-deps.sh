@@ -10,6 +10,7 @@ PACKAGES=(
   iproute2 iptables              # namespaces, veth, bridge, NAT (iptables-legacy)
   orthanc orthanc-dicomweb       # the PACS (Debian 12: Orthanc 1.10.1)
   samba smbclient                # the NAS share, and smbclient for hand checks
+  vsftpd                         # the FTP zones (conflicts with pure-ftpd in Debian: one of them)
   nginx-light                    # the directory listing
   dcmtk                          # storescp (a modality's receiver), echoscu, findscu
   miniupnpd-iptables miniupnpc   # the internet box's IGD, upnpc for hand checks

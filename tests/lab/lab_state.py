@@ -93,6 +93,7 @@ def target_state(lab: Lab) -> dict[str, Any]:
         "storescp": tree(lab.storescp_dir),
         "shares": tree(lab.host_dir(t.NAS.name) / "shares"),
         "web": tree(lab.web_root),
+        "ftp": {h.name: tree(lab.ftp_zone(h.name)) for h in (t.FTP, t.FTP_PRIVATE)},
         "igd_mappings": igd_mappings(lab),
         "box_nat": box_nat_rules(lab),
     }

@@ -44,15 +44,17 @@ def test_every_forwarded_imaging_port_is_critical(
 ) -> None:
     report, _ = internet_scan
     exposed = {f["port"]: f for f in report["findings"] if f["rule"] == "exposure.internet-imaging"}
-    # Then every forward of the box (IGD ones and the hand-set 47000 and
-    # 50104) is an internet exposure of imaging, with the kind of service behind it
-    assert set(exposed) == {f.wan_port for f in t.FORWARDS} == {104, 8042, 47000, 50104}
+    # Then every forward of the box (IGD ones and the hand-set 47000, 50104
+    # and 21, the anonymous FTP zone) is an internet exposure of imaging,
+    # with the kind of service behind it
+    assert set(exposed) == {f.wan_port for f in t.FORWARDS} == {21, 104, 8042, 47000, 50104}
     assert all(f["host"] == PUBLIC and f["severity"] == "critical" for f in exposed.values())
     assert exposed[104]["evidence"]["service"] == "dicom"
     assert exposed[8042]["evidence"]["service"] == "pacs-web"
     assert exposed[8042]["evidence"]["product"] == "Orthanc"
     assert exposed[47000]["evidence"]["product"] == "nginx"
     assert exposed[t.MANUAL_PACS_PORT]["evidence"]["service"] == "dicom"
+    assert exposed[t.FTP_PORT]["evidence"]["service"] == "ftp"
 
 
 def test_the_scan_covered_every_port(internet_scan: tuple[dict[str, Any], str]) -> None:

@@ -327,3 +327,32 @@ def test_the_public_name_has_an_a_and_an_aaaa_record() -> None:
     # Then the practice's name is the box's public IPv4 and the PACS's IPv6
     addresses = {a for a, *names in lines if t.PUBLIC_NAME in names}
     assert addresses == {str(t.BOX_WAN_IP), str(t.global_ipv6(t.PACS))}
+
+
+def _vsftpd(host: t.Host) -> dict[str, str]:
+    text = (DOCKER / host.config_files[0]).read_text()
+    return dict(
+        line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#")
+    )
+
+
+def test_vsftpd_zones_are_read_only_and_the_private_one_named_users_only() -> None:
+    # Given the two vsftpd configurations
+    open_zone, private = _vsftpd(t.FTP), _vsftpd(t.FTP_PRIVATE)
+    # Then the open one takes anonymous logins, without TLS, and nobody writes
+    assert open_zone["anonymous_enable"] == "YES" and open_zone["write_enable"] == "NO"
+    assert open_zone.get("ssl_enable", "NO") == "NO"
+    assert open_zone["anon_root"] == f"{t.CONFIG_ROOT_TOKEN}/zone"
+    # and the private one: named accounts only, TLS forced for logins and data
+    assert private["anonymous_enable"] == "NO" and private["write_enable"] == "NO"
+    assert private["ssl_enable"] == "YES" and private["force_local_logins_ssl"] == "YES"
+    assert private["rsa_cert_file"] == f"{t.CONFIG_ROOT_TOKEN}/vsftpd.pem"
+    # and both listen where the topology says, with the passive range the box forwards
+    low, high = t.FTP_PASSIVE_PORTS
+    for conf in (open_zone, private):
+        assert int(conf["listen_port"]) == t.FTP_PORT and conf["background"] == "NO"
+        assert (int(conf["pasv_min_port"]), int(conf["pasv_max_port"])) == (low, high)
+    forwards = (DOCKER / "box" / "forwards").read_text()
+    assert f"--dport {low}:{high} -j DNAT --to-destination {t.FTP.ip}\n" in forwards, (
+        "the passive ports must follow the FTP forward"
+    )

@@ -186,20 +186,22 @@ async def _features(ftp: FtpClient) -> list[str]:
 
 
 async def _anonymous_login(ftp: FtpClient, auth_tls: bool) -> tuple[bool, bool, bool]:
-    """(logged in, a password was asked for over plain text, TLS in use)."""
-    plain_login = False
+    """(logged in, logins are taken over plain text, TLS in use).
+
+    Logins are plain text when the server offers no TLS at all, or when it
+    took the anonymous login without it.  A server that offers AUTH TLS and
+    refused anonymous may still force TLS on its named accounts (vsftpd's
+    force_local_logins_ssl): without another user name, which we never try,
+    that cannot be told, so it is not claimed."""
     answer = await ftp.command("USER", ANONYMOUS)
-    if not ftp.tls:
-        # 331 "password required" or 230 "logged in" over plain text: the
-        # server takes logins in clear (RFC 4217 §5 lets it refuse them).
-        # Without AUTH TLS at all, every login it takes is in clear.
-        plain_login = answer.code in (230, 331, 332) or not auth_tls
     if answer.code in _NEEDS_TLS and auth_tls and not ftp.tls:
+        # RFC 4217 §5: "say it again over TLS".
         if (await ftp.start_tls()).code != 234:
-            return False, plain_login, False
+            return False, False, False
         answer = await ftp.command("USER", ANONYMOUS)
     logged_in = await _password(ftp, answer)
-    return logged_in, plain_login, ftp.tls
+    plain = not ftp.tls and (logged_in or not auth_tls)
+    return logged_in, plain, ftp.tls
 
 
 async def _password(ftp: FtpClient, answer: Reply) -> bool:

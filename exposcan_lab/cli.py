@@ -28,6 +28,12 @@ def _parser() -> argparse.ArgumentParser:
     ):
         p = sub.add_parser(cmd, help=help_)
         p.add_argument("--name", default=t.DEFAULT_LAB_NAME)
+    p = sub.add_parser(
+        "reflector",
+        help="start exposcan reflector serve on the lab's internet host; prints the "
+        "environment a scan --outside needs (URL, CA file, token file)",
+    )
+    p.add_argument("--name", default=t.DEFAULT_LAB_NAME)
     p = sub.add_parser("exec", help="run a command in a host: exec [--name N] HOST -- CMD...")
     p.add_argument("--name", default=t.DEFAULT_LAB_NAME)
     p.add_argument("host", choices=list(t.NAMESPACE_ROLES))
@@ -69,6 +75,12 @@ def main(argv: list[str]) -> int:
                 state = "running" if p["alive"] else "DEAD"
                 print(f"  {p['host']:<12} {p['service']:<10} pid {p['pid']:<8} {state}")
             return 0 if ok else 1
+        if a.cmd == "reflector":
+            info = Lab(a.name).start_reflector()
+            print(f"EXPOSCAN_OUTSIDE={info.url}")
+            print(f"EXPOSCAN_OUTSIDE_CA={info.ca_file}")
+            print(f"EXPOSCAN_OUTSIDE_TOKEN_FILE={info.token_file}")
+            return 0
         # exec
         cmd = a.argv[1:] if a.argv[:1] == ["--"] else a.argv
         if not cmd:

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -47,6 +48,15 @@ REQUIRED_BINARIES: tuple[str, ...] = (
     "/usr/sbin/radvd",
 )
 READY_DEADLINE_S = 20.0
+
+
+@dataclass(frozen=True)
+class LabReflector:
+    """Where the lab's reflector answers, and what a client needs to ask it."""
+
+    url: str
+    ca_file: Path
+    token_file: Path
 
 
 class LabError(RuntimeError):
@@ -677,6 +687,72 @@ class Lab:
         self._save()
         if left:
             raise LabError(f"extra exposure pids {left} survived SIGKILL")
+
+    # --- the reflector on the lab internet (issue 10) -------------------------------
+
+    REFLECTOR = "reflector"
+
+    def start_reflector(self) -> LabReflector:
+        """``exposcan reflector serve`` on the internet host (in-process jobs,
+        sources: the lab internet), with a private CA and a token of its own.
+        Recorded in the lab state, so ``down`` stops it; works on a lab
+        brought up by another process (``python -m exposcan_lab reflector``)."""
+        from exposcan.reflector.tokens import add_token
+
+        from .practices import write_certificate  # cryptography: only when asked
+
+        if not self.processes:
+            self._load()
+        folder = self.host_dir(t.INET.name) / self.REFLECTOR
+        folder.mkdir(parents=True, exist_ok=True)
+        info = LabReflector(
+            url=f"https://{t.INET_IP}:{t.REFLECTOR_PORT}/",
+            ca_file=folder / "ca.pem",
+            token_file=folder / "token",
+        )
+        if any(p.service == self.REFLECTOR for p in self.processes):
+            return info
+        write_certificate(folder, str(t.INET_IP))
+        token, _ = add_token(folder / "tokens", "lab workstation")
+        fd = os.open(info.token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(token + "\n")
+        argv = [
+            # The reflector is exposcan itself: importable from this checkout.
+            "env",
+            f"PYTHONPATH={_LAB_DIR.parent}",
+            sys.executable,
+            "-m",
+            "exposcan",
+            "reflector",
+            "serve",
+            "--listen",
+            f"{t.INET_IP}:{t.REFLECTOR_PORT}",
+            "--cert",
+            str(folder / "cert.pem"),
+            "--key",
+            str(folder / "key.pem"),
+            "--tokens",
+            str(folder / "tokens"),
+            # The lab's internet is a test range: served explicitly.
+            "--sources",
+            str(t.WAN_NET),
+        ]
+        self._start(t.INET.name, self.REFLECTOR, argv)
+        spec = json.dumps(
+            [{"name": "reflector", "kind": "tcp", "host": str(t.INET_IP), "port": t.REFLECTOR_PORT}]
+        )
+        p = self.run(
+            t.INET.name,
+            [sys.executable, str(_LAB_DIR / "inside.py"), "wait", spec, str(READY_DEADLINE_S)],
+            timeout=READY_DEADLINE_S + 10,
+        )
+        if p.returncode != 0:
+            log = self.host_dir(t.INET.name) / f"{self.REFLECTOR}.log"
+            raise LabError(
+                f"the reflector did not come up: {p.stdout.strip()}\n" + procs.log_tail(log)
+            )
+        return info
 
     # --- status and down -----------------------------------------------------------
 

@@ -68,6 +68,9 @@ WEB_HTTP_PORT: Final = 80
 #: The public port of the PACS's DICOM forward set by hand (not in the IGD).
 MANUAL_PACS_PORT: Final = 50104
 
+#: Where the reflector (exposcan reflector serve) listens on the lab internet.
+REFLECTOR_PORT: Final = 8443
+
 MODALITY_AET: Final = "MODALITY1"
 MODALITY_PORT: Final = 11112
 

@@ -5,8 +5,9 @@ service says about itself does: the DICOM implementation class UID, version
 name and the AE title it accepted (PS3.7 D.3.3.2), the web fingerprint and
 what a PACS discloses (Orthanc's /system AE title and DICOM port), the SMB
 server GUID (MS-SMB2 §2.2.4). A LAN service joins when every key both sides
-answered is equal, at least one of them distinctive, and no other LAN
-service matches as well: an ambiguous match is no join.
+answered is equal (what it serves and its proof count, but do not veto), at
+least one of them distinctive, and no other LAN service matches as well: an
+ambiguous match is no join.
 """
 
 from __future__ import annotations
@@ -14,19 +15,27 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-#: Per protocol: the keys compared, and those that alone can tell one
-#: server from another (a product name alone cannot).
+#: Per protocol: the keys compared.  A DICOM node's product and version are
+#: not: they may come from a hint of the same host's web API, which one side
+#: may lack.  What a service serves and its proof (counts: "4 imaging files
+#: in a directory listing") are compared for all: they tell two servers of
+#: the same make apart.
 JOIN_KEYS: dict[str, tuple[str, ...]] = {
     "dicom": (
         "implementation_class_uid",
         "implementation_version",
         "ae_title",
-        "product",
-        "version",
+        "imaging",
+        "proof",
     ),
-    "http": ("DicomAet", "DicomPort", "server", "product", "version"),
-    "smb": ("smb_server_guid", "smb_dialect", "smb_signing"),
+    "http": ("DicomAet", "DicomPort", "server", "product", "version", "imaging", "proof"),
+    "smb": ("smb_server_guid", "smb_dialect", "smb_signing", "imaging", "proof"),
 }
+#: Compared when both sides have them, but a difference is no veto: a proof
+#: counts what was read, and a walk cut by its deadline counts less.
+SOFT_KEYS = frozenset({"imaging", "proof"})
+#: The keys that alone can tell one server from another (a product name
+#: alone cannot).
 DISTINCTIVE: dict[str, frozenset[str]] = {
     "dicom": frozenset({"implementation_class_uid", "ae_title"}),
     "http": frozenset({"DicomAet", "server", "version"}),
@@ -41,12 +50,25 @@ class Side:
     where: str  # host:port
     protocol: str
     facts: Mapping[str, str]
+    product: str | None = None
+    version: str | None = None
 
 
 def signature(
-    protocol: str, product: str | None, version: str | None, details: Mapping[str, object]
+    protocol: str,
+    product: str | None,
+    version: str | None,
+    details: Mapping[str, object],
+    imaging: str | None = None,
+    proof: str | None = None,
 ) -> dict[str, str]:
-    values: dict[str, object] = {**details, "product": product, "version": version}
+    values: dict[str, object] = {
+        **details,
+        "product": product,
+        "version": version,
+        "imaging": imaging,
+        "proof": proof,
+    }
     return {
         key: str(values[key])
         for key in JOIN_KEYS.get(protocol, ())
@@ -72,11 +94,16 @@ def join(outside: Side, lan: Iterable[Side]) -> Join:
             for k in JOIN_KEYS.get(outside.protocol, ())
             if k in outside.facts and k in candidate.facts
         ]
-        if not shared or any(outside.facts[k] != candidate.facts[k] for k in shared):
+        hard = [k for k in shared if k not in SOFT_KEYS]
+        if any(outside.facts[k] != candidate.facts[k] for k in hard):
             continue
-        if not distinctive.intersection(shared):
+        if not distinctive.intersection(hard):
             continue
-        scored.append((len(shared), candidate, tuple(shared)))
+        agreed = [
+            *hard,
+            *(k for k in shared if k in SOFT_KEYS and outside.facts[k] == candidate.facts[k]),
+        ]
+        scored.append((len(agreed), candidate, tuple(agreed)))
     if not scored:
         return Join(None)
     best = max(score for score, _, _ in scored)

@@ -18,7 +18,8 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from ipaddress import IPv6Address, IPv6Network, ip_address
+from ipaddress import IPv4Address, IPv6Address, IPv6Network, ip_address
+from urllib.parse import urlsplit
 
 from exposcan.catalogue import Catalogue
 from exposcan.config import ScanConfig
@@ -41,6 +42,7 @@ from exposcan.outside.join import Side, join, signature
 from exposcan.outside.loopback import loopback_ports, sweep
 from exposcan.outside.settings import OutsideSettings
 from exposcan.protocols.upnp.probe import IGD_FACT, MAPPING_FACT
+from exposcan.reflector.wire import MAX_IPV6
 from exposcan.state import HostState
 
 log = logging.getLogger("exposcan.outside")
@@ -74,6 +76,17 @@ def global_ipv6(addresses: Iterable[str]) -> list[str]:
     return out
 
 
+def _reaches_over_ipv6(url: str) -> bool:
+    """The reflector scans IPv6 addresses only for a request that came over
+    IPv6 from the same /56: a reflector named by an IPv4 address cannot be
+    asked for them (a name may resolve to either)."""
+    host = urlsplit(url).hostname or ""
+    try:
+        return not isinstance(ip_address(host), IPv4Address)
+    except ValueError:
+        return True
+
+
 def _door(address: str, port: int) -> str:
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
@@ -89,6 +102,24 @@ class _Seen:
     address: str
     service: Service
     imaging: str | None
+    #: The imaging proof ("4 imaging files in a directory listing"): counts,
+    #: the same from both sides of a forward, a join key.
+    proof: str | None = None
+
+
+#: What each door or LAN service serves: (kind, proof) by (address, port).
+_Imaging = dict[tuple[str, int | None], tuple[str, str | None]]
+
+
+def _side(where: str, svc: Service, imaging: tuple[str, str | None] | None) -> Side:
+    kind, proof = imaging or (None, None)
+    return Side(
+        where,
+        svc.protocol,
+        signature(svc.protocol, svc.product, svc.version, svc.details, imaging=kind, proof=proof),
+        svc.product,
+        svc.version,
+    )
 
 
 class OutsideCheck:
@@ -118,7 +149,8 @@ class OutsideCheck:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(DISCOVERY_WAIT_S):
                 await scanner.discovered.wait()
-        self.ipv6_named = global_ipv6(scanner.state.hosts)
+        if _reaches_over_ipv6(settings.url):
+            self.ipv6_named = global_ipv6(scanner.state.hosts)[:MAX_IPV6]
         log.info("asking the reflector (%d IPv6 address(es) named)", len(self.ipv6_named))
         return await self._asker(settings, self.ipv6_named, self._deadline)
 
@@ -167,13 +199,15 @@ class OutsideCheck:
             if host is not None:
                 tried = len(loop_ports)
                 looped = _loopback_services(host)
-        lan = _lan_sides(report, public)
+        lan = _lan_sides(report, public, _imaging_facts(scanner))
+        box = _box_addresses(report)
         paths = [self._path(s, SeenFrom.INTERNET, lan, mappings) for s in seen_outside]
         for s in looped:
             path = self._path(s, SeenFrom.LOOPBACK, lan, mappings)
             # From inside, the box's own services answer on its public address
             # too (its web pages, its IGD): that is no loopback of a forward.
-            if path.lan is not None or path.imaging is not None:
+            inside = path.lan.rpartition(":")[0].strip("[]") if path.lan else None
+            if path.imaging is not None or (inside is not None and inside not in box):
                 paths.append(path)
         outside = Outside(
             status="not-asked" if answer is None else "failed" if answer.report is None else "done",
@@ -196,12 +230,12 @@ class OutsideCheck:
             return []
         kinds = self._imaging_kinds(answer.report)
         return [
-            _Seen(h.address, s, kinds.get((h.address, s.port)))
+            _Seen(h.address, s, *kinds.get((h.address, s.port), (None, None)))
             for h in answer.report.hosts
             for s in h.services
         ]
 
-    def _imaging_kinds(self, report: Report) -> dict[tuple[str, int | None], str]:
+    def _imaging_kinds(self, report: Report) -> _Imaging:
         """What each door serves, from the findings of rules that read the
         ``imaging.service`` fact (the catalogue says which: no rule id here)."""
         imaging_rules = {
@@ -209,24 +243,30 @@ class OutsideCheck:
             for rule in self.catalogue.rules.values()
             if rule.match.fact == "imaging.service"
         }
-        out: dict[tuple[str, int | None], str] = {}
+        out: _Imaging = {}
         for f in report.findings:
             if f.rule in imaging_rules:
-                kind = f.evidence.get("service")
-                out.setdefault((f.host, f.port), str(kind) if kind else "service")
+                kind, proof = f.evidence.get("service"), f.evidence.get("proof")
+                out.setdefault(
+                    (f.host, f.port),
+                    (str(kind) if kind else "service", str(proof) if proof else None),
+                )
         return out
 
     def _path(
         self, seen: _Seen, how: SeenFrom, lan: list[Side], mappings: list[_Mapping]
     ) -> OutsidePath:
         svc = seen.service
-        outside = Side(
-            _door(seen.address, svc.port),
-            svc.protocol,
-            signature(svc.protocol, svc.product, svc.version, svc.details),
-        )
+        imaging = (seen.imaging, seen.proof) if seen.imaging else None
+        outside = _side(_door(seen.address, svc.port), svc, imaging)
         found = join(outside, lan)
         where, keys = found.lan, list(found.keys)
+        # Joined: name the software as the LAN scan knows it (a PACS's web
+        # API names what its DICOM port, built on dcmtk, cannot).
+        product, version = next(
+            ((x.product, x.version) for x in lan if x.where == where and x.product),
+            (svc.product, svc.version),
+        )
         listed = [m for m in mappings if m.external_port == svc.port]
         if where is None and len(listed) == 1:
             # No fingerprint to compare (a service that says nothing of
@@ -236,8 +276,8 @@ class OutsideCheck:
             public=outside.where,
             seen=how,
             protocol=svc.protocol,
-            product=svc.product,
-            version=svc.version,
+            product=product,
+            version=version,
             imaging=seen.imaging,
             lan=where,
             joined_by=keys,
@@ -273,26 +313,50 @@ def _ports_tried(answer: ReflectorAnswer | None) -> int:
     return 0
 
 
-def _loopback_services(host: HostState) -> list[_Seen]:
-    kinds = {
-        f.port: str(f.data.get("service") or "service")
-        for f in host.facts
-        if f.kind == "imaging.service"
+def _facts_imaging(host: HostState) -> dict[int | None, tuple[str, str | None]]:
+    out: dict[int | None, tuple[str, str | None]] = {}
+    for f in host.facts:
+        if f.kind == "imaging.service":
+            proof = f.data.get("proof")
+            out.setdefault(
+                f.port, (str(f.data.get("service") or "service"), str(proof) if proof else None)
+            )
+    return out
+
+
+def _imaging_facts(scanner: Scanner) -> _Imaging:
+    return {
+        (h.address, port): value
+        for h in scanner.state.hosts.values()
+        for port, value in _facts_imaging(h).items()
     }
+
+
+def _loopback_services(host: HostState) -> list[_Seen]:
+    kinds = _facts_imaging(host)
     return [
-        _Seen(host.address, host.services[p].to_model(), kinds.get(p))
+        _Seen(host.address, host.services[p].to_model(), *kinds.get(p, (None, None)))
         for p in sorted(host.services)
     ]
 
 
-def _lan_sides(report: Report, public: PublicAddress) -> list[Side]:
+def _box_addresses(report: Report) -> set[str]:
+    """The internet box's own LAN addresses (the host answering UPnP)."""
+    return {
+        a
+        for h in report.hosts
+        if any(s.protocol == "upnp" for s in h.services)
+        for a in (h.address, *h.ipv6)
+    }
+
+
+def _lan_sides(report: Report, public: PublicAddress, imaging: _Imaging) -> list[Side]:
     skip = {public.address, public.reflector_source, public.upnp_external_ip}
+    # A device seen at its IPv4 and its IPv6 addresses is one device: joined
+    # at its IPv4 address (the one a forward leads to), not counted twice.
+    skip |= {a for h in report.hosts if ":" not in h.address for a in h.ipv6}
     return [
-        Side(
-            _door(h.address, s.port),
-            s.protocol,
-            signature(s.protocol, s.product, s.version, s.details),
-        )
+        _side(_door(h.address, s.port), s, imaging.get((h.address, s.port)))
         for h in report.hosts
         if h.address not in skip
         for s in h.services

@@ -1,0 +1,217 @@
+"""The outside view from inside (issue 10): a no-target LAN scan from the
+workstation with --outside asks the lab's reflector (exposcan reflector
+serve on the internet host, self-signed CA) to scan the practice back, and
+answers the first question from what the internet saw.
+
+Run as root: EXPOSCAN_LAB_NAME=<name> EXPOSCAN_REQUIRE_LAB=1 pytest -s tests/lab/test_outside_lab.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exposcan_lab import Lab
+from exposcan_lab import topology as t
+from exposcan_lab.lab import LabReflector
+from tests.lab.conftest import run_exposcan
+
+pytestmark = pytest.mark.lab
+
+PUBLIC = str(t.BOX_WAN_IP)
+TOKEN_FILE_ENV = "EXPOSCAN_OUTSIDE_TOKEN_FILE"
+
+
+@pytest.fixture(scope="module")
+def reflector(lab: Lab) -> LabReflector:
+    # Given the reflector on the lab internet, trusted through its own CA
+    return lab.start_reflector()
+
+
+def _outside_scan(
+    lab: Lab, reflector: LabReflector, work: Path, name: str
+) -> tuple[int, str, dict[str, Any], str]:
+    out, html = work / f"{name}.json", work / f"{name}.html"
+    # The token from a file named by the environment, never on the command line
+    args = [
+        "scan",
+        "--outside",
+        reflector.url,
+        "--outside-ca",
+        str(reflector.ca_file),
+        "--db",
+        str(work / f"{name}.sqlite3"),
+        "-o",
+        str(out),
+        "-o",
+        str(html),
+    ]
+    proc = _run_with_token(lab, reflector, args)
+    report = json.loads(out.read_text()) if out.exists() else {}
+    # One space between words: the terminal wraps long sentences.
+    text = " ".join((proc.stdout + proc.stderr).split())
+    everything = text + (out.read_text() if out.exists() else "")
+    everything += html.read_text() if html.exists() else ""
+    return proc.returncode, text, report, everything
+
+
+def _run_with_token(lab: Lab, reflector: LabReflector, args: list[str]) -> Any:
+    # run_exposcan passes this process's environment on to the CLI.
+    before = os.environ.get(TOKEN_FILE_ENV)
+    os.environ[TOKEN_FILE_ENV] = str(reflector.token_file)
+    try:
+        return run_exposcan(lab, t.WS.name, args, timeout=300)
+    finally:
+        if before is None:
+            del os.environ[TOKEN_FILE_ENV]
+        else:
+            os.environ[TOKEN_FILE_ENV] = before
+
+
+@pytest.fixture(scope="module")
+def outside_scan(
+    lab: Lab, reflector: LabReflector, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[int, str, dict[str, Any], str]:
+    work = tmp_path_factory.mktemp("outside")
+    started = time.monotonic()
+    result = _outside_scan(lab, reflector, work, "with-forwards")
+    print(f"\nno-target LAN scan with --outside: {time.monotonic() - started:.1f} s")
+    return result
+
+
+def test_the_lan_scan_answers_yes_seen_from_the_internet(
+    outside_scan: tuple[int, str, dict[str, Any], str],
+) -> None:
+    code, text, report, _ = outside_scan
+    # Then it exits 1 (critical findings) and says Yes, seen from the internet
+    assert code == 1, text[-3000:]
+    assert "Can patient images be reached from the internet? Yes" in text, text[-3000:]
+    assert "Seen from the internet on " in text
+    outside = report["outside"]
+    assert outside["status"] == "done", outside
+    assert outside["ports_tried"] == 65535
+    assert outside["public"]["address"] == PUBLIC
+    assert outside["public"]["reflector_source"] == PUBLIC
+    assert report["scan"]["vantage"] == "lan"
+
+
+def test_every_forward_is_seen_from_the_internet_and_joined_to_its_lan_service(
+    outside_scan: tuple[int, str, dict[str, Any], str],
+) -> None:
+    _, text, report, _ = outside_scan
+    seen = {
+        int(p["public"].rsplit(":", 1)[1]): p
+        for p in report["outside"]["paths"]
+        if p["seen"] == "internet"
+    }
+    # Then every forward of the box (UPnP-listed and hand-set) answered the
+    # reflector with imaging, and is joined to the LAN service behind it by
+    # what both answered, not by port number
+    assert set(seen) == {f.wan_port for f in t.FORWARDS}
+    for f in t.FORWARDS:
+        path = seen[f.wan_port]
+        assert path["imaging"] is not None, path
+        assert path["lan"] == f"{f.lan_ip}:{f.lan_port}", path
+        assert path["joined_by"] and path["joined_by"] != ["upnp-mapping"], path
+        assert path["via_upnp"] is f.via_igd, path
+    # and the hand-set DICOM forward reads as in the issue
+    manual = seen[t.MANUAL_PACS_PORT]
+    assert {"ae_title", "implementation_class_uid"} <= set(manual["joined_by"])
+    assert (manual["product"], manual["version"]) == ("Orthanc", "1.10.1")
+    door = f"{PUBLIC}:{t.MANUAL_PACS_PORT}"
+    assert f"{door} \u2192 {t.PACS.ip}:{t.PACS_DICOM_PORT} (dicom Orthanc 1.10.1" in text
+    # and the reflector's proof joined the LAN report as findings of their own
+    proven = [f for f in report["findings"] if f["evidence"].get("seen_from") == "internet"]
+    assert {f["port"] for f in proven} >= {f.wan_port for f in t.FORWARDS}
+    assert all(f["host"] == PUBLIC for f in proven)
+
+
+def test_nat_loopback_is_labelled_indicative_on_the_looped_back_ports_only(
+    outside_scan: tuple[int, str, dict[str, Any], str],
+) -> None:
+    _, text, report, _ = outside_scan
+    looped = {
+        int(p["public"].rsplit(":", 1)[1]): p
+        for p in report["outside"]["paths"]
+        if p["seen"] == "loopback"
+    }
+    # Then what answered from inside on the public address is the box's NAT
+    # loopback, exactly on the forwards the box loops back, joined as well
+    assert set(looped) == {f.wan_port for f in t.LOOPBACK_FORWARDS}
+    for f in t.LOOPBACK_FORWARDS:
+        assert looped[f.wan_port]["lan"] == f"{f.lan_ip}:{f.lan_port}"
+    assert "through the box's NAT loopback (indicative)" in text
+    assert report["outside"]["loopback_ports_tried"] > 0
+
+
+def test_no_patient_data_nor_token_in_any_output(
+    lab: Lab,
+    reflector: LabReflector,
+    outside_scan: tuple[int, str, dict[str, Any], str],
+) -> None:
+    _, _, _, everything = outside_scan
+    token = reflector.token_file.read_text().strip()
+    log = (lab.host_dir(t.INET.name) / f"{lab.REFLECTOR}.log").read_text()
+    # Then no canary patient string, no lab password and not the token, in the
+    # scan's outputs and the reflector's log
+    for secret in (*t.CANARY_STRINGS, *t.SECRET_STRINGS, token):
+        assert secret not in everything
+        assert secret not in log
+
+
+def _dnat_rules(lab: Lab, chain: str) -> list[list[str]]:
+    """The box's DNAT rules in ``chain``, as ``iptables -S`` prints them."""
+    p = lab.run(t.BOX.name, ["iptables-legacy", "-t", "nat", "-S", chain])
+    assert p.returncode == 0, p.stderr
+    return [line.split() for line in p.stdout.splitlines() if "-j DNAT" in line]
+
+
+def _nat(lab: Lab, *argv: str) -> None:
+    p = lab.run(t.BOX.name, ["iptables-legacy", "-t", "nat", *argv])
+    assert p.returncode == 0, p.stderr
+
+
+@pytest.fixture
+def no_forwards(lab: Lab) -> Iterator[None]:
+    # Given the box with every forward removed: the lab's DNAT rules (hand-set,
+    # UPnP and loopback alike), put back afterwards in the same order, and
+    # those miniupnpd copied into its own chain (the lab's rules do the same
+    # job; miniupnpd's use a match revision iptables cannot print back)
+    saved = _dnat_rules(lab, "PREROUTING")
+    assert len(saved) == len(t.FORWARDS) + len(t.LOOPBACK_FORWARDS)
+    for spec in saved:
+        _nat(lab, "-D", *spec[1:])
+    _nat(lab, "-F", "MINIUPNPD")
+    try:
+        assert _dnat_rules(lab, "PREROUTING") == _dnat_rules(lab, "MINIUPNPD") == []
+        yield
+    finally:
+        for spec in saved:
+            _nat(lab, *spec)
+        assert _dnat_rules(lab, "PREROUTING") == saved
+
+
+def test_without_forwards_the_answer_is_no_with_the_ports_tried(
+    lab: Lab,
+    reflector: LabReflector,
+    outside_scan: tuple[int, str, dict[str, Any], str],
+    no_forwards: None,
+    tmp_path: Path,
+) -> None:
+    # When the same scan runs again
+    code, text, report, _ = _outside_scan(lab, reflector, tmp_path, "no-forwards")
+    # Then the first answer is No, with the number of ports the reflector tried
+    assert code == 1, text[-3000:]  # the LAN's own findings (open PACS, shares...)
+    assert "Can patient images be reached from the internet? No" in text, text[-3000:]
+    assert "nothing answered on the 65535 ports tried" in text
+    outside = report["outside"]
+    assert outside["status"] == "done" and outside["ports_tried"] == 65535
+    # and nothing was seen from outside, through the reflector or the NAT loopback
+    assert outside["paths"] == []
+    assert not [f for f in report["findings"] if f["evidence"].get("seen_from") == "internet"]

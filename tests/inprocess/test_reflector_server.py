@@ -329,3 +329,52 @@ def test_cli_add_token_and_a_missing_extra(tmp_path: Path) -> None:
     assert missing.stderr.strip().splitlines() == [
         "exposcan: error: the reflector's Redis mode needs arq: pip install 'exposcan[reflector]'"
     ]
+
+
+def test_cli_serve_and_check(tmp_path: Path) -> None:
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    from tests.inprocess.reflector_tls import make_server_cert
+
+    # Given the real CLI: a token, a certificate, and the front on loopback
+    cert = make_server_cert(tmp_path)
+    tokens = tmp_path / "tokens"
+    exposcan = [sys.executable, "-m", "exposcan", "reflector"]
+    made = subprocess.run(
+        [*exposcan, "add-token", "--tokens", str(tokens)], capture_output=True, text=True
+    )
+    (tmp_path / "token").write_text(made.stdout)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    serve = [*exposcan, "serve", "--listen", f"127.0.0.1:{port}", "--cert", str(cert.cert)]
+    serve += ["--key", str(cert.key), "--tokens", str(tokens), "--sources", "127.0.0.0/8"]
+    serve += ["--ports", "1-1024", "--scan-type", "connect", "-v"]
+    front = subprocess.Popen(serve, stderr=subprocess.PIPE, text=True)
+    try:
+        assert front.stderr is not None
+        assert "reflector on https://127.0.0.1" in front.stderr.readline()
+        # When a practice checks with the CA file and its token file
+        argv = [*exposcan, "check", f"https://127.0.0.1:{port}", "--ca-file", str(cert.ca)]
+        argv += ["--token-file", str(tmp_path / "token"), "-o", str(tmp_path / "out.json")]
+        check = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        # Then it gets its outside view, written readable by its owner only
+        assert check.returncode == 0, check.stderr
+        assert check.stdout.startswith("seen from the internet as 127.0.0.1: 1024 ports tried")
+        assert (tmp_path / "out.json").stat().st_mode & 0o077 == 0
+    finally:
+        front.send_signal(signal.SIGTERM)
+        _, log = front.communicate(timeout=30)
+    # And the front stopped cleanly, its log holding counts, not the token or the address
+    assert front.returncode == 0, log
+    assert "scan done for token" in log and "scans=1" in log
+    assert made.stdout.strip() not in log
+    assert "127.0.0.1" not in log.split("\n", 1)[1]

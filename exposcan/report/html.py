@@ -24,6 +24,7 @@ from exposcan.net.targets import url_host
 from exposcan.report.guides import Guide, GuideText, guides_for, load_guides
 from exposcan.report.i18n import Texts, check_lang, default_lang
 from exposcan.report.network_map import build_map
+from exposcan.report.outside_text import door_rows, outside_facts
 from exposcan.report.verdict_text import action_text, internet_answer, lan_answer
 from exposcan.verdict import decide, severity_order
 
@@ -167,6 +168,8 @@ def render_html(report: Report, lang: str | None = None, catalogue: Catalogue | 
         counts=[(s, verdict.counts.get(s, 0)) for s in severity_order()],
         severities=[(s, gs) for s, gs in severities if gs],
         netmap=build_map(report, texts, catalogue),
+        outside_facts=outside_facts(report, texts),
+        doors=door_rows(report.outside, texts) if report.outside else [],
         product_steps=product_steps,
         notes=[texts.note(n) for n in scan.notes],
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from exposcan.catalogue import Catalogue
-from exposcan.models import Finding, Host, Report, Severity, Vantage
+from exposcan.models import Finding, Host, Report, SeenFrom, Severity, Vantage
 from exposcan.report.i18n import Texts
 
 WIDTH = 1000
@@ -246,5 +246,58 @@ def build_map(report: Report, texts: Texts, catalogue: Catalogue) -> NetworkMap:
             edges.append(
                 Edge(_curve(BOX_X + BOX_W, box_mid, LAN_X, ty), tone, label, LAN_X - 8, ty - 3)
             )
+        edges += _outside_edges(report, host_cards, box, box_mid, texts, edges)
+        if any(e.tone == "bad" for e in edges[1:]):
+            edges[0].tone = "bad"  # the internet reaches the box
         bottom = max(bottom, box.y + box.h + 20)
     return NetworkMap(WIDTH, bottom + 10, cards, edges, zones, hidden)
+
+
+def _outside_edges(
+    report: Report,
+    host_cards: dict[str, tuple[Host, Card]],
+    box: Card,
+    box_mid: float,
+    texts: Texts,
+    drawn_edges: list[Edge],
+) -> list[Edge]:
+    """The doors the outside view saw, drawn to the LAN service behind each:
+    red, what the internet reached (proof); dashed, what the box's NAT
+    loopback led to from inside (an indication)."""
+    if report.outside is None:
+        return []
+    edges: list[Edge] = []
+    drawn: set[tuple[str, str]] = set()
+    labels_at: dict[float, int] = {}
+    for e in drawn_edges:
+        if e.label:
+            labels_at[e.ly + 3] = labels_at.get(e.ly + 3, 0) + 1
+    # Proof first: a door also seen through the loopback is drawn once, red.
+    # A forward the IGD lists is drawn already (and the table says it was
+    # proven): the map adds the doors UPnP never listed.
+    for path in sorted(report.outside.paths, key=lambda p: p.seen is not SeenFrom.INTERNET):
+        if path.lan is None or path.via_upnp or (path.public, path.lan) in drawn:
+            continue
+        address, _, port_text = path.lan.rpartition(":")
+        address = address.strip("[]")
+        if address not in host_cards:
+            continue
+        drawn.add((path.public, path.lan))
+        host, card = host_cards[address]
+        port = int(port_text) if port_text.isdigit() else None
+        ty = _line_y(card, host, port)
+        # Several doors to one service: their labels stack instead of overlapping.
+        stacked = labels_at.get(ty, 0)
+        labels_at[ty] = stacked + 1
+        public_port = path.public.rpartition(":")[2]
+        proof = path.seen is SeenFrom.INTERNET
+        edges.append(
+            Edge(
+                _curve(box.x + box.w, box_mid, LAN_X, ty),
+                "bad" if proof else "warn",
+                texts("map.seen" if proof else "map.looped", port=public_port),
+                LAN_X - 8,
+                ty - 3 - 13 * stacked,
+            )
+        )
+    return edges

@@ -8,18 +8,25 @@ from pathlib import Path
 
 import pytest
 
+from exposcan.audit.diff import diff_reports
+from exposcan.audit.notify.alert import Alert
 from exposcan.models import (
+    Finding,
+    Host,
     Outside,
     OutsidePath,
     PublicAddress,
     Report,
     SeenFrom,
+    Service,
+    Severity,
     Vantage,
 )
 from exposcan.outside.address import decide_public
 from exposcan.outside.join import Side, join, signature
 from exposcan.outside.settings import OutsideConfigError, resolve
 from exposcan.outside.view import global_ipv6
+from exposcan.report.html import render_html
 from exposcan.report.i18n import Texts
 from exposcan.report.verdict_text import internet_answer
 from exposcan.verdict import InternetAnswer, decide
@@ -306,3 +313,70 @@ def test_carrier_grade_nat_makes_forwards_unreachable_over_ipv4() -> None:
     # Without carrier-grade NAT the same forward is a Yes
     plain = decide(report(Vantage.LAN, forward))
     assert plain.internet is InternetAnswer.FORWARD
+
+
+# --- what the audit side carries ----------------------------------------------------
+
+
+def _proven_finding(port: int) -> Finding:
+    return finding(
+        "exposure.internet-imaging",
+        "203.0.113.1",
+        port,
+        severity=Severity.CRITICAL,
+        service="dicom",
+        seen_from="internet",
+        lan_service="198.18.0.10:104",
+    )
+
+
+def test_a_baseline_diff_names_a_new_outside_exposure_and_the_webhook_carries_the_answer() -> None:
+    # Given yesterday's run (nothing seen from outside) and today's (the
+    # reflector reached the hand-set 50104)
+    before = _with_outside([])
+    today = _with_outside(
+        [_path("203.0.113.1:50104", "dicom", "198.18.0.10:104", SeenFrom.INTERNET)]
+    ).model_copy(update={"findings": [_proven_finding(50104)]})
+    # When they are compared, as a cron audit does
+    diff = diff_reports(before, today)
+    # Then the new outside exposure is the new finding, at the public door
+    assert [(f.host, f.port) for f in diff.new] == [("203.0.113.1", 50104)]
+    # and the notification says how the answer was known, and where
+    alert = Alert.build(today, diff, "run 1", "high")
+    internet = alert.payload()["internet"]
+    assert internet == {
+        "answer": "proven",
+        "outside_view": "done",
+        "checked": "2026-12-01 09:30 UTC",
+        "ports_tried": 65535,
+        "places": [{"public": "203.0.113.1:50104", "lan": "198.18.0.10:104"}],
+    }
+    assert "Seen from the internet on 2026-12-01 09:30 UTC" in alert.text()
+    # and yesterday's says No, with the ports tried
+    assert Alert.build(before, None, "none", "high").payload()["internet"]["answer"] == "none"
+
+
+def test_the_html_report_lists_the_doors_and_draws_the_proven_path() -> None:
+    # Given a LAN report whose outside view proved the hand-set 50104 and
+    # saw 8042 only through the NAT loopback
+    pacs = Host(
+        address="198.18.0.10",
+        services=[Service(port=104, protocol="dicom"), Service(port=8042, protocol="http")],
+    )
+    box = Host(address="198.18.0.1", services=[Service(port=49152, protocol="upnp")])
+    rep = _with_outside(
+        [
+            _path("203.0.113.1:50104", "dicom", "198.18.0.10:104", SeenFrom.INTERNET),
+            _path("203.0.113.1:8042", "pacs-web", "198.18.0.10:8042", SeenFrom.LOOPBACK),
+        ]
+    ).model_copy(update={"hosts": [box, pacs]})
+    # When it is written as HTML
+    html = render_html(rep, "en")
+    # Then the doors are listed, proof and indication apart, and the map draws
+    # the proven path in red, the loopback one dashed
+    assert "Seen from outside" in html and "from the internet (proof)" in html
+    assert "through the box&#39;s NAT loopback (indicative)" in html
+    assert 'class="elabel bad"' in html and "internet :50104" in html
+    assert 'class="elabel warn"' in html and "loopback :8042" in html
+    # and a report without an outside view has no such section
+    assert "Seen from outside" not in render_html(report(Vantage.LAN), "en")

@@ -2,9 +2,12 @@
 
 Built from the report's findings only, and of those only rule, severity,
 host, port, protocol, title and key: never evidence, never a service
-detail. A webhook lands in a chat room or a ticketing system the practice
-does not control; what it holds must be harmless there (DOMAIN.md: "What a
-report must never hold").
+detail. The webhook adds the verdict's first answer (can images be reached
+from the internet, how that is known, and the public and LAN address:port
+of each door); the mail, which carries the whole report anyway, says it in
+the report's words. A webhook lands in a chat room or a ticketing system
+the practice does not control; what it holds must be harmless there
+(DOMAIN.md: "What a report must never hold").
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ from dataclasses import dataclass
 
 from exposcan.audit.diff import ReportDiff
 from exposcan.models import Finding, Report, Severity
+from exposcan.report.i18n import Texts
+from exposcan.report.verdict_text import internet_answer
+from exposcan.verdict import decide
 
 NOTIFY_SCHEMA = "exposcan.audit.notify/1"
 
@@ -92,11 +98,28 @@ class Alert:
             "resolved": self.resolved,
             "unchanged": self.unchanged,
             "new_findings": [_brief(f) for f in self.new],
+            "internet": self.internet(),
+        }
+
+    def internet(self) -> dict[str, object]:
+        """The first question's answer: how it was known, and the public
+        doors that lead to imaging (address:port and the LAN address:port
+        behind it; no evidence)."""
+        verdict = decide(self.report)
+        return {
+            "answer": verdict.internet.value,
+            "outside_view": verdict.outside,
+            "checked": verdict.checked,
+            "ports_tried": verdict.ports_tried,
+            "places": [
+                {"public": p.via or p.where, "lan": p.where if p.via else None}
+                for p in verdict.internet_places
+            ],
         }
 
     def text(self) -> str:
         """The mail body: the verdict first, then what is new."""
-        lines = [self.summary(), ""]
+        lines = [self.summary(), _internet_line(self.report), ""]
         if self.new:
             lines.append("New findings:")
             for f in self.new:
@@ -115,6 +138,12 @@ class Alert:
             "the practice's images are open: keep it private.",
         ]
         return "\n".join(lines) + "\n"
+
+
+def _internet_line(report: Report) -> str:
+    """The report's first answer, as the terminal says it (English)."""
+    answer = internet_answer(decide(report), Texts("en"))
+    return f"{answer.question} {answer.word}. {answer.sentence}"
 
 
 def _brief(f: Finding) -> dict[str, object]:

@@ -522,6 +522,9 @@ NAS_IMAGING_FILES: Final[tuple[CanaryFile, ...]] = (
     CanaryFile("Export_CD/IM000003.dcm", 4),
     CanaryFile("LISEZMOI.txt", None),
     CanaryFile("Examens/planning-2020.csv", None),
+    # Laboratory results a practice keeps beside the images (issue 16).
+    CanaryFile("Examens/2020/CNRY-0002/resultats.hpr", 1, "hprim"),
+    CanaryFile("Resultats_labo/CNRY-0004/00000042", 3, "hl7v2"),
 )
 #: What the private share holds (guest must not see it).
 NAS_PRIVATE_FILES: Final[tuple[CanaryFile, ...]] = (CanaryFile("factures-2020.csv", None),)
@@ -533,11 +536,16 @@ WEB_FILES: Final[tuple[CanaryFile, ...]] = (
     CanaryFile("archives/IM000003", 4),
     CanaryFile("archives/2018/IM000004", 4),
     CanaryFile("LISEZMOI.txt", None),
+    # Laboratory results in the same web folder (issue 16).
+    CanaryFile("archives/CNRY-0005_resultats.hl7", 4, "hl7v2"),
+    CanaryFile("archives/2018/000777", 2, "hprim"),
 )
 
-EXPECTED_NAS_DICOM_FILES: Final = sum(1 for f in NAS_IMAGING_FILES if f.patient is not None)
+EXPECTED_NAS_DICOM_FILES: Final = sum(1 for f in NAS_IMAGING_FILES if f.imaging)
+EXPECTED_NAS_HEALTH_FILES: Final = sum(1 for f in NAS_IMAGING_FILES if f.health_data)
 EXPECTED_NAS_FILES: Final = len(NAS_IMAGING_FILES)
-EXPECTED_WEB_DICOM_FILES: Final = sum(1 for f in WEB_FILES if f.patient is not None)
+EXPECTED_WEB_DICOM_FILES: Final = sum(1 for f in WEB_FILES if f.imaging)
+EXPECTED_WEB_HEALTH_FILES: Final = sum(1 for f in WEB_FILES if f.health_data)
 EXPECTED_WEB_FILES: Final = len(WEB_FILES)
 #: Entries of the autoindex page at "/" (files and first-level folders).
 EXPECTED_WEB_ROOT_ENTRIES: Final = len({f.path.split("/")[0] for f in WEB_FILES})

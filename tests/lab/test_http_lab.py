@@ -107,9 +107,7 @@ def test_nginx_listing_serves_imaging(lan_scan: Scan) -> None:
     assert ev["server"] == "nginx"
     assert ev["imaging_files"] == t.EXPECTED_WEB_DICOM_FILES
     assert ev["files_seen"] == t.EXPECTED_WEB_FILES
-    assert ev["without_extension"] == sum(
-        1 for f in t.WEB_FILES if f.patient is not None and "." not in f.path
-    )
+    assert ev["without_extension"] == sum(1 for f in t.WEB_FILES if f.imaging and "." not in f.path)
     assert ev["extensions"] == ["dcm"]
     assert ev["cut_short"] is False
 

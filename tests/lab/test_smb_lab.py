@@ -91,7 +91,7 @@ def test_guest_share_with_dicom_is_high_with_the_lab_counts(nas_scan: Scan) -> N
     # When the workstation scans the NAS
     evidence = nas_scan.findings(445)["smb.guest-share-imaging"]
     # Then the high finding names the share and counts exactly what the lab holds
-    imaging = [f for f in t.NAS_IMAGING_FILES if f.patient is not None]
+    imaging = [f for f in t.NAS_IMAGING_FILES if f.imaging]
     folders = {str(PurePosixPath(f.path).parent) for f in imaging}
     all_folders = {
         str(p) for f in t.NAS_IMAGING_FILES for p in PurePosixPath(f.path).parents if str(p) != "."

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -20,6 +21,7 @@ from exposcan.protocols.ftp.client import FtpClient
 from exposcan.protocols.ftp.probe import FtpProbe
 from exposcan.protocols.identify import IdentifyProbe
 from tests.helpers import scan_local
+from tests.inprocess.http_servers import self_signed
 from tests.inprocess.servers import tcp_server
 
 FTP_PORT = 21
@@ -278,3 +280,106 @@ async def test_the_client_sends_no_write_and_no_smuggled_command() -> None:
             await ftp.command(verb, "x")
     with pytest.raises(ValueError, match="CR or LF"):
         await ftp.command("CWD", "a\r\nDELE b")
+
+
+# --- TLS: explicit (AUTH TLS, RFC 4217) and implicit (990) ------------------------------
+
+
+def ftps(ctx: ssl.SSLContext, implicit: bool) -> Handler:
+    """An FTPS server that takes the anonymous login over TLS only, lists one
+    DICOM file over a protected data connection (PROT P)."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        local = writer.get_extra_info("sockname")[0]
+        done = asyncio.Event()
+        secure = implicit
+
+        async def listing(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            w.write(b"-rw-r--r-- 1 0 0 132 Jan 01 00:00 IM000001.dcm\r\n")
+            await w.drain()
+            w.close()
+            done.set()
+
+        data_server = await asyncio.start_server(listing, local, 0, ssl=ctx)
+        port = data_server.sockets[0].getsockname()[1]
+        writer.write(b"220 FTPS ready\r\n")
+        try:
+            while line := await reader.readline():
+                verb = line.decode().split(" ", 1)[0].strip().upper()
+                if verb == "FEAT":
+                    writer.write(b"211-Features:\r\n AUTH TLS\r\n PBSZ\r\n PROT\r\n211 End\r\n")
+                elif verb == "AUTH" and not secure:
+                    writer.write(b"234 Proceed with negotiation.\r\n")
+                    await writer.drain()
+                    await writer.start_tls(ctx)
+                    secure = True
+                    continue
+                elif verb == "USER":
+                    # vsftpd with force_anon_logins_ssl: 530 over plain text
+                    writer.write(b"230 in\r\n" if secure else b"530 Use TLS.\r\n")
+                elif verb in ("PBSZ", "PROT", "CWD", "TYPE"):
+                    writer.write(b"200 ok\r\n")
+                elif verb == "EPSV":
+                    writer.write(f"229 passive (|||{port}|)\r\n".encode())
+                elif verb == "LIST":
+                    writer.write(b"150 here\r\n")
+                    await writer.drain()
+                    await done.wait()
+                    done.clear()
+                    writer.write(b"226 done\r\n")
+                elif verb == "QUIT":
+                    writer.write(b"221 bye\r\n")
+                    break
+                else:
+                    writer.write(b"502 no\r\n")
+                await writer.drain()
+        except (ConnectionError, ssl.SSLError):
+            pass
+        finally:
+            data_server.close()
+            writer.close()
+
+    return handler
+
+
+@asynccontextmanager
+async def ftps_server(
+    handler: Handler, port: int, ctx: ssl.SSLContext | None
+) -> AsyncIterator[str]:
+    for _ in range(5):
+        host = random_loopback()
+        try:
+            server = await asyncio.start_server(handler, host, port, ssl=ctx)
+            break
+        except OSError:
+            continue
+    else:  # pragma: no cover
+        pytest.skip(f"cannot bind 127.x:{port}")
+    try:
+        yield host
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("implicit", [False, True], ids=["explicit", "implicit-990"])
+async def test_anonymous_over_tls_is_found_and_not_cleartext(
+    tmp_path: Path, implicit: bool
+) -> None:
+    # Given an FTPS server (explicit on 21, or implicit on 990) that takes
+    # the anonymous login over TLS only, and serves a DICOM file
+    ctx = self_signed(tmp_path, "ftp.cabinet.test")
+    port = 990 if implicit else FTP_PORT
+    async with ftps_server(ftps(ctx, implicit), port, ctx if implicit else None) as host:
+        # When scanned
+        report = await scan_local(
+            [port], [IdentifyProbe, FtpProbe], host=host, timeout=2.0, total=20.0
+        )
+    found = rules(report)
+    # Then the anonymous zone is found over TLS, and no cleartext finding
+    assert found["ftp.anonymous-imaging"]["imaging_files"] == 1
+    assert found["ftp.anonymous-imaging"]["tls"] is True
+    assert "ftp.cleartext" not in found
+    service = report.hosts[0].services[0]
+    assert service.protocol == "ftp" and service.tls is implicit
+    assert service.details["ftp_auth_tls"] is True
+    assert report.errors == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
 import logging
 import signal
 import sys
@@ -304,7 +305,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_report(args)
     if args.command == "reflector":
         return reflector_cli.run(args)
-    return run_scan(args)
+    code = run_scan(args)
+    # Every output is written: what is left is interpreter teardown, whose
+    # final collection walks every object of the scan (measured here 0.3 to
+    # 1.2 s after the report). Frozen objects are not collected again; a
+    # thread still running would still be waited for (none may outlive its
+    # deadline, issue 15), so this hides no hang.
+    gc.freeze()
+    return code
 
 
 def run_report(args: argparse.Namespace) -> int:

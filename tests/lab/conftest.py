@@ -110,6 +110,9 @@ class FullScan:
     #: IP packets that reached the lab internet host during the scan.
     inet_packets: int
     args: list[str] = field(default_factory=list)
+    #: When the scanner process had exited (time.time(), to compare with the
+    #: report file's mtime).
+    exited_at: float = 0.0
 
     @property
     def proc(self) -> subprocess.CompletedProcess[str]:
@@ -186,6 +189,7 @@ def full_scan(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fu
         # Every IP packet that reaches the lab's internet host counts.
         with PacketCounter(lab, t.INET.name, []) as inet:
             run = run_measured(lab, t.WS.name, args, work, timeout=300)
+            exited_at = time.time()
             inet_packets = inet.packets()
         after = target_state(lab)
     finally:
@@ -203,4 +207,4 @@ def full_scan(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fu
         f"\nfull lab scan (hostile hosts included): {run.elapsed:.1f} s, "
         f"peak RSS {run.max_rss_mib:.0f} MiB; outputs: {', '.join(outputs)}"
     )
-    yield FullScan(run, report, outputs, before, after, inet_packets, args)
+    yield FullScan(run, report, outputs, before, after, inet_packets, args, exited_at)

@@ -134,7 +134,11 @@ def write_tree(files: tuple[t.CanaryFile, ...], root: Path, site: int) -> None:
     for n, f in enumerate(files, start=1):
         path = root.joinpath(*f.path.split("/"))
         path.parent.mkdir(parents=True, exist_ok=True)
-        if f.patient is None:
+        if f.patient is None and path.suffix == ".dic":
+            # A hunspell dictionary: a word count, then words with flags.
+            words = ["abaisser/12", "abdomen/1", "radiographie/1", "scanner/1"] * 40
+            path.write_text(f"{len(words)}\n" + "\n".join(words) + "\n")
+        elif f.patient is None:
             # Office clutter: text that is no DICOM (no "DICM" at byte 128).
             path.write_text("Document de travail du cabinet - aucune image.\n" * 4)
         elif f.kind != "dicom":

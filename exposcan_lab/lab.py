@@ -493,6 +493,7 @@ class Lab:
         for h in (
             t.PACS,
             t.PACS_SECURE,
+            t.WEB,
             t.NAS,
             t.MODALITY,
             t.ARCHIVE,

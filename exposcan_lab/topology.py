@@ -64,6 +64,14 @@ NAS_PRIVATE_SHARE: Final = "compta"
 NAS_PRIVATE_USER: Final = "labdoc"  # deliberately no such Unix or Samba user
 
 WEB_HTTP_PORT: Final = 80
+#: nginx on the web host, as practices add to it (issue 13): an autoindex of
+#: hunspell spelling dictionaries (.dic, also a DICOM extension) on 8000,
+#: and the practice portal on 8080 with Orthanc behind a reverse proxy at
+#: /pacs/ (proxy_pass to the open PACS's REST port).
+WEB_DICT_PORT: Final = 8000
+WEB_PORTAL_PORT: Final = 8080
+WEB_PROXY_PREFIX: Final = "/pacs"
+WEB_DICT_FOLDER: Final = "dictionnaires"
 
 #: The public port of the PACS's DICOM forward set by hand (not in the IGD).
 MANUAL_PACS_PORT: Final = 50104
@@ -186,9 +194,10 @@ WEB: Final = Host(
     "web",
     IPv4Address("198.18.0.30"),
     "lan",
-    (WEB_HTTP_PORT,),
-    ("web/nginx.conf",),
-    "nginx autoindex over a folder of DICOM files",
+    (WEB_HTTP_PORT, WEB_DICT_PORT, WEB_PORTAL_PORT),
+    ("web/nginx.conf", "web/portal.html"),
+    "nginx: autoindex over DICOM files (80) and dictionaries (8000), a portal "
+    "proxying Orthanc at /pacs/ (8080)",
 )
 MODALITY: Final = Host(
     "modality",
@@ -539,7 +548,12 @@ WEB_FILES: Final[tuple[CanaryFile, ...]] = (
     # Laboratory results in the same web folder (issue 16).
     CanaryFile("archives/CNRY-0005_resultats.hl7", 4, "hl7v2"),
     CanaryFile("archives/2018/000777", 2, "hprim"),
+    # Spelling dictionaries of the secretary's word processor: ".dic", no DICOM.
+    CanaryFile(f"{WEB_DICT_FOLDER}/fr_FR.dic", None),
+    CanaryFile(f"{WEB_DICT_FOLDER}/medical_fr.dic", None),
+    CanaryFile(f"{WEB_DICT_FOLDER}/fr_FR.aff", None),
 )
+EXPECTED_WEB_DICT_FILES: Final = sum(1 for f in WEB_FILES if f.path.startswith(WEB_DICT_FOLDER))
 
 EXPECTED_NAS_DICOM_FILES: Final = sum(1 for f in NAS_IMAGING_FILES if f.imaging)
 EXPECTED_NAS_HEALTH_FILES: Final = sum(1 for f in NAS_IMAGING_FILES if f.health_data)

@@ -225,10 +225,10 @@ async def test_a_per_instance_flood_is_capped_by_responses_too() -> None:
     # Given one study of 2,000 instances, answered once per instance
     with pynetdicom_scp(studies=2000, per_instance=2000) as scp:
         report = await scan_local([scp.port], [DicomProbe])
-    # Then the count stops at cap x 20 responses with a C-CANCEL: one study, capped
+    # Then the count stops at cap x 4 responses with a C-CANCEL: one study, capped
     evidence = finding(report, "dicom.query-open")
     assert (evidence["study_count"], evidence["capped"]) == (1, True)
-    assert evidence["responses"] == 50 * 20
+    assert evidence["responses"] == 50 * 4
     assert scp.cancelled and scp.yielded < 2000
 
 

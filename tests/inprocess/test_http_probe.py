@@ -73,6 +73,56 @@ async def test_open_orthanc_is_unauthenticated_pacs(monkeypatch: pytest.MonkeyPa
     assert report.errors == []
 
 
+def portal_app(seen: Seen, links: list[str], pacs: bool = True) -> web.Application:
+    """A practice portal at "/" (nginx in front): its links, and Orthanc
+    behind a reverse proxy at /pacs/ when ``pacs``."""
+
+    async def index(_: web.Request) -> web.Response:
+        anchors = "".join(f'<a href="{link}">lien</a>' for link in links)
+        return web.Response(
+            text=f"<html><head><title>Cabinet</title></head><body>{anchors}</body></html>",
+            content_type="text/html",
+        )
+
+    app = web.Application(middlewares=[seen.middleware])
+    app.router.add_get("/", index)
+    if pacs:
+        app.add_subapp("/pacs", orthanc_app(Seen()))
+    return app
+
+
+async def test_a_pacs_behind_a_proxy_at_a_sub_path_is_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a portal page linking to Orthanc behind a reverse proxy at /pacs/
+    seen = Seen()
+    links = ["/pacs/app/explorer.html", "https://example.invalid/autre/", "mailto:x@y.invalid"]
+    async with serve(portal_app(seen, links)) as port:
+        _, report = await scan_http(port, monkeypatch)
+    found = rules(report)
+    # Then the PACS is found and proven readable under its sub-path
+    ev = found["http.pacs-unauthenticated"]
+    assert (ev["product"], ev["endpoint"], ev["studies"]) == ("Orthanc", "/pacs/statistics", 4)
+    assert report.hosts[0].services[0].product == "Orthanc"
+    # and the proof was read under the sub-path, never a patient list
+    assert "/pacs/statistics" in seen.paths
+    assert not any("patients" in p for p in seen.paths)
+    assert_no_patient_data(report.to_json())
+
+
+async def test_a_portal_without_a_pacs_behind_it_gives_no_pacs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a portal whose links lead to pages that are no PACS
+    seen = Seen()
+    async with serve(portal_app(seen, ["/css/style.css", "/contact/"], pacs=False)) as port:
+        _, report = await scan_http(port, monkeypatch)
+    # Then no PACS finding; the sub-paths tried are the links' folders only
+    assert not any(r.startswith("http.pacs") for r in rules(report))
+    assert any(p.startswith("/contact/") and p != "/contact/" for p in seen.paths)
+    assert any(p.startswith("/css/") and p != "/css/style.css" for p in seen.paths)
+
+
 async def test_secure_orthanc_is_no_open_pacs(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given an Orthanc that answers 401 "Orthanc Secure Area" everywhere
     seen = Seen()
@@ -251,6 +301,43 @@ async def test_listing_without_imaging(monkeypatch: pytest.MonkeyPatch) -> None:
     facts = [f for f in scanner.state.hosts["127.0.0.1"].facts if f.kind == "http.listing"]
     assert facts and facts[0].data["imaging_files"] == 0
     assert facts[0].data["folders_walked"] == 2
+
+
+HUNSPELL = b"52000\nabaisse/12\nabandon/1\nabbaye/1\n" * 20  # a .dic spelling dictionary
+
+
+async def test_a_listing_of_spelling_dictionaries_is_no_imaging(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a listing of hunspell .dic dictionaries (".dic" is also a DICOM
+    # extension), more of them than the walk samples
+    tree = {f"/dictionnaires/fr_{i}.dic": HUNSPELL for i in range(12)}
+    tree["/LISEZMOI.txt"] = b"rien"
+    async with serve(nginx_listing_app(Seen(), tree)) as port:
+        scanner, report = await scan_http(port, monkeypatch)
+    # Then their first bytes, read, hold no DICM magic: no imaging, no finding
+    found = rules(report)
+    assert "http.listing-imaging" not in found and "http.cleartext" not in found
+    [fact] = [f for f in scanner.state.hosts["127.0.0.1"].facts if f.kind == "http.listing"]
+    assert fact.data["imaging_files"] == 0 and fact.data["extensions"] == []
+    assert fact.data["extensions_refuted"] == ["dic"]
+    assert fact.data["not_imaging_by_content"] >= 1
+
+
+async def test_a_dictionary_beside_dicom_files_is_not_counted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given DICOM files (.dcm) and one .dic dictionary in one listing
+    tree = {
+        "/a/CT0001.dcm": dicom_bytes(),
+        "/a/CT0002.dcm": dicom_bytes(),
+        "/b/fr.dic": HUNSPELL,
+    }
+    async with serve(nginx_listing_app(Seen(), tree)) as port:
+        _, report = await scan_http(port, monkeypatch)
+    # Then the .dcm files are imaging and the dictionary is not
+    ev = rules(report)["http.listing-imaging"]
+    assert ev["imaging_files"] == 2 and ev["extensions"] == ["dcm"]
 
 
 async def test_listing_walk_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,7 +18,10 @@ from tests.lab.conftest import run_exposcan
 
 pytestmark = pytest.mark.lab
 
-HTTP_PORTS = f"{t.WEB_HTTP_PORT},{t.PACS_HTTP_PORT},{t.HOSTILE_TARPIT_PORT}"
+HTTP_PORTS = (
+    f"{t.WEB_HTTP_PORT},{t.PACS_HTTP_PORT},{t.HOSTILE_TARPIT_PORT},{t.WEB_DICT_PORT},"
+    f"{t.WEB_PORTAL_PORT}"
+)
 
 
 class Scan:
@@ -101,15 +104,36 @@ def test_secure_pacs_gives_no_data_finding(lan_scan: Scan) -> None:
 
 
 def test_nginx_listing_serves_imaging(lan_scan: Scan) -> None:
-    # Given nginx autoindex over DICOM files (some without extension)
+    # Given nginx autoindex over DICOM files (some without extension) and a
+    # folder of .dic spelling dictionaries
     ev = lan_scan.findings(t.WEB.ip, t.WEB_HTTP_PORT)["http.listing-imaging"]
-    # Then every DICOM file is counted, extension-less ones by their magic
+    # Then every DICOM file is counted, extension-less ones by their magic,
+    # and no dictionary (read: no DICM magic)
     assert ev["server"] == "nginx"
     assert ev["imaging_files"] == t.EXPECTED_WEB_DICOM_FILES
     assert ev["files_seen"] == t.EXPECTED_WEB_FILES
     assert ev["without_extension"] == sum(1 for f in t.WEB_FILES if f.imaging and "." not in f.path)
     assert ev["extensions"] == ["dcm"]
     assert ev["cut_short"] is False
+
+
+def test_a_listing_of_spelling_dictionaries_is_no_imaging(lan_scan: Scan) -> None:
+    # Given nginx autoindex on 8000 over the word processor's .dic dictionaries
+    found = lan_scan.findings(t.WEB.ip, t.WEB_DICT_PORT)
+    # Then the listing is served, and nothing about imaging is found in it
+    assert lan_scan.service(t.WEB.ip, t.WEB_DICT_PORT)["protocol"] == "http"
+    assert not found, found
+
+
+def test_a_pacs_behind_a_reverse_proxy_at_a_sub_path_is_found(lan_scan: Scan) -> None:
+    # Given the practice portal on 8080, linking to Orthanc behind nginx's
+    # proxy_pass at /pacs/
+    found = lan_scan.findings(t.WEB.ip, t.WEB_PORTAL_PORT)
+    # Then the PACS is found through the root page's link, and proven open
+    ev = found["http.pacs-unauthenticated"]
+    assert ev["product"] == "Orthanc" and ev["endpoint"] == f"{t.WEB_PROXY_PREFIX}/statistics"
+    assert ev["studies"] == t.EXPECTED_PACS_STUDIES
+    assert lan_scan.service(t.WEB.ip, t.WEB_PORTAL_PORT)["product"] == "Orthanc"
 
 
 def test_hostile_ports_are_errors_not_hangs(lan_scan: Scan) -> None:

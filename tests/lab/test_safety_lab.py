@@ -118,9 +118,13 @@ def _sqlite_texts(path: Path) -> list[str]:
 
 
 def _mail_texts(raw: bytes) -> list[str]:
-    """The mail as sent, and every part decoded (base64 attachments too)."""
+    """Every header of the mail as sent, and every part decoded (base64
+    attachments too). Not the encoded bodies themselves: base64 of a text
+    that names Orthanc's default account in its remediation would hold the
+    base64 of that account by alignment alone, and what they encode is
+    searched, decoded."""
     msg = email.message_from_bytes(raw, policy=email.policy.default)
-    out = [raw.decode("utf-8", "replace")]
+    out = ["\n".join(f"{k}: {v}" for part in msg.walk() for k, v in part.items())]
     for part in msg.walk():
         payload = part.get_payload(decode=True)
         if isinstance(payload, bytes):

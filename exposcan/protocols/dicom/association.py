@@ -77,8 +77,9 @@ STORAGE_CLASSES: tuple[str, ...] = (
 VERIFICATION_CONTEXT = 1
 FIND_CONTEXT = 3
 # A count of studies reads at most this many responses per study of its cap
-# (per-instance servers answer once per image: a CT study is hundreds).
-RESPONSES_PER_STUDY = 20
+# (per-instance servers answer once per image: a CT study is hundreds; the
+# count then says "at least", capped, rather than read a flood's worth).
+RESPONSES_PER_STUDY = 4
 
 #: DIMSE responses read in one association at most: a C-FIND counted to its
 #: cap, the ones a node sends after our C-CANCEL, an echo and some slack.

@@ -177,6 +177,12 @@ class WalkResult:
     health_files: int = 0
     health_kinds: dict[str, int] = field(default_factory=dict)
     extensions: set[str] = field(default_factory=set)
+    #: Files with an imaging extension whose first bytes were read and hold
+    #: no DICM magic (hunspell's .dic dictionaries...): not imaging.
+    refuted: int = 0
+    #: Extensions every sampled file of which was refuted: their unsampled
+    #: files are not counted either.
+    extensions_refuted: set[str] = field(default_factory=set)
     cut_short: bool = False
     cut_reasons: set[str] = field(default_factory=set)
 
@@ -195,6 +201,8 @@ class WalkResult:
             "without_extension": self.without_extension,
             "dicomdir": self.dicomdir,
             "extensions": sorted(self.extensions),
+            "not_imaging_by_content": self.refuted,
+            "extensions_refuted": sorted(self.extensions_refuted),
             "health_data_files": self.health_files,
             "health_data_kinds": sorted(self.health_kinds),
             "cut_short": self.cut_short,
@@ -235,6 +243,7 @@ async def walk(
     seen: set[str] = {start}
     to_sample: list[str] = []
     confirm: list[str] = []  # files with an imaging extension, to confirm a few
+    by_ext: dict[str, int] = {}
     entries = 0
     while queue:
         if time.monotonic() >= stop_at:
@@ -276,14 +285,23 @@ async def walk(
             elif ext is not None:
                 result.by_extension += 1
                 result.extensions.add(ext)
+                by_ext[ext] = by_ext.get(ext, 0) + 1
                 confirm.append(path)
             elif magic_worth_testing(path, sigs) or health.worth_reading(path):
                 to_sample.append(path)
         if entries > limits.entries:
             break
-    # Extension-less files need the magic; a few named ones are confirmed too.
+    # Extension-less files need the magic; a few named ones are confirmed too,
+    # each extension's first file before any second one (a .dic dictionary
+    # must not hide behind a .dcm).
     budget = limits.samples
-    sample = to_sample[:budget] + confirm[: max(0, min(4, budget - len(to_sample)))]
+    firsts: dict[str, str] = {}
+    for path in confirm:
+        firsts.setdefault(sigs.extension_of(path) or "", path)
+    ordered = list(firsts.values()) + [p for p in confirm if p not in firsts.values()]
+    confirm_budget = max(0, min(max(4, len(firsts)), budget - len(to_sample)))
+    sample = to_sample[:budget] + ordered[:confirm_budget]
+    verdicts: dict[str, list[bool]] = {}
     if len(to_sample) > budget:
         result.cut("samples")
     unknown = set(to_sample)
@@ -308,8 +326,23 @@ async def walk(
         if found is not None:
             result.health_files += 1
             result.health_kinds[found] = result.health_kinds.get(found, 0) + 1
-        if sigs.has_magic(head.body[: sigs.read_size]):
+        magic = sigs.has_magic(head.body[: sigs.read_size])
+        if magic:
             result.with_magic += 1
             if path in unknown:
                 result.without_extension += 1
+        elif path not in unknown and not is_dicomdir(path):
+            # The first bytes were read and are not DICOM: the name lied.
+            result.refuted += 1
+        if path not in unknown:
+            verdicts.setdefault(sigs.extension_of(path) or "", []).append(magic)
+    for ext, seen_magic in verdicts.items():
+        if any(seen_magic):
+            result.by_extension -= seen_magic.count(False)
+        else:
+            # Every sampled file of this extension is something else: the
+            # unsampled ones are not counted on their name either.
+            result.by_extension -= by_ext.get(ext, 0)
+            result.extensions.discard(ext)
+            result.extensions_refuted.add(ext)
     return result

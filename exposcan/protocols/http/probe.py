@@ -9,7 +9,9 @@ capped bodies, one connection slot of the host per request):
    answered, with the certificate's facts (never verified).
 2. The catalogue's fingerprints (``probes/fingerprints/http/``): product,
    version, whether credentials are asked, configuration worth recording
-   (Orthanc's DICOM AE title becomes a host hint for the DICOM probe).
+   (Orthanc's DICOM AE title becomes a host hint for the DICOM probe); then
+   the same under the sub-paths the root page redirects or links to, on this
+   host (a PACS behind a reverse proxy at ``/pacs/``: subpaths.py).
 3. Unauthenticated PACS data, proved by counts only (Orthanc /statistics,
    a QIDO-RS ``limit=1`` search parsed only to count).
 4. Directory listings walked for imaging, counts and extensions only.
@@ -53,6 +55,7 @@ from exposcan.protocols.http.listing import (
     detect_listing,
     walk,
 )
+from exposcan.protocols.http.subpaths import prefixes, same_host_paths
 from exposcan.state import ServiceState
 
 log = logging.getLogger("exposcan.http")
@@ -75,6 +78,8 @@ class ProductMatch:
     login: bool = False
     details: dict[str, EvidenceValue] = field(default_factory=dict)
     hints: dict[str, str] = field(default_factory=dict)
+    #: The sub-path it answered under ("" at the root).
+    prefix: str = ""
 
     @property
     def product(self) -> str:
@@ -119,6 +124,28 @@ class WebSession:
         self._cache[("GET", path, ())] = resp
 
 
+class PrefixedSession(WebSession):
+    """The same service seen under a sub-path: a product behind a reverse
+    proxy answers its own paths there (``/pacs`` + ``/system``)."""
+
+    def __init__(self, inner: WebSession, prefix: str) -> None:
+        super().__init__(inner.client)
+        self.inner, self.prefix = inner, prefix
+
+    async def fetch(
+        self,
+        path: str,
+        method: Method = "GET",
+        headers: dict[str, str] | None = None,
+        page_cap: int | None = None,
+    ) -> HttpResponse | None:
+        return await self.inner.fetch(self.prefix + path, method, headers, page_cap)
+
+
+def session_for(session: WebSession, match: ProductMatch) -> WebSession:
+    return PrefixedSession(session, match.prefix) if match.prefix else session
+
+
 class HttpProbe(ServiceProbe):
     name = "http"
     protocols: ClassVar[frozenset[str]] = frozenset({"http"})
@@ -145,6 +172,7 @@ class HttpProbe(ServiceProbe):
             session.remember("/", root)
             self._record_server(ctx, service, root)
             matches = await match_fingerprints(session, default_fingerprints())
+            matches += await self._under_subpaths(session, root, matches)
             readable = await self._fingerprint_facts(ctx, service, session, matches)
             listing = await self._listing(ctx, service, session, root, stop_at)
         if root.truncated and listing is None:
@@ -165,6 +193,31 @@ class HttpProbe(ServiceProbe):
             len(matches),
             listing.imaging_files if listing else None,
         )
+
+    async def _under_subpaths(
+        self, session: WebSession, root: HttpResponse, found: list[ProductMatch]
+    ) -> list[ProductMatch]:
+        """The catalogue's fingerprints under the sub-paths the root page
+        leads to; a product already found at the root is not looked for again."""
+        if root.status >= 400 or detect_listing(root, default_listing_config()) is not None:
+            return []  # an error page or a listing's folders are no portal
+        fingerprints = [
+            fp
+            for fp in default_fingerprints()
+            if not fp.generic and all(m.fingerprint.id != fp.id for m in found)
+        ]
+        known = [req.path for fp in fingerprints for req in fp.requests]
+        paths = [root.url.split("?", 1)[0]] if root.url not in ("", "/") else []
+        if "html" in root.header("Content-Type").lower() or root.text.lstrip()[:1] == "<":
+            paths += same_host_paths(root.url or "/", root.text)
+        out: list[ProductMatch] = []
+        for prefix in prefixes(paths, known):
+            for match in await match_fingerprints(PrefixedSession(session, prefix), fingerprints):
+                match.prefix = prefix
+                match.endpoint = prefix + match.endpoint
+                out.append(match)
+            fingerprints = [fp for fp in fingerprints if all(m.fingerprint is not fp for m in out)]
+        return out
 
     # -- step 1: what answered ------------------------------------------------
 
@@ -223,7 +276,7 @@ class HttpProbe(ServiceProbe):
             if match.auth_required:
                 continue
             refused: list[str] = []
-            counts = await prove_data(session, fp, refused)
+            counts = await prove_data(session_for(session, match), fp, refused)
             for why in refused:
                 ctx.error(service.port, ErrorReason.PROTOCOL, f"{fp.product} proof refused: {why}")
             if counts is None:
@@ -237,7 +290,7 @@ class HttpProbe(ServiceProbe):
                 readable=True,
                 product=fp.product,
                 version=match.version,
-                endpoint=counts.pop("_endpoint"),
+                endpoint=match.prefix + counts.pop("_endpoint"),
                 tls=service.tls,
                 cves=cves or None,
                 **counts,
@@ -325,7 +378,7 @@ class HttpProbe(ServiceProbe):
                         ctx.limits,
                         basic_auth=(cred.username, cred.password),
                     ) as client:
-                        resp = await client.request(cred.path, "GET", follow=False)
+                        resp = await client.request(match.prefix + cred.path, "GET", follow=False)
                 except (ProbeError, TlsMismatch):
                     continue
                 if not cred.match.matches(resp):
@@ -340,7 +393,7 @@ class HttpProbe(ServiceProbe):
                     "http",
                     product=match.product,
                     version=version,
-                    endpoint=cred.path,
+                    endpoint=match.prefix + cred.path,
                 )
                 if version and not service.version:
                     service.version = version

@@ -30,6 +30,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from exposcan.facts import fact_kinds, fact_model
 from exposcan.models import Safety, Severity, Vantage
 
 
@@ -67,8 +68,13 @@ def catalogue_kind(kind: str) -> Callable[[type[M]], type[M]]:
     return register
 
 
-#: Modules outside the protocol packages that register catalogue kinds.
-CORE_DECLARATIONS = ("exposcan.imaging", "exposcan.healthdata", "exposcan.report.guides")
+#: Modules outside the protocol packages that register catalogue or fact kinds.
+CORE_DECLARATIONS = (
+    "exposcan.facts",
+    "exposcan.imaging",
+    "exposcan.healthdata",
+    "exposcan.report.guides",
+)
 
 
 @cache
@@ -242,6 +248,26 @@ class PortList(_Strict):
     ports: list[PortEntry]
 
 
+def _check_fact_names(path: Path, rule: Rule) -> None:
+    """A rule names a fact kind some module declared, and only its fields:
+    a misspelt name fails here, not silently at match time."""
+    model = fact_model(rule.match.fact)
+    if model is None:
+        known = ", ".join(sorted(fact_kinds()))
+        raise CatalogueError(
+            f"{path}: match.fact: unknown fact kind {rule.match.fact!r} (known: {known})"
+        )
+    fields = model.model_fields
+    named = [(f"match.all.{i}.field", c.field) for i, c in enumerate(rule.match.all)]
+    named += [(f"evidence.{i}", name) for i, name in enumerate(rule.evidence)]
+    for where, name in named:
+        if name not in fields:
+            raise CatalogueError(
+                f"{path}: {where}: {rule.match.fact} has no field {name!r} "
+                f"(fields: {', '.join(fields)})"
+            )
+
+
 class Catalogue:
     def __init__(self, documents: Iterable[tuple[Path, dict[str, Any]]]) -> None:
         kinds = registered_kinds()
@@ -270,7 +296,8 @@ class Catalogue:
                 if first != path:
                     raise CatalogueError(f"{path}: duplicate {kind} id {item_id} (also {first})")
             self._documents.setdefault(model, []).append((path, item))
-        for rule in self.documents(Rule):
+        for path, rule in self.sourced(Rule):
+            _check_fact_names(path, rule)
             self.rules[rule.id] = rule
         for port_list in self.documents(PortList):
             for entry in port_list.ports:

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from exposcan.catalogue import Catalogue
 from exposcan.config import ScanConfig
+from exposcan.facts import validate_fact
 from exposcan.limits import Limits
 from exposcan.models import ErrorReason, Safety
 from exposcan.state import Fact, HostState, ScanState, ServiceState
@@ -38,6 +39,9 @@ class ProbeContext:
         return self.host.address
 
     def fact(self, kind: str, port: int | None, protocol: str, **data: Any) -> Fact:
+        """Record a fact; ``data`` is checked against ``kind``'s model
+        (:mod:`exposcan.facts`): an undeclared field raises :class:`FactError`."""
+        data = validate_fact(kind, data)
         fact = Fact(kind, self.host.address, port, protocol, data)
         self.host.facts.append(fact)
         # The live display counts findings as they appear; the report itself

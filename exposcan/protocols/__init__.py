@@ -4,16 +4,23 @@ from __future__ import annotations
 
 from exposcan.probe import NetworkProbe, ServiceProbe
 
-#: Modules that declare what a protocol adds to the catalogue (its kinds:
-#: :func:`exposcan.catalogue.catalogue_kind`); imported before a catalogue
-#: loads, so that every kind is known and checked.  A new protocol whose
-#: catalogue files are of a new kind adds its module here.
+#: Modules that declare what a protocol adds: its catalogue kinds
+#: (:func:`exposcan.catalogue.catalogue_kind`) and its fact kinds
+#: (:func:`exposcan.facts.fact_kind`).  Imported before a catalogue loads, so
+#: that every kind is known and every rule checked.  A new protocol adds its
+#: ``facts`` module (and its catalogue module, if it has a kind) here.
 DECLARATIONS: tuple[str, ...] = (
     "exposcan.protocols.dicom.catalogue",
+    "exposcan.protocols.dicom.facts",
     "exposcan.protocols.ftp.catalogue",
+    "exposcan.protocols.ftp.facts",
+    "exposcan.protocols.http.facts",
     "exposcan.protocols.http.fingerprints",
     "exposcan.protocols.http.listing",
+    "exposcan.protocols.ipv6.facts",
+    "exposcan.protocols.smb.facts",
     "exposcan.protocols.upnp.catalogue",
+    "exposcan.protocols.upnp.facts",
 )
 
 

@@ -8,6 +8,7 @@ import time
 from typing import ClassVar
 
 from exposcan.config import ScanConfig
+from exposcan.facts import FactModel, fact_kind
 from exposcan.probe import NetworkContext, NetworkProbe, ProbeContext, ServiceProbe
 from exposcan.state import ServiceState
 from tests.helpers import scan_local
@@ -15,6 +16,11 @@ from tests.inprocess.servers import http_ok, tcp_server
 
 SLOW = 0.5
 events: dict[str, float] = {}
+
+
+@fact_kind("test.slow")
+class SlowFact(FactModel):
+    """This test's own fact kind: a probe writes only declared facts."""
 
 
 class SlowProbe(ServiceProbe):

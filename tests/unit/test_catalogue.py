@@ -10,6 +10,7 @@ from exposcan.catalogue import (
     catalogue_kind,
     registered_kinds,
 )
+from exposcan.facts import FactError, FactModel, fact_kind, validate_fact
 from exposcan.findings import evaluate
 from exposcan.models import Severity, Vantage, finding_key
 from exposcan.state import Fact
@@ -29,6 +30,15 @@ match:
     - {field: count, op: gte, value: 1}
 evidence: [count, product]
 """
+
+
+@fact_kind("thing.state")
+class ThingState(FactModel):
+    """The fact of this file's rules (a test's own fact kind)."""
+
+    open: bool = False
+    count: int = 0
+    product: str | None = None
 
 
 def _catalogue(tmp_path: Path, *docs: str) -> Catalogue:
@@ -53,7 +63,7 @@ def test_a_rule_turns_matching_facts_into_findings(tmp_path: Path) -> None:
             "198.18.0.10",
             104,
             "dicom",
-            {"open": True, "count": 3, "product": "X", "secret": "no"},
+            {"open": True, "count": 3, "product": "X"},
         ),
         Fact("thing.state", "198.18.0.11", 104, "dicom", {"open": False, "count": 3}),
         Fact("thing.state", "198.18.0.12", 104, "dicom", {"open": True, "count": 0}),
@@ -62,6 +72,7 @@ def test_a_rule_turns_matching_facts_into_findings(tmp_path: Path) -> None:
     # Then only the first fact matches, and only declared evidence is copied
     assert [f.host for f in findings] == ["198.18.0.10"]
     assert findings[0].evidence == {"count": 3, "product": "X"}
+    assert "open" not in findings[0].evidence
     assert findings[0].key == finding_key("test.open-thing", "198.18.0.10", 104)
 
 
@@ -130,3 +141,52 @@ def test_a_duplicate_fingerprint_id_is_refused(tmp_path: Path) -> None:
     # Then the catalogue names the second file and the first
     with pytest.raises(CatalogueError, match=r"1\.yaml: duplicate http-fingerprint id orthanc"):
         _catalogue(tmp_path, doc, doc)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "error"),
+    [
+        ("fact: thing.state", "fact: thing.stat", r"match\.fact: unknown fact kind 'thing\.stat'"),
+        (
+            "{field: count,",
+            "{field: cuont,",
+            r"match\.all\.1\.field: thing\.state has no field 'cuont'",
+        ),
+        (
+            "[count, product]",
+            "[count, prodcut]",
+            r"evidence\.1: thing\.state has no field 'prodcut'",
+        ),
+    ],
+)
+def test_a_rule_naming_what_no_fact_has_fails_at_load(
+    tmp_path: Path, old: str, new: str, error: str
+) -> None:
+    # Given a rule with a misspelt fact kind, condition field or evidence name
+    assert old in RULE
+    # Then the catalogue does not load, and says which name and where
+    with pytest.raises(CatalogueError, match=r"0\.yaml: " + error):
+        _catalogue(tmp_path, RULE.replace(old, new))
+
+
+def test_every_shipped_rule_names_declared_facts() -> None:
+    # Given the shipped catalogue (it loads: every name is checked)
+    rules = Catalogue.load(catalogue_dir()).rules.values()
+    # Then its rules use more than one protocol's facts
+    assert {r.match.fact.split(".")[0] for r in rules} >= {"dicom", "http", "smb", "upnp"}
+
+
+def test_a_fact_is_checked_against_its_model() -> None:
+    # Given the fact kind of this file
+    # When a probe writes it as declared, then with a misspelt field or a wrong type
+    assert validate_fact("thing.state", {"open": True, "count": 2}) == {"open": True, "count": 2}
+    with pytest.raises(FactError, match="cuont"):
+        validate_fact("thing.state", {"open": True, "cuont": 2})
+    with pytest.raises(FactError, match="count"):
+        validate_fact("thing.state", {"count": "many"})
+    # And a kind nobody declared is refused
+    with pytest.raises(FactError, match="unknown fact kind"):
+        validate_fact("thing.other", {})
+    # And a kind cannot be declared twice
+    with pytest.raises(RuntimeError, match="twice"):
+        fact_kind("thing.state")(type("Other", (FactModel,), {}))

@@ -1,0 +1,108 @@
+"""Typed facts: one model per fact kind, registered by the module that
+writes it (``exposcan/protocols/<proto>/facts.py``).
+
+A probe writes a fact through :meth:`exposcan.probe.ProbeContext.fact`,
+which validates it against its kind's model: a misspelt field or a value of
+the wrong type is a bug caught where it is made.  The catalogue checks, when
+it loads, that every rule names a registered fact kind and only fields of it
+(in ``match.all`` and ``evidence``).
+
+Registering a fact kind is one decorator on its model::
+
+    @fact_kind("ftp.zone")
+    class FtpZone(FactModel):
+        anonymous: bool
+        imaging_files: int = 0
+
+and its module listed in :data:`exposcan.protocols.DECLARATIONS`.  The
+facts of the engine itself (a service that serves imaging or health data,
+what the internet view and the box's forwards are joined on) are here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+class FactModel(BaseModel):
+    """A fact's data: frozen, and a field nobody declared is an error."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+F = TypeVar("F", bound=type[FactModel])
+
+_FACTS: dict[str, type[FactModel]] = {}
+
+
+class FactError(ValueError):
+    """A probe wrote a fact of an unknown kind, or with undeclared fields."""
+
+
+def fact_kind(kind: str) -> Callable[[F], F]:
+    """Register the decorated model as the data of facts of ``kind``."""
+
+    def register(model: F) -> F:
+        if _FACTS.setdefault(kind, model) is not model:
+            raise RuntimeError(f"fact kind {kind!r} registered twice")
+        return model
+
+    return register
+
+
+def fact_model(kind: str) -> type[FactModel] | None:
+    """The model of ``kind``, once the declaring modules are imported (a
+    :class:`exposcan.catalogue.Catalogue` imports them)."""
+    return _FACTS.get(kind)
+
+
+def fact_kinds() -> dict[str, type[FactModel]]:
+    return dict(_FACTS)
+
+
+def validate_fact(kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` checked against ``kind``'s model: the fields as written, with
+    their values in the declared types."""
+    model = _FACTS.get(kind)
+    if model is None:
+        raise FactError(f"unknown fact kind {kind!r}: declare its model with @fact_kind")
+    try:
+        return model.model_validate(data).model_dump(exclude_unset=True)
+    except ValueError as exc:
+        raise FactError(f"fact {kind}: {' '.join(str(exc).split())}") from None
+
+
+class TlsFields(FactModel):
+    """What a TLS handshake showed (read, never verified): shared by every
+    protocol that speaks TLS."""
+
+    tls_version: str | None = None
+    tls_cipher: str | None = None
+    cert_subject_cn: str | None = None
+    cert_issuer: str | None = None
+    cert_not_after: str | None = None
+    cert_self_signed: bool | None = None
+
+
+class _Served(FactModel):
+    #: The way in (``dicom``, ``pacs-web``, ``listing``, ``share``, ``ftp``).
+    service: str
+    product: str | None = None
+    version: str | None = None
+    share: str | None = None
+    proof: str | None = None
+
+
+@fact_kind("imaging.service")
+class ImagingService(_Served):
+    """This port serves medical images to whoever reaches it."""
+
+
+@fact_kind("health-data.service")
+class HealthDataService(_Served):
+    """This port serves health data that is not an image (HL7, HPRIM...)."""
+
+    kinds: list[str] | None = []

@@ -1,0 +1,59 @@
+"""Typed facts: every fact a probe writes is of a declared kind, with
+declared fields (read from the probes' source, so that a branch no test
+reaches is checked too)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from exposcan.catalogue import registered_kinds
+from exposcan.facts import fact_kinds
+
+ROOT = Path(__file__).resolve().parents[2] / "exposcan"
+
+
+def _literal_fact_writes() -> list[tuple[str, str, list[str]]]:
+    """(where, kind, keyword names) of every ``*.fact("kind", ...)`` call,
+    and of ``imaging(...)``/``health_data(...)`` (which add ``service``)."""
+    found = []
+    for path in sorted(ROOT.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            names = [k.arg for k in node.keywords if k.arg is not None]
+            where = f"{path.relative_to(ROOT.parent)}:{node.lineno}"
+            attr = node.func.attr
+            if attr == "fact" and node.args and isinstance(node.args[0], ast.Constant):
+                found.append((where, str(node.args[0].value), names))
+            elif attr in ("imaging", "health_data") and len(node.args) >= 3:
+                kind = "imaging.service" if attr == "imaging" else "health-data.service"
+                found.append((where, kind, ["service", *names]))
+    return found
+
+
+def test_every_fact_a_probe_writes_is_declared() -> None:
+    # Given the declared fact kinds (loading the declarations registers them)
+    registered_kinds()
+    kinds = fact_kinds()
+    writes = _literal_fact_writes()
+    # When the probes' fact writes are read
+    assert len(writes) > 20
+    # Then each names a declared kind and only its fields
+    wrong = [
+        f"{where}: {kind}.{name}"
+        for where, kind, names in writes
+        for name in (names if kind in kinds else ["<unknown kind>"])
+        if kind not in kinds or name not in kinds[kind].model_fields
+    ]
+    assert wrong == []
+
+
+def test_the_reader_sees_a_misspelt_field(tmp_path: Path) -> None:
+    # Given a call with a field no model has (the negative case)
+    call = ast.parse('ctx.fact("smb.share", 445, "smb", shaer="x")').body[0]
+    assert isinstance(call, ast.Expr) and isinstance(call.value, ast.Call)
+    registered_kinds()
+    names = [k.arg for k in call.value.keywords]
+    # Then the check above would name it
+    assert [n for n in names if n not in fact_kinds()["smb.share"].model_fields] == ["shaer"]

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# make demo: bring the practice lab up, scan it from inside (the workstation,
-# no target: what a practitioner's one-shot check does) and from the internet
-# side (the box's public address), write the reports, tear the lab down.
+# make demo: bring the practice lab up, start a reflector on the lab's
+# internet host, scan the practice from inside (the workstation, no target,
+# --outside: what a practitioner's one-shot check does, the reflector scanning
+# the practice back from the internet meanwhile) and from the internet side
+# (the box's public address), write the reports, tear the lab down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -28,8 +30,17 @@ scan() {  # host, then exposcan arguments; exit 1 (findings) is the expected res
 }
 
 echo
-echo "== 1. From the practice workstation, no target: the LAN it is on and its box"
-scan ws -o "$OUT/report.json" -o "$OUT/report.html"
+echo "== A reflector on the lab internet (exposcan reflector serve, its own CA and token)"
+# Prints EXPOSCAN_OUTSIDE=..., EXPOSCAN_OUTSIDE_CA=..., EXPOSCAN_OUTSIDE_TOKEN_FILE=...
+while IFS= read -r line; do export "${line?}"; done \
+  < <("$BIN/python" -m exposcan_lab reflector --name "$LAB")
+echo "reflector: $EXPOSCAN_OUTSIDE (token in $EXPOSCAN_OUTSIDE_TOKEN_FILE)"
+
+echo
+echo "== 1. From the practice workstation, no target, with --outside: the LAN it is on,"
+echo "==    its box, and what the internet reaches (the reflector scans the practice back)"
+scan ws --outside "$EXPOSCAN_OUTSIDE" --outside-ca "$EXPOSCAN_OUTSIDE_CA" \
+  -o "$OUT/report.json" -o "$OUT/report.html"
 echo
 echo "== 2. From the internet host, the box's public address (every TCP port)"
 scan inet --vantage internet 203.0.113.1 -o "$OUT/report-internet.json" \

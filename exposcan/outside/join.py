@@ -30,6 +30,16 @@ JOIN_KEYS: dict[str, tuple[str, ...]] = {
     ),
     "http": ("DicomAet", "DicomPort", "server", "product", "version", "imaging", "proof"),
     "smb": ("smb_server_guid", "smb_dialect", "smb_signing", "imaging", "proof"),
+    # The banner's product and version, and what an anonymous walk counted.
+    "ftp": (
+        "product",
+        "version",
+        "ftp_auth_tls",
+        "ftp_anonymous",
+        "ftp_files_seen",
+        "imaging",
+        "proof",
+    ),
 }
 #: Compared when both sides have them, but a difference is no veto: a proof
 #: counts what was read, and a walk cut by its deadline counts less.
@@ -40,6 +50,7 @@ DISTINCTIVE: dict[str, frozenset[str]] = {
     "dicom": frozenset({"implementation_class_uid", "ae_title"}),
     "http": frozenset({"DicomAet", "server", "version"}),
     "smb": frozenset({"smb_server_guid"}),
+    "ftp": frozenset({"version", "ftp_files_seen"}),
 }
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from exposcan.models import Outside, Report, SeenFrom
 from exposcan.report.i18n import Texts
+from exposcan.verdict import KINDS
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,8 @@ def door_rows(outside: Outside, texts: Texts) -> list[DoorRow]:
     for p in order:
         what = " ".join(x for x in (p.protocol, p.product, p.version) if x)
         if p.imaging:
-            what += ", " + texts("kind." + p.imaging)
+            # A kind the words do not know (a new protocol's) is an imaging service.
+            what += ", " + texts("kind." + (p.imaging if p.imaging in KINDS else "service"))
         rows.append(
             DoorRow(
                 public=p.public,

@@ -112,8 +112,12 @@ def test_every_forward_is_seen_from_the_internet_and_joined_to_its_lan_service(
     }
     # Then every forward of the box (UPnP-listed and hand-set) answered the
     # reflector with imaging, and is joined to the LAN service behind it by
-    # what both answered, not by port number
-    assert set(seen) == {f.wan_port for f in t.FORWARDS}
+    # what both answered, not by port number; nothing else serves imaging
+    imaging = {port for port, p in seen.items() if p["imaging"]}
+    assert imaging == {f.wan_port for f in t.FORWARDS}
+    # (an FTP passive port may be listening at that moment: nothing else)
+    low, high = t.FTP_PASSIVE_PORTS
+    assert all(low <= port <= high for port in set(seen) - imaging), sorted(seen)
     for f in t.FORWARDS:
         path = seen[f.wan_port]
         assert path["imaging"] is not None, path
@@ -128,7 +132,7 @@ def test_every_forward_is_seen_from_the_internet_and_joined_to_its_lan_service(
     assert f"{door} \u2192 {t.PACS.ip}:{t.PACS_DICOM_PORT} (dicom Orthanc 1.10.1" in text
     # and the reflector's proof joined the LAN report as findings of their own
     proven = [f for f in report["findings"] if f["evidence"].get("seen_from") == "internet"]
-    assert {f["port"] for f in proven} >= {f.wan_port for f in t.FORWARDS}
+    assert {f["port"] for f in proven} == {f.wan_port for f in t.FORWARDS}
     assert all(f["host"] == PUBLIC for f in proven)
 
 
@@ -184,7 +188,7 @@ def no_forwards(lab: Lab) -> Iterator[None]:
     # those miniupnpd copied into its own chain (the lab's rules do the same
     # job; miniupnpd's use a match revision iptables cannot print back)
     saved = _dnat_rules(lab, "PREROUTING")
-    assert len(saved) == len(t.FORWARDS) + len(t.LOOPBACK_FORWARDS)
+    assert len(saved) >= len(t.FORWARDS) + len(t.LOOPBACK_FORWARDS)
     for spec in saved:
         _nat(lab, "-D", *spec[1:])
     _nat(lab, "-F", "MINIUPNPD")

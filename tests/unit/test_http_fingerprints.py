@@ -101,6 +101,19 @@ POSITIVE: dict[str, tuple[dict[str, HttpResponse], str | None]] = {
     "freebox": ({"/": response(200, "<html><title>Freebox OS</title></html>")}, None),
     "sfr-box": ({"/": response(200, "<html><title>SFR Box</title></html>")}, None),
     "bbox": ({"/": response(200, "<html><title>Bbox</title></html>")}, None),
+    "gxd5": (
+        {"/": response(200, "<html><title>GXD5 Pacs Connexion utilisateur</title></html>")},
+        None,
+    ),
+    "philips-vue-pacs": ({"/": response(200, "<title>Vue PACS - Login</title>")}, None),
+    "carestream-vue": ({"/": response(200, "<title>Carestream Vue Motion</title>")}, None),
+    "dicoogle": ({"/": response(200, "<html><head><title>Dicoogle</title></head>")}, None),
+    "kheops": ({"/": response(200, "<html><head><title>KHEOPS</title></head>")}, None),
+    "pacsone": (
+        {"/pacsone/login.php": response(200, "<h2>PacsOne Server 7.1.1 Login</h2>")},
+        None,
+    ),
+    "infinitt": ({"/": response(200, "<title>INFINITT PACS Web</title>")}, None),
 }
 
 #: A plain web server's welcome page: no fingerprint may claim it.
@@ -143,6 +156,29 @@ async def test_fingerprint_negative(fid: str) -> None:
     # When the fingerprint is evaluated
     matches = await match_fingerprints(FakeSession(NEGATIVE), [by_id(fid)])  # type: ignore[arg-type]
     # Then it does not match
+    assert matches == []
+
+
+async def test_meddream_is_known_by_its_session_cookie() -> None:
+    # Given a MedDream whose page names nothing, but sets its session cookie
+    pages = {"/": response(200, "<title>Login</title>", Set_Cookie="MEDDREAMSESSID=x1")}
+    # Then the cookie alone names it; another PHP session cookie does not
+    matches = await match_fingerprints(FakeSession(pages), [by_id("meddream")])  # type: ignore[arg-type]
+    assert [m.product for m in matches] == ["MedDream"]
+    other = {"/": response(200, "<title>Login</title>", Set_Cookie="PHPSESSID=x1")}
+    assert await match_fingerprints(FakeSession(other), [by_id("meddream")]) == []  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "fid,page",
+    [
+        ("philips-vue-pacs", "<title>Vue de la salle d'attente</title>"),
+        ("kheops", "<title>Kheops, pharaon</title>"),
+        ("dicoogle", "<title>Dicoogles et autres jeux</title>"),
+    ],
+)
+async def test_near_misses_are_not_products(fid: str, page: str) -> None:
+    matches = await match_fingerprints(FakeSession({"/": response(200, page)}), [by_id(fid)])  # type: ignore[arg-type]
     assert matches == []
 
 

@@ -333,3 +333,42 @@ async def test_ssdp_search_is_capped_and_locations_checked() -> None:
     assert len(answers) == ssdp.MAX_RESPONSES
     assert all(a.responder == "127.0.0.1" for a in answers)
     assert all(ssdp.trusted_location(a.location, a.responder, []) is None for a in answers)
+
+
+@dataclass
+class RefusingIgd(FakeIgd):
+    """Lists its first forward, then refuses the rest (UPnPError 606)."""
+
+    async def control(self, request: web.Request) -> web.Response:
+        listing = "GetGenericPortMappingEntry" in request.headers["SOAPAction"]
+        if listing and "<NewPortMappingIndex>0<" not in await request.text():
+            return web.Response(
+                status=500, text=FAULT.replace("713", "606"), content_type="text/xml"
+            )
+        return await super().control(request)
+
+
+async def test_a_failed_mapping_listing_is_an_error_not_zero_forwards(loopback_host: str) -> None:
+    # Given an IGD that lists one forward, then refuses the listing
+    igd = RefusingIgd([(50104, "198.18.0.10", 104), (50105, "198.18.0.10", 105)])
+    runner = await _serve(igd.app(), loopback_host, IGD_PORT)
+    try:
+        report = await scan_local([IGD_PORT], [], [UpnpProbe], host=loopback_host)
+    finally:
+        await runner.cleanup()
+    # Then the failure is one error naming it, and the box's evidence says the
+    # count is unknown (none), never "mappings: 0" or "1"
+    errors = [(e.port, e.reason) for e in report.errors if e.probe == "upnp"]
+    assert errors == [(IGD_PORT, "protocol")]
+    assert "UPnPError 606" in report.errors[0].detail
+    [box] = [f for f in report.findings if f.rule == "upnp.igd-enabled"]
+    assert box.evidence.get("mappings") is None
+    # and with an IGD that lists to its end, the count is given (0 included)
+    igd = FakeIgd([])
+    runner = await _serve(igd.app(), loopback_host, IGD_PORT)
+    try:
+        report = await scan_local([IGD_PORT], [], [UpnpProbe], host=loopback_host)
+    finally:
+        await runner.cleanup()
+    [box] = [f for f in report.findings if f.rule == "upnp.igd-enabled"]
+    assert box.evidence["mappings"] == 0

@@ -103,6 +103,9 @@ class Igd:
     mappings: list[PortMapping] = field(default_factory=list)
     ipv6_firewall: FirewallStatus | None = None
     ipv6_firewall_error: str | None = None
+    #: The forwards were listed to their end (error 713) or to the cap: a
+    #: listing that failed or was cut says "unknown", never "0 forwards".
+    listed: bool = False
 
 
 def _ipv4(text: str) -> IPv4Address | None:
@@ -176,8 +179,10 @@ class UpnpProbe(NetworkProbe):
                 async with asyncio.timeout_at(budget_end):
                     await self._read(ctx, igd)
             except ProbeError as exc:
+                igd.listed = False
                 ctx.scan.error(igd.address, igd.port, self.name, exc.reason, exc.detail)
             except TimeoutError:
+                igd.listed = False
                 ctx.scan.error(
                     igd.address,
                     igd.port,
@@ -345,6 +350,7 @@ class UpnpProbe(NetworkProbe):
 
     async def _read(self, ctx: NetworkContext, igd: Igd) -> None:
         seen: set[tuple[str, int, str, int]] = set()
+        listed = True
         async with IgdClient(igd.address, ctx.limits, ctx.config.deadlines) as client:
             for service in igd.description.services:
                 if igd.external_ip is None:
@@ -365,7 +371,13 @@ class UpnpProbe(NetworkProbe):
                         if key not in seen:
                             seen.add(key)
                             igd.mappings.append(mapping)
+                except ProbeError as exc:
+                    listed = False
+                    ctx.scan.error(
+                        igd.address, igd.port, self.name, exc.reason, f"port mappings: {exc.detail}"
+                    )
                 except (HttpStatus, ValueError) as exc:
+                    listed = False
                     reason, detail = _describe(exc)
                     ctx.scan.error(
                         igd.address, igd.port, self.name, reason, f"port mappings: {detail}"
@@ -375,6 +387,7 @@ class UpnpProbe(NetworkProbe):
                         f"The IGD of {igd.address} lists {MAX_MAPPINGS} forwards or more: "
                         f"only the first {MAX_MAPPINGS} were read."
                     )
+            igd.listed = listed
             await self._read_ipv6_firewall(client, igd)
             if client.bad_entries:
                 ctx.scan.error(
@@ -451,7 +464,7 @@ class UpnpProbe(NetworkProbe):
             "manufacturer": desc.manufacturer,
             "model_name": desc.model_name,
             "external_ip": igd.external_ip,
-            "port_mappings": len(igd.mappings),
+            "port_mappings": len(igd.mappings) if igd.listed else None,
             "found_by": igd.found_by,
         }
         if igd.server:
@@ -466,7 +479,9 @@ class UpnpProbe(NetworkProbe):
             friendly_name=desc.friendly_name or None,
             igd_version=desc.igd_version or None,
             external_ip=igd.external_ip,
-            mappings=len(igd.mappings),
+            # None: the listing failed or was cut (an error says which),
+            # not "no forward".
+            mappings=len(igd.mappings) if igd.listed else None,
             found_by=igd.found_by,
         )
         if igd.external_ip:

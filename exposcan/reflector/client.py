@@ -64,6 +64,9 @@ class OutsideView:
     report: Report
     scanned: tuple[str, ...]
     reflector: str
+    #: IPv6 addresses named but not scanned, each with why (over IPv4, or
+    #: outside the source's /56); also in ``report.scan.notes``.
+    skipped: tuple[str, ...] = ()
 
 
 def load_token(path: Path | None = None) -> str:
@@ -244,6 +247,7 @@ async def request_outside_view(
         report=answer.report,
         scanned=tuple(answer.scanned),
         reflector=str(target.with_path("/")),
+        skipped=tuple(_one_line(s, 100) for s in answer.skipped[:MAX_IPV6]),
     )
 
 

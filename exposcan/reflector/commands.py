@@ -174,4 +174,6 @@ def _check(args: argparse.Namespace) -> int:
         + (f" ({', '.join(opened)})" if opened else "")
         + f", {len(view.report.findings)} finding(s); scan {state}"
     )
+    for skipped in view.skipped:
+        print(f"not scanned: {skipped}")
     return EXIT_OK

@@ -10,8 +10,11 @@ prefix its access provider delegates (a /56 is the common delegation, RIPE-690
 §4.2), so the client names them from its LAN scan; the reflector scans the
 source itself and only those named inside the source's /56.  Addresses that
 embed an IPv4 address (IPv4-mapped, 6to4, Teredo, NAT64: RFC 4291 §2.5.5,
-RFC 3056, RFC 4380, RFC 6052) are refused: through them a /56 would reach
-other people's IPv4 addresses.
+RFC 3056, RFC 4380, RFC 6052) are never scanned: through them a /56 would
+reach other people's IPv4 addresses.  A named address out of bounds is not
+scanned and the answer says why; the request still scans its source (a LAN
+scan names what it found, and reaches the reflector over IPv4 or IPv6 as its
+resolver and routes decide).
 
 Every address must also lie in the sources this reflector serves
 (``--sources``, default: globally routed addresses only, so that a request
@@ -32,6 +35,7 @@ from ipaddress import (
 )
 
 IPV6_PREFIX = 56
+MAX_NAMED = 16  # as wire.MAX_IPV6
 GLOBAL = "global"
 
 _EMBEDS_IPV4 = (
@@ -114,31 +118,45 @@ def source_key(source: Address) -> str:
     return str(source)
 
 
-def scan_scope(source: Address, named_ipv6: Sequence[str], sources: Sources) -> list[str]:
-    """The addresses to scan for a request from ``source``; raises
-    :class:`ScopeError` if anything asked for is out of bounds."""
+@dataclass(frozen=True)
+class Scope:
+    addresses: list[str]  # the source first
+    #: Named addresses not scanned, each with why (the client's own names:
+    #: a LAN scan names what it found, and it reaches the reflector over
+    #: IPv4 or IPv6 as its resolver and routes decide).
+    skipped: list[str]
+
+
+def scan_scope(source: Address, named_ipv6: Sequence[str], sources: Sources) -> Scope:
+    """What to scan for a request from ``source``.  A source this reflector
+    does not serve raises :class:`ScopeError`; a named address out of bounds
+    is not scanned, and the answer says why."""
     if not sources.allows(source):
         raise ScopeError("this reflector does not serve your source address")
     if isinstance(source, IPv6Address) and (_embeds_ipv4(source) or not _unicast(source)):
         raise ScopeError("an IPv6 source that embeds an IPv4 address or is not unicast")
     scope = [str(source)]
-    if not named_ipv6:
-        return scope
-    if not isinstance(source, IPv6Address):
-        raise ScopeError(
-            "IPv6 addresses are scanned only for a request made over IPv6 from the same /56"
-        )
-    prefix = IPv6Network((source, IPV6_PREFIX), strict=False)
+    skipped: list[str] = []
+    if len(named_ipv6) > MAX_NAMED:
+        raise ScopeError(f"at most {MAX_NAMED} IPv6 addresses per request")
+    prefix = (
+        IPv6Network((source, IPV6_PREFIX), strict=False)
+        if isinstance(source, IPv6Address)
+        else None
+    )
     for text in named_ipv6:
+        shown = text[:45]  # at most an IPv6 address long: the answer never grows
         try:
             named = ip_address(text)
         except ValueError:
-            raise ScopeError("a named IPv6 address is not an address") from None
+            skipped.append(f"{shown}: not an IPv6 address")
+            continue
         if not isinstance(named, IPv6Address) or _embeds_ipv4(named) or not _unicast(named):
-            raise ScopeError("a named address is not a unicast IPv6 address")
-        if named not in prefix or not sources.allows(named):
-            # The address is not echoed: the answer says only why.
-            raise ScopeError(f"a named IPv6 address is outside your source's /{IPV6_PREFIX}")
-        if str(named) not in scope:
+            skipped.append(f"{shown}: not a unicast IPv6 address (IPv4: only the source)")
+        elif prefix is None:
+            skipped.append(f"{named}: not scanned, the request came over IPv4")
+        elif named not in prefix or not sources.allows(named):
+            skipped.append(f"{named}: outside your source's /{IPV6_PREFIX}")
+        elif str(named) not in scope:
             scope.append(str(named))
-    return scope
+    return Scope(scope, skipped)

@@ -37,7 +37,14 @@ from pydantic import ValidationError
 
 from exposcan.reflector.jobs import Busy, InProcessRunner, JobFailed, QueueRunner
 from exposcan.reflector.quota import Policy, Store, StoreFull, day_key
-from exposcan.reflector.scope import ScopeError, Sources, normalise, scan_scope, source_key
+from exposcan.reflector.scope import (
+    Scope,
+    ScopeError,
+    Sources,
+    normalise,
+    scan_scope,
+    source_key,
+)
 from exposcan.reflector.tokens import TokenStore
 from exposcan.reflector.wire import (
     FRESHNESS_S,
@@ -246,7 +253,7 @@ class Reflector:
                 if not await self.store.claim_nonce(ask.nonce, 2 * self.freshness):
                     raise Refusal(409, "nonce already used", "replay", bad=True)
                 try:
-                    addresses = scan_scope(source, ask.ipv6, self.sources)
+                    scope = scan_scope(source, ask.ipv6, self.sources)
                 except ScopeError as exc:
                     raise Refusal(403, str(exc), "scope", bad=True) from None
             except Refusal as refusal:
@@ -256,7 +263,7 @@ class Reflector:
                     with contextlib.suppress(StoreFull):
                         await self.store.bump(bad_key)
                 raise
-            return await self._run(entry.token_id, skey, addresses, started)
+            return await self._run(entry.token_id, skey, scope, started)
         except StoreFull as exc:
             raise Refusal(503, str(exc), "store-full") from None
 
@@ -282,9 +289,8 @@ class Reflector:
                 400, f"bad request: {', '.join(fields)} (no field may name a target)", "body", True
             ) from None
 
-    async def _run(
-        self, token_id: str, skey: str, addresses: list[str], started: float
-    ) -> web.Response:
+    async def _run(self, token_id: str, skey: str, scope: Scope, started: float) -> web.Response:
+        addresses = scope.addresses
         lock_ttl = self.runner.policy.deadline * 2 + 60
         owner = await self.store.lock(f"source:{skey}", lock_ttl)
         if owner is None:
@@ -314,9 +320,15 @@ class Reflector:
                 raise Refusal(503, str(exc), "job") from None
         finally:
             await asyncio.shield(self.store.unlock(f"source:{skey}", owner))
+        if scope.skipped:
+            notes = [*report.scan.notes, *(f"not scanned: {s}" for s in scope.skipped)]
+            report = report.model_copy(
+                update={"scan": report.scan.model_copy(update={"notes": notes})}
+            )
         answer = ScanAnswer(
             source=addresses[0],
             scanned=addresses,
+            skipped=scope.skipped,
             ports_tried=len(self.runner.policy.ports),
             report=report,
         )

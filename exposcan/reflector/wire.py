@@ -43,6 +43,9 @@ class ScanRequest(_Frozen):
 class ScanAnswer(_Frozen):
     source: str = Field(description="the request's source address, as the reflector saw it")
     scanned: list[str]
+    skipped: list[str] = Field(
+        default_factory=list, description="named addresses not scanned, each with why"
+    )
     ports_tried: int
     report: Report
 

@@ -53,22 +53,25 @@ async def test_scans_only_the_source(tmp_path: Path) -> None:
     async with counting("127.0.0.2") as (port2, other), counting("127.0.0.3") as (port3, mine):
         ports = f"{port2},{port3}"
         async with running_reflector(tmp_path, ports=ports) as running:
-            # When a body names the other address, in any field
-            named = [
-                fresh(target="127.0.0.2"),
-                fresh(address="127.0.0.2"),
-                fresh(ipv6=["::ffff:127.0.0.2"]),
-                fresh(ipv6=["127.0.0.2"]),
-            ]
+            # When a body names the other address in a field of its own
+            named = [fresh(target="127.0.0.2"), fresh(address="127.0.0.2")]
             statuses = [(await post(running, body, local="127.0.0.3"))[0] for body in named]
-            # Then each is refused before any scan
-            assert statuses == [400, 400, 403, 403]
+            # Then it is refused before any scan
+            assert statuses == [400, 400]
             assert other == [] and mine == []
-            # When a plain request comes from 127.0.0.3
-            status, answer = await post(running, fresh(), local="127.0.0.3")
-    # Then only 127.0.0.3 was scanned: the other listener saw no connection
+            # When it names it among its IPv6 addresses, plainly or IPv4-mapped
+            status, answer = await post(
+                running, fresh(ipv6=["127.0.0.2", "::ffff:127.0.0.2"]), local="127.0.0.3"
+            )
+    # Then only 127.0.0.3 was scanned (the other listener saw no connection),
+    # and the answer says why the names were not
     assert status == 200, answer
     assert answer["source"] == "127.0.0.3" and answer["scanned"] == ["127.0.0.3"]
+    assert answer["skipped"] == [
+        "127.0.0.2: not a unicast IPv6 address (IPv4: only the source)",
+        "::ffff:127.0.0.2: not a unicast IPv6 address (IPv4: only the source)",
+    ]
+    assert any("not scanned: 127.0.0.2" in n for n in answer["report"]["scan"]["notes"])
     assert answer["ports_tried"] == len({port2, port3})
     report = assert_valid_report(answer["report"])
     assert report["scan"]["vantage"] == "internet"
@@ -84,17 +87,22 @@ async def test_ipv6_scope_over_loopback(tmp_path: Path) -> None:
         assert status == 200, answer
         assert answer["scanned"] == ["::1"]
         # When it names an address outside its /56, or one embedding IPv4
-        outside, _ = await post(running, fresh(ipv6=["2001:db8:1::5"]))
-        mapped, _ = await post(running, fresh(ipv6=["::ffff:127.0.0.2"]))
-        # Then both are refused
-        assert (outside, mapped) == (403, 403)
+        status, answer = await post(running, fresh(ipv6=["2001:db8:1::5", "::ffff:127.0.0.2"]))
+        # Then neither is scanned, and the answer says why
+        assert status == 200
+        assert answer["scanned"] == ["::1"]
+        assert [s.split(": ", 1)[1] for s in answer["skipped"]] == [
+            "outside your source's /56",
+            "not a unicast IPv6 address (IPv4: only the source)",
+        ]
 
 
-async def test_ipv6_named_over_ipv4_is_refused(tmp_path: Path) -> None:
+async def test_ipv6_named_over_ipv4_is_not_scanned(tmp_path: Path) -> None:
     async with running_reflector(tmp_path) as running:
         status, answer = await post(running, fresh(ipv6=["::1"]))
-    assert status == 403
-    assert "over IPv6" in answer["error"]
+    assert status == 200
+    assert answer["scanned"] == ["127.0.0.1"]
+    assert answer["skipped"] == ["::1: not scanned, the request came over IPv4"]
 
 
 async def test_sources_not_served(tmp_path: Path) -> None:

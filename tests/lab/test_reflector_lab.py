@@ -136,7 +136,8 @@ def test_a_request_naming_another_practice_scans_nothing(practices: Practices) -
     proc = lab.run(one.lan, [*argv, json.dumps(named)], timeout=60)
     # Then every request is refused, and practice 2's box saw no packet from the reflector
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout) == [400, 400, 403, 403]
+    # (names in the IPv6 list are not scanned; practice 1 itself is)
+    assert json.loads(proc.stdout) == [400, 400, 200, 200]
     time.sleep(0.5)
     assert lab.packets_from_reflector(two) == before
 
@@ -171,12 +172,20 @@ def test_ipv6_devices_inside_the_practice_56(practices: Practices) -> None:
     )
     for host in report["hosts"]:  # nginx on every IPv6 address, no forward needed
         assert [s["port"] for s in host["services"]] == [80]
-    # Given an address outside its /56 (another practice's prefix), Then refused
+    # Given an address outside its /56 (another practice's prefix), Then not scanned
     other = "2001:db8:ca02:1::10"
-    proc = lab.run(practice.lan, [*base, "--ipv6", practice.device_ip6, "--ipv6", other])
-    assert proc.returncode == 2
-    assert "outside your source's /56" in proc.stderr
-    # Given IPv6 addresses named over IPv4, Then refused
+    out = lab.dir / "ipv6-other.json"
+    argv = [*base, "--ipv6", practice.device_ip6, "--ipv6", other, "-o", str(out)]
+    proc = lab.run(practice.lan, argv)
+    assert proc.returncode == 0, proc.stderr
+    assert f"not scanned: {other}: outside your source's /56" in proc.stdout
+    assert json.loads(out.read_text())["scan"]["targets"] == [
+        practice.host_ip6,
+        practice.device_ip6,
+    ]
+    # Given IPv6 addresses named over IPv4, Then only the IPv4 source is scanned
     v4 = [*base[:5], lab.url, *base[6:], "--ipv6", practice.host_ip6]
     proc = lab.run(practice.lan, v4)
-    assert proc.returncode == 2 and "over IPv6" in proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    assert f"seen from the internet as {practice.public_ip}" in proc.stdout
+    assert "the request came over IPv4" in proc.stdout

@@ -16,23 +16,28 @@ PRACTICE = ip_address("2001:db8:ca:100::1")  # a practice with 2001:db8:ca:100::
 
 
 def test_ipv4_source_is_all_that_is_scanned() -> None:
-    assert scan_scope(ip_address("203.0.113.10"), [], LAB) == ["203.0.113.10"]
-    with pytest.raises(ScopeError, match="over IPv6"):
-        scan_scope(ip_address("203.0.113.10"), ["2001:db8:ca:100::5"], LAB)
+    assert scan_scope(ip_address("203.0.113.10"), [], LAB).addresses == ["203.0.113.10"]
+    scope = scan_scope(ip_address("203.0.113.10"), ["2001:db8:ca:100::5", "203.0.113.11"], LAB)
+    assert scope.addresses == ["203.0.113.10"]
+    assert scope.skipped == [
+        "2001:db8:ca:100::5: not scanned, the request came over IPv4",
+        "203.0.113.11: not a unicast IPv6 address (IPv4: only the source)",
+    ]
 
 
 def test_ipv6_inside_the_56_only() -> None:
     # Given a source in 2001:db8:ca:100::/56, names in its /56 are scanned with it
     named = ["2001:db8:ca:1ff::5", "2001:db8:ca:100::1", "2001:db8:ca:142::9"]
-    assert scan_scope(PRACTICE, named, LAB) == [
+    assert scan_scope(PRACTICE, named, LAB).addresses == [
         "2001:db8:ca:100::1",
         "2001:db8:ca:1ff::5",
         "2001:db8:ca:142::9",
     ]
-    # And one step outside the /56 is refused whole
-    for outside in ("2001:db8:ca:200::5", "2001:db8:cb:100::5", "fe80::1", "ff02::1"):
-        with pytest.raises(ScopeError):
-            scan_scope(PRACTICE, ["2001:db8:ca:100::5", outside], LAB)
+    # And one step outside the /56 is not scanned
+    for outside in ("2001:db8:ca:200::5", "2001:db8:cb:100::5", "fe80::1", "ff02::1", "x"):
+        scope = scan_scope(PRACTICE, ["2001:db8:ca:100::5", outside], LAB)
+        assert scope.addresses == ["2001:db8:ca:100::1", "2001:db8:ca:100::5"]
+        assert len(scope.skipped) == 1 and scope.skipped[0].startswith(outside)
 
 
 @pytest.mark.parametrize(
@@ -44,8 +49,7 @@ def test_addresses_embedding_ipv4_are_refused(embedded: str) -> None:
     # Then such an address is neither a source nor a name inside a source's /56
     with pytest.raises(ScopeError):
         scan_scope(ip_address(embedded), [], anything)
-    with pytest.raises(ScopeError):
-        scan_scope(ip_address("::1"), [embedded], anything)
+    assert scan_scope(ip_address("::1"), [embedded], anything).addresses == ["::1"]
 
 
 def test_sources_and_normalise() -> None:

@@ -173,7 +173,7 @@ class Match(_Strict):
 
 #: The ways a finding can say "whoever reaches this reads patient images (or
 #: their list)", named for the reader (``kind.<way>`` in the report's words).
-ImagingWay = Literal["dicom", "pacs-web", "listing", "share", "default-account"]
+ImagingWay = Literal["dicom", "pacs-web", "listing", "share", "ftp", "default-account"]
 #: The actions a rule's finding may call for (``action.<id>`` in the report's
 #: words); :mod:`exposcan.verdict` orders them.  The actions decided from the
 #: verdict's answers (close the forwards, scan from the other side) are not a
@@ -183,6 +183,7 @@ RuleAction = Literal[
     "ipv6-firewall",
     "lock-pacs",
     "lock-shares",
+    "lock-ftp",
     "remove-listing",
     "disable-upnp",
     "upgrade",

@@ -107,6 +107,7 @@ ACTIONS: tuple[str, ...] = (
     "assess-breach",
     "lock-pacs",
     "lock-shares",
+    "lock-ftp",
     "remove-listing",
     "scan-from-outside",  # a LAN scan that cannot rule the internet out
     "disable-upnp",

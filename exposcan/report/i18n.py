@@ -83,6 +83,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "kind.pacs-web": "PACS web without password",
         "kind.listing": "web directory listing",
         "kind.share": "file share without password",
+        "kind.ftp": "anonymous FTP zone",
         "kind.default-account": "PACS web default account",
         "kind.service": "imaging service",
         "action.close-forwards": "Close the internet box's forwards to {where} today, and "
@@ -105,6 +106,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "action.lock-pacs": "Require credentials on the PACS and DICOM nodes ({where}): "
         "known modalities and viewers only.",
         "action.lock-shares": "Remove guest access from the shares ({where}).",
+        "action.lock-ftp": "Turn anonymous FTP off and require TLS with named accounts ({where}).",
         "action.remove-listing": "Turn the web directory listing off and move the images out "
         "of the web root ({where}).",
         "action.disable-upnp": "Turn UPnP (IGD) off on the internet box ({where}).",
@@ -272,6 +274,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "kind.pacs-web": "PACS web sans mot de passe",
         "kind.listing": "listing de répertoire web",
         "kind.share": "partage de fichiers sans mot de passe",
+        "kind.ftp": "zone FTP anonyme",
         "kind.default-account": "compte par défaut du PACS web",
         "kind.service": "service d'imagerie",
         "action.close-forwards": "Fermer dès aujourd'hui les redirections de la box internet "
@@ -297,6 +300,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "action.lock-pacs": "Exiger des identifiants sur le PACS et les nœuds DICOM ({where}) : "
         "uniquement les modalités et visionneuses connues.",
         "action.lock-shares": "Retirer l'accès invité des partages ({where}).",
+        "action.lock-ftp": "Désactiver le FTP anonyme et exiger TLS avec des comptes "
+        "nominatifs ({where}).",
         "action.remove-listing": "Désactiver le listing de répertoire web et sortir les images "
         "de la racine du site ({where}).",
         "action.disable-upnp": "Désactiver UPnP (IGD) sur la box internet ({where}).",

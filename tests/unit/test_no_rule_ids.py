@@ -77,6 +77,7 @@ def test_the_shipped_rules_declare_the_verdict_questions() -> None:
         "pacs-web",
         "listing",
         "share",
+        "ftp",
         "default-account",
     }
     # And every action a rule may call for is called for by one

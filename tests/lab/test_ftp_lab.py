@@ -51,7 +51,15 @@ def lan_scan(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> dict[str, An
     report, output = _scan(lab, t.WS.name, out, str(t.FTP.ip), str(t.FTP_PRIVATE.ip))
     after = {h.name: tree(lab.ftp_zone(h.name)) for h in (t.FTP, t.FTP_PRIVATE)}
     log = (lab.host_dir(t.FTP.name) / "vsftpd-transfers.log").read_text()
-    return {"report": report, "output": output, "before": before, "after": after, "log": log}
+    private_log = (lab.host_dir(t.FTP_PRIVATE.name) / "vsftpd-transfers.log").read_text()
+    return {
+        "report": report,
+        "output": output,
+        "before": before,
+        "after": after,
+        "log": log,
+        "private_log": private_log,
+    }
 
 
 def test_the_anonymous_zone_gives_imaging_and_health_data_findings(
@@ -128,3 +136,14 @@ def test_the_box_forward_makes_it_critical_from_the_internet(lab: Lab, tmp_path:
     assert {"exposure.internet-health-data", "exposure.internet-imaging"} <= critical
     assert not [s for s in t.CANARY_STRINGS if s in output]
     assert not [n for n in _zone_names() if n in output]
+
+
+def test_only_the_conventional_anonymous_login_was_tried(lan_scan: dict[str, Any]) -> None:
+    # Then each server saw one user name, "anonymous" (RFC 1635): no guessing
+    for log in (lan_scan["log"], lan_scan["private_log"]):
+        users = [
+            line.split('"USER ', 1)[1].rstrip('"')
+            for line in log.splitlines()
+            if 'FTP command: Client "' in line and '"USER ' in line
+        ]
+        assert users and set(users) == {"anonymous"}, users

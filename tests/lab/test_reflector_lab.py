@@ -189,3 +189,35 @@ def test_ipv6_devices_inside_the_practice_56(practices: Practices) -> None:
     assert proc.returncode == 0, proc.stderr
     assert f"seen from the internet as {practice.public_ip}" in proc.stdout
     assert "the request came over IPv4" in proc.stdout
+
+
+def lan_scan(lab: Practices, practice: Practice) -> tuple[int, str, dict[str, Any]]:
+    """The practice's own LAN scan with ``--outside`` (the outside helper's
+    client side), its token from the file the environment names."""
+    out = lab.dir / f"{practice.lan}-lan.json"
+    env = lab.env()
+    env["EXPOSCAN_OUTSIDE_TOKEN_FILE"] = str(lab.dir / "token")
+    argv = [sys.executable, "-m", "exposcan", "scan", practice.host_ip, "-p", "80"]
+    argv += ["--outside", lab.url, "--outside-ca", str(lab.ca_file), "-o", str(out)]
+    proc = lab.run(practice.lan, argv, timeout=300, env=env)
+    return proc.returncode, proc.stdout + proc.stderr, json.loads(out.read_text())
+
+
+def test_lan_scans_with_outside_join_each_practice_forward(practices: Practices) -> None:
+    lab = practices
+    # Given the three practices' LAN scans, with --outside, at the same time
+    with ThreadPoolExecutor(len(PRACTICES)) as pool:
+        results = list(pool.map(lambda p: (p, lan_scan(lab, p)), PRACTICES))
+    # Then each learns its own public address from the reflector, and the
+    # hand-set forward (no UPnP lists it) joined to the nginx behind it
+    for practice, (code, output, report) in results:
+        assert code == 0, output
+        outside = report["outside"]
+        assert outside["status"] == "done" and outside["ports_tried"] == 65535
+        assert outside["public"]["reflector_source"] == practice.public_ip
+        paths = [(p["public"], p["seen"], p["lan"]) for p in outside["paths"]]
+        assert paths == [
+            (f"{practice.public_ip}:{practice.public_port}", "internet", f"{practice.host_ip}:80")
+        ]
+        for secret in (*CANARY_STRINGS, lab.token):
+            assert secret not in output and secret not in json.dumps(report)

@@ -219,3 +219,25 @@ def test_without_forwards_the_answer_is_no_with_the_ports_tried(
     # and nothing was seen from outside, through the reflector or the NAT loopback
     assert outside["paths"] == []
     assert not [f for f in report["findings"] if f["evidence"].get("seen_from") == "internet"]
+
+
+def test_a_refused_token_is_said_and_the_lan_scan_still_reports(
+    lab: Lab, reflector: LabReflector, tmp_path: Path
+) -> None:
+    # Given a token the reflector does not know
+    wrong = tmp_path / "wrong-token"
+    wrong.write_text("not-the-lab-token-" + "x" * 20 + "\n")
+    wrong.chmod(0o600)
+    bad = LabReflector(reflector.url, reflector.ca_file, wrong)
+    # When the same scan runs with it
+    code, text, report, everything = _outside_scan(lab, bad, tmp_path, "bad-token")
+    # Then the LAN scan completes (its own findings: exit 1), the outside view is
+    # reported failed with the reflector's reason, and the first answer falls
+    # back on what the box lists (UPnP) without claiming an outside view
+    assert code == 1, text[-3000:]
+    assert "the outside view failed: the token was refused" in text
+    outside = report["outside"]
+    assert outside["status"] == "failed" and "token was refused" in outside["error"]
+    assert outside["paths"] == [] or all(p["seen"] == "loopback" for p in outside["paths"])
+    assert "Seen from the internet on" not in text
+    assert "not-the-lab-token" not in everything

@@ -10,6 +10,7 @@ import pytest
 
 from exposcan.audit.diff import diff_reports
 from exposcan.audit.notify.alert import Alert
+from exposcan.cli import main
 from exposcan.models import (
     Finding,
     Host,
@@ -380,3 +381,41 @@ def test_the_html_report_lists_the_doors_and_draws_the_proven_path() -> None:
     assert 'class="elabel warn"' in html and "loopback :8042" in html
     # and a report without an outside view has no such section
     assert "Seen from outside" not in render_html(report(Vantage.LAN), "en")
+
+
+# --- the command line refuses before any packet ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "message"),
+    [
+        (["--outside", "http://reflector.example/"], {"EXPOSCAN_OUTSIDE_TOKEN": TOKEN}, "https"),
+        (["--outside", URL], {}, "never on the command line"),
+        (
+            ["--outside", URL, "--vantage", "internet", "127.0.0.1"],
+            {"EXPOSCAN_OUTSIDE_TOKEN": TOKEN},
+            "--vantage lan",
+        ),
+    ],
+)
+def test_a_bad_outside_setting_is_one_error_line_and_exit_2(
+    argv: list[str],
+    env: dict[str, str],
+    message: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a bad --outside setting (and no config file)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.delenv("EXPOSCAN_OUTSIDE_TOKEN", raising=False)
+    monkeypatch.delenv("EXPOSCAN_OUTSIDE_TOKEN_FILE", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    # When the scan starts (refused before it reads the networks or sends anything)
+    code = main(["scan", *argv, "--db", str(tmp_path / "h.sqlite3")])
+    # Then exit 2, one line saying why, and the token never printed
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert TOKEN not in err

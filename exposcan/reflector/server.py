@@ -35,7 +35,14 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from exposcan.reflector.jobs import Busy, InProcessRunner, JobFailed, QueueRunner
+from exposcan.reflector.jobs import (
+    QUEUE_WAIT_S,
+    SLACK_S,
+    Busy,
+    InProcessRunner,
+    JobFailed,
+    QueueRunner,
+)
 from exposcan.reflector.quota import Policy, Store, StoreFull, day_key
 from exposcan.reflector.scope import (
     Scope,
@@ -283,15 +290,26 @@ class Reflector:
         try:
             return ScanRequest.model_validate_json(body)
         except ValidationError as exc:
-            # Field names only: a value could be anything the client sent.
-            fields = sorted({str(e["loc"][0]) for e in exc.errors() if e["loc"]}) or ["body"]
+            # Our own field names only: a value, or a field name of the
+            # client's, could be anything it sent.
+            known = ScanRequest.model_fields
+            fields = sorted(
+                {
+                    str(e["loc"][0]) if str(e["loc"][0]) in known else "an unknown field"
+                    for e in exc.errors()
+                    if e["loc"]
+                }
+            ) or ["body"]
             raise Refusal(
                 400, f"bad request: {', '.join(fields)} (no field may name a target)", "body", True
             ) from None
 
     async def _run(self, token_id: str, skey: str, scope: Scope, started: float) -> web.Response:
         addresses = scope.addresses
-        lock_ttl = self.runner.policy.deadline * 2 + 60
+        # Longer than a request can wait (queue, scan, slack): a front that
+        # dies holding it frees the source at the latest then.
+        deadline = self.runner.policy.deadline
+        lock_ttl = max(deadline, QUEUE_WAIT_S) + deadline + SLACK_S + 60
         owner = await self.store.lock(f"source:{skey}", lock_ttl)
         if owner is None:
             raise Refusal(429, "a scan of your address is already running", "busy-source")

@@ -273,6 +273,8 @@ async def test_no_canary_in_answers_or_logs(
                 # When requests carry canaries where a log might echo them
                 canary = CANARY_STRINGS[0]
                 await post(running, fresh(target=canary), local="127.0.0.2")
+                _, named = await post(running, fresh(**{canary: 1}), local="127.0.0.2")
+                assert named["error"].startswith("bad request: an unknown field")
                 await post(running, fresh(), token=canary, local="127.0.0.2")
                 status, answer = await post(running, fresh(), local="127.0.0.2")
                 token = running.token

@@ -191,6 +191,11 @@ class Outside(_Frozen):
     reflector: str | None = Field(default=None, description="the reflector asked (its URL)")
     checked: datetime | None = Field(default=None, description="when the reflector scanned")
     error: str | None = None
+    complete: bool = Field(
+        default=True,
+        description="False: the reflector's deadline ended its scan; a port not seen "
+        "open was not proven closed",
+    )
     ports_tried: int = Field(default=0, description="TCP ports the reflector tried")
     loopback_ports_tried: int = 0
     ipv6_named: list[str] = Field(default_factory=list)

@@ -161,7 +161,8 @@ def _outside_answer(
     """A LAN scan's answer to the first question: the reflector's proof
     first; then the box's own word (UPnP), unless carrier-grade NAT makes
     its forwards unreachable; then the NAT loopback's indication."""
-    done = outside is not None and outside.status == "done"
+    # A scan its deadline cut proves what it saw open, not what it did not.
+    done = outside is not None and outside.status == "done" and outside.complete
     paths = outside.paths if outside is not None else []
     proven = [_path_place(p) for p in paths if p.seen is SeenFrom.INTERNET and p.imaging]
     looped = [_path_place(p) for p in paths if p.seen is SeenFrom.LOOPBACK and p.imaging]
@@ -220,7 +221,11 @@ def decide(report: Report, catalogue: Catalogue | None = None) -> Verdict:
                     Action("close-public" if vantage is Vantage.INTERNET else action_id, where)
                 )
         elif action_id == "scan-from-outside":
-            outside_done = report.outside is not None and report.outside.status == "done"
+            outside_done = (
+                report.outside is not None
+                and report.outside.status == "done"
+                and report.outside.complete
+            )
             if vantage is Vantage.LAN and not outside_done:
                 actions.append(Action(action_id))
         elif action_id == "scan-from-lan":
@@ -259,7 +264,8 @@ def _with_outside(verdict: Verdict, outside: Outside | None) -> Verdict:
         checked=outside.checked.strftime("%Y-%m-%d %H:%M UTC") if outside.checked else None,
         ports_tried=outside.ports_tried,
         answered=len({p.public for p in outside.paths if p.seen is SeenFrom.INTERNET}),
-        outside_error=outside.error,
+        outside_error=outside.error
+        or (None if outside.complete else "the reflector's scan was cut by its deadline"),
         cgnat_wan=outside.public.upnp_external_ip if outside.public.carrier_grade_nat else None,
     )
 

@@ -214,6 +214,7 @@ class OutsideCheck:
             reflector=answer.reflector if answer else None,
             checked=answer.report.scan.finished if answer and answer.report else None,
             error=answer.error if answer else None,
+            complete=answer is None or answer.report is None or answer.report.scan.complete,
             ports_tried=_ports_tried(answer),
             loopback_ports_tried=tried,
             ipv6_named=self.ipv6_named,

@@ -135,6 +135,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "outside.done": "The reflector {reflector} scanned the practice's public address "
         "back on {date}: {tried} TCP ports tried.",
         "outside.failed": "The outside view could not be had from {reflector}: {error}",
+        "outside.incomplete": "Its deadline cut that scan: what it saw open is proven, a port "
+        "it did not see open is not proven closed.",
         "outside.public": "Public address of the practice: {address}.",
         "outside.disagree": "The reflector saw the practice come from {source}, but the box "
         "gives its public address as {wan}: another router or the operator's NAT stands "
@@ -331,6 +333,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "outside.done": "Le réflecteur {reflector} a analysé l'adresse publique du cabinet "
         "le {date} : {tried} ports TCP essayés.",
         "outside.failed": "La vue de l'extérieur n'a pas pu être obtenue de {reflector} : {error}",
+        "outside.incomplete": "Son délai a interrompu cette analyse : ce qu'elle a vu ouvert est "
+        "prouvé, un port qu'elle n'a pas vu ouvert n'est pas prouvé fermé.",
         "outside.public": "Adresse publique du cabinet : {address}.",
         "outside.disagree": "Le réflecteur a vu le cabinet venir de {source}, mais la box donne "
         "{wan} comme adresse publique : un autre routeur ou le NAT de l'opérateur se trouve "

@@ -60,6 +60,8 @@ def outside_facts(report: Report, texts: Texts) -> list[str]:
                 tried=outside.ports_tried,
             )
         )
+        if not outside.complete:
+            lines.append(texts("outside.incomplete"))
     elif outside.status == "failed":
         lines.append(
             texts("outside.failed", reflector=outside.reflector or "?", error=outside.error)

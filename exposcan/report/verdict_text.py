@@ -72,7 +72,7 @@ def internet_answer(verdict: Verdict, texts: Texts) -> Answer:
             return Answer(q, texts("a.no"), "good", sentence)
         case InternetAnswer.NONE:
             return Answer(q, texts("a.no"), "good", texts("a.internet.none", ports=verdict.ports))
-    if verdict.outside == "failed":
+    if verdict.outside is not None and verdict.outside_error:
         sentence = texts("a.internet.failed", error=verdict.outside_error or "?")
         return Answer(q, texts("a.unknown"), "unknown", sentence)
     return Answer(q, texts("a.unknown"), "unknown", texts("a.internet.unknown"))

@@ -419,3 +419,19 @@ def test_a_bad_outside_setting_is_one_error_line_and_exit_2(
     assert code == 2
     assert message in err and len(err.strip().splitlines()) == 1, err
     assert TOKEN not in err
+
+
+def test_a_reflector_scan_cut_by_its_deadline_proves_no_no() -> None:
+    # Given a reflector answer whose scan its deadline ended, nothing seen open
+    rep = _with_outside([])
+    cut = rep.model_copy(
+        update={"outside": rep.outside.model_copy(update={"complete": False})}  # type: ignore[union-attr]
+    )
+    verdict = decide(cut)
+    # Then the answer is not "No": it stays unknown, and says why
+    assert verdict.internet is InternetAnswer.UNKNOWN
+    answer = internet_answer(verdict, Texts("en"))
+    assert answer.word == "Not known from here" and "cut by its deadline" in answer.sentence
+    assert "scan-from-outside" in [a.id for a in verdict.actions]
+    # while a complete one with nothing open is a No
+    assert decide(rep).internet is InternetAnswer.NONE

@@ -57,3 +57,14 @@ def test_the_reader_sees_a_misspelt_field(tmp_path: Path) -> None:
     names = [k.arg for k in call.value.keywords]
     # Then the check above would name it
     assert [n for n in names if n not in fact_kinds()["smb.share"].model_fields] == ["shaer"]
+
+
+def test_the_listing_evidence_is_a_declared_http_listing_fact() -> None:
+    # Given the listing walk's evidence (written with ** in the HTTP probe,
+    # which the source reader above cannot see into)
+    from exposcan.facts import validate_fact
+    from exposcan.protocols.http.listing import WalkResult
+
+    evidence = WalkResult("nginx").evidence()
+    # Then every key is a field of http.listing: the fact validates
+    assert validate_fact("http.listing", {"tls": False, **evidence})

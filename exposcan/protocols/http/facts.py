@@ -65,6 +65,10 @@ class HttpListing(FactModel):
     without_extension: int | None = 0
     dicomdir: int | None = 0
     extensions: list[str] | None = []
+    #: Files with an imaging extension whose first bytes hold no DICM magic
+    #: (listing.py: the extension is refuted by content).
+    not_imaging_by_content: int | None = 0
+    extensions_refuted: list[str] | None = []
     health_data_files: int | None = 0
     health_data_kinds: list[str] | None = []
     cut_short: bool | None = False

@@ -31,6 +31,19 @@ The hostile host (each off unless its option is given):
   a second answer whose LOCATION names a host outside the LAN.  A request
   for the entity's URL means a parser followed it: logged as "XXE FETCHED".
 
+The second round (issue 15; hosts hostile2 and hostile3), services that
+answer, and lie or answer malformed:
+
+- DICOM: an association accepted then A-ABORTed at once; a C-ECHO answer
+  dripped one byte a second; a flood of C-ECHO responses to a message ID
+  never sent; a 16-byte maximum PDU (logs "PDU OVER MAX" if overrun);
+- SMB: SESSION_SETUP answered by a frame announcing 16 MiB then 64 bytes every
+  2 s; or at once, with garbage;
+- HTTP: a soft 404 echoing the path; a fake Orthanc whose /statistics cannot
+  be true and whose /system names another port's DICOM node; nginx-like
+  listings of 5,000 DICOM files (660 KB) and over the 1 MiB page cap; a 64 KiB
+  header line; TLS with a certificate whose CN is 64 KiB (``--cert``).
+
 Standalone (stdlib only) so that it runs in a namespace with any Python and
 without importing the engine. "Endless" is bounded per connection and for
 the whole process (see the caps below) so that a forgotten lab stops by

@@ -181,6 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-discovery", action="store_true", help="treat every address as up (like nmap -Pn)"
     )
     scan.add_argument(
+        "--follow-box",
+        action="store_true",
+        help="with named targets, also read the internet box's UPnP forwards and scan "
+        "the hosts they lead to, outside the targets (a scan with no target always does)",
+    )
+    scan.add_argument(
         "--no-probes",
         action="store_true",
         help="port scan only: no protocol probe, no box look-up (like nmap without -sV or scripts)",
@@ -450,6 +456,14 @@ def run_scan(args: argparse.Namespace) -> int:
 
     if targets.excluded:
         config = dataclasses.replace(config, excluded=frozenset(str(a) for a in targets.excluded))
+    if args.targets:
+        # Named targets are the scope: no box, no forward's host beyond them
+        # unless --follow-box (issue 13).
+        config = dataclasses.replace(
+            config,
+            scope=frozenset(str(a) for a in targets.addresses),
+            follow_box=args.follow_box,
+        )
     if not args.targets and config.vantage is Vantage.LAN and config.discovery:
         # IPv6: a LAN's /64 cannot be swept; its hosts answer all-nodes.
         config = dataclasses.replace(config, neighbour_discovery=True)

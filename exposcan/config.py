@@ -37,8 +37,22 @@ class ScanConfig:
     # Addresses never touched, not even by follow-up scans (a box forward's
     # internal target) or the box's IGD look-up.
     excluded: frozenset[str] = frozenset()
+    # Targets named on the command line are the scope (issue 13: one host
+    # named, 20 others reported through the box's forwards): the box and the
+    # hosts behind its forwards are looked at only if they are in it, or
+    # with follow_box. None: no named targets (the no-target scan's own
+    # networks), nothing restricted.
+    scope: frozenset[str] | None = None
+    follow_box: bool = False
     verbose: int = 0
     extra: dict[str, str] = field(default_factory=dict)
+
+    def in_scope(self, address: str) -> bool:
+        """May this scan look at ``address`` beyond its named targets (a box,
+        a forward's internal host)?"""
+        if address in self.excluded:
+            return False
+        return self.scope is None or self.follow_box or address in self.scope
 
     def fail_threshold(self, severity: Severity) -> int:
         return severity.rank

@@ -67,6 +67,8 @@ class Scanner:
             if config.intrusive or t.safety == "safe"
         ]
         self._limits: Limits | None = None
+        #: Targets discovery found down: a box forward to one is not scanned.
+        self._down: set[str] = set()
         self._sweeper: Sweeper | None = None
         #: Set once discovery is done (or the scan ended): the outside view's
         #: request waits for it to name the LAN's IPv6 addresses.
@@ -127,6 +129,7 @@ class Scanner:
                 log.info("host %s is up (%s)", address, how)
         log.info("discovery: %d of %d addresses up", len(found), len(targets))
         live = [str(a) for a in targets if str(a) in found]
+        self._down.update(str(a) for a in targets if str(a) not in found)
         if neighbours is not None:
             live += self._join_ipv6(await neighbours, set(live))
         return live
@@ -327,6 +330,21 @@ class Scanner:
         """Scan and probe extra ports of a host (a box forward's internal target)."""
         if address in self.config.excluded:
             self.state.note(f"{address} is excluded: not scanned, though a box forward leads to it")
+            return HostState(address)
+        if not self.config.in_scope(address):
+            self.state.note(
+                f"{address}: a box forward leads to it, but it is not among the named "
+                "targets: not scanned (name it, or use --follow-box)"
+            )
+            return HostState(address)
+        if address in self._down:
+            # Discovery found nothing there a moment ago (ARP on the LAN):
+            # a forward to it leads nowhere; scanning its ports again would
+            # cost their timeouts for nothing (12 such forwards: 37 s).
+            self.state.note(
+                f"{address}: a box forward leads to it, but discovery found no host "
+                "there: not scanned again"
+            )
             return HostState(address)
         host = self.state.host(address)
         if host.discovered_by == "assumed" and not host.services:

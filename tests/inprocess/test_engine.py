@@ -2,6 +2,7 @@
 
 import time
 from ipaddress import IPv4Address
+from typing import Any
 
 from exposcan.models import ErrorReason
 from exposcan.protocols.identify import IdentifyProbe
@@ -91,3 +92,53 @@ async def test_tcp_ping_counts_open_and_refused_as_up() -> None:
         # Without ARP (no local view), discovery falls back to the TCP ping
         found = await discover([IPv4Address("127.0.0.1")], None, 1.0, 50)
     assert found == {"127.0.0.1": ("tcp", None)}
+
+
+async def test_named_targets_are_the_scope_of_follow_up_scans() -> None:
+    # Given a scan of named targets (127.0.0.2 only), and a box forward that
+    # leads to 127.0.0.1
+    from exposcan.catalogue import default_catalogue
+    from exposcan.config import ScanConfig
+    from exposcan.engine import Scanner
+
+    async with tcp_server(http_ok) as port:
+        results = {}
+        for follow in (False, True):
+            config = ScanConfig(
+                ports=[port],
+                ports_spec=str(port),
+                discovery=False,
+                scope=frozenset({"127.0.0.2"}),
+                follow_box=follow,
+            )
+            scanner = Scanner(config, default_catalogue(), [IdentifyProbe], [])
+            await scanner.run([], [])
+            # When the network probe asks for a follow-up scan of it
+            host = await scanner.scan_more("127.0.0.1", [port])
+            results[follow] = (set(host.services), list(scanner.state.notes))
+    # Then without --follow-box nothing is scanned and the report says why
+    assert results[False][0] == set()
+    assert any("not among the named targets" in n for n in results[False][1])
+    # and with it the forward's host is scanned
+    assert results[True][0] == {port}
+
+
+async def test_a_forward_to_a_host_found_down_is_not_scanned_again(monkeypatch: Any) -> None:
+    # Given discovery that found the target 127.0.0.1 down
+    from exposcan import engine
+    from exposcan.catalogue import default_catalogue
+    from exposcan.config import ScanConfig
+
+    async def nobody(*args: object, **kwargs: object) -> dict[str, Any]:
+        return {}
+
+    monkeypatch.setattr(engine, "discover", nobody)
+    async with tcp_server(http_ok) as port:
+        config = ScanConfig(ports=[port], ports_spec=str(port), discovery=True)
+        scanner = engine.Scanner(config, default_catalogue(), [IdentifyProbe], [])
+        await scanner.run([IPv4Address("127.0.0.1")], ["127.0.0.1"])
+        # When a box forward leads there
+        host = await scanner.scan_more("127.0.0.1", [port])
+    # Then its ports are not scanned again, and the report says so
+    assert host.services == {}
+    assert any("discovery found no host" in n for n in scanner.state.notes)

@@ -124,8 +124,9 @@ def test_gateway_fallback_and_forward_target_scan(
     lab: Lab, tmp_path: Path, ssdp_blocked: None
 ) -> None:
     # Given SSDP blocked, and a scan of the box alone (the PACS not a target)
-    # When the workstation scans 198.18.0.1, logging at the most verbose level
-    report, output = _scan(lab, tmp_path / "box.json", "-vv", BOX)
+    # When the workstation scans 198.18.0.1, logging at the most verbose
+    # level, asked to follow the box's forwards
+    report, output = _scan(lab, tmp_path / "box.json", "-vv", "--follow-box", BOX)
     # Then the IGD is found at the gateway's usual address, and the forwards'
     # internal target is scanned and probed because of them
     box = next(h for h in report["hosts"] if h["address"] == BOX)
@@ -139,3 +140,34 @@ def test_gateway_fallback_and_forward_target_scan(
     # and even debug logs hold no canary patient string or credential
     assert "DEBUG" in output
     assert not [s for s in (*t.CANARY_STRINGS, *t.SECRET_STRINGS) if s in output]
+
+
+def _scan_any(lab: Lab, out: Path, *args: str) -> dict[str, Any]:
+    proc = run_exposcan(
+        lab, t.WS.name, ["scan", "-o", str(out), "--fail-on", "never", *args], timeout=110
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return assert_valid_report(out.read_text())
+
+
+def test_a_one_host_scan_stays_in_scope(lab: Lab, tmp_path: Path) -> None:
+    # Given a scan of one named host and port (the modality's DICOM port)
+    report = _scan_any(lab, tmp_path / "one.json", str(t.MODALITY.ip), "-p", str(t.MODALITY_PORT))
+    # Then no other address is in the report: not the box, not the hosts
+    # its forwards lead to
+    assert {h["address"] for h in report["hosts"]} <= {str(t.MODALITY.ip)}
+    assert {f["host"] for f in report["findings"]} <= {str(t.MODALITY.ip)}
+    # and the report says the box was left alone
+    assert any("not among the named targets" in n for n in report["scan"]["notes"])
+
+
+def test_a_scan_of_the_box_without_follow_box_reads_it_but_scans_no_forward(
+    lab: Lab, tmp_path: Path
+) -> None:
+    # Given a scan of the box alone, without --follow-box
+    report = _scan_any(lab, tmp_path / "box-only.json", BOX)
+    # Then its forwards are read (it is a target) but the PACS they lead to
+    # is not scanned, and the report says so
+    assert _upnp(report, "upnp.mapping")
+    assert PACS not in {h["address"] for h in report["hosts"] if h["services"]}
+    assert any(n.startswith(f"{PACS}: a box forward") for n in report["scan"]["notes"])

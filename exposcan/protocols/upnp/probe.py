@@ -141,6 +141,8 @@ class UpnpProbe(NetworkProbe):
         # the internet scan's own port scan.
         if ctx.config.vantage is not Vantage.LAN:
             return
+        #: Boxes left alone: out of the named targets' scope, or excluded.
+        self._skipped: set[str] = set()
         loop = asyncio.get_running_loop()
         # scan_more runs inside this probe's total deadline: keep a margin so
         # the facts of what was read are recorded before it ends.
@@ -158,7 +160,7 @@ class UpnpProbe(NetworkProbe):
         if scanned or igds:
             ctx.scan.note(HAND_SET_CAVEAT)
         if not igds:
-            if scanned:
+            if scanned and not self._skipped:
                 nets = ", ".join(str(n) for n in scanned)
                 ctx.scan.note(
                     f"No UPnP IGD answered on {nets} (SSDP, nor the gateway's usual "
@@ -265,8 +267,10 @@ class UpnpProbe(NetworkProbe):
             tried.add(answer.location)
             if any(i.address == answer.responder for i in igds):
                 continue
-            if answer.responder in ctx.config.excluded:
-                continue  # --exclude holds for the box too
+            if not ctx.config.in_scope(answer.responder):
+                # --exclude holds for the box too; so does a named scope.
+                self._out_of_scope(ctx, answer.responder)
+                continue
             location = ssdp.trusted_location(answer.location, answer.responder, connected)
             if location is None:
                 # Never fetch what an SSDP answer names elsewhere: anyone on the
@@ -305,7 +309,8 @@ class UpnpProbe(NetworkProbe):
     ) -> Igd | None:
         """Try the usual description paths; a 404 or a non-IGD page is silent,
         a hostile answer (huge body, DTD) is an error record and ends that port."""
-        if address in ctx.config.excluded:
+        if not ctx.config.in_scope(address):
+            self._out_of_scope(ctx, address)
             return None
         async with IgdClient(address, ctx.limits, ctx.config.deadlines) as client:
             host = ctx.scan.hosts.get(address)
@@ -345,6 +350,15 @@ class UpnpProbe(NetworkProbe):
                         break
                     return Igd(address, port, location, description, found_by)
         return None
+
+    def _out_of_scope(self, ctx: NetworkContext, address: str) -> None:
+        self._skipped.add(address)
+        if address in ctx.config.excluded:
+            return
+        ctx.scan.note(
+            f"{address} answers as a UPnP internet box but is not among the named "
+            "targets: its forwards were not read (name it, or use --follow-box)."
+        )
 
     # -- reading it ---------------------------------------------------------
 
@@ -525,7 +539,8 @@ class UpnpProbe(NetworkProbe):
             if not covered:
                 todo.setdefault(m.internal_client, []).append(m.internal_port)
         scanned_now: set[tuple[str, int]] = set()
-        for address, ports in todo.items():
+
+        async def follow(address: str, ports: list[int]) -> None:
             try:
                 async with asyncio.timeout_at(budget_end):
                     await ctx.scan_more(address, sorted(set(ports)))
@@ -538,7 +553,12 @@ class UpnpProbe(NetworkProbe):
                     ErrorReason.TIMEOUT,
                     "no time left to scan a forward's internal target",
                 )
-                break
+
+        # In parallel, under the scan's own limits (global, per host, rate):
+        # one slow internal host must not hold up the others.
+        async with asyncio.TaskGroup() as group:
+            for address, ports in todo.items():
+                group.create_task(follow(address, ports))
         box_ctx = ctx.context_for(ctx.scan.host(igd.address))
         for m in igd.mappings:
             internal = ctx.scan.hosts.get(m.internal_client) if m.protocol == "TCP" else None

@@ -181,3 +181,17 @@ def test_denied_folder_is_skipped_and_lost_session_stops():
         MemoryShare(lab_like_share(), lost_after=2), default_signatures(), WalkLimits()
     )
     assert "session" in lost.cut_by
+
+
+def test_text_files_never_starve_the_dicm_test():
+    # Given a share whose text files (health-data candidates) come first, in
+    # number far past the sample budget, and one extension-less DICOM file
+    tree: dict[str, bytes | None] = {f"a{i:03d}.txt": TEXT for i in range(40)}
+    tree["zz\\IM000001"] = None
+    tree = {**tree, "zz": None, "zz\\IM000001": DICOM}
+    share = MemoryShare(tree)
+    # When walked with a budget of 5 reads
+    result = walk_share(share, default_signatures(), WalkLimits(max_samples=5))
+    # Then the DICOM file is still read and counted; the cut is said
+    assert result.imaging_files == 1 and result.by_magic == 1
+    assert "samples" in result.cut_by

@@ -79,7 +79,10 @@ async def walk_zone(
     queue: deque[tuple[str, int]] = deque([("/", 0)])
     budget = limits.max_entries
     head_size = max(imaging.read_size, health.read_size)
-    to_sample: list[str] = []
+    to_sample: list[str] = []  # may hide DICOM (no extension, digits)
+    # Health-data candidates with an extension (.hpr, .hl7, .txt...): a
+    # budget of their own, so that text files never starve the DICM test.
+    health_only: list[str] = []
     while queue:
         if time.monotonic() >= limits.deadline:
             result.cut("time")
@@ -126,8 +129,10 @@ async def walk_zone(
                 imaging_here += 1
                 if kind == "DICOMDIR":
                     result.dicomdir += 1
-            elif magic_worth_testing(entry.name, imaging) or health.worth_reading(entry.name):
+            elif magic_worth_testing(entry.name, imaging):
                 to_sample.append(_join(path, entry.name))
+            elif health.worth_reading(entry.name):
+                health_only.append(_join(path, entry.name))
         if imaging_here:
             result.imaging_folders += 1
             result.imaging_files += imaging_here
@@ -136,9 +141,9 @@ async def walk_zone(
             # could answer the next command. Stop here with what was seen.
             result.cut("session")
             return result
-    if len(to_sample) > limits.max_samples:
+    if len(to_sample) > limits.max_samples or len(health_only) > limits.max_samples:
         result.cut("samples")
-    for path in to_sample[: limits.max_samples]:
+    for path in to_sample[: limits.max_samples] + health_only[: limits.max_samples]:
         if time.monotonic() >= limits.deadline:
             result.cut("time")
             break

@@ -243,6 +243,9 @@ async def walk(
     seen: set[str] = {start}
     to_sample: list[str] = []
     confirm: list[str] = []  # files with an imaging extension, to confirm a few
+    # Health-data candidates (.hl7, .txt...): their own budget, so that a
+    # folder of text files never starves the DICM test of extension-less ones.
+    health_only: list[str] = []
     by_ext: dict[str, int] = {}
     entries = 0
     while queue:
@@ -287,8 +290,10 @@ async def walk(
                 result.extensions.add(ext)
                 by_ext[ext] = by_ext.get(ext, 0) + 1
                 confirm.append(path)
-            elif magic_worth_testing(path, sigs) or health.worth_reading(path):
+            elif magic_worth_testing(path, sigs):
                 to_sample.append(path)
+            elif health.worth_reading(path):
+                health_only.append(path)
         if entries > limits.entries:
             break
     # Extension-less files need the magic; a few named ones are confirmed too,
@@ -300,11 +305,12 @@ async def walk(
         firsts.setdefault(sigs.extension_of(path) or "", path)
     ordered = list(firsts.values()) + [p for p in confirm if p not in firsts.values()]
     confirm_budget = max(0, min(max(4, len(firsts)), budget - len(to_sample)))
-    sample = to_sample[:budget] + ordered[:confirm_budget]
+    sample = to_sample[:budget] + ordered[:confirm_budget] + health_only[:budget]
     verdicts: dict[str, list[bool]] = {}
-    if len(to_sample) > budget:
+    if len(to_sample) > budget or len(health_only) > budget:
         result.cut("samples")
     unknown = set(to_sample)
+    named = set(confirm)
     for path in sample:
         if time.monotonic() >= stop_at:
             result.cut("time")
@@ -331,10 +337,10 @@ async def walk(
             result.with_magic += 1
             if path in unknown:
                 result.without_extension += 1
-        elif path not in unknown and not is_dicomdir(path):
+        elif path in named and not is_dicomdir(path):
             # The first bytes were read and are not DICOM: the name lied.
             result.refuted += 1
-        if path not in unknown:
+        if path in named:
             verdicts.setdefault(sigs.extension_of(path) or "", []).append(magic)
     for ext, seen_magic in verdicts.items():
         if any(seen_magic):

@@ -67,6 +67,9 @@ class WalkResult:
     #: files per signature id.
     health_files: int = 0
     health_kinds: dict[str, int] = field(default_factory=dict)
+    #: Reads of files with an extension, for health data only: a budget of
+    #: their own, so that text files never starve the DICM test.
+    health_sampled: int = 0
     cut_by: list[str] = field(default_factory=list)
 
     @property
@@ -157,18 +160,22 @@ def _classify(
         if kind == "DICOMDIR":
             result.dicomdir += 1
         return 1
-    if not (has_no_extension(name) or health.worth_reading(name)):
+    bare = has_no_extension(name)
+    if not (bare or health.worth_reading(name)):
         return 0
     # Exports often carry no extension (IM000001): PS3.10 §7.1 says the
     # 128-byte preamble then "DICM", so 132 bytes decide; laboratory results
     # (HPRIM, HL7) are told by their first records, within the health read.
-    if result.sampled >= limits.max_samples:
+    if (result.sampled if bare else result.health_sampled) >= limits.max_samples:
         result.cut("samples")
         return 0
     if (stop is not None and stop.is_set()) or time.monotonic() >= limits.deadline:
         result.cut("time")
         return 0
-    result.sampled += 1
+    if bare:
+        result.sampled += 1
+    else:
+        result.health_sampled += 1
     try:
         head = reader.read_head(path, max(signatures.read_size, health.read_size))
     except ShareAccessDenied:

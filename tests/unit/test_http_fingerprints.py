@@ -13,6 +13,7 @@ from exposcan.protocols.http.client import HttpResponse, parse_realm
 from exposcan.protocols.http.fingerprints import (
     CountSpec,
     Fingerprint,
+    ImplausibleCounts,
     count_from,
     default_fingerprints,
     version_tuple,
@@ -304,3 +305,69 @@ def test_version_tuple_and_realm() -> None:
 def test_product_match_reports_product() -> None:
     match: Any = ProductMatch(by_id("orthanc"), "/system", "1.10.1")
     assert match.product == "Orthanc"
+
+
+class SoftNotFound(FakeSession):
+    """Answers 200 to every path, the path echoed in the page (a soft 404)."""
+
+    async def fetch(
+        self, path: str, method: str = "GET", headers: dict[str, str] | None = None
+    ) -> HttpResponse | None:
+        self.asked.append(path)
+        if path in self.pages:
+            return self.pages[path]
+        return response(200, f"<html><body>{path} was not found</body></html>")
+
+
+async def test_a_soft_404_is_no_product() -> None:
+    # Given a server answering 200 to any path with the path in the page
+    session = SoftNotFound({})
+    # When every fingerprint of the catalogue is tried on it
+    matches = await match_fingerprints(session, default_fingerprints())  # type: ignore[arg-type]
+    # Then a random path was asked first, and nothing matched (no dcm4chee,
+    # no MedDream from their own paths echoed back)
+    assert "exposcan-" in session.asked[0]
+    assert [m.fingerprint.id for m in matches] == []
+
+
+async def test_a_real_page_still_matches_on_a_soft_404_server() -> None:
+    # Given the same server, whose MedDream page names the product itself
+    page = response(200, "<html><title>MedDream DICOM viewer</title>meddream login</html>")
+    session = SoftNotFound({"/meddream/": page})
+    matches = await match_fingerprints(session, default_fingerprints())  # type: ignore[arg-type]
+    # Then the product is found: only the echoed path is discounted
+    assert [m.fingerprint.id for m in matches] == ["meddream"]
+
+
+@pytest.mark.parametrize(
+    "stats",
+    [
+        {"CountPatients": -7, "CountStudies": 2},
+        {"CountPatients": 1, "CountStudies": 10**40},
+        {"CountPatients": 5, "CountStudies": 2, "CountSeries": 3, "CountInstances": 4},
+    ],
+    ids=["negative", "huge", "inconsistent"],
+)
+def test_implausible_counts_refuse_the_proof(stats: dict[str, int]) -> None:
+    # Given an Orthanc-like /statistics no archive can hold
+    spec = CountSpec.model_validate(
+        {
+            "json": {
+                "patients": "CountPatients",
+                "studies": "CountStudies",
+                "series": "CountSeries",
+                "instances": "CountInstances",
+            }
+        }
+    )
+    # Then the counts are refused, not returned as proof
+    with pytest.raises(ImplausibleCounts):
+        count_from(spec, response(200, json.dumps(stats), Content_Type="application/json"))
+    # and plausible ones still prove
+    ok = {"CountPatients": 1, "CountStudies": 2, "CountSeries": 3, "CountInstances": 40}
+    assert count_from(spec, response(200, json.dumps(ok))) == {
+        "patients": 1,
+        "studies": 2,
+        "series": 3,
+        "instances": 40,
+    }

@@ -337,6 +337,11 @@ class Lab:
                 ["/usr/sbin/vsftpd", str(d(t.FTP_PRIVATE.name) / "vsftpd.conf")],
             ),
             (
+                t.FTP_PRIVATE.name,
+                "vsftpd-implicit",
+                ["/usr/sbin/vsftpd", str(d(t.FTP_PRIVATE.name) / "vsftpd-implicit.conf")],
+            ),
+            (
                 t.PACS_SECURE.name,
                 "orthanc",
                 ["/usr/sbin/Orthanc", str(d(t.PACS_SECURE.name) / "orthanc.json")],

@@ -251,13 +251,14 @@ FTP: Final = Host(
     ("ftp/vsftpd.conf",),
     "vsftpd (Debian): an anonymous zone of DICOM exports and laboratory results",
 )
+FTPS_IMPLICIT_PORT: Final = 990
 FTP_PRIVATE: Final = Host(
     "ftp-private",
     IPv4Address("198.18.0.71"),
     "lan",
-    (FTP_PORT,),
-    ("ftp-private/vsftpd.conf", "ftp-private/vsftpd.pem"),
-    "vsftpd (Debian): named users only, TLS required: the negative case",
+    (FTP_PORT, FTPS_IMPLICIT_PORT),
+    ("ftp-private/vsftpd.conf", "ftp-private/vsftpd-implicit.conf", "ftp-private/vsftpd.pem"),
+    "vsftpd (Debian): named users only, TLS required (explicit on 21, implicit on 990)",
 )
 JUNK: Final = Host(
     "junk",

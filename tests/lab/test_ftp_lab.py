@@ -22,7 +22,7 @@ from tests.lab.lab_state import tree
 
 pytestmark = pytest.mark.lab
 
-PORTS = str(t.FTP_PORT)
+PORTS = f"{t.FTP_PORT},{t.FTPS_IMPLICIT_PORT}"
 
 
 def _zone_names() -> set[str]:
@@ -79,16 +79,22 @@ def test_the_anonymous_zone_gives_imaging_and_health_data_findings(
 
 
 def test_the_named_user_zone_gives_none(lan_scan: dict[str, Any]) -> None:
-    # Then the server with named users only and TLS required has no finding
-    assert findings_at(lan_scan["report"], t.FTP_PRIVATE.ip, t.FTP_PORT) == {}
-    service = next(
-        s
+    # Then the server with named users only and TLS required has no finding,
+    # explicit TLS on 21 as implicit TLS on 990 (a real handshake there)
+    services = {
+        s["port"]: s
         for h in lan_scan["report"]["hosts"]
         if h["address"] == str(t.FTP_PRIVATE.ip)
         for s in h["services"]
-    )
-    assert service["product"] == "vsftpd" and service["details"]["ftp_anonymous"] is False
-    assert service["details"]["ftp_auth_tls"] is True
+    }
+    assert set(services) == {t.FTP_PORT, t.FTPS_IMPLICIT_PORT}
+    for port, service in services.items():
+        assert findings_at(lan_scan["report"], t.FTP_PRIVATE.ip, port) == {}, port
+        assert service["product"] == "vsftpd" and service["details"]["ftp_anonymous"] is False
+        assert service["details"]["ftp_auth_tls"] is True
+    assert services[t.FTPS_IMPLICIT_PORT]["tls"] is True
+    assert services[t.FTP_PORT]["tls"] is False
+    assert not [e for e in lan_scan["report"]["errors"] if e["host"] == str(t.FTP_PRIVATE.ip)]
 
 
 def test_no_canary_and_no_file_name_in_any_output(lan_scan: dict[str, Any]) -> None:

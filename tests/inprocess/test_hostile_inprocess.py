@@ -13,9 +13,23 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
+from exposcan.protocols.dicom.probe import DicomProbe
 from exposcan.protocols.smb.probe import SmbProbe
-from exposcan_lab.hostile import smb_drip, smb_garbled, smb_stall, tls_hello
+from exposcan_lab.hostile import (
+    Handler,
+    dicom_abort,
+    dicom_drip,
+    dicom_flood,
+    dicom_tiny_pdu,
+    smb_drip,
+    smb_garbled,
+    smb_stall,
+    tls_hello,
+)
 from tests.helpers import scan_local
+from tests.inprocess.servers import tcp_server
 from tests.inprocess.test_smb_probe import SMB_PORT, server_445
 
 REPO = Path(__file__).resolve().parents[2]
@@ -128,3 +142,42 @@ async def test_process_exits_with_its_last_deadline(tmp_path: Path) -> None:
         f"{took:.1f} s, exit {after_report:.2f} s after the report"
     )
     assert after_report < 2.0
+
+
+@pytest.mark.parametrize(
+    ("handler", "reason", "words"),
+    [
+        (dicom_abort, "protocol", "before any answer"),
+        (dicom_flood, "protocol", "messages never sent"),
+        (dicom_drip, "timeout", ""),
+    ],
+    ids=["abort-at-once", "flood-of-strays", "drip"],
+)
+async def test_dicom_nodes_that_never_answer_prove_nothing(
+    handler: Handler, reason: str, words: str
+) -> None:
+    # Given a node that accepts every context (storage included), then
+    # aborts at once, floods responses to another message ID, or drips
+    async with tcp_server(handler) as port:
+        started = time.process_time()
+        # When the DICOM probe runs on it
+        report = await scan_local([port], [DicomProbe], timeout=1.0, total=8.0)
+        cpu = time.process_time() - started
+    # Then it is one error with its cause, and no finding: no storage open,
+    # no "refused to answer a study query" for a C-FIND never sent
+    assert [(e.probe, e.reason) for e in report.errors] == [("dicom", reason)]
+    assert words in report.errors[0].detail
+    assert report.findings == []
+    print(f"\n{handler.__name__}: {cpu:.2f} s CPU")
+
+
+async def test_a_16_byte_maximum_pdu_is_respected(capsys: pytest.CaptureFixture[str]) -> None:
+    # Given a node announcing a 16-byte maximum PDU that answers C-ECHO
+    async with tcp_server(dicom_tiny_pdu) as port:
+        report = await scan_local([port], [DicomProbe], timeout=1.0, total=8.0)
+    # Then it got no P-DATA over 16 bytes, and its association lived: open to
+    # any caller (echo answered), the study query refused at negotiation
+    out = capsys.readouterr().out
+    assert "PDU OVER MAX" not in out and "tiny PDU released, largest 16" in out
+    assert report.errors == []
+    assert {f.rule for f in report.findings} >= {"dicom.association-open"}

@@ -96,7 +96,7 @@ class Join:
 
 def join(outside: Side, lan: Iterable[Side]) -> Join:
     distinctive = DISTINCTIVE.get(outside.protocol, frozenset())
-    scored: list[tuple[int, Side, tuple[str, ...]]] = []
+    scored: list[tuple[tuple[int, int], Side, tuple[str, ...]]] = []
     for candidate in lan:
         if candidate.protocol != outside.protocol:
             continue
@@ -114,7 +114,13 @@ def join(outside: Side, lan: Iterable[Side]) -> Join:
             *hard,
             *(k for k in shared if k in SOFT_KEYS and outside.facts[k] == candidate.facts[k]),
         ]
-        scored.append((len(agreed), candidate, tuple(agreed)))
+        # A key one side answered and the other did not is a difference too
+        # (a reverse proxy in front of the same PACS adds its Server header):
+        # among as many agreements, the fewer such keys the better.
+        lone = {k for k in JOIN_KEYS.get(outside.protocol, ()) if k not in SOFT_KEYS} & (
+            set(outside.facts) ^ set(candidate.facts)
+        )
+        scored.append(((len(agreed), -len(lone)), candidate, tuple(agreed)))
     if not scored:
         return Join(None)
     best = max(score for score, _, _ in scored)

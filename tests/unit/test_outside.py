@@ -435,3 +435,18 @@ def test_a_reflector_scan_cut_by_its_deadline_proves_no_no() -> None:
     assert "scan-from-outside" in [a.id for a in verdict.actions]
     # while a complete one with nothing open is a No
     assert decide(rep).internet is InternetAnswer.NONE
+
+
+def test_a_reverse_proxy_in_front_of_the_same_pacs_is_told_apart_by_its_server_header() -> None:
+    # Given the PACS answering directly, and the same PACS behind an nginx proxy
+    # (its /system says the same; the proxy adds a Server header)
+    def web(where: str, **details: object) -> Side:
+        facts = {"DicomAet": "CABINETRADIO", "DicomPort": 104, **details}
+        return Side(where, "http", signature("http", "Orthanc", "1.10.1", facts))
+
+    direct, proxied = web("198.18.0.10:8042"), web("198.18.0.30:8080", server="nginx/1.22.1")
+    # Then a door that answers without a Server header is the PACS itself
+    assert join(web("203.0.113.1:8042"), [proxied, direct]).lan == "198.18.0.10:8042"
+    # and one that answers with nginx's is the proxy
+    door = web("203.0.113.1:8443", server="nginx/1.22.1")
+    assert join(door, [direct, proxied]).lan == "198.18.0.30:8080"

@@ -483,9 +483,9 @@ def run_scan(args: argparse.Namespace) -> int:
     if outside is not None and report.outside is not None and report.outside.error:
         err.print(f"exposcan: the outside view failed: {report.outside.error}", markup=False)
     for path in args.output:
-        write_report(report, path, args.lang)
+        write_report(report, path, args.lang, catalogue)
     if not args.quiet:
-        out.print(render_summary(report, args.output, args.lang))
+        out.print(render_summary(report, args.output, args.lang, catalogue))
     # The history records every run; "last" is looked up before this one is.
     baseline = audit.conclude(report, baseline, err, args.quiet)
     if not complete:

@@ -15,12 +15,11 @@ zone after a migration.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from typing import Annotated
 
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
-from exposcan.catalogue import Catalogue, CatalogueModel, catalogue_kind, default_catalogue
+from exposcan.catalogue import Catalogue, CatalogueModel, catalogue_kind
 
 #: Enough for an HPRIM header and its patient record, a CDA root element after
 #: an XML declaration, and a DICOM file meta group.
@@ -150,8 +149,3 @@ def health_signatures_from(catalogue: Catalogue) -> HealthSignatures:
                 )
             )
     return HealthSignatures(tuple(signatures), frozenset(extensions), read)
-
-
-@cache
-def default_health_signatures() -> HealthSignatures:
-    return health_signatures_from(default_catalogue())

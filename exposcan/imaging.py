@@ -9,12 +9,11 @@ callers count, and report extensions only.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from typing import Annotated
 
 from pydantic import AfterValidator, ConfigDict, Field
 
-from exposcan.catalogue import Catalogue, CatalogueModel, catalogue_kind, default_catalogue
+from exposcan.catalogue import Catalogue, CatalogueModel, catalogue_kind
 
 # PS3.10 §7.1: a 128-byte preamble then "DICM".  Used when no catalogue entry
 # says otherwise (and as the reading size the callers must request).
@@ -94,14 +93,9 @@ def signatures_from(catalogue: Catalogue) -> ImagingSignatures:
     return ImagingSignatures(frozenset(extensions), frozenset(names), offset, magic)
 
 
-@cache
-def default_signatures() -> ImagingSignatures:
-    return signatures_from(default_catalogue())
-
-
-def is_imaging_name(name: str, signatures: ImagingSignatures | None = None) -> str | None:
+def is_imaging_name(name: str, signatures: ImagingSignatures) -> str | None:
     """The imaging extension of ``name`` (``"dcm"``) or ``"DICOMDIR"``, else None."""
-    return (signatures or default_signatures()).extension_of(name)
+    return signatures.extension_of(name)
 
 
 def is_dicomdir(name: str) -> bool:
@@ -116,7 +110,7 @@ def has_no_extension(name: str) -> bool:
     return "." not in base.strip(".")
 
 
-def magic_worth_testing(name: str, signatures: ImagingSignatures | None = None) -> bool:
+def magic_worth_testing(name: str, signatures: ImagingSignatures) -> bool:
     """A name that may hide a DICOM file: no extension, or an all-digit one
     (modalities name files by number or by SOP Instance UID, ``1.2.840...``).
     Such files need the 132-byte magic test; others are judged by name."""
@@ -128,6 +122,6 @@ def magic_worth_testing(name: str, signatures: ImagingSignatures | None = None) 
     return base.rsplit(".", 1)[1].isdigit()
 
 
-def has_dicm_magic(head: bytes, signatures: ImagingSignatures | None = None) -> bool:
+def has_dicm_magic(head: bytes, signatures: ImagingSignatures) -> bool:
     """True if the first 132 bytes of a file are a DICOM Part 10 header (PS3.10 §7.1)."""
-    return (signatures or default_signatures()).has_magic(head)
+    return signatures.has_magic(head)

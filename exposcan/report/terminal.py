@@ -9,7 +9,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from exposcan.catalogue import default_catalogue
+from exposcan.catalogue import Catalogue, default_catalogue
 from exposcan.models import Finding, Report, Severity
 from exposcan.net.targets import url_host
 from exposcan.report.i18n import Texts
@@ -77,15 +77,15 @@ def _evidence_summary(evidence: Mapping[str, object], limit: int = 4) -> str:
 _TONE_STYLE = {"bad": "bold white on red", "good": "bold green", "unknown": "bold yellow"}
 
 
-def _rule_name(rule: str, fallback: str, lang: str) -> str:
-    found = default_catalogue().rules.get(rule)
+def _rule_name(rule: str, fallback: str, lang: str, catalogue: Catalogue) -> str:
+    found = catalogue.rules.get(rule)
     return found.info.text(lang).name if found else fallback
 
 
-def render_verdict(report: Report, lang: str = "en") -> Group:
+def render_verdict(report: Report, lang: str = "en", catalogue: Catalogue | None = None) -> Group:
     """The answer in plain words, as on the HTML report's first screen."""
     texts = Texts(lang)
-    verdict = decide(report)
+    verdict = decide(report, catalogue)
     parts: list[object] = []
     for answer in (internet_answer(verdict, texts), lan_answer(verdict, texts)):
         parts.append(
@@ -153,7 +153,12 @@ def _rows(findings: Sequence[Finding]) -> list[tuple[Finding, int, list[int]]]:
     return rows
 
 
-def render_summary(report: Report, outputs: Sequence[str] = (), lang: str = "en") -> Group:
+def render_summary(
+    report: Report,
+    outputs: Sequence[str] = (),
+    lang: str = "en",
+    catalogue: Catalogue | None = None,
+) -> Group:
     """The end-of-scan summary: the verdict, the findings by severity, then
     where the full report is (the -o paths)."""
     texts = Texts(lang)
@@ -165,7 +170,9 @@ def render_summary(report: Report, outputs: Sequence[str] = (), lang: str = "en"
         f"{len(report.errors)} error(s)",
         ("" if scan.complete else "  INCOMPLETE (interrupted)", "bold red"),
     )
-    parts: list[object] = [head, render_verdict(report, lang)]
+    # The words of the catalogue the scan used (default: the shipped one).
+    catalogue = catalogue or default_catalogue()
+    parts: list[object] = [head, render_verdict(report, lang, catalogue)]
     parts += _outside_parts(report, texts)
     if report.findings:
         table = Table(title=texts("findings.title"), show_lines=False)
@@ -181,7 +188,9 @@ def render_summary(report: Report, outputs: Sequence[str] = (), lang: str = "en"
                 shown = ",".join(map(str, ports[:_PORTS_SHOWN]))
                 shown += ",..." if len(ports) > _PORTS_SHOWN else ""
                 evidence = texts("terminal.aggregated", count=count, ports=shown or "-")
-            what = Text.assemble(_rule_name(f.rule, f.title, lang), "\n", (f.rule, "dim"))
+            what = Text.assemble(
+                _rule_name(f.rule, f.title, lang, catalogue), "\n", (f.rule, "dim")
+            )
             table.add_row(
                 Text(texts("severity." + f.severity.value), SEVERITY_STYLE[f.severity]),
                 where,

@@ -28,7 +28,8 @@ from typing import Any
 
 import pytest
 
-from exposcan.protocols.http.fingerprints import default_fingerprints
+from exposcan.catalogue import default_catalogue
+from exposcan.protocols.http.fingerprints import load_fingerprints
 from exposcan_lab import Lab
 from exposcan_lab import topology as t
 from tests.helpers import assert_valid_report
@@ -45,7 +46,7 @@ def _sent_authorizations() -> tuple[str, ...]:
     may name Orthanc's default to say it must go.)"""
     return tuple(
         base64.b64encode(f"{cred.username}:{cred.password}".encode()).decode()
-        for fp in default_fingerprints()
+        for fp in default_catalogue().derived(load_fingerprints)
         for cred in fp.default_credentials
     )
 

@@ -68,3 +68,15 @@ def test_the_listing_evidence_is_a_declared_http_listing_fact() -> None:
     evidence = WalkResult("nginx").evidence()
     # Then every key is a field of http.listing: the fact validates
     assert validate_fact("http.listing", {"tls": False, **evidence})
+
+
+def test_no_probe_reads_a_default_catalogue() -> None:
+    # Given the modules that gather facts (protocols) and the engine's own
+    readers = [
+        p
+        for p in ROOT.rglob("*.py")
+        if "protocols" in p.parts
+        or p.name in ("engine.py", "probe.py", "imaging.py", "healthdata.py")
+    ]
+    # Then none reads the shipped catalogue by itself: the scan's is in ctx.catalogue
+    assert [str(p) for p in readers if "default_catalogue" in p.read_text()] == []

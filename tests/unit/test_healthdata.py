@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from exposcan.catalogue import Catalogue, CatalogueError
-from exposcan.healthdata import default_health_signatures, health_signatures_from
+from exposcan.catalogue import Catalogue, CatalogueError, default_catalogue
+from exposcan.healthdata import health_signatures_from
 
 DICOMDIR_HEAD = b"\x00" * 128 + b"DICM" + b"\x02\x00\x02\x00UI\x14\x00" + b"1.2.840.10008.1.3.10"
 CT_HEAD = b"\x00" * 128 + b"DICM" + b"\x02\x00\x02\x00UI\x1a\x00" + b"1.2.840.10008.5.1.4.1.1.2"
@@ -30,7 +30,7 @@ def test_each_signature_recognises_its_format(head: bytes, kind: str) -> None:
     # Given the first bytes of a file in one of the formats
     # When classified
     # Then the signature id is the format's
-    assert default_health_signatures().classify(head) == kind
+    assert default_catalogue().derived(health_signatures_from).classify(head) == kind
 
 
 @pytest.mark.parametrize(
@@ -46,12 +46,12 @@ def test_each_signature_recognises_its_format(head: bytes, kind: str) -> None:
     ],
 )
 def test_lookalikes_are_not_health_data(head: bytes) -> None:
-    assert default_health_signatures().classify(head) is None
+    assert default_catalogue().derived(health_signatures_from).classify(head) is None
 
 
 def test_a_signature_past_the_read_size_is_not_seen() -> None:
     # Given a FHIR key past the first read_size bytes
-    sigs = default_health_signatures()
+    sigs = default_catalogue().derived(health_signatures_from)
     head = b"{" + b" " * sigs.read_size + b'"resourceType": "Patient"}'
     # Then the classifier never looks that far
     assert sigs.classify(head) is None
@@ -69,7 +69,7 @@ def test_a_signature_past_the_read_size_is_not_seen() -> None:
     ],
 )
 def test_which_names_are_worth_a_read(name: str, worth: bool) -> None:
-    assert default_health_signatures().worth_reading(name) is worth
+    assert default_catalogue().derived(health_signatures_from).worth_reading(name) is worth
 
 
 def test_a_signature_without_clause_is_refused(tmp_path: Path) -> None:

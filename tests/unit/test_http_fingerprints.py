@@ -9,16 +9,20 @@ from typing import Any
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from exposcan.catalogue import default_catalogue
 from exposcan.protocols.http.client import HttpResponse, parse_realm
 from exposcan.protocols.http.fingerprints import (
     CountSpec,
     Fingerprint,
     ImplausibleCounts,
     count_from,
-    default_fingerprints,
+    load_fingerprints,
     version_tuple,
 )
 from exposcan.protocols.http.probe import ProductMatch, match_fingerprints, prove_data
+
+#: The shipped catalogue's web fingerprints, as a scan builds them.
+PRINTS = default_catalogue().derived(load_fingerprints)
 
 
 def response(status: int = 200, body: str | bytes = b"", **headers: str) -> HttpResponse:
@@ -129,14 +133,14 @@ NEGATIVE = {
 
 
 def by_id(fid: str) -> Fingerprint:
-    return next(f for f in default_fingerprints() if f.id == fid)
+    return next(f for f in PRINTS if f.id == fid)
 
 
 def test_every_fingerprint_has_a_case() -> None:
     # Given the catalogue's fingerprint files
     # Then each one has a positive case here (a new fingerprint is a file
     # plus a test case)
-    assert {f.id for f in default_fingerprints()} == set(POSITIVE)
+    assert {f.id for f in PRINTS} == set(POSITIVE)
 
 
 @pytest.mark.parametrize("fid", sorted(POSITIVE))
@@ -188,7 +192,7 @@ async def test_orthanc_secure_area_realm_means_authentication() -> None:
     denied = response(401, "", WWW_Authenticate='Basic realm="Orthanc Secure Area"')
     session = FakeSession({"/system": denied, "/": denied})
     # When every fingerprint is evaluated
-    matches = await match_fingerprints(session, default_fingerprints())  # type: ignore[arg-type]
+    matches = await match_fingerprints(session, PRINTS)  # type: ignore[arg-type]
     # Then only Orthanc matches, as requiring credentials, with no version
     assert [(m.product, m.auth_required, m.version) for m in matches] == [("Orthanc", True, None)]
 
@@ -198,7 +202,7 @@ async def test_other_realm_is_not_orthanc() -> None:
     denied = response(401, "", WWW_Authenticate='Basic realm="Restricted"')
     session = FakeSession({"/system": denied, "/": denied})
     # Then nothing is claimed
-    assert await match_fingerprints(session, default_fingerprints()) == []  # type: ignore[arg-type]
+    assert await match_fingerprints(session, PRINTS) == []  # type: ignore[arg-type]
 
 
 async def test_orthanc_system_gives_configuration_not_name() -> None:
@@ -218,7 +222,7 @@ async def test_orthanc_system_gives_configuration_not_name() -> None:
 async def test_generic_dicomweb_yields_to_a_product() -> None:
     # Given an Orthanc that also serves DICOMweb
     pages = {**POSITIVE["orthanc"][0], **POSITIVE["dicomweb"][0]}
-    matches = await match_fingerprints(FakeSession(pages), default_fingerprints())  # type: ignore[arg-type]
+    matches = await match_fingerprints(FakeSession(pages), PRINTS)  # type: ignore[arg-type]
     # Then the product names it; the generic DICOMweb root does not double it
     assert [m.fingerprint.id for m in matches] == ["orthanc"]
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from exposcan.catalogue import default_catalogue
 from exposcan.protocols.http.client import HttpClient, HttpResponse
-from exposcan.protocols.http.listing import children, default_listing_config, detect_listing
+from exposcan.protocols.http.listing import children, detect_listing, listing_config
 
 
 def page(body: str, status: int = 200, server: str = "") -> HttpResponse:
@@ -71,13 +72,13 @@ def test_listing_families(body: str, server: str, family: str) -> None:
     # When it is examined
     # Then it is recognised as a listing of that family, and its two
     # children (a folder and a file) are extracted, parent and sort links not
-    assert detect_listing(resp, default_listing_config()) == family
+    assert detect_listing(resp, default_catalogue().derived(listing_config)) == family
     assert children("/archives/", body) == ["/archives/2018/", "/archives/IM000003"]
 
 
 def test_not_a_listing() -> None:
     # Given an ordinary page, and a listing that answered 404
-    config = default_listing_config()
+    config = default_catalogue().derived(listing_config)
     # Then neither is a listing
     assert (
         detect_listing(

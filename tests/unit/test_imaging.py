@@ -15,6 +15,9 @@ from exposcan.imaging import (
     signatures_from,
 )
 
+#: The shipped catalogue's signatures, as a scan gives them to the walks.
+SIGS = default_catalogue().derived(signatures_from)
+
 
 @pytest.mark.parametrize(
     ("name", "expected"),
@@ -35,7 +38,7 @@ def test_is_imaging_name(name: str, expected: str | None) -> None:
     # Given a file name from a share or a listing
     # When it is judged by name alone
     # Then the catalogue's extensions and DICOMDIR decide
-    assert is_imaging_name(name) == expected
+    assert is_imaging_name(name, SIGS) == expected
 
 
 def test_dicm_magic_at_byte_128() -> None:
@@ -43,21 +46,21 @@ def test_dicm_magic_at_byte_128() -> None:
     head = b"\x00" * 128 + b"DICM"
     # Then the magic is recognised, and not one byte off or truncated
     assert MAGIC_READ == 132
-    assert has_dicm_magic(head)
-    assert has_dicm_magic(head + b"\x02\x00")
-    assert not has_dicm_magic(b"\x00" * 127 + b"DICM")
-    assert not has_dicm_magic(head[:131])
-    assert not has_dicm_magic(b"DICM" + b"\x00" * 128)
+    assert has_dicm_magic(head, SIGS)
+    assert has_dicm_magic(head + b"\x02\x00", SIGS)
+    assert not has_dicm_magic(b"\x00" * 127 + b"DICM", SIGS)
+    assert not has_dicm_magic(head[:131], SIGS)
+    assert not has_dicm_magic(b"DICM" + b"\x00" * 128, SIGS)
 
 
 def test_names_that_need_the_magic_test() -> None:
     # Given names modalities give to exported files
     # Then no extension or an all-digit one (a UID as name) need the magic;
     # named files do not
-    assert magic_worth_testing("IM000001")
-    assert magic_worth_testing("1.2.840.113619.2.55.3.604688119")
-    assert not magic_worth_testing("CT0001.dcm")
-    assert not magic_worth_testing("LISEZMOI.txt")
+    assert magic_worth_testing("IM000001", SIGS)
+    assert magic_worth_testing("1.2.840.113619.2.55.3.604688119", SIGS)
+    assert not magic_worth_testing("CT0001.dcm", SIGS)
+    assert not magic_worth_testing("LISEZMOI.txt", SIGS)
     assert has_no_extension("a/b/00000001")
     assert not has_no_extension("a/b.c/file.txt")
     assert is_dicomdir("EXPORT/DICOMDIR")

@@ -16,13 +16,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from exposcan.catalogue import default_catalogue
 from exposcan.protocols.http.client import HttpResponse, parse_realm
-from exposcan.protocols.http.fingerprints import default_fingerprints, version_tuple
-from exposcan.protocols.http.listing import children, default_listing_config, detect_listing
+from exposcan.protocols.http.fingerprints import load_fingerprints, version_tuple
+from exposcan.protocols.http.listing import children, detect_listing, listing_config
 from exposcan.protocols.http.probe import match_fingerprints, prove_data
 from tests.unit.properties import examples, ran
 
-FINGERPRINTS = default_fingerprints()
+FINGERPRINTS = default_catalogue().derived(load_fingerprints)
 
 header_names = st.sampled_from(
     ["Server", "WWW-Authenticate", "Content-Type", "X-Powered-By", "Location", "Set-Cookie"]
@@ -183,5 +184,5 @@ def test_listing_children_stay_in_their_folder(folder: str, links: list[str], no
 @given(responses)
 def test_listing_detection_on_any_page(resp: HttpResponse) -> None:
     ran("http: listing detection")
-    server = detect_listing(resp, default_listing_config())
+    server = detect_listing(resp, default_catalogue().derived(listing_config))
     assert server is None or isinstance(server, str)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import threading
 import time
 
-from exposcan.healthdata import default_health_signatures
-from exposcan.imaging import default_signatures
+from exposcan.catalogue import default_catalogue
+from exposcan.healthdata import health_signatures_from
+from exposcan.imaging import signatures_from
 from exposcan.protocols.smb.walk import (
     Entry,
     ShareAccessDenied,
@@ -15,6 +16,10 @@ from exposcan.protocols.smb.walk import (
     WalkLimits,
     walk_share,
 )
+
+#: The shipped catalogue's signatures, as a scan gives them to the walk.
+SIGS = default_catalogue().derived(signatures_from)
+HEALTH = default_catalogue().derived(health_signatures_from)
 
 DICOM = b"\x00" * 128 + b"DICM"
 TEXT = b"not an image" * 20
@@ -83,7 +88,7 @@ def test_counts_imaging_by_name_magic_and_dicomdir():
     # Given a share with .dcm files, extension-less DICOM, a DICOMDIR and text
     share = MemoryShare(lab_like_share())
     # When it is walked
-    result = walk_share(share, default_signatures(), WalkLimits())
+    result = walk_share(share, SIGS, WalkLimits(), HEALTH)
     # Then the counts are exact and nothing was cut
     assert result.imaging_files == 5
     assert result.imaging_folders == 3
@@ -94,7 +99,7 @@ def test_counts_imaging_by_name_magic_and_dicomdir():
 
 def test_reads_only_the_head_and_only_files_without_extension_or_health_candidates():
     share = MemoryShare(lab_like_share())
-    walk_share(share, default_signatures(), WalkLimits())
+    walk_share(share, SIGS, WalkLimits(), HEALTH)
     # Then the .dcm and .csv files were never opened; extension-less files
     # (DICM magic, HPRIM/HL7) and the .txt (a health-data candidate) were,
     # each read asking the health read size (1 KiB), no more
@@ -104,7 +109,7 @@ def test_reads_only_the_head_and_only_files_without_extension_or_health_candidat
         "IM000002",
         "LISEZMOI.txt",
     ]
-    assert {size for _, size in share.reads} == {default_health_signatures().read_size} == {1024}
+    assert {size for _, size in share.reads} == {HEALTH.read_size} == {1024}
 
 
 def test_health_data_is_counted_by_content_and_never_named():
@@ -121,7 +126,7 @@ def test_health_data_is_counted_by_content_and_never_named():
     }
     share = MemoryShare(tree)
     # When the share is walked
-    result = walk_share(share, default_signatures(), WalkLimits())
+    result = walk_share(share, SIGS, WalkLimits(), HEALTH)
     # Then four health-data files are counted, by kind, and no name or byte leaves
     assert result.health_files == 4
     assert result.health_kinds == {"hprim": 1, "hl7v2": 1, "cda": 1, "fhir": 1}
@@ -132,7 +137,7 @@ def test_health_data_is_counted_by_content_and_never_named():
 def test_result_holds_no_name():
     # Given names that must never leave the walk
     share = MemoryShare(lab_like_share())
-    result = walk_share(share, default_signatures(), WalkLimits())
+    result = walk_share(share, SIGS, WalkLimits(), HEALTH)
     text = repr(result)
     for name in ("Examens", "Export_CD", "CT0001", "IM000001", "LISEZMOI", "planning"):
         assert name not in text
@@ -140,7 +145,7 @@ def test_result_holds_no_name():
 
 def test_depth_limit_cuts_and_says_so():
     share = MemoryShare(lab_like_share())
-    result = walk_share(share, default_signatures(), WalkLimits(max_depth=1))
+    result = walk_share(share, SIGS, WalkLimits(max_depth=1), HEALTH)
     # Examens\2019\P1 (depth 3) is not entered: its two .dcm are not counted
     assert result.imaging_files == 2
     assert "depth" in result.cut_by and result.truncated
@@ -148,7 +153,7 @@ def test_depth_limit_cuts_and_says_so():
 
 def test_entry_budget_cuts():
     tree: dict[str, bytes | None] = {f"f{i}.dcm": DICOM for i in range(50)}
-    result = walk_share(MemoryShare(tree), default_signatures(), WalkLimits(max_entries=10))
+    result = walk_share(MemoryShare(tree), SIGS, WalkLimits(max_entries=10), HEALTH)
     assert result.files_seen == 10
     assert "entries" in result.cut_by
 
@@ -156,30 +161,28 @@ def test_entry_budget_cuts():
 def test_sample_budget_cuts_magic_reads():
     tree: dict[str, bytes | None] = {f"IM{i:06d}": DICOM for i in range(20)}
     share = MemoryShare(tree)
-    result = walk_share(share, default_signatures(), WalkLimits(max_samples=5))
+    result = walk_share(share, SIGS, WalkLimits(max_samples=5), HEALTH)
     assert len(share.reads) == 5 and result.imaging_files == 5
     assert "samples" in result.cut_by
 
 
 def test_deadline_and_stop_flag_end_the_walk():
     share = MemoryShare(lab_like_share())
-    past = walk_share(share, default_signatures(), WalkLimits(deadline=time.monotonic() - 1))
+    past = walk_share(share, SIGS, WalkLimits(deadline=time.monotonic() - 1), HEALTH)
     assert past.cut_by == ["time"] and share.calls == 0
     stop = threading.Event()
     stop.set()
-    stopped = walk_share(share, default_signatures(), WalkLimits(), stop)
+    stopped = walk_share(share, SIGS, WalkLimits(), HEALTH, stop)
     assert stopped.cut_by == ["cancelled"]
 
 
 def test_denied_folder_is_skipped_and_lost_session_stops():
     denied = walk_share(
-        MemoryShare(lab_like_share(), denied={"Examens"}), default_signatures(), WalkLimits()
+        MemoryShare(lab_like_share(), denied={"Examens"}), SIGS, WalkLimits(), HEALTH
     )
     assert denied.unreadable == 1 and denied.imaging_files == 2
     assert denied.truncated is False
-    lost = walk_share(
-        MemoryShare(lab_like_share(), lost_after=2), default_signatures(), WalkLimits()
-    )
+    lost = walk_share(MemoryShare(lab_like_share(), lost_after=2), SIGS, WalkLimits(), HEALTH)
     assert "session" in lost.cut_by
 
 

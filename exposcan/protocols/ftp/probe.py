@@ -19,8 +19,8 @@ from __future__ import annotations
 import time
 from typing import ClassVar
 
-from exposcan.healthdata import default_health_signatures
-from exposcan.imaging import default_signatures
+from exposcan.healthdata import health_signatures_from
+from exposcan.imaging import signatures_from
 from exposcan.models import ErrorReason
 from exposcan.net.netio import ProbeError
 from exposcan.probe import ProbeContext, ServiceProbe
@@ -119,8 +119,8 @@ class FtpProbe(ServiceProbe):
                 try:
                     await walk_zone(
                         ftp,
-                        default_signatures(),
-                        default_health_signatures(),
+                        ctx.catalogue.derived(signatures_from),
+                        ctx.catalogue.derived(health_signatures_from),
                         limits,
                         use_mlsd,
                         result,

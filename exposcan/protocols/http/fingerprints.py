@@ -14,12 +14,11 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from functools import cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from exposcan.catalogue import Catalogue, Regex, catalogue_kind, default_catalogue
+from exposcan.catalogue import Catalogue, Regex, catalogue_kind
 from exposcan.protocols.http.client import HttpResponse
 
 Category = Literal["pacs", "dicomweb", "viewer", "nas", "box-admin"]
@@ -167,14 +166,10 @@ class Fingerprint(_Strict):
         return out
 
 
-def load_fingerprints(catalogue: Catalogue) -> list[Fingerprint]:
-    # Specific products first, generic roots last.
-    return sorted(catalogue.documents(Fingerprint), key=lambda f: (f.generic, f.id))
-
-
-@cache
-def default_fingerprints() -> tuple[Fingerprint, ...]:
-    return tuple(load_fingerprints(default_catalogue()))
+def load_fingerprints(catalogue: Catalogue) -> tuple[Fingerprint, ...]:
+    """The catalogue's web fingerprints, specific products first, generic
+    roots last (build once per scan: ``catalogue.derived(load_fingerprints)``)."""
+    return tuple(sorted(catalogue.documents(Fingerprint), key=lambda f: (f.generic, f.id)))
 
 
 def json_object(resp: HttpResponse) -> dict[str, Any] | None:

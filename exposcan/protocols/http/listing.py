@@ -20,18 +20,16 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from functools import cache
 from html.parser import HTMLParser
 from typing import Any
 
 from pydantic import Field
 from yarl import URL
 
-from exposcan.catalogue import Catalogue, CatalogueModel, Regex, catalogue_kind, default_catalogue
-from exposcan.healthdata import HealthSignatures, default_health_signatures
+from exposcan.catalogue import Catalogue, CatalogueModel, Regex, catalogue_kind
+from exposcan.healthdata import HealthSignatures
 from exposcan.imaging import (
     ImagingSignatures,
-    default_signatures,
     is_dicomdir,
     magic_worth_testing,
 )
@@ -107,11 +105,6 @@ def listing_config(catalogue: Catalogue) -> ListingConfig:
         if entry.limits is not None:
             limits = WalkLimits(**entry.limits.model_dump())
     return ListingConfig(tuple(signatures), tuple(dict.fromkeys(starts or ["/"])), limits)
-
-
-@cache
-def default_listing_config() -> ListingConfig:
-    return listing_config(default_catalogue())
 
 
 def detect_listing(resp: HttpResponse, config: ListingConfig) -> str | None:
@@ -224,17 +217,16 @@ async def walk(
     server: str,
     config: ListingConfig,
     deadline: float,
-    signatures: ImagingSignatures | None = None,
+    signatures: ImagingSignatures,
+    health: HealthSignatures,
     result: WalkResult | None = None,
-    health: HealthSignatures | None = None,
 ) -> WalkResult:
     """Walk the listing from ``start`` (whose page is ``first_page``) breadth
     first, then sample extension-less files for the DICM magic.
 
     ``result`` is filled as the walk goes, so a caller that cancels the walk
     at its deadline still has the counts so far."""
-    sigs = signatures or default_signatures()
-    health = health or default_health_signatures()
+    sigs = signatures
     head_size = max(sigs.read_size, health.read_size)
     limits = config.limits
     stop_at = min(deadline, time.monotonic() + limits.seconds)

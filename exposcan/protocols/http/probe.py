@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import unquote
 
+from exposcan.healthdata import health_signatures_from
+from exposcan.imaging import signatures_from
 from exposcan.models import ErrorReason, EvidenceValue
 from exposcan.net.netio import ProbeError
 from exposcan.probe import ProbeContext, ServiceProbe
@@ -44,15 +46,15 @@ from exposcan.protocols.http.fingerprints import (
     Fingerprint,
     ImplausibleCounts,
     count_from,
-    default_fingerprints,
     detail_value,
     json_object,
+    load_fingerprints,
 )
 from exposcan.protocols.http.listing import (
     ListingConfig,
     WalkResult,
-    default_listing_config,
     detect_listing,
+    listing_config,
     walk,
 )
 from exposcan.protocols.http.subpaths import prefixes, same_host_paths
@@ -161,7 +163,9 @@ class HttpProbe(ServiceProbe):
         # One cap for every page that may be a listing, "/" included: a
         # listing over the cap is cut there and walked, never dropped (issue
         # 15: a 660 KB export listing at "/" ended the probe).
-        page_cap = default_listing_config().limits.page_cap
+        listing_conf = ctx.catalogue.derived(listing_config)
+        fingerprints = ctx.catalogue.derived(load_fingerprints)
+        page_cap = listing_conf.limits.page_cap
         async with HttpClient(
             ctx.address, service.port, service.tls, deadlines, ctx.limits
         ) as client:
@@ -171,8 +175,10 @@ class HttpProbe(ServiceProbe):
             session = WebSession(client)
             session.remember("/", root)
             self._record_server(ctx, service, root)
-            matches = await match_fingerprints(session, default_fingerprints())
-            matches += await self._under_subpaths(session, root, matches)
+            matches = await match_fingerprints(session, fingerprints)
+            matches += await self._under_subpaths(
+                session, root, matches, fingerprints, listing_conf
+            )
             readable = await self._fingerprint_facts(ctx, service, session, matches)
             listing = await self._listing(ctx, service, session, root, stop_at)
         if root.truncated and listing is None:
@@ -195,15 +201,20 @@ class HttpProbe(ServiceProbe):
         )
 
     async def _under_subpaths(
-        self, session: WebSession, root: HttpResponse, found: list[ProductMatch]
+        self,
+        session: WebSession,
+        root: HttpResponse,
+        found: list[ProductMatch],
+        catalogue_prints: tuple[Fingerprint, ...],
+        listing_conf: ListingConfig,
     ) -> list[ProductMatch]:
         """The catalogue's fingerprints under the sub-paths the root page
         leads to; a product already found at the root is not looked for again."""
-        if root.status >= 400 or detect_listing(root, default_listing_config()) is not None:
+        if root.status >= 400 or detect_listing(root, listing_conf) is not None:
             return []  # an error page or a listing's folders are no portal
         fingerprints = [
             fp
-            for fp in default_fingerprints()
+            for fp in catalogue_prints
             if not fp.generic and all(m.fingerprint.id != fp.id for m in found)
         ]
         known = [req.path for fp in fingerprints for req in fp.requests]
@@ -315,7 +326,7 @@ class HttpProbe(ServiceProbe):
         root: HttpResponse,
         stop_at: float,
     ) -> WalkResult | None:
-        config: ListingConfig = default_listing_config()
+        config: ListingConfig = ctx.catalogue.derived(listing_config)
         for start in config.start_paths:
             page = (
                 root
@@ -332,7 +343,15 @@ class HttpProbe(ServiceProbe):
             try:
                 async with asyncio.timeout(max(0.1, remaining)):
                     await walk(
-                        session.client.request, start, page, server, config, stop_at, result=result
+                        session.client.request,
+                        start,
+                        page,
+                        server,
+                        config,
+                        stop_at,
+                        ctx.catalogue.derived(signatures_from),
+                        ctx.catalogue.derived(health_signatures_from),
+                        result=result,
                     )
             except TimeoutError:
                 result.cut("time")

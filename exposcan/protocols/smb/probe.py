@@ -23,7 +23,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, ClassVar
 
-from exposcan.imaging import default_signatures
+from exposcan.healthdata import health_signatures_from
+from exposcan.imaging import signatures_from
 from exposcan.models import ErrorReason
 from exposcan.net.netio import ProbeError
 from exposcan.probe import ProbeContext, ServiceProbe
@@ -156,7 +157,8 @@ class SmbProbe(ServiceProbe):
         deadline = time.monotonic() + budget
         limits = walk_limits(ctx.config.extra)
         stop = threading.Event()
-        signatures = default_signatures()
+        signatures = ctx.catalogue.derived(signatures_from)
+        health = ctx.catalogue.derived(health_signatures_from)
         loop = asyncio.get_running_loop()
         relay = SmbRelay(ctx.address, service.port, deadlines)
 
@@ -175,6 +177,7 @@ class SmbProbe(ServiceProbe):
                 deadline,
                 limits,
                 signatures,
+                health,
                 stop,
             )
 

@@ -27,6 +27,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
+from exposcan.healthdata import HealthSignatures
 from exposcan.imaging import ImagingSignatures
 from exposcan.protocols.smb import wire
 from exposcan.protocols.smb.relay import Link
@@ -428,6 +429,7 @@ def explore(
     deadline: float,
     walk_limits: WalkLimits,
     signatures: ImagingSignatures,
+    health: HealthSignatures,
     stop: threading.Event,
 ) -> Exploration:
     """Try the null session then guest; in each, list the shares and walk
@@ -466,7 +468,7 @@ def explore(
         try:
             result.guest_flag[label] = session.is_guest
             _explore_session(
-                session, label, result, proven, deadline, walk_limits, signatures, stop
+                session, label, result, proven, deadline, walk_limits, signatures, health, stop
             )
         except Exception as exc:  # what scapy raises on odd replies: keep what we have
             result.problems.append(f"{label}: {type(exc).__name__}")
@@ -483,6 +485,7 @@ def _explore_session(
     deadline: float,
     walk_limits: WalkLimits,
     signatures: ImagingSignatures,
+    health: HealthSignatures,
     stop: threading.Event,
 ) -> None:
     try:
@@ -523,7 +526,7 @@ def _explore_session(
                 session.list_folder(tid, "", 1)
             except ShareAccessDenied:
                 continue
-            walk = walk_share(reader, signatures, limits, stop)
+            walk = walk_share(reader, signatures, limits, health, stop)
             proven.add(share.name)
             result.readable.append(ShareReport(clean_share_name(share.name), label, walk))
         except ShareSessionLost:

@@ -15,7 +15,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from exposcan.healthdata import HealthSignatures, default_health_signatures
+from exposcan.healthdata import HealthSignatures
 from exposcan.imaging import ImagingSignatures, has_no_extension
 
 
@@ -90,11 +90,10 @@ def walk_share(
     reader: ShareReader,
     signatures: ImagingSignatures,
     limits: WalkLimits,
+    health: HealthSignatures,
     stop: threading.Event | None = None,
-    health: HealthSignatures | None = None,
 ) -> WalkResult:
     """Breadth first, so that a deep tree still shows its top levels."""
-    health = health or default_health_signatures()
     result = WalkResult()
     queue: deque[tuple[str, int]] = deque([("", 0)])
     budget = limits.max_entries

@@ -194,7 +194,7 @@ def test_text_files_never_starve_the_dicm_test():
     tree = {**tree, "zz": None, "zz\\IM000001": DICOM}
     share = MemoryShare(tree)
     # When walked with a budget of 5 reads
-    result = walk_share(share, default_signatures(), WalkLimits(max_samples=5))
+    result = walk_share(share, SIGS, WalkLimits(max_samples=5), HEALTH)
     # Then the DICOM file is still read and counted; the cut is said
     assert result.imaging_files == 1 and result.by_magic == 1
     assert "samples" in result.cut_by

@@ -327,7 +327,7 @@ async def test_a_soft_404_is_no_product() -> None:
     # Given a server answering 200 to any path with the path in the page
     session = SoftNotFound({})
     # When every fingerprint of the catalogue is tried on it
-    matches = await match_fingerprints(session, default_fingerprints())  # type: ignore[arg-type]
+    matches = await match_fingerprints(session, PRINTS)  # type: ignore[arg-type]
     # Then a random path was asked first, and nothing matched (no dcm4chee,
     # no MedDream from their own paths echoed back)
     assert "exposcan-" in session.asked[0]
@@ -338,7 +338,7 @@ async def test_a_real_page_still_matches_on_a_soft_404_server() -> None:
     # Given the same server, whose MedDream page names the product itself
     page = response(200, "<html><title>MedDream DICOM viewer</title>meddream login</html>")
     session = SoftNotFound({"/meddream/": page})
-    matches = await match_fingerprints(session, default_fingerprints())  # type: ignore[arg-type]
+    matches = await match_fingerprints(session, PRINTS)  # type: ignore[arg-type]
     # Then the product is found: only the echoed path is discounted
     assert [m.fingerprint.id for m in matches] == ["meddream"]
 

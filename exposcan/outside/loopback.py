@@ -37,8 +37,10 @@ def loopback_ports(catalogue: Catalogue, *named: Iterable[int]) -> list[int]:
 async def sweep(
     public: str, ports: list[int], config: ScanConfig, catalogue: Catalogue
 ) -> HostState | None:
-    """Scan ``public`` on ``ports`` from here; None when it is excluded."""
-    if public in config.excluded or not ports:
+    """Scan ``public`` on ``ports`` from here; None when it is out of scope:
+    excluded, or a scan of named targets that did not name it nor ask to
+    follow the box (--follow-box), as for the box's own forwards."""
+    if not config.in_scope(public) or not ports:
         return None
     sub = dataclasses.replace(
         config,

@@ -450,3 +450,17 @@ def test_a_reverse_proxy_in_front_of_the_same_pacs_is_told_apart_by_its_server_h
     # and one that answers with nginx's is the proxy
     door = web("203.0.113.1:8443", server="nginx/1.22.1")
     assert join(door, [direct, proxied]).lan == "198.18.0.30:8080"
+
+
+async def test_the_loopback_sweep_stays_in_scope() -> None:
+    # Given a scan of named targets that did not name the public address, and
+    # one that excluded it
+    from exposcan.catalogue import default_catalogue
+    from exposcan.config import ScanConfig
+    from exposcan.outside.loopback import sweep
+
+    named = ScanConfig(ports=[104], ports_spec="104", scope=frozenset({"198.18.0.10"}))
+    excluded = ScanConfig(ports=[104], ports_spec="104", excluded=frozenset({"203.0.113.1"}))
+    # Then the NAT loopback sweep sends nothing to it (None, before any socket)
+    for config in (named, excluded):
+        assert await sweep("203.0.113.1", [104], config, default_catalogue()) is None

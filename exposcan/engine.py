@@ -56,11 +56,12 @@ class Scanner:
         self.state = ScanState()
         self.started = datetime.now(UTC)
         self.target_labels: list[str] = []
-        self._service_probes = [
-            t()
-            for t in (service_probes() if service_probe_types is None else service_probe_types)
-            if config.intrusive or t.safety == "safe"
-        ]
+        # The registry's probes are imported in run(), in a thread, while the
+        # network probes' waits and the port scan go on: the libraries of the
+        # service probes (pynetdicom, pydicom, aiohttp) take most of a
+        # second to import (issue 14: start-up).
+        self._service_probe_types = service_probe_types
+        self._service_probes: list[ServiceProbe] = []
         self._network_probes = [
             t()
             for t in (network_probes() if network_probe_types is None else network_probe_types)
@@ -83,19 +84,25 @@ class Scanner:
         self._limits = Limits(self.config.concurrency, self.config.per_host, self.config.rate)
         try:
             progress = self.state.progress
-            progress.phase = "discovery"
-            live = await self._discover(targets, view)
-            self.discovered.set()
-            progress.hosts_found = len(live)
-            progress.phase = "port scan"
-            await self._port_scan(live, self.config.ports)
-            progress.phase = "probes"
-            # Network probes start alongside the host probes, so that their
-            # own waits (SSDP: 2.5 s for the MX delay of UDA 1.1 §1.3.2)
-            # overlap; they await ``probes_done`` before reading host facts.
-            probes_done = asyncio.Event()
+            # Network probes start first, so that their own waits (SSDP:
+            # 1.5 s for the MX delay of UDA 1.1 §1.3.2) overlap discovery,
+            # the port scan and the host probes; they await ``hosts_known``
+            # before looking at hosts and ``probes_done`` before reading
+            # host facts.
+            hosts_known, probes_done = asyncio.Event(), asyncio.Event()
             async with asyncio.TaskGroup() as group:
-                group.create_task(self._network_phase(labels, probes_done))
+                addresses = tuple(str(a) for a in targets)
+                group.create_task(self._network_phase(labels, addresses, hosts_known, probes_done))
+                loading = group.create_task(asyncio.to_thread(self._make_service_probes))
+                progress.phase = "discovery"
+                live = await self._discover(targets, view)
+                self.discovered.set()
+                progress.hosts_found = len(live)
+                progress.phase = "port scan"
+                await self._port_scan(live, self.config.ports)
+                hosts_known.set()
+                self._service_probes = await loading
+                progress.phase = "probes"
                 async with asyncio.TaskGroup() as host_group:
                     for host in list(self.state.hosts.values()):
                         host_group.create_task(self._probe_host(host))
@@ -105,6 +112,14 @@ class Scanner:
         finally:
             self.discovered.set()
             self._limits.close()
+
+    def _make_service_probes(self) -> list[ServiceProbe]:
+        types = self._service_probe_types
+        return [
+            t()
+            for t in (service_probes() if types is None else types)
+            if self.config.intrusive or t.safety == "safe"
+        ]
 
     async def _discover(self, targets: list[IPAddress], view: LocalView | None) -> list[str]:
         # From the internet a box answers no ARP and may drop pings: every
@@ -355,7 +370,13 @@ class Scanner:
             await self._probe_host(host, only={s.port for s in opened})
         return host
 
-    async def _network_phase(self, labels: list[str], probes_done: asyncio.Event) -> None:
+    async def _network_phase(
+        self,
+        labels: list[str],
+        addresses: tuple[str, ...],
+        hosts_known: asyncio.Event,
+        probes_done: asyncio.Event,
+    ) -> None:
         assert self._limits is not None
         for probe in sorted(self._network_probes, key=lambda p: p.phase):
             budget = self.config.deadlines.total * NETWORK_BUDGET
@@ -369,6 +390,8 @@ class Scanner:
                 labels,
                 budget,
                 probes_done,
+                hosts_known,
+                addresses,
             )
             # A network probe may scan and probe follow-up targets (a box
             # forward's internal host): its budget covers several probes.

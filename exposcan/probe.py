@@ -106,6 +106,13 @@ class NetworkContext:
     # overlap; a network probe awaits this before it reads what host probes
     # found.  Already set by default (nothing runs alongside).
     host_probes: asyncio.Event = field(default_factory=lambda: _set(asyncio.Event()))
+    # Set once discovery and the port scan are done: the hosts and their open
+    # ports are known.  The engine starts network probes before discovery so
+    # that a wait of their own that needs no host (SSDP's MX) overlaps the
+    # whole scan; they await this before they look at the hosts.
+    hosts_known: asyncio.Event = field(default_factory=lambda: _set(asyncio.Event()))
+    # The addresses the scan was asked to cover (before discovery).
+    addresses: tuple[str, ...] = ()
 
     def context_for(self, host: HostState) -> ProbeContext:
         return ProbeContext(

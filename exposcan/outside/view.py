@@ -41,7 +41,6 @@ from exposcan.outside.ask import ReflectorAnswer, ask_reflector
 from exposcan.outside.join import Side, join, signature
 from exposcan.outside.loopback import loopback_ports, sweep
 from exposcan.outside.settings import OutsideSettings
-from exposcan.protocols.upnp.probe import IGD_FACT, MAPPING_FACT
 from exposcan.reflector.wire import MAX_IPV6
 from exposcan.state import HostState
 
@@ -167,6 +166,10 @@ class OutsideCheck:
                 answer = await self._task
             except asyncio.CancelledError:
                 raise
+        # Here, not at module level: the UPnP probe's client imports aiohttp,
+        # which a scan with no probes (a port sweep) never needs.
+        from exposcan.protocols.upnp.probe import IGD_FACT, MAPPING_FACT
+
         facts = scanner.state.facts()
         upnp_ip = next(
             (

@@ -29,7 +29,8 @@ def test_m_search_names_the_igd_and_the_group() -> None:
     assert msg.startswith("M-SEARCH * HTTP/1.1\r\n")
     assert "HOST: 239.255.255.250:1900\r\n" in msg
     assert 'MAN: "ssdp:discover"\r\n' in msg
-    assert "MX: 2\r\n" in msg
+    assert f"MX: {ssdp.MX_SECONDS}\r\n" in msg
+    assert 1 <= ssdp.MX_SECONDS <= 5  # UDA 2.0 §1.3.2
     assert "ST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n" in msg
     assert msg.endswith("\r\n\r\n")
 

@@ -13,7 +13,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 
 from exposcan.catalogue import Catalogue, CatalogueModel, Regex, catalogue_kind
-from exposcan.protocols.dicom.pdu import valid_ae_title
+from exposcan.protocols.dicom.aetitle import valid_ae_title
 
 
 def _ae_title(title: str) -> str:

@@ -33,6 +33,7 @@ from pynetdicom.presentation import build_context
 from exposcan import __version__
 from exposcan.models import ErrorReason
 from exposcan.net.netio import Connection, ProbeError
+from exposcan.protocols.dicom.aetitle import valid_ae_title as valid_ae_title
 
 # PS3.7 Annex A.2.1: the one application context name of DICOM.
 APPLICATION_CONTEXT = "1.2.840.10008.3.1.1.1"
@@ -371,12 +372,3 @@ def decode_answer(pdu: Pdu) -> Answer:
     if pdu.type is PduType.ABORT:
         return decode_aborted(pdu.body)
     raise PduError(f"PDU type 0x{pdu.type:02x} in answer to an A-ASSOCIATE-RQ")
-
-
-# PS3.5 §6.2 (AE VR): 1-16 characters, no backslash, no control characters,
-# not only spaces.
-_AE = re.compile(r"^[\x20-\x5b\x5d-\x7e]{1,16}$")
-
-
-def valid_ae_title(title: str) -> bool:
-    return bool(_AE.match(title)) and bool(title.strip())

@@ -19,14 +19,16 @@ from typing import Literal
 
 import aiohttp
 import aiohttp.connector
-from multidict import CIMultiDictProxy
 from yarl import URL
 
 from exposcan.limits import Deadlines, Limits
 from exposcan.models import ErrorReason
 from exposcan.net.netio import ProbeError, insecure_tls_context, open_connection
 from exposcan.net.targets import url_host
+from exposcan.protocols.http.response import HttpResponse, TlsMismatch, parse_realm
 from exposcan.protocols.http.tls import TlsFacts, tls_facts
+
+__all__ = ["HttpClient", "HttpResponse", "Method", "TlsMismatch", "parse_realm"]
 
 Method = Literal["GET", "HEAD"]
 
@@ -38,50 +40,10 @@ USER_AGENT = "exposcan (medical imaging exposure check; read-only)"
 
 
 @dataclass
-class HttpResponse:
-    status: int
-    headers: CIMultiDictProxy[str]
-    body: bytes
-    url: str  # path and query that answered (after same-host redirects)
-    tls: bool
-    truncated: bool = False
-    offsite_redirect: bool = False
-    tls_facts: TlsFacts | None = None
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8", "replace")
-
-    def header(self, name: str) -> str:
-        return self.headers.get(name, "")
-
-    @property
-    def realm(self) -> str | None:
-        """The Basic/Digest realm of a 401 (RFC 7235 §2.2), if any."""
-        return parse_realm(self.header("WWW-Authenticate"))
-
-
-def parse_realm(value: str) -> str | None:
-    low = value.lower()
-    at = low.find("realm=")
-    if at < 0:
-        return None
-    rest = value[at + 6 :].strip()
-    if rest.startswith('"'):
-        end = rest.find('"', 1)
-        return rest[1:end] if end > 0 else rest[1:]
-    return rest.split(",", 1)[0].strip()
-
-
-@dataclass
 class _Budget:
     requests: int = 0
     timeouts: int = 0
     errors: list[str] = field(default_factory=list)
-
-
-class TlsMismatch(Exception):
-    """The other side speaks the other transport (TLS vs plain)."""
 
 
 class HttpClient:

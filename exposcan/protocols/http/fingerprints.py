@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from exposcan.catalogue import Catalogue, Regex, catalogue_kind
-from exposcan.protocols.http.client import HttpResponse
+from exposcan.protocols.http.response import HttpResponse
 
 Category = Literal["pacs", "dicomweb", "viewer", "nas", "box-admin"]
 #: Categories whose pages or data are medical imaging (cleartext matters).

@@ -34,7 +34,7 @@ from exposcan.imaging import (
     magic_worth_testing,
 )
 from exposcan.net.netio import ProbeError
-from exposcan.protocols.http.client import HttpResponse, TlsMismatch
+from exposcan.protocols.http.response import HttpResponse, TlsMismatch
 
 
 @dataclass(frozen=True)

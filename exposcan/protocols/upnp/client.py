@@ -13,9 +13,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from types import TracebackType
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import aiohttp
 
 from exposcan.limits import Deadlines, Limits
 from exposcan.models import ErrorReason
@@ -35,6 +34,12 @@ from exposcan.protocols.upnp.xml import (
     parse_mapping,
     soap_envelope,
 )
+
+# aiohttp is imported where a request is made, not here: the engine loads
+# the network probes before the scan starts, and aiohttp's import (a third
+# of a second) would delay the SSDP search (issue 14: start-up).
+if TYPE_CHECKING:
+    import aiohttp
 
 DESCRIPTION_CAP = 128 * 1024  # a Fritz!Box igddesc.xml is ~10 KiB
 SOAP_CAP = 16 * 1024
@@ -60,6 +65,8 @@ class IgdClient:
         self.bad_entries = 0  # mapping entries we could not read
 
     async def __aenter__(self) -> IgdClient:
+        import aiohttp
+
         self._session = aiohttp.ClientSession(
             # One connection, closed after each answer: the per-host cap stays
             # exact and no pool outlives the probe.
@@ -98,6 +105,8 @@ class IgdClient:
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> tuple[int, bytes]:
+        import aiohttp
+
         self._check_url(url)
         assert self._session is not None
         try:
@@ -188,6 +197,8 @@ class IgdClient:
 
 
 def _probe_error(exc: BaseException) -> ProbeError:
+    import aiohttp
+
     if isinstance(exc, aiohttp.ClientConnectorError):
         return ProbeError(classify(exc.os_error), f"connect: {type(exc.os_error).__name__}")
     if isinstance(exc, TimeoutError | asyncio.TimeoutError):

@@ -150,13 +150,34 @@ class UpnpProbe(NetworkProbe):
         budget_end = loop.time() + max(total * 0.85, total - 5.0)
         view = await _local_view()
         connected = [n.declared for n in view.networks] if view else []
-        scanned = [
-            net
-            for net in connected
-            if any((ip := _ipv4(h)) is not None and ip in net for h in ctx.scan.hosts)
-        ]
+        # The search goes out before discovery, on the networks the targets
+        # are in, so that its MX wait overlaps the scan (issue 14); only the
+        # answers on networks where hosts turned out alive are used.
+        early: list[IPv4Network] = []
+        searching: asyncio.Task[list[tuple[IPv4Network, ssdp.SsdpResponse]]] | None = None
+        if view is not None:
+            wanted = [ip for a in ctx.addresses if (ip := _ipv4(a)) is not None]
+            early = [net for net in connected if any(ip in net for ip in wanted)]
+            if early:
+                searching = asyncio.create_task(self._search(ctx, view, early))
+        try:
+            await ctx.hosts_known.wait()
+            scanned = [
+                net
+                for net in connected
+                if any((ip := _ipv4(h)) is not None and ip in net for h in ctx.scan.hosts)
+            ]
+            answers = (
+                [a for net, a in await searching if net in scanned] if searching is not None else []
+            )
+        finally:
+            if searching is not None:
+                searching.cancel()
+        late = [net for net in scanned if net not in early]
+        if view is not None and late:
+            answers += [a for _, a in await self._search(ctx, view, late)]
         locations = IgdLocations.from_catalogue(ctx.catalogue)
-        igds = await self._find(ctx, view, scanned, locations)
+        igds = await self._find(ctx, view, scanned, locations, answers)
         if scanned or igds:
             ctx.scan.note(HAND_SET_CAVEAT)
         if not igds:
@@ -203,10 +224,11 @@ class UpnpProbe(NetworkProbe):
         view: LocalView | None,
         scanned: list[IPv4Network],
         locations: IgdLocations,
+        answers: list[ssdp.SsdpResponse],
     ) -> list[Igd]:
         found: dict[str, Igd] = {}
         if view is not None and scanned:
-            for igd in await self._ssdp(ctx, view, scanned):
+            for igd in await self._ssdp(ctx, view, answers):
                 found.setdefault(igd.address, igd)
             gateway = str(view.gateway) if view.gateway else None
             if (
@@ -237,15 +259,17 @@ class UpnpProbe(NetworkProbe):
                     found[guessed.address] = guessed
         return list(found.values())
 
-    async def _ssdp(
-        self, ctx: NetworkContext, view: LocalView, scanned: list[IPv4Network]
-    ) -> list[Igd]:
-        sources = [n for n in view.networks if n.declared in scanned]
-        answers: list[ssdp.SsdpResponse] = []
+    async def _search(
+        self, ctx: NetworkContext, view: LocalView, networks: list[IPv4Network]
+    ) -> list[tuple[IPv4Network, ssdp.SsdpResponse]]:
+        """SSDP from each of ``networks``; each answer with the network it
+        was heard on."""
+        sources = [n for n in view.networks if n.declared in networks]
+        answers: list[tuple[IPv4Network, ssdp.SsdpResponse]] = []
 
-        async def one(source: str) -> None:
+        async def one(source: str, net: IPv4Network) -> None:
             try:
-                answers.extend(await ssdp.search(source))
+                answers.extend((net, a) for a in await ssdp.search(source))
             except OSError as exc:
                 ctx.scan.error(
                     source,
@@ -256,8 +280,13 @@ class UpnpProbe(NetworkProbe):
                 )
 
         async with asyncio.TaskGroup() as group:
-            for net in sources:
-                group.create_task(one(str(net.address)))
+            for n in sources:
+                group.create_task(one(str(n.address), n.declared))
+        return answers
+
+    async def _ssdp(
+        self, ctx: NetworkContext, view: LocalView, answers: list[ssdp.SsdpResponse]
+    ) -> list[Igd]:
         connected = [n.declared for n in view.networks]
         igds: list[Igd] = []
         tried: set[str] = set()

@@ -23,8 +23,12 @@ IGD_SEARCH_TARGETS = (
     "urn:schemas-upnp-org:device:InternetGatewayDevice:1",
     "urn:schemas-upnp-org:device:InternetGatewayDevice:2",
 )
-# UDA 1.1 §1.3.2: devices wait a random 0..MX s before answering.
-MX_SECONDS = 2
+# UDA 1.1 §1.3.2: devices wait a random 0..MX s before answering; 1 is the
+# least MX the standard allows (UDA 2.0 §1.3.2: 1 to 5).  The search is
+# bounded by MX plus a margin: with MX 2 the wait was 2.5 s, the longest step
+# of a one-PACS scan (issue 14).  The margin covers a busy box, not the
+# LAN (well under a millisecond here).
+MX_SECONDS = 1
 # UDA 1.1 §1.1.2: the multicast TTL should default to 2 (stay on the LAN).
 MULTICAST_TTL = 2
 # A real answer is ~400 bytes; UDA 1.1 recommends datagrams under 1500 bytes.
@@ -125,7 +129,7 @@ async def search(
     source_ip: str,
     targets: Sequence[str] = IGD_SEARCH_TARGETS,
     *,
-    wait: float = MX_SECONDS + 0.5,
+    wait: float = MX_SECONDS + 0.3,
     destination: tuple[str, int] = (SSDP_GROUP, SSDP_PORT),
     max_responses: int = MAX_RESPONSES,
 ) -> list[SsdpResponse]:

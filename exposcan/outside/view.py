@@ -51,6 +51,9 @@ Asker = Callable[[OutsideSettings, Sequence[str], float], Awaitable[ReflectorAns
 #: the IPv6 addresses (a discovery that takes longer is not waited for).
 DISCOVERY_WAIT_S = 30.0
 REFLECTOR_DEADLINE_S = 300.0
+#: A failed request naming IPv6 addresses is asked again without them only
+#: if this much of the deadline is left.
+RETRY_MIN_S = 30.0
 #: What a public door is joined by when no fingerprint matched but the box's
 #: IGD names the forward's inside end.
 UPNP_JOIN = "upnp-mapping"
@@ -151,7 +154,17 @@ class OutsideCheck:
         if _reaches_over_ipv6(settings.url):
             self.ipv6_named = global_ipv6(scanner.state.hosts)[:MAX_IPV6]
         log.info("asking the reflector (%d IPv6 address(es) named)", len(self.ipv6_named))
-        return await self._asker(settings, self.ipv6_named, self._deadline)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        answer = await self._asker(settings, self.ipv6_named, self._deadline)
+        left = self._deadline - (loop.time() - started)
+        if answer.report is None and self.ipv6_named and left >= RETRY_MIN_S:
+            # A reflector's name may resolve to IPv4 too, and it refuses IPv6
+            # addresses named over IPv4: ask once more for the source alone.
+            log.info("the reflector refused; asking again without IPv6 addresses")
+            self.ipv6_named = []
+            answer = await self._asker(settings, (), left)
+        return answer
 
     def cancel(self) -> None:
         if self._task is not None:

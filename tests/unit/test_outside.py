@@ -464,3 +464,49 @@ async def test_the_loopback_sweep_stays_in_scope() -> None:
     # Then the NAT loopback sweep sends nothing to it (None, before any socket)
     for config in (named, excluded):
         assert await sweep("203.0.113.1", [104], config, default_catalogue()) is None
+
+
+async def test_a_refusal_with_ipv6_named_is_asked_again_for_the_source_alone(
+    tmp_path: Path,
+) -> None:
+    # Given a LAN with a global IPv6 host, a reflector known by name, and a
+    # reflector that refuses IPv6 addresses (the request came over IPv4)
+    from exposcan.catalogue import default_catalogue
+    from exposcan.config import ScanConfig
+    from exposcan.engine import Scanner
+    from exposcan.outside.ask import ReflectorAnswer
+    from exposcan.outside.settings import OutsideSettings
+    from exposcan.outside.view import OutsideCheck
+
+    asked: list[tuple[str, ...]] = []
+
+    async def reflector(
+        settings: OutsideSettings, ipv6: object, deadline: float
+    ) -> ReflectorAnswer:
+        asked.append(tuple(ipv6))  # type: ignore[arg-type]
+        if asked[-1]:
+            return ReflectorAnswer(settings.url, error="refused (HTTP 403)")
+        return ReflectorAnswer(settings.url, report=report(Vantage.INTERNET), source="203.0.113.1")
+
+    config = ScanConfig(ports=[104], ports_spec="104")
+    scanner = Scanner(config, default_catalogue(), [], [])
+    scanner.state.host("2001:db8:ca:1::10")
+    scanner.state.host("198.18.0.10")
+    scanner.discovered.set()
+    check = OutsideCheck(OutsideSettings(URL, TOKEN), config, default_catalogue(), reflector)
+    # When the request is made
+    check.start(scanner)
+    assert check._task is not None
+    answer = await check._task
+    # Then the second request, for the source alone, got the answer
+    assert asked == [("2001:db8:ca:1::10",), ()]
+    assert answer.report is not None and check.ipv6_named == []
+    # and a reflector named by an IPv4 address is never sent IPv6 addresses
+    asked.clear()
+    v4 = OutsideCheck(
+        OutsideSettings("https://203.0.113.50:8443/", TOKEN), config, default_catalogue(), reflector
+    )
+    v4.start(scanner)
+    assert v4._task is not None
+    await v4._task
+    assert asked == [()]

@@ -34,6 +34,13 @@ class ImagingSignatures:
     names: frozenset[str]
     magic_offset: int = MAGIC_OFFSET
     magic: bytes = MAGIC
+    #: Folder names (upper-case) that imaging exports use: a share walk
+    #: visits them first.
+    folders: frozenset[str] = frozenset()
+
+    def imaging_folder(self, name: str) -> bool:
+        base = _base(name).upper()
+        return base in self.folders or any(base.startswith(f + " ") for f in self.folders)
 
     @property
     def read_size(self) -> int:
@@ -76,21 +83,27 @@ class ImagingFiles(CatalogueModel):
     magic: Magic | None = None
     extensions: list[str] = Field(default_factory=list)  # lower-case, no dot
     names: list[str] = Field(default_factory=list)  # file names, any case
+    #: Folder names imaging exports use (any case): walked first.
+    folders: list[str] = Field(default_factory=list)
 
 
 def signatures_from(catalogue: Catalogue) -> ImagingSignatures:
     extensions: set[str] = set()
     names: set[str] = set()
+    folders: set[str] = set()
     offset, magic = MAGIC_OFFSET, MAGIC
     for entry in catalogue.documents(ImagingFiles):
         extensions.update(e.lower().lstrip(".") for e in entry.extensions)
         names.update(n.upper() for n in entry.names)
+        folders.update(f.upper() for f in entry.folders)
         if entry.magic is not None:
             offset, magic = entry.magic.offset, entry.magic.bytes_.encode("ascii")
     if not extensions:  # a catalogue without the file still knows DICOM
         extensions = {"dcm"}
         names = names or {"DICOMDIR"}
-    return ImagingSignatures(frozenset(extensions), frozenset(names), offset, magic)
+    return ImagingSignatures(
+        frozenset(extensions), frozenset(names), offset, magic, frozenset(folders)
+    )
 
 
 def is_imaging_name(name: str, signatures: ImagingSignatures) -> str | None:

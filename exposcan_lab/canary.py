@@ -147,6 +147,19 @@ def write_tree(files: tuple[t.CanaryFile, ...], root: Path, site: int) -> None:
             write_dataset(canary_dataset(f.patient, site, 100 + f.patient, n), path)
 
 
+def write_deep_share(root: Path) -> None:
+    """The file server's share: office folders, then the images deep down."""
+    for i in range(t.FILES_OFFICE_FOLDERS):
+        folder = root / f"Secretariat_{i + 1:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for j in range(t.FILES_PER_OFFICE_FOLDER):
+            (folder / f"courrier_{j:04d}.odt").write_text("Courrier du cabinet.\n")
+    deep = root.joinpath(*t.FILES_DEEP_FOLDER.split("/"))
+    deep.mkdir(parents=True, exist_ok=True)
+    for n in range(1, t.FILES_DEEP_IMAGES + 1):
+        write_dataset(canary_dataset(3, 6, 1, n), deep / f"IM{n:06d}")
+
+
 def write_all(out: Path) -> None:
     """Everything the lab needs, under ``out`` (pacs/, pacs-secure/, nas/, web/)."""
     write_studies(t.PACS_STUDIES, out / "pacs")
@@ -155,6 +168,7 @@ def write_all(out: Path) -> None:
     write_tree(t.NAS_IMAGING_FILES, out / "nas" / t.NAS_GUEST_SHARE, site=3)
     write_tree(t.NAS_PRIVATE_FILES, out / "nas" / t.NAS_PRIVATE_SHARE, site=3)
     write_tree(t.WEB_FILES, out / "web", site=4)
+    write_deep_share(out / "files")
     write_tree(t.FTP_FILES, out / "ftp", site=5)
     write_tree(t.FTP_PRIVATE_FILES, out / "ftp-private", site=5)
 

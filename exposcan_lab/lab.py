@@ -260,6 +260,11 @@ class Lab:
         os.chmod(nas / "samba" / "private", 0o700)
         canary.write_tree(t.NAS_IMAGING_FILES, nas / "shares" / t.NAS_GUEST_SHARE, site=3)
         canary.write_tree(t.NAS_PRIVATE_FILES, nas / "shares" / t.NAS_PRIVATE_SHARE, site=3)
+        server = self.host_dir(t.FILES.name)
+        for d in ("private", "lock", "state", "cache", "run", "ncalrpc", "bind-dns", "log"):
+            (server / "samba" / d).mkdir(parents=True)
+        os.chmod(server / "samba" / "private", 0o700)
+        canary.write_deep_share(server / "shares" / t.FILES_SHARE)
         # nginx: temp and log dirs; the autoindex root.
         (self.host_dir(t.WEB.name) / "nginx" / "tmp").mkdir(parents=True)
         canary.write_tree(t.WEB_FILES, self.web_root, site=4)
@@ -359,6 +364,18 @@ class Lab:
                     "--debug-stdout",
                     "--configfile",
                     str(d(t.NAS.name) / "smb.conf"),
+                ],
+            ),
+            (
+                t.FILES.name,
+                "smbd",
+                [
+                    "/usr/sbin/smbd",
+                    "--foreground",
+                    "--no-process-group",
+                    "--debug-stdout",
+                    "--configfile",
+                    str(d(t.FILES.name) / "smb.conf"),
                 ],
             ),
             (
@@ -500,6 +517,7 @@ class Lab:
             t.PACS_SECURE,
             t.WEB,
             t.NAS,
+            t.FILES,
             t.MODALITY,
             t.ARCHIVE,
             t.QRSCP,

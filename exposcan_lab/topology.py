@@ -190,6 +190,22 @@ NAS: Final = Host(
     ("nas/smb.conf",),
     "Samba: a guest-readable imaging share and a private one",
 )
+#: The file server's guest share (issue 13: a walk that stopped after
+#: 4,948 files missed the DICOM files five levels down): office folders of
+#: more entries than the walk's budget, then the images.
+FILES_SHARE: Final = "partage"
+FILES_OFFICE_FOLDERS: Final = 8
+FILES_PER_OFFICE_FOLDER: Final = 700
+FILES_DEEP_FOLDER: Final = "Archives/2019/Export/CNRY-0004/serie1"
+FILES_DEEP_IMAGES: Final = 6
+FILES: Final = Host(
+    "files",
+    IPv4Address("198.18.0.21"),
+    "lan",
+    (445,),
+    ("files/smb.conf",),
+    "Samba: a large guest share, DICOM exports five levels down",
+)
 WEB: Final = Host(
     "web",
     IPv4Address("198.18.0.30"),
@@ -330,6 +346,7 @@ HOSTS: Final[tuple[Host, ...]] = (
     PACS,
     PACS_SECURE,
     NAS,
+    FILES,
     WEB,
     MODALITY,
     DNS,

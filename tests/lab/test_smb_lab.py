@@ -175,3 +175,31 @@ def test_share_contents_unchanged(nas_scan: Scan) -> None:
     # Then the scan created, changed or removed nothing
     assert nas_scan.after == nas_scan.before
     assert len(nas_scan.before) > t.EXPECTED_NAS_FILES
+
+
+def test_a_large_share_shows_its_images_before_the_walk_stops(lab: Lab, tmp_path: Path) -> None:
+    # Given the file server's guest share: office folders holding more
+    # entries than the walk's budget, DICOM files five levels down
+    out = tmp_path / "files.json"
+    proc = run_exposcan(
+        lab,
+        "ws",
+        ["scan", str(t.FILES.ip), "-p", "445", "-o", str(out), "-vv", "--fail-on", "never"],
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    found = {f["rule"]: f["evidence"] for f in report["findings"] if f["port"] == 445}
+    # Then the images are found, not only guest access
+    ev = found["smb.guest-share-imaging"]
+    assert ev["share"] == t.FILES_SHARE and ev["imaging_files"] == t.FILES_DEEP_IMAGES
+    # and the evidence says why and where the walk stopped
+    assert ev["truncated"] is True and "entries" in ev["cut_by"]
+    assert ev["depth_reached"] >= t.FILES_DEEP_FOLDER.count("/") + 1
+    assert isinstance(ev["folders_left"], int)
+    # and the terminal says it too, with no file or folder name
+    assert "folders left unread" in proc.stdout + proc.stderr
+    everything = proc.stdout + proc.stderr + out.read_text()
+    assert not [s for s in t.CANARY_STRINGS if s in everything]
+    for name in ("Secretariat", "courrier", "Archives", "serie1"):
+        assert name not in everything

@@ -198,3 +198,53 @@ def test_text_files_never_starve_the_dicm_test():
     # Then the DICOM file is still read and counted; the cut is said
     assert result.imaging_files == 1 and result.by_magic == 1
     assert "samples" in result.cut_by
+
+
+def deep_share() -> dict[str, bytes | None]:
+    """Eight office folders of 700 documents each (5,600 entries, more than
+    the walk's 5,000), and DICOM files five levels down (issue 13)."""
+    tree: dict[str, bytes | None] = {}
+    for i in range(8):
+        tree[f"A{i:02d}"] = None
+        tree.update({f"A{i:02d}\\doc{j:04d}.odt": TEXT for j in range(700)})
+    for path in (
+        "Zarchives",
+        "Zarchives\\2019",
+        "Zarchives\\2019\\Export",
+        "Zarchives\\2019\\Export\\P1",
+    ):
+        tree[path] = None
+    tree.update({f"Zarchives\\2019\\Export\\P1\\IM{i:06d}": DICOM for i in range(6)})
+    return tree
+
+
+def test_a_deep_share_shows_its_images_before_the_bounds_stop_it() -> None:
+    # Given a share larger than the entries budget, images five levels down
+    share = MemoryShare(deep_share())
+    # When it is walked with the default bounds
+    result = walk_share(share, SIGS, WalkLimits(), HEALTH)
+    # Then every folder was seen before a large one was exhausted: the images
+    # are found, and the report says why and where the walk stopped
+    assert result.imaging_files == 6 and result.imaging_folders == 1
+    assert "entries" in result.cut_by
+    assert result.depth_reached == 4
+    assert result.folders_left >= 1
+    # and the first pass sampled a few files per folder, the second the rest
+    assert result.by_magic == 6
+
+
+def test_imaging_export_folders_are_walked_first() -> None:
+    # Given a budget for one folder listing past the root, and two folders
+    tree: dict[str, bytes | None] = {
+        "Admin": None,
+        "Admin\\IM000001": DICOM,
+        "Export_CD": None,
+        "Export_CD\\IM000001": DICOM,
+    }
+    share = MemoryShare(tree)
+    result = walk_share(share, SIGS, WalkLimits(max_entries=3), HEALTH)
+    # Then the export folder (catalogue folder names) was the one listed
+    assert result.imaging_files == 1
+    listed = [p for p, _ in share.reads]
+    assert listed == ["Export_CD\\IM000001"]
+    assert result.folders_left == 1 and result.imaging_named_folders_left == 0

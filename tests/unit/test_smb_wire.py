@@ -165,3 +165,29 @@ def test_smb2_error_status_and_short_answer_are_wire_errors():
         wire.parse_smb2_negotiate(smb2_answer(0x0311, 1, status=0xC0000022))
     with pytest.raises(wire.WireError):
         wire.parse_smb2_negotiate(b"\xfeSMB" + b"\x00" * 20)
+
+
+def _dir_entry(name: str, attributes: int, last: bool) -> bytes:
+    encoded = name.encode("utf-16-le")
+    size = 104 + len(encoded)
+    size += (-size) % 8  # entries are 8-byte aligned ([MS-FSCC] §2.4)
+    body = bytearray(size)
+    struct.pack_into("<I", body, 0, 0 if last else size)
+    struct.pack_into("<II", body, 56, attributes, len(encoded))
+    body[104 : 104 + len(encoded)] = encoded
+    return bytes(body)
+
+
+def test_directory_entries_are_read_in_place() -> None:
+    # Given a QUERY_DIRECTORY answer of a folder and a file (FileIdBothDirectoryInformation)
+    from exposcan.protocols.smb.wire import directory_entries
+
+    buf = _dir_entry("Examens", 0x10, False) + _dir_entry("IM000001", 0x20, True)
+    # Then both come out with their attributes
+    assert list(directory_entries(buf)) == [("Examens", 0x10), ("IM000001", 0x20)]
+    # and a cut buffer or a looping offset ends the listing, without a crash
+    assert list(directory_entries(buf[:150])) == [("Examens", 0x10)]
+    looping = bytearray(_dir_entry("a", 0x20, False))
+    struct.pack_into("<I", looping, 0, 8)
+    assert list(directory_entries(bytes(looping))) == [("a", 0x20)]
+    assert list(directory_entries(b"\x00" * 50)) == []

@@ -50,5 +50,10 @@ class SmbShare(FactModel):
     health_data_kinds: list[str] | None = []
     truncated: bool | None = False
     cut_by: list[str] | None = []
+    #: Where a cut walk stopped (walk.py): the deepest level listed, the
+    #: folders left unlisted, how many of those were named as imaging exports.
+    depth_reached: int | None = 0
+    folders_left: int | None = 0
+    imaging_named_folders_left: int | None = 0
     readable_shares: list[str] | None = []
     imaging_shares: list[str] | None = []

@@ -31,7 +31,7 @@ from exposcan.probe import ProbeContext, ServiceProbe
 from exposcan.protocols.smb import wire
 from exposcan.protocols.smb.negotiate import NETBIOS_PORT, negotiate_smb2, smb1_accepted
 from exposcan.protocols.smb.relay import Link, SmbRelay
-from exposcan.protocols.smb.walk import WalkLimits
+from exposcan.protocols.smb.walk import WalkLimits, WalkResult
 from exposcan.state import ServiceState
 
 if TYPE_CHECKING:
@@ -272,9 +272,21 @@ class SmbProbe(ServiceProbe):
                 health_data_kinds=sorted(walk.health_kinds),
                 truncated=walk.truncated,
                 cut_by=list(walk.cut_by),
+                depth_reached=walk.depth_reached,
+                folders_left=walk.folders_left,
+                imaging_named_folders_left=walk.imaging_named_folders_left,
                 readable_shares=readable,
                 imaging_shares=imaging,
             )
+            if walk.truncated:
+                # Why and where the walk stopped, in the terminal and the HTML
+                # as well as the evidence: its counts are "at least".
+                ctx.scan.note(
+                    f"{ctx.address}:{service.port} share '{report.name}': walk cut short"
+                    f"{_cut_text(walk)[len(' (walk cut short') : -1]}; "
+                    f"{walk.files_seen} files and {walk.folders_seen} folders seen, "
+                    "its counts are a lower bound"
+                )
             if walk.health_files:
                 ctx.health_data(
                     service.port,
@@ -285,8 +297,7 @@ class SmbProbe(ServiceProbe):
                     kinds=sorted(walk.health_kinds),
                     proof=(
                         f"{report.session} session listed share '{report.name}': "
-                        f"{walk.health_files} health data files"
-                        + (" (walk cut short)" if walk.truncated else "")
+                        f"{walk.health_files} health data files" + _cut_text(walk)
                     ),
                 )
             if walk.imaging_files:
@@ -299,8 +310,7 @@ class SmbProbe(ServiceProbe):
                     proof=(
                         f"{report.session} session listed share '{report.name}': "
                         f"{walk.imaging_files} imaging files in "
-                        f"{walk.imaging_folders} folders"
-                        + (" (walk cut short)" if walk.truncated else "")
+                        f"{walk.imaging_folders} folders" + _cut_text(walk)
                     ),
                 )
 
@@ -308,3 +318,13 @@ class SmbProbe(ServiceProbe):
 def _has_direct_tcp(ctx: ProbeContext) -> bool:
     other = ctx.host.services.get(DIRECT_TCP_PORT)
     return other is not None and other.protocol == "smb"
+
+
+def _cut_text(walk: WalkResult) -> str:
+    """Why and where a walk stopped, for the proof line (counts only)."""
+    if not walk.truncated:
+        return ""
+    return (
+        f" (walk cut short by {', '.join(walk.cut_by)}: depth {walk.depth_reached} "
+        f"reached, {walk.folders_left} folders left unread)"
+    )

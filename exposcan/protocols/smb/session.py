@@ -262,11 +262,9 @@ class SmbSession:
                     if status != "STATUS_NO_MORE_FILES" and not entries:
                         raise ShareAccessDenied("query directory refused")
                     break
-                for item in _smb2.FileIdBothDirectoryInformation(bytes(answer.Output)).files:
-                    name = _text(item.FileName)
+                for name, attributes in wire.directory_entries(bytes(answer.Output)):
                     if name in (".", ".."):
                         continue
-                    attributes = int(item.FileAttributes)
                     if attributes & FILE_ATTRIBUTE_REPARSE_POINT:
                         continue
                     if len(entries) >= max_entries:

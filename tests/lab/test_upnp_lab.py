@@ -171,3 +171,16 @@ def test_a_scan_of_the_box_without_follow_box_reads_it_but_scans_no_forward(
     assert _upnp(report, "upnp.mapping")
     assert PACS not in {h["address"] for h in report["hosts"] if h["services"]}
     assert any(n.startswith(f"{PACS}: a box forward") for n in report["scan"]["notes"])
+
+
+def test_nat_pmp_on_the_box_is_a_finding(lan_scan: tuple[dict[str, Any], str]) -> None:
+    # Given the box's miniupnpd with enable_natpmp=yes, and the no-target scan
+    report, _ = lan_scan
+    # Then NAT-PMP is found on the gateway, by the public-address request
+    # alone (miniupnpd answers "network failure": its WAN is a test range)
+    [natpmp] = [f for f in report["findings"] if f["rule"] == "upnp.natpmp-enabled"]
+    assert natpmp["host"] == BOX and natpmp["port"] == 5351
+    assert natpmp["evidence"]["transport"] == "UDP" and natpmp["evidence"]["version"] == 0
+    assert natpmp["evidence"]["result"] in ("success", "network failure")
+    # and nothing was mapped by it: the IGD lists the lab's forwards only
+    assert set(_upnp(report, "upnp.mapping-imaging")) == {f.wan_port for f in t.IGD_FORWARDS}

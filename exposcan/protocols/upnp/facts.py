@@ -18,6 +18,17 @@ class UpnpIgd(FactModel):
     found_by: str | None = None
 
 
+@fact_kind("upnp.natpmp")
+class UpnpNatPmp(FactModel):
+    """The default gateway answered a NAT-PMP public-address request (RFC
+    6886 §3.2, UDP 5351), or a PCP server said it speaks a later version."""
+
+    transport: str = "UDP"
+    version: int
+    result: str
+    external_ip: str | None = None
+
+
 @fact_kind("upnp.mapping")
 class UpnpMapping(FactModel):
     """One forward the IGD lists (GetGenericPortMappingEntry), joined with

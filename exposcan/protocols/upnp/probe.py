@@ -32,7 +32,7 @@ from exposcan.net.netio import ProbeError
 from exposcan.net.portscan import PortState, probe_port
 from exposcan.net.targets import url_host
 from exposcan.probe import NetworkContext, NetworkProbe
-from exposcan.protocols.upnp import ssdp
+from exposcan.protocols.upnp import natpmp, ssdp
 from exposcan.protocols.upnp.catalogue import IgdLocationsFile
 from exposcan.protocols.upnp.client import MAX_MAPPINGS, HttpStatus, IgdClient
 from exposcan.protocols.upnp.xml import (
@@ -178,6 +178,7 @@ class UpnpProbe(NetworkProbe):
             answers += [a for _, a in await self._search(ctx, view, late)]
         locations = IgdLocations.from_catalogue(ctx.catalogue)
         igds = await self._find(ctx, view, scanned, locations, answers)
+        await self._natpmp(ctx, view, scanned)
         if scanned or igds:
             ctx.scan.note(HAND_SET_CAVEAT)
         if not igds:
@@ -379,6 +380,33 @@ class UpnpProbe(NetworkProbe):
                         break
                     return Igd(address, port, location, description, found_by)
         return None
+
+    async def _natpmp(
+        self, ctx: NetworkContext, view: LocalView | None, scanned: list[IPv4Network]
+    ) -> None:
+        """NAT-PMP on the default gateway (RFC 6886 §3: a client asks its
+        gateway): the public-address request only."""
+        gateway = view.gateway if view is not None else None
+        if gateway is None or not any(gateway in n for n in scanned):
+            return
+        if not ctx.config.in_scope(str(gateway)):
+            return
+        try:
+            answer = await natpmp.public_address(str(gateway), min(2.0, ctx.config.deadlines.read))
+        except OSError:
+            return
+        if answer is None:
+            return
+        box = ctx.scan.host(str(gateway))
+        ctx.context_for(box).fact(
+            "upnp.natpmp",
+            natpmp.NATPMP_PORT,
+            "natpmp",
+            transport="UDP",
+            version=answer.version,
+            result=answer.result,
+            external_ip=answer.external_ip,
+        )
 
     def _out_of_scope(self, ctx: NetworkContext, address: str) -> None:
         self._skipped.add(address)

@@ -80,6 +80,10 @@ def main(argv: list[str]) -> int:
             print(f"EXPOSCAN_OUTSIDE={info.url}")
             print(f"EXPOSCAN_OUTSIDE_CA={info.ca_file}")
             print(f"EXPOSCAN_OUTSIDE_TOKEN_FILE={info.token_file}")
+            # Over IPv6 (the LAN's global addresses named): EXPOSCAN_OUTSIDE=$..._IPV6
+            # with EXPOSCAN_OUTSIDE_PIN instead of EXPOSCAN_OUTSIDE_CA.
+            print(f"EXPOSCAN_LAB_REFLECTOR_IPV6={info.url6}")
+            print(f"EXPOSCAN_LAB_REFLECTOR_PIN={info.pin_sha256}")
             return 0
         # exec
         cmd = a.argv[1:] if a.argv[:1] == ["--"] else a.argv

@@ -10,6 +10,7 @@ names alone, so it also cleans a lab left by a crashed process.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -57,6 +58,18 @@ class LabReflector:
     url: str
     ca_file: Path
     token_file: Path
+    #: The same reflector over IPv6, and its certificate's SHA-256 to pin.
+    url6: str = ""
+    pin_sha256: str = ""
+
+
+def x509_der(pem: Path) -> bytes:
+    """The DER bytes of the first certificate of a PEM file (what a pin hashes)."""
+    import base64
+
+    text = pem.read_text()
+    body = text.split("-----BEGIN CERTIFICATE-----", 1)[1].split("-----END CERTIFICATE-----")[0]
+    return base64.b64decode("".join(body.split()))
 
 
 class LabError(RuntimeError):
@@ -717,10 +730,13 @@ class Lab:
     REFLECTOR = "reflector"
 
     def start_reflector(self) -> LabReflector:
-        """``exposcan reflector serve`` on the internet host (in-process jobs,
-        sources: the lab internet), with a private CA and a token of its own.
-        Recorded in the lab state, so ``down`` stops it; works on a lab
-        brought up by another process (``python -m exposcan_lab reflector``)."""
+        """``exposcan reflector serve`` on the internet host (in-process jobs),
+        with a private CA and a token of its own: one on its IPv4 address
+        (sources: the lab internet), one on its IPv6 address (sources: the
+        lab's 2001:db8::/32), as a reflector reached over IPv6 scans the
+        IPv6 addresses a request names. Recorded in the lab state, so
+        ``down`` stops them; works on a lab brought up by another process
+        (``python -m exposcan_lab reflector``)."""
         from exposcan.reflector.tokens import add_token
 
         from .practices import write_certificate  # cryptography: only when asked
@@ -729,53 +745,63 @@ class Lab:
             self._load()
         folder = self.host_dir(t.INET.name) / self.REFLECTOR
         folder.mkdir(parents=True, exist_ok=True)
+        if not (folder / "cert.pem").exists():
+            write_certificate(folder, str(t.INET_IP))
+            token, _ = add_token(folder / "tokens", "lab workstation")
+            fd = os.open(folder / "token", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(token + "\n")
+        der = x509_der(folder / "cert.pem")
         info = LabReflector(
             url=f"https://{t.INET_IP}:{t.REFLECTOR_PORT}/",
             ca_file=folder / "ca.pem",
             token_file=folder / "token",
+            url6=f"https://[{t.INET_IP6}]:{t.REFLECTOR_PORT}/",
+            # The certificate names the IPv4 address: over IPv6 it is pinned.
+            pin_sha256=hashlib.sha256(der).hexdigest(),
         )
-        if any(p.service == self.REFLECTOR for p in self.processes):
-            return info
-        write_certificate(folder, str(t.INET_IP))
-        token, _ = add_token(folder / "tokens", "lab workstation")
-        fd = os.open(info.token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(token + "\n")
-        argv = [
-            # The reflector is exposcan itself: importable from this checkout.
-            "env",
-            f"PYTHONPATH={_LAB_DIR.parent}",
-            sys.executable,
-            "-m",
-            "exposcan",
-            "reflector",
-            "serve",
-            "--listen",
-            f"{t.INET_IP}:{t.REFLECTOR_PORT}",
-            "--cert",
-            str(folder / "cert.pem"),
-            "--key",
-            str(folder / "key.pem"),
-            "--tokens",
-            str(folder / "tokens"),
-            # The lab's internet is a test range: served explicitly.
-            "--sources",
-            str(t.WAN_NET),
-        ]
-        self._start(t.INET.name, self.REFLECTOR, argv)
-        spec = json.dumps(
-            [{"name": "reflector", "kind": "tcp", "host": str(t.INET_IP), "port": t.REFLECTOR_PORT}]
-        )
-        p = self.run(
-            t.INET.name,
-            [sys.executable, str(_LAB_DIR / "inside.py"), "wait", spec, str(READY_DEADLINE_S)],
-            timeout=READY_DEADLINE_S + 10,
-        )
-        if p.returncode != 0:
-            log = self.host_dir(t.INET.name) / f"{self.REFLECTOR}.log"
-            raise LabError(
-                f"the reflector did not come up: {p.stdout.strip()}\n" + procs.log_tail(log)
+        for service, address, sources in (
+            (self.REFLECTOR, str(t.INET_IP), str(t.WAN_NET)),
+            (self.REFLECTOR + "6", str(t.INET_IP6), "2001:db8::/32"),
+        ):
+            if any(p.service == service for p in self.processes):
+                continue
+            listen = f"[{address}]" if ":" in address else address
+            argv = [
+                # The reflector is exposcan itself: importable from this checkout.
+                "env",
+                f"PYTHONPATH={_LAB_DIR.parent}",
+                sys.executable,
+                "-m",
+                "exposcan",
+                "reflector",
+                "serve",
+                "--listen",
+                f"{listen}:{t.REFLECTOR_PORT}",
+                "--cert",
+                str(folder / "cert.pem"),
+                "--key",
+                str(folder / "key.pem"),
+                "--tokens",
+                str(folder / "tokens"),
+                # The lab's internet is a test range: served explicitly.
+                "--sources",
+                sources,
+            ]
+            self._start(t.INET.name, service, argv)
+            spec = json.dumps(
+                [{"name": service, "kind": "tcp", "host": address, "port": t.REFLECTOR_PORT}]
             )
+            p = self.run(
+                t.INET.name,
+                [sys.executable, str(_LAB_DIR / "inside.py"), "wait", spec, str(READY_DEADLINE_S)],
+                timeout=READY_DEADLINE_S + 10,
+            )
+            if p.returncode != 0:
+                log = self.host_dir(t.INET.name) / f"{service}.log"
+                raise LabError(
+                    f"the reflector did not come up: {p.stdout.strip()}\n" + procs.log_tail(log)
+                )
         return info
 
     # --- status and down -----------------------------------------------------------

@@ -132,9 +132,16 @@ def resolve(
                 f"{path} or by ${ENV_TOKEN_FILE}, or ${ENV_TOKEN} (never on the command line)"
             )
         token = read_token_file(token_file)
-    return OutsideSettings(
-        url=_check_url(chosen),
-        token=token,
-        ca_file=pick(ca_file, ENV_CA, "ca_file"),
-        pin_sha256=pick(pin_sha256, ENV_PIN, "pin_sha256"),
-    )
+    # How the reflector is trusted (a CA file or a pin) is one setting: it
+    # comes whole from the first level that names either.
+    ca, pin = None, None
+    for level_ca, level_pin in (
+        (ca_file, pin_sha256),
+        (env.get(ENV_CA), env.get(ENV_PIN)),
+        (table.get("ca_file"), table.get("pin_sha256")),
+    ):
+        if level_ca or level_pin:
+            ca = str(level_ca) if level_ca else None
+            pin = str(level_pin) if level_pin else None
+            break
+    return OutsideSettings(url=_check_url(chosen), token=token, ca_file=ca, pin_sha256=pin)

@@ -284,7 +284,8 @@ class OutsideCheck:
             ((x.product, x.version) for x in lan if x.where == where and x.product),
             (svc.product, svc.version),
         )
-        listed = [m for m in mappings if m.external_port == svc.port]
+        # The box's UPnP forwards are IPv4 NAT: an IPv6 door has none.
+        listed = [] if ":" in seen.address else [m for m in mappings if m.external_port == svc.port]
         if where is None and len(listed) == 1:
             # No fingerprint to compare (a service that says nothing of
             # itself), but the box itself names the forward's inside end.

@@ -241,3 +241,29 @@ def test_a_refused_token_is_said_and_the_lan_scan_still_reports(
     assert outside["paths"] == [] or all(p["seen"] == "loopback" for p in outside["paths"])
     assert "Seen from the internet on" not in text
     assert "not-the-lab-token" not in everything
+
+
+def test_over_ipv6_the_request_names_the_lans_global_addresses_and_they_are_joined(
+    lab: Lab, reflector: LabReflector, tmp_path: Path
+) -> None:
+    # Given the reflector reached over IPv6 (its certificate pinned), and a
+    # LAN whose PACS and NAS have global IPv6 addresses (no inbound filter)
+    out = tmp_path / "v6.json"
+    args = ["scan", "--outside", reflector.url6, "--outside-pin", reflector.pin_sha256]
+    args += ["--db", str(tmp_path / "v6.sqlite3"), "-o", str(out)]
+    # When the no-target scan runs
+    proc = _run_with_token(lab, reflector, args)
+    text = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode == 1, text[-3000:]
+    outside = json.loads(out.read_text())["outside"]
+    # Then the request named the LAN's global IPv6 addresses it found
+    pacs6, nas6 = (str(t.global_ipv6(h)) for h in (t.PACS, t.NAS))
+    assert outside["status"] == "done" and {pacs6, nas6} <= set(outside["ipv6_named"])
+    # and each IPv6 door with imaging is joined to its device's IPv4 address (one
+    # device, not two), the NAS by its SMB server GUID; none is a UPnP forward
+    doors = {p["public"]: p for p in outside["paths"] if p["imaging"]}
+    assert doors[f"[{pacs6}]:{t.PACS_DICOM_PORT}"]["lan"] == f"{t.PACS.ip}:{t.PACS_DICOM_PORT}"
+    share = doors[f"[{nas6}]:445"]
+    assert share["lan"] == f"{t.NAS.ip}:445" and "smb_server_guid" in share["joined_by"]
+    assert not any(p["via_upnp"] for p in outside["paths"])
+    assert "Seen from the internet on " in text

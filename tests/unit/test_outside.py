@@ -108,6 +108,18 @@ def test_no_token_and_plain_http_are_errors(tmp_path: Path) -> None:
         resolve("http://reflector.example/", env=_env(tmp_path, EXPOSCAN_OUTSIDE_TOKEN=TOKEN))
 
 
+def test_the_reflector_is_trusted_by_one_level_whole(tmp_path: Path) -> None:
+    # Given a CA file in the environment and a pin on the command line
+    env = _env(tmp_path, EXPOSCAN_OUTSIDE_TOKEN=TOKEN, EXPOSCAN_OUTSIDE_CA="/etc/ca.pem")
+    settings = resolve(URL, pin_sha256="ab" * 32, env=env)
+    # Then the command line's pin is the trust, without the environment's CA
+    assert settings is not None
+    assert (settings.ca_file, settings.pin_sha256) == (None, "ab" * 32)
+    # and with nothing on the command line, the environment's CA
+    settings = resolve(URL, env=env)
+    assert settings is not None and settings.ca_file == "/etc/ca.pem"
+
+
 def test_token_file_from_the_environment(tmp_path: Path) -> None:
     env = _env(tmp_path, EXPOSCAN_OUTSIDE_TOKEN_FILE=str(_token_file(tmp_path)))
     settings = resolve(URL, pin_sha256="ab" * 32, env=env)

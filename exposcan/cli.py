@@ -34,6 +34,7 @@ from exposcan.net.targets import (
     TargetError,
     build_targets,
 )
+from exposcan.notes import NOTE_INTERRUPTED
 from exposcan.outside.settings import OutsideConfigError, OutsideSettings, resolve
 from exposcan.outside.view import OutsideCheck
 from exposcan.reflector import cli as reflector_cli
@@ -547,7 +548,7 @@ def _run(
         except asyncio.CancelledError:
             if check is not None:
                 check.cancel()
-            scanner.state.note("scan interrupted: this report holds what was gathered until then")
+            scanner.state.note(NOTE_INTERRUPTED)
             return False, scanner.report(complete=False)
 
     if show_progress:

@@ -33,11 +33,49 @@ from exposcan.net.netio import ProbeError, classify
 from exposcan.net.portscan import PortResult, Sweeper, connect_scan, sweep
 from exposcan.net.synscan import SynScanUnavailable, choose_sweeper
 from exposcan.net.targets import IPAddress, text_key
+from exposcan.notes import declare_note
 from exposcan.probe import NetworkContext, NetworkProbe, ProbeContext, ServiceProbe
 from exposcan.protocols import network_probes, service_probes
 from exposcan.state import HostState, ScanState, ServiceState
 
 log = logging.getLogger("exposcan")
+
+NOTE_GLOBAL_PREFIX_ROUTER = declare_note(
+    "note.ipv6.global-prefix",
+    en="IPv6: {network} on {interface} (from the router {router}) is a global prefix: the "
+    "LAN's devices have addresses the internet can route to, with no port forward; only "
+    "the box's IPv6 firewall stands in the way.",
+    fr="IPv6 : {network} sur {interface} (annoncé par le routeur {router}) est un préfixe "
+    "global : les appareils du réseau ont des adresses qu'internet sait joindre, sans "
+    "aucune redirection de port ; seul le pare-feu IPv6 de la box s'y oppose.",
+)
+NOTE_GLOBAL_PREFIX_OWN = declare_note(
+    "note.ipv6.global-prefix-own",
+    en="IPv6: {network} on {interface} (from this machine's address) is a global prefix: "
+    "the LAN's devices have addresses the internet can route to, with no port forward; "
+    "only the box's IPv6 firewall stands in the way.",
+    fr="IPv6 : {network} sur {interface} (d'après l'adresse de cette machine) est un préfixe "
+    "global : les appareils du réseau ont des adresses qu'internet sait joindre, sans "
+    "aucune redirection de port ; seul le pare-feu IPv6 de la box s'y oppose.",
+)
+NOTE_FORWARD_EXCLUDED = declare_note(
+    "note.scope.forward-excluded",
+    en="{address} is excluded: not scanned, though a box forward leads to it",
+    fr="{address} est exclue : non analysée, bien qu'une redirection de la box y mène",
+)
+NOTE_FORWARD_OUT_OF_SCOPE = declare_note(
+    "note.scope.forward-not-named",
+    en="{address}: a box forward leads to it, but it is not among the named targets: not "
+    "scanned (name it, or use --follow-box)",
+    fr="{address} : une redirection de la box y mène, mais elle ne fait pas partie des cibles "
+    "nommées : non analysée (la nommer, ou utiliser --follow-box)",
+)
+NOTE_FORWARD_DOWN = declare_note(
+    "note.scope.forward-down",
+    en="{address}: a box forward leads to it, but discovery found no host there: not scanned again",
+    fr="{address} : une redirection de la box y mène, mais la découverte n'y a trouvé aucune "
+    "machine : non analysée à nouveau",
+)
 
 # How many service-probe budgets a network probe (the box) gets.
 NETWORK_BUDGET = 4
@@ -160,15 +198,15 @@ class Scanner:
             len(result.prefixes),
             result.seconds,
         )
-        for note in result.notes:
-            self.state.note(note)
+        for note in result.notices:
+            self.state.add_notice(note)
         for prefix in result.prefixes:
             if prefix.kind == "global":
-                who = f"the router {prefix.router}" if prefix.router else "this machine's address"
                 self.state.note(
-                    f"IPv6: {prefix.network} on {prefix.interface} (from {who}) is a global "
-                    "prefix: the LAN's devices have addresses the internet can route to, with "
-                    "no port forward; only the box's IPv6 firewall stands in the way."
+                    NOTE_GLOBAL_PREFIX_ROUTER if prefix.router else NOTE_GLOBAL_PREFIX_OWN,
+                    network=str(prefix.network),
+                    interface=prefix.interface,
+                    router=str(prefix.router) if prefix.router else None,
                 )
         by_mac = {h.mac: h for h in self.state.hosts.values() if h.mac and h.address in live}
         extra: list[str] = []
@@ -344,22 +382,16 @@ class Scanner:
     async def scan_more(self, address: str, ports: list[int]) -> HostState:
         """Scan and probe extra ports of a host (a box forward's internal target)."""
         if address in self.config.excluded:
-            self.state.note(f"{address} is excluded: not scanned, though a box forward leads to it")
+            self.state.note(NOTE_FORWARD_EXCLUDED, address=address)
             return HostState(address)
         if not self.config.in_scope(address):
-            self.state.note(
-                f"{address}: a box forward leads to it, but it is not among the named "
-                "targets: not scanned (name it, or use --follow-box)"
-            )
+            self.state.note(NOTE_FORWARD_OUT_OF_SCOPE, address=address)
             return HostState(address)
         if address in self._down:
             # Discovery found nothing there a moment ago (ARP on the LAN):
             # a forward to it leads nowhere; scanning its ports again would
             # cost their timeouts for nothing (12 such forwards: 37 s).
-            self.state.note(
-                f"{address}: a box forward leads to it, but discovery found no host "
-                "there: not scanned again"
-            )
+            self.state.note(NOTE_FORWARD_DOWN, address=address)
             return HostState(address)
         host = self.state.host(address)
         if host.discovered_by == "assumed" and not host.services:
@@ -419,6 +451,7 @@ class Scanner:
                 ports=self.config.ports_spec,
                 hosts_scanned=len(self.state.hosts),
                 notes=list(self.state.notes),
+                notices=list(self.state.notices),
             ),
             hosts=hosts,
             findings=findings,

@@ -76,6 +76,16 @@ class Tool(_Frozen):
     version: str
 
 
+NoticeValue = str | int | float | bool | None
+
+
+class Notice(_Frozen):
+    """A scan note: a code (``upnp.no-igd``) and its parameters."""
+
+    code: str
+    params: dict[str, NoticeValue] = Field(default_factory=dict)
+
+
 class ScanInfo(_Frozen):
     started: datetime
     finished: datetime
@@ -87,6 +97,11 @@ class ScanInfo(_Frozen):
     notes: list[str] = Field(
         default_factory=list,
         description="what the scan decided or could not see, in plain words",
+    )
+    notices: list[Notice] = Field(
+        default_factory=list,
+        description="the same notes as codes and parameters, which a report words in "
+        "its own language",
     )
 
 

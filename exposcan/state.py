@@ -11,7 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from exposcan.models import ErrorReason, ErrorRecord, EvidenceValue, Host, Service
+from exposcan.models import (
+    ErrorReason,
+    ErrorRecord,
+    EvidenceValue,
+    Host,
+    Notice,
+    NoticeValue,
+    Service,
+)
+from exposcan.notes import notice, render_note
 
 
 @dataclass(frozen=True)
@@ -85,7 +94,8 @@ class Progress:
 class ScanState:
     hosts: dict[str, HostState] = field(default_factory=dict)
     errors: list[ErrorRecord] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # English, for the report's JSON
+    notices: list[Notice] = field(default_factory=list)
     progress: Progress = field(default_factory=Progress)
 
     def host(self, address: str) -> HostState:
@@ -106,6 +116,12 @@ class ScanState:
     def facts(self) -> list[Fact]:
         return [fact for host in self.hosts.values() for fact in host.facts]
 
-    def note(self, text: str) -> None:
+    def note(self, code: str, **params: NoticeValue) -> None:
+        """Record note ``code`` (declared with :func:`exposcan.notes.declare_note`)."""
+        self.add_notice(notice(code, **params))
+
+    def add_notice(self, note: Notice) -> None:
+        text = render_note(note, "en") or note.code
         if text not in self.notes:
             self.notes.append(text)
+            self.notices.append(note)

@@ -40,6 +40,9 @@ from dataclasses import dataclass, field
 from ipaddress import IPv6Address, IPv6Interface, IPv6Network
 from typing import Literal
 
+from exposcan.models import Notice
+from exposcan.notes import declare_note, notice, render_note
+
 ETH_P_IPV6 = 0x86DD
 ICMPV6 = 58
 ECHO_REQUEST, ECHO_REPLY = 128, 129
@@ -98,14 +101,49 @@ class Prefix:
     autonomous: bool = True
 
 
+NOTE_NO_LINKS = declare_note(
+    "note.ipv6.links-unreadable",
+    en="IPv6: this machine's interfaces could not be read ({error})",
+    fr="IPv6 : les interfaces de cette machine n'ont pas pu être lues ({error})",
+)
+NOTE_NO_IPV6 = declare_note(
+    "note.ipv6.no-address",
+    en="IPv6: no interface of this machine has an IPv6 address",
+    fr="IPv6 : aucune interface de cette machine n'a d'adresse IPv6",
+)
+_NO_ROOT_EN = (
+    "IPv6: without root no router solicitation could be sent: the LAN's prefix is read "
+    "from this machine's own addresses"
+)
+_NO_ROOT_FR = (
+    "IPv6 : sans être root, aucune sollicitation de routeur n'a pu être envoyée : le préfixe "
+    "du réseau est lu sur les adresses de cette machine"
+)
+NOTE_NO_ROOT = declare_note("note.ipv6.no-root", en=_NO_ROOT_EN, fr=_NO_ROOT_FR)
+NOTE_NO_ROOT_NO_PING = declare_note(
+    "note.ipv6.no-root-no-ping",
+    en=_NO_ROOT_EN + ", and ICMPv6 echo to all nodes was refused too (ping sockets not "
+    "allowed for this user, net.ipv4.ping_group_range): only the IPv6 neighbours this "
+    "machine already knew are listed",
+    fr=_NO_ROOT_FR + ", et l'écho ICMPv6 à tous les nœuds a aussi été refusé (sockets ping "
+    "interdites à cet utilisateur, net.ipv4.ping_group_range) : seuls les voisins IPv6 que "
+    "cette machine connaissait déjà sont listés",
+)
+
+
 @dataclass
 class NdpResult:
     neighbours: list[Neighbour] = field(default_factory=list)
     prefixes: list[Prefix] = field(default_factory=list)
     method: str = "none"  # raw, ping, cache, none
     seconds: float = 0.0
-    #: What could not be done, in plain words (for the report's notes).
-    notes: list[str] = field(default_factory=list)
+    #: What could not be done (for the report's notes).
+    notices: list[Notice] = field(default_factory=list)
+
+    @property
+    def notes(self) -> list[str]:
+        """The notices in English."""
+        return [render_note(n, "en") or n.code for n in self.notices]
 
 
 @dataclass(frozen=True)
@@ -436,10 +474,10 @@ def discover(
     try:
         links = local_links(names)
     except (OSError, ValueError, subprocess.SubprocessError) as exc:
-        result.notes.append(f"IPv6: this machine's interfaces could not be read ({exc})")
+        result.notices.append(notice(NOTE_NO_LINKS, error=type(exc).__name__))
         return result
     if not links:
-        result.notes.append("IPv6: no interface of this machine has an IPv6 address")
+        result.notices.append(notice(NOTE_NO_IPV6))
         result.seconds = time.monotonic() - started
         return result
     if privileged is None:
@@ -470,17 +508,7 @@ def discover(
                     result.method = "ping" if result.method == "none" else result.method
                 except OSError:
                     refused = True
-            result.notes.append(
-                "IPv6: without root no router solicitation could be sent: the LAN's "
-                "prefix is read from this machine's own addresses"
-                + (
-                    ", and ICMPv6 echo to all nodes was refused too (ping sockets not "
-                    "allowed for this user, net.ipv4.ping_group_range): only the IPv6 "
-                    "neighbours this machine already knew are listed"
-                    if refused
-                    else ""
-                )
-            )
+            result.notices.append(notice(NOTE_NO_ROOT_NO_PING if refused else NOTE_NO_ROOT))
     # The cache: MACs for what the ping sockets found, and hosts that did not
     # answer the echo but talked to us recently.
     try:

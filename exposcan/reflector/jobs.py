@@ -28,6 +28,7 @@ from exposcan.engine import Scanner
 from exposcan.limits import Deadlines
 from exposcan.models import Report, Vantage
 from exposcan.net.portspec import ALL_PORTS, format_ports, parse_ports
+from exposcan.notes import declare_note
 
 log = logging.getLogger("exposcan.reflector")
 
@@ -37,6 +38,14 @@ FUNCTION = "outside_scan"
 #: Time a worker gets beyond the scan deadline to build and store the report.
 SLACK_S = 15.0
 QUEUE_WAIT_S = 60.0
+
+NOTE_DEADLINE = declare_note(
+    "note.reflector.deadline",
+    en="the reflector's {seconds:g} s deadline ended this scan: a port not seen open was not "
+    "proven closed",
+    fr="l'échéance de {seconds:g} s du réflecteur a arrêté cette analyse : un port qui n'a pas "
+    "été vu ouvert n'est pas prouvé fermé",
+)
 
 
 class Busy(RuntimeError):
@@ -89,10 +98,7 @@ async def outside_scan(addresses: Sequence[str], policy: ScanPolicy) -> Report:
             await scanner.run(targets, list(addresses), None)
     except TimeoutError:
         complete = False
-        scanner.state.note(
-            f"the reflector's {policy.deadline:g} s deadline ended this scan: "
-            "a port not seen open was not proven closed"
-        )
+        scanner.state.note(NOTE_DEADLINE, seconds=policy.deadline)
     return scanner.report(complete=complete)
 
 

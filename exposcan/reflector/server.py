@@ -35,6 +35,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from exposcan.notes import declare_note, notice, render_note
 from exposcan.reflector.jobs import (
     QUEUE_WAIT_S,
     SLACK_S,
@@ -62,6 +63,12 @@ from exposcan.reflector.wire import (
 )
 
 log = logging.getLogger("exposcan.reflector")
+
+NOTE_NOT_SCANNED = declare_note(
+    "note.reflector.not-scanned",
+    en="not scanned: {address}",
+    fr="non analysée : {address}",
+)
 
 Runner = InProcessRunner | QueueRunner
 
@@ -339,9 +346,11 @@ class Reflector:
         finally:
             await asyncio.shield(self.store.unlock(f"source:{skey}", owner))
         if scope.skipped:
-            notes = [*report.scan.notes, *(f"not scanned: {s}" for s in scope.skipped)]
+            skipped = [notice(NOTE_NOT_SCANNED, address=s) for s in scope.skipped]
+            notes = [*report.scan.notes, *(render_note(n, "en") or n.code for n in skipped)]
+            notices = [*report.scan.notices, *skipped]
             report = report.model_copy(
-                update={"scan": report.scan.model_copy(update={"notes": notes})}
+                update={"scan": report.scan.model_copy(update={"notes": notes, "notices": notices})}
             )
         answer = ScanAnswer(
             source=addresses[0],

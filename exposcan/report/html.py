@@ -171,5 +171,5 @@ def render_html(report: Report, lang: str | None = None, catalogue: Catalogue | 
         outside_facts=outside_facts(report, texts),
         doors=door_rows(report.outside, texts) if report.outside else [],
         product_steps=product_steps,
-        notes=[texts.note(n) for n in scan.notes],
+        notes=texts.notes(scan),
     )

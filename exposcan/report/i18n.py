@@ -9,10 +9,11 @@ value from the network put into a field cannot either.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 
 from exposcan.catalogue import LANGUAGES
+from exposcan.models import ScanInfo
+from exposcan.notes import render_note
 
 DEFAULT_LANG = "en"
 
@@ -603,52 +604,6 @@ VALUE_FR: dict[str, str] = {
     "any": "tout hôte",
 }
 
-#: The engine's scan notes, in French: (pattern of the English note, French).
-NOTES_FR: list[tuple[re.Pattern[str], str]] = [
-    (
-        re.compile(r"UPnP lists only the forwards that programs asked the box for"),
-        "UPnP ne liste que les redirections que des programmes ont demandées à la box : les "
-        "redirections et la DMZ réglées à la main dans les pages de la box n'y apparaissent pas. "
-        "Seule une analyse depuis l'extérieur du cabinet prouve ce qu'internet atteint.",
-    ),
-    (
-        re.compile(r"The internet box (?P<box>\S+) did not disclose its public address"),
-        "La box internet {box} n'a pas donné son adresse publique par UPnP "
-        "(GetExternalIPAddress n'a rien renvoyé). Pour voir ce qu'internet atteint, lancer depuis "
-        "une machine hors du cabinet : exposcan scan --vantage internet <l'adresse publique de "
-        "la box>",
-    ),
-    (
-        re.compile(r"The internet box (?P<box>\S+) gives its public address as (?P<ip>[\d.]+)\."),
-        "La box internet {box} donne comme adresse publique {ip}. Pour voir ce qu'internet "
-        "atteint, lancer depuis une machine hors du cabinet : exposcan scan --vantage internet "
-        "{ip}",
-    ),
-    (
-        re.compile(r"The box's WAN address (?P<ip>\S+) is itself private"),
-        "L'adresse WAN de la box {ip} est elle-même privée (CGNAT ou second routeur) : la vue "
-        "internet doit viser l'adresse publique du routeur placé devant.",
-    ),
-    (
-        re.compile(r"No UPnP IGD answered on (?P<nets>.+?) \(SSDP"),
-        "Aucun UPnP IGD n'a répondu sur {nets} : les redirections de la box n'ont pas pu être "
-        "listées. Pour voir ce qu'internet atteint, lancer depuis une machine hors du cabinet : "
-        "exposcan scan --vantage internet <l'adresse publique du cabinet>",
-    ),
-    (
-        re.compile(r"^scan interrupted"),
-        "analyse interrompue : ce rapport contient ce qui a été recueilli jusque-là",
-    ),
-    (
-        re.compile(r"^(?P<addr>\S+) is excluded: not scanned"),
-        "{addr} est exclue : non analysée, bien qu'une redirection de la box y mène",
-    ),
-    (
-        re.compile(r"^(?P<where>\S+): SMB exploration stopped at its deadline"),
-        "{where} : exploration SMB arrêtée à son échéance",
-    ),
-]
-
 
 class Texts:
     """The words of one language."""
@@ -677,11 +632,13 @@ class Texts:
             return VALUE_FR.get(text, text)
         return text
 
-    def note(self, note: str) -> str:
-        if self.lang != "fr":
-            return note
-        for pattern, french in NOTES_FR:
-            found = pattern.search(note)
-            if found:
-                return french.format(**found.groupdict())
-        return note
+    def notes(self, scan: ScanInfo) -> list[str]:
+        """The scan's notes in this language, worded from their codes
+        (:mod:`exposcan.notes`); a report from a version that wrote no codes,
+        or a code this build does not know, keeps its English words."""
+        if len(scan.notices) != len(scan.notes):
+            return list(scan.notes)
+        return [
+            render_note(code, self.lang) or english
+            for code, english in zip(scan.notices, scan.notes, strict=True)
+        ]

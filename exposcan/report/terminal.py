@@ -220,8 +220,8 @@ def render_summary(
         for e in report.errors[:10]:
             where = f"{url_host(e.host)}:{e.port}" if e.port is not None else e.host
             parts.append(Text(f"  {where} {e.probe}: {e.reason.value} {e.detail}", "dim"))
-    for note in scan.notes:
-        parts.append(Text(f"note: {texts.note(note)}", "italic"))
+    for note in texts.notes(scan):
+        parts.append(Text(f"note: {note}", "italic"))
     for path in outputs:
         parts.append(Text.assemble((texts("terminal.report") + ": ", "bold"), path))
     return Group(*parts)  # type: ignore[arg-type]

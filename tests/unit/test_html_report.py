@@ -18,6 +18,7 @@ from exposcan.models import (
     ErrorReason,
     ErrorRecord,
     Host,
+    Notice,
     Report,
     ScanInfo,
     Service,
@@ -134,6 +135,8 @@ def lab_like_report(vantage: Vantage = Vantage.LAN, hostile: bool = False) -> Re
             complete=True,
             ports="80,104,445,8042,49152",
             notes=[h["note"] or "scan interrupted: this report holds what was gathered until then"],
+            # The note as the engine records it: a code (worded per language)
+            notices=[] if h["note"] else [Notice(code="note.scan.interrupted")],
         ),
         hosts=hosts,
         findings=findings,

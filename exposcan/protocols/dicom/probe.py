@@ -60,6 +60,7 @@ from typing import Any, ClassVar
 from exposcan.config import ScanConfig
 from exposcan.models import ErrorReason
 from exposcan.net.netio import ProbeError, classify, open_connection
+from exposcan.notes import declare_note
 from exposcan.probe import ProbeContext, ServiceProbe
 from exposcan.protocols.dicom.association import (
     FIND_CONTEXT,
@@ -90,6 +91,16 @@ from exposcan.state import ServiceState
 # touches: never let it through, even at -vv (non-negotiable 2).
 logging.getLogger("pynetdicom").setLevel(logging.WARNING)
 log = logging.getLogger(__name__)
+
+NOTE_SLOW = declare_note(
+    "note.dicom.slow-association",
+    en="{where} took {seconds} s to answer a DICOM association (a dcmtk-based server looking "
+    "the caller's name up, with a DNS that does not answer, behaves so): one association was "
+    "made on it, no more, as it serves one at a time.",
+    fr="{where} a mis {seconds} s à répondre à une association DICOM (un serveur bâti sur dcmtk "
+    "qui cherche le nom de l'appelant auprès d'un DNS muet se comporte ainsi) : une seule "
+    "association y a été faite, pas plus, car il n'en sert qu'une à la fois.",
+)
 
 HINT_AE_TITLE = "dicom.ae_title"
 # Optional: a web API of the same host that names the product (Orthanc's
@@ -521,10 +532,9 @@ class DicomProbe(ServiceProbe):
         ctx.fact("dicom.association", service.port, "dicom", **association)
         if node.slow:
             ctx.scan.note(
-                f"{ctx.address}:{service.port} took {node.answer_seconds:.0f} s to answer a "
-                "DICOM association (a dcmtk-based server looking the caller's name up, "
-                "with a DNS that does not answer, behaves so): one association was made "
-                "on it, no more, as it serves one at a time."
+                NOTE_SLOW,
+                where=f"{ctx.address}:{service.port}",
+                seconds=round(node.answer_seconds),
             )
         if ladder and find and find.answered:
             ctx.fact(

@@ -27,6 +27,7 @@ from exposcan.healthdata import health_signatures_from
 from exposcan.imaging import signatures_from
 from exposcan.models import ErrorReason
 from exposcan.net.netio import ProbeError
+from exposcan.notes import declare_note
 from exposcan.probe import ProbeContext, ServiceProbe
 from exposcan.protocols.smb import wire
 from exposcan.protocols.smb.negotiate import NETBIOS_PORT, negotiate_smb2, smb1_accepted
@@ -38,6 +39,11 @@ if TYPE_CHECKING:
     from exposcan.protocols.smb.session import Exploration
 
 DIRECT_TCP_PORT = 445
+NOTE_DEADLINE = declare_note(
+    "note.smb.walk-deadline",
+    en="{where}: SMB exploration stopped at its deadline",
+    fr="{where} : exploration SMB arrêtée à son échéance",
+)
 #: Walk bounds, overridable through ScanConfig.extra (``smb.max_depth``...).
 DEFAULT_WALK = WalkLimits(max_depth=8, max_entries=5000, max_samples=64)
 
@@ -220,7 +226,7 @@ class SmbProbe(ServiceProbe):
             problems=sorted(set(found.problems)),
         )
         if "time" in found.problems:
-            ctx.scan.note(f"{ctx.address}:{service.port}: SMB exploration stopped at its deadline")
+            ctx.scan.note(NOTE_DEADLINE, where=f"{ctx.address}:{service.port}")
         if refused is not None and not any(found.logins.values()):
             # The relay refused a frame (too large, or dripped): no session.
             ctx.error(service.port, refused.reason, f"SMB negotiated, then {refused.refused}")

@@ -31,6 +31,7 @@ from exposcan.net.localview import LocalView, local_view
 from exposcan.net.netio import ProbeError
 from exposcan.net.portscan import PortState, probe_port
 from exposcan.net.targets import url_host
+from exposcan.notes import declare_note
 from exposcan.probe import NetworkContext, NetworkProbe
 from exposcan.protocols.upnp import natpmp, ssdp
 from exposcan.protocols.upnp.catalogue import IgdLocationsFile
@@ -64,6 +65,99 @@ HAND_SET_CAVEAT = (
     "UPnP lists only the forwards that programs asked the box for: forwards and DMZ "
     "set by hand in the box's own pages do not appear in it. Only a scan from outside "
     "the practice proves what the internet reaches."
+)
+NOTE_HAND_SET = declare_note(
+    "note.upnp.hand-set-forwards",
+    en=HAND_SET_CAVEAT,
+    fr="UPnP ne liste que les redirections que des programmes ont demandées à la box : les "
+    "redirections et la DMZ réglées à la main dans les pages de la box n'y apparaissent pas. "
+    "Seule une analyse depuis l'extérieur du cabinet prouve ce qu'internet atteint.",
+)
+NOTE_NO_IGD = declare_note(
+    "note.upnp.no-igd",
+    en="No UPnP IGD answered on {nets} (SSDP, nor the gateway's usual description "
+    "addresses): the box's forwards could not be listed. To see what the internet reaches, "
+    "run from a machine outside the practice: exposcan scan --vantage internet <the "
+    "practice's public address>",
+    fr="Aucun UPnP IGD n'a répondu sur {nets} (ni en SSDP, ni aux adresses de description "
+    "habituelles de la passerelle) : les redirections de la box n'ont pas pu être listées. "
+    "Pour voir ce qu'internet atteint, lancer depuis une machine hors du cabinet : exposcan "
+    "scan --vantage internet <l'adresse publique du cabinet>",
+)
+NOTE_BOX_NOT_NAMED = declare_note(
+    "note.upnp.box-not-named",
+    en="{address} answers as a UPnP internet box but is not among the named targets: its "
+    "forwards were not read (name it, or use --follow-box).",
+    fr="{address} répond comme une box internet UPnP mais ne fait pas partie des cibles "
+    "nommées : ses redirections n'ont pas été lues (la nommer, ou utiliser --follow-box).",
+)
+NOTE_MANY_MAPPINGS = declare_note(
+    "note.upnp.many-mappings",
+    en="The IGD of {address} lists {count} forwards or more: only the first {count} were read.",
+    fr="L'IGD de {address} liste {count} redirections ou plus : seules les {count} premières "
+    "ont été lues.",
+)
+NOTE_IPV6_FIREWALL = declare_note(
+    "note.upnp.ipv6-firewall",
+    en="The internet box {address} says through UPnP (WANIPv6FirewallControl) that its IPv6 "
+    "firewall is {firewall} and that programs {pinholes} open inbound pinholes in it. The "
+    "pinholes themselves cannot be listed through UPnP, and only a scan from outside proves "
+    "what the internet reaches over IPv6.",
+    fr="La box internet {address} dit par UPnP (WANIPv6FirewallControl) que son pare-feu IPv6 "
+    "est {firewall} et que des programmes {pinholes} y ouvrir des accès entrants. Ces accès "
+    "ne peuvent pas être listés par UPnP, et seule une analyse depuis l'extérieur prouve ce "
+    "qu'internet atteint en IPv6.",
+    values={
+        "en": {
+            "on": "on",
+            "off": "off",
+            "unknown": "in a state it did not say",
+            "yes": "may",
+            "no": "may not",
+            "maybe": "may or may not",
+        },
+        "fr": {
+            "on": "activé",
+            "off": "désactivé",
+            "unknown": "dans un état qu'elle n'a pas dit",
+            "yes": "peuvent",
+            "no": "ne peuvent pas",
+            "maybe": "peuvent peut-être",
+        },
+    },
+)
+NOTE_IPV6_FIREWALL_UNREADABLE = declare_note(
+    "note.upnp.ipv6-firewall-unreadable",
+    en="The internet box {address} has a UPnP IPv6 firewall service but did not answer "
+    "GetFirewallStatus ({error}): whether it filters inbound IPv6 is not known from here.",
+    fr="La box internet {address} a un service UPnP de pare-feu IPv6 mais n'a pas répondu à "
+    "GetFirewallStatus ({error}) : on ne sait pas d'ici si elle filtre l'IPv6 entrant.",
+)
+NOTE_PUBLIC_ADDRESS = declare_note(
+    "note.upnp.public-address",
+    en="The internet box {address} gives its public address as {ip}. To see what the internet "
+    "reaches, run from a machine outside the practice: exposcan scan --vantage internet {ip}",
+    fr="La box internet {address} donne comme adresse publique {ip}. Pour voir ce qu'internet "
+    "atteint, lancer depuis une machine hors du cabinet : exposcan scan --vantage internet "
+    "{ip}",
+)
+NOTE_PRIVATE_WAN = declare_note(
+    "note.upnp.private-wan",
+    en="The box's WAN address {ip} is itself private (carrier-grade NAT or a second router): "
+    "the internet view must target the public address of the router in front of it.",
+    fr="L'adresse WAN de la box {ip} est elle-même privée (CGNAT ou second routeur) : la vue "
+    "internet doit viser l'adresse publique du routeur placé devant.",
+)
+NOTE_NO_PUBLIC_ADDRESS = declare_note(
+    "note.upnp.no-public-address",
+    en="The internet box {address} did not disclose its public address through UPnP "
+    "(GetExternalIPAddress returned nothing). To see what the internet reaches, run from a "
+    "machine outside the practice: exposcan scan --vantage internet <the box's public "
+    "address>",
+    fr="La box internet {address} n'a pas donné son adresse publique par UPnP "
+    "(GetExternalIPAddress n'a rien renvoyé). Pour voir ce qu'internet atteint, lancer depuis "
+    "une machine hors du cabinet : exposcan scan --vantage internet <l'adresse publique de la "
+    "box>",
 )
 
 
@@ -180,17 +274,11 @@ class UpnpProbe(NetworkProbe):
         igds = await self._find(ctx, view, scanned, locations, answers)
         await self._natpmp(ctx, view, scanned)
         if scanned or igds:
-            ctx.scan.note(HAND_SET_CAVEAT)
+            ctx.scan.note(NOTE_HAND_SET)
         if not igds:
             if scanned and not self._skipped:
                 nets = ", ".join(str(n) for n in scanned)
-                ctx.scan.note(
-                    f"No UPnP IGD answered on {nets} (SSDP, nor the gateway's usual "
-                    "description addresses): the box's forwards could not be listed. To "
-                    "see what the internet reaches, run from a machine outside the "
-                    "practice: exposcan scan --vantage internet <the practice's public "
-                    "address>"
-                )
+                ctx.scan.note(NOTE_NO_IGD, nets=nets)
             return
         # What follows reads the hosts' facts (a forward's internal service):
         # their probes must be done; the reading's budget starts then.
@@ -412,10 +500,7 @@ class UpnpProbe(NetworkProbe):
         self._skipped.add(address)
         if address in ctx.config.excluded:
             return
-        ctx.scan.note(
-            f"{address} answers as a UPnP internet box but is not among the named "
-            "targets: its forwards were not read (name it, or use --follow-box)."
-        )
+        ctx.scan.note(NOTE_BOX_NOT_NAMED, address=address)
 
     # -- reading it ---------------------------------------------------------
 
@@ -454,10 +539,7 @@ class UpnpProbe(NetworkProbe):
                         igd.address, igd.port, self.name, reason, f"port mappings: {detail}"
                     )
                 if count + client.bad_entries >= MAX_MAPPINGS:
-                    ctx.scan.note(
-                        f"The IGD of {igd.address} lists {MAX_MAPPINGS} forwards or more: "
-                        f"only the first {MAX_MAPPINGS} were read."
-                    )
+                    ctx.scan.note(NOTE_MANY_MAPPINGS, address=igd.address, count=MAX_MAPPINGS)
             igd.listed = listed
             await self._read_ipv6_firewall(client, igd)
             if client.bad_entries:
@@ -504,17 +586,14 @@ class UpnpProbe(NetworkProbe):
         )
         if status is not None:
             ctx.scan.note(
-                f"The internet box {igd.address} says through UPnP (WANIPv6FirewallControl) "
-                f"that its IPv6 firewall is {_on_off(status.enabled)} and that programs "
-                f"{_may(status.inbound_pinhole_allowed)} open inbound pinholes in it. The "
-                "pinholes themselves cannot be listed through UPnP, and only a scan from "
-                "outside proves what the internet reaches over IPv6."
+                NOTE_IPV6_FIREWALL,
+                address=igd.address,
+                firewall=_on_off(status.enabled),
+                pinholes=_may(status.inbound_pinhole_allowed),
             )
         elif state == "unreadable":
             ctx.scan.note(
-                f"The internet box {igd.address} has a UPnP IPv6 firewall service but did not "
-                f"answer GetFirewallStatus ({igd.ipv6_firewall_error}): whether it filters "
-                "inbound IPv6 is not known from here."
+                NOTE_IPV6_FIREWALL_UNREADABLE, address=igd.address, error=igd.ipv6_firewall_error
             )
 
     def _record_box(self, ctx: NetworkContext, igd: Igd) -> None:
@@ -556,25 +635,12 @@ class UpnpProbe(NetworkProbe):
             found_by=igd.found_by,
         )
         if igd.external_ip:
-            ctx.scan.note(
-                f"The internet box {igd.address} gives its public address as "
-                f"{igd.external_ip}. To see what the internet reaches, run from a machine "
-                f"outside the practice: exposcan scan --vantage internet {igd.external_ip}"
-            )
+            ctx.scan.note(NOTE_PUBLIC_ADDRESS, address=igd.address, ip=igd.external_ip)
             ip = IPv4Address(igd.external_ip)
             if any(ip in net for net in _NOT_PUBLIC):
-                ctx.scan.note(
-                    f"The box's WAN address {igd.external_ip} is itself private (carrier-grade "
-                    "NAT or a second router): the internet view must target the public "
-                    "address of the router in front of it."
-                )
+                ctx.scan.note(NOTE_PRIVATE_WAN, ip=igd.external_ip)
         else:
-            ctx.scan.note(
-                f"The internet box {igd.address} did not disclose its public address through "
-                "UPnP (GetExternalIPAddress returned nothing). To see what the internet "
-                "reaches, run from a machine outside the practice: exposcan scan --vantage "
-                "internet <the box's public address>"
-            )
+            ctx.scan.note(NOTE_NO_PUBLIC_ADDRESS, address=igd.address)
 
     # -- the join -------------------------------------------------------------
 
@@ -658,15 +724,12 @@ class UpnpProbe(NetworkProbe):
 
 
 def _on_off(flag: bool | None) -> str:
-    if flag is None:
-        return "in a state it did not say"
-    return "on" if flag else "off"
+    """A code the note words per language (NOTE_IPV6_FIREWALL's values)."""
+    return "unknown" if flag is None else "on" if flag else "off"
 
 
 def _may(flag: bool | None) -> str:
-    if flag is None:
-        return "may or may not"
-    return "may" if flag else "may not"
+    return "maybe" if flag is None else "yes" if flag else "no"
 
 
 def _imaging_fact(host: HostState | None, port: int) -> Fact | None:

@@ -1,0 +1,99 @@
+"""Scan notes are codes and parameters, worded in English and French from
+the code: no regular expression over English anywhere in the report's words
+(issue 12)."""
+
+from __future__ import annotations
+
+import ast
+import string
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from exposcan.models import Notice, ScanInfo, Vantage
+from exposcan.notes import NOTE_MODULES, declared_notes, notice, render_note
+from exposcan.report.i18n import Texts
+
+ROOT = Path(__file__).resolve().parents[2] / "exposcan"
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _fields(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def test_the_report_words_use_no_regular_expression() -> None:
+    # Given the modules that put the report into words
+    for name in ("i18n.py", "verdict_text.py", "terminal.py"):
+        tree = ast.parse((ROOT / "report" / name).read_text())
+        # Then none imports re
+        imported = {
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for alias in node.names
+        } | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        assert "re" not in imported, name
+
+
+def test_every_note_is_worded_in_both_languages_with_the_same_fields() -> None:
+    # Given every declared note
+    notes = declared_notes()
+    assert len(notes) >= 15
+    # Then its French and English take the same parameters, and differ
+    for code, text in notes.items():
+        assert _fields(text.en) == _fields(text.fr), code
+        assert text.en != text.fr, code
+
+
+def test_every_module_that_declares_notes_is_listed() -> None:
+    # Given the source of the product
+    declaring = {
+        ".".join(p.relative_to(ROOT.parent).with_suffix("").parts)
+        for p in ROOT.rglob("*.py")
+        if "declare_note(" in p.read_text() and p.name != "notes.py"
+    }
+    # Then a report re-rendered later imports them all
+    assert declaring == set(NOTE_MODULES)
+
+
+def _scan(*notices: Notice) -> ScanInfo:
+    return ScanInfo(
+        started=NOW,
+        finished=NOW,
+        vantage=Vantage.LAN,
+        targets=["198.18.0.0/24"],
+        complete=True,
+        ports="104",
+        notes=[render_note(n, "en") or n.code for n in notices],
+        notices=list(notices),
+    )
+
+
+def test_a_note_is_french_from_its_code_and_parameters() -> None:
+    # Given a scan note recorded as a code and parameters
+    box = notice("note.upnp.public-address", address="198.18.0.1", ip="203.0.113.7")
+    firewall = notice(
+        "note.upnp.ipv6-firewall", address="198.18.0.1", firewall="off", pinholes="yes"
+    )
+    scan = _scan(box, firewall)
+    # When worded in each language
+    en, fr = Texts("en").notes(scan), Texts("fr").notes(scan)
+    # Then both carry the parameters, and parameters that are codes are worded too
+    assert en[0].startswith("The internet box 198.18.0.1 gives its public address as 203.0.113.7")
+    assert fr[0].startswith("La box internet 198.18.0.1 donne comme adresse publique 203.0.113.7")
+    assert "firewall is off" in en[1] and "programs may open" in en[1]
+    assert "pare-feu IPv6 est désactivé" in fr[1] and "programmes peuvent y ouvrir" in fr[1]
+
+
+def test_an_unknown_code_keeps_its_english_words() -> None:
+    # Given a report from another version: a code this build does not know
+    scan = _scan().model_copy(
+        update={"notes": ["a note of the future"], "notices": [Notice(code="x.future")]}
+    )
+    # Then the French report shows its English words rather than nothing
+    assert Texts("fr").notes(scan) == ["a note of the future"]
+    # And an undeclared code cannot be recorded
+    with pytest.raises(KeyError, match="not declared"):
+        notice("x.undeclared")

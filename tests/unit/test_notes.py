@@ -97,3 +97,19 @@ def test_an_unknown_code_keeps_its_english_words() -> None:
     # And an undeclared code cannot be recorded
     with pytest.raises(KeyError, match="not declared"):
         notice("x.undeclared")
+
+
+def test_no_note_is_written_as_english_text() -> None:
+    # Given every .note(...) call of the product
+    sentences = [
+        f"{p.relative_to(ROOT.parent)}:{node.lineno}"
+        for p in ROOT.rglob("*.py")
+        for node in ast.walk(ast.parse(p.read_text()))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "note"
+        and node.args
+        and isinstance(node.args[0], ast.JoinedStr | ast.Constant | ast.BinOp)
+    ]
+    # Then each names a declared note (a code), never a sentence
+    assert sentences == []

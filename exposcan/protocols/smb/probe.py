@@ -39,6 +39,15 @@ if TYPE_CHECKING:
     from exposcan.protocols.smb.session import Exploration
 
 DIRECT_TCP_PORT = 445
+NOTE_WALK_CUT = declare_note(
+    "note.smb.walk-cut",
+    en="{where} share '{share}': walk cut short by {cut_by}: depth {depth} reached, {left} "
+    "folders left unread; {files} files and {folders} folders seen, its counts are a lower "
+    "bound",
+    fr="{where} partage '{share}' : parcours écourté ({cut_by}) : profondeur {depth} atteinte, "
+    "{left} dossiers non lus ; {files} fichiers et {folders} dossiers vus, ses comptes sont "
+    "un minimum",
+)
 NOTE_DEADLINE = declare_note(
     "note.smb.walk-deadline",
     en="{where}: SMB exploration stopped at its deadline",
@@ -288,10 +297,14 @@ class SmbProbe(ServiceProbe):
                 # Why and where the walk stopped, in the terminal and the HTML
                 # as well as the evidence: its counts are "at least".
                 ctx.scan.note(
-                    f"{ctx.address}:{service.port} share '{report.name}': walk cut short"
-                    f"{_cut_text(walk)[len(' (walk cut short') : -1]}; "
-                    f"{walk.files_seen} files and {walk.folders_seen} folders seen, "
-                    "its counts are a lower bound"
+                    NOTE_WALK_CUT,
+                    where=f"{ctx.address}:{service.port}",
+                    share=report.name,
+                    cut_by=", ".join(walk.cut_by),
+                    depth=walk.depth_reached,
+                    left=walk.folders_left,
+                    files=walk.files_seen,
+                    folders=walk.folders_seen,
                 )
             if walk.health_files:
                 ctx.health_data(

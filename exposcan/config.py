@@ -27,7 +27,7 @@ class ScanConfig:
     neighbour_discovery: bool = False
     intrusive: bool = False
     calling_ae: str = "EXPOSCAN"
-    max_ae_guesses: int = 8
+    max_ae_guesses: int = 10
     # How long a DICOM node may take to answer an A-ASSOCIATE-RQ: the
     # requestor's ARTIM timer (PS3.8 §9.1.4), 30 s as dcmtk's and pynetdicom's
     # ACSE timeouts. dcmtk-based servers (storescp, dcmqrscp, Horos) look the

@@ -49,6 +49,10 @@ def ctx() -> Iterator[ProbeContext]:
         ("1.2.826.0.1.3680043.9.3811.3.0.4", "PYNETDICOM_304", ("pynetdicom", "3.0.4")),
         ("1.2.40.0.13.1.3", "dcm4che-5.25.1", ("dcm4che", "5.25.1")),
         ("1.2.826.0.1.3680043.2.135.1066.101", "1.5.0/WIN32", ("Conquest", "1.5.0")),
+        # Device makers by their organisation root (no version derived)
+        ("1.2.840.113619.6.286", "MR_DV26", ("GE Healthcare", None)),
+        ("1.3.12.2.1107.5.2", "SIEMENS_SWFVE11C", ("Siemens Healthineers", None)),
+        ("1.3.46.670589.30.41.0", "PHILIPS", ("Philips", None)),
         ("1.2.3.4", "SOMETHING", (None, None)),
         (None, None, (None, None)),
     ],
@@ -163,3 +167,21 @@ def test_the_query_finding_copies_counts_and_aes_only() -> None:
         "ae_source": AE_FROM_HINT,
     }
     assert any("part15" in r for r in finding.references)
+
+
+def test_vendor_defaults_follow_the_documented_ones() -> None:
+    # Given the catalogue's AE titles
+    titles = default_ae_titles(CATALOGUE)
+    # Then Dicoogle's and pynetdicom qrscp's defaults are among them, and the
+    # default bound reaches them
+    assert {"DICOOGLE-STORAGE", "QRSCP"} <= set(titles)
+    assert ScanConfig(ports=[104], ports_spec="104").max_ae_guesses >= len(titles)
+
+
+def test_an_unknown_implementation_keeps_its_uid_root() -> None:
+    from exposcan.protocols.dicom.probe import uid_root
+
+    # Given a class UID no maker of the table owns
+    # Then its organisation root is what a reader can look up
+    assert uid_root("1.2.999.12345.1.2.3.4.5") == "1.2.999.12345.1.2"
+    assert uid_root("1.2.3") == "1.2.3"

@@ -198,6 +198,12 @@ class Node:
         return Classification.CALLED_AE if called_filtered else Classification.REFUSED
 
 
+def uid_root(uid: str, arcs: int = 6) -> str:
+    """The first ``arcs`` components of an implementation class UID: its
+    organisation root, with the product's own arcs dropped."""
+    return ".".join(uid.split(".")[:arcs])
+
+
 def called_ae_candidates(ctx: ProbeContext) -> list[tuple[str, str]]:
     """(called AE, how it was learned): hints first, then defaults, bounded."""
     out: list[tuple[str, str]] = []
@@ -492,6 +498,10 @@ class DicomProbe(ServiceProbe):
             service.details["implementation"] = " ".join(
                 p for p in (impl_product, impl_version) if p
             )
+        elif impl_product is None and class_uid:
+            # No maker in the table: the UID's root names its registrant
+            # (PS3.5 §9), for a reader to look up.
+            service.details["implementation_uid_root"] = uid_root(class_uid)
 
         who = {
             "called_ae": node.called_ae if ladder else None,

@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator
+from contextlib import nullcontext
 from datetime import UTC, datetime
 
 from exposcan import __version__
 from exposcan.catalogue import Catalogue
 from exposcan.config import ScanConfig
 from exposcan.findings import evaluate, sort_findings
-from exposcan.limits import Limits
+from exposcan.limits import HostBudget, Limits
 from exposcan.models import (
     ErrorReason,
     Report,
@@ -79,6 +80,9 @@ NOTE_FORWARD_DOWN = declare_note(
 
 # How many service-probe budgets a network probe (the box) gets.
 NETWORK_BUDGET = 4
+# Probes of one host that may run into their deadline before the host's
+# other probes get only a read deadline more (limits.HostBudget).
+HOST_ERROR_BUDGET = 1
 
 
 class Scanner:
@@ -106,6 +110,7 @@ class Scanner:
             if config.intrusive or t.safety == "safe"
         ]
         self._limits: Limits | None = None
+        self._budget: HostBudget | None = None
         #: Targets discovery found down: a box forward to one is not scanned.
         self._down: set[str] = set()
         self._sweeper: Sweeper | None = None
@@ -120,6 +125,7 @@ class Scanner:
     ) -> None:
         self.target_labels = labels
         self._limits = Limits(self.config.concurrency, self.config.per_host, self.config.rate)
+        self._budget = HostBudget(HOST_ERROR_BUDGET, self.config.deadlines.read)
         try:
             progress = self.state.progress
             # Network probes start first, so that their own waits (SSDP:
@@ -290,15 +296,22 @@ class Scanner:
         by_phase: dict[int, list[ServiceProbe]] = {}
         for probe in self._service_probes:
             by_phase.setdefault(probe.phase, []).append(probe)
-        for phase in sorted(by_phase):
-            async with asyncio.TaskGroup() as group:
-                for probe in by_phase[phase]:
-                    for port in sorted(host.services):
-                        if only is not None and port not in only:
-                            continue
-                        service = host.services[port]
-                        if probe.wants(service):
-                            group.create_task(self._run_service_probe(probe, host, service))
+        async with asyncio.TaskGroup() as group:
+            for phase in sorted(by_phase):
+                tasks = [
+                    group.create_task(self._run_service_probe(probe, host, host.services[port]))
+                    for probe in by_phase[phase]
+                    for port in sorted(host.services)
+                    if (only is None or port in only) and probe.wants(host.services[port])
+                ]
+                # Later phases use what earlier ones learned (an AE title
+                # from a PACS's web API), which an honest service gives in
+                # well under a read deadline; a straggler (a drip, a stall:
+                # 11 s of a dripped SMB frame on the lab's hostile2) must not
+                # hold the host's other services: they start after a read
+                # deadline while it goes on (issue 14).
+                if tasks:
+                    await asyncio.wait(tasks, timeout=self.config.deadlines.read)
 
     async def _run_service_probe(
         self, probe: ServiceProbe, host: HostState, service: ServiceState
@@ -306,12 +319,16 @@ class Scanner:
         assert self._limits is not None
         ctx = ProbeContext(host, self.state, self.config, self.catalogue, self._limits, probe.name)
         facts_before = len(host.facts)
+        total = probe.total_deadline(self.config)
         await self._guarded(
             probe.name,
             host.address,
             service.port,
             probe.probe(ctx, service),
-            total=probe.total_deadline(self.config),
+            total=total,
+            # What the protocol asks beyond the usual total (slow by design)
+            # survives the host's error budget.
+            allowance=max(0.0, total - self.config.deadlines.total),
         )
         # Fact kinds only: their data is what rules read, not what logs print.
         # Other probes of this host run alongside: only this port's new facts.
@@ -332,6 +349,7 @@ class Scanner:
         coro: object,
         total: float | None = None,
         clock_from: asyncio.Event | None = None,
+        allowance: float = 0.0,
     ) -> None:
         """Run one probe under its total deadline; failures become error records.
 
@@ -342,6 +360,10 @@ class Scanner:
         loop = asyncio.get_running_loop()
         starter: asyncio.Task[bool] | None = None
         running = True
+        cut = False
+        # Host probes spend their host's error budget (a network probe, port
+        # None, is the scan's).
+        budget = self._budget if port is not None else None
 
         def start_clock(deadline: asyncio.Timeout) -> None:
             if running:  # not once the probe has returned
@@ -353,21 +375,28 @@ class Scanner:
                     deadline.reschedule(None)
                     starter = asyncio.create_task(clock_from.wait())
                     starter.add_done_callback(lambda _: start_clock(deadline))
-                try:
-                    await coro  # type: ignore[misc]
-                finally:
-                    running = False
+                with budget.watch(address, deadline, allowance) if budget else nullcontext():
+                    try:
+                        await coro  # type: ignore[misc]
+                    finally:
+                        running = False
+                        cut = budget is not None and budget.was_cut(deadline)
         except ProbeError as exc:
             log.info("%s:%s probe %s: %s", address, port, name, exc.reason.value)
             self.state.error(address, port, name, exc.reason, exc.detail)
+            if budget is not None and exc.reason is ErrorReason.TIMEOUT:
+                budget.burn(address)
         except TimeoutError:
-            self.state.error(
-                address,
-                port,
-                name,
-                ErrorReason.TIMEOUT,
-                f"probe exceeded its {total:g} s total deadline",
-            )
+            if cut and budget is not None:
+                detail = (
+                    f"probe cut by the host's error budget: {budget.burnt(address)} of its "
+                    f"probes had already run into their deadline"
+                )
+            else:
+                detail = f"probe exceeded its {total:g} s total deadline"
+            self.state.error(address, port, name, ErrorReason.TIMEOUT, detail)
+            if budget is not None:
+                budget.burn(address)
         except (OSError, ValueError, EOFError, UnicodeError) as exc:
             self.state.error(address, port, name, classify(exc), type(exc).__name__)
         except Exception as exc:  # a probe bug must not stop the scan

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -91,3 +91,63 @@ class Limits:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class HostBudget:
+    """A per-host error budget for deadlines (nuclei's max-host-errors).
+
+    A host that has made ``allowed`` probes run into their deadline (a
+    tarpit, a drip, a stall) is not given as many more: from then on each
+    of its probes, running or still to run, has at most ``grace`` seconds
+    left, plus the allowance its protocol asks for beyond the usual total
+    (a DICOM node that looks its caller up in a dropping DNS is slow by
+    design, issue 13).  On the lab's hostile host three probes that each
+    burnt a deadline in turn made the critical path of the practice scan
+    (issue 14); honest services answer in milliseconds, well inside
+    ``grace``.  The cut ends a probe as its own deadline does: what it had
+    gathered stays, an error record says why it stopped.
+    """
+
+    def __init__(self, allowed: int, grace: float) -> None:
+        self.allowed = allowed
+        self.grace = grace
+        self._burnt: dict[str, int] = {}
+        self._running: dict[str, dict[asyncio.Timeout, float]] = {}
+        self._cut: set[asyncio.Timeout] = set()
+
+    def burnt(self, host: str) -> int:
+        return self._burnt.get(host, 0)
+
+    def exhausted(self, host: str) -> bool:
+        return self.burnt(host) >= self.allowed
+
+    def was_cut(self, deadline: asyncio.Timeout) -> bool:
+        return deadline in self._cut
+
+    def burn(self, host: str) -> None:
+        """One of ``host``'s probes ran into its deadline."""
+        self._burnt[host] = self.burnt(host) + 1
+        if self.burnt(host) == self.allowed:
+            for deadline, extra in self._running.get(host, {}).items():
+                self._shorten(deadline, extra)
+
+    @contextmanager
+    def watch(self, host: str, deadline: asyncio.Timeout, extra: float = 0.0) -> Iterator[None]:
+        """Track a probe's deadline while it runs, cut at once if ``host``
+        has already spent its budget."""
+        running = self._running.setdefault(host, {})
+        running[deadline] = extra
+        if self.exhausted(host):
+            self._shorten(deadline, extra)
+        try:
+            yield
+        finally:
+            running.pop(deadline, None)
+            self._cut.discard(deadline)
+
+    def _shorten(self, deadline: asyncio.Timeout, extra: float) -> None:
+        limit = asyncio.get_running_loop().time() + self.grace + extra
+        when = deadline.when()
+        if when is None or when > limit:
+            deadline.reschedule(limit)
+            self._cut.add(deadline)

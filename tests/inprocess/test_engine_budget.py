@@ -1,0 +1,118 @@
+"""A host's error budget and the phase barrier (issue 14): a host that ran
+one probe into its deadline gives its other probes only a read deadline
+more, and a straggler of an early phase does not hold a later phase."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AsyncExitStack
+from typing import ClassVar
+
+from exposcan.facts import FactModel, fact_kind
+from exposcan.models import Report
+from exposcan.probe import ProbeContext, ServiceProbe
+from exposcan.state import ServiceState
+from tests.helpers import scan_local
+from tests.inprocess.servers import http_ok, tcp_server
+
+#: probe name -> the port it stalls on (the servers' ports are ephemeral).
+stalling: dict[str, int] = {}
+order: list[str] = []
+
+
+@fact_kind("test.answered")
+class AnsweredFact(FactModel):
+    """This test's own fact kind: a probe writes only declared facts."""
+
+
+class StallProbe(ServiceProbe):
+    """Holds one of the host's connection slots; on its stalling port, never
+    returns (a tarpit seen from the engine)."""
+
+    name = "stall"
+    protocols: ClassVar[frozenset[str]] = frozenset({"unknown", "http"})
+    phase = 20
+
+    async def probe(self, ctx: ProbeContext, service: ServiceState) -> None:
+        async with ctx.limits.connection(ctx.address):
+            if stalling.get(self.name) == service.port:
+                await asyncio.sleep(3600)
+            ctx.fact("test.answered", service.port, "test")
+        order.append(f"{self.name}:{service.port}")
+
+
+class MidStallProbe(StallProbe):
+    name = "stall-mid"
+    phase = 40
+
+
+class LateStallProbe(StallProbe):
+    name = "stall-late"
+    phase = 60
+
+
+class LateProbe(ServiceProbe):
+    """A later phase: notes when it ran."""
+
+    name = "late"
+    protocols: ClassVar[frozenset[str]] = frozenset({"unknown", "http"})
+    phase = 60
+
+    async def probe(self, ctx: ProbeContext, service: ServiceState) -> None:
+        order.append(f"late:{service.port}")
+
+
+async def scan_ports(
+    count: int, stalls: list[str | None], probes: list[type[ServiceProbe]]
+) -> Report:
+    """Scan ``count`` answering ports; the probe named ``stalls[i]`` stalls
+    on port i."""
+    async with AsyncExitStack() as stack:
+        ports = [await stack.enter_async_context(tcp_server(http_ok)) for _ in range(count)]
+        stalling.clear()
+        stalling.update({name: port for name, port in zip(stalls, ports, strict=False) if name})
+        order.clear()
+        # read 0.5 s, total 2 s: a stalled probe runs into its total deadline
+        return await scan_local(ports, probes, timeout=0.5, total=2.0)
+
+
+def detail(report: Report, probe: str) -> str:
+    return " ".join(e.detail for e in report.errors if e.probe == probe)
+
+
+STALLS: list[type[ServiceProbe]] = [StallProbe, MidStallProbe, LateStallProbe]
+
+
+async def test_a_host_that_burnt_a_deadline_gets_a_read_deadline_more() -> None:
+    # Given one host whose probes stall, one per phase: each phase starts a
+    # read deadline (0.5 s) after the one before, its total deadline (2 s)
+    # counting from then
+    report = await scan_ports(3, ["stall", "stall-mid", "stall-late"], STALLS)
+    # Then the first runs into its own deadline; the last, cut by the host's
+    # error budget, is not given a whole deadline of its own
+    assert "exceeded its 2 s total deadline" in detail(report, "stall")
+    assert "cut by the host's error budget" in detail(report, "stall-late")
+
+
+async def test_no_cut_on_a_host_with_no_deadline_burnt() -> None:
+    # Given one host on which only the last phase's probe stalls
+    report = await scan_ports(3, [None, None, "stall-late"], STALLS)
+    # Then its deadline is its own, and nothing else is an error
+    assert detail(report, "stall-late") == "probe exceeded its 2 s total deadline"
+    assert [e.probe for e in report.errors] == ["stall-late"]
+
+
+async def test_a_straggler_does_not_hold_the_later_phase() -> None:
+    # Given a host whose early-phase probe stalls on one port
+    report = await scan_ports(2, ["stall"], [StallProbe, LateProbe])
+    # Then the later phase ran on both ports before the straggler ended
+    # (it ended by its deadline: no "stall:" entry for that port)
+    assert sorted(o.split(":")[0] for o in order) == ["late", "late", "stall"]
+    assert detail(report, "stall") == "probe exceeded its 2 s total deadline"
+
+
+async def test_the_later_phase_waits_for_an_early_phase_that_answers() -> None:
+    # Given a host whose early probes answer at once
+    await scan_ports(2, [], [StallProbe, LateProbe])
+    # Then the later phase ran after both (it may use their hints)
+    assert [o.split(":")[0] for o in order] == ["stall", "stall", "late", "late"]

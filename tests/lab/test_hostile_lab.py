@@ -75,7 +75,10 @@ def test_each_hostile_case_is_one_error_with_its_reason(full_scan: FullScan) -> 
     assert "announces 4294967295 bytes" in details[(HOSTILE, t.HUGE_DICOM_PORT)]
     assert "DTD" in details[(HOSTILE, t.BOMB_XML_PORT)]
     assert "not followed" in details[(HOSTILE, 1900)]
-    assert "no session setup answer" in details[(HOSTILE, t.SMB_STALL_PORT)]
+    # (or, the host having already run a probe into its deadline, the host's
+    # error budget cut it first: engine.HOST_ERROR_BUDGET, issue 14)
+    smb_stall = details[(HOSTILE, t.SMB_STALL_PORT)]
+    assert "no session setup answer" in smb_stall or "error budget" in smb_stall
 
 
 def test_no_finding_about_a_hostile_host(full_scan: FullScan) -> None:

@@ -258,6 +258,11 @@ def _check_fact_names(path: Path, rule: Rule) -> None:
         raise CatalogueError(
             f"{path}: match.fact: unknown fact kind {rule.match.fact!r} (known: {known})"
         )
+    if model.safety is Safety.INTRUSIVE and rule.safety is not Safety.INTRUSIVE:
+        raise CatalogueError(
+            f"{path}: safety: {rule.match.fact} comes from an intrusive step: "
+            "the rule must say safety: intrusive"
+        )
     fields = model.model_fields
     named = [(f"match.all.{i}.field", c.field) for i, c in enumerate(rule.match.all)]
     named += [(f"evidence.{i}", name) for i, name in enumerate(rule.evidence)]

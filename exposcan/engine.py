@@ -317,7 +317,9 @@ class Scanner:
         self, probe: ServiceProbe, host: HostState, service: ServiceState
     ) -> None:
         assert self._limits is not None
-        ctx = ProbeContext(host, self.state, self.config, self.catalogue, self._limits, probe.name)
+        ctx = ProbeContext(
+            host, self.state, self.config, self.catalogue, self._limits, probe.name, probe.steps
+        )
         facts_before = len(host.facts)
         total = probe.total_deadline(self.config)
         await self._guarded(
@@ -463,7 +465,14 @@ class Scanner:
     # -- the report -----------------------------------------------------
 
     def report(self, complete: bool) -> Report:
-        findings = sort_findings(evaluate(self.catalogue, self.state.facts(), self.config.vantage))
+        findings = sort_findings(
+            evaluate(
+                self.catalogue,
+                self.state.facts(),
+                self.config.vantage,
+                intrusive=self.config.intrusive,
+            )
+        )
         hosts = [
             h.to_model()
             for h in sorted(self.state.hosts.values(), key=lambda h: text_key(h.address))

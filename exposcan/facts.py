@@ -22,15 +22,20 @@ what the internet view and the box's forwards are joined on) are here.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
+
+from exposcan.models import Safety
 
 
 class FactModel(BaseModel):
     """A fact's data: frozen, and a field nobody declared is an error."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    #: Gathered by an intrusive step: the engine records it only with
+    #: ``--intrusive``, and a rule over it must be declared intrusive.
+    safety: ClassVar[Safety] = Safety.SAFE
 
 
 F = TypeVar("F", bound=type[FactModel])

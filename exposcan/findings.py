@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from exposcan.catalogue import Catalogue
-from exposcan.models import EvidenceValue, Finding, Vantage, finding_key
+from exposcan.models import EvidenceValue, Finding, Safety, Vantage, finding_key
 from exposcan.net.targets import text_key
 from exposcan.state import Fact
 
@@ -21,12 +21,17 @@ def _evidence_value(value: object) -> EvidenceValue:
     return str(value)
 
 
-def evaluate(catalogue: Catalogue, facts: Iterable[Fact], vantage: Vantage) -> list[Finding]:
+def evaluate(
+    catalogue: Catalogue, facts: Iterable[Fact], vantage: Vantage, *, intrusive: bool = True
+) -> list[Finding]:
     """One finding per (rule, host, port): the first matching fact's evidence wins,
-    so a probe that records the same proof twice does not double a finding."""
+    so a probe that records the same proof twice does not double a finding.
+    A rule the catalogue declares intrusive counts only when ``intrusive``
+    (the scan ran with ``--intrusive``)."""
     found: dict[str, Finding] = {}
+    rules = [r for r in catalogue.rules.values() if intrusive or r.safety is Safety.SAFE]
     for fact in facts:
-        for rule in catalogue.rules.values():
+        for rule in rules:
             if not rule.matches(fact.kind, fact.data, vantage):
                 continue
             key = finding_key(rule.id, fact.host, fact.port)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from exposcan.catalogue import Catalogue
 from exposcan.config import ScanConfig
-from exposcan.facts import validate_fact
+from exposcan.facts import FactError, fact_model, validate_fact
 from exposcan.limits import Limits
 from exposcan.models import ErrorReason, Safety
 from exposcan.state import Fact, HostState, ScanState, ServiceState
@@ -33,14 +33,28 @@ class ProbeContext:
     catalogue: Catalogue
     limits: Limits
     probe_name: str
+    #: The probe's declared steps and their safety (``ServiceProbe.steps``).
+    steps: Mapping[str, Safety] = field(default_factory=dict)
 
     @property
     def address(self) -> str:
         return self.host.address
 
+    def step(self, name: str) -> bool:
+        """May the probe run its step ``name``?  The engine's decision, from
+        the probe's declaration: an intrusive step only with ``--intrusive``
+        (nmap NSE's categories).  An undeclared step is a bug, said here."""
+        if name not in self.steps:
+            raise KeyError(f"probe {self.probe_name}: step {name!r} is not declared in its steps")
+        return self.steps[name] is Safety.SAFE or self.config.intrusive
+
     def fact(self, kind: str, port: int | None, protocol: str, **data: Any) -> Fact:
         """Record a fact; ``data`` is checked against ``kind``'s model
-        (:mod:`exposcan.facts`): an undeclared field raises :class:`FactError`."""
+        (:mod:`exposcan.facts`): an undeclared field raises :class:`FactError`,
+        and a fact only an intrusive step gathers needs ``--intrusive``."""
+        model = fact_model(kind)
+        if model is not None and model.safety is Safety.INTRUSIVE and not self.config.intrusive:
+            raise FactError(f"fact {kind} comes from an intrusive step: not without --intrusive")
         data = validate_fact(kind, data)
         fact = Fact(kind, self.host.address, port, protocol, data)
         self.host.facts.append(fact)
@@ -73,6 +87,9 @@ class ServiceProbe(abc.ABC):
     # Lower phases run first on a host, so later probes can use their hints.
     phase: ClassVar[int] = 50
     safety: ClassVar[Safety] = Safety.SAFE
+    #: Steps of a safe probe that are not safe themselves (a login with a
+    #: documented default account): run only when ``ctx.step(name)`` allows.
+    steps: ClassVar[Mapping[str, Safety]] = {}
 
     def wants(self, service: ServiceState) -> bool:
         return service.protocol in self.protocols

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from exposcan.facts import FactModel, TlsFields, fact_kind
+from exposcan.models import Safety
 
 
 class _Product(FactModel):
@@ -80,6 +81,7 @@ class HttpDefaultCredentials(_Product):
     """A documented default account opened the product (--intrusive only);
     the account itself is never recorded."""
 
+    safety = Safety.INTRUSIVE
     endpoint: str
 
 

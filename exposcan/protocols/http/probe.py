@@ -31,13 +31,14 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import unquote
 
 from exposcan.healthdata import health_signatures_from
 from exposcan.imaging import signatures_from
-from exposcan.models import ErrorReason, EvidenceValue
+from exposcan.models import ErrorReason, EvidenceValue, Safety
 from exposcan.net.netio import ProbeError
 from exposcan.probe import ProbeContext, ServiceProbe
 from exposcan.protocols.http.client import HttpClient, HttpResponse, Method, TlsMismatch
@@ -65,6 +66,7 @@ log = logging.getLogger("exposcan.http")
 # A fingerprint that keeps timing out is a tarpit or a dying device: stop
 # after this many timeouts rather than spend the whole deadline on it.
 MAX_TIMEOUTS = 2
+DEFAULT_CREDENTIALS = "default-credentials"
 # nginx answers plain HTTP sent to its TLS port with this 400 page.
 _PLAIN_TO_TLS = "The plain HTTP request was sent to HTTPS port"
 # Order in which a matched fingerprint names the service.
@@ -152,6 +154,9 @@ class HttpProbe(ServiceProbe):
     name = "http"
     protocols: ClassVar[frozenset[str]] = frozenset({"http"})
     phase = 20
+    #: The fingerprints' documented default accounts (catalogue
+    #: ``default_credentials``): a login, so intrusive.
+    steps: ClassVar[Mapping[str, Safety]] = {DEFAULT_CREDENTIALS: Safety.INTRUSIVE}
 
     async def probe(self, ctx: ProbeContext, service: ServiceState) -> None:
         # aiohttp's own loggers may quote URLs (listed names): keep them quiet
@@ -188,7 +193,7 @@ class HttpProbe(ServiceProbe):
                 ErrorReason.TOO_LARGE,
                 f"HTTP body at / over {page_cap} bytes (the first {page_cap} read)",
             )
-        if ctx.config.intrusive:
+        if ctx.step(DEFAULT_CREDENTIALS):
             await self._default_credentials(ctx, service, matches)
         self._cleartext(ctx, service, matches, readable, listing)
         log.debug(

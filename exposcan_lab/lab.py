@@ -273,11 +273,15 @@ class Lab:
         os.chmod(nas / "samba" / "private", 0o700)
         canary.write_tree(t.NAS_IMAGING_FILES, nas / "shares" / t.NAS_GUEST_SHARE, site=3)
         canary.write_tree(t.NAS_PRIVATE_FILES, nas / "shares" / t.NAS_PRIVATE_SHARE, site=3)
-        server = self.host_dir(t.FILES.name)
-        for d in ("private", "lock", "state", "cache", "run", "ncalrpc", "bind-dns", "log"):
-            (server / "samba" / d).mkdir(parents=True)
-        os.chmod(server / "samba" / "private", 0o700)
-        canary.write_deep_share(server / "shares" / t.FILES_SHARE)
+        for h in (t.FILES, t.OLDNAS):
+            server = self.host_dir(h.name)
+            for d in ("private", "lock", "state", "cache", "run", "ncalrpc", "bind-dns", "log"):
+                (server / "samba" / d).mkdir(parents=True)
+            os.chmod(server / "samba" / "private", 0o700)
+        canary.write_deep_share(self.host_dir(t.FILES.name) / "shares" / t.FILES_SHARE)
+        canary.write_tree(
+            t.NAS_IMAGING_FILES[:2], self.host_dir(t.OLDNAS.name) / "shares" / "images", site=7
+        )
         # nginx: temp and log dirs; the autoindex root.
         (self.host_dir(t.WEB.name) / "nginx" / "tmp").mkdir(parents=True)
         canary.write_tree(t.WEB_FILES, self.web_root, site=4)
@@ -379,17 +383,20 @@ class Lab:
                     str(d(t.NAS.name) / "smb.conf"),
                 ],
             ),
-            (
-                t.FILES.name,
-                "smbd",
-                [
-                    "/usr/sbin/smbd",
-                    "--foreground",
-                    "--no-process-group",
-                    "--debug-stdout",
-                    "--configfile",
-                    str(d(t.FILES.name) / "smb.conf"),
-                ],
+            *(
+                (
+                    h.name,
+                    "smbd",
+                    [
+                        "/usr/sbin/smbd",
+                        "--foreground",
+                        "--no-process-group",
+                        "--debug-stdout",
+                        "--configfile",
+                        str(d(h.name) / "smb.conf"),
+                    ],
+                )
+                for h in (t.FILES, t.OLDNAS)
             ),
             (
                 t.WEB.name,
@@ -531,6 +538,7 @@ class Lab:
             t.WEB,
             t.NAS,
             t.FILES,
+            t.OLDNAS,
             t.MODALITY,
             t.ARCHIVE,
             t.QRSCP,

@@ -206,6 +206,14 @@ FILES: Final = Host(
     ("files/smb.conf",),
     "Samba: a large guest share, DICOM exports five levels down",
 )
+OLDNAS: Final = Host(
+    "oldnas",
+    IPv4Address("198.18.0.22"),
+    "lan",
+    (445,),
+    ("oldnas/smb.conf",),
+    "Samba speaking SMB1 only (an old NAS), with a guest share",
+)
 WEB: Final = Host(
     "web",
     IPv4Address("198.18.0.30"),
@@ -347,6 +355,7 @@ HOSTS: Final[tuple[Host, ...]] = (
     PACS_SECURE,
     NAS,
     FILES,
+    OLDNAS,
     WEB,
     MODALITY,
     DNS,

@@ -203,3 +203,24 @@ def test_a_large_share_shows_its_images_before_the_walk_stops(lab: Lab, tmp_path
     assert not [s for s in t.CANARY_STRINGS if s in everything]
     for name in ("Secretariat", "courrier", "Archives", "serie1"):
         assert name not in everything
+
+
+def test_an_smb1_only_server_is_said_not_checked(lab: Lab, tmp_path: Path) -> None:
+    # Given an old NAS speaking SMB1 only (Samba, server max protocol = NT1),
+    # with a guest share
+    out = tmp_path / "oldnas.json"
+    proc = run_exposcan(
+        lab,
+        "ws",
+        ["scan", str(t.OLDNAS.ip), "-p", "445", "-o", str(out), "--fail-on", "never"],
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    # Then SMB1 is a finding, and the report says its shares were not checked
+    rules = {f["rule"] for f in report["findings"] if f["host"] == str(t.OLDNAS.ip)}
+    assert "smb.v1" in rules
+    notes = [n for n in report["scan"]["notes"] if n.startswith(f"{t.OLDNAS.ip}:445")]
+    assert len(notes) == 1 and "SMB1 only" in notes[0] and "not listed" in notes[0]
+    assert "SMB1 only" in proc.stdout
+    assert not [e for e in report["errors"] if e["host"] == str(t.OLDNAS.ip)]

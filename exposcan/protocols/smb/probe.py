@@ -53,6 +53,19 @@ NOTE_DEADLINE = declare_note(
     en="{where}: SMB exploration stopped at its deadline",
     fr="{where} : exploration SMB arrêtée à son échéance",
 )
+NOTE_SMB1_ONLY = declare_note(
+    "note.smb.smb1-only",
+    en=(
+        "{where} speaks SMB1 only (an old NAS or Windows workstation): its shares "
+        "were not listed or walked (exposcan's share client speaks SMB2/3); check "
+        "them by hand: smbclient -m NT1 -N -L {host}"
+    ),
+    fr=(
+        "{where} ne parle que SMB1 (un vieux NAS ou un poste Windows ancien) : ses "
+        "partages n'ont été ni listés ni parcourus (le client de partages d'exposcan "
+        "parle SMB2/3) ; les vérifier à la main : smbclient -m NT1 -N -L {host}"
+    ),
+)
 #: Walk bounds, overridable through ScanConfig.extra (``smb.max_depth``...).
 DEFAULT_WALK = WalkLimits(max_depth=8, max_entries=5000, max_samples=64)
 
@@ -106,7 +119,11 @@ class SmbProbe(ServiceProbe):
         service.product = service.product or "SMB"
         self._negotiation_facts(ctx, service, smb2, smb1)
         if smb2 is None:
-            return  # SMB1 only: scapy's client speaks SMB2/3 only
+            # SMB1 only: scapy's share client speaks SMB2/3 only. Say so, or
+            # an old NAS's guest shares would vanish without a word (issue 13).
+            service.details["smb_shares"] = "not checked (SMB1 only)"
+            ctx.scan.note(NOTE_SMB1_ONLY, where=f"{ctx.address}:{port}", host=ctx.address)
+            return
         if port == NETBIOS_PORT and _has_direct_tcp(ctx):
             # The same server on 445 is walked once, there: a fragile NAS
             # sees one walk, and the shares' findings sit on 445.

@@ -17,6 +17,7 @@ from ipaddress import IPv4Address
 from exposcan.net.arp import arp_sweep
 from exposcan.net.localview import LocalView
 from exposcan.net.netio import family_of, tcp_socket
+from exposcan.net.platform import fast_paths
 from exposcan.net.targets import IPAddress
 
 # Ports that something in a practice usually answers on, open or closed.
@@ -24,7 +25,8 @@ TCP_PING_PORTS = (445, 80, 443, 22, 104, 3389, 8080, 139, 11112)
 
 
 def can_arp() -> bool:
-    return hasattr(os, "geteuid") and os.geteuid() == 0
+    """ARP needs an AF_PACKET socket: root, on Linux (fast paths allowed)."""
+    return fast_paths() and hasattr(os, "geteuid") and os.geteuid() == 0
 
 
 def _onlink(address: IPAddress, view: LocalView | None) -> tuple[str, IPv4Address] | None:

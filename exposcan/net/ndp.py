@@ -41,6 +41,7 @@ from ipaddress import IPv6Address, IPv6Interface, IPv6Network
 from typing import Literal
 
 from exposcan.models import Notice
+from exposcan.net.platform import fast_paths
 from exposcan.notes import declare_note, notice, render_note
 
 ETH_P_IPV6 = 0x86DD
@@ -481,7 +482,8 @@ def discover(
         result.seconds = time.monotonic() - started
         return result
     if privileged is None:
-        privileged = hasattr(os, "geteuid") and os.geteuid() == 0
+        # AF_PACKET as root on Linux only (exposcan.net.platform).
+        privileged = fast_paths() and hasattr(os, "geteuid") and os.geteuid() == 0
     found: dict[str, Neighbour] = {}
     prefixes: dict[str, Prefix] = {}
     with ThreadPoolExecutor(max_workers=len(links)) as pool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import select
+import selectors
 import socket
 import threading
 import time
@@ -25,6 +26,7 @@ from enum import StrEnum
 from typing import NamedTuple, Protocol
 
 from exposcan.net.netio import family_of, tcp_socket
+from exposcan.net.platform import fast_paths
 
 # struct linger {l_onoff=1, l_linger=0}: close() sends a RST.
 _LINGER_RST = b"\x01\x00\x00\x00\x00\x00\x00\x00"
@@ -109,7 +111,14 @@ def sweep(
 
     ``rate`` (new connections per second, 0 = unlimited) spaces the starts.
     Returns when every job is answered or timed out, or soon after ``stop``.
+    Linux's epoll when allowed (:func:`exposcan.net.platform.fast_paths`),
+    else the portable ``selectors`` sweep.
     """
+    if not fast_paths() or not hasattr(select, "epoll"):
+        portable_sweep(
+            jobs, window=window, timeout=timeout, rate=rate, on_result=on_result, stop=stop
+        )
+        return
     # epoll itself rather than selectors: a closed fd leaves the epoll set
     # by itself (no unregister call), and the event says "connected" without
     # a getsockopt(); a third of the system calls of a refused port went
@@ -182,6 +191,84 @@ def sweep(
         for item in inflight.values():
             item.sock.close()
         poller.close()
+
+
+def portable_sweep(
+    jobs: Iterator[tuple[str, int]],
+    *,
+    window: int,
+    timeout: float,
+    rate: float,
+    on_result: Callable[[PortResult], None],
+    stop: threading.Event,
+) -> None:
+    """:func:`sweep` on any POSIX system: the default selector (kqueue, poll),
+    ``setblocking(False)`` rather than ``SOCK_NONBLOCK``, the error read with
+    ``SO_ERROR`` on every writable socket, and sockets unregistered by hand."""
+    selector = selectors.DefaultSelector()
+    inflight: dict[int, _InFlight] = {}
+    order: deque[tuple[int, float]] = deque()
+    exhausted = False
+    next_start = time.monotonic()
+    interval = 1.0 / rate if rate > 0 else 0.0
+
+    def finish(fd: int, state: PortState) -> None:
+        item = inflight.pop(fd)
+        selector.unregister(item.sock)
+        if state is PortState.OPEN:
+            item.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
+        item.sock.close()
+        on_result(PortResult(item.host, item.port, state))
+
+    try:
+        while not stop.is_set():
+            now = time.monotonic()
+            while not exhausted and len(inflight) < window and now >= next_start:
+                try:
+                    host, port = next(jobs)
+                except StopIteration:
+                    exhausted = True
+                    break
+                sock = socket.socket(family_of(host), socket.SOCK_STREAM)
+                sock.setblocking(False)
+                err = sock.connect_ex((host, port))
+                if err in (errno.EINPROGRESS, errno.EWOULDBLOCK):
+                    fd = sock.fileno()
+                    inflight[fd] = _InFlight(sock, host, port, now)
+                    order.append((fd, now))
+                    selector.register(sock, selectors.EVENT_WRITE)
+                else:
+                    if err == 0:
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
+                    sock.close()
+                    on_result(PortResult(host, port, _state_of(err)))
+                if interval:
+                    next_start = max(next_start, now) + interval
+            if exhausted and not inflight:
+                return
+            wait = POLL_INTERVAL if inflight else max(0.0, min(POLL_INTERVAL, next_start - now))
+            if inflight:
+                for key, _ in selector.select(wait):
+                    fd = key.fd
+                    err = inflight[fd].sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                    finish(fd, PortState.OPEN if err == 0 else _state_of(err))
+            else:
+                time.sleep(wait)
+            now = time.monotonic()
+            while order:
+                fd, started = order[0]
+                item = inflight.get(fd)
+                if item is None or item.started != started:
+                    order.popleft()
+                elif started + timeout <= now:
+                    order.popleft()
+                    finish(fd, PortState.FILTERED)
+                else:
+                    break
+    finally:
+        for item in inflight.values():
+            item.sock.close()
+        selector.close()
 
 
 async def connect_scan(

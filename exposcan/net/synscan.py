@@ -40,6 +40,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from exposcan.net.platform import PORTABLE_ENV, fast_paths
 from exposcan.net.portscan import PortResult, PortState, Sweeper, sweep
 
 # TCP flags (RFC 9293 §3.1).
@@ -248,6 +249,9 @@ def open_raw(family: socket.AddressFamily = socket.AF_INET) -> socket.socket:
 
 
 def syn_available() -> bool:
+    """Raw sockets are allowed here (root, Linux, fast paths not disabled)."""
+    if not fast_paths():
+        return False
     try:
         open_raw().close()
     except OSError:
@@ -504,7 +508,11 @@ def choose_sweeper(scan_type: str) -> Sweeper:
         return sweep
     if scan_type == "syn":
         if not syn_available():
-            raise SynScanUnavailable(errno.EPERM, "a SYN scan needs root (CAP_NET_RAW)")
+            raise SynScanUnavailable(
+                errno.EPERM,
+                "a SYN scan needs root (CAP_NET_RAW) on Linux"
+                + (f" ({PORTABLE_ENV} is set)" if os.environ.get(PORTABLE_ENV) else ""),
+            )
         return syn_sweep
     if scan_type == "auto":
         return syn_sweep if syn_available() else sweep

@@ -2,7 +2,8 @@
 
 Like nmap's NULL probe then GetRequest: wait briefly for a greeting
 (SSH, FTP, VNC speak first), else send a harmless HTTP request, else try a TLS
-handshake.  What stays unknown is left to probes that accept ``unknown``
+handshake, else an SMB2 NEGOTIATE (SMB is silent first and drops an HTTP
+request).  What stays unknown is left to probes that accept ``unknown``
 (DICOM tries an association: a PACS behind a box often sits on an odd port).
 """
 
@@ -66,19 +67,41 @@ class IdentifyProbe(ServiceProbe):
                     return
                 await conn.send(b"GET / HTTP/1.0\r\n\r\n")
                 try:
-                    answer = await conn.read_some(BANNER_CAP)
+                    # A web server answers GET / at once; the wait is short
+                    # so that an SMB server (silent here) is named within the
+                    # read deadline after which the next phase starts.
+                    answer = await conn.read_some(BANNER_CAP, timeout=min(deadlines.read, 2.0))
                 except TimeoutError:
-                    # Silent to a greeting wait and to a request: a tarpit, or
-                    # a protocol we cannot name. Either way the report says so.
-                    raise ProbeError(
-                        ErrorReason.TIMEOUT, "no greeting and no answer to an HTTP request"
-                    ) from None
+                    answer = None
+        if answer is None:
+            # Silent to a greeting wait and to a request: SMB waits for the
+            # rest of what "GET " announced as a NetBIOS frame; else a tarpit
+            # or a protocol we cannot name, and the report says so.
+            if await self._smb_answers(ctx, service):
+                service.protocol = "smb"
+                return
+            raise ProbeError(ErrorReason.TIMEOUT, "no greeting and no answer to an HTTP request")
         if answer.startswith(b"HTTP/"):
             service.protocol = "http"
             return
         # A TLS server answers plain text with an alert or by closing.
         if (answer[:1] == b"\x15" or not answer) and await self._tls_answers(ctx, service):
             service.protocol, service.tls = "http", True
+            return
+        # SMB says nothing first and drops an HTTP request (its NetBIOS
+        # length would be "GET "): a box forwarding WAN 4445 to a NAS's 445
+        # is told by an SMB2 NEGOTIATE ([MS-SMB2] §2.2.3), read-only.
+        if not answer and await self._smb_answers(ctx, service):
+            service.protocol = "smb"
+
+    async def _smb_answers(self, ctx: ProbeContext, service: ServiceState) -> bool:
+        from exposcan.protocols.smb.negotiate import negotiate_smb2
+
+        try:
+            await negotiate_smb2(ctx, service.port)
+        except (ProbeError, TimeoutError, OSError):
+            return False
+        return True
 
     async def _tls_answers(self, ctx: ProbeContext, service: ServiceState) -> bool:
         try:

@@ -224,3 +224,23 @@ def test_an_smb1_only_server_is_said_not_checked(lab: Lab, tmp_path: Path) -> No
     assert len(notes) == 1 and "SMB1 only" in notes[0] and "not listed" in notes[0]
     assert "SMB1 only" in proc.stdout
     assert not [e for e in report["errors"] if e["host"] == str(t.OLDNAS.ip)]
+
+
+def test_smb_on_a_port_no_catalogue_names_is_told_by_a_negotiate(lab: Lab, tmp_path: Path) -> None:
+    # Given Samba also listening on 4445 (as a box forwarding WAN 4445 to a
+    # NAS), a port with no greeting that drops an HTTP request
+    out = tmp_path / "odd.json"
+    port = t.FILES_ODD_SMB_PORT
+    proc = run_exposcan(
+        lab,
+        "ws",
+        ["scan", str(t.FILES.ip), "-p", str(port), "-o", str(out), "--fail-on", "never"],
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    # Then it is SMB, and its guest share's images are found there
+    [service] = [s for h in report["hosts"] for s in h["services"] if s["port"] == port]
+    assert service["protocol"] == "smb" and service["product"] == "Samba"
+    rules = {f["rule"] for f in report["findings"] if f["port"] == port}
+    assert "smb.guest-share-imaging" in rules

@@ -169,11 +169,16 @@ def test_no_patient_data_nor_token_in_any_output(
         assert secret not in log
 
 
-def _dnat_rules(lab: Lab, chain: str) -> list[list[str]]:
-    """The box's DNAT rules in ``chain``, as ``iptables -S`` prints them."""
-    p = lab.run(t.BOX.name, ["iptables-legacy", "-t", "nat", "-S", chain])
+def _prerouting(lab: Lab) -> list[list[str]]:
+    """The box's nat PREROUTING rules, as ``iptables -S`` prints them."""
+    p = lab.run(t.BOX.name, ["iptables-legacy", "-t", "nat", "-S", "PREROUTING"])
     assert p.returncode == 0, p.stderr
-    return [line.split() for line in p.stdout.splitlines() if "-j DNAT" in line]
+    return [line.split() for line in p.stdout.splitlines() if line.startswith("-A ")]
+
+
+def _a_forward(spec: list[str]) -> bool:
+    # The lab's DNAT rules, and the jump to the chain where miniupnpd keeps its own
+    return "DNAT" in spec or spec[-2:] == ["-j", "MINIUPNPD"]
 
 
 def _nat(lab: Lab, *argv: str) -> None:
@@ -184,21 +189,20 @@ def _nat(lab: Lab, *argv: str) -> None:
 @pytest.fixture
 def no_forwards(lab: Lab) -> Iterator[None]:
     # Given the box with every forward removed: the lab's DNAT rules (hand-set,
-    # UPnP and loopback alike), put back afterwards in the same order, and
-    # those miniupnpd copied into its own chain (the lab's rules do the same
-    # job; miniupnpd's use a match revision iptables cannot print back)
-    saved = _dnat_rules(lab, "PREROUTING")
-    assert len(saved) >= len(t.FORWARDS) + len(t.LOOPBACK_FORWARDS)
-    for spec in saved:
+    # UPnP and loopback alike) and the jump to miniupnpd's chain (kept whole:
+    # miniupnpd lists its mappings from it), put back afterwards where they were
+    saved = _prerouting(lab)
+    removed = [(i, spec) for i, spec in enumerate(saved, 1) if _a_forward(spec)]
+    assert len(removed) > len(t.FORWARDS) + len(t.LOOPBACK_FORWARDS)
+    for _, spec in removed:
         _nat(lab, "-D", *spec[1:])
-    _nat(lab, "-F", "MINIUPNPD")
     try:
-        assert _dnat_rules(lab, "PREROUTING") == _dnat_rules(lab, "MINIUPNPD") == []
+        assert not any(_a_forward(spec) for spec in _prerouting(lab))
         yield
     finally:
-        for spec in saved:
-            _nat(lab, *spec)
-        assert _dnat_rules(lab, "PREROUTING") == saved
+        for position, spec in removed:
+            _nat(lab, "-I", "PREROUTING", str(position), *spec[2:])
+        assert _prerouting(lab) == saved
 
 
 def test_without_forwards_the_answer_is_no_with_the_ports_tried(

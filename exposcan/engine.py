@@ -297,7 +297,9 @@ class Scanner:
         for probe in self._service_probes:
             by_phase.setdefault(probe.phase, []).append(probe)
         async with asyncio.TaskGroup() as group:
+            started: list[asyncio.Task[None]] = []
             for phase in sorted(by_phase):
+                host.earlier_probes = [t for t in started if not t.done()]
                 tasks = [
                     group.create_task(self._run_service_probe(probe, host, host.services[port]))
                     for probe in by_phase[phase]
@@ -310,6 +312,7 @@ class Scanner:
                 # 11 s of a dripped SMB frame on the lab's hostile2) must not
                 # hold the host's other services: they start after a read
                 # deadline while it goes on (issue 14).
+                started += tasks
                 if tasks:
                     await asyncio.wait(tasks, timeout=self.config.deadlines.read)
 

@@ -8,6 +8,7 @@ rules turn facts into findings; probes of one host share facts and *hints*
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +65,18 @@ class HostState:
     hints: dict[str, list[str]] = field(default_factory=dict)
     #: The same device's IPv6 addresses (neighbour discovery, joined by MAC).
     ipv6: list[str] = field(default_factory=list)
+    #: Probes of earlier phases still running when a later phase started
+    #: (the engine starts it after a read deadline so that a straggler does
+    #: not hold the host): a later probe that needs their hints awaits them.
+    earlier_probes: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def earlier_probes_done(self) -> None:
+        """Wait for the earlier phases' probes (each ends at its own deadline),
+        so that what a probe concludes never depends on which of them happened
+        to be slow (an AE title disclosed late by a loaded PACS web API)."""
+        pending = [t for t in self.earlier_probes if not t.done()]
+        if pending:
+            await asyncio.wait(pending)
 
     def add_hint(self, name: str, value: str) -> None:
         values = self.hints.setdefault(name, [])

@@ -43,9 +43,9 @@ from tests.inprocess.servers import tarpit, tcp_server
 # --- helpers: what other probes would have done before phase 60 ------------------
 
 
-def hinting(*titles: str) -> type[ServiceProbe]:
+def hinting(*titles: str, after: float = 0.0) -> type[ServiceProbe]:
     """A phase-20 probe that discloses AE titles, as the HTTP probe does from
-    Orthanc's /system DicomAet."""
+    Orthanc's /system DicomAet (``after`` seconds late: a loaded PACS)."""
 
     class Hint(ServiceProbe):
         name = "hint"
@@ -53,6 +53,7 @@ def hinting(*titles: str) -> type[ServiceProbe]:
         phase = 20
 
         async def probe(self, ctx: ProbeContext, service: ServiceState) -> None:
+            await asyncio.sleep(after)
             for title in titles:
                 ctx.host.add_hint("dicom.ae_title", title)
 
@@ -278,6 +279,21 @@ async def test_a_called_ae_learned_from_another_service_opens_the_query() -> Non
     evidence = finding(report, "dicom.query-open")
     assert evidence["study_count"] == 3 and evidence["called_ae"] == "CABINETX9"
     assert evidence["ae_source"] == AE_FROM_HINT
+    assert scp.finds == 1
+
+
+async def test_an_ae_disclosed_after_the_read_deadline_still_opens_the_query() -> None:
+    # Given the same PACS whose web API discloses its AE title only after the
+    # read deadline (1 s here), when the engine has started the DICOM phase
+    # so that a straggler does not hold the host
+    with pynetdicom_scp(ae_title="CABINETX9", require_called=True, studies=3) as scp:
+        report = await scan_local(
+            [scp.port], [hinting("CABINETX9", after=1.5), DicomProbe], timeout=1.0, total=6.0
+        )
+    # Then the default guesses are refused, the probe waits for the late
+    # hint, and the conclusion is the same as when the hint came first
+    evidence = finding(report, "dicom.query-open")
+    assert evidence["called_ae"] == "CABINETX9" and evidence["ae_source"] == AE_FROM_HINT
     assert scp.finds == 1
 
 

@@ -258,7 +258,11 @@ class DicomProbe(ServiceProbe):
         if not valid_ae_title(calling):
             calling = DEFAULT_CALLING_AE
         no_reason = 0
-        for called, source in called_ae_candidates(ctx):
+        candidates = called_ae_candidates(ctx)
+        tried: set[str] = set()
+        while candidates:
+            called, source = candidates.pop(0)
+            tried.add(called)
             answer = await self._attempt_with_tls_fallback(ctx, service, node, called, calling)
             if isinstance(answer, Accepted):
                 node.called_ae, node.ae_source = called, source
@@ -297,6 +301,17 @@ class DicomProbe(ServiceProbe):
                     return
             elif answer.reason is not RejectReason.CALLED_AE_NOT_RECOGNISED:
                 return
+            if not candidates:
+                # Every guess refused for its called AE: a web API of the same
+                # host still at work may yet disclose the title (the engine
+                # starts this phase early when a probe is slow). Wait for it,
+                # bounded by its own deadline, and try what it disclosed.
+                await ctx.host.earlier_probes_done()
+                candidates = [
+                    (title, how)
+                    for title, how in called_ae_candidates(ctx)
+                    if how == AE_FROM_HINT and title not in tried
+                ]
 
     async def _attempt_with_tls_fallback(
         self, ctx: ProbeContext, service: ServiceState, node: Node, called: str, calling: str

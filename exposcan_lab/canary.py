@@ -154,6 +154,10 @@ def write_deep_share(root: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         for j in range(t.FILES_PER_OFFICE_FOLDER):
             (folder / f"courrier_{j:04d}.odt").write_text("Courrier du cabinet.\n")
+    hidden = root.parent / t.FILES_HIDDEN_SHARE
+    hidden.mkdir(parents=True, exist_ok=True)
+    for n in range(1, t.FILES_HIDDEN_IMAGES + 1):
+        write_dataset(canary_dataset(4, 6, 2, n), hidden / f"IM{n:06d}")
     deep = root.joinpath(*t.FILES_DEEP_FOLDER.split("/"))
     deep.mkdir(parents=True, exist_ok=True)
     for n in range(1, t.FILES_DEEP_IMAGES + 1):

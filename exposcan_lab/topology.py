@@ -198,6 +198,9 @@ FILES_OFFICE_FOLDERS: Final = 8
 FILES_PER_OFFICE_FOLDER: Final = 700
 FILES_DEEP_FOLDER: Final = "Archives/2019/Export/CNRY-0004/serie1"
 FILES_DEEP_IMAGES: Final = 6
+#: A share left out of the listing (browseable = no) on the file server.
+FILES_HIDDEN_SHARE: Final = "dicom"
+FILES_HIDDEN_IMAGES: Final = 2
 #: Samba on the file server also listens here, a port no catalogue names
 #: (as a box forwarding WAN 4445 to a NAS): told by an SMB negotiate.
 FILES_ODD_SMB_PORT: Final = 4445

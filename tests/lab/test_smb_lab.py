@@ -244,3 +244,29 @@ def test_smb_on_a_port_no_catalogue_names_is_told_by_a_negotiate(lab: Lab, tmp_p
     assert service["protocol"] == "smb" and service["product"] == "Samba"
     rules = {f["rule"] for f in report["findings"] if f["port"] == port}
     assert "smb.guest-share-imaging" in rules
+
+
+def test_a_hidden_share_is_found_by_its_usual_name(lab: Lab, tmp_path: Path) -> None:
+    # Given the file server's [dicom] share, left out of the share list
+    # (browseable = no) but open to guest
+    out = tmp_path / "hidden.json"
+    proc = run_exposcan(
+        lab,
+        "ws",
+        ["scan", str(t.FILES.ip), "-p", "445", "-o", str(out), "--fail-on", "never"],
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    # Then it is walked by name, its images counted, and said to be unlisted
+    [ev] = [
+        f["evidence"]
+        for f in report["findings"]
+        if f["rule"] == "smb.guest-share-imaging" and f["port"] == 445
+    ]
+    assert t.FILES_HIDDEN_SHARE.upper() in [s.upper() for s in ev["imaging_shares"]]
+    # and the target is unchanged: it was only read
+    hidden = lab.host_dir(t.FILES.name) / "shares" / t.FILES_HIDDEN_SHARE
+    assert sorted(p.name for p in hidden.iterdir()) == [
+        f"IM{n:06d}" for n in range(1, t.FILES_HIDDEN_IMAGES + 1)
+    ]

@@ -36,6 +36,8 @@ class SmbShare(FactModel):
 
     share: str
     session: str
+    #: False: the share is not in the listing (browseable = no), found by name.
+    listed: bool | None = True
     readable: bool | None = True
     imaging_files: int | None = 0
     imaging_folders: int | None = 0

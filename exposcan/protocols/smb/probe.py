@@ -290,6 +290,7 @@ class SmbProbe(ServiceProbe):
                 "smb",
                 share=report.name,
                 session=report.session,
+                listed=report.listed,
                 readable=True,
                 imaging_files=walk.imaging_files,
                 imaging_folders=walk.imaging_folders,

@@ -73,6 +73,8 @@ RPC_CAP = 256 * 1024
 MAX_FRAGMENTS = 64
 DIRECTORY_CHUNK = 65536
 MAX_DIRECTORY_ROUNDS = 64
+#: Unlisted share names tried at most per session (catalogue folder names).
+MAX_HIDDEN_NAMES = 24
 SHARE_NAME_CAP = 80
 
 # [MS-FSCC] §2.6: file attribute of a folder; of a reparse point (a link,
@@ -99,6 +101,8 @@ class ShareReport:
     name: str
     session: str  # "anonymous" or "guest"
     walk: WalkResult
+    #: False: not in the share listing (``browseable = no``), found by name.
+    listed: bool = True
 
 
 @dataclass
@@ -533,3 +537,41 @@ def _explore_session(
         finally:
             session.tree_disconnect(tid)
     result.refused = result.disk_shares - len(proven)
+    # Shares the listing hides (smb.conf "browseable = no") are still open to
+    # whoever names them: try the catalogue's imaging folder names, as nmap's
+    # smb-enum-shares tries usual names; a connect and a root listing each,
+    # read-only (issue 13).
+    listed = {s.name.rstrip("\x00").upper() for s in shares}
+    hidden = [n for n in sorted(signatures.folders) if n not in listed][:MAX_HIDDEN_NAMES]
+    for name in hidden:
+        if stop.is_set() or time.monotonic() + session.timeout > deadline:
+            result.problems.append("time")
+            break
+        if name in proven:
+            continue
+        try:
+            tid = session.tree_connect(name)
+        except ShareAccessDenied:
+            continue
+        except Exception:
+            result.problems.append(f"{label} tree connect lost")
+            break
+        try:
+            try:
+                session.list_folder(tid, "", 1)
+            except ShareAccessDenied:
+                continue
+            limits = WalkLimits(
+                walk_limits.max_depth,
+                walk_limits.max_entries,
+                walk_limits.max_samples,
+                min(deadline, walk_limits.deadline),
+            )
+            walk = walk_share(_TreeReader(session, tid), signatures, limits, health, stop)
+            proven.add(name)
+            result.readable.append(ShareReport(name, label, walk, listed=False))
+        except ShareSessionLost:
+            result.problems.append(f"{label} session lost")
+            break
+        finally:
+            session.tree_disconnect(tid)

@@ -107,16 +107,10 @@ class Connection:
             if size > cap:
                 raise ProbeError(ErrorReason.TOO_LARGE, f"more than {cap} bytes")
 
-    def peer_certificate_der(self) -> bytes | None:
+    def ssl_object(self) -> ssl.SSLObject | None:
+        """The TLS session, for :func:`exposcan.net.tls.tls_facts`; None in clear."""
         sslobj = self.writer.get_extra_info("ssl_object")
-        if sslobj is None:
-            return None
-        der = sslobj.getpeercert(binary_form=True)
-        return der if isinstance(der, bytes) else None
-
-    def tls_version(self) -> str | None:
-        sslobj = self.writer.get_extra_info("ssl_object")
-        return None if sslobj is None else str(sslobj.version())
+        return sslobj if isinstance(sslobj, ssl.SSLObject) else None
 
     async def close(self) -> None:
         self.writer.close()

@@ -60,6 +60,7 @@ from typing import Any, ClassVar
 from exposcan.config import ScanConfig
 from exposcan.models import ErrorReason
 from exposcan.net.netio import ProbeError, classify, open_connection
+from exposcan.net.tls import TlsFacts, tls_facts
 from exposcan.notes import declare_note
 from exposcan.probe import ProbeContext, ServiceProbe
 from exposcan.protocols.dicom.association import (
@@ -84,7 +85,6 @@ from exposcan.protocols.dicom.pdu import (
     SilentPeer,
     valid_ae_title,
 )
-from exposcan.protocols.dicom.tls import TlsFacts, tls_facts
 from exposcan.state import ServiceState
 
 # PS3.15 Annex E profiles aside, pynetdicom's debug log dumps every dataset it
@@ -404,7 +404,7 @@ class DicomProbe(ServiceProbe):
             open_connection(ctx.address, service.port, deadlines, tls=node.tls) as conn,
         ):
             if node.tls and node.tls_facts is None:
-                node.tls_facts = tls_facts(conn)
+                node.tls_facts = tls_facts(conn.ssl_object())
             cap = max(1, ctx.config.find_cap)
             # A counted C-FIND (up to RESPONSES_PER_STUDY per study), what
             # follows its C-CANCEL, an echo, slack.
@@ -590,7 +590,7 @@ class DicomProbe(ServiceProbe):
                 "classification": classification.value,
             }
             if node.tls_facts:
-                transport.update(node.tls_facts.as_data())
+                transport.update(node.tls_facts.details())
             ctx.fact("dicom.transport", service.port, "dicom", **transport)
         if ladder and ladder.lived:
             # The strongest read proof names the exposure; storage is a write.

@@ -25,8 +25,8 @@ from exposcan.limits import Deadlines, Limits
 from exposcan.models import ErrorReason
 from exposcan.net.netio import ProbeError, insecure_tls_context, open_connection
 from exposcan.net.targets import url_host
+from exposcan.net.tls import TlsFacts, tls_facts
 from exposcan.protocols.http.response import HttpResponse, TlsMismatch, parse_realm
-from exposcan.protocols.http.tls import TlsFacts, tls_facts
 
 __all__ = ["HttpClient", "HttpResponse", "Method", "TlsMismatch", "parse_realm"]
 
@@ -265,7 +265,7 @@ class _Response(aiohttp.ClientResponse):
         transport = connection.transport
         sslobj = transport.get_extra_info("ssl_object") if transport is not None else None
         if isinstance(sslobj, ssl.SSLObject | ssl.SSLSocket):
-            self.tls = tls_facts(sslobj.getpeercert(binary_form=True), sslobj.version())
+            self.tls = tls_facts(sslobj)
         return await super().start(connection)
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from multidict import CIMultiDictProxy
 
-    from exposcan.protocols.http.tls import TlsFacts
+    from exposcan.net.tls import TlsFacts
 
 
 @dataclass

@@ -568,3 +568,30 @@ def test_the_probe_module_silences_pynetdicom() -> None:
 
     # Then pynetdicom's own debug output (datasets) is off whatever -v says
     assert logging.getLogger("pynetdicom").level == logging.WARNING
+
+
+async def test_a_tls_node_that_hangs_up_after_the_handshake_wants_a_client_certificate(
+    tmp_path: Path,
+) -> None:
+    # Given a DICOM-over-TLS port whose server completes the TLS 1.3
+    # handshake, then closes without a DICOM answer (dcmtk's
+    # --require-peer-cert default, meeting a client with no certificate)
+    context = _self_signed(tmp_path)
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0, ssl=context)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        reports = [await scan_local([port], [guessed_dicom(tls=True), DicomProbe]) for _ in "ab"]
+    finally:
+        server.close()
+        await server.wait_closed()
+    # Then the error says so, the same on every run, and nothing is claimed
+    details = [[(e.reason, e.detail) for e in r.errors] for r in reports]
+    assert details[0] == details[1]
+    [(reason, detail)] = details[0]
+    assert reason is ErrorReason.TLS and "client certificate" in detail
+    assert reports[0].findings == []

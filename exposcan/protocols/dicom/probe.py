@@ -217,6 +217,22 @@ def called_ae_candidates(ctx: ProbeContext) -> list[tuple[str, str]]:
     return out[: max(1, ctx.config.max_ae_guesses)]
 
 
+class ClientCertificateLikely(ProbeError):
+    """The TLS handshake completed, then the node hung up without a DICOM
+    answer: what a node that requires a client certificate does (dcmtk's
+    default, --require-peer-cert, under TLS 1.3 where the server checks the
+    client's certificate after the client's handshake is done). A good sign,
+    said as such, the same every run."""
+
+    def __init__(self, version: str | None) -> None:
+        super().__init__(
+            ErrorReason.TLS,
+            f"TLS handshake completed ({version or 'TLS'}), then the node closed without "
+            "answering the A-ASSOCIATE-RQ: it likely requires a client certificate "
+            "(PS3.15 Annex B; dcmtk's default), which keeps unknown callers out",
+        )
+
+
 class DicomProbe(ServiceProbe):
     name = "dicom"
     # "unknown": a DICOM node on an odd port (a box forward) is only found by
@@ -327,6 +343,8 @@ class DicomProbe(ServiceProbe):
             node.tls = True
             try:
                 return await self._attempt(ctx, service, node, called, calling)
+            except ClientCertificateLikely:
+                raise
             except ProbeError:
                 node.tls = False
                 raise exc from None
@@ -411,7 +429,12 @@ class DicomProbe(ServiceProbe):
             session = Session(
                 conn, response_cap=cap * RESPONSES_PER_STUDY + cap + 16 + RESPONSE_SLACK
             )
-            answer = await self._timed_associate(ctx, service, node, session, called, calling)
+            try:
+                answer = await self._timed_associate(ctx, service, node, session, called, calling)
+            except SilentPeer:
+                if node.tls and node.tls_facts is not None:
+                    raise ClientCertificateLikely(node.tls_facts.version) from None
+                raise
             node.attempts += 1
             if isinstance(answer, Rejected):
                 node.confirmed = True

@@ -23,7 +23,7 @@ from exposcan.catalogue import LANGUAGES, Catalogue, CatalogueError, default_cat
 from exposcan.config import ScanConfig
 from exposcan.engine import Scanner
 from exposcan.limits import Deadlines
-from exposcan.models import Report, Severity, Vantage
+from exposcan.models import Report, Severity, Vantage, at_or_above
 from exposcan.net.localview import LocalView, local_view
 from exposcan.net.portspec import ALL_PORTS, PortSpecError, format_ports, parse_ports
 from exposcan.net.synscan import syn_available
@@ -501,11 +501,7 @@ def run_scan(args: argparse.Namespace) -> int:
 
 
 def exit_code(report: Report, fail_on: str) -> int:
-    if fail_on == "never":
-        return EXIT_CLEAN
-    threshold = Severity(fail_on).rank
-    failing = any(f.severity.rank >= threshold for f in report.findings)
-    return EXIT_FINDINGS if failing else EXIT_CLEAN
+    return EXIT_FINDINGS if at_or_above(report.findings, fail_on) else EXIT_CLEAN
 
 
 def _outside_settings(args: argparse.Namespace, config: ScanConfig) -> OutsideSettings | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from exposcan.limits import Deadlines
-from exposcan.models import Severity, Vantage
+from exposcan.models import Vantage
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,3 @@ class ScanConfig:
         if address in self.excluded:
             return False
         return self.scope is None or self.follow_box or address in self.scope
-
-    def fail_threshold(self, severity: Severity) -> int:
-        return severity.rank

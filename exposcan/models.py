@@ -9,6 +9,7 @@ change without bumping :data:`SCHEMA_ID`.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -41,6 +42,15 @@ _SEVERITY_RANK = {
     Severity.HIGH: 3,
     Severity.CRITICAL: 4,
 }
+
+
+def at_or_above(findings: Iterable[Finding], fail_on: str) -> list[Finding]:
+    """The findings at or above ``--fail-on`` (a severity; ``never``: none):
+    the one threshold of the exit code and of an audit's alarm."""
+    if fail_on == "never":
+        return []
+    rank = Severity(fail_on).rank
+    return [f for f in findings if f.severity.rank >= rank]
 
 
 class Vantage(StrEnum):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from exposcan.models import Outside, Report, SeenFrom
+from exposcan.net.targets import text_key
 from exposcan.report.i18n import Texts
 from exposcan.verdict import KINDS
 
@@ -84,6 +85,7 @@ def outside_facts(report: Report, texts: Texts) -> list[str]:
     return lines
 
 
-def _sort_key(door: str) -> tuple[str, int]:
+def _sort_key(door: str) -> tuple[tuple[int, int], int]:
+    """A door ("host:port", "[v6]:port") in address order, as the report's hosts."""
     host, _, port = door.rpartition(":")
-    return (host, int(port) if port.isdigit() else 0)
+    return (text_key(host.strip("[]")), int(port) if port.isdigit() else 0)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from exposcan.audit.diff import ReportDiff
-from exposcan.models import Finding, Report, Severity
+from exposcan.models import Finding, Report, Severity, at_or_above
 from exposcan.report.i18n import Texts
 from exposcan.report.verdict_text import internet_answer
 from exposcan.verdict import decide
@@ -46,10 +46,7 @@ class Alert:
     @property
     def alarming(self) -> list[Finding]:
         """New findings at or above the threshold: what sets exit code 1."""
-        if self.threshold is None:
-            return []
-        rank = self.threshold.rank
-        return [f for f in self.new if f.severity.rank >= rank]
+        return at_or_above(self.new, self.threshold.value if self.threshold else "never")
 
     @property
     def verdict(self) -> str:

@@ -26,6 +26,7 @@ from exposcan.models import ErrorReason
 from exposcan.net.netio import ProbeError, insecure_tls_context, open_connection
 from exposcan.net.targets import url_host
 from exposcan.net.tls import TlsFacts, tls_facts
+from exposcan.net.web import bounded_session, read_capped
 from exposcan.protocols.http.response import HttpResponse, TlsMismatch, parse_realm
 
 __all__ = ["HttpClient", "HttpResponse", "Method", "TlsMismatch", "parse_realm"]
@@ -75,30 +76,8 @@ class HttpClient:
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> HttpClient:
-        connector = aiohttp.TCPConnector(
-            limit=1,
-            limit_per_host=1,
-            force_close=True,
-            ssl=self._ssl,
-            use_dns_cache=False,
-        )
-        # Per request: connect, then each socket read, then the whole exchange.
-        timeout = aiohttp.ClientTimeout(
-            total=self.deadlines.connect + 2 * self.deadlines.read,
-            sock_connect=self.deadlines.connect,
-            sock_read=self.deadlines.read,
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=timeout,
-            auto_decompress=False,
-            # Identity: no compressed body to inflate past our cap.
-            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
-            cookie_jar=aiohttp.DummyCookieJar(),
-            # 8 KiB status line / headers: a hostile server cannot grow them.
-            max_line_size=8190,
-            max_field_size=8190,
-            response_class=_Response,
+        self._session = bounded_session(
+            self.deadlines, USER_AGENT, ssl_context=self._ssl, response_class=_Response
         )
         return self
 
@@ -201,7 +180,7 @@ class HttpClient:
                     allow_redirects=False,
                 ) as resp:
                     facts = _tls_of(resp) if self.tls else None
-                    body, truncated = await _read_capped(resp, cap, truncate)
+                    body, truncated = await read_capped(resp, cap, truncate)
                     return HttpResponse(
                         status=resp.status,
                         headers=resp.headers,
@@ -271,21 +250,3 @@ class _Response(aiohttp.ClientResponse):
 
 def _tls_of(resp: aiohttp.ClientResponse) -> TlsFacts | None:
     return resp.tls if isinstance(resp, _Response) else None
-
-
-async def _read_capped(
-    resp: aiohttp.ClientResponse, cap: int, truncate: bool
-) -> tuple[bytes, bool]:
-    """Read at most ``cap`` bytes; close (not drain) the connection past it."""
-    chunks: list[bytes] = []
-    size = 0
-    while size <= cap:
-        chunk = await resp.content.read(min(65536, cap + 1 - size))
-        if not chunk:
-            return b"".join(chunks), False
-        chunks.append(chunk)
-        size += len(chunk)
-    resp.close()
-    if truncate:
-        return b"".join(chunks)[:cap], True
-    raise ProbeError(ErrorReason.TOO_LARGE, f"HTTP body over {cap} bytes")

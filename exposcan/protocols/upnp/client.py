@@ -65,21 +65,9 @@ class IgdClient:
         self.bad_entries = 0  # mapping entries we could not read
 
     async def __aenter__(self) -> IgdClient:
-        import aiohttp
+        from exposcan.net.web import bounded_session
 
-        self._session = aiohttp.ClientSession(
-            # One connection, closed after each answer: the per-host cap stays
-            # exact and no pool outlives the probe.
-            connector=aiohttp.TCPConnector(limit=1, force_close=True),
-            timeout=aiohttp.ClientTimeout(
-                total=self.deadlines.connect + self.deadlines.read * 2,
-                sock_connect=self.deadlines.connect,
-                sock_read=self.deadlines.read,
-            ),
-            # An attacker-sized gzip body must not inflate in memory.
-            auto_decompress=False,
-            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
-        )
+        self._session = bounded_session(self.deadlines, USER_AGENT)
         return self
 
     async def __aexit__(
@@ -107,6 +95,8 @@ class IgdClient:
     ) -> tuple[int, bytes]:
         import aiohttp
 
+        from exposcan.net.web import read_capped
+
         self._check_url(url)
         assert self._session is not None
         try:
@@ -116,21 +106,8 @@ class IgdClient:
                     method, url, data=body, headers=headers, allow_redirects=False
                 ) as resp,
             ):
-                if resp.content_length is not None and resp.content_length > cap:
-                    raise ProbeError(
-                        ErrorReason.TOO_LARGE, f"{resp.content_length} bytes announced, cap {cap}"
-                    )
-                chunks: list[bytes] = []
-                size = 0
-                while True:
-                    chunk = await resp.content.read(65536)
-                    if not chunk:
-                        break
-                    size += len(chunk)
-                    if size > cap:
-                        raise ProbeError(ErrorReason.TOO_LARGE, f"body over {cap} bytes")
-                    chunks.append(chunk)
-                return resp.status, b"".join(chunks)
+                body, _ = await read_capped(resp, cap)
+                return resp.status, body
         except ProbeError:
             raise
         except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:

@@ -1,0 +1,77 @@
+"""The one bounded aiohttp client of exposcan (the HTTP probe's and the UPnP
+probe's): one connection, closed after each answer, so the per-host cap is
+exact and no pool outlives a probe; connect / socket-read / total deadlines;
+no body inflated (``Accept-Encoding: identity``, no auto-decompress); status
+line and headers capped; cookies dropped; and a capped read of every body.
+
+aiohttp is imported by whoever imports this module: the UPnP probe does so
+only when it makes a request (issue 14: start-up).
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+import aiohttp
+
+from exposcan.limits import Deadlines
+from exposcan.models import ErrorReason
+from exposcan.net.netio import ProbeError
+
+#: Status line and each header: a hostile server cannot grow them past this.
+MAX_LINE = 8190
+
+
+def bounded_session(
+    deadlines: Deadlines,
+    user_agent: str,
+    *,
+    ssl_context: ssl.SSLContext | bool = False,
+    **options: Any,
+) -> aiohttp.ClientSession:
+    """A session for one host: the bounds above; ``options`` go to aiohttp
+    (``response_class`` for one that keeps its connection's TLS facts)."""
+    connector = aiohttp.TCPConnector(
+        limit=1, limit_per_host=1, force_close=True, ssl=ssl_context, use_dns_cache=False
+    )
+    # Per request: connect, then each socket read, then the whole exchange.
+    timeout = aiohttp.ClientTimeout(
+        total=deadlines.connect + 2 * deadlines.read,
+        sock_connect=deadlines.connect,
+        sock_read=deadlines.read,
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=timeout,
+        auto_decompress=False,
+        headers={"User-Agent": user_agent, "Accept-Encoding": "identity"},
+        cookie_jar=aiohttp.DummyCookieJar(),
+        max_line_size=MAX_LINE,
+        max_field_size=MAX_LINE,
+        **options,
+    )
+
+
+async def read_capped(
+    resp: aiohttp.ClientResponse, cap: int, truncate: bool = False
+) -> tuple[bytes, bool]:
+    """At most ``cap`` bytes of the body, and whether it was cut.  Past the
+    cap the connection is closed (not drained): with ``truncate`` the first
+    ``cap`` bytes are kept, else it is a ``too-large`` ProbeError.  An
+    announced Content-Length over the cap fails before a byte is read."""
+    if not truncate and resp.content_length is not None and resp.content_length > cap:
+        resp.close()
+        raise ProbeError(ErrorReason.TOO_LARGE, f"{resp.content_length} bytes announced, cap {cap}")
+    chunks: list[bytes] = []
+    size = 0
+    while size <= cap:
+        chunk = await resp.content.read(min(65536, cap + 1 - size))
+        if not chunk:
+            return b"".join(chunks), False
+        chunks.append(chunk)
+        size += len(chunk)
+    resp.close()
+    if truncate:
+        return b"".join(chunks)[:cap], True
+    raise ProbeError(ErrorReason.TOO_LARGE, f"HTTP body over {cap} bytes")

@@ -140,6 +140,7 @@ class OutsideCheck:
         self._deadline = deadline
         self._task: asyncio.Task[ReflectorAnswer] | None = None
         self.ipv6_named: list[str] = []
+        self._twins: dict[str, str] = {}
 
     # -- during the LAN scan ---------------------------------------------------
 
@@ -216,6 +217,7 @@ class OutsideCheck:
                 tried = len(loop_ports)
                 looped = _loopback_services(host)
         lan = _lan_sides(report, public, _imaging_facts(scanner))
+        self._twins = _twins(report)
         box = _box_addresses(report)
         paths = [self._path(s, SeenFrom.INTERNET, lan, mappings) for s in seen_outside]
         for s in looped:
@@ -276,7 +278,11 @@ class OutsideCheck:
         svc = seen.service
         imaging = (seen.imaging, seen.proof) if seen.imaging else None
         outside = _side(_door(seen.address, svc.port), svc, imaging)
-        found = join(outside, lan)
+        # An IPv6 door is a LAN device's own address (no NAT): the join is
+        # made among that device's services only.
+        device = self._twins.get(seen.address, seen.address)
+        own = [x for x in lan if _host_of(x.where) == device] if ":" in seen.address else []
+        found = join(outside, own or lan)
         where, keys = found.lan, list(found.keys)
         # Joined: name the software as the LAN scan knows it (a PACS's web
         # API names what its DICOM port, built on dcmtk, cannot).
@@ -368,11 +374,26 @@ def _box_addresses(report: Report) -> set[str]:
     }
 
 
+def _twins(report: Report) -> dict[str, str]:
+    """IPv6 address -> the IPv4 address of the same device (its Host.ipv6
+    list, or the same MAC address)."""
+    twins = {a: h.address for h in report.hosts if ":" not in h.address for a in h.ipv6}
+    by_mac = {h.mac: h.address for h in report.hosts if h.mac and ":" not in h.address}
+    for h in report.hosts:
+        if ":" in h.address and h.mac in by_mac:
+            twins.setdefault(h.address, by_mac[h.mac])
+    return twins
+
+
+def _host_of(where: str) -> str:
+    return where.rpartition(":")[0].strip("[]")
+
+
 def _lan_sides(report: Report, public: PublicAddress, imaging: _Imaging) -> list[Side]:
-    skip = {public.address, public.reflector_source, public.upnp_external_ip}
+    skip: set[str | None] = {public.address, public.reflector_source, public.upnp_external_ip}
     # A device seen at its IPv4 and its IPv6 addresses is one device: joined
     # at its IPv4 address (the one a forward leads to), not counted twice.
-    skip |= {a for h in report.hosts if ":" not in h.address for a in h.ipv6}
+    skip |= set(_twins(report))
     return [
         _side(_door(h.address, s.port), s, imaging.get((h.address, s.port)))
         for h in report.hosts

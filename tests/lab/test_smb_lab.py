@@ -270,3 +270,13 @@ def test_a_hidden_share_is_found_by_its_usual_name(lab: Lab, tmp_path: Path) -> 
     assert sorted(p.name for p in hidden.iterdir()) == [
         f"IM{n:06d}" for n in range(1, t.FILES_HIDDEN_IMAGES + 1)
     ]
+
+
+def test_the_servers_name_is_learned_for_the_dicom_probe(nas_scan: Scan) -> None:
+    # Given Samba's NTLM challenge, which names its computer (netbios name)
+    conf = (Path(__file__).resolve().parents[2] / "docker" / "nas" / "smb.conf").read_text()
+    netbios = re.search(r"netbios name = (\S+)", conf)
+    assert netbios
+    # Then the service records it: an AE title candidate (Horos uses its
+    # host's name), not patient data
+    assert nas_scan.service(445)["details"]["smb_server_name"] == netbios.group(1)

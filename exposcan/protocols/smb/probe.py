@@ -235,6 +235,11 @@ class SmbProbe(ServiceProbe):
 
         if found.samba:
             service.product = "Samba"
+        if found.server_name:
+            service.details["smb_server_name"] = found.server_name
+            # Horos/OsiriX's AE title is the computer's name (DOMAIN.md):
+            # a candidate the DICOM probe of this host tries.
+            ctx.host.add_hint("dicom.ae_title", found.server_name.upper()[:16])
         service.details["smb_anonymous"] = found.logins.get("anonymous", False)
         service.details["smb_guest"] = found.logins.get("guest", False)
         service.details["smb_shares_listed"] = found.shares_listed

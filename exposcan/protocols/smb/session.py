@@ -118,6 +118,10 @@ class Exploration:
     #: A login that failed after the server answered it (malformed answer),
     #: as opposed to one that got no answer at all.
     answered_badly: bool = False
+    #: The server's NetBIOS computer name from its NTLM challenge
+    #: ([MS-NLMP] §2.2.2.1 MsvAvNbComputerName): Horos's AE title is its
+    #: host's name, so the DICOM probe tries it.
+    server_name: str | None = None
 
 
 def clean_share_name(name: str) -> str:
@@ -199,6 +203,15 @@ class SmbSession:
         if answer is None:
             raise ShareSessionLost("no answer")
         return answer
+
+    def server_name(self) -> str | None:
+        """The NetBIOS computer name the server gave in its NTLM challenge."""
+        try:
+            name = _text(self.smb.session.sspcontext.ServerHostname)
+        except AttributeError:
+            return None
+        name = "".join(ch for ch in name if ch.isprintable()).strip()
+        return name[:64] or None
 
     def tree_connect(self, share: str) -> int:
         server = self.smb.session.sspcontext.ServerHostname or "*SMBSERVER"
@@ -467,6 +480,8 @@ def explore(
             result.problems.append(problem)
             continue
         result.logins[label] = True
+        if result.server_name is None:
+            result.server_name = session.server_name()
         try:
             result.guest_flag[label] = session.is_guest
             _explore_session(

@@ -80,3 +80,16 @@ def test_no_probe_reads_a_default_catalogue() -> None:
     ]
     # Then none reads the shipped catalogue by itself: the scan's is in ctx.catalogue
     assert [str(p) for p in readers if "default_catalogue" in p.read_text()] == []
+
+
+def test_the_walk_counts_are_declared_share_and_zone_fields() -> None:
+    # Given the counts both file walks report (SMB shares, FTP zones)
+    from exposcan.facts import validate_fact
+    from exposcan.walk import WalkCounts
+
+    counts = WalkCounts(imaging_files=2, health_kinds={"hl7v2": 1}, cut_by=["time"]).evidence()
+    # Then they validate as the fields of both facts, with the same names
+    share = validate_fact("smb.share", {"share": "images", "session": "guest", **counts})
+    zone = validate_fact("ftp.zone", {"anonymous": True, **counts})
+    assert share["imaging_files"] == zone["imaging_files"] == 2
+    assert share["truncated"] is zone["truncated"] is True

@@ -141,20 +141,8 @@ class FtpProbe(ServiceProbe):
             anonymous=True,
             product=service.product,
             tls=tls,
-            imaging_files=walk.imaging_files,
-            imaging_folders=walk.imaging_folders,
-            imaging_by_name=walk.by_name,
-            imaging_by_magic=walk.by_magic,
-            dicomdir=walk.dicomdir,
-            health_data_files=walk.health_files,
-            health_data_kinds=sorted(walk.health_kinds),
-            files_seen=walk.files_seen,
-            folders_seen=walk.folders_seen,
             folders_listed=walk.folders_listed,
-            sampled=walk.sampled,
-            unreadable=walk.unreadable,
-            truncated=walk.truncated,
-            cut_by=list(walk.cut_by),
+            **walk.evidence(),
         )
         cut = " (walk cut short)" if walk.truncated else ""
         if walk.imaging_files:

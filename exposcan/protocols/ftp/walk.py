@@ -19,6 +19,7 @@ from exposcan.models import ErrorReason
 from exposcan.net.netio import ProbeError
 from exposcan.protocols.ftp.client import FtpClient
 from exposcan.protocols.ftp.listing import Entry, parse_list, parse_mlsd
+from exposcan.walk import WalkCounts
 
 
 @dataclass(frozen=True)
@@ -32,32 +33,12 @@ class WalkLimits:
 
 
 @dataclass
-class WalkResult:
-    folders_seen: int = 0
+class WalkResult(WalkCounts):
     folders_listed: int = 0
-    files_seen: int = 0
-    imaging_files: int = 0
-    imaging_folders: int = 0
-    dicomdir: int = 0
-    by_name: int = 0
-    by_magic: int = 0
-    sampled: int = 0
-    unreadable: int = 0
     odd_lines: int = 0
-    health_files: int = 0
-    health_kinds: dict[str, int] = field(default_factory=dict)
-    cut_by: list[str] = field(default_factory=list)
     #: Errors met on the way (reason, detail without any name): the probe
     #: records each as an error record.
     errors: list[tuple[ErrorReason, str]] = field(default_factory=list)
-
-    @property
-    def truncated(self) -> bool:
-        return bool(self.cut_by)
-
-    def cut(self, reason: str) -> None:
-        if reason not in self.cut_by:
-            self.cut_by.append(reason)
 
 
 def _join(parent: str, name: str) -> str:

@@ -23,11 +23,12 @@ from __future__ import annotations
 import heapq
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from exposcan.healthdata import HealthSignatures
 from exposcan.imaging import ImagingSignatures, has_no_extension
+from exposcan.walk import WalkCounts
 
 
 @dataclass(frozen=True)
@@ -64,37 +65,12 @@ class WalkLimits:
 
 
 @dataclass
-class WalkResult:
-    folders_seen: int = 0
-    files_seen: int = 0
-    imaging_files: int = 0
-    imaging_folders: int = 0
-    dicomdir: int = 0
-    by_name: int = 0
-    by_magic: int = 0
-    sampled: int = 0
-    unreadable: int = 0
-    #: Health data that is not an image (exposcan/healthdata.py): files, and
-    #: files per signature id.
-    health_files: int = 0
-    health_kinds: dict[str, int] = field(default_factory=dict)
-    #: Reads of files with an extension, for health data only: a budget of
-    #: their own, so that text files never starve the DICM test.
-    health_sampled: int = 0
-    cut_by: list[str] = field(default_factory=list)
+class WalkResult(WalkCounts):
     #: Where the walk stopped: the deepest level listed, the folders left
     #: unlisted, and whether imaging-export folders were among them.
     depth_reached: int = 0
     folders_left: int = 0
     imaging_named_folders_left: int = 0
-
-    @property
-    def truncated(self) -> bool:
-        return bool(self.cut_by)
-
-    def cut(self, reason: str) -> None:
-        if reason not in self.cut_by:
-            self.cut_by.append(reason)
 
 
 def join(parent: str, name: str) -> str:

@@ -1,0 +1,57 @@
+"""What a walk of a file tree counts, whatever the protocol (the SMB share
+walk, the FTP zone walk): imaging files by name and by magic, health data by
+first bytes, and where and why the walk was cut.  Counts only: never a name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from exposcan.models import EvidenceValue
+
+
+@dataclass
+class WalkCounts:
+    folders_seen: int = 0
+    files_seen: int = 0
+    imaging_files: int = 0
+    imaging_folders: int = 0
+    dicomdir: int = 0
+    by_name: int = 0
+    by_magic: int = 0
+    sampled: int = 0
+    unreadable: int = 0
+    #: Health data that is not an image (exposcan/healthdata.py): files, and
+    #: files per signature id.
+    health_files: int = 0
+    health_kinds: dict[str, int] = field(default_factory=dict)
+    #: Reads of files with an extension, for health data only: a budget of
+    #: their own, so that text files never starve the DICM test.
+    health_sampled: int = 0
+    cut_by: list[str] = field(default_factory=list)
+
+    @property
+    def truncated(self) -> bool:
+        return bool(self.cut_by)
+
+    def cut(self, reason: str) -> None:
+        if reason not in self.cut_by:
+            self.cut_by.append(reason)
+
+    def evidence(self) -> dict[str, EvidenceValue]:
+        """The counts under the fact names the share and zone facts share."""
+        return {
+            "imaging_files": self.imaging_files,
+            "imaging_folders": self.imaging_folders,
+            "imaging_by_name": self.by_name,
+            "imaging_by_magic": self.by_magic,
+            "dicomdir": self.dicomdir,
+            "files_seen": self.files_seen,
+            "folders_seen": self.folders_seen,
+            "sampled": self.sampled,
+            "unreadable": self.unreadable,
+            "health_data_files": self.health_files,
+            "health_data_kinds": sorted(self.health_kinds),
+            "truncated": self.truncated,
+            "cut_by": list(self.cut_by),
+        }

@@ -375,3 +375,22 @@ def test_implausible_counts_refuse_the_proof(stats: dict[str, int]) -> None:
         "series": 3,
         "instances": 40,
     }
+
+
+async def test_dcm4chee_lists_its_ae_titles_as_hints() -> None:
+    # Given dcm4chee-arc's AE list (a JSON array, no credentials on a default install)
+    aets = json.dumps(
+        [
+            {"dicomAETitle": "DCM4CHEE", "dicomDescription": "Hide instances rejected"},
+            {"dicomAETitle": "CABINET_ARC"},
+            {"other": 1},
+            "not an object",
+        ]
+    )
+    pages = {"/dcm4chee-arc/aets": response(200, aets, Content_Type="application/json")}
+    [match] = await match_fingerprints(FakeSession(pages), [by_id("dcm4chee")])  # type: ignore[arg-type]
+    # Then each AE title becomes a DICOM hint, in order
+    assert match.more_hints == [("dicom.ae_title", "DCM4CHEE"), ("dicom.ae_title", "CABINET_ARC")]
+    # and an array without AE titles is no dcm4chee
+    other = {"/dcm4chee-arc/aets": response(200, "[1, 2]", Content_Type="application/json")}
+    assert await match_fingerprints(FakeSession(other), [by_id("dcm4chee")]) == []  # type: ignore[arg-type]

@@ -48,6 +48,7 @@ from exposcan.protocols.http.fingerprints import (
     ImplausibleCounts,
     count_from,
     detail_value,
+    json_document,
     json_object,
     load_fingerprints,
 )
@@ -63,6 +64,8 @@ from exposcan.state import ServiceState
 
 log = logging.getLogger("exposcan.http")
 
+#: Hints read from an array answer at most (a list of AE titles).
+MAX_LISTED_HINTS = 8
 # A fingerprint that keeps timing out is a tarpit or a dying device: stop
 # after this many timeouts rather than spend the whole deadline on it.
 MAX_TIMEOUTS = 2
@@ -82,6 +85,8 @@ class ProductMatch:
     login: bool = False
     details: dict[str, EvidenceValue] = field(default_factory=dict)
     hints: dict[str, str] = field(default_factory=dict)
+    #: Hints an array answer gave, one per element (dcm4chee's AE list).
+    more_hints: list[tuple[str, str]] = field(default_factory=list)
     #: The sub-path it answered under ("" at the root).
     prefix: str = ""
 
@@ -280,9 +285,9 @@ class HttpProbe(ServiceProbe):
                 data["cves"] = cves
             ctx.fact("http.fingerprint", service.port, "http", **data)
             service.details.update(match.details)
-            for hint, value in match.hints.items():
+            for hint, value in [*match.hints.items(), *match.more_hints]:
                 ctx.host.add_hint(hint, value)
-            if any(h.startswith("dicom.") for h in match.hints):
+            if any(h.startswith("dicom.") for h in match.hints) or match.more_hints:
                 # The web API that disclosed the DICOM node's AE also names its
                 # software, which DICOM itself cannot: Orthanc is built on
                 # dcmtk and sends dcmtk's implementation UID (PS3.7 D.3.3.2).
@@ -547,6 +552,17 @@ async def match_fingerprints(
                     value = detail_value(doc.get(src))
                     if value is not None:
                         found.hints[hint] = str(value)
+            elif req.hints:
+                # An array of objects (dcm4chee's /dcm4chee-arc/aets lists its
+                # AEs): a hint from each of the first few.
+                listed = json_document(resp)
+                for item in listed[:MAX_LISTED_HINTS] if isinstance(listed, list) else []:
+                    if not isinstance(item, dict):
+                        continue
+                    for hint, src in req.hints.items():
+                        value = detail_value(item.get(src))
+                        if value is not None:
+                            found.more_hints.append((hint, str(value)))
         if found is not None:
             matches.append(found)
     return matches

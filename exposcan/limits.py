@@ -29,9 +29,6 @@ class Deadlines:
     read: float = 5.0
     total: float = 30.0
 
-    def scaled(self, factor: float) -> Deadlines:
-        return Deadlines(self.connect * factor, self.read * factor, self.total * factor)
-
 
 class RateLimiter:
     """A token bucket on new connections per second (0 = unlimited)."""

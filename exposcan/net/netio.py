@@ -94,19 +94,6 @@ class Connection:
         async with asyncio.timeout(timeout if timeout is not None else self.deadlines.read):
             return await self.reader.readexactly(count)
 
-    async def read_until_eof(self, cap: int) -> bytes:
-        """Read to EOF; a body past ``cap`` is a ``too-large`` error, not a memory leak."""
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            chunk = await self.read_some(min(65536, cap + 1 - size))
-            if not chunk:
-                return b"".join(chunks)
-            size += len(chunk)
-            chunks.append(chunk)
-            if size > cap:
-                raise ProbeError(ErrorReason.TOO_LARGE, f"more than {cap} bytes")
-
     def ssl_object(self) -> ssl.SSLObject | None:
         """The TLS session, for :func:`exposcan.net.tls.tls_facts`; None in clear."""
         sslobj = self.writer.get_extra_info("ssl_object")

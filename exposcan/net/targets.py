@@ -200,18 +200,6 @@ async def build_targets(
     return TargetSet(addresses, labels, excluded)
 
 
-def in_any(address: IPv4Address, networks: Iterable[IPv4Network]) -> bool:
-    return any(address in net for net in networks)
-
-
 def url_host(address: str) -> str:
     """The host part of a URL (RFC 3986 §3.2.2): an IPv6 literal in brackets."""
     return f"[{address}]" if ":" in address and not address.startswith("[") else address
-
-
-def is_ipv4(text: str) -> bool:
-    try:
-        ipaddress.IPv4Address(text)
-    except ValueError:
-        return False
-    return True

@@ -74,6 +74,7 @@ CORE_DECLARATIONS = (
     "exposcan.imaging",
     "exposcan.healthdata",
     "exposcan.report.guides",
+    "exposcan.report.labels",
 )
 
 

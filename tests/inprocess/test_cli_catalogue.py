@@ -35,6 +35,7 @@ MISSPELT: dict[str, tuple[str, str, str]] = {
         "class_uid_prefix:",
         "class_uid_prefx:",
     ),
+    "evidence-labels": ("evidence-labels.yaml", "labels:", "label:"),
     "health-data-files": (
         "health-data-files.yaml",
         "candidate_extensions:",

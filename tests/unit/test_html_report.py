@@ -29,7 +29,8 @@ from exposcan.models import (
 from exposcan.report import write_report
 from exposcan.report.guides import guides_for, load_guides
 from exposcan.report.html import render_html
-from exposcan.report.i18n import EVIDENCE_LABELS, TEXTS, Texts, default_lang
+from exposcan.report.i18n import TEXTS, Texts, default_lang
+from exposcan.report.labels import evidence_labels
 from tests.html_checks import assert_self_contained, parse
 from tests.unit.test_verdict import finding
 
@@ -189,10 +190,12 @@ def test_the_report_words_exist_in_every_language() -> None:
     assert all(k == keys["en"] for k in keys.values())
     for lang in LANGUAGES:
         assert all(v.strip() for v in TEXTS[lang].values())
-    # And every evidence key a rule names has a label in every language
+    # And every evidence key a rule names has a label in every language (the
+    # catalogue's evidence-labels)
     named = {k for r in default_catalogue().rules.values() for k in r.evidence}
+    labels = evidence_labels(default_catalogue())
     for lang in LANGUAGES:
-        assert named - set(EVIDENCE_LABELS[lang]) == set(), lang
+        assert named - set(labels[lang]) == set(), lang
 
 
 def test_a_french_report_is_in_french() -> None:

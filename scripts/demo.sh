@@ -23,11 +23,19 @@ scan() {  # host, then exposcan arguments; exit 1 (findings) is the expected res
   "$BIN/python" -m exposcan_lab exec --name "$LAB" "$host" -- "$BIN/exposcan" scan "$@"
   local rc=$?
   set -e
-  if [ "$rc" -ge 2 ]; then
-    echo "demo: the scan from $host failed (exit $rc)" >&2
-    exit "$rc"
+  # The lab practice is exposed on purpose: anything but exit 1 (a crash is
+  # exit 1 too, hence the check that the report was written) is a failure.
+  local report=""
+  while [ $# -gt 0 ]; do
+    if [ "$1" = "-o" ] && [[ "$2" == *.json ]]; then report=$2; fi
+    shift
+  done
+  if [ "$rc" -ne 1 ] || [ -z "$report" ] || [ ! -s "$report" ]; then
+    echo "demo: the scan from $host failed (exit $rc, report ${report:-none})" >&2
+    exit 2
   fi
 }
+rm -f "$OUT"/report.json "$OUT"/report.html "$OUT"/report-internet.json "$OUT"/report-internet.html
 
 echo
 echo "== A reflector on the lab internet (exposcan reflector serve, its own CA and token)"

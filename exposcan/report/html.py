@@ -23,7 +23,7 @@ from exposcan.models import Finding, Report, Service, Severity
 from exposcan.net.targets import url_host
 from exposcan.report.guides import Guide, GuideText, guides_for, load_guides
 from exposcan.report.i18n import Texts, check_lang, default_lang
-from exposcan.report.labels import evidence_label
+from exposcan.report.labels import evidence_label, evidence_value
 from exposcan.report.network_map import build_map
 from exposcan.report.outside_text import door_rows, outside_facts
 from exposcan.report.verdict_text import action_text, internet_answer, lan_answer
@@ -114,7 +114,7 @@ def _groups(report: Report, catalogue: Catalogue, texts: Texts, guides: list[Gui
         for f in findings:
             where = f.host if f.port is None else f"{url_host(f.host)}:{f.port}"
             evidence = [
-                (evidence_label(catalogue, k, texts.lang), texts.value(v))
+                (evidence_label(catalogue, k, texts.lang), evidence_value(catalogue, v, texts))
                 for k, v in f.evidence.items()
                 if v is not None and v != []
             ]

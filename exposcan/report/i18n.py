@@ -429,28 +429,6 @@ TEXTS: dict[str, dict[str, str]] = {
     },
 }
 
-#: French for the fixed phrases probes write into evidence values (exposcan's
-#: own words, never a peer's): anything else is shown as it is.
-VALUE_FR: dict[str, str] = {
-    "open to any caller": "ouvert à tout appelant",
-    "open to any caller that knows its AE title": "ouvert à tout appelant qui connaît son AE title",
-    "filtered on the called AE": "filtré sur l'AE appelé",
-    "filtered on the calling AE": "filtré sur l'AE appelant",
-    "refused": "refusé",
-    "learned from another service of this host": "appris d'un autre service de cette machine",
-    "default AE title (catalogue)": "AE title par défaut (catalogue)",
-    "association accepted": "association acceptée",
-    "C-ECHO answered": "C-ECHO répondu",
-    "C-FIND answered": "C-FIND répondu",
-    "storage contexts accepted": "contextes de stockage acceptés",
-    "imaging data": "données d'imagerie",
-    "imaging files": "fichiers d'imagerie",
-    "login page": "page de connexion",
-    "anonymous": "anonyme",
-    "guest": "invité",
-    "any": "tout hôte",
-}
-
 
 class Texts:
     """The words of one language."""
@@ -462,18 +440,6 @@ class Texts:
     def __call__(self, key: str, **fields: object) -> str:
         text = self._texts[key]
         return text.format(**fields) if fields else text
-
-    def value(self, value: object) -> str:
-        """An evidence value for a reader: lists joined, booleans in words,
-        exposcan's own fixed phrases translated."""
-        if isinstance(value, bool):
-            return self("yes") if value else self("no")
-        if isinstance(value, list):
-            return ", ".join(self.value(v) for v in value)
-        text = "" if value is None else str(value)
-        if self.lang == "fr":
-            return VALUE_FR.get(text, text)
-        return text
 
     def notes(self, scan: ScanInfo) -> list[str]:
         """The scan's notes in this language, worded from their codes

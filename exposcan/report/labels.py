@@ -7,14 +7,17 @@ from __future__ import annotations
 from pydantic import field_validator
 
 from exposcan.catalogue import LANGUAGES, Catalogue, CatalogueModel, catalogue_kind
+from exposcan.report.i18n import Texts
 
 
 @catalogue_kind("evidence-labels")
 class EvidenceLabels(CatalogueModel):
     #: evidence name -> {language: label}
-    labels: dict[str, dict[str, str]]
+    labels: dict[str, dict[str, str]] = {}
+    #: a fixed value a probe writes -> {language: words}
+    values: dict[str, dict[str, str]] = {}
 
-    @field_validator("labels")
+    @field_validator("labels", "values")
     @classmethod
     def _every_language(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
         for name, words in value.items():
@@ -38,3 +41,24 @@ def evidence_labels(catalogue: Catalogue) -> dict[str, dict[str, str]]:
 def evidence_label(catalogue: Catalogue, name: str, lang: str) -> str:
     """The label of ``name`` in ``lang``; an unknown name as it is."""
     return catalogue.derived(evidence_labels)[lang].get(name, name.replace("_", " "))
+
+
+def value_words(catalogue: Catalogue) -> dict[str, dict[str, str]]:
+    """{language: {value: words}} of the catalogue's fixed evidence values."""
+    out: dict[str, dict[str, str]] = {lang: {} for lang in LANGUAGES}
+    for doc in catalogue.documents(EvidenceLabels):
+        for value, words in doc.values.items():
+            for lang in LANGUAGES:
+                out[lang][value] = words[lang]
+    return out
+
+
+def evidence_value(catalogue: Catalogue, value: object, texts: Texts) -> str:
+    """An evidence value for a reader: lists joined, booleans in words, the
+    catalogue's fixed values in the report's language, anything else as it is."""
+    if isinstance(value, bool):
+        return texts("yes") if value else texts("no")
+    if isinstance(value, list):
+        return ", ".join(evidence_value(catalogue, v, texts) for v in value)
+    text = "" if value is None else str(value)
+    return catalogue.derived(value_words)[texts.lang].get(text, text)

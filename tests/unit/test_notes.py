@@ -113,3 +113,17 @@ def test_no_note_is_written_as_english_text() -> None:
     ]
     # Then each names a declared note (a code), never a sentence
     assert sentences == []
+
+
+def test_evidence_words_come_from_the_catalogue() -> None:
+    # Given the catalogue's labels and fixed values
+    from exposcan.catalogue import Catalogue, catalogue_dir
+    from exposcan.report.labels import evidence_label, evidence_value
+
+    catalogue = Catalogue.load(catalogue_dir())
+    fr = Texts("fr")
+    # Then a label and a fixed value are French, a peer's value stays as it is
+    assert evidence_label(catalogue, "called_ae", "fr") == "AE title appelé"
+    assert evidence_value(catalogue, "open to any caller", fr) == "ouvert à tout appelant"
+    assert evidence_value(catalogue, ["guest", "Orthanc"], fr) == "invité, Orthanc"
+    assert evidence_value(catalogue, True, fr) == "oui"

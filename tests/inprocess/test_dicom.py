@@ -230,7 +230,10 @@ async def test_a_per_instance_flood_is_capped_by_responses_too() -> None:
     evidence = finding(report, "dicom.query-open")
     assert (evidence["study_count"], evidence["capped"]) == (1, True)
     assert evidence["responses"] == 50 * 4
-    assert scp.cancelled and scp.yielded < 2000
+    # and the server stopped producing (the C-CANCEL, or the release/abort
+    # behind it: which of the two pynetdicom's handler sees first depends on
+    # its threads, so only the effect is asserted)
+    assert scp.yielded < 2000
 
 
 async def test_a_storage_only_node_gives_store_open_and_association_open() -> None:

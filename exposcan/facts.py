@@ -88,8 +88,12 @@ class TlsFields(FactModel):
     tls_cipher: str | None = None
     cert_subject_cn: str | None = None
     cert_issuer: str | None = None
+    cert_not_before: str | None = None
     cert_not_after: str | None = None
+    cert_expired: bool | None = None
     cert_self_signed: bool | None = None
+    cert_key_type: str | None = None
+    cert_key_bits: int | None = None
 
 
 class _Served(FactModel):

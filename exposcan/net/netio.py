@@ -115,14 +115,17 @@ async def open_connection(
     deadlines: Deadlines,
     tls: bool = False,
     limit: int = 65536,
+    tls_context: ssl.SSLContext | None = None,
 ) -> AsyncIterator[Connection]:
-    """Connect within ``deadlines.connect`` (TLS handshake included)."""
+    """Connect within ``deadlines.connect`` (TLS handshake included);
+    ``tls_context`` replaces the default insecure one (e.g. to watch the
+    handshake: :class:`exposcan.net.tls.HandshakeWatch`)."""
     try:
         async with asyncio.timeout(deadlines.connect + (deadlines.read if tls else 0)):
             reader, writer = await asyncio.open_connection(
                 host,
                 port,
-                ssl=insecure_tls_context() if tls else None,
+                ssl=(tls_context or insecure_tls_context()) if tls else None,
                 server_hostname="" if tls else None,
                 limit=limit,
             )

@@ -19,6 +19,7 @@ from pathlib import Path
 import jinja2
 
 from exposcan.catalogue import Catalogue, default_catalogue
+from exposcan.facts import TlsFields
 from exposcan.models import Finding, Report, Service, Severity
 from exposcan.net.targets import url_host
 from exposcan.report.guides import Guide, GuideText, guides_for, load_guides
@@ -125,6 +126,20 @@ def _groups(report: Report, catalogue: Catalogue, texts: Texts, guides: list[Gui
     return groups
 
 
+#: The TLS facts a service's details may hold (exposcan.net.tls.TlsFacts),
+#: shown under its TLS cell, and a node's demand for a client certificate.
+TLS_DETAILS = (*TlsFields.model_fields, "client_certificate_required")
+
+
+def tls_rows(service: Service, catalogue: Catalogue, texts: Texts) -> list[tuple[str, str]]:
+    """(label, value) of each TLS fact of a service, in the report's language."""
+    return [
+        (evidence_label(catalogue, name, texts.lang), texts.value(service.details[name]))
+        for name in TLS_DETAILS
+        if service.details.get(name) is not None
+    ]
+
+
 def _when(moment: datetime) -> str:
     return (
         moment.strftime("%Y-%m-%d %H:%M UTC")
@@ -173,4 +188,5 @@ def render_html(report: Report, lang: str | None = None, catalogue: Catalogue | 
         doors=door_rows(report.outside, texts) if report.outside else [],
         product_steps=product_steps,
         notes=texts.notes(scan),
+        tls_rows=lambda service: tls_rows(service, catalogue, texts),
     )

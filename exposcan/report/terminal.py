@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from exposcan.catalogue import Catalogue, default_catalogue
-from exposcan.models import Finding, Report, Severity
+from exposcan.models import Finding, Report, Service, Severity
 from exposcan.net.targets import url_host
 from exposcan.report.i18n import Texts
 from exposcan.report.outside_text import door_rows, outside_facts
@@ -80,6 +80,17 @@ _TONE_STYLE = {"bad": "bold white on red", "good": "bold green", "unknown": "bol
 def _rule_name(rule: str, fallback: str, lang: str, catalogue: Catalogue) -> str:
     found = catalogue.rules.get(rule)
     return found.info.text(lang).name if found else fallback
+
+
+def tls_cell(svc: Service) -> str:
+    """The services table's TLS cell: the version and the certificate's key
+    when the handshake was read (the rest is in the JSON and the HTML)."""
+    if not svc.tls:
+        return ""
+    d = svc.details
+    key = " ".join(str(d[k]) for k in ("cert_key_type", "cert_key_bits") if d.get(k) is not None)
+    parts = [str(d["tls_version"]) if d.get("tls_version") else "yes", key]
+    return " ".join(p for p in parts if p)
 
 
 def render_verdict(report: Report, lang: str = "en", catalogue: Catalogue | None = None) -> Group:
@@ -211,7 +222,7 @@ def render_summary(
                 svc.protocol,
                 svc.product or "",
                 svc.version or "",
-                "yes" if svc.tls else "",
+                tls_cell(svc),
             )
     if services.row_count:
         parts.append(services)

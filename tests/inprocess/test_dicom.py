@@ -34,6 +34,8 @@ from exposcan.limits import Deadlines
 from exposcan.models import ErrorReason, Report, Vantage
 from exposcan.probe import ProbeContext, ServiceProbe
 from exposcan.protocols.dicom.probe import AE_DEFAULT, AE_FROM_HINT, DicomProbe
+from exposcan.report.html import render_html
+from exposcan.report.terminal import tls_cell
 from exposcan.state import ServiceState
 from exposcan_lab.topology import CANARY_PATIENTS, CANARY_STRINGS, CANARY_UID_ROOT
 from tests.helpers import scan_local
@@ -399,6 +401,18 @@ async def test_dicom_over_tls_is_found_on_a_dicom_port_and_described(tmp_path: P
     [service] = report.hosts[0].services
     assert service.tls is True and service.protocol == "dicom"
     assert not report.errors
+    # and the service's details (JSON), the terminal's table and the HTML in
+    # both languages show the handshake and the certificate
+    details = report.model_dump(mode="json")["hosts"][0]["services"][0]["details"]
+    assert str(details["tls_version"]).startswith("TLSv1.")
+    assert details["tls_cipher"] and details["cert_not_after"]
+    assert details["cert_self_signed"] is True and details["cert_expired"] is False
+    assert (details["cert_key_type"], details["cert_key_bits"]) == ("EC secp256r1", 256)
+    assert tls_cell(service) == f"{details['tls_version']} EC secp256r1 256"
+    english, french = render_html(report, "en"), render_html(report, "fr")
+    assert "self-signed certificate: yes" in english and "key size (bits): 256" in english
+    assert "certificat auto-signé: oui" in french
+    assert "client certificate required" not in english
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
@@ -421,7 +435,14 @@ async def test_tls_facts_are_recorded(tmp_path: Path) -> None:
     assert transport.data["tls_cipher"]
     assert transport.data["cert_subject_cn"] == "pacs.lab.invalid"
     assert transport.data["cert_self_signed"] is True
-    assert transport.data["cert_not_after"]
+    assert transport.data["cert_not_after"] and transport.data["cert_not_before"]
+    assert transport.data["cert_expired"] is False
+    assert (transport.data["cert_key_type"], transport.data["cert_key_bits"]) == (
+        "EC secp256r1",
+        256,
+    )
+    # and it asked no client certificate: no such claim, no such finding
+    assert transport.data.get("client_certificate_required") is None
 
 
 # --- negative cases: not DICOM, hostile ---------------------------------------------
@@ -573,12 +594,12 @@ def test_the_probe_module_silences_pynetdicom() -> None:
     assert logging.getLogger("pynetdicom").level == logging.WARNING
 
 
-async def test_a_tls_node_that_hangs_up_after_the_handshake_wants_a_client_certificate(
+async def test_a_tls_node_that_hangs_up_without_asking_a_certificate_is_an_error(
     tmp_path: Path,
 ) -> None:
     # Given a DICOM-over-TLS port whose server completes the TLS 1.3
-    # handshake, then closes without a DICOM answer (dcmtk's
-    # --require-peer-cert default, meeting a client with no certificate)
+    # handshake without asking for a client certificate, then closes
+    # without a DICOM answer (a broken service, not an access control)
     context = _self_signed(tmp_path)
     context.minimum_version = ssl.TLSVersion.TLSv1_3
 
@@ -588,13 +609,52 @@ async def test_a_tls_node_that_hangs_up_after_the_handshake_wants_a_client_certi
     server = await asyncio.start_server(hang_up, "127.0.0.1", 0, ssl=context)
     port = server.sockets[0].getsockname()[1]
     try:
-        reports = [await scan_local([port], [guessed_dicom(tls=True), DicomProbe]) for _ in "ab"]
+        reports = [await scan_local([port], [guessed_dicom(tls=True), DicomProbe]) for _ in "abc"]
     finally:
         server.close()
         await server.wait_closed()
-    # Then the error says so, the same on every run, and nothing is claimed
+    # Then it is one error record, the same on every run, and no finding
+    # (above all not "requires a client certificate": it asked for none)
     details = [[(e.reason, e.detail) for e in r.errors] for r in reports]
-    assert details[0] == details[1]
-    [(reason, detail)] = details[0]
-    assert reason is ErrorReason.TLS and "client certificate" in detail
-    assert reports[0].findings == []
+    assert details[0] == details[1] == details[2]
+    assert len(details[0]) == 1
+    assert all(r.findings == [] for r in reports)
+
+
+def _requiring_client_certificate(tmp_path: Path, maximum: ssl.TLSVersion) -> ssl.SSLContext:
+    context = _self_signed(tmp_path)
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.load_verify_locations(tmp_path / "cert.pem")
+    context.maximum_version = maximum
+    return context
+
+
+# TLS 1.3: the server checks the certificate after the client's Finished
+# (alert 116, or a close, or a reset: whichever reaches us first); TLS 1.2:
+# the handshake itself fails (handshake_failure after its CertificateRequest).
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.parametrize("maximum", [ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2])
+async def test_a_node_requiring_a_client_certificate_is_a_good_sign_every_run(
+    tmp_path: Path, maximum: ssl.TLSVersion
+) -> None:
+    # Given a real pynetdicom SCP over TLS that requires a client certificate
+    context = _requiring_client_certificate(tmp_path, maximum)
+    with pynetdicom_scp(studies=2, ssl_context=context) as scp:
+        reports = [
+            await scan_local([scp.port], [guessed_dicom(tls=True), DicomProbe]) for _ in "abc"
+        ]
+        assert scp.finds == 0
+    gc.collect()  # the server's leaked sockets are reported here, not later
+    # Then each of 3 runs gives the same info finding, with the TLS facts it
+    # read, no error record and no other finding
+    evidence = [finding(r, "dicom.tls-client-certificate-required") for r in reports]
+    assert evidence[0] == evidence[1] == evidence[2]
+    assert all(rules(r) == ["dicom.tls-client-certificate-required"] for r in reports)
+    assert all(r.errors == [] for r in reports)
+    [f] = reports[0].findings
+    assert f.severity.value == "info"
+    assert evidence[0]["tls_version"] == maximum.name.replace("_", ".")
+    assert evidence[0]["cert_self_signed"] is True
+    assert (evidence[0]["cert_key_type"], evidence[0]["cert_key_bits"]) == ("EC secp256r1", 256)
+    [service] = reports[0].hosts[0].services
+    assert service.tls is True and service.details["client_certificate_required"] is True

@@ -60,3 +60,6 @@ class DicomTransport(TlsFields):
 
     tls: bool
     classification: str | None = None
+    #: The node asked for a client certificate (CertificateRequest) and
+    #: refused our connection without one: unknown callers are kept out.
+    client_certificate_required: bool | None = None

@@ -53,6 +53,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import ssl
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -60,7 +61,7 @@ from typing import Any, ClassVar
 from exposcan.config import ScanConfig
 from exposcan.models import ErrorReason
 from exposcan.net.netio import ProbeError, classify, open_connection
-from exposcan.net.tls import TlsFacts, tls_facts
+from exposcan.net.tls import HandshakeWatch, TlsFacts, tls_facts
 from exposcan.notes import declare_note
 from exposcan.probe import ProbeContext, ServiceProbe
 from exposcan.protocols.dicom.association import (
@@ -173,6 +174,8 @@ class Node:
     slow: bool = False
     #: What one association under a random called AE got (RANDOM_*).
     random_ae: str | None = None
+    #: Asked for a client certificate, then refused us without one.
+    client_certificate_required: bool = False
 
     def classification(self) -> Classification:
         called_filtered = any(
@@ -217,20 +220,22 @@ def called_ae_candidates(ctx: ProbeContext) -> list[tuple[str, str]]:
     return out[: max(1, ctx.config.max_ae_guesses)]
 
 
-class ClientCertificateLikely(ProbeError):
-    """The TLS handshake completed, then the node hung up without a DICOM
-    answer: what a node that requires a client certificate does (dcmtk's
-    default, --require-peer-cert, under TLS 1.3 where the server checks the
-    client's certificate after the client's handshake is done). A good sign,
-    said as such, the same every run."""
+class ClientCertificateRequired(Exception):
+    """The node sent a CertificateRequest, then refused us, who have no
+    certificate: failed the handshake (TLS 1.2 handshake_failure) or closed,
+    reset or sent an alert after it (TLS 1.3 certificate_required, 116)
+    before any DICOM answer.  dcmtk's --require-peer-cert (its default with
+    +tls) does this.  A good sign, recorded as a fact, never an error, the
+    same whichever way the refusal reached us (PS3.15 Annex B)."""
 
-    def __init__(self, version: str | None) -> None:
-        super().__init__(
-            ErrorReason.TLS,
-            f"TLS handshake completed ({version or 'TLS'}), then the node closed without "
-            "answering the A-ASSOCIATE-RQ: it likely requires a client certificate "
-            "(PS3.15 Annex B; dcmtk's default), which keeps unknown callers out",
-        )
+
+def refused_without_certificate(exc: BaseException) -> bool:
+    """A refusal of the TLS session, not a DICOM answer nor a wait cut."""
+    if isinstance(exc, PduError | TimeoutError):
+        return False
+    if isinstance(exc, SilentPeer | ssl.SSLError | ConnectionError):
+        return True
+    return isinstance(exc, ProbeError) and exc.reason in (ErrorReason.TLS, ErrorReason.RESET)
 
 
 class DicomProbe(ServiceProbe):
@@ -250,6 +255,9 @@ class DicomProbe(ServiceProbe):
         error: ProbeError | None = None
         try:
             await self._explore(ctx, service, node)
+        except ClientCertificateRequired:
+            node.client_certificate_required = True
+            self._record_client_certificate(ctx, service, node)
         except ProbeError as exc:
             error = exc
         except (TimeoutError, OSError) as exc:
@@ -343,8 +351,6 @@ class DicomProbe(ServiceProbe):
             node.tls = True
             try:
                 return await self._attempt(ctx, service, node, called, calling)
-            except ClientCertificateLikely:
-                raise
             except ProbeError:
                 node.tls = False
                 raise exc from None
@@ -416,10 +422,40 @@ class DicomProbe(ServiceProbe):
     async def _attempt(
         self, ctx: ProbeContext, service: ServiceState, node: Node, called: str, calling: str
     ) -> Answer:
+        watch = HandshakeWatch() if node.tls else None
+        try:
+            return await self._attempt_on(ctx, service, node, called, calling, watch)
+        except (ProbeError, OSError) as exc:
+            if (
+                watch is not None
+                and watch.certificate_requested
+                and not node.confirmed
+                and refused_without_certificate(exc)
+            ):
+                if node.tls_facts is None:
+                    node.tls_facts = watch.facts()
+                raise ClientCertificateRequired() from None
+            raise
+
+    async def _attempt_on(
+        self,
+        ctx: ProbeContext,
+        service: ServiceState,
+        node: Node,
+        called: str,
+        calling: str,
+        watch: HandshakeWatch | None,
+    ) -> Answer:
         deadlines = ctx.config.deadlines
         async with (
             ctx.limits.connection(ctx.address),
-            open_connection(ctx.address, service.port, deadlines, tls=node.tls) as conn,
+            open_connection(
+                ctx.address,
+                service.port,
+                deadlines,
+                tls=node.tls,
+                tls_context=watch.context() if watch else None,
+            ) as conn,
         ):
             if node.tls and node.tls_facts is None:
                 node.tls_facts = tls_facts(conn.ssl_object())
@@ -429,12 +465,7 @@ class DicomProbe(ServiceProbe):
             session = Session(
                 conn, response_cap=cap * RESPONSES_PER_STUDY + cap + 16 + RESPONSE_SLACK
             )
-            try:
-                answer = await self._timed_associate(ctx, service, node, session, called, calling)
-            except SilentPeer:
-                if node.tls and node.tls_facts is not None:
-                    raise ClientCertificateLikely(node.tls_facts.version) from None
-                raise
+            answer = await self._timed_associate(ctx, service, node, session, called, calling)
             node.attempts += 1
             if isinstance(answer, Rejected):
                 node.confirmed = True
@@ -524,6 +555,8 @@ class DicomProbe(ServiceProbe):
         service.tls = node.tls
         service.product = product or service.product
         service.version = version or service.version
+        if node.tls_facts:
+            service.details.update(node.tls_facts.details())
         service.details.update(
             {
                 "ae_title": node.called_ae if ladder else None,
@@ -621,3 +654,21 @@ class DicomProbe(ServiceProbe):
             ctx.imaging(
                 service.port, "dicom", "dicom", product=product, version=version, proof=proof
             )
+
+    def _record_client_certificate(
+        self, ctx: ProbeContext, service: ServiceState, node: Node
+    ) -> None:
+        """A TLS port that wants a client certificate: what its handshake
+        showed, and that it keeps unknown callers out (not DICOM-confirmed:
+        it never spoke DICOM to us)."""
+        service.tls = True
+        facts = node.tls_facts.details() if node.tls_facts else {}
+        service.details.update({**facts, "client_certificate_required": True})
+        ctx.fact(
+            "dicom.transport",
+            service.port,
+            "dicom",
+            tls=True,
+            client_certificate_required=True,
+            **facts,
+        )

@@ -134,7 +134,10 @@ TLS_DETAILS = (*TlsFields.model_fields, "client_certificate_required")
 def tls_rows(service: Service, catalogue: Catalogue, texts: Texts) -> list[tuple[str, str]]:
     """(label, value) of each TLS fact of a service, in the report's language."""
     return [
-        (evidence_label(catalogue, name, texts.lang), texts.value(service.details[name]))
+        (
+            evidence_label(catalogue, name, texts.lang),
+            evidence_value(catalogue, service.details[name], texts),
+        )
         for name in TLS_DETAILS
         if service.details.get(name) is not None
     ]

@@ -412,6 +412,12 @@ class Lab:
                 ],
             ),
             (t.MODALITY.name, "storescp", self._argv(t.MODALITY.name, t.MODALITY_ARGV)),
+            (t.MODALITY.name, "storescp-tls", self._argv(t.MODALITY.name, t.MODALITY_TLS_ARGV)),
+            (
+                t.MODALITY.name,
+                "storescp-tls-open",
+                self._argv(t.MODALITY.name, t.MODALITY_TLS_OPEN_ARGV),
+            ),
             (t.VIEWER.name, "storescp", self._argv(t.VIEWER.name, t.VIEWER_ARGV)),
             (t.ARCHIVE.name, "dcmqrscp", self._argv(t.ARCHIVE.name, t.ARCHIVE_ARGV)),
             (t.QRSCP.name, "qrscp", [sys.executable, *self._argv(t.QRSCP.name, t.QRSCP_ARGV)]),

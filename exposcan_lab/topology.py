@@ -81,6 +81,15 @@ REFLECTOR_PORT: Final = 8443
 
 MODALITY_AET: Final = "MODALITY1"
 MODALITY_PORT: Final = 11112
+#: The modality's DICOM over TLS (PS3.15 Annex B), dcmtk storescp +tls with
+#: the lab's self-signed RSA 2048 key (docker/modality/dicom-tls.pem): on
+#: 2762 as dcmtk runs it by default, requiring the caller's certificate
+#: (--require-peer-cert), i.e. closed to unknown callers (issue 13); on 2761
+#: ignoring it (--ignore-peer-cert), i.e. open to anyone who speaks TLS.
+MODALITY_TLS_PORT: Final = 2762
+MODALITY_TLS_OPEN_PORT: Final = 2761
+MODALITY_TLS_PEM: Final = "modality/dicom-tls.pem"
+MODALITY_TLS_KEY_BITS: Final = 2048
 
 # dcmtk servers as practices run them (issue 13): no --disable-host-lookup,
 # so each association waits for the practice's DNS to answer the PTR look-up
@@ -233,9 +242,10 @@ MODALITY: Final = Host(
     "modality",
     IPv4Address("198.18.0.40"),
     "lan",
-    (MODALITY_PORT,),
-    ("modality/resolv.conf",),
-    "dcmtk storescp accepting anyone's images; its DNS answers NXDOMAIN",
+    (MODALITY_PORT, MODALITY_TLS_OPEN_PORT, MODALITY_TLS_PORT),
+    ("modality/resolv.conf", MODALITY_TLS_PEM),
+    "dcmtk storescp accepting anyone's images (clear, and TLS on 2761), TLS with "
+    "a client certificate required on 2762; its DNS answers NXDOMAIN",
 )
 DNS: Final = Host(
     "dns",
@@ -656,6 +666,18 @@ STORESCP_ARGV: Final = (
 #: The modality and the viewer run storescp as installed: the caller's name
 #: is looked up (their resolv.conf says which answer they get).
 MODALITY_ARGV: Final = tuple(a for a in STORESCP_ARGV if a != "--disable-host-lookup")
+
+
+def _storescp_tls(port: int, peer: str) -> tuple[str, ...]:
+    """storescp over TLS as dcmtk documents it: +tls KEY CERT (one PEM holds
+    both), its default BCP 195 profile, the caller's name looked up."""
+    pem = f"{CONFIG_ROOT_TOKEN}/dicom-tls.pem"
+    argv = MODALITY_ARGV[:-1]
+    return (*argv, "+tls", pem, pem, peer, str(port))
+
+
+MODALITY_TLS_ARGV: Final = _storescp_tls(MODALITY_TLS_PORT, "--require-peer-cert")
+MODALITY_TLS_OPEN_ARGV: Final = _storescp_tls(MODALITY_TLS_OPEN_PORT, "--ignore-peer-cert")
 VIEWER_ARGV: Final = (
     "/usr/bin/storescp",
     "--aetitle",

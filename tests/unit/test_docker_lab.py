@@ -356,3 +356,21 @@ def test_vsftpd_zones_are_read_only_and_the_private_one_named_users_only() -> No
     assert f"--dport {low}:{high} -j DNAT --to-destination {t.FTP.ip}\n" in forwards, (
         "the passive ports must follow the FTP forward"
     )
+
+
+def test_the_modality_runs_dicom_over_tls_as_the_native_lab(compose: dict[str, Any]) -> None:
+    # Given the modality's two storescp over TLS (issue 13: TLS facts, and a
+    # node requiring a client certificate)
+    for helper, argv in (
+        ("modality-tls", t.MODALITY_TLS_ARGV),
+        ("modality-tls-open", t.MODALITY_TLS_OPEN_ARGV),
+    ):
+        svc = compose["services"][helper]
+        # Then each runs the native lab's argv in the modality's namespace,
+        # looking callers up as installed, with the key the modality mounts
+        assert svc["command"] == list(argv), helper
+        assert svc["network_mode"] == f"service:{t.MODALITY.name}"
+        assert "--disable-host-lookup" not in svc["command"]
+        assert _mounted_files(svc)[t.MODALITY_TLS_PEM] == "/srv/lab/dicom-tls.pem"
+    assert "--require-peer-cert" in t.MODALITY_TLS_ARGV
+    assert "--ignore-peer-cert" in t.MODALITY_TLS_OPEN_ARGV

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import gc
 import json
 import logging
@@ -11,6 +12,7 @@ import os
 import ssl
 import struct
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from ipaddress import IPv4Address
@@ -18,6 +20,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from pydicom.dataset import Dataset
 from pynetdicom import AE, evt
 from pynetdicom.sop_class import (
@@ -658,3 +664,68 @@ async def test_a_node_requiring_a_client_certificate_is_a_good_sign_every_run(
     assert (evidence[0]["cert_key_type"], evidence[0]["cert_key_bits"]) == ("EC secp256r1", 256)
     [service] = reports[0].hosts[0].services
     assert service.tls is True and service.details["client_certificate_required"] is True
+
+
+def _expired(tmp_path: Path) -> ssl.SSLContext:
+    """A server context whose self-signed certificate expired yesterday."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "old-pacs.lab.invalid")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=800))
+        .not_valid_after(now - datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "old.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        + cert.public_bytes(serialization.Encoding.PEM)
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "old.pem")
+    return context
+
+
+def _tls_1_0(tmp_path: Path) -> ssl.SSLContext:
+    """An old PACS's TLS 1.0 (OpenSSL 3 allows it only at security level 0)."""
+    context = _self_signed(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = ssl.TLSVersion.TLSv1
+        context.maximum_version = ssl.TLSVersion.TLSv1
+    context.set_ciphers("ALL:@SECLEVEL=0")
+    return context
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+async def test_an_expired_certificate_and_an_old_tls_are_low_findings(tmp_path: Path) -> None:
+    # Given one TLS PACS with an expired certificate, one speaking TLS 1.0 only
+    with (
+        pynetdicom_scp(studies=1, ssl_context=_expired(tmp_path)) as expired,
+        pynetdicom_scp(studies=1, ssl_context=_tls_1_0(tmp_path)) as old,
+    ):
+        reports = {
+            "expired": await scan_local([expired.port], [guessed_dicom(tls=True), DicomProbe]),
+            "old": await scan_local([old.port], [guessed_dicom(tls=True), DicomProbe]),
+        }
+    gc.collect()  # the server's leaked sockets are reported here, not later
+    # Then the expired one is dicom.tls-certificate-expired (and not weak)
+    found = rules(reports["expired"])
+    assert "dicom.tls-certificate-expired" in found and "dicom.tls-weak" not in found
+    evidence = finding(reports["expired"], "dicom.tls-certificate-expired")
+    assert evidence["cert_subject_cn"] == "old-pacs.lab.invalid"
+    # and the TLS 1.0 one is dicom.tls-weak (its certificate is valid)
+    found = rules(reports["old"])
+    assert "dicom.tls-weak" in found and "dicom.tls-certificate-expired" not in found
+    assert finding(reports["old"], "dicom.tls-weak")["tls_version"] == "TLSv1"
+    # and both still prove the query over TLS, with no error record
+    for report in reports.values():
+        assert "dicom.query-open" in rules(report) and report.errors == []

@@ -18,7 +18,7 @@ from exposcan.cli import EXIT_CLEAN, EXIT_FINDINGS
 from exposcan_lab import Lab
 from exposcan_lab import topology as t
 from tests.helpers import findings_at, service_at
-from tests.lab.conftest import run_exposcan
+from tests.lab.conftest import FullScan, run_exposcan
 
 pytestmark = pytest.mark.lab
 
@@ -98,3 +98,27 @@ def test_tls_facts_of_an_open_tls_node_reach_the_json_and_the_html(
     assert f"TLS version: {details['tls_version']}" in text
     assert "self-signed certificate: yes" in text and "key size (bits): 2048" in text
     assert not any(lab.storescp_dir.iterdir())
+
+
+def test_the_no_target_scan_reports_both_tls_nodes(full_scan: FullScan) -> None:
+    # Given the session's one no-target scan of the lab from the workstation
+    report = full_scan.report
+    # Then the node requiring a client certificate is the info finding, and
+    # neither TLS port of the modality is an error record
+    required = findings_at(report, t.MODALITY.ip, t.MODALITY_TLS_PORT)
+    assert set(required) == {REQUIRED}, required
+    assert required[REQUIRED]["cert_key_bits"] == t.MODALITY_TLS_KEY_BITS
+    assert not [
+        e
+        for e in report["errors"]
+        if e["host"] == str(t.MODALITY.ip)
+        and e["port"] in (t.MODALITY_TLS_PORT, t.MODALITY_TLS_OPEN_PORT)
+    ]
+    # and the open TLS node's handshake and certificate are in its details
+    details = service_at(report, t.MODALITY.ip, t.MODALITY_TLS_OPEN_PORT)["details"]
+    assert details["cert_self_signed"] is True and details["tls_version"] in ("TLSv1.2", "TLSv1.3")
+    if "html" in full_scan.outputs:
+        # (in the locale's language: the full scan names none)
+        text = unescape(full_scan.outputs["html"].read_text())
+        label = "version de TLS" if 'lang="fr"' in text else "TLS version"
+        assert f"{label}: {details['tls_version']}" in text

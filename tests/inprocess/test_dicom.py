@@ -729,3 +729,19 @@ async def test_an_expired_certificate_and_an_old_tls_are_low_findings(tmp_path: 
     # and both still prove the query over TLS, with no error record
     for report in reports.values():
         assert "dicom.query-open" in rules(report) and report.errors == []
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+async def test_a_client_certificate_node_on_a_clear_dicom_port_is_found_by_the_fallback(
+    tmp_path: Path,
+) -> None:
+    # Given a TLS node requiring a client certificate on a port guessed as
+    # clear-text DICOM (104, 11112: the probe falls back to TLS)
+    context = _requiring_client_certificate(tmp_path, ssl.TLSVersion.TLSv1_3)
+    with pynetdicom_scp(ssl_context=context) as scp:
+        report = await scan_local([scp.port], [guessed_dicom(), DicomProbe])
+    gc.collect()  # the server's leaked sockets are reported here, not later
+    # Then it is the info finding, over TLS, with no clear-text claim or error
+    assert rules(report) == ["dicom.tls-client-certificate-required"]
+    assert report.errors == []
+    assert report.hosts[0].services[0].tls is True

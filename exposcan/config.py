@@ -53,3 +53,12 @@ class ScanConfig:
         if address in self.excluded:
             return False
         return self.scope is None or self.follow_box or address in self.scope
+
+
+def extra_count(extra: dict[str, str], key: str, default: int) -> int:
+    """A non-negative whole number from ``ScanConfig.extra`` (a walk's depth,
+    entries, samples...); the default when it is absent or not a number."""
+    try:
+        return max(0, int(extra.get(key, default)))
+    except ValueError:
+        return default

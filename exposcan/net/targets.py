@@ -70,16 +70,23 @@ def expand_static(spec: str, whole: bool = False) -> list[IPAddress] | None:
             high = IPv4Address(high_s) if "." in high_s else _last_octet(low, high_s)
         except ValueError as exc:
             raise TargetError(f"bad range {spec!r}: {exc}") from None
-        if high < low:
-            raise TargetError(f"reversed range {spec!r}")
-        count = int(high) - int(low) + 1
-        if count > MAX_TARGETS:
-            raise TargetError(f"{spec} holds {count} addresses (limit {MAX_TARGETS})")
+        count = _range_count(spec, low, high, MAX_TARGETS, "limit")
         return [IPv4Address(int(low) + i) for i in range(count)]
     try:
         return [IPv4Address(spec)]
     except ValueError:
         return None
+
+
+def _range_count(spec: str, low: IPAddress, high: IPAddress, limit: int, what: str) -> int:
+    """How many addresses ``low``-``high`` holds, refused when reversed or
+    over ``limit``."""
+    if high < low:  # type: ignore[operator]  # same family: both come from one spec
+        raise TargetError(f"reversed range {spec!r}")
+    count = int(high) - int(low) + 1
+    if count > limit:
+        raise TargetError(f"{spec} holds {count} addresses ({what} {limit})")
+    return count
 
 
 def _expand_ipv6(spec: str, whole: bool) -> list[IPAddress]:
@@ -114,11 +121,7 @@ def _expand_ipv6(spec: str, whole: bool) -> list[IPAddress]:
                 high = IPv6Address((int(low) & ~0xFFFF) | group)
         except ValueError as exc:
             raise TargetError(f"bad range {spec!r}: {exc}") from None
-        if high < low:
-            raise TargetError(f"reversed range {spec!r}")
-        count = int(high) - int(low) + 1
-        if count > MAX_IPV6_BLOCK:
-            raise TargetError(f"{spec} holds {count} addresses (IPv6 limit {MAX_IPV6_BLOCK})")
+        count = _range_count(spec, low, high, MAX_IPV6_BLOCK, "IPv6 limit")
         return [IPv6Address(int(low) + i) for i in range(count)]
     try:
         return [IPv6Address(spec)]

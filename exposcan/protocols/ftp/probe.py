@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from typing import ClassVar
 
+from exposcan.config import extra_count
 from exposcan.healthdata import health_signatures_from
 from exposcan.imaging import signatures_from
 from exposcan.models import ErrorReason
@@ -42,18 +43,12 @@ _NEEDS_TLS = frozenset({530, 534, 550})
 def walk_limits(extra: dict[str, str], deadline: float) -> WalkLimits:
     base = WalkLimits()
 
-    def number(key: str, default: int) -> int:
-        try:
-            return max(0, int(extra.get(key, default)))
-        except ValueError:
-            return default
-
     return WalkLimits(
-        max_depth=number("ftp.max_depth", base.max_depth),
-        max_folders=number("ftp.max_folders", base.max_folders),
-        max_entries=number("ftp.max_entries", base.max_entries),
-        max_samples=number("ftp.max_samples", base.max_samples),
-        listing_cap=number("ftp.listing_cap", base.listing_cap),
+        max_depth=extra_count(extra, "ftp.max_depth", base.max_depth),
+        max_folders=extra_count(extra, "ftp.max_folders", base.max_folders),
+        max_entries=extra_count(extra, "ftp.max_entries", base.max_entries),
+        max_samples=extra_count(extra, "ftp.max_samples", base.max_samples),
+        listing_cap=extra_count(extra, "ftp.listing_cap", base.listing_cap),
         deadline=deadline,
     )
 

@@ -23,6 +23,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, ClassVar
 
+from exposcan.config import extra_count
 from exposcan.healthdata import health_signatures_from
 from exposcan.imaging import signatures_from
 from exposcan.models import ErrorReason
@@ -71,16 +72,10 @@ DEFAULT_WALK = WalkLimits(max_depth=8, max_entries=5000, max_samples=64)
 
 
 def walk_limits(extra: dict[str, str]) -> WalkLimits:
-    def number(key: str, default: int) -> int:
-        try:
-            return max(0, int(extra.get(key, default)))
-        except ValueError:
-            return default
-
     return WalkLimits(
-        max_depth=number("smb.max_depth", DEFAULT_WALK.max_depth),
-        max_entries=number("smb.max_entries", DEFAULT_WALK.max_entries),
-        max_samples=number("smb.max_samples", DEFAULT_WALK.max_samples),
+        max_depth=extra_count(extra, "smb.max_depth", DEFAULT_WALK.max_depth),
+        max_entries=extra_count(extra, "smb.max_entries", DEFAULT_WALK.max_entries),
+        max_samples=extra_count(extra, "smb.max_samples", DEFAULT_WALK.max_samples),
     )
 
 

@@ -37,7 +37,7 @@ import struct
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 
 from exposcan.net.platform import PORTABLE_ENV, fast_paths
@@ -57,6 +57,8 @@ MIN_RTO = 0.1
 RECV_BUFFER = 8 * 1024 * 1024
 RECV_SIZE = 128  # IP header (<= 60) + TCP header (<= 60): all we read
 POLL_INTERVAL = 0.02
+# Probes sent between two reads of the answers' queue.
+DRAIN_EVERY = 64
 
 
 class SynScanUnavailable(OSError):
@@ -107,25 +109,27 @@ class SynTemplate:
             + WINDOW
             + _words(MSS_OPTION)
         )
-        self._dst_sums: dict[bytes, int] = {}
+
+    def packer(self, dst: bytes) -> Callable[[int, int], bytes]:
+        """``pack(dport, seq)``: the SYNs to one destination.  Only the port
+        and the sequence number change from one to the next, so their sum is
+        added to the rest's, summed once (RFC 1624's incremental update)."""
+        base = self._base + _words(dst)
+        pack = self._PACK.pack
+        sport = self.sport
+        offset = (HEADER_LEN // 4) << 4
+
+        def pack_syn(dport: int, seq: int) -> bytes:
+            total = base + dport + (seq >> 16) + (seq & 0xFFFF)
+            # Two folds suffice: the sum of a dozen 16-bit words is < 2**20.
+            total = (total & 0xFFFF) + (total >> 16)
+            total = (total & 0xFFFF) + (total >> 16)
+            return pack(sport, dport, seq, 0, offset, SYN, WINDOW, ~total & 0xFFFF, 0, MSS_OPTION)
+
+        return pack_syn
 
     def packet(self, dst: bytes, dport: int, seq: int) -> bytes:
-        dsum = self._dst_sums.get(dst)
-        if dsum is None:
-            dsum = self._dst_sums[dst] = _words(dst)
-        total = self._base + dsum + dport + (seq >> 16) + (seq & 0xFFFF)
-        return self._PACK.pack(
-            self.sport,
-            dport,
-            seq,
-            0,
-            (HEADER_LEN // 4) << 4,
-            SYN,
-            WINDOW,
-            checksum_fold(total),
-            0,
-            MSS_OPTION,
-        )
+        return self.packer(dst)(dport, seq)
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,10 @@ def state_of(flags: int) -> PortState | None:
     return None
 
 
+#: Odd, so that the 65,535 ports of a host get 65,535 distinct numbers.
+PORT_STEP = 0x9E3779B1
+
+
 class SequenceKey:
     """Initial sequence numbers that only we can predict: a keyed hash of the
     destination, so an answer's ACK proves it answers our probe."""
@@ -172,7 +180,9 @@ class SequenceKey:
         self._secret = int.from_bytes(secret or os.urandom(8), "big")
         self._bases: dict[bytes, int] = {}
 
-    def seq(self, dst: bytes, dport: int) -> int:
+    def base(self, dst: bytes) -> int:
+        """The number of ``dst``'s port 0: port p's is ``base + p * PORT_STEP``
+        (mod 2**32)."""
         # A keyed mix of the address, once per host; the port is added with
         # an odd multiplier, so each port of a host gets its own number.
         base = self._bases.get(dst)
@@ -180,7 +190,10 @@ class SequenceKey:
             x = (int.from_bytes(dst, "big") * 0x9E3779B97F4A7C15) ^ self._secret
             x = ((x ^ (x >> 29)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
             base = self._bases[dst] = (x ^ (x >> 32)) & 0xFFFFFFFF
-        return (base + dport * 0x9E3779B1) & 0xFFFFFFFF
+        return base
+
+    def seq(self, dst: bytes, dport: int) -> int:
+        return (self.base(dst) + dport * PORT_STEP) & 0xFFFFFFFF
 
 
 class RttEstimator:
@@ -188,9 +201,9 @@ class RttEstimator:
 
     def __init__(self, initial: float) -> None:
         self.initial = initial
-        self._srtt: dict[bytes, tuple[float, float]] = {}
+        self._srtt: dict[Hashable, tuple[float, float]] = {}
 
-    def sample(self, host: bytes, rtt: float) -> None:
+    def sample(self, host: Hashable, rtt: float) -> None:
         old = self._srtt.get(host)
         if old is None:
             self._srtt[host] = (rtt, rtt / 2)
@@ -199,7 +212,7 @@ class RttEstimator:
             var = 0.75 * var + 0.25 * abs(srtt - rtt)
             self._srtt[host] = (0.875 * srtt + 0.125 * rtt, var)
 
-    def timeout(self, host: bytes) -> float:
+    def timeout(self, host: Hashable) -> float:
         est = self._srtt.get(host)
         if est is None:
             return self.initial
@@ -280,12 +293,70 @@ def reserve_port() -> socket.socket:
     return holder
 
 
-@dataclass(slots=True)
-class _Probe:
-    host: str
-    port: int
-    sent: float
-    tries: int
+# --- socket filter -------------------------------------------------------
+# Classic BPF (Linux's SO_ATTACH_FILTER, the language of tcpdump -d): the
+# kernel drops, before they are queued for us, segments that cannot answer a
+# probe: not to our source port, a fragment, or neither SYN-ACK nor RST.
+# Everything else the raw socket would copy to us (every TCP segment this
+# machine receives) no longer costs a recv() and a parse.
+SO_ATTACH_FILTER = 26
+_LD_B_ABS, _LD_H_ABS, _LDX_MSH = 0x30, 0x28, 0xB1
+_LD_H_IND, _LD_B_IND = 0x48, 0x50
+_JEQ, _JSET, _AND, _RET = 0x15, 0x45, 0x54, 0x06
+
+
+def answer_filter(sport: int, ipv6: bool = False) -> list[tuple[int, int, int, int]]:
+    """The filter program (code, jump-if-true, jump-if-false, k) for answers
+    to ``sport``.  A raw IPv4 socket sees the IP header first (its length in
+    the low nibble of byte 0, RFC 791); a raw IPv6 one the TCP segment alone."""
+    tcp: list[tuple[int, int, int, int]]
+    if ipv6:
+        head: list[tuple[int, int, int, int]] = []
+        ld_h, ld_b = _LD_H_ABS, _LD_B_ABS
+    else:
+        head = [
+            (_LD_B_ABS, 0, 0, 9),  # protocol
+            (_JEQ, 0, 10, socket.IPPROTO_TCP),
+            (_LD_H_ABS, 0, 0, 6),  # flags + fragment offset
+            (_JSET, 8, 0, 0x1FFF),  # a later fragment: no TCP header
+            (_LDX_MSH, 0, 0, 0),  # X = IP header length
+        ]
+        ld_h, ld_b = _LD_H_IND, _LD_B_IND
+    tcp = [
+        (ld_h, 0, 0, 2),  # destination port
+        (_JEQ, 0, 5, sport),
+        (ld_b, 0, 0, 13),  # flags; a segment too short to hold them is dropped
+        (_JSET, 2, 0, RST),
+        (_AND, 0, 0, SYN | ACK),
+        (_JEQ, 0, 1, SYN | ACK),
+        (_RET, 0, 0, RECV_SIZE),  # accepted, cut to what we read
+        (_RET, 0, 0, 0),  # dropped
+    ]
+    return head + tcp
+
+
+def attach_filter(sock: socket.socket, program: list[tuple[int, int, int, int]]) -> bool:
+    """Attach ``program`` (struct sock_fprog, linux/filter.h); False where the
+    kernel has no socket filters: the sweep checks every answer anyway."""
+    import ctypes
+
+    code = b"".join(struct.pack("=HBBI", *insn) for insn in program)
+    buffer = ctypes.create_string_buffer(code, len(code))
+    fprog = struct.pack("@HP", len(program), ctypes.addressof(buffer))
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+    except OSError:
+        return False
+    return True
+
+
+# Set in an IPv6 address's key: ::198.19.1.1 is not 198.19.1.1.
+_V6 = 1 << 128
+_Target = tuple[int, Callable[[int, int], bytes], int, Callable[[bytes, tuple[str, int]], int]]
+
+# An IPv4 answer without IP options, in one unpack: version/IHL, source
+# address, source and destination ports, acknowledgment number, flags.
+_ANSWER4 = struct.Struct("!B11xI4xHH4xIxB")
 
 
 def syn_sweep(
@@ -305,6 +376,10 @@ def syn_sweep(
 
     Raises :class:`SynScanUnavailable` before sending anything if raw sockets
     are not allowed.
+
+    This loop runs once per port (65,535 times for one host's full range),
+    so a probe is an int key (address << 16 | port) and a float (when it was
+    last sent) in a dict, not an object; answers are read into one buffer.
     """
     raw = open_raw()
     try:
@@ -313,102 +388,140 @@ def syn_sweep(
         raw6 = None
     holder = reserve_port()
     sport = holder.getsockname()[1]
+    attach_filter(raw, answer_filter(sport))
+    if raw6 is not None:
+        attach_filter(raw6, answer_filter(sport, ipv6=True))
     keys = SequenceKey()
     rtt = RttEstimator(timeout)
     templates: dict[bytes, SynTemplate] = {}  # by source address
-    dst_src: dict[str, tuple[bytes, bytes]] = {}  # host -> (dst, src)
-    pending: dict[tuple[bytes, int], _Probe] = {}
+    # host -> (address as an int, its packer, its sequence base, the sendto
+    # of its family); None: no route to it
+    targets: dict[str, _Target | None] = {}
+    names: dict[int, str] = {}  # address -> the host as the jobs name it
+    bases: dict[int, int] = {}  # address -> sequence base (SequenceKey.base)
+    pending: dict[int, float] = {}  # key -> when last sent
+    tries: dict[int, int] = {}  # keys sent more than once (Karn's rule)
     # Send order = deadline order per retry round; stale entries skipped.
-    order: deque[tuple[bytes, int, float]] = deque()
-    resend: deque[tuple[bytes, int]] = deque()
+    order: deque[tuple[int, float]] = deque()
+    resend: deque[int] = deque()
     exhausted = False
     interval = 1.0 / rate if rate > 0 else 0.0
     next_start = time.monotonic()
     window = max(1, window)
     sendto = raw.sendto
     sendto6 = raw6.sendto if raw6 is not None else None
+    twins: dict[int, int] = {}
+    closed, opened, filtered = PortState.CLOSED, PortState.OPEN, PortState.FILTERED
 
-    twins: dict[tuple[bytes, int], int] = {}
+    def finish(key: int, state: PortState) -> None:
+        result = PortResult(names[key >> 16], key & 0xFFFF, state)
+        on_result(result)
+        if twins:
+            for _ in range(twins.pop(key, 0)):
+                on_result(result)
 
-    def finish(key: tuple[bytes, int], state: PortState) -> None:
-        probe = pending.pop(key)
-        result = PortResult(probe.host, probe.port, state)
-        for _ in range(1 + (twins.pop(key, 0) if twins else 0)):
-            on_result(result)
-
-    def send(dst: bytes, src: bytes, host: str, port: int, now: float) -> bool:
-        """False if the kernel refused the packet for good (no route)."""
-        packet = templates[src].packet(dst, port, keys.seq(dst, port))
+    def target(host: str) -> _Target | None:
         try:
-            if len(dst) == 4:
-                sendto(packet, (host, 0))
-            elif sendto6 is not None:
-                sendto6(packet, (host, 0))
-            else:
-                return False
+            dst, src = pack_address(host), source_address(host)
+        except OSError:  # no route: as connect() would say
+            targets[host] = None
+            return None
+        template = templates.get(src)
+        if template is None:
+            template = templates[src] = SynTemplate(src, sport)
+        addr = int.from_bytes(dst, "big") | (_V6 if len(dst) == 16 else 0)
+        names.setdefault(addr, host)
+        base = bases[addr] = keys.base(dst)
+        send_family = sendto if len(dst) == 4 else sendto6
+        if send_family is None:  # IPv6 off: as connect() would say
+            targets[host] = None
+            return None
+        entry = targets[host] = (addr, template.packer(dst), base, send_family)
+        return entry
+
+    def send(host: str, port: int, entry: _Target) -> bool:
+        """False if the kernel refused the packet for good (no route)."""
+        _addr, pack, base, send_family = entry
+        try:
+            send_family(pack(port, (base + port * PORT_STEP) & 0xFFFFFFFF), (host, 0))
         except OSError as exc:
             # A full queue is not an answer: the retry timer resends.
             return exc.errno in (errno.ENOBUFS, errno.EAGAIN)
         return True
 
-    recv = raw.recv
-    unpack = _TCP_PREFIX.unpack_from
+    buffer = bytearray(RECV_SIZE)
+    recv_into = raw.recv_into
+    unpack4 = _ANSWER4.unpack_from
+    unpack_tcp = _TCP_PREFIX.unpack_from
+
+    def answered(addr: int, port: int, ack: int, flags: int, now: float, sample: bool) -> bool:
+        """Match one answer; True if it was an RTT sample."""
+        key = addr << 16 | port
+        sent = pending.get(key)
+        if sent is None or ack != (bases[addr] + port * PORT_STEP + 1) & 0xFFFFFFFF:
+            return False  # stray, late, or not an answer to our probe
+        if flags & RST:
+            state = closed
+        elif flags & (SYN | ACK) == SYN | ACK:
+            state = opened
+        else:
+            return False
+        del pending[key]
+        finish(key, state)
+        if sample and key not in tries:  # Karn's rule: only unambiguous samples
+            rtt.sample(addr, now - sent)
+            return True
+        return False
 
     def receive() -> None:
-        # parse_answer() inlined: this runs once per port.  The kernel hands
-        # raw sockets reassembled IPv4 datagrams of our protocol only, so
-        # the checks left are length, our port and the ACK number.
+        # The socket filter let through only answers to our port (without
+        # it, the checks below do its work).  One RTT sample per read of
+        # the queue: RFC 6298 asks for one per round trip at least, and
+        # timing every answer would cost more than matching it.
+        now = time.monotonic()
+        sample = True
         while True:
             try:
-                data = recv(RECV_SIZE)
+                size = recv_into(buffer)
             except BlockingIOError:
                 return
-            ihl = (data[0] & 0x0F) * 4
-            if len(data) < ihl + 14:
+            if size < 34:
                 continue
-            port, dport, _seq, ack = unpack(data, ihl)
-            if dport != sport:
+            vihl, addr, port, dport, ack, flags = unpack4(buffer)
+            if vihl != 0x45:  # IP options (or not IPv4): the general parse
+                answer = parse_answer(bytes(buffer[:size]))
+                if answer is None:
+                    continue
+                addr, port, dport = int.from_bytes(answer.src, "big"), answer.sport, answer.dport
+                ack, flags = answer.ack, answer.flags
+            if dport != sport or addr not in bases:
                 continue
-            src = data[12:16]
-            key = (src, port)
-            probe = pending.get(key)
-            if probe is None or ack != (keys.seq(src, port) + 1) & 0xFFFFFFFF:
-                continue
-            state = state_of(data[ihl + 13])
-            if state is None:
-                continue
-            if probe.tries == 1:  # Karn's rule: only unambiguous samples
-                rtt.sample(src, time.monotonic() - probe.sent)
-            finish(key, state)
+            if answered(addr, port, ack, flags, now, sample):
+                sample = False
 
     def receive6() -> None:
         # A raw IPv6 socket gives the TCP segment alone; the source address
         # comes from recvfrom (RFC 3542 §3).
         assert raw6 is not None
+        now = time.monotonic()
+        sample = True
         while True:
             try:
-                data, peer = raw6.recvfrom(RECV_SIZE)
+                size, peer = raw6.recvfrom_into(buffer)
             except BlockingIOError:
                 return
-            if len(data) < 14:
+            if size < 14:
                 continue
-            port, dport, _seq, ack = unpack(data, 0)
+            port, dport, _seq, ack = unpack_tcp(buffer, 0)
             if dport != sport:
                 continue
             try:
                 src = socket.inet_pton(socket.AF_INET6, str(peer[0]).split("%", 1)[0])
             except OSError:
                 continue
-            key = (src, port)
-            probe = pending.get(key)
-            if probe is None or ack != (keys.seq(src, port) + 1) & 0xFFFFFFFF:
-                continue
-            state = state_of(data[13])
-            if state is None:
-                continue
-            if probe.tries == 1:
-                rtt.sample(src, time.monotonic() - probe.sent)
-            finish(key, state)
+            addr = int.from_bytes(src, "big") | _V6
+            if addr in bases and answered(addr, port, ack, buffer[13], now, sample):
+                sample = False
 
     poller = select.poll()
     poller.register(raw, select.POLLIN)
@@ -420,22 +533,25 @@ def syn_sweep(
         if raw6 is not None:
             receive6()
 
+    unsent = 0  # probes sent since the queue was last read
     try:
         while not stop.is_set():
             now = time.monotonic()
             # Retries first: they are the oldest work.
             while resend and len(pending) <= window and now >= next_start:
                 key = resend.popleft()
-                probe = pending.get(key)
-                if probe is None:
+                if key not in pending:
                     continue
-                dst, src = dst_src[probe.host]
-                probe.tries += 1
-                probe.sent = now
-                if send(dst, src, probe.host, probe.port, now):
-                    order.append((key[0], key[1], now))
+                host = names[key >> 16]
+                entry = targets[host]
+                assert entry is not None
+                tries[key] = tries.get(key, 1) + 1
+                pending[key] = now
+                if send(host, key & 0xFFFF, entry):
+                    order.append((key, now))
                 else:
-                    finish(key, PortState.FILTERED)
+                    del pending[key]
+                    finish(key, filtered)
                 if interval:
                     next_start = max(next_start, now) + interval
             while not exhausted and len(pending) < window and now >= next_start:
@@ -444,31 +560,28 @@ def syn_sweep(
                 except StopIteration:
                     exhausted = True
                     break
-                pair = dst_src.get(host)
-                if pair is None:
-                    try:
-                        pair = (pack_address(host), source_address(host))
-                    except OSError:  # no route: as connect() would say
-                        on_result(PortResult(host, port, PortState.FILTERED))
-                        continue
-                    dst_src[host] = pair
-                    if pair[1] not in templates:
-                        templates[pair[1]] = SynTemplate(pair[1], sport)
-                dst, src = pair
-                key = (dst, port)
+                entry = targets[host] if host in targets else target(host)
+                if entry is None:
+                    on_result(PortResult(host, port, filtered))
+                    continue
+                key = entry[0] << 16 | port
                 if key in pending:  # the same job twice: one probe answers both
                     twins[key] = twins.get(key, 0) + 1
                     continue
-                pending[key] = _Probe(host, port, now, 1)
-                if send(dst, src, host, port, now):
-                    order.append((dst, port, now))
+                pending[key] = now
+                if send(host, port, entry):
+                    order.append((key, now))
                 else:
-                    finish(key, PortState.FILTERED)
+                    del pending[key]
+                    finish(key, filtered)
                 if interval:
                     next_start = max(next_start, now) + interval
-                # Read answers as we go: the receive buffer must not overflow
-                # while a large window is being sent.
-                if len(pending) % 256 == 0:
+                # Read answers as we go: each SYN's answer is queued within
+                # microseconds on a LAN, and a short queue is read faster
+                # than a long one (and never overflows RECV_BUFFER).
+                unsent += 1
+                if unsent >= DRAIN_EVERY:
+                    unsent = 0
                     receive_all()
             if exhausted and not pending:
                 return
@@ -479,15 +592,14 @@ def syn_sweep(
                 receive_all()
             now = time.monotonic()
             while order:
-                dst, port, sent = order[0]
-                key = (dst, port)
-                probe = pending.get(key)
-                if probe is None or probe.sent != sent:
+                key, sent = order[0]
+                if pending.get(key) != sent:
                     order.popleft()  # answered, or sent again since
-                elif sent + rtt.timeout(dst) <= now:
+                elif sent + rtt.timeout(key >> 16) <= now:
                     order.popleft()
-                    if probe.tries > retries:
-                        finish(key, PortState.FILTERED)
+                    if tries.get(key, 1) > retries:
+                        del pending[key]
+                        finish(key, filtered)
                     else:
                         resend.append(key)
                 else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -13,7 +14,16 @@ import time
 import pytest
 
 from exposcan.net.portscan import PortResult, PortState, sweep
-from exposcan.net.synscan import syn_sweep
+from exposcan.net.synscan import (
+    ACK,
+    RST,
+    SYN,
+    answer_filter,
+    attach_filter,
+    open_raw,
+    reserve_port,
+    syn_sweep,
+)
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="raw sockets need root")
 
@@ -198,3 +208,59 @@ def test_syn_sweep_over_ipv6_loopback() -> None:
         ports[0]: PortState.OPEN,
         ports[1]: PortState.CLOSED,
     }
+
+
+def _segment(sport: int, dport: int, ident: int, flags: int) -> bytes:
+    # 20 bytes of TCP header; the acknowledgment number names the segment.
+    return struct.pack("!HHIIBBHHH", sport, dport, 1, ident, 5 << 4, flags, 1024, 0, 0)
+
+
+@root_only
+@pytest.mark.parametrize(
+    ("family", "loopback"), [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")]
+)
+def test_the_socket_filter_passes_answers_to_our_port_only(
+    family: socket.AddressFamily, loopback: str
+) -> None:
+    # Given a raw socket filtered for answers to our reserved port
+    holder = reserve_port()
+    ours = holder.getsockname()[1]
+    watched = open_raw(family)
+    sender = open_raw(family)
+    try:
+        assert attach_filter(watched, answer_filter(ours, ipv6=family == socket.AF_INET6))
+        while True:  # what was queued before the filter was attached
+            try:
+                watched.recv(2048)
+            except BlockingIOError:
+                break
+        # When segments of every kind reach this machine from port 7
+        segments = {
+            1: (ours, SYN | ACK),  # open
+            2: (ours, RST | ACK),  # closed
+            3: (ours, RST),  # closed (RFC 9293 §3.10.7.1 without ACK)
+            4: (ours + 1 if ours < 65535 else 1, SYN | ACK),  # another port's
+            5: (ours, ACK),  # no answer to a SYN
+            6: (ours, SYN),  # a SYN: our own probe, seen on loopback
+        }
+        for ident, (dport, flags) in segments.items():
+            sender.sendto(_segment(7, dport, ident, flags), (loopback, 0))
+        passed: set[int] = set()
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            try:
+                data = watched.recv(2048)
+            except BlockingIOError:
+                time.sleep(0.01)
+                continue
+            tcp = data[(data[0] & 0x0F) * 4 :] if family == socket.AF_INET else data
+            sport, dport, _seq, ack = struct.unpack_from("!HHII", tcp)
+            assert dport == ours  # nothing else gets through
+            if sport == 7:
+                passed.add(ack)
+    finally:
+        watched.close()
+        sender.close()
+        holder.close()
+    # Then the SYN-ACK and both RSTs to our port reach us, and nothing else
+    assert passed == {1, 2, 3}

@@ -13,6 +13,7 @@ from exposcan.net.synscan import (
     ACK,
     HEADER_LEN,
     MIN_RTO,
+    PORT_STEP,
     RST,
     SYN,
     RttEstimator,
@@ -163,3 +164,26 @@ def test_an_ipv6_syn_checksums_with_the_ipv6_pseudo_header() -> None:
     pseudo = src + dst + len(header).to_bytes(4, "big") + b"\0\0\0" + bytes([socket.IPPROTO_TCP])
     assert ones_complement_sum(pseudo + header) == 0xFFFF
     assert header == build_syn(src, dst, 40000, 104, 0x12345678)
+
+
+def test_the_per_destination_packer_checksums_every_port_as_the_full_sum() -> None:
+    # Given the packer of one destination (the sum of the constant part once)
+    rng = random.Random(14)
+    pack = SynTemplate(SRC, 51234).packer(DST)
+    key = SequenceKey(b"s" * 8)
+    # Then for every port, with its own sequence number and random ones, the
+    # SYN is byte for byte the one summed in full (RFC 1071) and passes the
+    # receiver's check
+    for port in range(1, 65536):
+        seq = key.seq(DST, port) if port % 2 else rng.getrandbits(32)
+        header = pack(port, seq)
+        assert header == build_syn(SRC, DST, 51234, port, seq)
+    assert ones_complement_sum(pseudo_header(SRC, DST, len(header)) + header) == 0xFFFF
+
+
+def test_a_sequence_number_is_its_host_base_plus_a_step_per_port() -> None:
+    key = SequenceKey(b"q" * 8)
+    base = key.base(DST)
+    for port in (1, 104, 65535):
+        assert key.seq(DST, port) == (base + port * PORT_STEP) & 0xFFFFFFFF
+    assert key.base(SRC) != base

@@ -341,8 +341,22 @@ def build_scenarios(
         ),
         Scenario(
             "4",
-            f"the practice lab with its hostile hosts, every check ({lan})",
+            f"the practice lab with its hostile hosts, every check ({lan}); without and "
+            f"with its slow viewer ({slow})",
             [
+                e("exposcan (every check, no slow server)", lab_ns["ws"], "--exclude", slow, lan),
+                n(
+                    f"nmap -sT --script {NMAP_SCRIPTS} (no slow server)",
+                    lab_ns["ws"],
+                    "-sT",
+                    "-p",
+                    ports,
+                    "--script",
+                    NMAP_SCRIPTS,
+                    "--exclude",
+                    slow,
+                    lan,
+                ),
                 e("exposcan (every check)", lab_ns["ws"], lan),
                 n(
                     f"nmap -sT --script {NMAP_SCRIPTS}",
@@ -356,20 +370,28 @@ def build_scenarios(
                 ),
             ],
             [
+                # Issue 14: 0.25 of nmap on the practice with a hostile host;
+                # and, "when one is slow", the slowest honest server's answer
+                # + 2 s: no scan that confirms the viewer can end before it
+                # answers (15 s), so the ratio is judged without it.
                 Goal(
                     "(4) <= 0.25",
-                    "exposcan (every check)",
-                    f"nmap -sT --script {NMAP_SCRIPTS}",
+                    "exposcan (every check, no slow server)",
+                    f"nmap -sT --script {NMAP_SCRIPTS} (no slow server)",
                     0.25,
                 ),
-                # The lab holds a slow honest server (the viewer, scenario 7):
-                # no scan that confirms it can end before it answers.
                 Goal(
                     f"(4) <= the slowest honest server's answer + 2 s = {slow_wait + 2:g} s",
                     "exposcan (every check)",
                     "",
                     slow_wait + 2.0,
                     kind="within",
+                ),
+                Goal(
+                    "(4) with the slow viewer",
+                    "exposcan (every check)",
+                    f"nmap -sT --script {NMAP_SCRIPTS}",
+                    None,
                 ),
             ],
         ),
@@ -439,7 +461,8 @@ def build_scenarios(
                 ),
             ],
             [
-                # Wall time: the box's follow-up (SSDP's MX wait) included.
+                # Wall time: every probe, the network probes' included (with a
+                # named target the box is out of scope: no SSDP wait).
                 Goal(
                     "(6) < 1 s after the port scan",
                     "exposcan (every probe)",
@@ -455,8 +478,12 @@ def build_scenarios(
                     kind="timeline",
                 ),
             ],
-            # With probes the report also holds the box (its IGD port).
-            compare=("exposcan --no-probes", "nmap -sT --script dicom-ping,http-title"),
+            # The report holds the named PACS only (not the box: out of scope).
+            compare=(
+                "exposcan (every probe)",
+                "exposcan --no-probes",
+                "nmap -sT --script dicom-ping,http-title",
+            ),
         ),
         Scenario(
             "7",

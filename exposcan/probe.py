@@ -86,6 +86,10 @@ class ServiceProbe(abc.ABC):
     protocols: ClassVar[frozenset[str]]
     # Lower phases run first on a host, so later probes can use their hints.
     phase: ClassVar[int] = 50
+    #: What this probe learns decides which later probes want a service (its
+    #: protocol): the next phase waits for it, within a read deadline.  A
+    #: later phase that only uses hints (AE titles) starts sooner (engine).
+    decides_protocols: ClassVar[bool] = False
     safety: ClassVar[Safety] = Safety.SAFE
     #: Steps of a safe probe that are not safe themselves (a login with a
     #: documented default account): run only when ``ctx.step(name)`` allows.

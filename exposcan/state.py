@@ -9,6 +9,7 @@ rules turn facts into findings; probes of one host share facts and *hints*
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +70,13 @@ class HostState:
     #: (the engine starts it after a read deadline so that a straggler does
     #: not hold the host): a later probe that needs their hints awaits them.
     earlier_probes: list[asyncio.Task[None]] = field(default_factory=list)
+    #: What a probe records only once all of this host's probes are done
+    #: (engine ``_probe_host``): a conclusion that an earlier straggler may
+    #: still change (the product a PACS web API names for a DICOM port).
+    finalizers: list[Callable[[], None]] = field(default_factory=list)
+
+    def earlier_probes_running(self) -> bool:
+        return any(not t.done() for t in self.earlier_probes)
 
     async def earlier_probes_done(self) -> None:
         """Wait for the earlier phases' probes (each ends at its own deadline),

@@ -10,6 +10,7 @@ only when it makes a request (issue 14: start-up).
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from typing import Any
 
@@ -23,15 +24,38 @@ from exposcan.net.netio import ProbeError
 MAX_LINE = 8190
 
 
+class HeadBoundedResponse(aiohttp.ClientResponse):
+    """A response whose status line and headers must all arrive within one
+    read deadline: aiohttp's ``sock_read`` is per read, so a server dripping
+    its headers a byte every 2 s (the lab's hostile host) held a probe until
+    the request's total deadline, 13 s (issue 14).  Slowloris, the other way
+    round, is why servers bound a request's head in total (nginx's
+    ``client_header_timeout``)."""
+
+    head_deadline: float = Deadlines().read
+
+    async def start(self, connection: aiohttp.connector.Connection) -> aiohttp.ClientResponse:
+        try:
+            async with asyncio.timeout(self.head_deadline):
+                return await super().start(connection)
+        except TimeoutError:
+            raise ProbeError(
+                ErrorReason.TIMEOUT,
+                f"status line and headers not complete within {self.head_deadline:g} s",
+            ) from None
+
+
 def bounded_session(
     deadlines: Deadlines,
     user_agent: str,
     *,
     ssl_context: ssl.SSLContext | bool = False,
+    response_class: type[HeadBoundedResponse] = HeadBoundedResponse,
     **options: Any,
 ) -> aiohttp.ClientSession:
-    """A session for one host: the bounds above; ``options`` go to aiohttp
-    (``response_class`` for one that keeps its connection's TLS facts)."""
+    """A session for one host: the bounds above; ``options`` go to aiohttp.
+    ``response_class`` (one that keeps its connection's TLS facts, say) is
+    given this session's head deadline."""
     connector = aiohttp.TCPConnector(
         limit=1, limit_per_host=1, force_close=True, ssl=ssl_context, use_dns_cache=False
     )
@@ -49,6 +73,9 @@ def bounded_session(
         cookie_jar=aiohttp.DummyCookieJar(),
         max_line_size=MAX_LINE,
         max_field_size=MAX_LINE,
+        response_class=type(
+            response_class.__name__, (response_class,), {"head_deadline": deadlines.read}
+        ),
         **options,
     )
 

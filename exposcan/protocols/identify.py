@@ -45,6 +45,7 @@ class IdentifyProbe(ServiceProbe):
     name = "identify"
     protocols: ClassVar[frozenset[str]] = frozenset({"unknown", *SERVER_FIRST})
     phase = 10
+    decides_protocols = True
 
     async def probe(self, ctx: ProbeContext, service: ServiceState) -> None:
         deadlines = ctx.config.deadlines

@@ -1,6 +1,7 @@
 """A host's error budget and the phase barrier (issue 14): a host that ran
-one probe into its deadline gives its other probes only a read deadline
-more, and a straggler of an early phase does not hold a later phase."""
+one probe into its deadline gives its other probes only a grace (at most a
+read deadline) more, a straggler of an early phase does not hold a later
+phase, and a phase that decides protocols is waited for."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 from contextlib import AsyncExitStack
 from typing import ClassVar
 
+from exposcan.engine import PHASE_WAIT
 from exposcan.facts import FactModel, fact_kind
 from exposcan.models import Report
 from exposcan.probe import ProbeContext, ServiceProbe
@@ -116,3 +118,50 @@ async def test_the_later_phase_waits_for_an_early_phase_that_answers() -> None:
     await scan_ports(2, [], [StallProbe, LateProbe])
     # Then the later phase ran after both (it may use their hints)
     assert [o.split(":")[0] for o in order] == ["stall", "stall", "late", "late"]
+
+
+class DecidingProbe(ServiceProbe):
+    """An early phase that decides protocols (as identify does), slower than
+    the hint phases' wait and quicker than a read deadline."""
+
+    name = "deciding"
+    protocols: ClassVar[frozenset[str]] = frozenset({"unknown", "http"})
+    phase = 10
+    decides_protocols = True
+
+    async def probe(self, ctx: ProbeContext, service: ServiceState) -> None:
+        await asyncio.sleep(SLOWER_THAN_PHASE_WAIT)
+        order.append(f"{self.name}:{service.port}")
+
+
+class HintingProbe(DecidingProbe):
+    """The same, but what it learns is only hints."""
+
+    name = "hinting"
+    decides_protocols = False
+
+
+SLOWER_THAN_PHASE_WAIT = PHASE_WAIT + 0.5
+
+
+async def _one_slow_early_phase(early: type[ServiceProbe]) -> list[str]:
+    async with tcp_server(http_ok) as port:
+        order.clear()
+        # read deadline 3 s: above PHASE_WAIT + 0.5 s
+        await scan_local([port], [early, LateProbe], timeout=3.0, total=6.0)
+    return [o.split(":")[0] for o in order]
+
+
+async def test_a_phase_that_decides_protocols_is_waited_for() -> None:
+    # Given an early probe that decides protocols and takes longer than the
+    # wait given to hint phases
+    ran = await _one_slow_early_phase(DecidingProbe)
+    # Then the later phase started only after it: it depends on what it found
+    assert ran == ["deciding", "late"]
+
+
+async def test_a_slow_hint_phase_does_not_hold_the_later_one() -> None:
+    # Given the same early probe, that only gives hints
+    ran = await _one_slow_early_phase(HintingProbe)
+    # Then the later phase started after PHASE_WAIT, before it ended
+    assert ran == ["late", "hinting"]

@@ -3,6 +3,7 @@ a positive and a negative case per rule, and hostile servers."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from pathlib import Path
@@ -384,6 +385,38 @@ async def test_tarpit_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [(e.probe, e.reason) for e in report.errors] == [("http", ErrorReason.TIMEOUT)]
     assert report.findings == []
     assert elapsed < 10
+
+
+async def _dripped_headers(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A status line, then headers one byte every 0.2 s, without end: every
+    read answers well inside the read deadline (slowloris the other way)."""
+    await reader.readuntil(b"\r\n\r\n")
+    writer.write(b"HTTP/1.1 200 OK\r\n")
+    for _ in range(600):
+        writer.write(b"X")
+        await writer.drain()
+        await asyncio.sleep(0.2)
+
+
+async def test_dripped_headers_end_at_one_read_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a server that drips its headers faster than any read deadline
+    async with tcp_server(_dripped_headers) as port:
+        # When the HTTP probe (read deadline 1 s) asks it
+        _, report = await scan_http(port, monkeypatch, timeout=1.0)
+    # Then the head as a whole had one read deadline: a timeout that says so
+    # (not the request's total deadline), and no finding
+    assert [(e.probe, e.reason) for e in report.errors] == [("http", ErrorReason.TIMEOUT)]
+    assert "status line and headers not complete within 1 s" in report.errors[0].detail
+    assert report.findings == []
+
+
+async def test_headers_that_arrive_in_time_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given an Orthanc-like server that answers at once (the negative case)
+    async with serve(orthanc_app(Seen())) as port:
+        _, report = await scan_http(port, monkeypatch, timeout=1.0)
+    # Then no head deadline fires, and the PACS is found
+    assert not [e for e in report.errors if "status line and headers" in e.detail]
+    assert "http.pacs-unauthenticated" in rules(report)
 
 
 async def test_garbage_on_an_http_port_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,13 +7,14 @@ Run as root: EXPOSCAN_TEST_LAB=<name> pytest tests/lab/test_upnp_lab.py
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from exposcan_lab import Lab
+from exposcan_lab import Lab, netns
 from exposcan_lab import topology as t
 from tests.helpers import assert_valid_report
 from tests.lab.conftest import FullScan, run_exposcan
@@ -159,6 +160,48 @@ def test_a_one_host_scan_stays_in_scope(lab: Lab, tmp_path: Path) -> None:
     assert {f["host"] for f in report["findings"]} <= {str(t.MODALITY.ip)}
     # and the report says the box was left alone
     assert any("not among the named targets" in n for n in report["scan"]["notes"])
+
+
+@contextmanager
+def _ssdp_searches_from_ws(lab: Lab) -> Iterator[Callable[[], int]]:
+    """Count the M-SEARCH datagrams ws sends (to the SSDP group, port 1900)
+    with an accounting rule of its own in ws's OUTPUT chain."""
+    ns = lab.netns(t.WS.name)
+    rule = ["OUTPUT", "-d", "239.255.255.250", "-p", "udp", "--dport", "1900"]
+    rule += ["-m", "comment", "--comment", "exposcan-test-ssdp"]
+    netns.run_in(ns, ["iptables-legacy", "-I", *rule])
+
+    def count() -> int:
+        listing = netns.run_in(ns, ["iptables-legacy", "-L", "OUTPUT", "-v", "-x", "-n"])
+        [line] = [x for x in listing.splitlines() if "exposcan-test-ssdp" in x]
+        return int(line.split()[0])
+
+    try:
+        yield count
+    finally:
+        netns.run_in(ns, ["iptables-legacy", "-D", *rule])
+
+
+def test_a_named_host_scan_sends_no_ssdp_search_unless_the_box_is_in_scope(
+    lab: Lab, tmp_path: Path
+) -> None:
+    # Given a scan of one named host (the PACS), without --follow-box
+    with _ssdp_searches_from_ws(lab) as searches:
+        report = _scan_any(lab, tmp_path / "one.json", PACS, "-p", str(t.PACS_DICOM_PORT))
+        sent_named = searches()
+        # and the same scan with --follow-box
+        followed = _scan_any(
+            lab, tmp_path / "follow.json", PACS, "-p", str(t.PACS_DICOM_PORT), "--follow-box"
+        )
+        sent_follow = searches() - sent_named
+    # Then the named scan sent no M-SEARCH (every device on the LAN answers
+    # one: the box is out of its scope), and says the gateway was left alone
+    assert sent_named == 0
+    notes = report["scan"]["notes"]
+    assert any(n.startswith(f"{BOX}, the default gateway") for n in notes), notes
+    # while with --follow-box the search went out and the box was read
+    assert sent_follow > 0
+    assert BOX in {f["host"] for f in followed["findings"]}
 
 
 def test_a_scan_of_the_box_without_follow_box_reads_it_but_scans_no_forward(

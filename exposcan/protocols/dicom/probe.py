@@ -238,6 +238,16 @@ def refused_without_certificate(exc: BaseException) -> bool:
     return isinstance(exc, ProbeError) and exc.reason in (ErrorReason.TLS, ErrorReason.RESET)
 
 
+def _product_hint_applies(ctx: ProbeContext, service: ServiceState, node: Node) -> bool:
+    """Whether a web API's product hint names this node: its own DICOM port's
+    node; with no port disclosed, the node that answered to the AE title it
+    gave."""
+    if not ctx.host.hints.get(HINT_PRODUCT):
+        return False
+    ports = ctx.host.hints.get(HINT_PORT, [])
+    return str(service.port) in ports if ports else node.ae_source == AE_FROM_HINT
+
+
 class DicomProbe(ServiceProbe):
     name = "dicom"
     # "unknown": a DICOM node on an odd port (a box forward) is only found by
@@ -253,8 +263,20 @@ class DicomProbe(ServiceProbe):
         silent = service.protocol == "unknown"
         node = Node(tls=service.tls)
         error: ProbeError | None = None
+        deferred = False
         try:
             await self._explore(ctx, service, node)
+            if (
+                node.confirmed
+                and not _product_hint_applies(ctx, service, node)
+                and ctx.host.earlier_probes_running()
+            ):
+                # A web API of this host still at work may yet name this
+                # node's product (the engine starts this phase early when a
+                # probe is slow): record once the host's probes are done, so
+                # the report never depends on which of them was slow.
+                ctx.host.finalizers.append(lambda: self._record(ctx, service, node))
+                deferred = True
         except ClientCertificateRequired:
             node.client_certificate_required = True
             self._record_client_certificate(ctx, service, node)
@@ -270,7 +292,7 @@ class DicomProbe(ServiceProbe):
         finally:
             # Also on cancellation (the engine's total deadline): what was
             # proven before stays proven.
-            if node.confirmed:
+            if node.confirmed and not deferred:
                 self._record(ctx, service, node)
         if error is not None and (node.confirmed or not silent):
             raise error
@@ -534,11 +556,7 @@ class DicomProbe(ServiceProbe):
         version_name = accepted.implementation_version if accepted else None
         impl_product, impl_version = fingerprint(ctx.catalogue, class_uid, version_name)
         hinted = ctx.host.hints.get(HINT_PRODUCT, [])
-        ports = ctx.host.hints.get(HINT_PORT, [])
-        # The web API's product names its own DICOM port's node; with no
-        # port disclosed, the node that answered to the AE title it gave.
-        applies = str(service.port) in ports if ports else node.ae_source == AE_FROM_HINT
-        if not applies:
+        if not _product_hint_applies(ctx, service, node):
             hinted = []
         if hinted:
             product: str | None = hinted[0]

@@ -26,7 +26,7 @@ from exposcan.models import ErrorReason
 from exposcan.net.netio import ProbeError, insecure_tls_context, open_connection
 from exposcan.net.targets import url_host
 from exposcan.net.tls import TlsFacts, tls_facts
-from exposcan.net.web import bounded_session, read_capped
+from exposcan.net.web import HeadBoundedResponse, bounded_session, read_capped
 from exposcan.protocols.http.response import HttpResponse, TlsMismatch, parse_realm
 
 __all__ = ["HttpClient", "HttpResponse", "Method", "TlsMismatch", "parse_realm"]
@@ -234,7 +234,7 @@ def _connect_reason(exc: aiohttp.ClientConnectorError) -> ErrorReason:
     return ErrorReason.UNREACHABLE
 
 
-class _Response(aiohttp.ClientResponse):
+class _Response(HeadBoundedResponse):
     """Keeps the TLS facts of the connection: aiohttp detaches a response from
     its connection as soon as a short body has arrived (aiohttp issue 2205)."""
 

@@ -69,6 +69,8 @@ STYPE_DISK = 0x0
 STYPE_IPC = 0x3
 #: Shares tried per server, and the reply sizes accepted.
 MAX_SHARES = 32
+#: How often the handshake wait looks at the relay and scapy's automaton.
+HANDSHAKE_POLL = 0.02
 RPC_CAP = 256 * 1024
 MAX_FRAGMENTS = 64
 DIRECTORY_CHUNK = 65536
@@ -156,10 +158,29 @@ class SmbSession:
             self._link = _smbclient.SMB_Client.from_tcpsock(
                 self._tcp, ssp=ssp, timeout=timeout, REQUIRE_SIGNATURE=False, debug=0
             )
+            self._await_handshake(timeout)
             self.smb = _smbclient.SMB_SOCKET(self._link, timeout=timeout)
         except BaseException:
             self.close()
             raise
+
+    def _await_handshake(self, timeout: float) -> None:
+        """Wait for the session setup as scapy's SMB_SOCKET does, but end
+        the wait as soon as the relay has cut the link (a frame too large or
+        dripped) or scapy's automaton has stopped (the server closed, or
+        answered what it could not use): SMB_SOCKET alone waits its whole
+        timeout on an event nobody will set.  On the lab's 16 MiB SMB frame
+        that was 5 s of one of the host's two connection slots per login
+        (issue 14); the answer is known after milliseconds."""
+        ready = self._link.atmt.smb_sock_ready
+        end = time.monotonic() + timeout
+        while not ready.wait(HANDSHAKE_POLL):
+            if self.link.refused:
+                raise ConnectionAbortedError("relay refused a frame")
+            if not self._link.atmt.isrunning():
+                raise ConnectionError("session setup ended without a session")
+            if time.monotonic() >= end:
+                raise TimeoutError("SMB handshake timed out")
 
     def _netbios_session(self) -> None:
         self._tcp.sendall(wire.session_request())
@@ -478,6 +499,14 @@ def explore(
                 # the client could not use: not a silent server.
                 result.answered_badly = True
             result.problems.append(problem)
+            if (link is not None and link.refused) or type(exc).__name__.endswith("TimeoutError"):
+                # The relay cut a frame (too large, dripped) or the server
+                # stalled: the next login would meet the same server and burn
+                # one more read deadline of this host (issue 14: the lab's
+                # SMB drip cost two of them, 11 s).  A refused login is no
+                # stall: guest is still tried after it.  scapy's timeout
+                # types are its own; their names end the same way.
+                break
             continue
         result.logins[label] = True
         if result.server_name is None:

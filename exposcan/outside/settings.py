@@ -110,6 +110,12 @@ def resolve(
     env: Mapping[str, str] | None = None,
 ) -> OutsideSettings | None:
     """The outside view's settings, or None when none is configured anywhere."""
+    if url is not None and not url.strip():
+        # `--outside ""` (an unset shell variable) would otherwise fall back
+        # to the environment or the config file without a word.
+        raise OutsideConfigError(
+            "--outside: an empty URL; to scan without the outside view, use --no-outside"
+        )
     env = os.environ if env is None else env
     path = config_path(env)
     table = _config_table(path, explicit=bool(env.get(ENV_CONFIG)))

@@ -88,6 +88,17 @@ def test_command_line_beats_environment_beats_config(tmp_path: Path) -> None:
     assert s.token == TOKEN
 
 
+def test_an_empty_outside_url_is_an_error_not_a_fallback(tmp_path: Path) -> None:
+    # Given a reflector configured in the environment
+    env = _env(tmp_path, EXPOSCAN_OUTSIDE=URL, EXPOSCAN_OUTSIDE_TOKEN=TOKEN)
+    # When --outside is given an empty URL (an unset shell variable)
+    # Then it is an error that names --no-outside, not a silent fallback
+    with pytest.raises(OutsideConfigError, match="--no-outside"):
+        resolve("", env=env)
+    # while no --outside at all still takes the environment's
+    assert (s := resolve(None, env=env)) is not None and s.url == URL
+
+
 def test_a_token_inline_in_the_config_file_is_refused(tmp_path: Path) -> None:
     # Given a config file that holds the token itself (often world-readable)
     conf = tmp_path / "config" / "exposcan" / "config.toml"

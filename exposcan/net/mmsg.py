@@ -94,7 +94,9 @@ class Batch:
         self._iovs = (_IoVec * size)()
         self._msgs = ctypes.create_string_buffer(size * _STRIDE)
         self._msgs_at = ctypes.addressof(self._msgs)
-        self._names: list[int] = [0] * size
+        #: What each slot's msg_name points to (set by :meth:`name`).
+        self.names: list[object] = [None] * size
+        self._lengths: dict[int, struct.Struct] = {}
         base = ctypes.addressof(self.data)
         for i in range(size):
             self._iovs[i].base = base + i * slot
@@ -109,10 +111,13 @@ class Batch:
         """Slot ``index`` sends ``datagram`` (``slot`` bytes) to ``name``."""
         at = index * self.slot
         self.view[at : at + self.slot] = datagram
-        address = ctypes.addressof(name)
-        if self._names[index] != address:
-            self._names[index] = address
-            _NAME.pack_into(self._msgs, index * _STRIDE, address, len(name))
+        if self.names[index] is not name:
+            self.name(index, name)
+
+    def name(self, index: int, name: ctypes.Array[ctypes.c_char]) -> None:
+        """Slot ``index`` goes to ``name`` (a :func:`sockaddr`)."""
+        self.names[index] = name
+        _NAME.pack_into(self._msgs, index * _STRIDE, ctypes.addressof(name), len(name))
 
     def send(self, count: int, start: int = 0) -> int:
         """sendmmsg of slots ``start`` to ``count - 1``: how many went, or
@@ -134,6 +139,16 @@ class Batch:
     def length(self, index: int) -> int:
         size: int = _LEN.unpack_from(self._msgs, index * _STRIDE + _LEN_AT)[0]
         return size
+
+    def lengths(self, count: int) -> tuple[int, ...]:
+        """The lengths of the first ``count`` datagrams :meth:`recv` got, in
+        one unpack."""
+        layout = self._lengths.get(count)
+        if layout is None:
+            one = f"{_LEN_AT}xI{_STRIDE - _LEN_AT - 4}x"
+            layout = self._lengths[count] = struct.Struct("=" + one * count)
+        sizes: tuple[int, ...] = layout.unpack_from(self._msgs)
+        return sizes
 
 
 def open_batch(sock: socket.socket, size: int, slot: int) -> Batch | None:

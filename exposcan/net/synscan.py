@@ -354,6 +354,10 @@ def attach_filter(sock: socket.socket, program: list[tuple[int, int, int, int]])
     return True
 
 
+def _no_packer(dport: int, seq: int) -> bytes:  # before the first job's host
+    raise AssertionError("no destination yet")
+
+
 # Set in an IPv6 address's key: ::198.19.1.1 is not 198.19.1.1.
 _V6 = 1 << 128
 _Target = tuple[
@@ -456,8 +460,7 @@ def syn_sweep(
         """False if the kernel refused the packet for good (no route)."""
         addr, pack, base, send_family, name = entry
         packet = pack(port, (base + port * PORT_STEP) & 0xFFFFFFFF)
-        if name is not None:
-            assert batch is not None
+        if name is not None and batch is not None:
             batch.put(len(queued), packet, name)
             queued.append(addr << 16 | port)
             if len(queued) == batch.size:
@@ -495,36 +498,18 @@ def syn_sweep(
     unpack4 = _ANSWER4.unpack_from
     unpack_tcp = _TCP_PREFIX.unpack_from
 
-    def answered(addr: int, port: int, ack: int, flags: int, now: float, sample: bool) -> bool:
-        """Match one answer; True if it was an RTT sample."""
-        key = addr << 16 | port
-        sent = pending.get(key)
-        if sent is None or ack != (bases[addr] + port * PORT_STEP + 1) & 0xFFFFFFFF:
-            return False  # stray, late, or not an answer to our probe
-        if flags & RST:
-            state = closed
-        elif flags & (SYN | ACK) == SYN | ACK:
-            state = opened
-        else:
-            return False
-        del pending[key]
-        finish(key, state)
-        if sample and key not in tries:  # Karn's rule: only unambiguous samples
-            rtt.sample(addr, now - sent)
-            return True
-        return False
-
     def receive() -> None:
         # The socket filter let through only answers to our port (without
         # it, the checks below do its work).  One RTT sample per read of
         # the queue: RFC 6298 asks for one per round trip at least, and
-        # timing every answer would cost more than matching it.
+        # timing every answer would cost more than matching it.  This runs
+        # once per port: inlined, no call but on_result's.
         now = time.monotonic()
         sample = True
         while True:
             if inbox is None:
                 try:
-                    sizes = [recv_into(buffer)]
+                    sizes: tuple[int, ...] = (recv_into(buffer),)
                 except BlockingIOError:
                     return
                 data, slot = single, 0
@@ -532,14 +517,16 @@ def syn_sweep(
                 got = inbox.recv()
                 if not got:
                     return
-                sizes = [inbox.length(i) for i in range(got)]
+                sizes = inbox.lengths(got)
                 data, slot = inbox.view, RECV_SIZE
-            for i, size in enumerate(sizes):
+            at = -slot
+            for size in sizes:
+                at += slot
                 if size < 34:
                     continue
-                vihl, addr, port, dport, ack, flags = unpack4(data, i * slot)
+                vihl, addr, port, dport, ack, flags = unpack4(data, at)
                 if vihl != 0x45:  # IP options (or not IPv4): the general parse
-                    answer = parse_answer(bytes(data[i * slot : i * slot + size]))
+                    answer = parse_answer(bytes(data[at : at + size]))
                     if answer is None:
                         continue
                     addr, port, dport = (
@@ -548,9 +535,28 @@ def syn_sweep(
                         answer.dport,
                     )
                     ack, flags = answer.ack, answer.flags
-                if dport != sport or addr not in bases:
+                if dport != sport:
                     continue
-                if answered(addr, port, ack, flags, now, sample):
+                key = addr << 16 | port
+                sent = pending.get(key)
+                # The ACK must be our keyed number + 1: a stray, late or
+                # forged segment marks nothing.
+                if sent is None or ack != (bases[addr] + port * PORT_STEP + 1) & 0xFFFFFFFF:
+                    continue
+                if flags & RST:
+                    state = closed
+                elif flags & (SYN | ACK) == SYN | ACK:
+                    state = opened
+                else:
+                    continue
+                del pending[key]
+                result = PortResult(names[addr], port, state)
+                on_result(result)
+                if twins:
+                    for _ in range(twins.pop(key, 0)):
+                        on_result(result)
+                if sample and key not in tries:  # Karn's rule: only unambiguous samples
+                    rtt.sample(addr, now - sent)
                     sample = False
             if inbox is not None and len(sizes) < RECV_BATCH:
                 return  # the queue is empty
@@ -576,7 +582,17 @@ def syn_sweep(
             except OSError:
                 continue
             addr = int.from_bytes(src, "big") | _V6
-            if addr in bases and answered(addr, port, ack, buffer[13], now, sample):
+            key = addr << 16 | port
+            sent = pending.get(key)
+            if sent is None or ack != (bases[addr] + port * PORT_STEP + 1) & 0xFFFFFFFF:
+                continue
+            state = state_of(buffer[13])
+            if state is None:
+                continue
+            del pending[key]
+            finish(key, state)
+            if sample and key not in tries:
+                rtt.sample(addr, now - sent)
                 sample = False
 
     poller = select.poll()
@@ -591,7 +607,14 @@ def syn_sweep(
         if raw6 is not None:
             receive6()
 
-    unsent = 0  # probes sent since the queue was last read
+    unsent = 0  # probes sent one by one since the queue was last read
+    last_host: str | None = None
+    entry: _Target | None = None
+    addr = base = 0
+    pack: Callable[[int, int], bytes] = _no_packer
+    name: ctypes.Array[ctypes.c_char] | None = None
+    view = batch.view if batch is not None else memoryview(b"")
+    slot_names = batch.names if batch is not None else []
     try:
         while not stop.is_set():
             now = time.monotonic()
@@ -618,29 +641,44 @@ def syn_sweep(
                 except StopIteration:
                     exhausted = True
                     break
-                entry = targets[host] if host in targets else target(host)
+                if host is not last_host:  # jobs are port-major: hosts take turns
+                    entry = targets[host] if host in targets else target(host)
+                    last_host = host
+                    if entry is not None:
+                        addr, pack, base, _, name = entry
                 if entry is None:
                     on_result(PortResult(host, port, filtered))
                     continue
-                key = entry[0] << 16 | port
+                key = addr << 16 | port
                 if key in pending:  # the same job twice: one probe answers both
                     twins[key] = twins.get(key, 0) + 1
                     continue
                 pending[key] = now
-                if send(host, port, entry):
-                    order.append((key, now))
+                order.append((key, now))
+                if name is not None and batch is not None:
+                    # send() inlined: this runs once per port.
+                    slot = len(queued)
+                    view[slot * HEADER_LEN : (slot + 1) * HEADER_LEN] = pack(
+                        port, (base + port * PORT_STEP) & 0xFFFFFFFF
+                    )
+                    if slot_names[slot] is not name:
+                        batch.name(slot, name)
+                    queued.append(key)
+                    if slot + 1 == SEND_BATCH:
+                        # Read the answers of each batch at once: on a LAN
+                        # they are queued within microseconds, and a short
+                        # queue never overflows RECV_BUFFER.
+                        receive_all()
                 else:
-                    del pending[key]
-                    finish(key, filtered)
+                    if not send(host, port, entry):
+                        del pending[key]
+                        finish(key, filtered)
+                    unsent += 1
+                    if unsent >= DRAIN_EVERY:
+                        unsent = 0
+                        receive_all()
                 if interval:
                     next_start = max(next_start, now) + interval
-                # Read answers as we go: each SYN's answer is queued within
-                # microseconds on a LAN, and a short queue is read faster
-                # than a long one (and never overflows RECV_BUFFER).
-                unsent += 1
-                if unsent >= DRAIN_EVERY:
-                    unsent = 0
-                    receive_all()
             if queued:
                 flush()
             if exhausted and not pending:

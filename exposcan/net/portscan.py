@@ -307,7 +307,9 @@ async def connect_scan(
     def from_thread(result: PortResult) -> None:
         nonlocal done
         done += 1
-        if on_progress is not None:
+        # Every 256 answers, and at the end: the count is for the progress
+        # line (redrawn a few times a second), and this runs once per port.
+        if on_progress is not None and not done & 0xFF:
             on_progress(done)
         if result.state is PortState.OPEN:
             with lock:
@@ -328,6 +330,8 @@ async def connect_scan(
         )
     finally:
         stop.set()  # cancelled (Ctrl-C): the thread ends within POLL_INTERVAL
+        if on_progress is not None:
+            on_progress(done)
     # Let the open ports queued by the thread reach on_result before we return.
     await asyncio.sleep(0)
     deliver()

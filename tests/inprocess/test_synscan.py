@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -264,3 +265,71 @@ def test_the_socket_filter_passes_answers_to_our_port_only(
         holder.close()
     # Then the SYN-ACK and both RSTs to our port reach us, and nothing else
     assert passed == {1, 2, 3}
+
+
+def _swept_with_a_forged_answer(ack_of: Callable[[int], int]) -> PortState:
+    """Sweep one loopback port that never answers (its listener's accept queue
+    is full: Linux drops the SYN), while a raw socket answers our SYN with a
+    SYN-ACK whose acknowledgment number is ``ack_of(our sequence number)``."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    clients = [socket.socket() for _ in range(3)]
+    for client in clients:
+        client.setblocking(False)
+        client.connect_ex(("127.0.0.1", port))
+    time.sleep(0.1)  # the first is queued, the others' SYNs are dropped
+    sniffer, forger = open_raw(), open_raw()
+    results: list[PortResult] = []
+    sweep_thread = threading.Thread(
+        target=syn_sweep,
+        args=(iter([("127.0.0.1", port)]),),
+        kwargs={
+            "window": 1,
+            "timeout": 0.3,
+            "rate": 0,
+            "on_result": results.append,
+            "stop": threading.Event(),
+        },
+    )
+    try:
+        sweep_thread.start()
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            try:
+                data = sniffer.recv(2048)
+            except BlockingIOError:
+                time.sleep(0.001)
+                continue
+            tcp = data[(data[0] & 0x0F) * 4 :]
+            sport, dport, seq, _ack, _off, flags, window = struct.unpack_from("!HHIIBBH", tcp)
+            # Our probe: a SYN with the sweep's window (the clients' are larger)
+            if dport == port and flags == SYN and window == 1024:
+                forged = _segment(port, sport, ack_of(seq) & 0xFFFFFFFF, SYN | ACK)
+                forger.sendto(forged, ("127.0.0.1", 0))
+                break
+        sweep_thread.join(5)
+    finally:
+        for sock in (sniffer, forger, listener, *clients):
+            sock.close()
+    assert len(results) == 1
+    return results[0].state
+
+
+@root_only
+def test_a_syn_ack_that_does_not_acknowledge_our_number_marks_nothing_open() -> None:
+    # Given a port that never answers, and an outsider who sees our SYN's
+    # port but guesses its sequence number wrong (or leaves the ACK at 0)
+    # When it answers in the target's name
+    # Then the port stays silent: filtered, not open
+    assert _swept_with_a_forged_answer(lambda seq: seq + 2) is PortState.FILTERED
+    assert _swept_with_a_forged_answer(lambda seq: 0) is PortState.FILTERED
+
+
+@root_only
+def test_a_syn_ack_that_acknowledges_our_number_is_an_open_port() -> None:
+    # Given the same silent port, when the answer acknowledges seq + 1
+    # (RFC 9293 §3.10.7.3), as a listening target's does
+    # Then it counts: the forged answers above failed on their number alone
+    assert _swept_with_a_forged_answer(lambda seq: seq + 1) is PortState.OPEN

@@ -65,6 +65,8 @@ DRAIN_EVERY = 64
 SEND_BATCH = 64
 # Answers per recvmmsg.
 RECV_BATCH = 64
+# Sweeps side by side, at most (syn_sweep).
+SWEEP_WORKERS = 2
 
 
 class SynScanUnavailable(OSError):
@@ -373,6 +375,31 @@ _Target = tuple[
 _ANSWER4 = struct.Struct("!B11xI4xHH4xIxB")
 
 
+def sweep_workers(window: int) -> int:
+    """How many sweeps run side by side: one per CPU we may use, up to
+    SWEEP_WORKERS, and no more than ``window`` (each keeps its share of it)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(SWEEP_WORKERS, cpus, window))
+
+
+class _SharedJobs:
+    """One job iterator read by several sweeps: each job goes to one of them."""
+
+    def __init__(self, jobs: Iterator[tuple[str, int]]) -> None:
+        self._jobs = jobs
+        self._lock = threading.Lock()
+
+    def __iter__(self) -> _SharedJobs:
+        return self
+
+    def __next__(self) -> tuple[str, int]:
+        with self._lock:
+            return next(self._jobs)
+
+
 def syn_sweep(
     jobs: Iterator[tuple[str, int]],
     *,
@@ -391,11 +418,73 @@ def syn_sweep(
     Raises :class:`SynScanUnavailable` before sending anything if raw sockets
     are not allowed.
 
-    This loop runs once per port (65,535 times for one host's full range),
-    so a probe is an int key (address << 16 | port) and a float (when it was
-    last sent) in a dict, not an object; answers are read into one buffer.
+    Two sweeps run side by side where two CPUs are free, each with its own
+    raw socket, source port and half of the window and rate: most of a SYN's
+    cost is the kernel's (the send, the target's answer and its delivery,
+    all on the sending CPU), which runs without Python's lock; one sweep
+    waits on it about two thirds of the time (make bench: 65,535 ports in
+    0.38-0.49 s with two, 0.63-0.87 s with one).  ``on_result`` is called
+    under a lock, from either.
     """
-    raw = open_raw()
+    workers = sweep_workers(max(1, window))
+    sockets = [open_raw() for _ in range(workers)]  # SynScanUnavailable: nothing sent
+    if workers == 1:
+        try:
+            _sweep(jobs, sockets[0], window, timeout, rate, on_result, (stop,), retries)
+        finally:
+            sockets[0].close()  # closed already, unless the sweep failed to start
+        return
+    shared = _SharedJobs(jobs)
+    lock = threading.Lock()
+    halt = threading.Event()  # a sweep failed: the others end too
+    failures: list[BaseException] = []
+
+    def locked(result: PortResult) -> None:
+        with lock:
+            on_result(result)
+
+    def work(raw: socket.socket) -> None:
+        try:
+            _sweep(
+                shared,
+                raw,
+                max(1, window) // workers,
+                timeout,
+                rate / workers,
+                locked,
+                (stop, halt),
+                retries,
+            )
+        except BaseException as exc:  # re-raised by the caller's thread
+            failures.append(exc)
+            halt.set()
+        finally:
+            raw.close()
+
+    threads = [threading.Thread(target=work, args=(raw,), daemon=True) for raw in sockets[1:]]
+    for thread in threads:
+        thread.start()
+    work(sockets[0])
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+
+
+def _sweep(
+    jobs: Iterator[tuple[str, int]],
+    raw: socket.socket,
+    window: int,
+    timeout: float,
+    rate: float,
+    on_result: Callable[[PortResult], None],
+    stops: tuple[threading.Event, ...],
+    retries: int,
+) -> None:
+    """One sweep over ``raw`` (closed at the end).  This loop runs once per
+    port (65,535 times for one host's full range), so a probe is an int key
+    (address << 16 | port) and a float (when it was last sent) in a dict,
+    not an object; answers are read 64 at a time into one buffer."""
     try:
         raw6: socket.socket | None = open_raw(socket.AF_INET6)
     except OSError:  # IPv6 off here: IPv6 targets end "filtered", as connect() would
@@ -616,7 +705,7 @@ def syn_sweep(
     view = batch.view if batch is not None else memoryview(b"")
     slot_names = batch.names if batch is not None else []
     try:
-        while not stop.is_set():
+        while not any(event.is_set() for event in stops):
             now = time.monotonic()
             # Retries first: they are the oldest work.
             while resend and len(pending) <= window and now >= next_start:

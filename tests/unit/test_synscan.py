@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import socket
 import struct
@@ -15,6 +16,7 @@ from exposcan.net.synscan import (
     MIN_RTO,
     PORT_STEP,
     RST,
+    SWEEP_WORKERS,
     SYN,
     RttEstimator,
     SequenceKey,
@@ -23,6 +25,7 @@ from exposcan.net.synscan import (
     choose_sweeper,
     parse_answer,
     state_of,
+    sweep_workers,
 )
 
 SRC, DST = socket.inet_aton("198.18.0.100"), socket.inet_aton("198.18.0.10")
@@ -187,3 +190,17 @@ def test_a_sequence_number_is_its_host_base_plus_a_step_per_port() -> None:
     for port in (1, 104, 65535):
         assert key.seq(DST, port) == (base + port * PORT_STEP) & 0xFFFFFFFF
     assert key.base(SRC) != base
+
+
+def test_sweeps_side_by_side_never_exceed_the_window_or_the_cpus(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given two CPUs free
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    # Then a window of one probe is one sweep (each keeps its share of it),
+    # and a large window at most SWEEP_WORKERS of them
+    assert sweep_workers(1) == 1
+    assert sweep_workers(500) == min(2, SWEEP_WORKERS)
+    # And with one CPU, one sweep
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert sweep_workers(500) == 1

@@ -50,9 +50,13 @@ class Place:
     kind: str  # one of KINDS
     via: str | None = None  # box:public port, for a forward
     product: str | None = None  # "Orthanc 1.10.1", when the outside view joined it
+    #: The same service at the same device's other addresses (its IPv6
+    #: addresses, joined by MAC): one place, not one per address.
+    also: tuple[str, ...] = ()
 
     def text(self) -> str:
-        return f"{self.via} \u2192 {self.where}" if self.via else self.where
+        where = " + ".join((self.where, *self.also))
+        return f"{self.via} \u2192 {where}" if self.via else where
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,35 @@ def _unique(items: list[Place]) -> tuple[Place, ...]:
     return tuple(seen.values())
 
 
+def _device_addresses(report: Report) -> dict[str, str]:
+    """IPv6 address -> the same device's IPv4 address (joined by MAC)."""
+    return {v6: h.address for h in report.hosts for v6 in h.ipv6}
+
+
+def _per_device(places: tuple[Place, ...], report: Report) -> tuple[Place, ...]:
+    """One place per service of a device: a PACS reached at its IPv4 and its
+    IPv6 address (the report joins them by MAC, ``Host.ipv6``) is one PACS
+    with two ways in, not two PACS on the first screen.  Its IPv4 address
+    leads."""
+    owner = {f"{url_host(v6)}:": f"{url_host(v4)}:" for v6, v4 in _device_addresses(report).items()}
+
+    def device_key(where: str) -> str:
+        for prefix, device in owner.items():
+            if where.startswith(prefix):
+                return device + where[len(prefix) :]
+        return where
+
+    groups: dict[str, list[Place]] = {}
+    for place in places:
+        groups.setdefault(device_key(place.where), []).append(place)
+    merged: list[Place] = []
+    for key, group in groups.items():
+        lead = next((p for p in group if p.where == key), group[0])
+        others = tuple(p.where for p in group if p is not lead)
+        merged.append(replace(lead, also=others) if others else lead)
+    return tuple(merged)
+
+
 def _kind(value: object) -> str:
     return value if isinstance(value, str) and value in KINDS else "service"
 
@@ -202,12 +235,20 @@ def decide(report: Report, catalogue: Catalogue | None = None) -> Verdict:
             # No door proven open, yet the box forwards to imaging: close it all the same.
             close = _unique(forwards)
 
+    device = _device_addresses(report)
+
+    def device_where(f: Finding) -> str:
+        return _where(f.model_copy(update={"host": device.get(f.host, f.host)}))
+
     lan_places: tuple[Place, ...] = ()
     if vantage is Vantage.INTERNET:
         lan = LanAnswer.UNKNOWN
     else:
-        lan_places = _unique(
-            [Place(_where(f), role.imaging) for f, role in roles if role.imaging is not None]
+        lan_places = _per_device(
+            _unique(
+                [Place(_where(f), role.imaging) for f, role in roles if role.imaging is not None]
+            ),
+            report,
         )
         lan = LanAnswer.YES if lan_places else LanAnswer.NO
 
@@ -234,10 +275,13 @@ def decide(report: Report, catalogue: Catalogue | None = None) -> Verdict:
         else:
             hits = [f for f, role in roles if action_id in role.actions]
             if hits:
+                # One device's IPv6 address is the same share or PACS to lock,
+                # except where the IPv6 address is the point.
+                named = _where if action_id == "ipv6-firewall" else device_where
                 where = (
                     ()
                     if action_id == "assess-breach"
-                    else tuple(dict.fromkeys(_where(f) for f in hits))
+                    else tuple(dict.fromkeys(named(f) for f in hits))
                 )
                 actions.append(Action(action_id, where))
 

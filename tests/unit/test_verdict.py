@@ -183,3 +183,34 @@ def test_places_and_actions_name_each_service_once_worst_first() -> None:
     lock = next(a for a in verdict.actions if a.id == "lock-pacs")
     assert lock.where == ("198.18.0.10:8042", "198.18.0.10:104", "198.18.0.40:11112")
     assert len(verdict.first_actions) <= 5
+
+
+def test_a_device_reached_over_ipv4_and_ipv6_is_one_place() -> None:
+    # Given a PACS whose DICOM port answers C-FIND at its IPv4 and at its
+    # IPv6 address (the report joins them by MAC), and another PACS
+    v6 = "2001:db8:ca:1::10"
+    found = [
+        finding("exposure.ipv6-imaging", v6, 104, service="dicom"),
+        finding("dicom.query-open", "198.18.0.10", 104, study_count=4),
+        finding("dicom.query-open", v6, 104, study_count=4),
+        finding("dicom.query-open", "198.18.0.11", 104, study_count=1),
+    ]
+    rep = report(Vantage.LAN, *found)
+    joined = rep.model_copy(
+        update={"hosts": [Host(address="198.18.0.10", ipv6=[v6]), Host(address="198.18.0.11")]}
+    )
+    verdict = decide(joined)
+    # Then the first screen counts two places: the first led by its IPv4
+    # address, its IPv6 one named with it
+    assert [(p.where, p.also) for p in verdict.lan_places] == [
+        ("198.18.0.10:104", (f"[{v6}]:104",)),
+        ("198.18.0.11:104", ()),
+    ]
+    assert verdict.lan_places[0].text() == f"198.18.0.10:104 + [{v6}]:104"
+    # and the PACS to lock is named once, while the IPv6 action names its
+    # IPv6 address
+    actions = {a.id: a.where for a in verdict.actions}
+    assert actions["lock-pacs"] == ("198.18.0.10:104", "198.18.0.11:104")
+    assert actions["ipv6-firewall"] == (f"[{v6}]:104",)
+    # while without the join (no MAC seen) they stay apart
+    assert len(decide(rep).lan_places) == 3

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import itertools
 import os
 import select
 import socket
@@ -385,19 +386,15 @@ def sweep_workers(window: int) -> int:
     return max(1, min(SWEEP_WORKERS, cpus, window))
 
 
-class _SharedJobs:
-    """One job iterator read by several sweeps: each job goes to one of them."""
-
-    def __init__(self, jobs: Iterator[tuple[str, int]]) -> None:
-        self._jobs = jobs
-        self._lock = threading.Lock()
-
-    def __iter__(self) -> _SharedJobs:
-        return self
-
-    def __next__(self) -> tuple[str, int]:
-        with self._lock:
-            return next(self._jobs)
+def _share(jobs: Iterator[tuple[str, int]], lock: threading.Lock) -> Iterator[tuple[str, int]]:
+    """A view of ``jobs`` for one of several sweeps: each job goes to one
+    of them, taken SEND_BATCH at a time (one lock per batch, not per job)."""
+    while True:
+        with lock:
+            chunk = list(itertools.islice(jobs, SEND_BATCH))
+        if not chunk:
+            return
+        yield from chunk
 
 
 def syn_sweep(
@@ -434,8 +431,7 @@ def syn_sweep(
         finally:
             sockets[0].close()  # closed already, unless the sweep failed to start
         return
-    shared = _SharedJobs(jobs)
-    lock = threading.Lock()
+    jobs_lock, lock = threading.Lock(), threading.Lock()
     halt = threading.Event()  # a sweep failed: the others end too
     failures: list[BaseException] = []
 
@@ -446,7 +442,7 @@ def syn_sweep(
     def work(raw: socket.socket) -> None:
         try:
             _sweep(
-                shared,
+                _share(jobs, jobs_lock),
                 raw,
                 max(1, window) // workers,
                 timeout,

@@ -754,6 +754,8 @@ def _sweep(
                         # they are queued within microseconds, and a short
                         # queue never overflows RECV_BUFFER.
                         receive_all()
+                        if any(event.is_set() for event in stops):
+                            break  # Ctrl-C, a deadline: answers come as fast as we send
                 else:
                     if not send(host, port, entry):
                         del pending[key]
@@ -762,6 +764,8 @@ def _sweep(
                     if unsent >= DRAIN_EVERY:
                         unsent = 0
                         receive_all()
+                        if any(event.is_set() for event in stops):
+                            break
                 if interval:
                     next_start = max(next_start, now) + interval
             if queued:

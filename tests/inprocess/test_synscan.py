@@ -333,3 +333,31 @@ def test_a_syn_ack_that_acknowledges_our_number_is_an_open_port() -> None:
     # (RFC 9293 §3.10.7.3), as a listening target's does
     # Then it counts: the forged answers above failed on their number alone
     assert _swept_with_a_forged_answer(lambda seq: seq + 1) is PortState.OPEN
+
+
+@root_only
+def test_stop_during_a_sweep_ends_it_promptly() -> None:
+    # Given a sweep of every loopback port 16 times over (a million jobs),
+    # each answered at once: the window never fills, the loop never waits
+    stop = threading.Event()
+    results: list[PortResult] = []
+    jobs = (("127.0.0.1", port) for _ in range(16) for port in range(1, 65536))
+    sweep_thread = threading.Thread(
+        target=syn_sweep,
+        args=(jobs,),
+        kwargs={
+            "window": 64,
+            "timeout": 1.0,
+            "rate": 0,
+            "on_result": results.append,
+            "stop": stop,
+        },
+    )
+    sweep_thread.start()
+    time.sleep(0.3)
+    # When it is stopped (Ctrl-C) in the middle
+    stop.set()
+    sweep_thread.join(1.0)
+    # Then it had been answering, and it ended well before its million
+    assert not sweep_thread.is_alive()
+    assert 0 < len(results) < 16 * 65535

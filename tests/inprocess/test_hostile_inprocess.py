@@ -149,7 +149,7 @@ async def test_process_exits_with_its_last_deadline(tmp_path: Path) -> None:
     [
         (dicom_abort, "protocol", "before any answer"),
         (dicom_flood, "protocol", "messages never sent"),
-        (dicom_drip, "timeout", ""),
+        (dicom_drip, "timeout", "started but did not follow at 8 KiB/s"),
     ],
     ids=["abort-at-once", "flood-of-strays", "drip"],
 )

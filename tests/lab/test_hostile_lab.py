@@ -136,7 +136,7 @@ EXPECTED_ROUND2: dict[tuple[str, int], tuple[str, str, str]] = {
     # Accepted, then A-ABORT at once: its contexts were never usable.
     (H2, t.ABORT_DICOM_PORT): ("dicom", "protocol", "before any answer"),
     # The C-ECHO answer dripped one byte a second: the read deadline.
-    (H2, t.DRIP_DICOM_PORT): ("dicom", "timeout", ""),
+    (H2, t.DRIP_DICOM_PORT): ("dicom", "timeout", "started but did not follow"),
     # C-ECHO responses to another message ID, without end: cut, not followed.
     (H2, t.FLOOD_DICOM_PORT): ("dicom", "protocol", "messages never sent"),
     # SESSION_SETUP answered by a frame announcing 16 MiB: refused unread.

@@ -1,4 +1,4 @@
-"""The one request to the reflector (``exposcan.reflector.client``).
+"""A request to the reflector (``exposcan.reflector.client``).
 
 The reflector scans back the source address it sees (never an IPv4 address
 the request names) and answers with an exposcan.report/1 report of the
@@ -37,7 +37,7 @@ def _clean(text: str, secret: str) -> str:
 
 
 async def ask_reflector(
-    settings: OutsideSettings, ipv6: Sequence[str], deadline: float
+    settings: OutsideSettings, ipv6: Sequence[str], deadline: float, family: int = 0
 ) -> ReflectorAnswer:
     try:
         view = await request_outside_view(
@@ -47,6 +47,7 @@ async def ask_reflector(
             pin_sha256=settings.pin_sha256,
             ipv6=tuple(ipv6),
             deadline=deadline,
+            family=family,
         )
     except ReflectorError as exc:
         return ReflectorAnswer(settings.url, error=_clean(str(exc) or "failed", settings.token))

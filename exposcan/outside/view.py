@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, IPv6Network, ip_address
@@ -46,7 +47,8 @@ from exposcan.state import HostState
 
 log = logging.getLogger("exposcan.outside")
 
-Asker = Callable[[OutsideSettings, Sequence[str], float], Awaitable[ReflectorAnswer]]
+#: (settings, IPv6 addresses to name, deadline, address family) -> answer.
+Asker = Callable[[OutsideSettings, Sequence[str], float, int], Awaitable[ReflectorAnswer]]
 #: How long the request waits for the LAN discovery before it goes without
 #: the IPv6 addresses (a discovery that takes longer is not waited for).
 DISCOVERY_WAIT_S = 30.0
@@ -87,6 +89,51 @@ def _reaches_over_ipv6(url: str) -> bool:
         return not isinstance(ip_address(host), IPv4Address)
     except ValueError:
         return True
+
+
+def _named_by_name(url: str) -> bool:
+    """A reflector named by a host name (not an address literal) may be
+    reached over IPv4 and over IPv6."""
+    host = urlsplit(url).hostname or ""
+    try:
+        ip_address(host)
+    except ValueError:
+        return bool(host)
+    return False
+
+
+def merge_answers(v4: ReflectorAnswer, v6: ReflectorAnswer) -> ReflectorAnswer:
+    """One outside view from a request over IPv4 and one over IPv6: what the
+    reflector saw of both addresses; complete only if both scans were.  The
+    IPv4 source stays the public address (the box's forwards are there);
+    either answer alone when the other failed."""
+    if v4.report is None or v6.report is None:
+        return v4 if v4.report is not None or v6.report is None else v6
+    a, b = v4.report, v6.report
+    scan = a.scan.model_copy(
+        update={
+            "targets": list(dict.fromkeys([*a.scan.targets, *b.scan.targets])),
+            "complete": a.scan.complete and b.scan.complete,
+            "notes": list(dict.fromkeys([*a.scan.notes, *b.scan.notes])),
+            "notices": [*a.scan.notices, *(n for n in b.scan.notices if n not in a.scan.notices)],
+            "hosts_scanned": a.scan.hosts_scanned + b.scan.hosts_scanned,
+            "finished": max(a.scan.finished, b.scan.finished),
+        }
+    )
+    report = a.model_copy(
+        update={
+            "scan": scan,
+            "hosts": [*a.hosts, *b.hosts],
+            "findings": [*a.findings, *b.findings],
+            "errors": [*a.errors, *b.errors],
+        }
+    )
+    return ReflectorAnswer(
+        reflector=v4.reflector,
+        report=report,
+        source=v4.source,
+        ports_tried=max(v4.ports_tried, v6.ports_tried),
+    )
 
 
 def _door(address: str, port: int) -> str:
@@ -155,16 +202,28 @@ class OutsideCheck:
         if _reaches_over_ipv6(settings.url):
             self.ipv6_named = global_ipv6(scanner.state.hosts)[:MAX_IPV6]
         log.info("asking the reflector (%d IPv6 address(es) named)", len(self.ipv6_named))
+        if _named_by_name(settings.url):
+            # A name with A and AAAA records: one request over each, side by
+            # side.  Over whichever one the system prefers (IPv6, RFC 6724),
+            # the reflector would see only that address, and an IPv4 forward
+            # would go unchecked behind a "No" of the IPv6 side.
+            v4, v6 = await asyncio.gather(
+                self._asker(settings, (), self._deadline, socket.AF_INET),
+                self._asker(settings, self.ipv6_named, self._deadline, socket.AF_INET6),
+            )
+            if v6.report is None:
+                self.ipv6_named = []
+            return merge_answers(v4, v6)
         loop = asyncio.get_running_loop()
         started = loop.time()
-        answer = await self._asker(settings, self.ipv6_named, self._deadline)
+        answer = await self._asker(settings, self.ipv6_named, self._deadline, 0)
         left = self._deadline - (loop.time() - started)
         if answer.report is None and self.ipv6_named and left >= RETRY_MIN_S:
             # A reflector's name may resolve to IPv4 too, and it refuses IPv6
             # addresses named over IPv4: ask once more for the source alone.
             log.info("the reflector refused; asking again without IPv6 addresses")
             self.ipv6_named = []
-            answer = await self._asker(settings, (), left)
+            answer = await self._asker(settings, (), left, 0)
         return answer
 
     def cancel(self) -> None:

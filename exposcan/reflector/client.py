@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import socket
 import ssl
 import time
 from collections.abc import Sequence
@@ -191,9 +192,12 @@ async def request_outside_view(
     pin_sha256: str | None = None,
     ipv6: Sequence[str] = (),
     deadline: float = 300.0,
+    family: int = 0,
 ) -> OutsideView:
     """Ask the reflector at ``url`` (https://HOST[:PORT]) to scan this network's
-    public address back; raises :class:`ReflectorError` on any failure."""
+    public address back; raises :class:`ReflectorError` on any failure.
+    ``family`` (socket.AF_INET or AF_INET6; 0: either) is how the request
+    travels, so which of this network's addresses the reflector sees."""
     import aiohttp
 
     target = _scan_url(url)
@@ -210,7 +214,10 @@ async def request_outside_view(
     timeout = aiohttp.ClientTimeout(total=deadline, connect=min(15.0, deadline))
     try:
         async with asyncio.timeout(deadline):
-            async with aiohttp.ClientSession(timeout=timeout, trust_env=False) as session:
+            connector = aiohttp.TCPConnector(family=socket.AddressFamily(family))
+            async with aiohttp.ClientSession(
+                timeout=timeout, trust_env=False, connector=connector
+            ) as session:
                 async with session.post(
                     target, data=body, headers=headers, ssl=tls, allow_redirects=False
                 ) as response:

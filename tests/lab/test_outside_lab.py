@@ -8,6 +8,7 @@ Run as root: EXPOSCAN_LAB_NAME=<name> EXPOSCAN_REQUIRE_LAB=1 pytest -s tests/lab
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -285,3 +286,58 @@ def test_over_ipv6_the_request_names_the_lans_global_addresses_and_they_are_join
     assert share["lan"] == f"{t.NAS.ip}:445" and "smb_server_guid" in share["joined_by"]
     assert not any(p["via_upnp"] for p in outside["paths"])
     assert "Seen from the internet on " in text
+
+
+#: The reflector's name in the workstation's /etc/hosts, with an A and an
+#: AAAA record (".test" is reserved, RFC 6761: no DNS query leaves the lab).
+REFLECTOR_NAME = "reflector.exposcan-lab.test"
+
+
+@contextlib.contextmanager
+def _ws_hosts_file(lab: Lab, text: str) -> Iterator[None]:
+    """`ip netns exec` bind-mounts /etc/netns/NS/hosts over /etc/hosts."""
+    etc = Path("/etc/netns") / lab.netns(t.WS.name)
+    hosts = etc / "hosts"
+    created = not etc.exists()
+    before = hosts.read_text() if hosts.exists() else None
+    etc.mkdir(parents=True, exist_ok=True)
+    hosts.write_text(text)
+    try:
+        yield
+    finally:
+        if before is not None:
+            hosts.write_text(before)
+        else:
+            hosts.unlink()
+        if created:
+            etc.rmdir()
+
+
+def test_a_reflector_named_with_a_and_aaaa_records_checks_ipv4_and_ipv6(
+    lab: Lab, reflector: LabReflector, tmp_path: Path
+) -> None:
+    # Given the reflector named by a host name with an A and an AAAA record
+    # (its certificate pinned), and a practice with IPv4 forwards and PACS
+    # answering on their global IPv6 addresses
+    port = reflector.url.rstrip("/").rsplit(":", 1)[1]
+    hosts = f"127.0.0.1 localhost\n{t.INET_IP} {REFLECTOR_NAME}\n{t.INET_IP6} {REFLECTOR_NAME}\n"
+    out = tmp_path / "named.json"
+    args = ["scan", "--outside", f"https://{REFLECTOR_NAME}:{port}/"]
+    args += ["--outside-pin", reflector.pin_sha256, "--db", str(tmp_path / "n.sqlite3")]
+    args += ["-o", str(out)]
+    # When the no-target scan runs
+    with _ws_hosts_file(lab, hosts):
+        proc = _run_with_token(lab, reflector, args)
+    text = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode == 1, text[-3000:]
+    outside = json.loads(out.read_text())["outside"]
+    # Then the reflector saw both addresses: the box's public IPv4 address
+    # with its hand-set forward, and the PACS's global IPv6 address (with a
+    # request over the preferred family alone, one of them went unchecked)
+    assert outside["status"] == "done", outside
+    assert outside["public"]["reflector_source"] == PUBLIC
+    doors = {p["public"] for p in outside["paths"] if p["seen"] == "internet" and p["imaging"]}
+    pacs6 = str(t.global_ipv6(t.PACS))
+    assert f"{PUBLIC}:{t.MANUAL_PACS_PORT}" in doors, doors
+    assert f"[{pacs6}]:{t.PACS_HTTP_PORT}" in doors, doors
+    assert pacs6 in outside["ipv6_named"]

@@ -489,11 +489,14 @@ async def test_the_loopback_sweep_stays_in_scope() -> None:
         assert await sweep("203.0.113.1", [104], config, default_catalogue()) is None
 
 
-async def test_a_refusal_with_ipv6_named_is_asked_again_for_the_source_alone(
+async def test_a_named_reflector_is_asked_over_ipv4_and_over_ipv6(
     tmp_path: Path,
 ) -> None:
     # Given a LAN with a global IPv6 host, a reflector known by name, and a
-    # reflector that refuses IPv6 addresses (the request came over IPv4)
+    # reflector that refuses the IPv6 request (this network has no IPv6 route
+    # to it, say)
+    import socket
+
     from exposcan.catalogue import default_catalogue
     from exposcan.config import ScanConfig
     from exposcan.engine import Scanner
@@ -501,14 +504,14 @@ async def test_a_refusal_with_ipv6_named_is_asked_again_for_the_source_alone(
     from exposcan.outside.settings import OutsideSettings
     from exposcan.outside.view import OutsideCheck
 
-    asked: list[tuple[str, ...]] = []
+    asked: list[tuple[int, tuple[str, ...]]] = []
 
     async def reflector(
-        settings: OutsideSettings, ipv6: object, deadline: float
+        settings: OutsideSettings, ipv6: object, deadline: float, family: int
     ) -> ReflectorAnswer:
-        asked.append(tuple(ipv6))  # type: ignore[arg-type]
-        if asked[-1]:
-            return ReflectorAnswer(settings.url, error="refused (HTTP 403)")
+        asked.append((family, tuple(ipv6)))  # type: ignore[arg-type]
+        if family == socket.AF_INET6:
+            return ReflectorAnswer(settings.url, error="cannot reach the reflector")
         return ReflectorAnswer(settings.url, report=report(Vantage.INTERNET), source="203.0.113.1")
 
     config = ScanConfig(ports=[104], ports_spec="104")
@@ -521,10 +524,15 @@ async def test_a_refusal_with_ipv6_named_is_asked_again_for_the_source_alone(
     check.start(scanner)
     assert check._task is not None
     answer = await check._task
-    # Then the second request, for the source alone, got the answer
-    assert asked == [("2001:db8:ca:1::10",), ()]
-    assert answer.report is not None and check.ipv6_named == []
-    # and a reflector named by an IPv4 address is never sent IPv6 addresses
+    # Then one request went over IPv4 for the source alone, one over IPv6
+    # naming the LAN's global address, and the IPv4 answer stands alone
+    assert sorted(asked) == sorted(
+        [(socket.AF_INET, ()), (socket.AF_INET6, ("2001:db8:ca:1::10",))]
+    )
+    assert answer.report is not None and answer.source == "203.0.113.1"
+    assert check.ipv6_named == []
+    # and a reflector named by an IPv4 address is asked once, for the source
+    # alone, over whichever family its address is
     asked.clear()
     v4 = OutsideCheck(
         OutsideSettings("https://203.0.113.50:8443/", TOKEN), config, default_catalogue(), reflector
@@ -532,4 +540,72 @@ async def test_a_refusal_with_ipv6_named_is_asked_again_for_the_source_alone(
     v4.start(scanner)
     assert v4._task is not None
     await v4._task
-    assert asked == [()]
+    assert asked == [(0, ())]
+
+
+async def test_a_refusal_with_ipv6_named_is_asked_again_for_the_source_alone() -> None:
+    # Given a reflector named by its IPv6 address that refuses the IPv6
+    # addresses named (outside the source's /56, say)
+    from exposcan.catalogue import default_catalogue
+    from exposcan.config import ScanConfig
+    from exposcan.engine import Scanner
+    from exposcan.outside.ask import ReflectorAnswer
+    from exposcan.outside.settings import OutsideSettings
+    from exposcan.outside.view import OutsideCheck
+
+    asked: list[tuple[str, ...]] = []
+
+    async def reflector(
+        settings: OutsideSettings, ipv6: object, deadline: float, family: int
+    ) -> ReflectorAnswer:
+        asked.append(tuple(ipv6))  # type: ignore[arg-type]
+        if asked[-1]:
+            return ReflectorAnswer(settings.url, error="refused (HTTP 403)")
+        return ReflectorAnswer(settings.url, report=report(Vantage.INTERNET), source="2001:db8::5")
+
+    config = ScanConfig(ports=[104], ports_spec="104")
+    scanner = Scanner(config, default_catalogue(), [], [])
+    scanner.state.host("2001:db8:ca:1::10")
+    scanner.discovered.set()
+    check = OutsideCheck(
+        OutsideSettings("https://[2001:db8:ffff::50]:8443/", TOKEN),
+        config,
+        default_catalogue(),
+        reflector,
+    )
+    check.start(scanner)
+    assert check._task is not None
+    answer = await check._task
+    # Then the second request, for the source alone, got the answer
+    assert asked == [("2001:db8:ca:1::10",), ()]
+    assert answer.report is not None and check.ipv6_named == []
+
+
+def test_answers_over_ipv4_and_ipv6_are_merged_into_one_view() -> None:
+    from exposcan.outside.ask import ReflectorAnswer
+    from exposcan.outside.view import merge_answers
+
+    # Given the reflector's answer to a request over IPv4 (the box's public
+    # address, a forward) and one over IPv6 (a PACS's global address), the
+    # IPv6 scan cut at its deadline
+    v4 = ReflectorAnswer(
+        "https://r.test/",
+        report(Vantage.INTERNET, finding("dicom.query-open", "203.0.113.1", 50104)),
+        source="203.0.113.1",
+        ports_tried=65535,
+    )
+    six = report(Vantage.INTERNET, finding("http.pacs-unauthenticated", "2001:db8::10", 8042))
+    six = six.model_copy(update={"scan": six.scan.model_copy(update={"complete": False})})
+    v6 = ReflectorAnswer("https://r.test/", six, source="2001:db8::5", ports_tried=65535)
+    merged = merge_answers(v4, v6)
+    # Then one report holds both, the IPv4 source stays the public address,
+    # and it is complete only if both were
+    assert merged.report is not None
+    assert {f.host for f in merged.report.findings} == {"203.0.113.1", "2001:db8::10"}
+    assert merged.source == "203.0.113.1" and merged.ports_tried == 65535
+    assert merged.report.scan.complete is False
+    # and a failed side leaves the other whole
+    failed = ReflectorAnswer("https://r.test/", error="cannot reach the reflector")
+    assert merge_answers(v4, failed) == v4
+    assert merge_answers(failed, v6) == v6
+    assert merge_answers(failed, failed).error == "cannot reach the reflector"

@@ -76,13 +76,14 @@ NOTE_HAND_SET = declare_note(
 NOTE_NO_IGD = declare_note(
     "note.upnp.no-igd",
     en="No UPnP IGD answered on {nets} (SSDP, nor the gateway's usual description "
-    "addresses): the box's forwards could not be listed. To see what the internet reaches, "
-    "run from a machine outside the practice: exposcan scan --vantage internet <the "
-    "practice's public address>",
+    "addresses): the box's forwards could not be listed. To see what the internet reaches: "
+    "exposcan scan --outside <a reflector's URL>, or from a machine outside the practice: "
+    "exposcan scan --vantage internet <the practice's public address>",
     fr="Aucun UPnP IGD n'a répondu sur {nets} (ni en SSDP, ni aux adresses de description "
     "habituelles de la passerelle) : les redirections de la box n'ont pas pu être listées. "
-    "Pour voir ce qu'internet atteint, lancer depuis une machine hors du cabinet : exposcan "
-    "scan --vantage internet <l'adresse publique du cabinet>",
+    "Pour voir ce qu'internet atteint : exposcan scan --outside <l'URL d'un réflecteur>, ou "
+    "depuis une machine hors du cabinet : exposcan scan --vantage internet <l'adresse "
+    "publique du cabinet>",
 )
 NOTE_BOX_NOT_NAMED = declare_note(
     "note.upnp.box-not-named",

@@ -31,6 +31,6 @@ end=$(date +%s.%N)
 [ "$rc" -le 1 ] || { echo "exposcan failed: $rc" >&2; exit "$rc"; }
 
 mkdir -p docs
-"$BIN/python" scripts/compare_nmap.py "$WORK/nmap.xml" "$WORK/exposcan.json" \
+PYTHONPATH="$ROOT" "$BIN/python" scripts/compare_nmap.py "$WORK/nmap.xml" "$WORK/exposcan.json" \
   "$start" "$mid" "$end" README.md > docs/nmap-vs-exposcan.md
 cat docs/nmap-vs-exposcan.md

@@ -251,6 +251,11 @@ def build_scenarios(
     def n(label: str, ns: str, *args: str) -> Command:
         return Command(label, "nmap", ["nmap", "-n", "-oX", "-", *args], ns)
 
+    def practice_nmap(suffix: str, *extra: str) -> Command:
+        """nmap's nearest to exposcan's checks on the practice lab (scenario 4)."""
+        label = f"nmap -sT --script {NMAP_SCRIPTS}{suffix}"
+        return n(label, lab_ns["ws"], "-sT", "-p", ports, "--script", NMAP_SCRIPTS, *extra, lan)
+
     dense_truth = {
         a: p for a, p in scale.expected.items() if a in {str(h) for h in DENSE_NET.hosts()}
     }
@@ -345,29 +350,9 @@ def build_scenarios(
             f"with its slow viewer ({slow})",
             [
                 e("exposcan (every check, no slow server)", lab_ns["ws"], "--exclude", slow, lan),
-                n(
-                    f"nmap -sT --script {NMAP_SCRIPTS} (no slow server)",
-                    lab_ns["ws"],
-                    "-sT",
-                    "-p",
-                    ports,
-                    "--script",
-                    NMAP_SCRIPTS,
-                    "--exclude",
-                    slow,
-                    lan,
-                ),
+                practice_nmap(" (no slow server)", "--exclude", slow),
                 e("exposcan (every check)", lab_ns["ws"], lan),
-                n(
-                    f"nmap -sT --script {NMAP_SCRIPTS}",
-                    lab_ns["ws"],
-                    "-sT",
-                    "-p",
-                    ports,
-                    "--script",
-                    NMAP_SCRIPTS,
-                    lan,
-                ),
+                practice_nmap(""),
             ],
             [
                 # Issue 14: 0.25 of nmap on the practice with a hostile host;

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -247,14 +247,7 @@ def test_the_socket_filter_passes_answers_to_our_port_only(
         for ident, (dport, flags) in segments.items():
             sender.sendto(_segment(7, dport, ident, flags), (loopback, 0))
         passed: set[int] = set()
-        deadline = time.monotonic() + 0.5
-        while time.monotonic() < deadline:
-            try:
-                data = watched.recv(2048)
-            except BlockingIOError:
-                time.sleep(0.01)
-                continue
-            tcp = data[(data[0] & 0x0F) * 4 :] if family == socket.AF_INET else data
+        for tcp in _segments_seen(watched, 0.5, ipv4=family == socket.AF_INET):
             sport, dport, _seq, ack = struct.unpack_from("!HHII", tcp)
             assert dport == ours  # nothing else gets through
             if sport == 7:
@@ -265,6 +258,19 @@ def test_the_socket_filter_passes_answers_to_our_port_only(
         holder.close()
     # Then the SYN-ACK and both RSTs to our port reach us, and nothing else
     assert passed == {1, 2, 3}
+
+
+def _segments_seen(sock: socket.socket, seconds: float, ipv4: bool = True) -> Iterator[bytes]:
+    """The TCP segments a non-blocking raw socket receives for ``seconds``
+    (an IPv4 raw socket hands the IP header too; an IPv6 one does not)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            data = sock.recv(2048)
+        except BlockingIOError:
+            time.sleep(0.001)
+            continue
+        yield data[(data[0] & 0x0F) * 4 :] if ipv4 else data
 
 
 def _swept_with_a_forged_answer(ack_of: Callable[[int], int]) -> PortState:
@@ -295,14 +301,7 @@ def _swept_with_a_forged_answer(ack_of: Callable[[int], int]) -> PortState:
     )
     try:
         sweep_thread.start()
-        deadline = time.monotonic() + 2
-        while time.monotonic() < deadline:
-            try:
-                data = sniffer.recv(2048)
-            except BlockingIOError:
-                time.sleep(0.001)
-                continue
-            tcp = data[(data[0] & 0x0F) * 4 :]
+        for tcp in _segments_seen(sniffer, 2.0):
             sport, dport, seq, _ack, _off, flags, window = struct.unpack_from("!HHIIBBH", tcp)
             # Our probe: a SYN with the sweep's window (the clients' are larger)
             if dport == port and flags == SYN and window == 1024:

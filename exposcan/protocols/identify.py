@@ -66,14 +66,19 @@ class IdentifyProbe(ServiceProbe):
                     return
                 if service.protocol in SERVER_FIRST:
                     return
-                await conn.send(b"GET / HTTP/1.0\r\n\r\n")
                 try:
+                    await conn.send(b"GET / HTTP/1.0\r\n\r\n")
                     # A web server answers GET / at once; the wait is short
                     # so that an SMB server (silent here) is named within the
                     # read deadline after which the next phase starts.
                     answer = await conn.read_some(BANNER_CAP, timeout=min(deadlines.read, 2.0))
                 except TimeoutError:
                     answer = None
+                except (ConnectionResetError, BrokenPipeError):
+                    # An answer too: no web server. A DICOM node resets on
+                    # "GET " (PDU type 0x47, PS3.8 §9.3.1): the report's
+                    # error for an Orthanc behind a hand-set forward was this.
+                    answer = b""
         if answer is None:
             # Silent to a greeting wait and to a request: SMB waits for the
             # rest of what "GET " announced as a NetBIOS frame; else a tarpit

@@ -1,5 +1,8 @@
 """The engine against small servers on loopback: scan, identify, bound, record."""
 
+import asyncio
+import socket
+import struct
 import time
 from ipaddress import IPv4Address
 from typing import Any
@@ -142,3 +145,27 @@ async def test_a_forward_to_a_host_found_down_is_not_scanned_again(monkeypatch: 
     # Then its ports are not scanned again, and the report says so
     assert host.services == {}
     assert any("discovery found no host" in n for n in scanner.state.notes)
+
+
+async def _reset_on_first_bytes(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Silent first, then a reset at our first bytes: what a DICOM node does
+    to "GET " (Orthanc behind a hand-set forward on an odd port)."""
+    await reader.read(1)
+    sock = writer.get_extra_info("socket")
+    # Linger on, timeout 0: close() sends RST (RFC 9293 §3.10.7.1, abort).
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+async def test_a_reset_after_our_http_request_is_an_answer_not_an_error() -> None:
+    # Given a port the catalogue does not name that resets on "GET "
+    async with tcp_server(_reset_on_first_bytes) as port:
+        report = await scan_local([port], [IdentifyProbe], timeout=1.0)
+    # Then identify records no error: the port stays unknown, for the probes
+    # that try unknown ports (DICOM), while an HTTP server is still named
+    assert report.errors == []
+    (service,) = report.hosts[0].services
+    assert service.protocol == "unknown"
+    async with tcp_server(http_ok) as web:
+        named = await scan_local([web], [IdentifyProbe], timeout=1.0)
+    assert named.hosts[0].services[0].protocol == "http"

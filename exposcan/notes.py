@@ -69,6 +69,7 @@ def notice(code: str, **params: NoticeValue) -> Notice:
 NOTE_MODULES = (
     "exposcan.engine",
     "exposcan.net.ndp",
+    "exposcan.outside.view",
     "exposcan.protocols.dicom.probe",
     "exposcan.protocols.smb.probe",
     "exposcan.protocols.upnp.probe",

@@ -28,6 +28,7 @@ from exposcan.engine import Scanner
 from exposcan.findings import sort_findings
 from exposcan.models import (
     Finding,
+    Notice,
     Outside,
     OutsidePath,
     PublicAddress,
@@ -37,6 +38,7 @@ from exposcan.models import (
     Vantage,
 )
 from exposcan.net.portspec import PortSpecError, parse_ports
+from exposcan.notes import declare_note, notice, render_note
 from exposcan.outside.address import decide_public
 from exposcan.outside.ask import ReflectorAnswer, ask_reflector
 from exposcan.outside.join import Side, join, signature
@@ -46,6 +48,17 @@ from exposcan.reflector.wire import MAX_IPV6
 from exposcan.state import HostState
 
 log = logging.getLogger("exposcan.outside")
+
+NOTE_IPV4_UNCHECKED = declare_note(
+    "note.outside.ipv4-unchecked",
+    en="The reflector was reached over IPv6 only (it saw {source}): the practice's public "
+    "IPv4 address and the box's forwards were not checked from the internet. Name the "
+    "reflector by its IPv4 address, or by a name with an A record.",
+    fr="Le réflecteur a été joint en IPv6 seulement (il a vu {source}) : l'adresse IPv4 "
+    "publique du cabinet et les redirections de la box n'ont pas été vérifiées depuis "
+    "internet. Nommer le réflecteur par son adresse IPv4, ou par un nom qui a un "
+    "enregistrement A.",
+)
 
 #: (settings, IPv6 addresses to name, deadline, address family) -> answer.
 Asker = Callable[[OutsideSettings, Sequence[str], float, int], Awaitable[ReflectorAnswer]]
@@ -102,6 +115,27 @@ def _named_by_name(url: str) -> bool:
     return False
 
 
+def ipv4_unchecked(answer: ReflectorAnswer | None, report: Report) -> bool:
+    """The reflector saw only an IPv6 source while the LAN speaks IPv4: its
+    scan says nothing of the box's public IPv4 address, where the forwards
+    are, and must not read as "nothing answered"."""
+    if answer is None or answer.report is None or not answer.source:
+        return False
+    try:
+        if not isinstance(ip_address(answer.source), IPv6Address):
+            return False
+    except ValueError:
+        return False
+    return any(isinstance(_ip(h.address), IPv4Address) for h in report.hosts)
+
+
+def _ip(text: str) -> IPv4Address | IPv6Address | None:
+    try:
+        return ip_address(text)
+    except ValueError:
+        return None
+
+
 def merge_answers(v4: ReflectorAnswer, v6: ReflectorAnswer) -> ReflectorAnswer:
     """One outside view from a request over IPv4 and one over IPv6: what the
     reflector saw of both addresses; complete only if both scans were.  The
@@ -134,6 +168,16 @@ def merge_answers(v4: ReflectorAnswer, v6: ReflectorAnswer) -> ReflectorAnswer:
         source=v4.source,
         ports_tried=max(v4.ports_tried, v6.ports_tried),
     )
+
+
+def _with_note(report: Report, note: Notice) -> Report:
+    text = render_note(note, "en") or note.code
+    if text in report.scan.notes:
+        return report
+    scan = report.scan.model_copy(
+        update={"notes": [*report.scan.notes, text], "notices": [*report.scan.notices, note]}
+    )
+    return report.model_copy(update={"scan": scan})
 
 
 def _door(address: str, port: int) -> str:
@@ -286,12 +330,17 @@ class OutsideCheck:
             inside = path.lan.rpartition(":")[0].strip("[]") if path.lan else None
             if path.imaging is not None or (inside is not None and inside not in box):
                 paths.append(path)
+        v4_unchecked = ipv4_unchecked(answer, report)
+        if v4_unchecked:
+            assert answer is not None and answer.source is not None
+            report = _with_note(report, notice(NOTE_IPV4_UNCHECKED, source=answer.source))
         outside = Outside(
             status="not-asked" if answer is None else "failed" if answer.report is None else "done",
             reflector=answer.reflector if answer else None,
             checked=answer.report.scan.finished if answer and answer.report else None,
             error=answer.error if answer else None,
-            complete=answer is None or answer.report is None or answer.report.scan.complete,
+            complete=(answer is None or answer.report is None or answer.report.scan.complete)
+            and not v4_unchecked,
             ports_tried=_ports_tried(answer),
             loopback_ports_tried=tried,
             ipv6_named=self.ipv6_named,

@@ -286,6 +286,11 @@ def test_over_ipv6_the_request_names_the_lans_global_addresses_and_they_are_join
     assert share["lan"] == f"{t.NAS.ip}:445" and "smb_server_guid" in share["joined_by"]
     assert not any(p["via_upnp"] for p in outside["paths"])
     assert "Seen from the internet on " in text
+    # and, the reflector having seen an IPv6 source only, the report says the
+    # box's public IPv4 address went unchecked, and the view is not complete
+    # (no "No" can come of it)
+    assert outside["complete"] is False
+    assert "The reflector was reached over IPv6 only" in text
 
 
 #: The reflector's name in the workstation's /etc/hosts, with an A and an
@@ -341,3 +346,4 @@ def test_a_reflector_named_with_a_and_aaaa_records_checks_ipv4_and_ipv6(
     assert f"{PUBLIC}:{t.MANUAL_PACS_PORT}" in doors, doors
     assert f"[{pacs6}]:{t.PACS_HTTP_PORT}" in doors, doors
     assert pacs6 in outside["ipv6_named"]
+    assert outside["complete"] is True and "over IPv6 only" not in text

@@ -609,3 +609,24 @@ def test_answers_over_ipv4_and_ipv6_are_merged_into_one_view() -> None:
     assert merge_answers(v4, failed) == v4
     assert merge_answers(failed, v6) == v6
     assert merge_answers(failed, failed).error == "cannot reach the reflector"
+
+
+def test_an_ipv6_source_leaves_ipv4_unchecked_for_a_lan_with_ipv4() -> None:
+    from exposcan.models import Host
+    from exposcan.outside.ask import ReflectorAnswer
+    from exposcan.outside.view import ipv4_unchecked
+
+    lan = report(Vantage.LAN).model_copy(
+        update={"hosts": [Host(address="198.18.0.10"), Host(address="2001:db8:ca:1::10")]}
+    )
+    seen = report(Vantage.INTERNET)
+    # Given the reflector's answer to a request that came over IPv6
+    over6 = ReflectorAnswer("https://[2001:db8::50]/", seen, source="2001:db8:ca:1::5")
+    # Then, for a LAN that speaks IPv4, its IPv4 side was not checked
+    assert ipv4_unchecked(over6, lan)
+    # while an IPv4 source, an IPv6-only LAN or a failed request say nothing
+    over4 = ReflectorAnswer("https://r.test/", seen, source="203.0.113.1")
+    assert not ipv4_unchecked(over4, lan)
+    only6 = lan.model_copy(update={"hosts": [Host(address="2001:db8:ca:1::10")]})
+    assert not ipv4_unchecked(over6, only6)
+    assert not ipv4_unchecked(ReflectorAnswer("https://r.test/", error="refused"), lan)

@@ -4,7 +4,6 @@ HTTP, plus the scan helper the HTTP in-process tests share."""
 from __future__ import annotations
 
 import asyncio
-import datetime
 import json
 import ssl
 from collections.abc import AsyncIterator
@@ -15,10 +14,6 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from exposcan.catalogue import PortEntry, default_catalogue
 from exposcan.config import ScanConfig
@@ -28,6 +23,7 @@ from exposcan.models import Report, Vantage
 from exposcan.net.portspec import format_ports
 from exposcan.protocols.http.probe import HttpProbe
 from exposcan_lab.topology import CANARY_PATIENTS, CANARY_UID_ROOT
+from tests.certs import server_context
 from tests.helpers import assert_valid_report
 
 CANARY = CANARY_PATIENTS[0]
@@ -178,30 +174,7 @@ async def serve(
 
 
 def self_signed(tmp: Path, cn: str = "pacs.cabinet.test") -> ssl.SSLContext:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    (tmp / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(tmp / "cert.pem", tmp / "key.pem")
-    return ctx
+    return server_context(tmp, cn)
 
 
 async def scan_http(

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime
 import gc
 import json
 import logging
@@ -20,10 +19,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from pydicom.dataset import Dataset
 from pynetdicom import AE, evt
 from pynetdicom.sop_class import (
@@ -44,6 +39,7 @@ from exposcan.report.html import render_html
 from exposcan.report.terminal import tls_cell
 from exposcan.state import ServiceState
 from exposcan_lab.topology import CANARY_PATIENTS, CANARY_STRINGS, CANARY_UID_ROOT
+from tests.certs import server_context
 from tests.helpers import scan_local
 from tests.inprocess.http_servers import self_signed
 from tests.inprocess.servers import tarpit, tcp_server
@@ -668,30 +664,7 @@ async def test_a_node_requiring_a_client_certificate_is_a_good_sign_every_run(
 
 def _expired(tmp_path: Path) -> ssl.SSLContext:
     """A server context whose self-signed certificate expired yesterday."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "old-pacs.lab.invalid")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=800))
-        .not_valid_after(now - datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    (tmp_path / "old.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        + cert.public_bytes(serialization.Encoding.PEM)
-    )
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tmp_path / "old.pem")
-    return context
+    return server_context(tmp_path, "old-pacs.lab.invalid", days=(-800, -1))
 
 
 def _tls_1_0(tmp_path: Path) -> ssl.SSLContext:

@@ -3,30 +3,17 @@ same name on both sides and a signature the certificate's own key verifies."""
 
 from __future__ import annotations
 
-import datetime
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
 
 from exposcan.facts import TlsFields
 from exposcan.net.tls import certificate_facts, first_certificate
+from tests.certs import certificate
 
 
 def _der(subject: str, issuer: str, signer: ec.EllipticCurvePrivateKey | None = None) -> bytes:
     key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .sign(signer or key, hashes.SHA256())
-    )
+    cert = certificate(key, subject, issuer=issuer, signer=signer)
     return cert.public_bytes(serialization.Encoding.DER)
 
 
@@ -54,18 +41,7 @@ def test_the_same_name_signed_by_another_key_is_not_self_signed() -> None:
 def test_validity_and_key_of_an_expired_rsa_certificate() -> None:
     # Given an RSA 2048 certificate that expired yesterday
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "old-pacs")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=400))
-        .not_valid_after(now - datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
+    cert = certificate(key, "old-pacs", days=(-400, -1))
     facts = certificate_facts(cert.public_bytes(serialization.Encoding.DER), "TLSv1.2")
     # Then its dates, its expiry and its key are facts
     assert (facts.key_type, facts.key_bits, facts.expired) == ("RSA", 2048, True)

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from exposcan.healthdata import HealthSignatures
@@ -546,40 +546,19 @@ def _explore_session(
         result.samba = True
     disks = [s for s in shares if s.is_disk][:MAX_SHARES]
     result.disk_shares = max(result.disk_shares, len(disks))
+    limits = replace(walk_limits, deadline=min(deadline, walk_limits.deadline))
     for share in disks:
         if share.name in proven:
             continue
         if stop.is_set() or time.monotonic() + session.timeout > deadline:
             result.problems.append("time")
             break
-        try:
-            tid = session.tree_connect(share.name)
-        except ShareAccessDenied:
-            continue
-        except Exception:
-            result.problems.append(f"{label} tree connect lost")
+        walked = _walk_one(session, share.name, label, result, limits, signatures, health, stop)
+        if walked is _LOST:
             break
-        try:
-            limits = WalkLimits(
-                walk_limits.max_depth,
-                walk_limits.max_entries,
-                walk_limits.max_samples,
-                min(deadline, walk_limits.deadline),
-            )
-            reader = _TreeReader(session, tid)
-            try:
-                # The root listing is the proof: without it, not readable.
-                session.list_folder(tid, "", 1)
-            except ShareAccessDenied:
-                continue
-            walk = walk_share(reader, signatures, limits, health, stop)
+        if walked is not None:
             proven.add(share.name)
-            result.readable.append(ShareReport(clean_share_name(share.name), label, walk))
-        except ShareSessionLost:
-            result.problems.append(f"{label} session lost")
-            break
-        finally:
-            session.tree_disconnect(tid)
+            result.readable.append(ShareReport(clean_share_name(share.name), label, walked))
     result.refused = result.disk_shares - len(proven)
     # Shares the listing hides (smb.conf "browseable = no") are still open to
     # whoever names them: try the catalogue's imaging folder names, as nmap's
@@ -593,29 +572,47 @@ def _explore_session(
             break
         if name in proven:
             continue
-        try:
-            tid = session.tree_connect(name)
-        except ShareAccessDenied:
-            continue
-        except Exception:
-            result.problems.append(f"{label} tree connect lost")
+        walked = _walk_one(session, name, label, result, limits, signatures, health, stop)
+        if walked is _LOST:
             break
-        try:
-            try:
-                session.list_folder(tid, "", 1)
-            except ShareAccessDenied:
-                continue
-            limits = WalkLimits(
-                walk_limits.max_depth,
-                walk_limits.max_entries,
-                walk_limits.max_samples,
-                min(deadline, walk_limits.deadline),
-            )
-            walk = walk_share(_TreeReader(session, tid), signatures, limits, health, stop)
+        if walked is not None:
             proven.add(name)
-            result.readable.append(ShareReport(name, label, walk, listed=False))
-        except ShareSessionLost:
-            result.problems.append(f"{label} session lost")
-            break
-        finally:
-            session.tree_disconnect(tid)
+            result.readable.append(ShareReport(name, label, walked, listed=False))
+
+
+#: What :func:`_walk_one` returns when the session or its tree is gone.
+_LOST = WalkResult()
+
+
+def _walk_one(
+    session: SmbSession,
+    name: str,
+    label: str,
+    result: Exploration,
+    limits: WalkLimits,
+    signatures: ImagingSignatures,
+    health: HealthSignatures,
+    stop: threading.Event,
+) -> WalkResult | None:
+    """Connect to share ``name``, prove it readable by a listing of its root,
+    and walk it: its walk, None if refused, or ``_LOST`` (a problem noted)
+    when the session or the tree connect was lost."""
+    try:
+        tid = session.tree_connect(name)
+    except ShareAccessDenied:
+        return None
+    except Exception:
+        result.problems.append(f"{label} tree connect lost")
+        return _LOST
+    try:
+        try:
+            # The root listing is the proof: without it, not readable.
+            session.list_folder(tid, "", 1)
+        except ShareAccessDenied:
+            return None
+        return walk_share(_TreeReader(session, tid), signatures, limits, health, stop)
+    except ShareSessionLost:
+        result.problems.append(f"{label} session lost")
+        return _LOST
+    finally:
+        session.tree_disconnect(tid)

@@ -368,21 +368,9 @@ class Lab:
                 "orthanc",
                 ["/usr/sbin/Orthanc", str(d(t.PACS_SECURE.name) / "orthanc.json")],
             ),
-            (
-                t.NAS.name,
-                "smbd",
-                # Samba 4.17: -F/--foreground keeps it attached;
-                # --no-process-group keeps it (and its children, incl. the
-                # on-demand samba-dcerpcd) in the group we kill.
-                [
-                    "/usr/sbin/smbd",
-                    "--foreground",
-                    "--no-process-group",
-                    "--debug-stdout",
-                    "--configfile",
-                    str(d(t.NAS.name) / "smb.conf"),
-                ],
-            ),
+            # Samba 4.17: -F/--foreground keeps it attached;
+            # --no-process-group keeps it (and its children, incl. the
+            # on-demand samba-dcerpcd) in the group we kill.
             *(
                 (
                     h.name,
@@ -396,7 +384,7 @@ class Lab:
                         str(d(h.name) / "smb.conf"),
                     ],
                 )
-                for h in (t.FILES, t.OLDNAS)
+                for h in (t.NAS, t.FILES, t.OLDNAS)
             ),
             (
                 t.WEB.name,

@@ -25,6 +25,7 @@ test: deps
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
+	$(BIN)/python scripts/check_import_cycles.py
 	EXPOSCAN_REQUIRE_LAB=1 $(BIN)/python -m pytest -q -ra
 	@bash scripts/check-no-lab-left.sh
 
@@ -35,6 +36,7 @@ lint: deps
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
+	$(BIN)/python scripts/check_import_cycles.py
 
 schema: deps
 	$(BIN)/python -m exposcan.schema

@@ -10,7 +10,7 @@ that interprets it (:func:`catalogue_kind`).  ``rule`` and ``ports`` are the
 engine's own (here); ``http-fingerprint`` belongs to
 :mod:`exposcan.protocols.http.fingerprints`, ``dicom-implementation`` to
 :mod:`exposcan.protocols.dicom.catalogue`, and so on
-(:data:`exposcan.protocols.DECLARATIONS` lists the modules).  An unknown
+(the protocol registry, :mod:`exposcan.protocols`, lists the modules).  An unknown
 kind, a misspelt field or a regular expression that does not compile is a
 :class:`CatalogueError` of one line naming the file: the CLI prints it and
 exits 2 before any packet.
@@ -56,8 +56,9 @@ _KIND_OF: dict[type[BaseModel], str] = {}
 def catalogue_kind(kind: str) -> Callable[[type[M]], type[M]]:
     """Register ``kind``: every catalogue file of that kind is validated with
     the decorated model when the catalogue loads (its ``kind`` key removed).
-    The module must be listed in :data:`exposcan.protocols.DECLARATIONS` (or
-    :data:`CORE_DECLARATIONS`) so that it is imported before a load."""
+    The module must be listed in the protocol registry (an entry's
+    ``declarations``, or :data:`exposcan.protocols.CORE_DECLARATIONS`) so that
+    it is imported before a load."""
 
     def register(model: type[M]) -> type[M]:
         if _KINDS.setdefault(kind, model) is not model:
@@ -68,21 +69,12 @@ def catalogue_kind(kind: str) -> Callable[[type[M]], type[M]]:
     return register
 
 
-#: Modules outside the protocol packages that register catalogue or fact kinds.
-CORE_DECLARATIONS = (
-    "exposcan.facts",
-    "exposcan.imaging",
-    "exposcan.healthdata",
-    "exposcan.report.guides",
-    "exposcan.report.labels",
-)
-
-
 @cache
 def _declared() -> None:
-    from exposcan.protocols import DECLARATIONS
+    # The registry is a leaf (names only): importing it loads no probe.
+    from exposcan.protocols import declarations
 
-    for module in (*CORE_DECLARATIONS, *DECLARATIONS):
+    for module in declarations():
         importlib.import_module(module)
 
 

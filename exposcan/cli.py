@@ -38,9 +38,9 @@ from exposcan.notes import NOTE_INTERRUPTED
 from exposcan.outside.settings import OutsideConfigError, OutsideSettings, resolve
 from exposcan.outside.view import OutsideCheck
 from exposcan.reflector import cli as reflector_cli
-from exposcan.report import ReportFormatError, check_output, write_report
 from exposcan.report.i18n import default_lang
 from exposcan.report.terminal import LiveProgress, render_summary
+from exposcan.report.write import ReportFormatError, check_output, write_report
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 

@@ -14,7 +14,7 @@ Registering a fact kind is one decorator on its model::
         anonymous: bool
         imaging_files: int = 0
 
-and its module listed in :data:`exposcan.protocols.DECLARATIONS`.  The
+and its module listed in the protocol registry (:mod:`exposcan.protocols`).  The
 facts of the engine itself (a service that serves imaging or health data,
 what the internet view and the box's forwards are joined on) are here.
 """

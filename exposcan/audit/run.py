@@ -16,7 +16,7 @@ from rich.console import Console
 
 from exposcan.audit.diff import diff_reports
 from exposcan.audit.history import History, HistoryError, RunSummary
-from exposcan.audit.notify import Alert, Delivery, Target, deliver, parse_targets
+from exposcan.audit.notify.deliver import Alert, Delivery, Target, deliver, parse_targets
 from exposcan.models import Report
 
 BASELINE_LAST = "last"

@@ -1,41 +1,105 @@
-"""The protocol registry: a new protocol is one module plus one entry here."""
+"""The protocol registry: a new protocol is one package plus one entry here.
+
+A leaf: this module imports nothing of exposcan when it loads.  Each entry
+names its probe classes and the modules that declare its catalogue and fact
+kinds by path; they are imported only when a scan needs them (the engine
+asks for the probes, a catalogue load for the declarations), so a run that
+probes nothing (a port scan, ``catalogue check``, a report) loads no probe,
+and no module below imports its way back up to the registry.
+"""
 
 from __future__ import annotations
 
-from exposcan.probe import NetworkProbe, ServiceProbe
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-#: Modules that declare what a protocol adds: its catalogue kinds
-#: (:func:`exposcan.catalogue.catalogue_kind`) and its fact kinds
-#: (:func:`exposcan.facts.fact_kind`).  Imported before a catalogue loads, so
-#: that every kind is known and every rule checked.  A new protocol adds its
-#: ``facts`` module (and its catalogue module, if it has a kind) here.
-DECLARATIONS: tuple[str, ...] = (
-    "exposcan.protocols.dicom.catalogue",
-    "exposcan.protocols.dicom.facts",
-    "exposcan.protocols.ftp.catalogue",
-    "exposcan.protocols.ftp.facts",
-    "exposcan.protocols.http.facts",
-    "exposcan.protocols.http.fingerprints",
-    "exposcan.protocols.http.listing",
-    "exposcan.protocols.ipv6.facts",
-    "exposcan.protocols.smb.facts",
-    "exposcan.protocols.upnp.catalogue",
-    "exposcan.protocols.upnp.facts",
+if TYPE_CHECKING:
+    from exposcan.probe import NetworkProbe, ServiceProbe
+
+
+@dataclass(frozen=True)
+class ProtocolEntry:
+    """One protocol: what the engine loads and what a catalogue load imports."""
+
+    name: str
+    #: Probe classes as ``module:Class``, service probes (one per open
+    #: port) in the order the engine runs them.
+    service_probes: tuple[str, ...] = ()
+    #: Probes of the network as a whole (the box, the IPv6 path).
+    network_probes: tuple[str, ...] = ()
+    #: Modules that register the protocol's catalogue kinds
+    #: (:func:`exposcan.catalogue.catalogue_kind`) and fact kinds
+    #: (:func:`exposcan.facts.fact_kind`).
+    declarations: tuple[str, ...] = ()
+
+
+PROTOCOLS: tuple[ProtocolEntry, ...] = (
+    ProtocolEntry("identify", service_probes=("exposcan.protocols.identify:IdentifyProbe",)),
+    ProtocolEntry(
+        "http",
+        service_probes=("exposcan.protocols.http.probe:HttpProbe",),
+        declarations=(
+            "exposcan.protocols.http.facts",
+            "exposcan.protocols.http.fingerprints",
+            "exposcan.protocols.http.listing",
+        ),
+    ),
+    ProtocolEntry(
+        "smb",
+        service_probes=("exposcan.protocols.smb.probe:SmbProbe",),
+        declarations=("exposcan.protocols.smb.facts",),
+    ),
+    ProtocolEntry(
+        "ftp",
+        service_probes=("exposcan.protocols.ftp.probe:FtpProbe",),
+        declarations=("exposcan.protocols.ftp.catalogue", "exposcan.protocols.ftp.facts"),
+    ),
+    ProtocolEntry(
+        "dicom",
+        service_probes=("exposcan.protocols.dicom.probe:DicomProbe",),
+        declarations=("exposcan.protocols.dicom.catalogue", "exposcan.protocols.dicom.facts"),
+    ),
+    ProtocolEntry(
+        "upnp",
+        network_probes=("exposcan.protocols.upnp.probe:UpnpProbe",),
+        declarations=("exposcan.protocols.upnp.catalogue", "exposcan.protocols.upnp.facts"),
+    ),
+    ProtocolEntry(
+        "ipv6",
+        network_probes=("exposcan.protocols.ipv6.probe:Ipv6PathProbe",),
+        declarations=("exposcan.protocols.ipv6.facts",),
+    ),
+)
+
+#: Modules outside the protocol packages that register catalogue or fact
+#: kinds: the facts every protocol shares, the imaging and health-data
+#: signatures, the report's guides and labels.
+CORE_DECLARATIONS: tuple[str, ...] = (
+    "exposcan.facts",
+    "exposcan.imaging",
+    "exposcan.healthdata",
+    "exposcan.report.guides",
+    "exposcan.report.labels",
 )
 
 
-def service_probes() -> list[type[ServiceProbe]]:
-    from exposcan.protocols.dicom.probe import DicomProbe
-    from exposcan.protocols.ftp.probe import FtpProbe
-    from exposcan.protocols.http.probe import HttpProbe
-    from exposcan.protocols.identify import IdentifyProbe
-    from exposcan.protocols.smb.probe import SmbProbe
+def declarations() -> tuple[str, ...]:
+    """Every module to import before a catalogue loads, core ones first."""
+    return CORE_DECLARATIONS + tuple(m for p in PROTOCOLS for m in p.declarations)
 
-    return [IdentifyProbe, HttpProbe, SmbProbe, FtpProbe, DicomProbe]
+
+def _load(path: str) -> type:
+    module, _, name = path.partition(":")
+    loaded: type = getattr(importlib.import_module(module), name)
+    return loaded
+
+
+def service_probes() -> list[type[ServiceProbe]]:
+    """The service probe classes, imported now, in the engine's order."""
+    return [_load(path) for p in PROTOCOLS for path in p.service_probes]
 
 
 def network_probes() -> list[type[NetworkProbe]]:
-    from exposcan.protocols.ipv6.probe import Ipv6PathProbe
-    from exposcan.protocols.upnp.probe import UpnpProbe
-
-    return [UpnpProbe, Ipv6PathProbe]
+    """The network probe classes (the box, the IPv6 path), imported now."""
+    return [_load(path) for p in PROTOCOLS for path in p.network_probes]

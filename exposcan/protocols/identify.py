@@ -104,7 +104,7 @@ class IdentifyProbe(ServiceProbe):
         from exposcan.protocols.smb.negotiate import negotiate_smb2
 
         try:
-            await negotiate_smb2(ctx, service.port)
+            await negotiate_smb2(ctx.address, service.port, ctx.config.deadlines, ctx.limits)
         except (ProbeError, TimeoutError, OSError):
             return False
         return True

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from exposcan.report import write_report
+from exposcan.report.write import write_report
 from tests.browser import Browser, artifacts_dir, chromium_path, pdf_pages
 from tests.unit.test_html_report import HOSTILE, lab_like_report
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from exposcan.audit.diff import diff_reports
-from exposcan.audit.notify import Alert, Mail, Webhook, deliver, parse_targets
+from exposcan.audit.notify.deliver import Alert, Mail, Webhook, deliver, parse_targets
 from exposcan.audit.notify.targets import NotifyConfigError, parse_target
 from exposcan.models import Finding, Severity, finding_key
 from tests.inprocess.servers import tarpit, tcp_server

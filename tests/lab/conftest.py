@@ -122,7 +122,7 @@ class FullScan:
 
 
 def _html_supported(probe_path: Path) -> bool:
-    from exposcan.report import ReportFormatError, check_output
+    from exposcan.report.write import ReportFormatError, check_output
 
     try:
         check_output(str(probe_path))

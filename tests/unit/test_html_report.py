@@ -26,11 +26,11 @@ from exposcan.models import (
     Tool,
     Vantage,
 )
-from exposcan.report import write_report
 from exposcan.report.guides import guides_for, load_guides
 from exposcan.report.html import render_html
 from exposcan.report.i18n import TEXTS, Texts, default_lang
 from exposcan.report.labels import evidence_labels
+from exposcan.report.write import write_report
 from tests.html_checks import assert_self_contained, parse
 from tests.unit.test_verdict import finding
 

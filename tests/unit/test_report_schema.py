@@ -22,7 +22,7 @@ from exposcan.models import (
     finding_key,
     json_schema,
 )
-from exposcan.report import ReportFormatError, check_output, write_report
+from exposcan.report.write import ReportFormatError, check_output, write_report
 from tests.helpers import SCHEMA_PATH, assert_valid_report
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from exposcan.audit.notify import parse_targets
+from exposcan.audit.notify.deliver import parse_targets
 from exposcan.cli import build_parser
 
 REPO = Path(__file__).resolve().parents[2]

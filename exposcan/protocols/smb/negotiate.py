@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 
+from exposcan.limits import Deadlines, Limits
 from exposcan.models import ErrorReason
 from exposcan.net.netio import Connection, ProbeError, open_connection
-from exposcan.probe import ProbeContext
 from exposcan.protocols.smb import wire
 
 #: Keepalives a server may send before its answer (RFC 1002 §4.3.7).
@@ -42,16 +42,17 @@ async def netbios_session(conn: Connection) -> None:
         raise ProbeError(ErrorReason.PROTOCOL, "NetBIOS session refused")
 
 
-async def exchange(ctx: ProbeContext, port: int, message: bytes) -> bytes:
+async def exchange(
+    address: str, port: int, message: bytes, deadlines: Deadlines, limits: Limits
+) -> bytes:
     """Send one SMB message on a fresh connection and return the answer.
 
     Raises ProbeError for anything that is not an answer (timeout, garbage,
     a length past the cap); ``asyncio.IncompleteReadError`` when the server
     closed the connection instead of answering (a meaningful "no" for SMB1).
     """
-    deadlines = ctx.config.deadlines
-    async with ctx.limits.connection(ctx.address):
-        async with open_connection(ctx.address, port, deadlines) as conn:
+    async with limits.connection(address):
+        async with open_connection(address, port, deadlines) as conn:
             try:
                 if port == NETBIOS_PORT:
                     await netbios_session(conn)
@@ -66,9 +67,11 @@ async def exchange(ctx: ProbeContext, port: int, message: bytes) -> bytes:
                 raise ProbeError(ErrorReason.PROTOCOL, str(exc)) from None
 
 
-async def negotiate_smb2(ctx: ProbeContext, port: int) -> wire.Smb2Answer:
+async def negotiate_smb2(
+    address: str, port: int, deadlines: Deadlines, limits: Limits
+) -> wire.Smb2Answer:
     try:
-        answer = await exchange(ctx, port, wire.smb2_negotiate_request())
+        answer = await exchange(address, port, wire.smb2_negotiate_request(), deadlines, limits)
     except (asyncio.IncompleteReadError, ConnectionError) as exc:
         raise ProbeError(ErrorReason.RESET, "closed before an SMB2 NEGOTIATE response") from exc
     try:
@@ -77,13 +80,15 @@ async def negotiate_smb2(ctx: ProbeContext, port: int) -> wire.Smb2Answer:
         raise ProbeError(ErrorReason.PROTOCOL, str(exc)) from None
 
 
-async def smb1_accepted(ctx: ProbeContext, port: int) -> wire.Smb1Answer:
+async def smb1_accepted(
+    address: str, port: int, deadlines: Deadlines, limits: Limits
+) -> wire.Smb1Answer:
     """Offer only NT LM 0.12: an SMB1 NEGOTIATE response choosing it means
     SMB1 is on (the protocol of CVE-2017-0144, WannaCry).  A server that
     closes the connection has SMB1 off (Windows resets; Samba answers with
     DialectIndex 0xFFFF)."""
     try:
-        answer = await exchange(ctx, port, wire.smb1_negotiate_request())
+        answer = await exchange(address, port, wire.smb1_negotiate_request(), deadlines, limits)
     except (asyncio.IncompleteReadError, ConnectionError):
         return wire.Smb1Answer(False)
     try:

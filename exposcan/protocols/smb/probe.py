@@ -96,8 +96,9 @@ class SmbProbe(ServiceProbe):
         # Both negotiations side by side (two connections, within the host's
         # limit): a server that never answers the SMB1 one (the lab's
         # hostile3) costs one read deadline, not one after the other.
+        peer = (ctx.address, port, ctx.config.deadlines, ctx.limits)
         got2, got1 = await asyncio.gather(
-            negotiate_smb2(ctx, port), smb1_accepted(ctx, port), return_exceptions=True
+            negotiate_smb2(*peer), smb1_accepted(*peer), return_exceptions=True
         )
         if isinstance(got2, BaseException):
             # An SMB1-only server drops an SMB2 NEGOTIATE: only then is the

@@ -1,0 +1,77 @@
+"""Notifications of a cron audit: a webhook POST or a mail per --notify URL.
+
+Delivery is best effort and bounded: each target has its own deadline, all
+are sent at once, and a failure is reported (stderr) without changing the
+scan's exit code: the exit code is about the network, not the mail relay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from exposcan.audit.notify.alert import Alert
+from exposcan.audit.notify.mail import build_message, send_blocking
+from exposcan.audit.notify.targets import (
+    Mail,
+    NotifyConfigError,
+    Target,
+    Webhook,
+    parse_targets,
+    redact,
+)
+from exposcan.audit.notify.webhook import NotifyError, post
+
+__all__ = [
+    "Alert",
+    "Delivery",
+    "Mail",
+    "NotifyConfigError",
+    "NotifyError",
+    "Target",
+    "Webhook",
+    "deliver",
+    "parse_targets",
+    "redact",
+]
+
+#: Per target: a webhook's whole request, or each SMTP operation.
+DEFAULT_DEADLINE_S = 15.0
+
+
+@dataclass(frozen=True)
+class Delivery:
+    label: str
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+async def _one(target: Target, alert: Alert, lang: str | None, deadline_s: float) -> Delivery:
+    try:
+        if isinstance(target, Webhook):
+            await post(target, alert, deadline_s)
+        else:
+            msg = build_message(target, alert, lang)
+            # smtplib's timeout bounds each socket operation; the outer
+            # deadline bounds the whole conversation (a server that answers
+            # one byte at a time). The thread then ends at its next timeout.
+            await asyncio.wait_for(
+                asyncio.to_thread(send_blocking, target, msg, deadline_s), timeout=deadline_s * 4
+            )
+    except NotifyError as exc:
+        return Delivery(target.label, str(exc))
+    except TimeoutError:
+        return Delivery(target.label, f"no delivery within {deadline_s * 4:g} s")
+    return Delivery(target.label)
+
+
+async def deliver(
+    targets: list[Target],
+    alert: Alert,
+    lang: str | None = None,
+    deadline_s: float = DEFAULT_DEADLINE_S,
+) -> list[Delivery]:
+    return list(await asyncio.gather(*(_one(t, alert, lang, deadline_s) for t in targets)))

@@ -276,27 +276,17 @@ class Catalogue:
         self.ports: dict[int, PortEntry] = {}
         ids: dict[tuple[str, str], Path] = {}
         for path, doc in documents:
-            kind = doc.get("kind")
-            if not isinstance(kind, str):
-                raise CatalogueError(f"{path}: no 'kind'")
-            model = kinds.get(kind)
-            if model is None:
-                known = ", ".join(sorted(kinds))
-                raise CatalogueError(f"{path}: unknown kind {kind!r} (known: {known})")
-            body = {k: v for k, v in doc.items() if k != "kind"}
-            try:
-                item = model.model_validate(body)
-            except ValueError as exc:
-                raise CatalogueError(f"{path}: {_one_line(exc)}") from None
+            model, item = validate_document(path, doc, kinds)
             # Whatever has an id has one file: a second one is a copy-paste.
             item_id = getattr(item, "id", None)
             if isinstance(item_id, str):
-                first = ids.setdefault((kind, item_id), path)
+                first = ids.setdefault((doc["kind"], item_id), path)
                 if first != path:
-                    raise CatalogueError(f"{path}: duplicate {kind} id {item_id} (also {first})")
+                    raise CatalogueError(
+                        f"{path}: duplicate {doc['kind']} id {item_id} (also {first})"
+                    )
             self._documents.setdefault(model, []).append((path, item))
-        for path, rule in self.sourced(Rule):
-            _check_fact_names(path, rule)
+        for rule in self.documents(Rule):
             self.rules[rule.id] = rule
         for port_list in self.documents(PortList):
             for entry in port_list.ports:
@@ -338,23 +328,112 @@ class Catalogue:
     @classmethod
     def load(cls, root: Path | None = None) -> Catalogue:
         root = root or catalogue_dir()
-        docs: list[tuple[Path, dict[str, Any]]] = []
-        for path in sorted(root.rglob("*.yaml")):
-            try:
-                with path.open(encoding="utf-8") as handle:
-                    # libyaml's safe loader when built in: the pure-Python one
-                    # cost 0.15-0.2 s of every scan's start (make bench).
-                    doc = yaml.load(handle, Loader=_SAFE_LOADER)  # noqa: S506 (a safe loader)
-            except yaml.YAMLError as exc:
-                raise CatalogueError(f"{path}: not valid YAML: {_one_line(exc)}") from None
-            except (UnicodeDecodeError, RecursionError) as exc:
-                raise CatalogueError(f"{path}: unreadable: {type(exc).__name__}") from None
-            if not isinstance(doc, dict):
-                raise CatalogueError(f"{path}: not a mapping")
-            docs.append((path, doc))
+        docs = [(path, read_document(path)) for path in catalogue_files(root)]
         if not docs:
             raise CatalogueError(f"no catalogue files under {root}")
         return cls(docs)
+
+
+def catalogue_files(root: Path) -> list[Path]:
+    """The catalogue's files under ``root``, in load order."""
+    return sorted(root.rglob("*.yaml"))
+
+
+def read_document(path: Path) -> dict[str, Any]:
+    """One catalogue file as a mapping, or a :class:`CatalogueError` of one line."""
+    try:
+        with path.open(encoding="utf-8") as handle:
+            # libyaml's safe loader when built in: the pure-Python one cost
+            # 0.15-0.2 s of every scan's start (make bench).
+            doc = yaml.load(handle, Loader=_SAFE_LOADER)  # noqa: S506 (a safe loader)
+    except yaml.YAMLError as exc:
+        raise CatalogueError(f"{path}: not valid YAML: {_one_line(exc)}") from None
+    except (UnicodeDecodeError, RecursionError) as exc:
+        raise CatalogueError(f"{path}: unreadable: {type(exc).__name__}") from None
+    if not isinstance(doc, dict):
+        raise CatalogueError(f"{path}: not a mapping")
+    return doc
+
+
+def validate_document(
+    path: Path, doc: dict[str, Any], kinds: dict[str, type[BaseModel]] | None = None
+) -> tuple[type[BaseModel], BaseModel]:
+    """The model of ``doc``'s kind and the validated document; a rule's fact
+    and field names are checked too."""
+    kinds = registered_kinds() if kinds is None else kinds
+    kind = doc.get("kind")
+    if not isinstance(kind, str):
+        raise CatalogueError(f"{path}: no 'kind'")
+    model = kinds.get(kind)
+    if model is None:
+        known = ", ".join(sorted(kinds))
+        raise CatalogueError(f"{path}: unknown kind {kind!r} (known: {known})")
+    body = {k: v for k, v in doc.items() if k != "kind"}
+    try:
+        item = model.model_validate(body)
+    except ValueError as exc:
+        raise CatalogueError(f"{path}: {_one_line(exc)}") from None
+    if isinstance(item, Rule):
+        _check_fact_names(path, item)
+    return model, item
+
+
+def check_catalogue(root: Path) -> list[str]:
+    """Every error of the catalogue under ``root``, one line each (nuclei's
+    ``-validate``): each file is read and validated on its own, so one
+    broken file does not hide the next; then the whole is loaded, for what
+    only the whole can show (duplicate ids, what a kind builds at load)."""
+    if not root.is_dir():
+        return [f"{root}: not a folder"]
+    files = catalogue_files(root)
+    if not files:
+        return [f"no catalogue files under {root}"]
+    errors: list[str] = []
+    docs: list[tuple[Path, dict[str, Any]]] = []
+    seen: dict[tuple[str, str], Path] = {}
+    for path in files:
+        try:
+            doc = read_document(path)
+            validate_document(path, doc)
+        except CatalogueError as exc:
+            errors.append(str(exc))
+            continue
+        item_id = doc.get("id")
+        if isinstance(item_id, str):
+            first = seen.setdefault((str(doc["kind"]), item_id), path)
+            if first != path:
+                errors.append(f"{path}: duplicate {doc['kind']} id {item_id} (also {first})")
+                continue
+        docs.append((path, doc))
+    if not errors:
+        try:
+            Catalogue(docs)
+        except CatalogueError as exc:
+            errors.append(str(exc))
+    return errors
+
+
+def catalogue_schema() -> dict[str, Any]:
+    """The JSON Schema of a catalogue file: one branch per registered kind,
+    told apart by ``kind`` (the published template schema nuclei has)."""
+    branches: list[dict[str, Any]] = []
+    for kind, model in sorted(registered_kinds().items()):
+        schema = model.model_json_schema(mode="validation")
+        defs = schema.pop("$defs", {})
+        schema.setdefault("properties", {})["kind"] = {"const": kind}
+        schema["required"] = ["kind", *schema.get("required", [])]
+        branches.append({"title": kind, "schema": schema, "defs": defs})
+    all_defs: dict[str, Any] = {}
+    for branch in branches:
+        for name, definition in branch["defs"].items():
+            all_defs.setdefault(name, definition)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://exposcan.invalid/catalogue.schema.json",
+        "title": "exposcan catalogue file",
+        "oneOf": [b["schema"] for b in branches],
+        "$defs": all_defs,
+    }
 
 
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

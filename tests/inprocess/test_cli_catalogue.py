@@ -161,3 +161,59 @@ def test_the_intact_copy_scans(tmp_path: Path, listener: socket.socket) -> None:
     # Then it scans (exit 0 or 1: findings or none) and reaches the listener
     assert code in (0, 1), err
     assert _connections(listener) >= 1
+
+
+def _check(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "exposcan", "catalogue", "check", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_catalogue_check_passes_the_shipped_catalogue() -> None:
+    # Given the catalogue shipped with exposcan
+    # When it is checked without a scan
+    proc = _check(str(catalogue_dir()))
+    # Then it is sound: exit 0, no error line
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip() == f"catalogue {catalogue_dir()}: sound"
+
+
+def test_catalogue_check_prints_one_line_per_error(tmp_path: Path) -> None:
+    # Given a copy with three broken files: a misspelt field, an unknown kind
+    # and a regular expression that does not compile
+    root = _broken_copy(tmp_path, "rules/dicom.query-open.yaml", "  severity:", "  severty:")
+    _broken_copy_into(root, "fingerprints/http/new.yaml", "kind: http-fingerprnt\n")
+    orthanc = root / "fingerprints/http/orthanc.yaml"
+    orthanc.write_text(
+        orthanc.read_text().replace(
+            r"body: '(?i)<title>\s*Orthanc Explorer'", "body: '(?i)<title>(Orthanc Explorer'"
+        )
+    )
+    # When it is checked
+    proc = _check(str(root))
+    # Then each broken file is one line of its own (the first does not hide
+    # the others), naming the file, and the exit code is 2
+    lines = proc.stdout.strip().splitlines()
+    assert proc.returncode == 2
+    assert len(lines) == 3, proc.stdout
+    assert any("dicom.query-open.yaml" in line and "severty" in line for line in lines)
+    assert any("new.yaml" in line and "unknown kind 'http-fingerprnt'" in line for line in lines)
+    assert any("orthanc.yaml" in line and "not a regular expression" in line for line in lines)
+
+
+def test_catalogue_check_of_a_missing_folder_is_an_error(tmp_path: Path) -> None:
+    # Given a folder that does not exist
+    # When it is checked
+    proc = _check(str(tmp_path / "nowhere"))
+    # Then one line says so, exit 2
+    assert proc.returncode == 2
+    assert proc.stdout.strip() == f"{tmp_path / 'nowhere'}: not a folder"
+
+
+def _broken_copy_into(root: Path, name: str, text: str) -> None:
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)

@@ -352,7 +352,7 @@ def _config(args: argparse.Namespace, catalogue: Catalogue) -> ScanConfig:
         ports=ports,
         ports_spec=format_ports(ports),
         vantage=vantage,
-        deadlines=Deadlines(connect=args.timeout * 0.6, read=args.timeout, total=args.timeout * 6),
+        deadlines=Deadlines.from_read(args.timeout),
         scan_timeout=args.scan_timeout,
         scan_type=args.scan_type,
         concurrency=args.concurrency,

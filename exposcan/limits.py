@@ -29,6 +29,14 @@ class Deadlines:
     read: float = 5.0
     total: float = 30.0
 
+    @classmethod
+    def from_read(cls, read: float) -> Deadlines:
+        """The deadlines of ``--timeout READ``, for the CLI and the reflector
+        alike: a connect gets 3/5 of a read (a SYN-ACK needs no work from the
+        peer), a probe six reads in total (a DICOM association is a handful
+        of exchanges)."""
+        return cls(connect=read * 0.6, read=read, total=read * 6)
+
 
 class RateLimiter:
     """A token bucket on new connections per second (0 = unlimited)."""

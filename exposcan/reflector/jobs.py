@@ -79,7 +79,7 @@ class ScanPolicy:
             ports=ports,
             ports_spec=format_ports(ports),
             vantage=Vantage.INTERNET,
-            deadlines=Deadlines(connect=t * 0.6, read=t, total=t * 6),
+            deadlines=Deadlines.from_read(t),
             scan_timeout=self.scan_timeout,
             scan_type=self.scan_type,
             concurrency=self.concurrency,

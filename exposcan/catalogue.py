@@ -268,29 +268,77 @@ def _check_fact_names(path: Path, rule: Rule) -> None:
 
 
 class Catalogue:
-    def __init__(self, documents: Iterable[tuple[Path, dict[str, Any]]]) -> None:
-        kinds = registered_kinds()
+    """The validated catalogue.  Built from documents, every file is
+    validated at once; :meth:`load` with ``lazy=True`` (a run that probes
+    nothing: a port scan) reads a kind's files only when that kind is first
+    asked for, so such a run neither parses the fingerprints and rules nor
+    imports the protocol modules that declare their kinds."""
+
+    def __init__(
+        self,
+        documents: Iterable[tuple[Path, dict[str, Any]]] = (),
+        *,
+        pending: dict[str, list[Path]] | None = None,
+    ) -> None:
         self._documents: dict[type[BaseModel], list[tuple[Path, BaseModel]]] = {}
         self._derived: dict[Callable[[Catalogue], Any], Any] = {}
-        self.rules: dict[str, Rule] = {}
-        self.ports: dict[int, PortEntry] = {}
-        ids: dict[tuple[str, str], Path] = {}
+        self._ids: dict[tuple[str, str], Path] = {}
+        #: Files not read yet, by the kind their ``kind:`` line names.
+        self._pending: dict[str, list[Path]] = dict(pending or {})
+        self._rules: dict[str, Rule] | None = None
+        self._ports: dict[int, PortEntry] | None = None
+        kinds = registered_kinds() if not self._pending else None
         for path, doc in documents:
-            model, item = validate_document(path, doc, kinds)
-            # Whatever has an id has one file: a second one is a copy-paste.
-            item_id = getattr(item, "id", None)
-            if isinstance(item_id, str):
-                first = ids.setdefault((doc["kind"], item_id), path)
-                if first != path:
-                    raise CatalogueError(
-                        f"{path}: duplicate {doc['kind']} id {item_id} (also {first})"
-                    )
-            self._documents.setdefault(model, []).append((path, item))
-        for rule in self.documents(Rule):
-            self.rules[rule.id] = rule
-        for port_list in self.documents(PortList):
-            for entry in port_list.ports:
-                self.ports[entry.port] = entry
+            self._add(path, doc, kinds)
+
+    def _add(
+        self, path: Path, doc: dict[str, Any], kinds: dict[str, type[BaseModel]] | None
+    ) -> None:
+        model, item = validate_document(path, doc, kinds)
+        # Whatever has an id has one file: a second one is a copy-paste.
+        item_id = getattr(item, "id", None)
+        if isinstance(item_id, str):
+            first = self._ids.setdefault((doc["kind"], item_id), path)
+            if first != path:
+                raise CatalogueError(f"{path}: duplicate {doc['kind']} id {item_id} (also {first})")
+        self._documents.setdefault(model, []).append((path, item))
+
+    def _read_kind(self, kind: str) -> None:
+        paths = self._pending.pop(kind, None)
+        if not paths:
+            return
+        # A kind of the catalogue's own (ports) needs no protocol module; a
+        # rule names fact kinds, which the protocol modules declare.
+        kinds = dict(_KINDS) if kind in _KINDS and kind != "rule" else registered_kinds()
+        for path in paths:
+            self._add(path, read_document(path), kinds)
+        # The file order of an eager load, whatever order kinds were read in.
+        for model, docs in self._documents.items():
+            if _KIND_OF.get(model) == kind:
+                docs.sort(key=lambda pair: str(pair[0]))
+
+    def read_all(self) -> Catalogue:
+        """Read and validate every file not read yet (before a scan's first
+        packet: a broken file stops the scan, not a probe)."""
+        for kind in sorted(self._pending):
+            self._read_kind(kind)
+        return self
+
+    @property
+    def rules(self) -> dict[str, Rule]:
+        if self._rules is None:
+            self._rules = {rule.id: rule for rule in self.documents(Rule)}
+        return self._rules
+
+    @property
+    def ports(self) -> dict[int, PortEntry]:
+        if self._ports is None:
+            self._ports = {
+                entry.port: entry
+                for port_list in self.documents(PortList)
+                for entry in port_list.ports
+            }
+        return self._ports
 
     def documents(self, model: type[M]) -> list[M]:
         """The validated files of ``model``'s kind, in file order."""
@@ -300,6 +348,7 @@ class Catalogue:
         """As :meth:`documents`, with the file each came from."""
         if model not in _KIND_OF:
             raise TypeError(f"{model.__name__} is not a registered catalogue kind")
+        self._read_kind(_KIND_OF[model])
         return [
             (path, doc) for path, doc in self._documents.get(model, []) if isinstance(doc, model)
         ]
@@ -326,12 +375,36 @@ class Catalogue:
         return self.ports.get(port)
 
     @classmethod
-    def load(cls, root: Path | None = None) -> Catalogue:
+    def load(cls, root: Path | None = None, *, lazy: bool = False) -> Catalogue:
+        """The catalogue under ``root`` (the shipped one by default), every
+        file validated now; with ``lazy``, each kind when first used."""
         root = root or catalogue_dir()
-        docs = [(path, read_document(path)) for path in catalogue_files(root)]
-        if not docs:
+        files = catalogue_files(root)
+        if not files:
             raise CatalogueError(f"no catalogue files under {root}")
-        return cls(docs)
+        if lazy:
+            pending: dict[str, list[Path]] = {}
+            eager: list[tuple[Path, dict[str, Any]]] = []
+            for path in files:
+                kind = _kind_line(path)
+                if kind is None:  # no plain "kind:" line: read it now
+                    eager.append((path, read_document(path)))
+                else:
+                    pending.setdefault(kind, []).append(path)
+            return cls(eager, pending=pending)
+        return cls([(path, read_document(path)) for path in files])
+
+
+_KIND_LINE = re.compile(r"^kind:[ \t]*([A-Za-z0-9_-]+)[ \t]*(?:#.*)?$", re.MULTILINE)
+
+
+def _kind_line(path: Path) -> str | None:
+    """The kind a file's top-level ``kind:`` line names, read without YAML."""
+    try:
+        found = _KIND_LINE.search(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return None
+    return found.group(1) if found else None
 
 
 def catalogue_files(root: Path) -> list[Path]:
@@ -482,4 +555,6 @@ def catalogue_dir() -> Path:
 
 @cache
 def default_catalogue() -> Catalogue:
-    return Catalogue.load()
+    """The catalogue of ``$EXPOSCAN_CATALOGUE`` or the shipped one, each kind
+    read when first used; :meth:`Catalogue.read_all` validates the rest."""
+    return Catalogue.load(lazy=True)

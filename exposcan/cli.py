@@ -413,6 +413,10 @@ def run_scan(args: argparse.Namespace) -> int:
         for path in args.output:
             check_output(path)
         catalogue = default_catalogue()
+        if not args.no_probes:
+            # Every file validated before the first packet; a port scan
+            # reads only the kinds it uses (the port list, the words).
+            catalogue.read_all()
         config = _config(args, catalogue)
         if args.scan_type == "syn" and not syn_available():
             raise ValueError("--scan-type syn needs root (raw sockets); use connect")

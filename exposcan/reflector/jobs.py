@@ -88,7 +88,7 @@ class ScanPolicy:
 
 async def outside_scan(addresses: Sequence[str], policy: ScanPolicy) -> Report:
     """Scan ``addresses`` from the internet vantage, within the deadline."""
-    scanner = Scanner(policy.config(), default_catalogue())
+    scanner = Scanner(policy.config(), default_catalogue().read_all())
     # Any: the engine takes IPv4 or IPv6 addresses (the IPv6 work widens its
     # annotation); the scope rule has already vetted every one.
     targets: list[Any] = [ip_address(a) for a in addresses]

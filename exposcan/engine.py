@@ -524,6 +524,7 @@ class Scanner:
                 complete=complete,
                 ports=self.config.ports_spec,
                 hosts_scanned=len(self.state.hosts),
+                probed=self._service_probe_types is None or bool(self._service_probe_types),
                 notes=list(self.state.notes),
                 notices=list(self.state.notices),
             ),

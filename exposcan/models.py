@@ -104,6 +104,11 @@ class ScanInfo(_Frozen):
     complete: bool
     ports: str = Field(description="the port specification scanned, nmap syntax")
     hosts_scanned: int = 0
+    probed: bool = Field(
+        default=True,
+        description="whether the services found were probed; false for a port scan "
+        "(--no-probes), of which no 'No' comes: it did not look",
+    )
     notes: list[str] = Field(
         default_factory=list,
         description="what the scan decided or could not see, in plain words",

@@ -34,12 +34,14 @@ class InternetAnswer(StrEnum):
     CGNAT = "cgnat"  # forwards to imaging, but the box sits behind carrier-grade NAT
     NONE = "none"  # an internet-side scan reached no imaging on the ports scanned
     UNKNOWN = "unknown"  # a LAN scan with no such forward: hand-set forwards are invisible
+    NOT_PROBED = "not-probed"  # an internet-side port scan (--no-probes) did not look
 
 
 class LanAnswer(StrEnum):
     YES = "yes"
     NO = "no"
     UNKNOWN = "unknown"  # an internet-side scan does not see the LAN
+    NOT_PROBED = "not-probed"  # a port scan (--no-probes) did not look behind the ports
 
 
 @dataclass(frozen=True)
@@ -227,6 +229,8 @@ def decide(report: Report, catalogue: Catalogue | None = None) -> Verdict:
             if role.internet == "proven"
         ]
         internet = InternetAnswer.PROVEN if proven else InternetAnswer.NONE
+        if not proven and not report.scan.probed:
+            internet = InternetAnswer.NOT_PROBED
         internet_places = _unique(proven)
     else:
         forwards = [_forward_place(f) for f, role in roles if role.internet == "forward"]
@@ -243,6 +247,9 @@ def decide(report: Report, catalogue: Catalogue | None = None) -> Verdict:
     lan_places: tuple[Place, ...] = ()
     if vantage is Vantage.INTERNET:
         lan = LanAnswer.UNKNOWN
+    elif not report.scan.probed:
+        # A port scan saw doors, not what is behind them.
+        lan = LanAnswer.NOT_PROBED
     else:
         lan_places = _per_device(
             _unique(

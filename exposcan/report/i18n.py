@@ -78,6 +78,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "a.lan.yes": "Any computer of the network (or malware on it) can read images "
         "from {count} service(s): {where}.",
         "a.lan.no": "No service found on this network serves images without credentials.",
+        "a.not-probed": "Not assessed: this scan listed open ports only (--no-probes); "
+        "what serves behind them was not checked.",
         "a.lan.unknown": "Not assessed: this scan was made from the internet. Run exposcan on "
         "a computer of the practice to answer.",
         "kind.dicom": "DICOM query",
@@ -271,6 +273,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "a.lan.yes": "N'importe quel ordinateur du réseau (ou un logiciel malveillant "
         "installé dessus) peut lire des images sur {count} service(s) : {where}.",
         "a.lan.no": "Aucun service de ce réseau ne sert d'images sans identifiants.",
+        "a.not-probed": "Non évalué : cette analyse n'a listé que les ports ouverts "
+        "(--no-probes) ; ce qu'ils servent n'a pas été vérifié.",
         "a.lan.unknown": "Non évalué : cette analyse a été faite depuis internet. Lancer "
         "exposcan sur un ordinateur du cabinet pour répondre.",
         "kind.dicom": "requête DICOM",

@@ -72,6 +72,8 @@ def internet_answer(verdict: Verdict, texts: Texts) -> Answer:
             return Answer(q, texts("a.no"), "good", sentence)
         case InternetAnswer.NONE:
             return Answer(q, texts("a.no"), "good", texts("a.internet.none", ports=verdict.ports))
+        case InternetAnswer.NOT_PROBED:
+            return Answer(q, texts("a.unknown"), "unknown", texts("a.not-probed"))
     if verdict.outside is not None and verdict.outside_error:
         sentence = texts("a.internet.failed", error=verdict.outside_error or "?")
         return Answer(q, texts("a.unknown"), "unknown", sentence)
@@ -94,6 +96,8 @@ def lan_answer(verdict: Verdict, texts: Texts) -> Answer:
             )
         case LanAnswer.NO:
             return Answer(q, texts("a.no"), "good", texts("a.lan.no"))
+        case LanAnswer.NOT_PROBED:
+            return Answer(q, texts("a.unknown"), "unknown", texts("a.not-probed"))
     return Answer(q, texts("a.unknown"), "unknown", texts("a.lan.unknown"))
 
 

@@ -50,6 +50,7 @@ def report(vantage: Vantage, *findings: Finding, **scan: Any) -> Report:
             targets=["198.18.0.0/24"],
             complete=scan.get("complete", True),
             ports=scan.get("ports", "104"),
+            probed=scan.get("probed", True),
         ),
         hosts=[Host(address=f.host) for f in findings],
         findings=list(findings),
@@ -214,3 +215,20 @@ def test_a_device_reached_over_ipv4_and_ipv6_is_one_place() -> None:
     assert actions["ipv6-firewall"] == (f"[{v6}]:104",)
     # while without the join (no MAC seen) they stay apart
     assert len(decide(rep).lan_places) == 3
+
+
+def test_a_port_scan_says_neither_yes_nor_no() -> None:
+    # Given a port scan (--no-probes) of the LAN and one of the internet side,
+    # both with no finding: they looked at doors, not behind them
+    lan = decide(report(Vantage.LAN, probed=False))
+    internet = decide(report(Vantage.INTERNET, probed=False))
+    # Then neither answers "No"
+    assert lan.lan is LanAnswer.NOT_PROBED
+    assert internet.internet is InternetAnswer.NOT_PROBED
+
+
+def test_a_probed_quiet_lan_is_a_no() -> None:
+    # Given the same quiet LAN, its services probed (the negative case)
+    verdict = decide(report(Vantage.LAN))
+    # Then its answer is No
+    assert verdict.lan is LanAnswer.NO

@@ -71,13 +71,13 @@ class Command:
         return statistics.median(self.times) if self.times else float("nan")
 
 
-#: Issue 14: the peak RSS of every exposcan run, whatever the scenario.
+#: The peak RSS of every exposcan run, whatever the scenario.
 RSS_GOAL_MB = 150.0
 
 
 @dataclass
 class Goal:
-    """One goal of issue 14, judged on the medians of this run.
+    """One speed goal, judged on the medians of this run.
 
     ``ratio``: ours / theirs <= limit (theirs is nmap, measured alongside);
     ``after``: ours - theirs <= limit seconds (theirs is the same scan
@@ -230,7 +230,7 @@ def build_scenarios(
 
     pacs, pacs_ports = str(t.PACS.ip), (t.PACS_DICOM_PORT, t.PACS_HTTP_PORT)
     pacs_spec = ",".join(str(p) for p in pacs_ports)
-    # The viewer: storescp whose DNS drops its look-ups (issue 13's case).
+    # The viewer: storescp whose DNS drops its look-ups (a practice's viewer with no working DNS).
     slow, slow_port, slow_wait = str(t.VIEWER.ip), t.VIEWER_PORT, t.VIEWER_DNS_WAIT_S
     expo = [sys.executable, "-m", "exposcan", "scan", "-q"]
     full_host = str(DENSE_NET.network_address + 1)
@@ -355,7 +355,7 @@ def build_scenarios(
                 practice_nmap(""),
             ],
             [
-                # Issue 14: 0.25 of nmap on the practice with a hostile host;
+                # 0.25 of nmap on the practice with a hostile host;
                 # and, "when one is slow", the slowest honest server's answer
                 # + 2 s: no scan that confirms the viewer can end before it
                 # answers (15 s), so the ratio is judged without it.

@@ -37,7 +37,7 @@ class ScanConfig:
     # Addresses never touched, not even by follow-up scans (a box forward's
     # internal target) or the box's IGD look-up.
     excluded: frozenset[str] = frozenset()
-    # Targets named on the command line are the scope (issue 13: one host
+    # Targets named on the command line are the scope (one host
     # named, 20 others reported through the box's forwards): the box and the
     # hosts behind its forwards are looked at only if they are in it, or
     # with follow_box. None: no named targets (the no-target scan's own

@@ -31,7 +31,7 @@ The hostile host (each off unless its option is given):
   a second answer whose LOCATION names a host outside the LAN.  A request
   for the entity's URL means a parser followed it: logged as "XXE FETCHED".
 
-The second round (issue 15; hosts hostile2 and hostile3), services that
+The second round (hosts hostile2 and hostile3), services that
 answer, and lie or answer malformed:
 
 - DICOM: an association accepted then A-ABORTed at once; a C-ECHO answer
@@ -269,7 +269,7 @@ async def _negotiate_then(reader: asyncio.StreamReader, writer: asyncio.StreamWr
 
 async def smb_drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """SESSION_SETUP answered by a frame announcing 16 MiB, then 64 bytes
-    every 2 s: a per-read timeout never fires (issue 15's hang)."""
+    every 2 s: a per-read timeout never fires."""
     deadline = time.monotonic() + CONNECTION_CAP_S
     with contextlib.suppress(Exception):
         if await _negotiate_then(reader, writer):
@@ -293,7 +293,7 @@ async def smb_garbled(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     await tarpit(reader, writer)
 
 
-# --- Second round (issue 15): services that answer, and lie -------------------
+# --- Second round: services that answer, and lie -------------------
 
 _APP_CONTEXT = b"1.2.840.10008.3.1.1.1"
 _IMPLICIT_LE = b"1.2.840.10008.1.2"
@@ -686,7 +686,7 @@ HANDLERS: dict[str, Handler] = {
     "dicom_tiny_pdu": dicom_tiny_pdu,
     "soft_404": soft_404,
     "long_header": long_header,
-    # 5,000 files in a 660 KB page (issue 15), and a page over the 1 MiB cap.
+    # 5,000 files in a 660 KB page, and a page over the 1 MiB cap.
     "listing": big_listing(5000, 132),
     "huge_listing": big_listing(6000, 300),
     "tls_cert": tls_hello,

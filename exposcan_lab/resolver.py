@@ -2,8 +2,8 @@
 
 dcmtk's servers (storescp, dcmqrscp, and Horos/OsiriX built on dcmtk) look
 up the caller's name (PTR) before they read the A-ASSOCIATE-RQ, in their
-main process, one connection at a time (LAB-NOTES "Real servers behave
-worse"). How long that takes is the practice's resolver's doing: a resolver
+main process, one connection at a time (docs/lab.md, "Servers that look
+their callers up"). How long that takes is the practice's resolver's doing: a resolver
 that drops the query costs the caller glibc's whole timeout x attempts per
 look-up, one that refuses or answers NXDOMAIN costs a round trip. This
 server gives each client address its own behaviour, so that one lab address

@@ -3,7 +3,7 @@
 event loop.
 
 Python's cost per connection, not the network, bounds a connect scan
-(LAB-NOTES: 11 s for 65,535 ports with ``loop.sock_connect``, nmap -sT 1.7 s).
+(docs/lab.md: 11 s for 65,535 ports with ``loop.sock_connect``, nmap -sT 1.7 s).
 So the sweep does what nmap's connect scan does instead of a coroutine per
 port: a window of non-blocking ``connect()`` calls watched by one selector
 (epoll on Linux), in a thread of its own; only open ports cross back to the

@@ -1,7 +1,7 @@
 """TCP SYN scan ("half-open", nmap -sS) for root: raw packets, no sockets.
 
 Why: a connect scan pays Python's cost of a socket, a connect() and a close()
-per port (LAB-NOTES: nmap -sT 1.7 s for 65,535 ports, -sS 0.8 s).  Here a
+per port (docs/lab.md: nmap -sT 1.7 s for 65,535 ports, -sS 0.8 s).  Here a
 port costs one ``sendto`` of a pre-computed 24-byte TCP header and, for the
 answer, one ``recv`` parsed with ``struct``: no file descriptor, no
 selector, no kernel socket state.  scapy is not used on this path: building

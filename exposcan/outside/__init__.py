@@ -1,4 +1,4 @@
-"""The outside view, answered from inside the practice (issue 10).
+"""The outside view, answered from inside the practice.
 
 A LAN scan with ``--outside URL`` asks a reflector (``exposcan.reflector``)
 to scan the request's source address back from the internet, while the LAN

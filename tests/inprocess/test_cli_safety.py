@@ -1,4 +1,4 @@
-"""The CLI's own safety (issue 7): bad command lines and catalogues, the
+"""The CLI's own safety: bad command lines and catalogues, the
 --max-hosts guard, credentials never on the command line.
 
 The real CLI in a subprocess. Every target here is on loopback: were a

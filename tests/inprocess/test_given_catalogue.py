@@ -1,4 +1,4 @@
-"""The scanner uses the catalogue it was given, everywhere (issue 12): no
+"""The scanner uses the catalogue it was given, everywhere: no
 probe reads a module-level default catalogue."""
 
 from __future__ import annotations

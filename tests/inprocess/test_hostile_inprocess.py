@@ -1,5 +1,5 @@
 """The lab's hostile services (exposcan_lab/hostile.py) on loopback, against
-the real engine: the cases that changed a probe in issue 7."""
+the real engine: the cases that once changed a probe."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The portable path (issue 12): Linux's fast paths (epoll sweep, AF_PACKET
+"""The portable path: Linux's fast paths (epoll sweep, AF_PACKET
 ARP and NDP, raw SYN) are chosen at run time; disabled (EXPOSCAN_PORTABLE=1,
 or absent as on macOS and the BSDs) the scan still runs, unprivileged, with
 the selectors sweep, TCP pings and the connect scan.  Loopback only."""

@@ -1,4 +1,4 @@
-"""DICOM over TLS against the lab's real dcmtk 3.6.7 storescp +tls (issue 13),
+"""DICOM over TLS against the lab's real dcmtk 3.6.7 storescp +tls,
 through the real CLI on the workstation: the TLS facts of a node that lets
 anyone in (2761, --ignore-peer-cert) reach the JSON and the HTML; a node that
 requires a client certificate (2762, dcmtk's default --require-peer-cert) is

@@ -1,4 +1,4 @@
-"""Anonymous FTP zones in the lab (issue 16): vsftpd from Debian with an
+"""Anonymous FTP zones in the lab: vsftpd from Debian with an
 anonymous zone of DICOM exports and laboratory results (ftp), and vsftpd
 with named users only and TLS required (ftp-private, the negative case).
 The real CLI, from the workstation and from the internet through the box's

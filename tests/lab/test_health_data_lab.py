@@ -1,5 +1,5 @@
 """Health data that is not an image in the NAS's guest share and the nginx
-listing (issue 16): the same first-byte signatures as in the FTP zone
+listing: the same first-byte signatures as in the FTP zone
 (probes/health-data-files.yaml), found by the SMB walk and the listing walk
 of the real CLI against Samba and nginx from Debian.
 

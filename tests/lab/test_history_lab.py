@@ -1,4 +1,4 @@
-"""Issue 5 in the lab: cron audits with a history, a baseline and alerts.
+"""In the lab: cron audits with a history, a baseline and alerts.
 
 From the practice workstation (ws): a first audit records the baseline; a
 second with nothing changed exits 0 and notifies nothing; a new exposure

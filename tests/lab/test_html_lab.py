@@ -1,7 +1,7 @@
-"""Issue 5 in the lab: the HTML report of a real scan, opened in Chromium.
+"""In the lab: the HTML report of a real scan, opened in Chromium.
 
 From the workstation, the real CLI scans the practice (the hostile host
-aside: issue 2 covers it) and writes ``-o report.html -o report.json``;
+aside: test_scan_lab covers it) and writes ``-o report.html -o report.json``;
 ``exposcan report`` renders the JSON in the other language; from the lab
 internet host a scan of the box's public address writes its own report.
 Chromium (file:// only, no network at all) opens each one: no console error,

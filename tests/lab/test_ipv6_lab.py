@@ -1,4 +1,4 @@
-"""IPv6, the exposure path that needs no forward (issue 11).
+"""IPv6, the exposure path that needs no forward.
 
 The lab's box routes 2001:db8:ca:1::/64 to the LAN with router
 advertisements and no inbound IPv6 filter, while IPv4 stays NATed; the 2020

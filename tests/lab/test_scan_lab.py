@@ -1,4 +1,4 @@
-"""Issue 2 in the lab: the real CLI, run from the practice workstation.
+"""In the lab: the real CLI, run from the practice workstation.
 
 With no target it must find the lab LAN and every open port of its hosts;
 hostile ports must cost a bounded time and land in ``errors``.

@@ -1,4 +1,4 @@
-"""dcmtk servers as practices run them (issue 13): they look the caller's name
+"""dcmtk servers as practices run them: they look the caller's name
 up before they answer, and the practice's DNS decides how long that takes.
 
 - the viewer (storescp, DNS drops its queries): ~15 s per association;

@@ -1,4 +1,4 @@
-"""Issue 6 in the lab: the SYN scan (root) and the connect scan (any user)
+"""In the lab: the SYN scan (root) and the connect scan (any user)
 find the same open ports, and those are what the kernel says listens."""
 
 from __future__ import annotations

@@ -228,7 +228,7 @@ def test_hostile_host_runs_hostile_py_with_the_topology_arguments(
     # Then it starts hostile.py with the same arguments as the native lab
     assert svc["command"] == ["python3", "/opt/lab/hostile.py", *t.HOSTILE_ARGV]
     assert svc["build"]["dockerfile"] == "docker/junk/Dockerfile"
-    # and so do the second round's hostile hosts (issue 15)
+    # and so do the second round's hostile hosts
     for host, argv in ((t.HOSTILE2, t.HOSTILE2_ARGV), (t.HOSTILE3, t.HOSTILE3_ARGV)):
         svc = _service(compose, host.name)
         assert svc["command"] == ["python3", "/opt/lab/hostile.py", *argv], host.name
@@ -265,7 +265,7 @@ def test_ipv6_plan_matches_the_topology(compose: dict[str, Any]) -> None:
 
 
 def test_dcmtk_hosts_look_callers_up_as_installed(compose: dict[str, Any]) -> None:
-    # Given the dcmtk hosts and the practice's DNS (issue 13: slow associations)
+    # Given the dcmtk hosts and the practice's DNS (slow associations)
     for host, argv in (
         (t.MODALITY, t.MODALITY_ARGV),
         (t.VIEWER, t.VIEWER_ARGV),
@@ -359,7 +359,7 @@ def test_vsftpd_zones_are_read_only_and_the_private_one_named_users_only() -> No
 
 
 def test_the_modality_runs_dicom_over_tls_as_the_native_lab(compose: dict[str, Any]) -> None:
-    # Given the modality's two storescp over TLS (issue 13: TLS facts, and a
+    # Given the modality's two storescp over TLS (TLS facts, and a
     # node requiring a client certificate)
     for helper, argv in (
         ("modality-tls", t.MODALITY_TLS_ARGV),

@@ -1,6 +1,6 @@
 """Scan notes are codes and parameters, worded in English and French from
 the code: no regular expression over English anywhere in the report's words
-(issue 12)."""
+."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Safety is enforced where it is declared (issue 12): the engine decides,
+"""Safety is enforced where it is declared: the engine decides,
 from the probe's and the catalogue's declarations, whether an intrusive
 step runs and whether an intrusive rule counts; nmap NSE's categories."""
 

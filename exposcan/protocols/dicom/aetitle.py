@@ -2,7 +2,7 @@
 
 Its own module so that the catalogue's DICOM kind, loaded by every scan,
 does not import pynetdicom and pydicom (half a second): a scan that meets no
-DICOM service never needs them (issue 14: start-up time).
+DICOM service never needs them (start-up time).
 """
 
 from __future__ import annotations

@@ -96,7 +96,7 @@ class Pdu:
 #: least (plus PDU_REST_FLOOR), and never slower than the read deadline: a
 #: peer sends a PDU in one go (PS3.8 §9.3.1), while a drip of one byte a
 #: second kept each DICOM probe of the lab's hostile2 for a whole read
-#: deadline (issue 14).  Apache's mod_reqtimeout MinRate works the same way;
+#: deadline.  Apache's mod_reqtimeout MinRate works the same way;
 #: 8 KiB/s is slower than any practice's upload link.
 PDU_MIN_RATE = 8 * 1024
 PDU_REST_FLOOR = 1.0

@@ -2,7 +2,7 @@
 
 Its own module so that the catalogue's HTTP kinds (fingerprints, listings),
 loaded by every scan, do not import aiohttp and cryptography: a scan with no
-HTTP service (a port sweep) never needs them (issue 14: start-up time).
+HTTP service (a port sweep) never needs them (start-up time).
 """
 
 from __future__ import annotations

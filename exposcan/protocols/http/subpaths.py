@@ -6,7 +6,7 @@ The catalogue's fingerprints name paths from a product's own root; behind a
 proxy they sit under a prefix that only the site knows. The root page tells
 it: its redirect (followed within the host by the client) and its links.
 Every candidate stays on this host and port; a handful are tried, no more
-(issue 13: a sub-path PACS was missed).
+(a sub-path PACS was missed).
 """
 
 from __future__ import annotations

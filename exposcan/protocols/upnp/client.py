@@ -37,7 +37,7 @@ from exposcan.protocols.upnp.xml import (
 
 # aiohttp is imported where a request is made, not here: the engine loads
 # the network probes before the scan starts, and aiohttp's import (a third
-# of a second) would delay the SSDP search (issue 14: start-up).
+# of a second) would delay the SSDP search (start-up).
 if TYPE_CHECKING:
     import aiohttp
 

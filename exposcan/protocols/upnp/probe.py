@@ -234,7 +234,7 @@ def _may_search(ctx: NetworkContext, view: LocalView, net: IPv4Network) -> bool:
     only where the network's gateway, the box, is in scope.  Otherwise all it
     could bring is an answer from outside the scope, and the box's address is
     in the routing table already (a note says so without a packet).  On one
-    named PACS this was the scan's last 1.3 s (the MX wait, issue 14)."""
+    named PACS this was the scan's last 1.3 s (the MX wait)."""
     if ctx.config.scope is None or ctx.config.follow_box:
         return True
     gateway = view.gateway
@@ -271,7 +271,7 @@ class UpnpProbe(NetworkProbe):
         #: Networks an SSDP search went out on.
         self._searched: set[IPv4Network] = set()
         # The search goes out before discovery, on the networks the targets
-        # are in, so that its MX wait overlaps the scan (issue 14); only the
+        # are in, so that its MX wait overlaps the scan; only the
         # answers on networks where hosts turned out alive are used.
         early: list[IPv4Network] = []
         searching: asyncio.Task[list[tuple[IPv4Network, ssdp.SsdpResponse]]] | None = None

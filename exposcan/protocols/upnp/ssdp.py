@@ -26,7 +26,7 @@ IGD_SEARCH_TARGETS = (
 # UDA 1.1 §1.3.2: devices wait a random 0..MX s before answering; 1 is the
 # least MX the standard allows (UDA 2.0 §1.3.2: 1 to 5).  The search is
 # bounded by MX plus a margin: with MX 2 the wait was 2.5 s, the longest step
-# of a one-PACS scan (issue 14).  The margin covers a busy box, not the
+# of a one-PACS scan.  The margin covers a busy box, not the
 # LAN (well under a millisecond here).
 MX_SECONDS = 1
 # UDA 1.1 §1.1.2: the multicast TTL should default to 2 (stay on the LAN).

@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: deps demo test unit lint schema clean compare-nmap bench
+.PHONY: deps demo test unit packaging lint schema clean compare-nmap bench
 
 deps: $(STAMP)
 	@bash scripts/install-deps.sh
@@ -30,7 +30,10 @@ test: deps
 	@bash scripts/check-no-lab-left.sh
 
 unit: deps
-	$(BIN)/python -m pytest -q -m "not lab"
+	$(BIN)/python -m pytest -q -m "not lab" tests/unit tests/inprocess
+
+packaging: deps
+	$(BIN)/python -m pytest -q tests/packaging
 
 lint: deps
 	$(BIN)/ruff check $(LINTED)

@@ -72,7 +72,9 @@ NOTE_MODULES = (
     "exposcan.outside.view",
     "exposcan.protocols.dicom.probe",
     "exposcan.protocols.smb.probe",
+    "exposcan.protocols.upnp.find",
     "exposcan.protocols.upnp.probe",
+    "exposcan.protocols.upnp.read",
     "exposcan.reflector.jobs",
     "exposcan.reflector.server",
 )

@@ -279,9 +279,7 @@ class Lab:
                 (server / "samba" / d).mkdir(parents=True)
             os.chmod(server / "samba" / "private", 0o700)
         canary.write_deep_share(self.host_dir(t.FILES.name) / "shares" / t.FILES_SHARE)
-        canary.write_tree(
-            t.NAS_IMAGING_FILES[:2], self.host_dir(t.OLDNAS.name) / "shares" / "images", site=7
-        )
+        canary.write_oldnas_shares(self.host_dir(t.OLDNAS.name) / "shares")
         # nginx: temp and log dirs; the autoindex root.
         (self.host_dir(t.WEB.name) / "nginx" / "tmp").mkdir(parents=True)
         canary.write_tree(t.WEB_FILES, self.web_root, site=4)

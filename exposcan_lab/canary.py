@@ -183,6 +183,7 @@ def write_all(out: Path) -> None:
     write_tree(t.WEB_FILES, out / "web", site=4)
     write_deep_share(out / "files")
     write_oldnas_shares(out / "oldnas")
+    write_tree(t.OLDPC_FILES, out / "oldpc" / t.OLDPC_SHARE, site=8)
     write_tree(t.FTP_FILES, out / "ftp", site=5)
     write_tree(t.FTP_PRIVATE_FILES, out / "ftp-private", site=5)
 

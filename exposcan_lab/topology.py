@@ -229,6 +229,17 @@ OLDNAS: Final = Host(
     ("oldnas/smb.conf",),
     "Samba speaking SMB1 only (an old NAS): a guest share of DICOM, one of office files",
 )
+#: An XP-era modality workstation (SMB1 only) sharing its DICOM folder to
+#: named users: guests and the null session are refused.
+OLDPC_SHARE: Final = "DICOM"
+OLDPC: Final = Host(
+    "oldpc",
+    IPv4Address("198.18.0.95"),
+    "lan",
+    SMB_PORTS,
+    ("oldpc/smb.conf",),
+    "Samba speaking SMB1 only (an XP-era modality workstation): guests refused",
+)
 WEB: Final = Host(
     "web",
     IPv4Address("198.18.0.30"),
@@ -372,6 +383,7 @@ HOSTS: Final[tuple[Host, ...]] = (
     NAS,
     FILES,
     OLDNAS,
+    OLDPC,
     WEB,
     MODALITY,
     DNS,
@@ -614,6 +626,11 @@ EXPECTED_OLDNAS_DICOM_FILES: Final = sum(1 for f in OLDNAS_IMAGING_FILES if f.im
 OLDNAS_OFFICE_SHARE: Final = "bureau"
 OLDNAS_OFFICE_FOLDER: Final = "Courrier"
 OLDNAS_OFFICE_FILES: Final = 600
+#: What the XP-era workstation's DICOM share holds (guests must not see it).
+OLDPC_FILES: Final[tuple[CanaryFile, ...]] = (
+    CanaryFile("CNRY-0002/IM000001", 1),
+    CanaryFile("CNRY-0002/IM000002", 1),
+)
 EXPECTED_NAS_DICOM_FILES: Final = sum(1 for f in NAS_IMAGING_FILES if f.imaging)
 EXPECTED_NAS_HEALTH_FILES: Final = sum(1 for f in NAS_IMAGING_FILES if f.health_data)
 EXPECTED_NAS_FILES: Final = len(NAS_IMAGING_FILES)

@@ -262,6 +262,41 @@ def test_an_smb1_only_guest_share_of_dicom_is_a_finding(lab: Lab, tmp_path: Path
     assert snapshot(shares_root) == before
 
 
+def test_an_smb1_only_server_refusing_guests_shows_no_share(lab: Lab, tmp_path: Path) -> None:
+    # Given an XP-era modality workstation speaking SMB1 only whose DICOM
+    # share is for a named user (map to guest = Never, restrict anonymous = 2)
+    out = tmp_path / "oldpc.json"
+    shares_root = lab.host_dir(t.OLDPC.name) / "shares"
+    before = snapshot(shares_root)
+    # When the workstation scans it through the real CLI (--fail-on high)
+    proc = run_exposcan(
+        lab,
+        "ws",
+        ["scan", str(t.OLDPC.ip), "-p", "445,139", "-o", str(out), "-vv", "--fail-on", "high"],
+        timeout=120,
+    )
+    # Then no high finding: exit 0
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    # and SMB1 is the only finding, on both ports; no share is readable
+    rules = sorted((f["rule"], f["port"]) for f in report["findings"])
+    assert rules == [("smb.v1", 139), ("smb.v1", 445)]
+    service = next(
+        s
+        for h in report["hosts"]
+        if h["address"] == str(t.OLDPC.ip)
+        for s in h["services"]
+        if s["port"] == 445
+    )
+    assert service["details"]["smb_guest"] is False
+    assert service["details"]["smb_shares_readable"] == 0
+    # and the refused guest login is a clean "no", not an error record
+    assert report["errors"] == []
+    everything = proc.stdout + proc.stderr + out.read_text()
+    assert not [s for s in t.CANARY_STRINGS if s in everything]
+    assert snapshot(shares_root) == before
+
+
 def test_smb_on_a_port_no_catalogue_names_is_told_by_a_negotiate(lab: Lab, tmp_path: Path) -> None:
     # Given Samba also listening on 4445 (as a box forwarding WAN 4445 to a
     # NAS), a port with no greeting that drops an HTTP request

@@ -298,8 +298,11 @@ def _records(data: bytes, count: int, unicode: bool) -> list[Any]:
 
 
 def _status(exc: BaseException) -> int:
-    with suppress(Exception):
-        return int(exc.get_error_code())  # type: ignore[attr-defined]
+    """The NT status of impacket's SessionError (smb's and smbconnection's
+    name the getter differently)."""
+    for getter in ("getErrorCode", "get_error_code"):
+        with suppress(Exception):
+            return int(getattr(exc, getter)())
     return 0
 
 

@@ -6,7 +6,8 @@ findings):
 - ``smb.negotiate``: dialect chosen among those offered, signing required or
   not, and whether a raw SMB1 NEGOTIATE (NT LM 0.12) was accepted;
 - ``smb.sessions``: which of the null session and guest logged in, how many
-  shares the server listed and refused;
+  shares the server listed and refused (over SMB2/3 with scapy's client, or
+  SMB1 with impacket's when the server speaks SMB1 only);
 - ``smb.share``: one per share proven readable without credentials (a share
   listing, then a listing of its root), with the counts of a bounded walk:
   imaging files and folders, whether the walk was cut short.  Never a file or

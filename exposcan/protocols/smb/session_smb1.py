@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import struct
 from contextlib import suppress
 from typing import Any
 
@@ -287,7 +286,7 @@ def _records(data: bytes, count: int, unicode: bool) -> list[Any]:
     while len(records) < count and offset < len(data):
         try:
             record = _smb.SMBFindFileBothDirectoryInfo(flags, data=data[offset:])
-        except (struct.error, IndexError, ValueError):
+        except Exception:  # impacket's Structure raises several types on garbage
             raise ShareSessionLost("malformed FIND record") from None
         records.append(record)
         step = int(record["NextEntryOffset"])

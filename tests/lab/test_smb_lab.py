@@ -233,6 +233,7 @@ def test_an_smb1_only_guest_share_of_dicom_is_a_finding(lab: Lab, tmp_path: Path
     assert imaging["severity"] == "high"
     ev = imaging["evidence"]
     assert ev["imaging_files"] == t.EXPECTED_OLDNAS_DICOM_FILES == 4
+    assert ev["dialect"] == "NT LM 0.12"
     assert ev["files_seen"] == len(t.OLDNAS_IMAGING_FILES)
     assert ev["truncated"] is False
     assert ev["imaging_shares"] == [t.OLDNAS_IMAGING_SHARE]

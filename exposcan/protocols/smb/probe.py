@@ -291,6 +291,7 @@ class SmbProbe(ServiceProbe):
                 "smb",
                 share=report.name,
                 session=report.session,
+                dialect=service.details.get("smb_dialect"),
                 listed=report.listed,
                 readable=True,
                 **walk.evidence(),

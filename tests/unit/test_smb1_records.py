@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from impacket import smb
 
-from exposcan.protocols.smb.session_smb1 import _records
+from exposcan.protocols.smb.session_smb1 import _no_match, _records
 from exposcan.protocols.smb.walk import ShareSessionLost
 
 
@@ -51,3 +51,14 @@ def test_a_truncated_record_is_a_lost_session() -> None:
     # When it is parsed, Then it is refused as malformed, not half-read
     with pytest.raises(ShareSessionLost):
         _records(data, 1, True)
+
+
+def test_a_search_matching_nothing_is_told_from_a_refusal() -> None:
+    # Given the errors a FIND can end with: no match in NT status form
+    # (Windows, an empty share root) and in DOS form, and a refusal
+    nothing_nt = smb.SessionError("", 0x0F, 0xC000, nt_status=1)
+    nothing_dos = smb.SessionError("", 0x01, 18)
+    denied = smb.SessionError("", 0x22, 0xC000, nt_status=1)
+    # Then the first two are an empty listing, the refusal is not
+    assert _no_match(nothing_nt) and _no_match(nothing_dos)
+    assert not _no_match(denied)

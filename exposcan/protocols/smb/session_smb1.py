@@ -67,6 +67,10 @@ FILE_SHARE_ALL = 0x00000001 | 0x00000002 | 0x00000004
 FILE_OPEN = 0x00000001
 FILE_DIRECTORY_FILE = 0x00000001
 FILE_NON_DIRECTORY_FILE = 0x00000040
+# A search that matched nothing ([MS-ERREF] §2.3.1; [MS-CIFS] §2.2.2.4).
+STATUS_NO_SUCH_FILE = 0xC000000F
+ERRDOS = 0x01
+ERR_NO_FILES = 18
 # NT status of a refused login ([MS-ERREF] §2.3.1).
 LOGIN_REFUSALS = frozenset(
     {
@@ -217,7 +221,14 @@ class Smb1Session:
         first["SearchStorageType"] = 0
         first["FileName"] = pattern.encode(encoding) + terminator
         server.send_trans2(tid, _smb.SMB.TRANS2_FIND_FIRST2, "\x00", first, "")
-        params, data = self._trans2_reply()
+        try:
+            params, data = self._trans2_reply()
+        except Exception as exc:
+            # A folder with nothing to match (a Windows share root has no "."
+            # or ".."): an empty listing, not a refusal.
+            if _refused(exc) and _no_match(exc):
+                return [], False
+            raise
         reply = _smb.SMBFindFirst2Response_Parameters(params)
         sid = reply["SID"]
         entries: list[Entry] = []
@@ -294,6 +305,16 @@ def _records(data: bytes, count: int, unicode: bool) -> list[Any]:
             break
         offset += step
     return records
+
+
+def _no_match(exc: BaseException) -> bool:
+    """STATUS_NO_SUCH_FILE ([MS-ERREF] §2.3.1), or its DOS form ERRDOS/
+    ERRnofiles ([MS-CIFS] §2.2.2.4) from a server without NT status codes."""
+    with suppress(Exception):
+        if getattr(exc, "nt_status", 0):
+            return _status(exc) == STATUS_NO_SUCH_FILE
+        return (exc.get_error_class(), _status(exc)) == (ERRDOS, ERR_NO_FILES)  # type: ignore[attr-defined]
+    return False
 
 
 def _status(exc: BaseException) -> int:

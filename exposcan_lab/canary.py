@@ -164,6 +164,15 @@ def write_deep_share(root: Path) -> None:
         write_dataset(canary_dataset(3, 6, 1, n), deep / f"IM{n:06d}")
 
 
+def write_oldnas_shares(root: Path) -> None:
+    """The old NAS's two guest shares (``root`` holds both)."""
+    write_tree(t.OLDNAS_IMAGING_FILES, root / t.OLDNAS_IMAGING_SHARE, site=7)
+    office = root / t.OLDNAS_OFFICE_SHARE / t.OLDNAS_OFFICE_FOLDER
+    office.mkdir(parents=True, exist_ok=True)
+    for j in range(t.OLDNAS_OFFICE_FILES):
+        (office / f"lettre_{j:04d}.odt").write_text("Courrier du cabinet.\n")
+
+
 def write_all(out: Path) -> None:
     """Everything the lab needs, under ``out`` (pacs/, pacs-secure/, nas/, web/)."""
     write_studies(t.PACS_STUDIES, out / "pacs")
@@ -173,6 +182,8 @@ def write_all(out: Path) -> None:
     write_tree(t.NAS_PRIVATE_FILES, out / "nas" / t.NAS_PRIVATE_SHARE, site=3)
     write_tree(t.WEB_FILES, out / "web", site=4)
     write_deep_share(out / "files")
+    write_oldnas_shares(out / "oldnas")
+    write_tree(t.OLDPC_FILES, out / "oldpc" / t.OLDPC_SHARE, site=8)
     write_tree(t.FTP_FILES, out / "ftp", site=5)
     write_tree(t.FTP_PRIVATE_FILES, out / "ftp-private", site=5)
 

@@ -227,7 +227,18 @@ OLDNAS: Final = Host(
     "lan",
     (445,),
     ("oldnas/smb.conf",),
-    "Samba speaking SMB1 only (an old NAS), with a guest share",
+    "Samba speaking SMB1 only (an old NAS): a guest share of DICOM, one of office files",
+)
+#: An XP-era modality workstation (SMB1 only) sharing its DICOM folder to
+#: named users: guests and the null session are refused.
+OLDPC_SHARE: Final = "DICOM"
+OLDPC: Final = Host(
+    "oldpc",
+    IPv4Address("198.18.0.95"),
+    "lan",
+    SMB_PORTS,
+    ("oldpc/smb.conf",),
+    "Samba speaking SMB1 only (an XP-era modality workstation): guests refused",
 )
 WEB: Final = Host(
     "web",
@@ -372,6 +383,7 @@ HOSTS: Final[tuple[Host, ...]] = (
     NAS,
     FILES,
     OLDNAS,
+    OLDPC,
     WEB,
     MODALITY,
     DNS,
@@ -598,6 +610,27 @@ WEB_FILES: Final[tuple[CanaryFile, ...]] = (
 )
 EXPECTED_WEB_DICT_FILES: Final = sum(1 for f in WEB_FILES if f.path.startswith(WEB_DICT_FOLDER))
 
+#: The old NAS (SMB1 only): a guest share of exported images, .dcm and
+#: extension-less (told by their "DICM" magic, read through SMB1), and a
+#: guest share of office files, one folder of more entries than one SMB1
+#: FIND request returns (TRANS2_FIND_NEXT2 follows), and no image.
+OLDNAS_IMAGING_SHARE: Final = "images"
+OLDNAS_IMAGING_FILES: Final[tuple[CanaryFile, ...]] = (
+    CanaryFile("Examens/2019/CNRY-0001/CT0001.dcm", 0),
+    CanaryFile("Examens/2019/CNRY-0001/CT0002.dcm", 0),
+    CanaryFile("Export_CD/IM000001", 3),
+    CanaryFile("Export_CD/IM000002", 3),
+    CanaryFile("LISEZMOI.txt", None),
+)
+EXPECTED_OLDNAS_DICOM_FILES: Final = sum(1 for f in OLDNAS_IMAGING_FILES if f.imaging)
+OLDNAS_OFFICE_SHARE: Final = "bureau"
+OLDNAS_OFFICE_FOLDER: Final = "Courrier"
+OLDNAS_OFFICE_FILES: Final = 600
+#: What the XP-era workstation's DICOM share holds (guests must not see it).
+OLDPC_FILES: Final[tuple[CanaryFile, ...]] = (
+    CanaryFile("CNRY-0002/IM000001", 1),
+    CanaryFile("CNRY-0002/IM000002", 1),
+)
 EXPECTED_NAS_DICOM_FILES: Final = sum(1 for f in NAS_IMAGING_FILES if f.imaging)
 EXPECTED_NAS_HEALTH_FILES: Final = sum(1 for f in NAS_IMAGING_FILES if f.health_data)
 EXPECTED_NAS_FILES: Final = len(NAS_IMAGING_FILES)

@@ -205,25 +205,97 @@ def test_a_large_share_shows_its_images_before_the_walk_stops(lab: Lab, tmp_path
         assert name not in everything
 
 
-def test_an_smb1_only_server_is_said_not_checked(lab: Lab, tmp_path: Path) -> None:
-    # Given an old NAS speaking SMB1 only (Samba, server max protocol = NT1),
-    # with a guest share
+def test_an_smb1_only_guest_share_of_dicom_is_a_finding(lab: Lab, tmp_path: Path) -> None:
+    # Given an old NAS speaking SMB1 only (Samba, server min/max protocol =
+    # NT1): a guest share of canary DICOM files (.dcm and extension-less), a
+    # guest share of 600 office files and no image
     out = tmp_path / "oldnas.json"
+    shares_root = lab.host_dir(t.OLDNAS.name) / "shares"
+    before = snapshot(shares_root)
+    # When the workstation scans it through the real CLI (--fail-on high)
     proc = run_exposcan(
         lab,
         "ws",
-        ["scan", str(t.OLDNAS.ip), "-p", "445", "-o", str(out), "--fail-on", "never"],
+        ["scan", str(t.OLDNAS.ip), "-p", "445", "-o", str(out), "-vv", "--fail-on", "high"],
         timeout=120,
     )
+    # Then the high finding makes the exit code 1
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    found = {
+        (f["rule"], f["evidence"].get("share")): f
+        for f in report["findings"]
+        if f["host"] == str(t.OLDNAS.ip)
+    }
+    # and the DICOM share is a smb.guest-share-imaging finding with the lab's
+    # counts, read over SMB1 (the extension-less files by their magic)
+    imaging = found[("smb.guest-share-imaging", t.OLDNAS_IMAGING_SHARE)]
+    assert imaging["severity"] == "high"
+    ev = imaging["evidence"]
+    assert ev["imaging_files"] == t.EXPECTED_OLDNAS_DICOM_FILES == 4
+    assert ev["dialect"] == "NT LM 0.12"
+    assert ev["files_seen"] == len(t.OLDNAS_IMAGING_FILES)
+    assert ev["truncated"] is False
+    assert ev["imaging_shares"] == [t.OLDNAS_IMAGING_SHARE]
+    # and the office share is readable, no image in it: no imaging finding,
+    # every entry of its folder seen (more than one SMB1 FIND request)
+    assert ("smb.guest-share-imaging", t.OLDNAS_OFFICE_SHARE) not in found
+    office = found[("smb.guest-access", t.OLDNAS_OFFICE_SHARE)]["evidence"]
+    assert office["files_seen"] == t.OLDNAS_OFFICE_FILES and office["truncated"] is False
+    # and SMB1 itself is a finding, the negotiation facts say the dialect
+    assert found[("smb.v1", None)]["evidence"]["dialect"] == "NT LM 0.12"
+    service = next(
+        s for h in report["hosts"] if h["address"] == str(t.OLDNAS.ip) for s in h["services"]
+    )
+    assert service["details"]["smb1"] is True
+    assert service["details"]["smb_dialect"] == "NT LM 0.12"
+    assert service["details"]["smb_shares_readable"] == 2
+    # and no "not checked" note, no error record
+    notes = [n for n in report["scan"]["notes"] if n.startswith(f"{t.OLDNAS.ip}:445")]
+    assert not [n for n in notes if "SMB1 only" in n]
+    assert not [e for e in report["errors"] if e["host"] == str(t.OLDNAS.ip)]
+    # and no patient data, no file or folder name, in any output
+    everything = proc.stdout + proc.stderr + out.read_text()
+    assert not [s for s in t.CANARY_STRINGS if s in everything]
+    for name in ("Examens", "Export_CD", "LISEZMOI", t.OLDNAS_OFFICE_FOLDER, "lettre_"):
+        assert name not in everything
+    # and nothing on the server changed
+    assert snapshot(shares_root) == before
+
+
+def test_an_smb1_only_server_refusing_guests_shows_no_share(lab: Lab, tmp_path: Path) -> None:
+    # Given an XP-era modality workstation speaking SMB1 only whose DICOM
+    # share is for a named user (map to guest = Never, restrict anonymous = 2)
+    out = tmp_path / "oldpc.json"
+    shares_root = lab.host_dir(t.OLDPC.name) / "shares"
+    before = snapshot(shares_root)
+    # When the workstation scans it through the real CLI (--fail-on high)
+    proc = run_exposcan(
+        lab,
+        "ws",
+        ["scan", str(t.OLDPC.ip), "-p", "445,139", "-o", str(out), "-vv", "--fail-on", "high"],
+        timeout=120,
+    )
+    # Then no high finding: exit 0
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(out.read_text())
-    # Then SMB1 is a finding, and the report says its shares were not checked
-    rules = {f["rule"] for f in report["findings"] if f["host"] == str(t.OLDNAS.ip)}
-    assert "smb.v1" in rules
-    notes = [n for n in report["scan"]["notes"] if n.startswith(f"{t.OLDNAS.ip}:445")]
-    assert len(notes) == 1 and "SMB1 only" in notes[0] and "not listed" in notes[0]
-    assert "SMB1 only" in proc.stdout
-    assert not [e for e in report["errors"] if e["host"] == str(t.OLDNAS.ip)]
+    # and SMB1 is the only finding, on both ports; no share is readable
+    rules = sorted((f["rule"], f["port"]) for f in report["findings"])
+    assert rules == [("smb.v1", 139), ("smb.v1", 445)]
+    service = next(
+        s
+        for h in report["hosts"]
+        if h["address"] == str(t.OLDPC.ip)
+        for s in h["services"]
+        if s["port"] == 445
+    )
+    assert service["details"]["smb_guest"] is False
+    assert service["details"]["smb_shares_readable"] == 0
+    # and the refused guest login is a clean "no", not an error record
+    assert report["errors"] == []
+    everything = proc.stdout + proc.stderr + out.read_text()
+    assert not [s for s in t.CANARY_STRINGS if s in everything]
+    assert snapshot(shares_root) == before
 
 
 def test_smb_on_a_port_no_catalogue_names_is_told_by_a_negotiate(lab: Lab, tmp_path: Path) -> None:

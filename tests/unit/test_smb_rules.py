@@ -64,3 +64,12 @@ def test_share_with_health_data_is_high_and_not_merely_readable():
     assert set(found) == {"smb.guest-share-health-data"}
     assert found["smb.guest-share-health-data"]["health_data_files"] == 3
     assert found["smb.guest-share-health-data"]["health_data_kinds"] == ["hprim"]
+
+
+def test_share_evidence_says_the_dialect_it_was_read_over():
+    # Given an imaging share read over SMB1 (an NT1-only server)
+    fact = share_fact("images", 4)
+    fact.data["dialect"] = "NT LM 0.12"
+    # When the rules run, Then the finding says so, as for any other share
+    found = rules_for(fact)
+    assert found["smb.guest-share-imaging"]["dialect"] == "NT LM 0.12"

@@ -36,6 +36,8 @@ class SmbShare(FactModel):
 
     share: str
     session: str
+    #: The dialect the share was read over ("NT LM 0.12" for SMB1).
+    dialect: str | None = None
     #: False: the share is not in the listing (browseable = no), found by name.
     listed: bool | None = True
     readable: bool | None = True

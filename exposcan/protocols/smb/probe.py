@@ -6,7 +6,8 @@ findings):
 - ``smb.negotiate``: dialect chosen among those offered, signing required or
   not, and whether a raw SMB1 NEGOTIATE (NT LM 0.12) was accepted;
 - ``smb.sessions``: which of the null session and guest logged in, how many
-  shares the server listed and refused;
+  shares the server listed and refused (over SMB2/3 with scapy's client, or
+  SMB1 with impacket's when the server speaks SMB1 only);
 - ``smb.share``: one per share proven readable without credentials (a share
   listing, then a listing of its root), with the counts of a bounded walk:
   imaging files and folders, whether the walk was cut short.  Never a file or
@@ -53,19 +54,6 @@ NOTE_DEADLINE = declare_note(
     "note.smb.walk-deadline",
     en="{where}: SMB exploration stopped at its deadline",
     fr="{where} : exploration SMB arrêtée à son échéance",
-)
-NOTE_SMB1_ONLY = declare_note(
-    "note.smb.smb1-only",
-    en=(
-        "{where} speaks SMB1 only (an old NAS or Windows workstation): its shares "
-        "were not listed or walked (exposcan's share client speaks SMB2/3); check "
-        "them by hand: smbclient -m NT1 -N -L {host}"
-    ),
-    fr=(
-        "{where} ne parle que SMB1 (un vieux NAS ou un poste Windows ancien) : ses "
-        "partages n'ont été ni listés ni parcourus (le client de partages d'exposcan "
-        "parle SMB2/3) ; les vérifier à la main : smbclient -m NT1 -N -L {host}"
-    ),
 )
 #: Walk bounds, overridable through ScanConfig.extra (``smb.max_depth``...).
 DEFAULT_WALK = WalkLimits(max_depth=8, max_entries=5000, max_samples=64)
@@ -122,18 +110,14 @@ class SmbProbe(ServiceProbe):
         service.confirmed = True
         service.product = service.product or "SMB"
         self._negotiation_facts(ctx, service, smb2, smb1)
-        if smb2 is None:
-            # SMB1 only: scapy's share client speaks SMB2/3 only. Say so, or
-            # an old NAS's guest shares would vanish without a word (issue 13).
-            service.details["smb_shares"] = "not checked (SMB1 only)"
-            ctx.scan.note(NOTE_SMB1_ONLY, where=f"{ctx.address}:{port}", host=ctx.address)
-            return
         if port == NETBIOS_PORT and _has_direct_tcp(ctx):
             # The same server on 445 is walked once, there: a fragile NAS
             # sees one walk, and the shares' findings sit on 445.
             service.details["smb_shares"] = f"see port {DIRECT_TCP_PORT}"
             return
-        await self._explore(ctx, service, started)
+        # An SMB1-only server (an old NAS, an XP-era modality workstation)
+        # is walked with the SMB1 client, through the same relay and bounds.
+        await self._explore(ctx, service, started, smb1_only=smb2 is None)
 
     def _negotiation_facts(
         self,
@@ -172,10 +156,18 @@ class SmbProbe(ServiceProbe):
         service.details["smb1"] = data["smb1"]  # type: ignore[assignment]
         ctx.fact("smb.negotiate", service.port, "smb", **data)
 
-    async def _explore(self, ctx: ProbeContext, service: ServiceState, started: float) -> None:
+    async def _explore(
+        self, ctx: ProbeContext, service: ServiceState, started: float, smb1_only: bool
+    ) -> None:
         # Imported here: scapy takes a second to load, and only a host with
         # SMB needs it.
-        from exposcan.protocols.smb.session import explore
+        from exposcan.protocols.smb.session import SessionOpener, explore
+
+        opener: SessionOpener | None = None
+        if smb1_only:
+            from exposcan.protocols.smb.session_smb1 import Smb1Session
+
+            opener = Smb1Session
 
         deadlines = ctx.config.deadlines
         # The thread cannot be cancelled, but its connections are the
@@ -215,6 +207,7 @@ class SmbProbe(ServiceProbe):
                 signatures,
                 health,
                 stop,
+                opener,
             )
 
         try:
@@ -299,6 +292,7 @@ class SmbProbe(ServiceProbe):
                 "smb",
                 share=report.name,
                 session=report.session,
+                dialect=service.details.get("smb_dialect"),
                 listed=report.listed,
                 readable=True,
                 **walk.evidence(),

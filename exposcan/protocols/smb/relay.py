@@ -1,10 +1,11 @@
 """The SMB worker thread's sockets, owned and bounded by the event loop.
 
-scapy's SMB client is synchronous and runs in a worker thread, which asyncio
-cannot cancel.  Left to itself it reads a frame's announced length with a
-per-read socket timeout: a server announcing 16 MiB then dripping 64 bytes
-every 2 s resets that timeout for ever, and interpreter exit waits for the
-thread (issue 15: the process outlived its report by 240 s).
+scapy's SMB2/3 client and impacket's SMB1 client are synchronous and run in
+a worker thread, which asyncio cannot cancel.  Left to itself such a client
+reads a frame's announced length with a per-read socket timeout: a server
+announcing 16 MiB then dripping 64 bytes every 2 s resets that timeout for
+ever, and interpreter exit waits for the thread (issue 15: the process
+outlived its report by 240 s).
 
 So the thread never touches the network.  It gets one end of a local
 socketpair; this relay, a task of the event loop, holds the TCP connection to

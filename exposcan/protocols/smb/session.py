@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from exposcan.healthdata import HealthSignatures
 from exposcan.imaging import ImagingSignatures
@@ -135,6 +135,40 @@ def clean_share_name(name: str) -> str:
 #: Opens one connection to the server and returns the thread's end of it
 #: (a socket whose timeout is the read deadline) and its relay's counters.
 Connector = Callable[[], tuple[socket.socket, Link]]
+
+
+class LoginRefused(Exception):
+    """The server answered the session setup with a refusal status: a clean
+    "no", not a malformed answer."""
+
+
+class ShareSession(Protocol):
+    """What :func:`explore` asks of a session, whatever its dialect: the SMB2/3
+    session below, or the SMB1 one (:mod:`exposcan.protocols.smb.session_smb1`)."""
+
+    timeout: float
+
+    @property
+    def is_guest(self) -> bool: ...
+
+    def server_name(self) -> str | None: ...
+
+    def enum_shares(self) -> list[ShareInfo]: ...
+
+    def tree_connect(self, share: str) -> int: ...
+
+    def tree_disconnect(self, tid: int) -> None: ...
+
+    def list_folder(self, tid: int, path: str, max_entries: int) -> tuple[list[Entry], bool]: ...
+
+    def read_head(self, tid: int, path: str, size: int) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+#: Opens one session (connector, port, NTLM user, timeout): raises when the
+#: login fails.
+SessionOpener = Callable[[Connector, int, str, float], ShareSession]
 
 
 class SmbSession:
@@ -446,7 +480,7 @@ def _text(value: Any) -> str:
 class _TreeReader:
     """The walk's view of one connected share."""
 
-    def __init__(self, session: SmbSession, tid: int) -> None:
+    def __init__(self, session: ShareSession, tid: int) -> None:
         self.session = session
         self.tid = tid
 
@@ -467,15 +501,18 @@ def explore(
     signatures: ImagingSignatures,
     health: HealthSignatures,
     stop: threading.Event,
+    opener: SessionOpener | None = None,
 ) -> Exploration:
     """Try the null session then guest; in each, list the shares and walk
-    every disk share not yet proven readable.
+    every disk share not yet proven readable.  ``opener`` makes the sessions
+    (the SMB2/3 one by default).
 
     Proof of access is a share listing plus a listing of the share's root:
     a server that maps any user to guest accepts any login, so a successful
     session setup alone proves nothing."""
     result = Exploration()
     proven: set[str] = set()
+    open_session: SessionOpener = opener or SmbSession
     for label, user in LOGINS:
         if stop.is_set() or time.monotonic() + connect_timeout + timeout > deadline:
             result.problems.append("time")
@@ -488,7 +525,12 @@ def explore(
             return sock, link
 
         try:
-            session = SmbSession(connect_noting, port, user, timeout)
+            session = open_session(connect_noting, port, user, timeout)
+        except LoginRefused as exc:
+            # The server said no to this login: guest is still tried.
+            result.logins[label] = False
+            result.problems.append(f"{label} login: {exc}")
+            continue
         except Exception as exc:  # scapy raises its own exception types
             result.logins[label] = False
             problem = f"{label} login: {type(exc).__name__}"
@@ -524,7 +566,7 @@ def explore(
 
 
 def _explore_session(
-    session: SmbSession,
+    session: ShareSession,
     label: str,
     result: Exploration,
     proven: set[str],
@@ -585,7 +627,7 @@ _LOST = WalkResult()
 
 
 def _walk_one(
-    session: SmbSession,
+    session: ShareSession,
     name: str,
     label: str,
     result: Exploration,

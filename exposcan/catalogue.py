@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import threading
 from collections.abc import Callable, Iterable
 from functools import cache
 from importlib import resources
@@ -285,6 +286,7 @@ class Catalogue:
         self._ids: dict[tuple[str, str], Path] = {}
         #: Files not read yet, by the kind their ``kind:`` line names.
         self._pending: dict[str, list[Path]] = dict(pending or {})
+        self._lock = threading.RLock()
         self._rules: dict[str, Rule] | None = None
         self._ports: dict[int, PortEntry] | None = None
         kinds = registered_kinds() if not self._pending else None
@@ -304,18 +306,24 @@ class Catalogue:
         self._documents.setdefault(model, []).append((path, item))
 
     def _read_kind(self, kind: str) -> None:
-        paths = self._pending.pop(kind, None)
-        if not paths:
+        if kind not in self._pending:
             return
-        # A kind of the catalogue's own (ports) needs no protocol module; a
-        # rule names fact kinds, which the protocol modules declare.
-        kinds = dict(_KINDS) if kind in _KINDS and kind != "rule" else registered_kinds()
-        for path in paths:
-            self._add(path, read_document(path), kinds)
-        # The file order of an eager load, whatever order kinds were read in.
-        for model, docs in self._documents.items():
-            if _KIND_OF.get(model) == kind:
-                docs.sort(key=lambda pair: str(pair[0]))
+        # Probes ask from the event loop and from the blocking pool at once:
+        # a kind is seen by others only once all its files are in.
+        with self._lock:
+            paths = self._pending.get(kind)
+            if paths is None:
+                return
+            # A kind of the catalogue's own (ports) needs no protocol module;
+            # a rule names fact kinds, which the protocol modules declare.
+            kinds = dict(_KINDS) if kind in _KINDS and kind != "rule" else registered_kinds()
+            for path in paths:
+                self._add(path, read_document(path), kinds)
+            # The file order of an eager load, whatever order kinds were read in.
+            for model, docs in self._documents.items():
+                if _KIND_OF.get(model) == kind:
+                    docs.sort(key=lambda pair: str(pair[0]))
+            del self._pending[kind]
 
     def read_all(self) -> Catalogue:
         """Read and validate every file not read yet (before a scan's first

@@ -21,7 +21,9 @@ what the internet view and the box's forwards are joined on) are here.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
+from functools import cache
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -59,19 +61,31 @@ def fact_kind(kind: str) -> Callable[[F], F]:
 
 
 def fact_model(kind: str) -> type[FactModel] | None:
-    """The model of ``kind``, once the declaring modules are imported (a
-    :class:`exposcan.catalogue.Catalogue` imports them)."""
+    """The model of ``kind``; the declaring modules are imported first when
+    it is not known yet (a lazily read catalogue has not imported them)."""
+    if kind not in _FACTS:
+        _declare_all()
     return _FACTS.get(kind)
 
 
 def fact_kinds() -> dict[str, type[FactModel]]:
+    _declare_all()
     return dict(_FACTS)
+
+
+@cache
+def _declare_all() -> None:
+    # The registry is a leaf (module names only): no cycle back to here.
+    from exposcan.protocols import declarations
+
+    for module in declarations():
+        importlib.import_module(module)
 
 
 def validate_fact(kind: str, data: dict[str, Any]) -> dict[str, Any]:
     """``data`` checked against ``kind``'s model: the fields as written, with
     their values in the declared types."""
-    model = _FACTS.get(kind)
+    model = fact_model(kind)
     if model is None:
         raise FactError(f"unknown fact kind {kind!r}: declare its model with @fact_kind")
     try:

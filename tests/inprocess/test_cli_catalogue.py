@@ -158,8 +158,8 @@ def test_the_intact_copy_scans(tmp_path: Path, listener: socket.socket) -> None:
     root = _broken_copy(tmp_path, "ports.yaml", "protocol: ftp", "protocol: ftp")
     # When a scan of the listener runs
     code, _, err = _scan(root, listener)
-    # Then it scans (exit 0 or 1: findings or none) and reaches the listener
-    assert code in (0, 1), err
+    # Then it scans (a bare listener makes no finding: exit 0) and reaches it
+    assert code == 0, err
     assert _connections(listener) >= 1
 
 

@@ -120,8 +120,8 @@ async def test_quiet_mode_prints_no_library_warning(tmp_path: Path) -> None:
 
 
 async def test_process_exits_with_its_last_deadline(tmp_path: Path) -> None:
-    # Given the SMB server that announces 16 MiB and drips (the hang of issue
-    # 15: scapy's thread outlived the report by 240 s)
+    # Given the SMB server that announces 16 MiB and drips (scapy's thread
+    # once outlived the report by 240 s)
     report = tmp_path / "r.json"
     async with server_445(smb_drip) as host:
         # When the real CLI scans it with 1 s reads
@@ -131,7 +131,7 @@ async def test_process_exits_with_its_last_deadline(tmp_path: Path) -> None:
         exited = time.time()
     # Then the process exits within 2 s of writing its report (the hang was
     # 240 s after it): no worker thread is left reading after the deadline
-    assert code in (0, 1), out
+    assert code == 0, out  # error records, no finding
     after_report = exited - report.stat().st_mtime
     scan = json.loads(report.read_text())["scan"]
     took = (

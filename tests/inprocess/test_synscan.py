@@ -157,7 +157,7 @@ def test_without_raw_sockets_an_explicit_syn_scan_is_refused() -> None:
     # Then the SYN scan is an error that says why; the default still scans
     assert refused.returncode == 2
     assert "needs root" in refused.stderr
-    assert auto.returncode in (0, 1), auto.stderr
+    assert auto.returncode == 0, auto.stderr  # a port scan makes no finding
     assert str(port) in auto.stdout
 
 

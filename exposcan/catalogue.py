@@ -75,6 +75,10 @@ CORE_DECLARATIONS = (
     "exposcan.healthdata",
     "exposcan.report.guides",
     "exposcan.report.labels",
+    "exposcan.software.advisories",
+    "exposcan.software.decoys",
+    "exposcan.software.facts",
+    "exposcan.software.products",
 )
 
 

@@ -14,7 +14,7 @@ from typing import NoReturn
 
 from rich.console import Console
 
-from exposcan import __version__
+from exposcan import __version__, catalogue_cli
 from exposcan.audit.diff import diff_reports, load_report, render_diff
 from exposcan.audit.history import HistoryError
 from exposcan.audit.history_cli import add_db_option, add_parsers, run_diff, run_history
@@ -294,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="language of the HTML report [from the locale]",
     )
     reflector_cli.add_parser(sub)
+    catalogue_cli.add_parser(sub)
     return parser
 
 
@@ -312,6 +313,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_report(args)
     if args.command == "reflector":
         return reflector_cli.run(args)
+    if args.command == "catalogue":
+        return catalogue_cli.run(args)
     code = run_scan(args)
     # Every output is written: what is left is interpreter teardown, whose
     # final collection walks every object of the scan (measured here 0.3 to

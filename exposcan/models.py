@@ -120,8 +120,12 @@ class DecoyLabel(_Frozen):
     never hidden, with the signs that say so."""
 
     label: Literal["likely decoy"] = "likely decoy"
-    honeypot: str = Field(description="the published honeypot the signs point to (dicompot, DICOMHawk)")
-    signs: list[str] = Field(description="the catalogue's sign codes that matched (decoy.<id>.<sign>)")
+    honeypot: str = Field(
+        description="the published honeypot the signs point to (dicompot, DICOMHawk)"
+    )
+    signs: list[str] = Field(
+        description="the catalogue's sign codes that matched (decoy.<id>.<sign>)"
+    )
     why: list[str] = Field(default_factory=list, description="the same signs in plain English")
 
 

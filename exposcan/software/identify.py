@@ -58,7 +58,9 @@ def identities(catalogue: Catalogue, service: ServiceState) -> list[Identity]:
     return out
 
 
-def _fact_data(service: ServiceState, found: list[tuple[Identity, list[Advisory]]]) -> dict[str, object]:
+def _fact_data(
+    service: ServiceState, found: list[tuple[Identity, list[Advisory]]]
+) -> dict[str, object]:
     advisories = [a for _, hits in found for a in hits]
     scores = [a.cvss.score for a in advisories if a.cvss is not None]
     toolkit = next((i.label for i, _ in found if i.via_toolkit), None)

@@ -9,6 +9,7 @@ nuclei's ``-validate``) has its place next to it.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -52,12 +53,12 @@ def _import(args: argparse.Namespace, err: Console) -> int:
     except (OSError, AdvisoryImportError, CatalogueError, ValueError) as exc:
         err.print(f"exposcan: error: {exc}", markup=False)
         return EXIT_ERROR
-    Console().print(
+    # One plain line (rich would wrap it at the terminal's width): scripts read it.
+    sys.stdout.write(
         f"{len(result.written)} advisories written to {out} from {result.cves_read} CVEs "
         f"({result.skipped_unknown_product} for products the catalogue does not name, "
         f"{result.skipped_unbounded} ranges without an upper bound left out); "
         f"KEV: {result.kev_cves} CVEs, {len(result.marked_exploited)} earlier imports marked "
-        "known exploited",
-        markup=False,
+        "known exploited\n"
     )
     return EXIT_CLEAN

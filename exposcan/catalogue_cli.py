@@ -14,9 +14,6 @@ from pathlib import Path
 
 from rich.console import Console
 
-from exposcan.catalogue import CatalogueError, catalogue_dir, default_catalogue
-from exposcan.software.importer import AdvisoryImportError, import_advisories
-
 EXIT_CLEAN, EXIT_ERROR = 0, 2
 
 
@@ -46,6 +43,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace, err: Console) -> int:
+    # Imported here: a scan's start-up does not pay for the importer.
+    from exposcan.catalogue import CatalogueError, catalogue_dir, default_catalogue
+    from exposcan.software.importer import AdvisoryImportError, import_advisories
+
     try:
         catalogue = default_catalogue()
         out = args.out or catalogue_dir() / "advisories" / "imported"

@@ -200,3 +200,22 @@ def test_shipped_advisories_cite_sources_and_known_products() -> None:
         assert adv.sources, path
         doc = yaml.safe_load(path.read_text())
         assert doc["id"] == adv.id
+
+
+@pytest.mark.parametrize("protocol", ["dicom", "http", "ftp", "smb"])
+def test_one_rule_of_the_family_per_protocol(protocol: str) -> None:
+    # Given a known-vulnerable fact of a service of this protocol
+    from exposcan.state import Fact
+
+    data = {"service": protocol, "product": "x", "advisories": ["A-1"], "cves": []}
+    fact = Fact("software.known-vulnerable", "198.18.0.9", 1, protocol, data)
+    # Then exactly the family's rule of that protocol fires
+    rules = {f.rule for f in evaluate(CATALOGUE, [fact], Vantage.LAN)}
+    assert rules == {f"{protocol}.known-vulnerable"}
+
+
+def test_a_protocol_without_a_rule_makes_no_finding() -> None:
+    from exposcan.state import Fact
+
+    fact = Fact("software.known-vulnerable", "198.18.0.9", 1, "upnp", {"service": "upnp"})
+    assert evaluate(CATALOGUE, [fact], Vantage.LAN) == []

@@ -19,13 +19,19 @@ EXIT_CLEAN, EXIT_ERROR = 0, 2
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     group = sub.add_parser("catalogue", help="work on the catalogue (probes/): import advisories")
-    commands = group.add_subparsers(dest="catalogue_command", required=True)
+    commands = group.add_subparsers(dest="catalogue_command", required=True, metavar="COMMAND")
     imp = commands.add_parser(
         "import-advisories",
         help="write advisory files from NVD CVE JSON 2.0 and CISA KEV CSV files "
         "downloaded beforehand (offline)",
     )
-    imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    imp.add_argument(
+        "files",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="NVD CVE JSON 2.0 (API answer or feed) or CISA KEV CSV, told apart by content",
+    )
     imp.add_argument(
         "--out",
         type=Path,

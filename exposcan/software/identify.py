@@ -64,7 +64,6 @@ def _fact_data(
     advisories = [a for _, hits in found for a in hits]
     scores = [a.cvss.score for a in advisories if a.cvss is not None]
     toolkit = next((i.label for i, _ in found if i.via_toolkit), None)
-    fixed = [f"{i.product.name} {a.fixed}" for i, hits in found for a in hits if a.fixed]
     return {
         "service": service.protocol,
         "product": service.product,
@@ -72,21 +71,21 @@ def _fact_data(
         "toolkit": toolkit,
         "advisories": list(dict.fromkeys(a.id for a in advisories)),
         "cves": list(dict.fromkeys(c for a in advisories for c in a.cves)),
-        # The highest first-fixed release per product: what an upgrade must reach.
-        "fixed_in": _highest_per_product(fixed),
+        "fixed_in": _fixed_in(found),
         "cvss": max(scores) if scores else None,
         "known_exploited": any(a.known_exploited for a in advisories),
         "sources": list(dict.fromkeys(s for a in advisories for s in a.sources)),
     }
 
 
-def _highest_per_product(labels: list[str]) -> list[str]:
+def _fixed_in(found: list[tuple[Identity, list[Advisory]]]) -> list[str]:
+    """The highest first-fixed release per product: what an upgrade must reach."""
     best: dict[str, str] = {}
-    for label in labels:
-        name, _, version = label.rpartition(" ")
-        have = release(best.get(name))
-        if have is None or (release(version) or have) > have:
-            best[name] = version
+    for identity, hits in found:
+        for adv in hits:
+            fixed, current = release(adv.fixed), release(best.get(identity.product.name))
+            if fixed is not None and (current is None or fixed > current):
+                best[identity.product.name] = str(adv.fixed)
     return [f"{name} {version}" for name, version in best.items()]
 
 

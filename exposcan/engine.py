@@ -37,6 +37,8 @@ from exposcan.net.targets import IPAddress, text_key
 from exposcan.notes import declare_note
 from exposcan.probe import NetworkContext, NetworkProbe, ProbeContext, ServiceProbe
 from exposcan.protocols import network_probes, service_probes
+from exposcan.software.decoys import label_findings, label_hosts
+from exposcan.software.identify import annotate
 from exposcan.state import HostState, ScanState, ServiceState
 
 log = logging.getLogger("exposcan")
@@ -501,13 +503,20 @@ class Scanner:
     # -- the report -----------------------------------------------------
 
     def report(self, complete: bool) -> Report:
-        findings = sort_findings(
-            evaluate(
-                self.catalogue,
-                self.state.facts(),
-                self.config.vantage,
-                intrusive=self.config.intrusive,
-            )
+        # What the probes found, joined with the catalogue: CPE names and
+        # advisories per service, and the hosts that are likely decoys.
+        known_vulnerable = annotate(self.catalogue, self.state)
+        decoys = label_hosts(self.catalogue, self.state)
+        findings = label_findings(
+            sort_findings(
+                evaluate(
+                    self.catalogue,
+                    [*self.state.facts(), *known_vulnerable],
+                    self.config.vantage,
+                    intrusive=self.config.intrusive,
+                )
+            ),
+            decoys,
         )
         hosts = [
             h.to_model()

@@ -120,6 +120,20 @@ class ScanInfo(_Frozen):
     )
 
 
+class DecoyLabel(_Frozen):
+    """A service or finding that is likely a honeypot (a decoy): labelled,
+    never hidden, with the signs that say so."""
+
+    label: Literal["likely decoy"] = "likely decoy"
+    honeypot: str = Field(
+        description="the published honeypot the signs point to (dicompot, DICOMHawk)"
+    )
+    signs: list[str] = Field(
+        description="the catalogue's sign codes that matched (decoy.<id>.<sign>)"
+    )
+    why: list[str] = Field(default_factory=list, description="the same signs in plain English")
+
+
 class Service(_Frozen):
     port: int = Field(ge=0, le=65535)
     transport: Literal["tcp", "udp"] = "tcp"
@@ -131,6 +145,17 @@ class Service(_Frozen):
         default_factory=dict,
         description="protocol facts without patient data (AE title, dialects...)",
     )
+    cpe: list[str] = Field(
+        default_factory=list,
+        description="CPE 2.3 names of the product and of the toolkit it is built on or "
+        "known through, from the catalogue (probes/products.yaml)",
+    )
+    toolkit: str | None = Field(
+        default=None,
+        description="the toolkit (and version) the product is built on or was identified "
+        "through: its advisories apply to the product (dcmtk 3.6.7)",
+    )
+    decoy: DecoyLabel | None = None
 
 
 class Host(_Frozen):
@@ -157,6 +182,10 @@ class Finding(_Frozen):
     references: list[str] = Field(default_factory=list)
     safety: Safety = Safety.SAFE
     key: str
+    decoy: DecoyLabel | None = Field(
+        default=None,
+        description="set when the host is likely a honeypot: the finding stands, labelled",
+    )
 
 
 class ErrorRecord(_Frozen):

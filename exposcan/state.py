@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exposcan.models import (
+    DecoyLabel,
     ErrorReason,
     ErrorRecord,
     EvidenceValue,
@@ -44,6 +45,10 @@ class ServiceState:
     confirmed: bool = False
     banner: bytes = b""
     details: dict[str, EvidenceValue] = field(default_factory=dict)
+    #: Set once the probes are done (exposcan.software.identify, .decoys).
+    cpe: list[str] = field(default_factory=list)
+    toolkit: str | None = None
+    decoy: DecoyLabel | None = None
 
     def to_model(self) -> Service:
         return Service(
@@ -53,6 +58,9 @@ class ServiceState:
             version=self.version,
             tls=self.tls,
             details=dict(self.details),
+            cpe=list(self.cpe),
+            toolkit=self.toolkit,
+            decoy=self.decoy,
         )
 
 

@@ -74,13 +74,18 @@ PROTOCOLS: tuple[ProtocolEntry, ...] = (
 
 #: Modules outside the protocol packages that register catalogue or fact
 #: kinds: the facts every protocol shares, the imaging and health-data
-#: signatures, the report's guides and labels.
+#: signatures, the report's guides and labels, the software identities
+#: (products, advisories, decoys).
 CORE_DECLARATIONS: tuple[str, ...] = (
     "exposcan.facts",
     "exposcan.imaging",
     "exposcan.healthdata",
     "exposcan.report.guides",
     "exposcan.report.labels",
+    "exposcan.software.advisories",
+    "exposcan.software.decoys",
+    "exposcan.software.facts",
+    "exposcan.software.products",
 )
 
 

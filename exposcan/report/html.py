@@ -22,6 +22,7 @@ from exposcan.catalogue import Catalogue, default_catalogue
 from exposcan.facts import TlsFields
 from exposcan.models import Finding, Report, Service, Severity
 from exposcan.net.targets import url_host
+from exposcan.report.decoy_text import decoy_text
 from exposcan.report.guides import Guide, GuideText, guides_for, load_guides
 from exposcan.report.i18n import Texts, check_lang, default_lang
 from exposcan.report.labels import evidence_label, evidence_value
@@ -42,6 +43,8 @@ class Place:
     where: str
     protocol: str
     evidence: list[tuple[str, str]]
+    #: "Likely decoy (dicompot): ...": the finding stands, labelled.
+    decoy: str | None = None
 
 
 @dataclass
@@ -119,7 +122,8 @@ def _groups(report: Report, catalogue: Catalogue, texts: Texts, guides: list[Gui
                 for k, v in f.evidence.items()
                 if v is not None and v != []
             ]
-            group.places.append(Place(where, f.protocol, evidence))
+            decoy = decoy_text(f.decoy, texts, catalogue) if f.decoy else None
+            group.places.append(Place(where, f.protocol, evidence, decoy))
         pairs = [(f, services.get((f.host, f.port))) for f in findings]
         group.guides = [(g.id, g.text(texts.lang).title) for g in guides_for(pairs, guides)]
         groups.append(group)
@@ -192,4 +196,5 @@ def render_html(report: Report, lang: str | None = None, catalogue: Catalogue | 
         product_steps=product_steps,
         notes=texts.notes(scan),
         tls_rows=lambda service: tls_rows(service, catalogue, texts),
+        decoy_text=lambda label: decoy_text(label, texts, catalogue),
     )

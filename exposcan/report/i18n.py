@@ -215,6 +215,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "scan.hosts": "Hosts scanned",
         "scan.tool": "Tool",
         "yes": "yes",
+        "decoy.label": "Likely decoy ({honeypot}): {why}",
+        "decoy.short": "likely decoy",
+        "hosts.toolkit": "built on or known through",
         "no": "no",
         "footer": "This report holds no patient data: counts, ports, products, versions and "
         "share names only. It says where a practice's images are open: keep it "
@@ -418,6 +421,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "scan.hosts": "Machines analysées",
         "scan.tool": "Outil",
         "yes": "oui",
+        "decoy.label": "Leurre probable ({honeypot}) : {why}",
+        "decoy.short": "leurre probable",
+        "hosts.toolkit": "repose sur ou reconnu par",
         "no": "non",
         "footer": "Ce rapport ne contient aucune donnée de patient : des nombres, des ports, "
         "des produits, des versions et des noms de partage seulement. Il dit où les "

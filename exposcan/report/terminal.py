@@ -12,6 +12,7 @@ from rich.text import Text
 from exposcan.catalogue import Catalogue, default_catalogue
 from exposcan.models import Finding, Report, Service, Severity
 from exposcan.net.targets import url_host
+from exposcan.report.decoy_text import decoy_text
 from exposcan.report.i18n import Texts
 from exposcan.report.outside_text import door_rows, outside_facts
 from exposcan.report.verdict_text import action_text, internet_answer, lan_answer
@@ -202,6 +203,9 @@ def render_summary(
             what = Text.assemble(
                 _rule_name(f.rule, f.title, lang, catalogue), "\n", (f.rule, "dim")
             )
+            if f.decoy is not None:
+                # Labelled, never hidden: a CERT filters on the label.
+                what.append("\n" + decoy_text(f.decoy, texts, catalogue), "bold yellow")
             table.add_row(
                 Text(texts("severity." + f.severity.value), SEVERITY_STYLE[f.severity]),
                 where,
@@ -216,11 +220,14 @@ def render_summary(
         services.add_column(col)
     for host in report.hosts:
         for svc in host.services:
+            product = svc.product or ""
+            if svc.toolkit and svc.toolkit.split(" ")[0] != product:
+                product += f" ({texts('hosts.toolkit')}: {svc.toolkit})"
             services.add_row(
                 host.address,
                 str(svc.port),
                 svc.protocol,
-                svc.product or "",
+                Text(product + (f" [{texts('decoy.short')}]" if svc.decoy else "")),
                 svc.version or "",
                 tls_cell(svc),
             )

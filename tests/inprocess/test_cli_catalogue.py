@@ -44,6 +44,13 @@ MISSPELT: dict[str, tuple[str, str, str]] = {
     "ftp-banner": ("fingerprints/ftp-banners.yaml", "banners:", "baners:"),
     "remediation": ("remediation/horos.yaml", "applies:", "aplies:"),
     "upnp-igd-locations": ("upnp/igd-locations.yaml", "igd_specific: true", "igd_specfic: true"),
+    "products": ("products.yaml", "    toolkit: true", "    toolkt: true"),
+    "advisory": (
+        "advisories/dcmtk/ICSMA-26-181-01.yaml",
+        "known_exploited: false",
+        "known_exploitd: false",
+    ),
+    "decoy": ("decoys/dicompot.yaml", "threshold: 2", "threshhold: 2"),
 }
 
 

@@ -51,9 +51,11 @@ async def test_open_orthanc_is_unauthenticated_pacs(monkeypatch: pytest.MonkeyPa
     assert ev["endpoint"] == "/statistics"
     assert (ev["patients"], ev["studies"], ev["series"], ev["instances"]) == (3, 4, 4, 6)
     assert ev["studies_readable"] is True
-    # and the CVEs fixed after 1.10.1 are named
-    assert "CVE-2023-33466" in found["http.known-vulnerable"]["cves"]  # type: ignore[operator]
-    assert "CVE-2025-0896" not in found["http.known-vulnerable"]["cves"]  # type: ignore[operator]
+    # and the catalogue's advisories fixed after 1.10.1 are named, with the fix
+    vulnerable = found["http.known-vulnerable"]
+    assert "CVE-2023-33466" in vulnerable["cves"]  # type: ignore[operator]
+    assert "CVE-2025-0896" not in vulnerable["cves"]  # type: ignore[operator]
+    assert vulnerable["fixed_in"] == ["Orthanc 1.12.11"]
     # and plain HTTP is flagged
     assert found["http.cleartext"]["what"] == "imaging data"
     # and the DICOM probe gets the AE title; the service names the product

@@ -26,7 +26,6 @@ class HttpFingerprint(_Product):
     login: bool | None = False
     tls: bool | None = False
     generic: bool | None = False
-    cves: list[str] | None = None
 
 
 @fact_kind("http.pacs-data")
@@ -39,7 +38,6 @@ class HttpPacsData(_Product):
     readable: bool
     endpoint: str | None = None
     tls: bool | None = False
-    cves: list[str] | None = None
     patients: int | None = None
     studies: int | None = None
     series: int | None = None

@@ -21,7 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from exposcan.catalogue import Catalogue, Regex, catalogue_kind
 from exposcan.protocols.http.response import HttpResponse
 
-Category = Literal["pacs", "dicomweb", "viewer", "nas", "box-admin"]
+#: ``honeypot``: a published decoy's own pages (probes/decoys/ reads them).
+Category = Literal["pacs", "dicomweb", "viewer", "nas", "box-admin", "honeypot"]
 #: Categories whose pages or data are medical imaging (cleartext matters).
 IMAGING_CATEGORIES: frozenset[str] = frozenset({"pacs", "dicomweb", "viewer"})
 _VALUE_CAP = 64  # a version or a detail is server-chosen text
@@ -123,12 +124,6 @@ class Proof(_Strict):
     counts: CountSpec
 
 
-class Cve(_Strict):
-    id: str = Field(pattern=r"^CVE-\d{4}-\d+$")
-    fixed_in: str
-    summary: str = ""
-
-
 class DefaultCredential(_Strict):
     """Checked only with --intrusive, by one GET of ``path``; the account is
     never written to a report."""
@@ -149,21 +144,8 @@ class Fingerprint(_Strict):
     generic: bool = False
     requests: list[Probe] = Field(min_length=1)
     proofs: list[Proof] = Field(default_factory=list)
-    cves: list[Cve] = Field(default_factory=list)
     default_credentials: list[DefaultCredential] = Field(default_factory=list)
     references: list[str] = Field(default_factory=list)
-
-    def cves_for(self, version: str | None) -> list[str]:
-        """CVE ids whose fix came after ``version`` (unknown version: none)."""
-        have = version_tuple(version)
-        if have is None:
-            return []
-        out = []
-        for cve in self.cves:
-            fixed = version_tuple(cve.fixed_in)
-            if fixed is not None and have < fixed:
-                out.append(cve.id)
-        return out
 
 
 def load_fingerprints(catalogue: Catalogue) -> tuple[Fingerprint, ...]:
@@ -191,19 +173,6 @@ def _clean(value: object) -> str | None:
         return None
     text = str(value).strip()
     return text[:_VALUE_CAP] or None
-
-
-def version_tuple(version: str | None) -> tuple[int, ...] | None:
-    """``"1.10.1"`` -> (1, 10, 1); anything not dotted digits -> None.
-    A suffix (``1.12.0-rc1``) keeps its numeric head."""
-    if not version:
-        return None
-    # At most 9 digits a component: int() refuses over 4,300 digits
-    # (CVE-2020-10735 guard), and no real version number is that long.
-    m = re.match(r"^\s*v?(\d{1,9}(?:\.\d{1,9})*)", version)
-    if m is None:
-        return None
-    return tuple(int(x) for x in m.group(1).split("."))
 
 
 #: No practice, nor any hospital, holds more than this of anything: a count

@@ -73,7 +73,7 @@ DEFAULT_CREDENTIALS = "default-credentials"
 # nginx answers plain HTTP sent to its TLS port with this 400 page.
 _PLAIN_TO_TLS = "The plain HTTP request was sent to HTTPS port"
 # Order in which a matched fingerprint names the service.
-_CATEGORY_RANK = {"pacs": 0, "dicomweb": 1, "viewer": 2, "nas": 3, "box-admin": 4}
+_CATEGORY_RANK = {"pacs": 0, "dicomweb": 1, "viewer": 2, "nas": 3, "box-admin": 4, "honeypot": 5}
 
 
 @dataclass
@@ -270,7 +270,6 @@ class HttpProbe(ServiceProbe):
             service.product, service.version = ranked[0].product, ranked[0].version
         for match in ranked:
             fp = match.fingerprint
-            cves = fp.cves_for(match.version)
             data: dict[str, Any] = dict(
                 product=fp.product,
                 version=match.version,
@@ -281,8 +280,6 @@ class HttpProbe(ServiceProbe):
                 tls=service.tls,
                 generic=fp.generic,
             )
-            if cves:
-                data["cves"] = cves
             ctx.fact("http.fingerprint", service.port, "http", **data)
             service.details.update(match.details)
             for hint, value in [*match.hints.items(), *match.more_hints]:
@@ -313,7 +310,6 @@ class HttpProbe(ServiceProbe):
                 version=match.version,
                 endpoint=match.prefix + counts.pop("_endpoint"),
                 tls=service.tls,
-                cves=cves or None,
                 **counts,
             )
             ctx.imaging(

@@ -72,6 +72,7 @@ def catalogue_kind(kind: str) -> Callable[[type[M]], type[M]]:
 CORE_DECLARATIONS = (
     "exposcan.facts",
     "exposcan.imaging",
+    "exposcan.walk.scores",
     "exposcan.healthdata",
     "exposcan.report.guides",
     "exposcan.report.labels",

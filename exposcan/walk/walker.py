@@ -25,16 +25,16 @@ size of the frontier.  Whichever stops the walk is named in ``cut_by``.
 
 from __future__ import annotations
 
-import heapq
 import threading
 import time
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from exposcan.healthdata import HealthSignatures
 from exposcan.imaging import ImagingSignatures, has_no_extension, magic_worth_testing
 from exposcan.walk.counts import WalkCounts
+from exposcan.walk.frontier import Frontier, Group
 from exposcan.walk.scores import FolderScores
 
 
@@ -122,25 +122,6 @@ Step = ListFolder | ReadHead
 Answer = Listing | bytes | None
 
 
-@dataclass
-class _Parent:
-    """What the walk knows of a listed folder, for its subfolders' scores."""
-
-    base: int
-    barren: int = 0
-
-
-@dataclass(order=True)
-class _Queued:
-    key: int  # the negated priority: heapq pops the smallest
-    order: int
-    path: str = field(compare=False)
-    depth: int = field(compare=False)
-    base: int = field(compare=False)
-    named: bool = field(compare=False)
-    parent: _Parent | None = field(compare=False)
-
-
 class Walker:
     """One walk's state; :meth:`steps` drives it (see the module)."""
 
@@ -164,8 +145,7 @@ class Walker:
         self.started = time.monotonic()
         self.stop_at = min(limits.deadline, self.started + limits.seconds)
         self.head_size = max(imaging.read_size, health.read_size)
-        self._frontier: list[_Queued] = []
-        self._order = 0
+        self._frontier = Frontier(scores.depth_cost, scores.barren_sibling_cost)
         self._imaging_in: set[int] = set()  # ids of folders with imaging, never names
 
     # -- bounds ------------------------------------------------------------------
@@ -183,46 +163,26 @@ class Walker:
             return False
         return True
 
-    # -- the frontier ------------------------------------------------------------
-
-    def _key(self, item: _Queued) -> int:
-        barren = item.parent.barren if item.parent is not None else 0
-        cost = self.scores.depth_cost * item.depth + self.scores.barren_sibling_cost * barren
-        return -(item.base - cost)
-
-    def _push(self, path: str, depth: int, base: int, named: bool, parent: _Parent | None) -> None:
+    def _push(self, group: Group, path: str, depth: int, base: int, named: bool) -> None:
         if len(self._frontier) >= self.limits.frontier:
             self.result.cut("frontier")
             self.result.folders_left += 1
             return
-        self._order += 1
-        item = _Queued(0, self._order, path, depth, base, named, parent)
-        item.key = self._key(item)
-        heapq.heappush(self._frontier, item)
-
-    def _pop(self) -> _Queued:
-        """The best folder now: a key that grew stale (its siblings proved
-        barren since it was queued) goes back with its current value."""
-        while True:
-            item = heapq.heappop(self._frontier)
-            current = self._key(item)
-            if current == item.key or not self._frontier or current <= self._frontier[0].key:
-                return item
-            item.key = current
-            heapq.heappush(self._frontier, item)
+        self._frontier.push(group, path, depth, base, named)
 
     # -- the walk ----------------------------------------------------------------
 
     def steps(self) -> Generator[Step, Answer, None]:
         result = self.result
-        self._push(self.root, 0, 0, False, None)
+        top = self._frontier.group(0)
+        self._push(top, self.root, 0, 0, False)
         deferred: list[tuple[str, str, int]] = []  # (path, name, folder id)
         exhausted = False
         while self._frontier:
             if self._out_of_budget():
                 exhausted = True
                 break
-            item = self._pop()
+            item = self._frontier.pop()
             result.requests += 1
             answer = yield ListFolder(item.path, self.limits.folder_entries)
             if not isinstance(answer, Listing):
@@ -279,20 +239,20 @@ class Walker:
                 result.cut("samples")
             deferred += [(path, name, item.order) for path, name in later[:room]]
             held = self.scores.held(dicomdir, by_name + magic > 0, bare)
-            if item.parent is not None and not held and not health:
-                item.parent.barren += 1
-            parent = _Parent(item.base * self.scores.inherit_percent // 100 + held)
+            if not held and not health:
+                self._frontier.barren(item.group)
+            group = self._frontier.group(item.base * self.scores.inherit_percent // 100 + held)
             for entry in folders:
                 if item.depth + 1 > self.limits.depth:
                     result.cut("depth")
                     continue
                 name_score = self.scores.of_name(entry.name)
                 self._push(
+                    group,
                     entry.ref or self.join(item.path, entry.name),
                     item.depth + 1,
-                    parent.base + name_score,
+                    group.base + name_score,
                     item.named or name_score > 0,
-                    parent,
                 )
         self._leave()
         if exhausted:
@@ -313,7 +273,7 @@ class Walker:
     def _leave(self) -> None:
         """Count what the frontier still holds, and let it go."""
         self.result.folders_left += len(self._frontier)
-        self.result.imaging_named_folders_left += sum(1 for i in self._frontier if i.named)
+        self.result.imaging_named_folders_left += self._frontier.named_left()
         self._frontier.clear()
 
     def _read(self, path: str) -> Generator[Step, Answer, bytes | None]:
@@ -326,7 +286,7 @@ class Walker:
         return answer[: self.head_size]
 
     def _classify(self, name: str, head: bytes) -> str | None:
-        """"imaging", "health" or None; counted."""
+        """ "imaging", "health" or None; counted."""
         result = self.result
         if magic_worth_testing(name, self.imaging):
             result.sampled += 1

@@ -9,7 +9,6 @@ import time
 from exposcan.catalogue import default_catalogue
 from exposcan.healthdata import health_signatures_from
 from exposcan.imaging import signatures_from
-from exposcan.walk import folder_scores_from
 from exposcan.protocols.smb.walk import (
     Entry,
     ShareAccessDenied,
@@ -17,6 +16,7 @@ from exposcan.protocols.smb.walk import (
     WalkLimits,
     walk_share,
 )
+from exposcan.walk import folder_scores_from
 
 #: The shipped catalogue's signatures, as a scan gives them to the walk.
 SIGS = default_catalogue().derived(signatures_from)

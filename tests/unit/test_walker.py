@@ -215,7 +215,7 @@ def test_the_same_walk_runs_from_the_event_loop() -> None:
 )
 def test_a_malformed_folder_scores_file_is_refused_at_load(tmp_path: Path, doc: str) -> None:
     (tmp_path / "scores.yaml").write_text(doc)
-    with pytest.raises(CatalogueError, match="scores.yaml"):
+    with pytest.raises(CatalogueError, match=r"scores\.yaml"):
         Catalogue.load(tmp_path)
 
 

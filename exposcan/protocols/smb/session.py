@@ -589,9 +589,7 @@ def _explore_session(
             break
         if name in proven:
             continue
-        walked = _walk_one(
-            session, name, label, result, limits, signatures, health, stop, scores
-        )
+        walked = _walk_one(session, name, label, result, limits, signatures, health, stop, scores)
         if walked is _LOST:
             break
         if walked is not None:

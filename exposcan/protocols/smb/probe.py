@@ -71,7 +71,7 @@ NOTE_SMB1_ONLY = declare_note(
 #: Walk bounds per share, overridable through ScanConfig.extra
 #: (``smb.max_requests``, ``smb.max_bytes``, ``smb.max_seconds``,
 #: ``smb.max_depth``); the probe's deadline bounds them all.
-DEFAULT_WALK = WalkLimits(requests=2000, bytes=32 * 1024 * 1024, seconds=20.0, depth=12)
+DEFAULT_WALK = WalkLimits(requests=2000, bytes=32 * 1024 * 1024, seconds=10.0, depth=12)
 
 
 def walk_limits(extra: dict[str, str]) -> WalkLimits:

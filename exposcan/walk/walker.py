@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from exposcan.healthdata import HealthSignatures
-from exposcan.imaging import ImagingSignatures, has_no_extension, magic_worth_testing
+from exposcan.imaging import ImagingSignatures, magic_worth_testing
 from exposcan.walk.counts import WalkCounts
 from exposcan.walk.frontier import Frontier, Group
 from exposcan.walk.scores import FolderScores
@@ -212,8 +212,11 @@ class Walker:
                         result.dicomdir += 1
                         dicomdir = True
                     continue
-                bare = bare or has_no_extension(entry.name)
-                if magic_worth_testing(entry.name, self.imaging):
+                # Exports name files by number, or by UID ("1.2.840..."): no
+                # extension or a numeric one may hide DICOM (imaging.py).
+                no_extension = "." not in entry.name.strip(".")
+                bare = bare or no_extension
+                if no_extension or entry.name.rsplit(".", 1)[1].isdigit():
                     for_magic.append((entry.ref or self.join(item.path, entry.name), entry.name))
                 elif self.health.worth_reading(entry.name):
                     for_health.append((entry.ref or self.join(item.path, entry.name), entry.name))

@@ -40,6 +40,9 @@ class WalkCounts:
     folders_left: int = 0
     imaging_named_folders_left: int = 0
     cut_by: list[str] = field(default_factory=list)
+    #: How long the walk took (logged at -vv; not evidence: it depends on
+    #: the machine's load as much as on the target).
+    seconds: float = 0.0
 
     @property
     def truncated(self) -> bool:

@@ -25,6 +25,7 @@ size of the frontier.  Whichever stops the walk is named in ``cut_by``.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Generator, Sequence
@@ -35,6 +36,9 @@ from exposcan.healthdata import HealthSignatures
 from exposcan.imaging import ImagingSignatures, magic_worth_testing
 from exposcan.walk.counts import WalkCounts
 from exposcan.walk.frontier import Frontier, Group
+
+#: Counts only: a name never reaches a log line.
+log = logging.getLogger("exposcan.walk")
 from exposcan.walk.scores import FolderScores
 
 
@@ -308,10 +312,20 @@ class Walker:
 
     def finish(self, cut: str | None = None) -> WalkCounts:
         """The counts, once the steps ended or were stopped (``cut``)."""
+        result = self.result
         if cut is not None:
-            self.result.cut(cut)
+            result.cut(cut)
             self._leave()
-        return self.result
+        result.seconds = time.monotonic() - self.started
+        log.debug(
+            "walk: %d requests, %d bytes, %d folders listed, %.2f s, cut by %s",
+            result.requests,
+            result.bytes_read,
+            result.folders_listed,
+            result.seconds,
+            ",".join(result.cut_by) or "nothing",
+        )
+        return result
 
 
 def walk_blocking(

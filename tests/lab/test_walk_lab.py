@@ -46,6 +46,11 @@ def scan_measured(lab: Lab, host: t.Host, out: Path) -> tuple[int, str, float, i
     return proc.returncode, proc.stdout + proc.stderr, seconds, int(rss.group(1))
 
 
+def walk_lines(output: str) -> list[str]:
+    """The walks' own figures, logged at -vv (counts only)."""
+    return [line.strip() for line in output.splitlines() if "walk: " in line]
+
+
 def share_finding(report: dict[str, Any], host: t.Host, rule: str) -> dict[str, Any] | None:
     for f in report["findings"]:
         if f["host"] == str(host.ip) and f["port"] == 445 and f["rule"] == rule:
@@ -75,7 +80,7 @@ def test_the_100000_file_share_is_reported_as_imaging(
     ev = share_finding(report, t.ARCHIVES, "smb.guest-share-imaging")
     print(
         f"\n100,000-file share: scan {seconds:.1f} s, peak RSS {rss_kib / 1024:.0f} MiB; "
-        f"evidence: {ev}"
+        f"evidence: {ev}; log: {walk_lines(output)}"
     )
     # Then the share is reported as imaging, not only as guest access: exit 1
     assert code == 1, output[-3000:]

@@ -44,6 +44,7 @@ from exposcan.walk import FolderScores
 # scapy logs dissection warnings and NTLM details at WARNING, on its own
 # stderr handler: a share walk must print nothing, even at -vv.
 logging.getLogger("scapy").setLevel(logging.CRITICAL + 1)
+log = logging.getLogger("exposcan.smb")
 
 
 def _untyped(module: str) -> Any:
@@ -628,7 +629,10 @@ def _walk_one(
             session.list_folder(tid, "", 1)
         except ShareAccessDenied:
             return None
-        return walk_share(_TreeReader(session, tid), signatures, limits, health, stop, scores)
+        sent = session.messages
+        walked = walk_share(_TreeReader(session, tid), signatures, limits, health, stop, scores)
+        log.debug("share walk: %d SMB requests", session.messages - sent)
+        return walked
     except ShareSessionLost:
         result.problems.append(f"{label} session lost")
         return _LOST

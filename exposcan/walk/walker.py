@@ -36,10 +36,10 @@ from exposcan.healthdata import HealthSignatures
 from exposcan.imaging import ImagingSignatures, magic_worth_testing
 from exposcan.walk.counts import WalkCounts
 from exposcan.walk.frontier import Frontier, Group
+from exposcan.walk.scores import FolderScores
 
 #: Counts only: a name never reaches a log line.
 log = logging.getLogger("exposcan.walk")
-from exposcan.walk.scores import FolderScores
 
 
 @dataclass(frozen=True)

@@ -293,7 +293,7 @@ class Walker:
         return answer[: self.head_size]
 
     def _classify(self, name: str, head: bytes) -> str | None:
-        """ "imaging", "health" or None; counted."""
+        """Say "imaging", "health" or None, and count it."""
         result = self.result
         if magic_worth_testing(name, self.imaging):
             result.sampled += 1

@@ -629,9 +629,10 @@ def _walk_one(
             session.list_folder(tid, "", 1)
         except ShareAccessDenied:
             return None
-        sent = session.messages
+        # Any session plugs in; one that counts its requests says the cost.
+        sent = getattr(session, "messages", 0)
         walked = walk_share(_TreeReader(session, tid), signatures, limits, health, stop, scores)
-        log.debug("share walk: %d SMB requests", session.messages - sent)
+        log.debug("share walk: %d SMB requests", getattr(session, "messages", 0) - sent)
         return walked
     except ShareSessionLost:
         result.problems.append(f"{label} session lost")

@@ -107,7 +107,8 @@ def test_an_osirix_share_is_reported_as_imaging_from_its_database(lab: Lab, tmp_
     report = json.loads(out.read_text())
     ev = share_finding(report, t.MAC, "smb.guest-share-imaging")
     print(
-        f"\nOsiriX share: scan {seconds:.1f} s, peak RSS {rss_kib / 1024:.0f} MiB; evidence: {ev}"
+        f"\nOsiriX share: scan {seconds:.1f} s, peak RSS {rss_kib / 1024:.0f} MiB; "
+        f"evidence: {ev}; log: {walk_lines(output)}"
     )
     # Then every image of the viewer's database is counted (by name, .dcm)
     assert code == 1, output[-3000:]

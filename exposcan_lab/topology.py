@@ -229,8 +229,8 @@ OLDNAS: Final = Host(
     ("oldnas/smb.conf",),
     "Samba speaking SMB1 only (an old NAS), with a guest share",
 )
-#: A file server's guest share as large as real ones (the whole truth: a walk
-#: that listed reports until a cap of entries never reached the images):
+#: A file server's guest share as large as real ones (a walk that lists
+#: reports until a cap of entries never reaches the images):
 #: 100,000 files in 2,000 folders, the DICOM files in one folder among the
 #: reports' 1,998, named plainly.
 ARCHIVES_SHARE: Final = "cabinet"

@@ -34,13 +34,10 @@ class ImagingSignatures:
     names: frozenset[str]
     magic_offset: int = MAGIC_OFFSET
     magic: bytes = MAGIC
-    #: Folder names (upper-case) that imaging exports use: a share walk
-    #: visits them first.
+    #: Folder names (upper-case) that imaging exports use: the SMB probe
+    #: tries them as share names a listing hides.  (The walk's order is
+    #: the catalogue's folder scores: exposcan/walk/scores.py.)
     folders: frozenset[str] = frozenset()
-
-    def imaging_folder(self, name: str) -> bool:
-        base = _base(name).upper()
-        return base in self.folders or any(base.startswith(f + " ") for f in self.folders)
 
     @property
     def read_size(self) -> int:
@@ -83,7 +80,7 @@ class ImagingFiles(CatalogueModel):
     magic: Magic | None = None
     extensions: list[str] = Field(default_factory=list)  # lower-case, no dot
     names: list[str] = Field(default_factory=list)  # file names, any case
-    #: Folder names imaging exports use (any case): walked first.
+    #: Folder names imaging exports use (any case): tried as hidden shares.
     folders: list[str] = Field(default_factory=list)
 
 

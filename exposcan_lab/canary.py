@@ -10,6 +10,7 @@ to fill its volumes.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -173,6 +174,63 @@ def write_oldnas_shares(root: Path) -> None:
         (office / f"lettre_{j:04d}.odt").write_text("Courrier du cabinet.\n")
 
 
+#: Reports are sparse files of this size: a listing shows real sizes, and
+#: 99,900 of them cost the lab inodes, not disk.
+REPORT_SIZE = 48 * 1024
+
+
+def _sparse_files(folder: Path, names: list[str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.ftruncate(fd, REPORT_SIZE)
+        finally:
+            os.close(fd)
+
+
+def _patient_folder(n: int) -> str:
+    """A folder named as practices name them: after the patient (canaries)."""
+    p = t.CANARY_PATIENTS[n % len(t.CANARY_PATIENTS)]
+    return f"{p.patient_id} {n:04d}"
+
+
+def write_archives_share(shares: Path) -> None:
+    """Under ``shares``: the 100,000 files in 2,000 folders, 1,998 of reports
+    and the images in one more, named plainly; and a share of templates
+    (topology.ARCHIVES_*)."""
+    root = shares / t.ARCHIVES_SHARE
+    reports = root / t.ARCHIVES_REPORTS
+    names = [f"CR-{j:03d}.pdf" for j in range(t.ARCHIVES_FILES_PER_REPORT_FOLDER)]
+    for i in range(t.ARCHIVES_REPORT_FOLDERS):
+        if i == t.ARCHIVES_IMAGING_AFTER:
+            images = root.joinpath(*t.ARCHIVES_IMAGING_FOLDER.split("/"))
+            for n in range(1, t.ARCHIVES_IMAGES + 1):
+                write_dataset(canary_dataset(n % 3, 8, 1, n), images / f"IM{n:06d}")
+        _sparse_files(reports / _patient_folder(i), names)
+    plain = shares / t.ARCHIVES_PLAIN_SHARE
+    _sparse_files(plain, [f"modele-{j:02d}.odt" for j in range(t.ARCHIVES_PLAIN_FILES)])
+
+
+def write_mac_share(shares: Path) -> None:
+    """Under ``shares``: an imaging Mac's Documents, letters, then OsiriX
+    Data with its reports before its database (topology.MAC_*)."""
+    root = shares / t.MAC_SHARE
+    _sparse_files(root / "Courriers", [f"lettre-{j:03d}.docx" for j in range(40)])
+    data = root / "OsiriX Data"
+    for i in range(t.MAC_REPORT_FOLDERS):
+        _sparse_files(data / "REPORTS" / _patient_folder(i), ["report.pdf", "report.rtf"])
+    (data / "Database.sql").write_bytes(b"SQLite format 3\x00" + bytes(84))
+    for d in ("INCOMING.noindex", "TEMP.noindex", "DECOMPRESSION.noindex"):
+        (data / d).mkdir(parents=True, exist_ok=True)
+    n = 0
+    for folder in t.MAC_DATABASE_FOLDERS:
+        for _ in range(t.MAC_IMAGES_PER_FOLDER):
+            n += 1
+            path = root.joinpath(*t.MAC_DATABASE.split("/"), str(folder), f"{n}.dcm")
+            write_dataset(canary_dataset(n % 2, 9, 1, n), path)
+
+
 def write_all(out: Path) -> None:
     """Everything the lab needs, under ``out`` (pacs/, pacs-secure/, nas/, web/)."""
     write_studies(t.PACS_STUDIES, out / "pacs")
@@ -184,6 +242,8 @@ def write_all(out: Path) -> None:
     write_deep_share(out / "files")
     write_oldnas_shares(out / "oldnas")
     write_tree(t.OLDPC_FILES, out / "oldpc" / t.OLDPC_SHARE, site=8)
+    write_archives_share(out / "archives")
+    write_mac_share(out / "mac")
     write_tree(t.FTP_FILES, out / "ftp", site=5)
     write_tree(t.FTP_PRIVATE_FILES, out / "ftp-private", site=5)
 

@@ -273,13 +273,15 @@ class Lab:
         os.chmod(nas / "samba" / "private", 0o700)
         canary.write_tree(t.NAS_IMAGING_FILES, nas / "shares" / t.NAS_GUEST_SHARE, site=3)
         canary.write_tree(t.NAS_PRIVATE_FILES, nas / "shares" / t.NAS_PRIVATE_SHARE, site=3)
-        for h in (t.FILES, t.OLDNAS, t.OLDPC):
+        for h in (t.FILES, t.OLDNAS, t.OLDPC, t.ARCHIVES, t.MAC):
             server = self.host_dir(h.name)
             for d in ("private", "lock", "state", "cache", "run", "ncalrpc", "bind-dns", "log"):
                 (server / "samba" / d).mkdir(parents=True)
             os.chmod(server / "samba" / "private", 0o700)
         canary.write_deep_share(self.host_dir(t.FILES.name) / "shares" / t.FILES_SHARE)
         canary.write_oldnas_shares(self.host_dir(t.OLDNAS.name) / "shares")
+        canary.write_archives_share(self.host_dir(t.ARCHIVES.name) / "shares")
+        canary.write_mac_share(self.host_dir(t.MAC.name) / "shares")
         canary.write_tree(
             t.OLDPC_FILES, self.host_dir(t.OLDPC.name) / "shares" / t.OLDPC_SHARE, site=8
         )
@@ -385,7 +387,7 @@ class Lab:
                         str(d(h.name) / "smb.conf"),
                     ],
                 )
-                for h in (t.NAS, t.FILES, t.OLDNAS, t.OLDPC)
+                for h in (t.NAS, t.FILES, t.OLDNAS, t.OLDPC, t.ARCHIVES, t.MAC)
             ),
             (
                 t.WEB.name,

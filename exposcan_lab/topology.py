@@ -240,6 +240,46 @@ OLDPC: Final = Host(
     ("oldpc/smb.conf",),
     "Samba speaking SMB1 only (an XP-era modality workstation): guests refused",
 )
+#: A file server's guest share as large as real ones (a walk that lists
+#: reports until a cap of entries never reaches the images):
+#: 100,000 files in 2,000 folders, the DICOM files in one folder among the
+#: reports' 1,998, named plainly.
+ARCHIVES_SHARE: Final = "cabinet"
+ARCHIVES_REPORTS: Final = "Comptes-rendus"
+ARCHIVES_REPORT_FOLDERS: Final = 1998
+ARCHIVES_FILES_PER_REPORT_FOLDER: Final = 50
+ARCHIVES_IMAGING_FOLDER: Final = "Comptes-rendus/Imagerie"
+ARCHIVES_IMAGES: Final = 100
+#: Made after this many report folders: neither first nor last in a
+#: listing's order (tmpfs and ext4 list in creation or hash order).
+ARCHIVES_IMAGING_AFTER: Final = 1200
+#: A second guest share, of letter templates only: guest access, no images.
+ARCHIVES_PLAIN_SHARE: Final = "modeles"
+ARCHIVES_PLAIN_FILES: Final = 20
+ARCHIVES: Final = Host(
+    "archives",
+    IPv4Address("198.18.0.90"),
+    "lan",
+    (445,),
+    ("archives/smb.conf",),
+    "Samba: a guest share of 100,000 files in 2,000 folders, the DICOM files in one",
+)
+#: The shared Documents folder of an imaging Mac (OsiriX, Horos): the
+#: viewer's database (DATABASE.noindex/<number>/<n>.dcm) after a few hundred
+#: folders of reports.
+MAC_SHARE: Final = "Documents"
+MAC_REPORT_FOLDERS: Final = 300
+MAC_DATABASE: Final = "OsiriX Data/DATABASE.noindex"
+MAC_DATABASE_FOLDERS: Final = (10000, 20000)
+MAC_IMAGES_PER_FOLDER: Final = 30
+MAC: Final = Host(
+    "mac",
+    IPv4Address("198.18.0.91"),
+    "lan",
+    (445,),
+    ("mac/smb.conf",),
+    "Samba on an imaging Mac: OsiriX Data in a guest share, reports before the database",
+)
 WEB: Final = Host(
     "web",
     IPv4Address("198.18.0.30"),
@@ -384,6 +424,8 @@ HOSTS: Final[tuple[Host, ...]] = (
     FILES,
     OLDNAS,
     OLDPC,
+    ARCHIVES,
+    MAC,
     WEB,
     MODALITY,
     DNS,

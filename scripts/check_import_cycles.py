@@ -4,8 +4,9 @@ Every ``import`` and ``from ... import`` statement counts, wherever it sits:
 at the top of a module or inside a function (a lazy import is still an
 edge: it runs the first time the function does).  Importing a module also
 runs its parent packages' ``__init__``, so every module has an edge to its
-parent package.  Only imports under ``if TYPE_CHECKING:`` are left out:
-they never run.
+parent package.  Left out: imports under ``if TYPE_CHECKING:`` (they never
+run), and a package's ``__init__`` importing its own submodules (a facade:
+what it loads is the package itself, so it pulls nothing else in).
 
 Also checked: wire and codec modules (the byte-level code of a protocol)
 import nothing of the engine, so that they can be read, fuzzed and reused
@@ -116,6 +117,8 @@ def edges(name: str, path: Path, known: dict[str, Path]) -> set[str]:
                     out.add(up)
                     up = up.rpartition(".")[0]
     out.discard(name)
+    if is_package:
+        out = {t for t in out if not t.startswith(name + ".")}
     return out
 
 

@@ -79,6 +79,7 @@ PROTOCOLS: tuple[ProtocolEntry, ...] = (
 CORE_DECLARATIONS: tuple[str, ...] = (
     "exposcan.facts",
     "exposcan.imaging",
+    "exposcan.walk.scores",
     "exposcan.healthdata",
     "exposcan.report.guides",
     "exposcan.report.labels",

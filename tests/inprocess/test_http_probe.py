@@ -351,12 +351,13 @@ async def test_listing_walk_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         # When scanned
         scanner, _ = await scan_http(port, monkeypatch)
     [fact] = [f for f in scanner.state.hosts["127.0.0.1"].facts if f.kind == "http.listing"]
-    # Then the walk stops at its folder bound (40 pages) and says it was cut short
-    assert fact.data["folders_walked"] == 40
+    # Then the walk stops at its request bound (200, catalogue listings.yaml)
+    # and says it was cut short
+    assert fact.data["folders_walked"] == 200
     assert fact.data["cut_short"] is True
-    assert "folders" in fact.data["cut_reasons"]
+    assert "requests" in fact.data["cut_reasons"]
     walked = [p for p in seen.paths if p == "/" or re.match(r"^/d\d+/", p)]
-    assert len(walked) <= 41
+    assert len(walked) <= 201
 
 
 # -- hostile servers ---------------------------------------------------------

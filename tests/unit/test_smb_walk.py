@@ -16,10 +16,12 @@ from exposcan.protocols.smb.walk import (
     WalkLimits,
     walk_share,
 )
+from exposcan.walk import folder_scores_from
 
 #: The shipped catalogue's signatures, as a scan gives them to the walk.
 SIGS = default_catalogue().derived(signatures_from)
 HEALTH = default_catalogue().derived(health_signatures_from)
+SCORES = default_catalogue().derived(folder_scores_from)
 
 DICOM = b"\x00" * 128 + b"DICM"
 TEXT = b"not an image" * 20
@@ -145,25 +147,44 @@ def test_result_holds_no_name():
 
 def test_depth_limit_cuts_and_says_so():
     share = MemoryShare(lab_like_share())
-    result = walk_share(share, SIGS, WalkLimits(max_depth=1), HEALTH)
-    # Examens\2019\P1 (depth 3) is not entered: its two .dcm are not counted
+    result = walk_share(share, SIGS, WalkLimits(depth=1), HEALTH)
+    # Examens\\2019\\P1 (depth 3) is not entered: its two .dcm are not counted
     assert result.imaging_files == 2
     assert "depth" in result.cut_by and result.truncated
 
 
-def test_entry_budget_cuts():
-    tree: dict[str, bytes | None] = {f"f{i}.dcm": DICOM for i in range(50)}
-    result = walk_share(MemoryShare(tree), SIGS, WalkLimits(max_entries=10), HEALTH)
-    assert result.files_seen == 10
-    assert "entries" in result.cut_by
-
-
-def test_sample_budget_cuts_magic_reads():
-    tree: dict[str, bytes | None] = {f"IM{i:06d}": DICOM for i in range(20)}
+def test_request_budget_cuts():
+    # Given 50 folders of one DICOM file each, and a budget of 10 requests
+    tree: dict[str, bytes | None] = {f"f{i:02d}": None for i in range(50)}
+    tree.update({f"f{i:02d}\\x.dcm": DICOM for i in range(50)})
     share = MemoryShare(tree)
-    result = walk_share(share, SIGS, WalkLimits(max_samples=5), HEALTH)
+    result = walk_share(share, SIGS, WalkLimits(requests=10), HEALTH)
+    # Then exactly 10 requests were made (the root and 9 folders), the cut is
+    # said, and the unlisted folders are counted
+    assert share.calls == result.requests == 10
+    assert result.folders_listed == 10 and result.imaging_files == 9
+    assert result.cut_by == ["requests"] and result.folders_left == 41
+
+
+def test_byte_budget_cuts():
+    tree: dict[str, bytes | None] = {f"f{i:02d}": None for i in range(50)}
+    result = walk_share(MemoryShare(tree), SIGS, WalkLimits(bytes=1000), HEALTH)
+    # The root's listing (50 entries of 104 bytes and more) is past 1000 bytes
+    assert result.folders_listed == 1 and result.cut_by == ["bytes"]
+    assert result.bytes_read > 1000
+
+
+def test_a_few_files_per_folder_are_read_then_the_rest_if_the_budget_allows():
+    tree: dict[str, bytes | None] = {f"IM{i:06d}": DICOM for i in range(20)}
+    # With 6 requests: the listing and 5 reads, the rest left unread
+    share = MemoryShare(tree)
+    result = walk_share(share, SIGS, WalkLimits(requests=6, samples_per_folder=5), HEALTH)
     assert len(share.reads) == 5 and result.imaging_files == 5
-    assert "samples" in result.cut_by
+    assert result.cut_by == ["requests"]
+    # With the default budget: 3 at once, the other 17 in the last pass
+    share = MemoryShare(tree)
+    result = walk_share(share, SIGS, WalkLimits(), HEALTH)
+    assert len(share.reads) == 20 and result.imaging_files == 20 and not result.truncated
 
 
 def test_deadline_and_stop_flag_end_the_walk():
@@ -188,21 +209,20 @@ def test_denied_folder_is_skipped_and_lost_session_stops():
 
 def test_text_files_never_starve_the_dicm_test():
     # Given a share whose text files (health-data candidates) come first, in
-    # number far past the sample budget, and one extension-less DICOM file
+    # number far past the per-folder reads, and one extension-less DICOM file
     tree: dict[str, bytes | None] = {f"a{i:03d}.txt": TEXT for i in range(40)}
-    tree["zz\\IM000001"] = None
     tree = {**tree, "zz": None, "zz\\IM000001": DICOM}
     share = MemoryShare(tree)
-    # When walked with a budget of 5 reads
-    result = walk_share(share, SIGS, WalkLimits(max_samples=5), HEALTH)
+    # When walked with a budget of 8 requests (two listings, six reads)
+    result = walk_share(share, SIGS, WalkLimits(requests=8, samples_per_folder=5), HEALTH)
     # Then the DICOM file is still read and counted; the cut is said
     assert result.imaging_files == 1 and result.by_magic == 1
-    assert "samples" in result.cut_by
+    assert "requests" in result.cut_by
 
 
 def deep_share() -> dict[str, bytes | None]:
-    """Eight office folders of 700 documents each (5,600 entries, more than
-    the walk's 5,000), and DICOM files five levels down (issue 13)."""
+    """Eight office folders of 700 documents each, and DICOM files five
+    levels down (issue 13)."""
     tree: dict[str, bytes | None] = {}
     for i in range(8):
         tree[f"A{i:02d}"] = None
@@ -218,19 +238,16 @@ def deep_share() -> dict[str, bytes | None]:
     return tree
 
 
-def test_a_deep_share_shows_its_images_before_the_bounds_stop_it() -> None:
-    # Given a share larger than the entries budget, images five levels down
+def test_a_deep_share_shows_its_images_within_the_bounds() -> None:
+    # Given a share of 5,600 office files, images five levels down
     share = MemoryShare(deep_share())
     # When it is walked with the default bounds
-    result = walk_share(share, SIGS, WalkLimits(), HEALTH)
-    # Then every folder was seen before a large one was exhausted: the images
-    # are found, and the report says why and where the walk stopped
+    result = walk_share(share, SIGS, WalkLimits(), HEALTH, scores=SCORES)
+    # Then the images are found and counted, all of them (three read with
+    # their folder's listing, three in the last pass), within the bounds
     assert result.imaging_files == 6 and result.imaging_folders == 1
-    assert "entries" in result.cut_by
-    assert result.depth_reached == 4
-    assert result.folders_left >= 1
-    # and the first pass sampled a few files per folder, the second the rest
-    assert result.by_magic == 6
+    assert result.by_magic == 6 and result.depth_reached == 4
+    assert not result.truncated and result.folders_left == 0
 
 
 def test_imaging_export_folders_are_walked_first() -> None:
@@ -242,8 +259,8 @@ def test_imaging_export_folders_are_walked_first() -> None:
         "Export_CD\\IM000001": DICOM,
     }
     share = MemoryShare(tree)
-    result = walk_share(share, SIGS, WalkLimits(max_entries=3), HEALTH)
-    # Then the export folder (catalogue folder names) was the one listed
+    result = walk_share(share, SIGS, WalkLimits(requests=3), HEALTH, scores=SCORES)
+    # Then the export folder (catalogue folder scores) was the one listed
     assert result.imaging_files == 1
     listed = [p for p, _ in share.reads]
     assert listed == ["Export_CD\\IM000001"]

@@ -39,3 +39,9 @@ class FtpZone(FactModel):
     unreadable: int | None = 0
     truncated: bool | None = False
     cut_by: list[str] | None = []
+    #: What the walk spent and where it stopped (exposcan/walk).
+    requests: int | None = 0
+    bytes_read: int | None = 0
+    depth_reached: int | None = 0
+    folders_left: int | None = 0
+    imaging_named_folders_left: int | None = 0

@@ -17,6 +17,7 @@ account.  Never a write: the client can only send read-only commands.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import ClassVar
 
 from exposcan.config import extra_count
@@ -27,8 +28,14 @@ from exposcan.net.netio import ProbeError
 from exposcan.probe import ProbeContext, ServiceProbe
 from exposcan.protocols.ftp.catalogue import identify
 from exposcan.protocols.ftp.client import FtpClient, Reply
-from exposcan.protocols.ftp.walk import WalkLimits, WalkResult, walk_zone
+from exposcan.protocols.ftp.walk import (
+    DEFAULT_LIMITS,
+    LISTING_CAP,
+    WalkResult,
+    walk_zone,
+)
 from exposcan.state import ServiceState
+from exposcan.walk import WalkLimits, folder_scores_from
 
 #: RFC 1635: the conventional anonymous account; the password is by
 #: convention an e-mail address, not a secret of anyone's.
@@ -41,14 +48,13 @@ _NEEDS_TLS = frozenset({530, 534, 550})
 
 
 def walk_limits(extra: dict[str, str], deadline: float) -> WalkLimits:
-    base = WalkLimits()
-
-    return WalkLimits(
-        max_depth=extra_count(extra, "ftp.max_depth", base.max_depth),
-        max_folders=extra_count(extra, "ftp.max_folders", base.max_folders),
-        max_entries=extra_count(extra, "ftp.max_entries", base.max_entries),
-        max_samples=extra_count(extra, "ftp.max_samples", base.max_samples),
-        listing_cap=extra_count(extra, "ftp.listing_cap", base.listing_cap),
+    base = DEFAULT_LIMITS
+    return replace(
+        base,
+        requests=extra_count(extra, "ftp.max_requests", base.requests),
+        bytes=extra_count(extra, "ftp.max_bytes", base.bytes),
+        seconds=extra_count(extra, "ftp.max_seconds", int(base.seconds)),
+        depth=extra_count(extra, "ftp.max_depth", base.depth),
         deadline=deadline,
     )
 
@@ -119,6 +125,8 @@ class FtpProbe(ServiceProbe):
                         limits,
                         use_mlsd,
                         result,
+                        ctx.catalogue.derived(folder_scores_from),
+                        extra_count(ctx.config.extra, "ftp.listing_cap", LISTING_CAP),
                     )
                 finally:
                     self._zone_facts(ctx, service, result, tls_used)
@@ -136,7 +144,6 @@ class FtpProbe(ServiceProbe):
             anonymous=True,
             product=service.product,
             tls=tls,
-            folders_listed=walk.folders_listed,
             **walk.evidence(),
         )
         cut = " (walk cut short)" if walk.truncated else ""

@@ -1,40 +1,45 @@
-"""A bounded, read-only walk of what an FTP login sees, counting imaging and
-health data files and nothing else (as the SMB share walk does).
+"""The zone walk: the one best-first walk (:mod:`exposcan.walk`) over what
+an FTP login sees, counting imaging and health data files and nothing else.
 
-Bounds: depth, folders listed, entries, listing bytes, files sampled (the
-first bytes only), and a monotonic deadline.  The walk sees names (it must,
-to descend and to classify) but keeps none: it returns counts.  Only CWD,
-LIST/MLSD and RETR are used: never a write.
+Only CWD, LIST/MLSD and RETR are used: never a write.  A listing is capped
+in bytes (``listing_cap``), a file read at its first bytes.  The walk sees
+names (it must, to descend and to classify) but keeps none: it returns
+counts.
 """
 
 from __future__ import annotations
 
-import time
-from collections import deque
 from dataclasses import dataclass, field
 
 from exposcan.healthdata import HealthSignatures
-from exposcan.imaging import ImagingSignatures, magic_worth_testing
+from exposcan.imaging import ImagingSignatures
 from exposcan.models import ErrorReason
 from exposcan.net.netio import ProbeError
 from exposcan.protocols.ftp.client import FtpClient
 from exposcan.protocols.ftp.listing import Entry, parse_list, parse_mlsd
-from exposcan.walk import WalkCounts
+from exposcan.walk import (
+    AccessDenied,
+    FolderScores,
+    Listing,
+    SessionLost,
+    WalkCounts,
+    Walker,
+    WalkLimits,
+    walk_async,
+)
+from exposcan.walk import Entry as WalkEntry
 
-
-@dataclass(frozen=True)
-class WalkLimits:
-    max_depth: int = 6
-    max_folders: int = 100
-    max_entries: int = 5000
-    max_samples: int = 48
-    listing_cap: int = 1024 * 1024
-    deadline: float = float("inf")  # time.monotonic() value
+#: The zone walk's bounds (a zone is smaller than a share, its server often
+#: a fragile appliance); ``ftp.max_requests``... override them.
+DEFAULT_LIMITS = WalkLimits(requests=400, bytes=16 * 1024 * 1024, seconds=20.0, depth=6)
+#: One listing's bytes at most: a listing past it is cut (its last line dropped).
+LISTING_CAP = 1024 * 1024
+#: After these, the control connection is no longer usable.
+_FATAL = (ErrorReason.TIMEOUT, ErrorReason.RESET, ErrorReason.TLS)
 
 
 @dataclass
 class WalkResult(WalkCounts):
-    folders_listed: int = 0
     odd_lines: int = 0
     #: Errors met on the way (reason, detail without any name): the probe
     #: records each as an error record.
@@ -45,6 +50,59 @@ def _join(parent: str, name: str) -> str:
     return f"{parent.rstrip('/')}/{name}"
 
 
+class _Zone:
+    """The FTP login's tree, as the walk reads it."""
+
+    def __init__(
+        self,
+        ftp: FtpClient,
+        use_mlsd: bool,
+        listing_cap: int,
+        result: WalkResult,
+    ) -> None:
+        self.ftp = ftp
+        self.use_mlsd = use_mlsd
+        self.listing_cap = listing_cap
+        self.result = result
+        self.unusable = False
+
+    def join(self, folder: str, name: str) -> str:
+        return _join(folder, name)
+
+    def _failed(self, exc: ProbeError, what: str) -> Exception:
+        self.result.cut("error")
+        self.result.errors.append((exc.reason, f"{what}: {exc.detail}"))
+        return SessionLost(exc.reason) if exc.reason in _FATAL else AccessDenied(exc.reason)
+
+    async def list_folder(self, path: str, max_entries: int) -> Listing:
+        if self.unusable:
+            # A capped listing whose final reply never came: a late reply
+            # could answer the next command. Stop with what was seen.
+            raise SessionLost("control connection out of step")
+        try:
+            listed = await _list(self.ftp, path, self.listing_cap, self.use_mlsd, self.result)
+        except ProbeError as exc:
+            raise self._failed(exc, "listing") from None
+        if listed is None:
+            raise AccessDenied(path)
+        entries, usable, size = listed
+        self.unusable = not usable
+        # Links and devices are never followed.
+        kept = [WalkEntry(e.name, e.kind == "dir") for e in entries if e.kind in ("dir", "file")]
+        return Listing(kept[:max_entries], len(kept) > max_entries, size)
+
+    async def read_head(self, path: str, size: int) -> bytes:
+        if self.unusable:
+            raise SessionLost("control connection out of step")
+        try:
+            transfer = await self.ftp.transfer("RETR", path, size)
+        except ProbeError as exc:
+            raise self._failed(exc, "file head") from None
+        if not transfer.data and not transfer.complete:
+            raise AccessDenied(path)
+        return transfer.data
+
+
 async def walk_zone(
     ftp: FtpClient,
     imaging: ImagingSignatures,
@@ -52,121 +110,29 @@ async def walk_zone(
     limits: WalkLimits,
     use_mlsd: bool,
     result: WalkResult | None = None,
+    scores: FolderScores | None = None,
+    listing_cap: int = LISTING_CAP,
 ) -> WalkResult:
-    """Breadth first from the login's root, so a deep tree still shows its
-    top levels.  ``result`` is filled as the walk goes: a caller whose task
-    is cancelled still has the counts so far."""
+    """Best first from the login's root.  ``result`` is filled as the walk
+    goes: a caller whose task is cancelled still has the counts so far."""
     result = result if result is not None else WalkResult()
-    queue: deque[tuple[str, int]] = deque([("/", 0)])
-    budget = limits.max_entries
-    head_size = max(imaging.read_size, health.read_size)
-    to_sample: list[str] = []  # may hide DICOM (no extension, digits)
-    # Health-data candidates with an extension (.hpr, .hl7, .txt...): a
-    # budget of their own, so that text files never starve the DICM test.
-    health_only: list[str] = []
-    while queue:
-        if time.monotonic() >= limits.deadline:
-            result.cut("time")
-            break
-        if result.folders_listed >= limits.max_folders:
-            result.cut("folders")
-            break
-        if budget <= 0:
-            result.cut("entries")
-            break
-        path, depth = queue.popleft()
-        try:
-            listed = await _list(ftp, path, limits, use_mlsd, result)
-        except ProbeError as exc:
-            result.cut("error")
-            result.errors.append((exc.reason, f"listing: {exc.detail}"))
-            if exc.reason in (ErrorReason.TIMEOUT, ErrorReason.RESET, ErrorReason.TLS):
-                return result  # the control connection is no longer usable
-            continue
-        if listed is None:
-            result.unreadable += 1
-            continue
-        entries, usable = listed
-        result.folders_listed += 1
-        if len(entries) > budget:
-            entries = entries[:budget]
-            result.cut("entries")
-        budget -= len(entries)
-        imaging_here = 0
-        for entry in entries:
-            if entry.kind == "dir":
-                result.folders_seen += 1
-                if depth + 1 > limits.max_depth:
-                    result.cut("depth")
-                else:
-                    queue.append((_join(path, entry.name), depth + 1))
-                continue
-            if entry.kind != "file":
-                continue  # links, devices: never followed
-            result.files_seen += 1
-            kind = imaging.extension_of(entry.name)
-            if kind is not None:
-                result.by_name += 1
-                imaging_here += 1
-                if kind == "DICOMDIR":
-                    result.dicomdir += 1
-            elif magic_worth_testing(entry.name, imaging):
-                to_sample.append(_join(path, entry.name))
-            elif health.worth_reading(entry.name):
-                health_only.append(_join(path, entry.name))
-        if imaging_here:
-            result.imaging_folders += 1
-            result.imaging_files += imaging_here
-        if not usable:
-            # A capped listing whose final reply never came: a late reply
-            # could answer the next command. Stop here with what was seen.
-            result.cut("session")
-            return result
-    if len(to_sample) > limits.max_samples or len(health_only) > limits.max_samples:
-        result.cut("samples")
-    for path in to_sample[: limits.max_samples] + health_only[: limits.max_samples]:
-        if time.monotonic() >= limits.deadline:
-            result.cut("time")
-            break
-        try:
-            transfer = await ftp.transfer("RETR", path, head_size)
-        except ProbeError as exc:
-            result.cut("error")
-            result.errors.append((exc.reason, f"file head: {exc.detail}"))
-            if exc.reason in (ErrorReason.TIMEOUT, ErrorReason.RESET, ErrorReason.TLS):
-                break
-            continue
-        if not transfer.data and not transfer.complete:
-            result.unreadable += 1
-            continue
-        result.sampled += 1
-        head = transfer.data
-        found = health.classify(head)
-        if found is not None:
-            result.health_files += 1
-            result.health_kinds[found] = result.health_kinds.get(found, 0) + 1
-        name = path.rsplit("/", 1)[-1]
-        if imaging.has_magic(head) and magic_worth_testing(name, imaging):
-            # PS3.10 §7.1: "DICM" after the 128-byte preamble.
-            result.by_magic += 1
-            result.imaging_files += 1
+    walker = Walker("/", _join, imaging, health, scores or FolderScores(), limits, result)
+    await walk_async(_Zone(ftp, use_mlsd, listing_cap, result), walker)
     return result
 
 
 async def _list(
-    ftp: FtpClient, path: str, limits: WalkLimits, use_mlsd: bool, result: WalkResult
-) -> tuple[list[Entry], bool] | None:
-    """The entries of ``path`` and whether the control connection is still
-    usable; None when the server refuses the folder."""
+    ftp: FtpClient, path: str, listing_cap: int, use_mlsd: bool, result: WalkResult
+) -> tuple[list[Entry], bool, int] | None:
+    """The entries of ``path``, whether the control connection is still
+    usable and the bytes received; None when the server refuses the folder."""
     # CWD then a bare LIST: a name is never parsed as ``ls`` options.
     if not (await ftp.command("CWD", path)).positive:
         return None
-    transfer = await ftp.transfer("MLSD" if use_mlsd else "LIST", "", limits.listing_cap)
+    transfer = await ftp.transfer("MLSD" if use_mlsd else "LIST", "", listing_cap)
     if transfer.capped:
         result.cut("listing-size")
-        result.errors.append(
-            (ErrorReason.TOO_LARGE, f"a listing over {limits.listing_cap} bytes, cut")
-        )
+        result.errors.append((ErrorReason.TOO_LARGE, f"a listing over {listing_cap} bytes, cut"))
         # The last line may be cut in the middle: drop it.
         data = transfer.data.rsplit(b"\n", 1)[0]
     elif not transfer.complete and not transfer.data:
@@ -175,4 +141,4 @@ async def _list(
         data = transfer.data
     entries, odd = (parse_mlsd if use_mlsd else parse_list)(data)
     result.odd_lines += odd
-    return entries, transfer.final
+    return entries, transfer.final, len(transfer.data)

@@ -2,11 +2,13 @@
 
 A web server's automatic index (nginx autoindex, Apache mod_autoindex, IIS
 directory browsing, lighttpd dir-listing, Python's ``http.server``) over an
-export folder hands every image to anyone who asks.  The walk is bounded in
-depth, folders, entries, sampled files and time; imaging is recognised by
-extension, by DICOMDIR, or by the DICM magic of the first 132 bytes
-(PS3.10 §7.1), fetched with ``Range: bytes=0-131`` and capped at 132 bytes even
-when the server ignores the range.
+export folder hands every image to anyone who asks.  The walk is the one
+best-first walk (:mod:`exposcan.walk`) over the listing's pages, bounded in
+requests, bytes, seconds and depth; imaging is recognised by extension, by
+DICOMDIR, or by the DICM magic of the first 132 bytes (PS3.10 §7.1), fetched
+with ``Range`` and capped even when the server ignores the range.  A few
+files of each imaging extension are read too: a web server's ``.dic`` is
+more often a spelling dictionary than DICOM.
 
 Names seen in a listing are personal data (folders are often named after the
 patient): they stay in this module's local variables and only counts and
@@ -17,24 +19,30 @@ from __future__ import annotations
 
 import re
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
+from urllib.parse import unquote
 
 from pydantic import Field
 from yarl import URL
 
 from exposcan.catalogue import Catalogue, CatalogueModel, Regex, catalogue_kind
 from exposcan.healthdata import HealthSignatures
-from exposcan.imaging import (
-    ImagingSignatures,
-    is_dicomdir,
-    magic_worth_testing,
-)
+from exposcan.imaging import ImagingSignatures
 from exposcan.net.netio import ProbeError
 from exposcan.protocols.http.response import HttpResponse, TlsMismatch
+from exposcan.walk import (
+    AccessDenied,
+    Entry,
+    FolderScores,
+    Listing,
+    WalkCounts,
+    Walker,
+    walk_async,
+)
+from exposcan.walk import WalkLimits as TreeLimits
 
 
 @dataclass(frozen=True)
@@ -55,9 +63,10 @@ class ListingSignature:
 @dataclass(frozen=True)
 class WalkLimits:
     depth: int = 4
-    folders: int = 40
-    entries: int = 3000
-    samples: int = 24
+    requests: int = 200
+    bytes: int = 16 * 1024 * 1024
+    #: Files of an imaging extension read to confirm it, at most.
+    confirm: int = 8
     seconds: float = 15.0
     page_cap: int = 1024 * 1024
 
@@ -79,9 +88,9 @@ class ListingLimits(CatalogueModel):
     """Bounds of the walk (:class:`WalkLimits`); unset ones keep its default."""
 
     depth: int = Field(default=WalkLimits.depth, ge=0, le=32)
-    folders: int = Field(default=WalkLimits.folders, ge=1, le=10_000)
-    entries: int = Field(default=WalkLimits.entries, ge=1, le=1_000_000)
-    samples: int = Field(default=WalkLimits.samples, ge=0, le=10_000)
+    requests: int = Field(default=WalkLimits.requests, ge=1, le=100_000)
+    bytes: int = Field(default=WalkLimits.bytes, ge=1024, le=1024 * 1024 * 1024)
+    confirm: int = Field(default=WalkLimits.confirm, ge=0, le=1000)
     seconds: float = Field(default=WalkLimits.seconds, gt=0, le=3600)
     page_cap: int = Field(default=WalkLimits.page_cap, ge=1024, le=64 * 1024 * 1024)
 
@@ -208,6 +217,77 @@ class WalkResult:
 
 
 Fetch = Callable[..., Awaitable[HttpResponse]]
+_FETCH_ERRORS = (ProbeError, TlsMismatch, ValueError)  # never let a listed name escape
+
+
+class _Site:
+    """The listing's pages, as the walk reads them. Links with an imaging
+    extension are kept here (this module's own state, never reported) for
+    the confirmation reads."""
+
+    def __init__(
+        self,
+        fetch: Fetch,
+        start: str,
+        first_page: HttpResponse,
+        config: ListingConfig,
+        signatures: ImagingSignatures,
+        result: WalkResult,
+    ) -> None:
+        self.fetch = fetch
+        self.first: tuple[str, HttpResponse] | None = (start, first_page)
+        self.config = config
+        self.signatures = signatures
+        self.result = result
+        self.seen: set[str] = {start}
+        self.named: list[str] = []  # links with an imaging extension (not DICOMDIR)
+
+    def join(self, folder: str, name: str) -> str:
+        return folder + name  # unused: every entry carries its link
+
+    async def list_folder(self, path: str, max_entries: int) -> Listing:
+        if self.first is not None and self.first[0] == path:
+            page = self.first[1]
+            self.first = None
+        else:
+            try:
+                page = await self.fetch(path, cap=self.config.limits.page_cap, truncate=True)
+            except _FETCH_ERRORS:
+                self.result.cut("error")
+                raise AccessDenied("page") from None
+        if page.truncated:
+            self.result.cut("page-size")
+        if detect_listing(page, self.config) is None:
+            raise AccessDenied("not a listing")
+        entries: list[Entry] = []
+        for link in children(path, page.text):
+            folder = link.endswith("/")
+            if folder and link in self.seen:
+                continue
+            if folder:
+                self.seen.add(link)
+            name = unquote(link.rstrip("/").rsplit("/", 1)[-1])
+            entries.append(Entry(name, folder, link))
+        kept = entries[:max_entries]
+        for entry in kept:
+            kind = None if entry.is_folder else self.signatures.extension_of(entry.name)
+            if kind is not None and kind != "DICOMDIR":
+                self.named.append(entry.ref)
+                self.result.extensions.add(kind)
+        return Listing(kept, len(entries) > max_entries, len(page.body))
+
+    async def read_head(self, path: str, size: int) -> bytes:
+        try:
+            head = await self.fetch(
+                path, cap=size, truncate=True, headers={"Range": f"bytes=0-{size - 1}"}
+            )
+        except _FETCH_ERRORS:
+            self.result.cut("error")
+            raise AccessDenied("file") from None
+        if head.status not in (200, 206):
+            raise AccessDenied("file")
+        self.result.files_sampled += 1
+        return head.body[:size]
 
 
 async def walk(
@@ -220,120 +300,57 @@ async def walk(
     signatures: ImagingSignatures,
     health: HealthSignatures,
     result: WalkResult | None = None,
+    scores: FolderScores | None = None,
 ) -> WalkResult:
-    """Walk the listing from ``start`` (whose page is ``first_page``) breadth
-    first, then sample extension-less files for the DICM magic.
+    """Walk the listing from ``start`` (whose page is ``first_page``) best
+    first, then read a few files of each imaging extension to confirm it.
 
     ``result`` is filled as the walk goes, so a caller that cancels the walk
     at its deadline still has the counts so far."""
     sigs = signatures
-    head_size = max(sigs.read_size, health.read_size)
     limits = config.limits
     stop_at = min(deadline, time.monotonic() + limits.seconds)
     result = result if result is not None else WalkResult(server)
-    queue: deque[tuple[str, int, HttpResponse | None]] = deque([(start, 0, first_page)])
-    seen: set[str] = {start}
-    to_sample: list[str] = []
-    confirm: list[str] = []  # files with an imaging extension, to confirm a few
-    # Health-data candidates (.hl7, .txt...): their own budget, so that a
-    # folder of text files never starves the DICM test of extension-less ones.
-    health_only: list[str] = []
+    site = _Site(fetch, start, first_page, config, sigs, result)
+    counts = WalkCounts()
+    tree_limits = TreeLimits(
+        requests=limits.requests,
+        bytes=limits.bytes,
+        seconds=limits.seconds,
+        depth=limits.depth,
+        deadline=stop_at,
+    )
+    walker = Walker(start, site.join, sigs, health, scores or FolderScores(), tree_limits, counts)
+    try:
+        await walk_async(site, walker)
+    finally:
+        _take(result, counts)
+    # A few files of each imaging extension, each extension's first before
+    # any second one (a .dic dictionary must not hide behind a .dcm).
     by_ext: dict[str, int] = {}
-    entries = 0
-    while queue:
-        if time.monotonic() >= stop_at:
-            result.cut("time")
-            break
-        if result.folders_walked >= limits.folders:
-            result.cut("folders")
-            break
-        folder, depth, page = queue.popleft()
-        if page is None:
-            try:
-                page = await fetch(folder, cap=limits.page_cap, truncate=True)
-            except (ProbeError, TlsMismatch, ValueError):  # never let a listed name escape
-                result.cut("error")
-                continue
-        if page.truncated:
-            result.cut("page-size")
-        if detect_listing(page, config) is None:
-            continue
-        result.folders_walked += 1
-        for path in children(folder, page.text):
-            entries += 1
-            if entries > limits.entries:
-                result.cut("entries")
-                break
-            if path.endswith("/"):
-                if path in seen:
-                    continue
-                if depth + 1 > limits.depth:
-                    result.cut("depth")
-                    continue
-                seen.add(path)
-                queue.append((path, depth + 1, None))
-                continue
-            result.files_seen += 1
-            ext = sigs.extension_of(path)
-            if ext is not None and is_dicomdir(path):
-                result.dicomdir += 1
-            elif ext is not None:
-                result.by_extension += 1
-                result.extensions.add(ext)
-                by_ext[ext] = by_ext.get(ext, 0) + 1
-                confirm.append(path)
-            elif magic_worth_testing(path, sigs):
-                to_sample.append(path)
-            elif health.worth_reading(path):
-                health_only.append(path)
-        if entries > limits.entries:
-            break
-    # Extension-less files need the magic; a few named ones are confirmed too,
-    # each extension's first file before any second one (a .dic dictionary
-    # must not hide behind a .dcm).
-    budget = limits.samples
     firsts: dict[str, str] = {}
-    for path in confirm:
-        firsts.setdefault(sigs.extension_of(path) or "", path)
-    ordered = list(firsts.values()) + [p for p in confirm if p not in firsts.values()]
-    confirm_budget = max(0, min(max(4, len(firsts)), budget - len(to_sample)))
-    sample = to_sample[:budget] + ordered[:confirm_budget] + health_only[:budget]
+    for path in site.named:
+        ext = sigs.extension_of(path) or ""
+        by_ext[ext] = by_ext.get(ext, 0) + 1
+        firsts.setdefault(ext, path)
+    ordered = list(firsts.values()) + [p for p in site.named if p not in firsts.values()]
+    head_size = sigs.read_size
     verdicts: dict[str, list[bool]] = {}
-    if len(to_sample) > budget or len(health_only) > budget:
-        result.cut("samples")
-    unknown = set(to_sample)
-    named = set(confirm)
-    for path in sample:
-        if time.monotonic() >= stop_at:
-            result.cut("time")
+    for path in ordered[: max(limits.confirm, len(firsts))]:
+        if time.monotonic() >= stop_at or counts.requests >= limits.requests:
+            result.cut("time" if time.monotonic() >= stop_at else "requests")
             break
+        counts.requests += 1
         try:
-            head = await fetch(
-                path,
-                cap=head_size,
-                truncate=True,
-                headers={"Range": f"bytes=0-{head_size - 1}"},
-            )
-        except (ProbeError, TlsMismatch, ValueError):  # never let a listed name escape
-            result.cut("error")
+            head = await site.read_head(path, head_size)
+        except AccessDenied:
             continue
-        if head.status not in (200, 206):
-            continue
-        result.files_sampled += 1
-        found = health.classify(head.body[:head_size])
-        if found is not None:
-            result.health_files += 1
-            result.health_kinds[found] = result.health_kinds.get(found, 0) + 1
-        magic = sigs.has_magic(head.body[: sigs.read_size])
-        if magic:
-            result.with_magic += 1
-            if path in unknown:
-                result.without_extension += 1
-        elif path in named and not is_dicomdir(path):
+        magic = sigs.has_magic(head)
+        result.with_magic += magic
+        if not magic:
             # The first bytes were read and are not DICOM: the name lied.
             result.refuted += 1
-        if path in named:
-            verdicts.setdefault(sigs.extension_of(path) or "", []).append(magic)
+        verdicts.setdefault(sigs.extension_of(path) or "", []).append(magic)
     for ext, seen_magic in verdicts.items():
         if any(seen_magic):
             result.by_extension -= seen_magic.count(False)
@@ -344,3 +361,17 @@ async def walk(
             result.extensions.discard(ext)
             result.extensions_refuted.add(ext)
     return result
+
+
+def _take(result: WalkResult, counts: WalkCounts) -> None:
+    """The walk's counts under the listing fact's names."""
+    result.folders_walked = counts.folders_listed
+    result.files_seen = counts.files_seen
+    result.dicomdir = counts.dicomdir
+    result.by_extension = counts.by_name - counts.dicomdir
+    result.without_extension = counts.by_magic
+    result.with_magic += counts.by_magic
+    result.health_files = counts.health_files
+    result.health_kinds = dict(counts.health_kinds)
+    for reason in counts.cut_by:
+        result.cut(reason)

@@ -61,6 +61,7 @@ from exposcan.protocols.http.listing import (
 )
 from exposcan.protocols.http.subpaths import prefixes, same_host_paths
 from exposcan.state import ServiceState
+from exposcan.walk import folder_scores_from
 
 log = logging.getLogger("exposcan.http")
 
@@ -358,6 +359,7 @@ class HttpProbe(ServiceProbe):
                         ctx.catalogue.derived(signatures_from),
                         ctx.catalogue.derived(health_signatures_from),
                         result=result,
+                        scores=ctx.catalogue.derived(folder_scores_from),
                     )
             except TimeoutError:
                 result.cut("time")

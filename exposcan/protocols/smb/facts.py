@@ -54,8 +54,13 @@ class SmbShare(FactModel):
     health_data_kinds: list[str] | None = []
     truncated: bool | None = False
     cut_by: list[str] | None = []
-    #: Where a cut walk stopped (walk.py): the deepest level listed, the
-    #: folders left unlisted, how many of those were named as imaging exports.
+    #: What the walk spent (exposcan/walk): folders listed, requests (a
+    #: listing or a file head each), bytes received.
+    folders_listed: int | None = 0
+    requests: int | None = 0
+    bytes_read: int | None = 0
+    #: Where a cut walk stopped: the deepest level listed, the folders left
+    #: unlisted, how many of those bore a name the catalogue scores up.
     depth_reached: int | None = 0
     folders_left: int | None = 0
     imaging_named_folders_left: int | None = 0

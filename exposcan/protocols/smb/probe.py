@@ -36,6 +36,7 @@ from exposcan.protocols.smb.negotiate import NETBIOS_PORT, negotiate_smb2, smb1_
 from exposcan.protocols.smb.relay import Link, SmbRelay
 from exposcan.protocols.smb.walk import WalkLimits, WalkResult
 from exposcan.state import ServiceState
+from exposcan.walk import folder_scores_from
 
 if TYPE_CHECKING:
     from exposcan.protocols.smb.session import Exploration
@@ -55,15 +56,18 @@ NOTE_DEADLINE = declare_note(
     en="{where}: SMB exploration stopped at its deadline",
     fr="{where} : exploration SMB arrêtée à son échéance",
 )
-#: Walk bounds, overridable through ScanConfig.extra (``smb.max_depth``...).
-DEFAULT_WALK = WalkLimits(max_depth=8, max_entries=5000, max_samples=64)
+#: Walk bounds per share, overridable through ScanConfig.extra
+#: (``smb.max_requests``, ``smb.max_bytes``, ``smb.max_seconds``,
+#: ``smb.max_depth``); the probe's deadline bounds them all.
+DEFAULT_WALK = WalkLimits(requests=2000, bytes=32 * 1024 * 1024, seconds=10.0, depth=12)
 
 
 def walk_limits(extra: dict[str, str]) -> WalkLimits:
     return WalkLimits(
-        max_depth=extra_count(extra, "smb.max_depth", DEFAULT_WALK.max_depth),
-        max_entries=extra_count(extra, "smb.max_entries", DEFAULT_WALK.max_entries),
-        max_samples=extra_count(extra, "smb.max_samples", DEFAULT_WALK.max_samples),
+        requests=extra_count(extra, "smb.max_requests", DEFAULT_WALK.requests),
+        bytes=extra_count(extra, "smb.max_bytes", DEFAULT_WALK.bytes),
+        seconds=extra_count(extra, "smb.max_seconds", int(DEFAULT_WALK.seconds)),
+        depth=extra_count(extra, "smb.max_depth", DEFAULT_WALK.depth),
     )
 
 
@@ -187,6 +191,7 @@ class SmbProbe(ServiceProbe):
         stop = threading.Event()
         signatures = ctx.catalogue.derived(signatures_from)
         health = ctx.catalogue.derived(health_signatures_from)
+        scores = ctx.catalogue.derived(folder_scores_from)
         loop = asyncio.get_running_loop()
         relay = SmbRelay(ctx.address, service.port, deadlines)
 
@@ -208,6 +213,7 @@ class SmbProbe(ServiceProbe):
                 health,
                 stop,
                 opener,
+                scores,
             )
 
         try:
@@ -296,9 +302,6 @@ class SmbProbe(ServiceProbe):
                 listed=report.listed,
                 readable=True,
                 **walk.evidence(),
-                depth_reached=walk.depth_reached,
-                folders_left=walk.folders_left,
-                imaging_named_folders_left=walk.imaging_named_folders_left,
                 readable_shares=readable,
                 imaging_shares=imaging,
             )

@@ -39,10 +39,12 @@ from exposcan.protocols.smb.walk import (
     WalkResult,
     walk_share,
 )
+from exposcan.walk import FolderScores
 
 # scapy logs dissection warnings and NTLM details at WARNING, on its own
 # stderr handler: a share walk must print nothing, even at -vv.
 logging.getLogger("scapy").setLevel(logging.CRITICAL + 1)
+log = logging.getLogger("exposcan.smb")
 
 
 def _untyped(module: str) -> Any:
@@ -180,6 +182,8 @@ class SmbSession:
 
     def __init__(self, connect: Connector, port: int, user: str, timeout: float) -> None:
         self.timeout = timeout
+        #: Requests sent in this session (each one answer awaited).
+        self.messages = 0
         self._tcp, self.link = connect()
         self._link: Any = None
         self.smb: Any = None
@@ -251,6 +255,7 @@ class SmbSession:
     # -- requests, each bounded by ``timeout`` ---------------------------------
 
     def _sr1(self, request: Any) -> Any:
+        self.messages += 1
         try:
             answer = self.smb.ins.sr1(request, chainCC=True, verbose=0, timeout=self.timeout)
         except Exception as exc:  # scapy's own types, from a closed or dead link
@@ -502,6 +507,7 @@ def explore(
     health: HealthSignatures,
     stop: threading.Event,
     opener: SessionOpener | None = None,
+    scores: FolderScores | None = None,
 ) -> Exploration:
     """Try the null session then guest; in each, list the shares and walk
     every disk share not yet proven readable.  ``opener`` makes the sessions
@@ -556,7 +562,16 @@ def explore(
         try:
             result.guest_flag[label] = session.is_guest
             _explore_session(
-                session, label, result, proven, deadline, walk_limits, signatures, health, stop
+                session,
+                label,
+                result,
+                proven,
+                deadline,
+                walk_limits,
+                signatures,
+                health,
+                stop,
+                scores or FolderScores(),
             )
         except Exception as exc:  # what scapy raises on odd replies: keep what we have
             result.problems.append(f"{label}: {type(exc).__name__}")
@@ -575,6 +590,7 @@ def _explore_session(
     signatures: ImagingSignatures,
     health: HealthSignatures,
     stop: threading.Event,
+    scores: FolderScores,
 ) -> None:
     try:
         shares = session.enum_shares()
@@ -595,7 +611,9 @@ def _explore_session(
         if stop.is_set() or time.monotonic() + session.timeout > deadline:
             result.problems.append("time")
             break
-        walked = _walk_one(session, share.name, label, result, limits, signatures, health, stop)
+        walked = _walk_one(
+            session, share.name, label, result, limits, signatures, health, stop, scores
+        )
         if walked is _LOST:
             break
         if walked is not None:
@@ -614,7 +632,7 @@ def _explore_session(
             break
         if name in proven:
             continue
-        walked = _walk_one(session, name, label, result, limits, signatures, health, stop)
+        walked = _walk_one(session, name, label, result, limits, signatures, health, stop, scores)
         if walked is _LOST:
             break
         if walked is not None:
@@ -635,6 +653,7 @@ def _walk_one(
     signatures: ImagingSignatures,
     health: HealthSignatures,
     stop: threading.Event,
+    scores: FolderScores,
 ) -> WalkResult | None:
     """Connect to share ``name``, prove it readable by a listing of its root,
     and walk it: its walk, None if refused, or ``_LOST`` (a problem noted)
@@ -652,7 +671,11 @@ def _walk_one(
             session.list_folder(tid, "", 1)
         except ShareAccessDenied:
             return None
-        return walk_share(_TreeReader(session, tid), signatures, limits, health, stop)
+        # Any session plugs in; one that counts its requests says the cost.
+        sent = getattr(session, "messages", 0)
+        walked = walk_share(_TreeReader(session, tid), signatures, limits, health, stop, scores)
+        log.debug("share walk: %d SMB requests", getattr(session, "messages", 0) - sent)
+        return walked
     except ShareSessionLost:
         result.problems.append(f"{label} session lost")
         return _LOST

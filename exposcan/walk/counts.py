@@ -1,6 +1,7 @@
 """What a walk of a file tree counts, whatever the protocol (the SMB share
-walk, the FTP zone walk): imaging files by name and by magic, health data by
-first bytes, and where and why the walk was cut.  Counts only: never a name.
+walk, the FTP zone walk, the HTTP listing walk): imaging files by name and by
+magic, health data by first bytes, what the walk spent, and where and why it
+was cut.  Counts only: never a name.
 """
 
 from __future__ import annotations
@@ -28,7 +29,20 @@ class WalkCounts:
     #: Reads of files with an extension, for health data only: a budget of
     #: their own, so that text files never starve the DICM test.
     health_sampled: int = 0
+    #: What the walk spent: folders listed, requests (a folder listing or a
+    #: file head each) and bytes received (listings and heads).
+    folders_listed: int = 0
+    requests: int = 0
+    bytes_read: int = 0
+    #: Where the walk stopped: the deepest level listed, the folders left
+    #: unlisted, and how many of those bore a name the catalogue scores up.
+    depth_reached: int = 0
+    folders_left: int = 0
+    imaging_named_folders_left: int = 0
     cut_by: list[str] = field(default_factory=list)
+    #: How long the walk took (logged at -vv; not evidence: it depends on
+    #: the machine's load as much as on the target).
+    seconds: float = 0.0
 
     @property
     def truncated(self) -> bool:
@@ -48,10 +62,16 @@ class WalkCounts:
             "dicomdir": self.dicomdir,
             "files_seen": self.files_seen,
             "folders_seen": self.folders_seen,
+            "folders_listed": self.folders_listed,
             "sampled": self.sampled,
             "unreadable": self.unreadable,
             "health_data_files": self.health_files,
             "health_data_kinds": sorted(self.health_kinds),
+            "requests": self.requests,
+            "bytes_read": self.bytes_read,
+            "depth_reached": self.depth_reached,
+            "folders_left": self.folders_left,
+            "imaging_named_folders_left": self.imaging_named_folders_left,
             "truncated": self.truncated,
             "cut_by": list(self.cut_by),
         }

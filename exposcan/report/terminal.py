@@ -202,11 +202,13 @@ def render_summary(
             what = Text.assemble(
                 _rule_name(f.rule, f.title, lang, catalogue), "\n", (f.rule, "dim")
             )
+            # Every cell a Text, never a markup string: a host, a product or
+            # an evidence value is whatever the network said ("[link=...]").
             table.add_row(
                 Text(texts("severity." + f.severity.value), SEVERITY_STYLE[f.severity]),
-                where,
+                Text(where),
                 what,
-                evidence,
+                Text(evidence),
             )
         parts.append(table)
     else:
@@ -217,12 +219,17 @@ def render_summary(
     for host in report.hosts:
         for svc in host.services:
             services.add_row(
-                host.address,
-                str(svc.port),
-                svc.protocol,
-                svc.product or "",
-                svc.version or "",
-                tls_cell(svc),
+                *(
+                    Text(cell)
+                    for cell in (
+                        host.address,
+                        str(svc.port),
+                        svc.protocol,
+                        svc.product or "",
+                        svc.version or "",
+                        tls_cell(svc),
+                    )
+                )
             )
     if services.row_count:
         parts.append(services)

@@ -74,10 +74,17 @@ def behind_operator_nat(wan: str | None) -> bool:
     return ip is not None and any(ip in net for net in NOT_PUBLIC)
 
 
-def decide_public(reflector_source: str | None, upnp_external_ip: str | None) -> PublicAddress:
+def decide_public(
+    reflector_source: str | None,
+    upnp_external_ip: str | None,
+    routed: Callable[[str], bool] = publicly_routed,
+) -> PublicAddress:
+    """The two witnesses side by side; ``routed`` says which addresses the
+    internet routes (an in-process test lets loopback stand for the
+    internet)."""
     source = str(ipv4(reflector_source)) if ipv4(reflector_source) else None
     wan = str(ipv4(upnp_external_ip)) if ipv4(upnp_external_ip) else None
-    cgnat = behind_operator_nat(wan)
+    cgnat = behind_operator_nat(wan) and wan is not None and not routed(wan)
     address = source or (wan if wan and not cgnat else None)
     return PublicAddress(
         address=address,

@@ -371,7 +371,7 @@ class OutsideCheck:
             for f in facts
             if f.kind == MAPPING_FACT and f.data.get("transport", "TCP") == "TCP"
         ]
-        public = decide_public(answer.source if answer else None, upnp_ip)
+        public = decide_public(answer.source if answer else None, upnp_ip, self._routed)
         target = loopback_target(public, self.declared_public, self._routed)
         if answer is None and public.address is None and target.address is None:
             return report

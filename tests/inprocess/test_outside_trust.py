@@ -159,11 +159,13 @@ def fake_answer(source: str, third: str, *, at_source: bool = False) -> ScanAnsw
 
 
 @contextlib.asynccontextmanager
-async def fake_reflector(cert: ServerCert, answer: ScanAnswer) -> AsyncIterator[str]:
+async def fake_reflector(cert: ServerCert, answer: ScanAnswer | bytes) -> AsyncIterator[str]:
+    """A reflector on 127.0.0.1 that answers every request with ``answer``
+    (bytes: as written, whatever a model would make of them)."""
+    body = answer if isinstance(answer, bytes) else answer.model_dump_json(by_alias=True).encode()
+
     async def handler(request: web.Request) -> web.Response:
-        return web.Response(
-            body=answer.model_dump_json(by_alias=True), content_type="application/json"
-        )
+        return web.Response(body=body, content_type="application/json")
 
     app = web.Application()
     app.router.add_post(SCAN_PATH, handler)

@@ -373,7 +373,9 @@ class OutsideCheck:
         ]
         public = decide_public(answer.source if answer else None, upnp_ip, self._routed)
         target = loopback_target(public, self.declared_public, self._routed)
-        if answer is None and public.address is None and target.address is None:
+        if public.address is None and target.address is not None:
+            public = public.model_copy(update={"address": target.address})  # the user's word
+        if answer is None and public.address is None and not public.carrier_grade_nat:
             return report
         seen_outside = self._reflector_services(answer)
         looped: list[_Seen] = []

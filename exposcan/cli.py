@@ -35,7 +35,12 @@ from exposcan.net.targets import (
     build_targets,
 )
 from exposcan.notes import NOTE_INTERRUPTED
-from exposcan.outside.settings import OutsideConfigError, OutsideSettings, resolve
+from exposcan.outside.settings import (
+    OutsideConfigError,
+    OutsideSettings,
+    resolve,
+    resolve_public,
+)
 from exposcan.outside.view import OutsideCheck
 from exposcan.reflector import cli as reflector_cli
 from exposcan.report.i18n import default_lang
@@ -225,6 +230,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--outside-pin",
         metavar="SHA256",
         help="the reflector's pinned certificate: SHA-256 of its DER form, in hex",
+    )
+    scan.add_argument(
+        "--outside-public",
+        metavar="ADDRESS",
+        help="the practice's public IPv4 address, as you know it: the NAT loopback check "
+        "tries it (unless the reflector or the box names another); without it, only an "
+        "address the reflector and the box (UPnP) agree on; also $EXPOSCAN_OUTSIDE_PUBLIC "
+        "or [outside] public_address",
     )
     scan.add_argument(
         "--no-outside",
@@ -427,6 +440,12 @@ def run_scan(args: argparse.Namespace) -> int:
             args.db, args.baseline, args.notify, args.notify_always, args.fail_on, args.lang
         )
         outside = _outside_settings(args, config)
+        # The config file is read only where the outside view may be.
+        declared_public = (
+            resolve_public(args.outside_public)
+            if not args.no_outside and config.vantage is Vantage.LAN
+            else None
+        )
     except (
         ReportFormatError,
         OutsideConfigError,
@@ -482,7 +501,11 @@ def run_scan(args: argparse.Namespace) -> int:
     # off (a full-range SYN sweep, 65,535 answers: 0.2-0.25 s less here).
     gc.freeze()
     scanner = Scanner(config, catalogue, [], []) if args.no_probes else Scanner(config, catalogue)
-    check = OutsideCheck(outside, config, catalogue) if not args.no_probes else None
+    check = (
+        OutsideCheck(outside, config, catalogue, declared_public=declared_public)
+        if not args.no_probes
+        else None
+    )
     complete, report = _run(
         scanner,
         check,

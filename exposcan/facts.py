@@ -26,9 +26,10 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from exposcan.models import Safety
+from exposcan.sanitise import clean_value
 
 
 class FactModel(BaseModel):
@@ -38,6 +39,14 @@ class FactModel(BaseModel):
     #: Gathered by an intrusive step: the engine records it only with
     #: ``--intrusive``, and a rule over it must be declared intrusive.
     safety: ClassVar[Safety] = Safety.SAFE
+
+    # What a probe read off the wire (a Server header, a page title, an AE
+    # title, a UPnP string) is cleaned of control and format characters
+    # before a rule, a report or a terminal sees it (exposcan.sanitise).
+    @field_validator("*", mode="before")
+    @classmethod
+    def _clean(cls, value: Any) -> Any:
+        return clean_value(value)
 
 
 F = TypeVar("F", bound=type[FactModel])

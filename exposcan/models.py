@@ -14,7 +14,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from exposcan.sanitise import clean_value
 
 SCHEMA_ID = "exposcan.report/1"
 
@@ -79,6 +81,14 @@ class ErrorReason(StrEnum):
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Every string of a report may have come off the network (a banner, a
+    # UPnP description, a reflector's answer): cleaned of control and format
+    # characters where it enters the model (exposcan.sanitise).
+    @field_validator("*", mode="before")
+    @classmethod
+    def _clean(cls, value: Any) -> Any:
+        return clean_value(value)
 
 
 class Tool(_Frozen):

@@ -47,8 +47,11 @@ echo "reflector: $EXPOSCAN_OUTSIDE (token in $EXPOSCAN_OUTSIDE_TOKEN_FILE)"
 echo
 echo "== 1. From the practice workstation, no target, with --outside: the LAN it is on,"
 echo "==    its box, and what the internet reaches (the reflector scans the practice back)"
+# --outside-public: the NAT loopback check goes only to an address two
+# witnesses agree on, and the lab box's miniupnpd does not disclose its
+# documentation-range WAN address: the practice's own setting is the second.
 scan ws --outside "$EXPOSCAN_OUTSIDE" --outside-ca "$EXPOSCAN_OUTSIDE_CA" \
-  -o "$OUT/report.json" -o "$OUT/report.html"
+  --outside-public 203.0.113.1 -o "$OUT/report.json" -o "$OUT/report.html"
 echo
 echo "== 2. From the internet host, the box's public address (every TCP port)"
 scan inet --vantage internet 203.0.113.1 -o "$OUT/report-internet.json" \

@@ -27,6 +27,9 @@ class ReflectorAnswer:
     source: str | None = None
     ports_tried: int = 0
     error: str | None = None
+    #: Hosts, findings and errors of the answer naming an address the
+    #: request did not ask about: left out (exposcan.reflector.client).
+    dropped: int = 0
 
 
 def _clean(text: str, secret: str) -> str:
@@ -58,4 +61,5 @@ async def ask_reflector(
         report=view.report,
         source=view.source or None,
         ports_tried=view.ports_tried,
+        dropped=view.dropped,
     )

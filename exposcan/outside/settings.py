@@ -12,11 +12,17 @@ table of the config file (``$EXPOSCAN_CONFIG``, else
     token_file = "/etc/exposcan/reflector.token"
     ca_file = "/etc/exposcan/reflector-ca.pem"     # a self-hosted reflector
     pin_sha256 = "..."                             # or its pinned certificate
+    public_address = "203.0.113.1"                 # the practice's, if known
 
 The token is a credential: it comes only from a file (``token_file``, or
 ``$EXPOSCAN_OUTSIDE_TOKEN_FILE``) or from ``$EXPOSCAN_OUTSIDE_TOKEN``, never
 from the command line (other users see argv in ``ps``) nor inline in the
 config file (often world-readable). It is never printed.
+
+``public_address`` (``--outside-public``, ``$EXPOSCAN_OUTSIDE_PUBLIC``) is
+the practice's public IPv4 address as the user knows it: a witness for the
+NAT loopback check (``exposcan.outside.address``), read even when no
+reflector is set.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from ipaddress import IPv4Address
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -36,6 +43,7 @@ ENV_TOKEN_FILE = "EXPOSCAN_OUTSIDE_TOKEN_FILE"  # noqa: S105
 ENV_CA = "EXPOSCAN_OUTSIDE_CA"
 ENV_PIN = "EXPOSCAN_OUTSIDE_PIN"
 ENV_CONFIG = "EXPOSCAN_CONFIG"
+ENV_PUBLIC = "EXPOSCAN_OUTSIDE_PUBLIC"
 
 
 class OutsideConfigError(ValueError):
@@ -73,7 +81,7 @@ def _config_table(path: Path, explicit: bool) -> dict[str, object]:
     table = doc.get("outside", {})
     if not isinstance(table, dict):
         raise OutsideConfigError(f"config file {path}: [outside] is not a table")
-    unknown = set(table) - {"url", "token_file", "ca_file", "pin_sha256"}
+    unknown = set(table) - {"url", "token_file", "ca_file", "pin_sha256", "public_address"}
     if "token" in unknown:
         raise OutsideConfigError(
             f"config file {path}: a token is not written in the config file; put it in "
@@ -151,3 +159,19 @@ def resolve(
             pin = str(level_pin) if level_pin else None
             break
     return OutsideSettings(url=_check_url(chosen), token=token, ca_file=ca, pin_sha256=pin)
+
+
+def resolve_public(address: str | None, env: Mapping[str, str] | None = None) -> str | None:
+    """The public IPv4 address the user set (command line, environment,
+    config file), or None; one that is not an IPv4 address is an error."""
+    env = os.environ if env is None else env
+    table = _config_table(config_path(env), explicit=bool(env.get(ENV_CONFIG)))
+    for value in (address, env.get(ENV_PUBLIC), table.get("public_address")):
+        if isinstance(value, str) and value.strip():
+            try:
+                return str(IPv4Address(value.strip()))
+            except ValueError:
+                raise OutsideConfigError(
+                    f"--outside-public {value.strip()!r}: not an IPv4 address"
+                ) from None
+    return None

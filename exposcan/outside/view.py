@@ -39,7 +39,13 @@ from exposcan.models import (
 )
 from exposcan.net.portspec import PortSpecError, parse_ports
 from exposcan.notes import declare_note, notice, render_note
-from exposcan.outside.address import decide_public
+from exposcan.outside.address import (
+    LoopbackTarget,
+    NoLoopback,
+    decide_public,
+    loopback_target,
+    publicly_routed,
+)
 from exposcan.outside.ask import ReflectorAnswer, ask_reflector
 from exposcan.outside.join import Side, join, signature
 from exposcan.outside.loopback import loopback_ports, sweep
@@ -59,6 +65,50 @@ NOTE_IPV4_UNCHECKED = declare_note(
     "internet. Nommer le réflecteur par son adresse IPv4, ou par un nom qui a un "
     "enregistrement A.",
 )
+
+NOTE_ANSWER_DROPPED = declare_note(
+    "note.outside.answer-dropped",
+    en="The reflector's answer named {count} host(s), finding(s) or error(s) at addresses "
+    "it was not asked about (neither the source it saw nor an address the scan named): "
+    "left out of this report.",
+    fr="La réponse du réflecteur nommait {count} hôte(s), constat(s) ou erreur(s) à des "
+    "adresses qui ne lui avaient pas été demandées (ni la source qu'il a vue, ni une "
+    "adresse nommée par l'analyse) : ils sont laissés hors de ce rapport.",
+)
+NOTE_LOOPBACK_DISAGREE = declare_note(
+    "note.outside.loopback-disagree",
+    en="The public address is not certain: the reflector's source, the box's WAN address "
+    "(UPnP) and the address set by the user name {named}. The NAT loopback check was not "
+    "made: it connects only to an address the witnesses agree on.",
+    fr="L'adresse publique n'est pas sûre : la source vue par le réflecteur, l'adresse WAN "
+    "de la box (UPnP) et l'adresse réglée par l'utilisateur nomment {named}. La vérification "
+    "par la boucle NAT n'a pas été faite : elle ne se connecte qu'à une adresse sur "
+    "laquelle les témoins s'accordent.",
+)
+NOTE_LOOPBACK_ONE_WITNESS = declare_note(
+    "note.outside.loopback-one-witness",
+    en="Only one witness named the public address {address} (the reflector's source, or "
+    "the box's WAN address by UPnP): the NAT loopback check was not made. It connects only "
+    "to an address both agree on, or to the one set with --outside-public.",
+    fr="Un seul témoin a nommé l'adresse publique {address} (la source vue par le réflecteur, "
+    "ou l'adresse WAN de la box par UPnP) : la vérification par la boucle NAT n'a pas été "
+    "faite. Elle ne se connecte qu'à une adresse sur laquelle les deux s'accordent, ou à "
+    "celle réglée par --outside-public.",
+)
+NOTE_LOOPBACK_NOT_ROUTED = declare_note(
+    "note.outside.loopback-not-routed",
+    en="{address} is not an address the internet routes: the NAT loopback check was not made.",
+    fr="{address} n'est pas une adresse routée sur internet : la vérification par la boucle "
+    "NAT n'a pas été faite.",
+)
+_NO_LOOPBACK_NOTES = {
+    NoLoopback.DISAGREE: NOTE_LOOPBACK_DISAGREE,
+    NoLoopback.ONE_WITNESS: NOTE_LOOPBACK_ONE_WITNESS,
+    NoLoopback.NOT_ROUTED: NOTE_LOOPBACK_NOT_ROUTED,
+}
+#: Ports the reflector saw open on the agreed public address that join the
+#: NAT loopback check (a forward set by hand is on no list), at most.
+MAX_REFLECTOR_PORTS = 64
 
 #: (settings, IPv6 addresses to name, deadline, address family) -> answer.
 Asker = Callable[[OutsideSettings, Sequence[str], float, int], Awaitable[ReflectorAnswer]]
@@ -167,6 +217,7 @@ def merge_answers(v4: ReflectorAnswer, v6: ReflectorAnswer) -> ReflectorAnswer:
         report=report,
         source=v4.source,
         ports_tried=max(v4.ports_tried, v6.ports_tried),
+        dropped=v4.dropped + v6.dropped,
     )
 
 
@@ -178,6 +229,15 @@ def _with_note(report: Report, note: Notice) -> Report:
         update={"notes": [*report.scan.notes, text], "notices": [*report.scan.notices, note]}
     )
     return report.model_copy(update={"scan": scan})
+
+
+def _with_loopback_note(report: Report, target: LoopbackTarget) -> Report:
+    if target.reason is None:
+        return report
+    code = _NO_LOOPBACK_NOTES[target.reason]
+    if target.reason is NoLoopback.DISAGREE:
+        return _with_note(report, notice(code, named=", ".join(target.named)))
+    return _with_note(report, notice(code, address=target.named[0]))
 
 
 def _door(address: str, port: int) -> str:
@@ -223,8 +283,16 @@ class OutsideCheck:
         catalogue: Catalogue,
         asker: Asker = ask_reflector,
         deadline: float = REFLECTOR_DEADLINE_S,
+        declared_public: str | None = None,
+        routed: Callable[[str], bool] = publicly_routed,
     ) -> None:
+        """``declared_public``: the public address the user set
+        (``--outside-public``), a witness of its own; ``routed``: which
+        addresses the internet routes (the NAT loopback check goes to no
+        other)."""
         self.settings = settings
+        self.declared_public = declared_public
+        self._routed = routed
         self.config = config
         self.catalogue = catalogue
         self._asker = asker
@@ -303,22 +371,33 @@ class OutsideCheck:
             for f in facts
             if f.kind == MAPPING_FACT and f.data.get("transport", "TCP") == "TCP"
         ]
-        public = decide_public(answer.source if answer else None, upnp_ip)
+        public = decide_public(answer.source if answer else None, upnp_ip, self._routed)
+        target = loopback_target(public, self.declared_public, self._routed)
+        if public.address is None and target.address is not None:
+            public = public.model_copy(update={"address": target.address})  # the user's word
         if answer is None and public.address is None and not public.carrier_grade_nat:
             return report
         seen_outside = self._reflector_services(answer)
-        loop_ports = loopback_ports(
-            self.catalogue,
-            (m.external_port for m in mappings),
-            (s.service.port for s in seen_outside),
-        )
         looped: list[_Seen] = []
         tried = 0
-        if public.address is not None and not public.carrier_grade_nat:
-            host = await sweep(public.address, loop_ports, self.config, self.catalogue)
+        if target.address is not None:
+            # Only the agreed address, on the catalogue's ports, the box's
+            # UPnP forwards and (capped) what the reflector saw open there.
+            at_target = sorted(
+                {s.service.port for s in seen_outside if s.address == target.address}
+            )
+            loop_ports = loopback_ports(
+                self.catalogue,
+                (m.external_port for m in mappings),
+                at_target[:MAX_REFLECTOR_PORTS],
+            )
+            host = await sweep(target.address, loop_ports, self.config, self.catalogue)
             if host is not None:
                 tried = len(loop_ports)
                 looped = _loopback_services(host)
+        report = _with_loopback_note(report, target)
+        if answer is not None and answer.dropped:
+            report = _with_note(report, notice(NOTE_ANSWER_DROPPED, count=answer.dropped))
         lan = _lan_sides(report, public, _imaging_facts(scanner))
         self._twins = _twins(report)
         box = _box_addresses(report)

@@ -6,6 +6,14 @@ by aiohttp when the TLS connection is made, before the request goes out).  The
 token comes from a file or the environment, never from the command line
 (``ps`` shows every user's arguments), and travels only in a header.  The
 answer is read up to a size cap, and the whole exchange has one deadline.
+
+The client believes only what it can check.  The reflector scans the
+request's source and the IPv6 addresses the request named, nothing else:
+an answer's hosts, findings and errors naming any other address (parsed as
+an address, in its canonical form) are left out, and counted, before they
+could become a finding, a verdict or an alert about somebody else's
+network.  Every string of the answer is cleaned of control and format
+characters by the models (``exposcan.sanitise``).
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ import ssl
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from ipaddress import IPv6Address, ip_address
+from ipaddress import IPv4Address, IPv6Address, ip_address
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,6 +42,7 @@ from exposcan.reflector.wire import (
     ScanAnswer,
     ScanRequest,
 )
+from exposcan.sanitise import clean_text
 
 # Names of environment variables, not secrets.
 if TYPE_CHECKING:
@@ -68,6 +77,10 @@ class OutsideView:
     #: IPv6 addresses named but not scanned, each with why (over IPv4, or
     #: outside the source's /56); also in ``report.scan.notes``.
     skipped: tuple[str, ...] = ()
+    #: Hosts, findings and errors of the answer that named an address this
+    #: request did not ask about (neither the source nor a named address):
+    #: left out of ``report``.
+    dropped: int = 0
 
 
 def load_token(path: Path | None = None) -> str:
@@ -181,7 +194,50 @@ async def _bounded_body(response: aiohttp.ClientResponse, cap: int) -> bytes:
 
 
 def _one_line(text: str, limit: int = 200) -> str:
-    return " ".join(text.split())[:limit]
+    return " ".join(clean_text(text).split())[:limit]
+
+
+def _canonical(text: str) -> str | None:
+    """``text`` if it is an IP address written as this client writes one."""
+    try:
+        address = ip_address(text)
+    except ValueError:
+        return None
+    return text if str(address) == text else None
+
+
+def answer_source(text: str) -> str:
+    """The answer's ``source``, as an address (an IPv4-mapped IPv6 address
+    is the IPv4 address it maps); anything else is no outside view."""
+    try:
+        address = ip_address(text)
+    except ValueError:
+        raise ReflectorError("the reflector's answer names no source address") from None
+    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
+
+
+def believed(report: Report, asked: frozenset[str]) -> tuple[Report, int]:
+    """``report`` with only the hosts, findings and errors of the addresses
+    in ``asked`` (canonical forms), and how many others were left out."""
+    hosts = [h for h in report.hosts if _canonical(h.address) in asked]
+    findings = [f for f in report.findings if _canonical(f.host) in asked]
+    errors = [e for e in report.errors if _canonical(e.host) in asked]
+    dropped = (
+        len(report.hosts)
+        - len(hosts)
+        + len(report.findings)
+        - len(findings)
+        + len(report.errors)
+        - len(errors)
+    )
+    targets = [t for t in report.scan.targets if _canonical(t) in asked]
+    scan = report.scan.model_copy(update={"targets": targets})
+    kept = report.model_copy(
+        update={"scan": scan, "hosts": hosts, "findings": findings, "errors": errors}
+    )
+    return kept, dropped
 
 
 async def request_outside_view(
@@ -248,13 +304,21 @@ async def request_outside_view(
         raise ReflectorError("the reflector's answer is not an exposcan outside view") from None
     if answer.report.scan.vantage is not Vantage.INTERNET:
         raise ReflectorError("the reflector's report is not from the internet vantage")
+    source = answer_source(answer.source)
+    if family == socket.AF_INET and not isinstance(ip_address(source), IPv4Address):
+        raise ReflectorError("the reflector answered a request over IPv4 with an IPv6 source")
+    # The request went over one family or the other: the source is one
+    # address, the IPv6 addresses named are the others it may have scanned.
+    asked = frozenset({source, *_ipv6_list(ipv6)})
+    report, dropped = believed(answer.report, asked)
     return OutsideView(
-        source=answer.source,
+        source=source,
         ports_tried=answer.ports_tried,
-        report=answer.report,
-        scanned=tuple(answer.scanned),
+        report=report,
+        scanned=tuple(a for a in answer.scanned if _canonical(a) in asked),
         reflector=str(target.with_path("/")),
         skipped=tuple(_one_line(s, 100) for s in answer.skipped[:MAX_IPV6]),
+        dropped=dropped,
     )
 
 

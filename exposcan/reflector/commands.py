@@ -162,18 +162,7 @@ def _check(args: argparse.Namespace) -> int:
     if args.output:
         args.output.write_text(view.report.to_json())
         args.output.chmod(0o600)  # reports are personal-data-adjacent (DOMAIN.md)
-    opened = sorted(
-        f"{h.address}:{s.port}" if ":" not in h.address else f"[{h.address}]:{s.port}"
-        for h in view.report.hosts
-        for s in h.services
-    )
-    state = "complete" if view.report.scan.complete else "cut by the reflector's deadline"
-    print(
-        f"seen from the internet as {view.source}: {view.ports_tried} ports tried on "
-        f"{len(view.scanned)} address(es), {len(opened)} open"
-        + (f" ({', '.join(opened)})" if opened else "")
-        + f", {len(view.report.findings)} finding(s); scan {state}"
-    )
-    for skipped in view.skipped:
-        print(f"not scanned: {skipped}")
+    from exposcan.reflector.check_text import print_check
+
+    print_check(view)
     return EXIT_OK

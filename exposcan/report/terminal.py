@@ -203,14 +203,16 @@ def render_summary(
             what = Text.assemble(
                 _rule_name(f.rule, f.title, lang, catalogue), "\n", (f.rule, "dim")
             )
+            # Every cell a Text, never a markup string: a host, a product or
+            # an evidence value is whatever the network said ("[link=...]").
             if f.decoy is not None:
                 # Labelled, never hidden: a CERT filters on the label.
                 what.append("\n" + decoy_text(f.decoy, texts, catalogue), "bold yellow")
             table.add_row(
                 Text(texts("severity." + f.severity.value), SEVERITY_STYLE[f.severity]),
-                where,
+                Text(where),
                 what,
-                evidence,
+                Text(evidence),
             )
         parts.append(table)
     else:
@@ -224,12 +226,17 @@ def render_summary(
             if svc.toolkit and svc.toolkit.split(" ")[0] != product:
                 product += f" ({texts('hosts.toolkit')}: {svc.toolkit})"
             services.add_row(
-                host.address,
-                str(svc.port),
-                svc.protocol,
-                Text(product + (f" [{texts('decoy.short')}]" if svc.decoy else "")),
-                svc.version or "",
-                tls_cell(svc),
+                *(
+                    Text(cell)
+                    for cell in (
+                        host.address,
+                        str(svc.port),
+                        svc.protocol,
+                        product + (f" [{texts('decoy.short')}]" if svc.decoy else ""),
+                        svc.version or "",
+                        tls_cell(svc),
+                    )
+                )
             )
     if services.row_count:
         parts.append(services)

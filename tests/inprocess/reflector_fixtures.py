@@ -25,6 +25,8 @@ from exposcan.reflector.wire import SCAN_PATH
 from tests.inprocess.reflector_tls import ServerCert, make_server_cert
 
 LOOPBACK_SOURCES = "127.0.0.0/8,::1/128"
+#: The job key of the Redis tests' fronts and workers (a test's own, never in Redis).
+JOB_KEY = bytes(range(32))
 
 
 @dataclass
@@ -33,6 +35,12 @@ class Running:
     token: str
     cert: ServerCert
     reflector: Reflector
+    tokens: Path
+
+    def add_token(self, label: str = "another") -> str:
+        """Another practice's token (the front reads its file again)."""
+        token, _ = add_token(self.tokens, label)
+        return token
 
 
 @asynccontextmanager
@@ -49,6 +57,7 @@ async def running_reflector(
     sources: str = LOOPBACK_SOURCES,
     redis_url: str | None = None,
     store_entries: int | None = None,
+    job_key: bytes = JOB_KEY,
 ) -> AsyncIterator[Running]:
     """A front on ``host``; with ``redis_url`` its jobs go to the Redis queue
     and its limits live in Redis (several fronts may share them)."""
@@ -58,7 +67,7 @@ async def running_reflector(
     runner: InProcessRunner | QueueRunner
     store: Store
     if redis_url:
-        runner = await QueueRunner.connect(redis_url, policy, max_scans)
+        runner = await QueueRunner.connect(redis_url, policy, max_scans, job_key)
         store = RedisStore(Redis.from_url(redis_url))
     else:
         runner = InProcessRunner(policy, max_scans)
@@ -68,7 +77,7 @@ async def running_reflector(
     )
     async with serving(reflector, host, 0, server_tls(cert.cert, cert.key)) as (_, port):
         shown = f"[{host}]" if ":" in host else host
-        yield Running(f"https://{shown}:{port}", token, cert, reflector)
+        yield Running(f"https://{shown}:{port}", token, cert, reflector, tmp / "tokens")
 
 
 def scan_policy(ports: str, deadline: float, probe_timeout: float) -> ScanPolicy:

@@ -15,13 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from arq.jobs import serialize_result
 
 from exposcan.catalogue import PortEntry, default_catalogue
-from exposcan.reflector.jobs import FUNCTION, QUEUE, QueueRunner
+from exposcan.reflector.jobs import FUNCTION, QUEUE, QueueRunner, _dumps
 from exposcan.reflector.quota import Policy
 from exposcan.reflector.scope import Sources
-from exposcan.reflector.worker import build_worker
+from exposcan.reflector.signing import open_signed, sign
+from exposcan.reflector.worker import WorkerRules, build_worker
 from tests.inprocess.reflector_fixtures import (
+    JOB_KEY,
     LOOPBACK_SOURCES,
     fresh,
     post,
@@ -54,13 +57,16 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
 
 @asynccontextmanager
 async def workers(
-    url: str, count: int, ports: str, deadline: float, sources: str = LOOPBACK_SOURCES
+    url: str,
+    count: int,
+    ports: str,
+    deadline: float,
+    sources: str = LOOPBACK_SOURCES,
+    key: bytes = JOB_KEY,
 ) -> AsyncIterator[list[Any]]:
     policy = scan_policy(ports, deadline, probe_timeout=5.0)
-    made = [
-        build_worker(url, policy, Sources.parse(sources), max_jobs=1, handle_signals=False)
-        for _ in range(count)
-    ]
+    rules = WorkerRules(policy, Sources.parse(sources), key)
+    made = [build_worker(url, rules, max_jobs=1, handle_signals=False) for _ in range(count)]
     tasks = [asyncio.create_task(w.main()) for w in made]
     try:
         yield made
@@ -101,8 +107,12 @@ async def test_two_workers_serve_three_sources(tmp_path: Path, redis_url: str) -
                 tmp_path, ports=str(port), deadline=1.5, redis_url=redis_url
             ) as front,
         ):
-            # When all three ask at once
-            answers = await asyncio.gather(*(post(front, fresh(), local=s) for s in sources))
+            # When all three ask at once (three practices, a token each)
+            tokens = [front.token, front.add_token("b"), front.add_token("c")]
+            asks = zip(sources, tokens, strict=True)
+            answers = await asyncio.gather(
+                *(post(front, fresh(), local=a, token=t) for a, t in asks)
+            )
             scans = [w.ctx["counts"]["scans"] for w in pool]
             left = await front.reflector.runner.pool.keys("arq:result:*")  # type: ignore[union-attr]
     # Then each got its own report, naming only its own address
@@ -155,26 +165,77 @@ async def test_drop_aborts_the_workers_job(tmp_path: Path, redis_url: str) -> No
             del default_catalogue().ports[port]
 
 
-async def test_worker_refuses_a_job_outside_its_sources(tmp_path: Path, redis_url: str) -> None:
-    # Given a job written straight into Redis naming 127.0.0.9, and a worker
-    # that serves only 127.0.0.2
+async def test_worker_refuses_forged_jobs(tmp_path: Path, redis_url: str) -> None:
+    # Given a worker that serves 127.0.0.0/8, and a listener on 127.0.0.9
+    # counting what reaches it; someone who can write to Redis enqueues jobs
+    # straight into the queue: the old shape (addresses, ports, deadline),
+    # one signed with another key, a signed job copied under another id, and
+    # one whose deadline is NaN
     accepted: list[int] = []
 
     async def count(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         accepted.append(1)
 
     async with tcp_server(count, "127.0.0.9") as port:
-        runner = await QueueRunner.connect(redis_url, scan_policy(str(port), 5.0, 1.0), 4)
+        runner = await QueueRunner.connect(redis_url, scan_policy(str(port), 5.0, 1.0), 4, JOB_KEY)
+        order = {
+            "id": "genuine",
+            "addresses": ["127.0.0.9"],
+            "ports": str(port),
+            "deadline": 5.0,
+            "expires": time.time() + 60,
+        }
+        nan = {**sign(JOB_KEY, "job", order)}
+        nan["job"] = {**order, "id": "nan", "deadline": float("nan")}
+        forged = [
+            (("127.0.0.9",), ["127.0.0.9"], str(port), 5.0),
+            ("other-key", sign(b"k" * 32, "job", {**order, "id": "other-key"})),
+            ("copied", sign(JOB_KEY, "job", order)),
+            ("nan", nan),
+            ("mapped", sign(JOB_KEY, "job", {**order, "id": "x", "addresses": ["::ffff:7f00:9"]})),
+        ]
+        results = []
         try:
-            async with workers(redis_url, 1, str(port), 5.0, sources="127.0.0.2/32"):
-                job = await runner.pool.enqueue_job(FUNCTION, ["127.0.0.9"], str(port), 5.0)
-                result = await job.result(timeout=20, poll_delay=0.1)
+            async with workers(redis_url, 1, str(port), 5.0, sources="127.0.0.0/8") as pool:
+                for job_id, *args in forged:
+                    job = await runner.pool.enqueue_job(FUNCTION, *args, _job_id=str(job_id))
+                    results.append(await job.result(timeout=20, poll_delay=0.1))
+                refused = pool[0].ctx["counts"]["refused"]
         finally:
             await runner.close()
-    # Then it refuses it, and 127.0.0.9 sees no connection
-    assert result["ok"] is False and "sources" in result["error"]
+    # Then every one is refused, and 127.0.0.9 saw no connection
+    assert [open_signed(JOB_KEY, "result", r)["ok"] for r in results] == [False] * 5
+    assert refused == 5
     assert accepted == []
-    assert QUEUE.startswith("exposcan:")
+
+
+async def test_forged_result_is_not_the_reflectors_answer(tmp_path: Path, redis_url: str) -> None:
+    # Given a front in Redis mode and no worker; someone who can write to
+    # Redis answers its job with a report of their own (an open PACS)
+    async with running_reflector(tmp_path, redis_url=redis_url) as front:
+        pool = front.reflector.runner.pool  # type: ignore[union-attr]
+
+        async def forge() -> None:
+            while not (queued := await pool.zrange(QUEUE, 0, -1)):
+                await asyncio.sleep(0.05)
+            job_id = queued[0].decode()
+            report = {"ok": True, "report": '{"forged": true}', "job": job_id}
+            for result in (report, sign(b"k" * 32, "result", report)):
+                raw = serialize_result(
+                    FUNCTION, (), {}, 1, 0, True, result, 0, 0, "x", QUEUE, job_id,
+                    serializer=_dumps,
+                )  # fmt: skip
+                await pool.set(f"arq:result:{job_id}", raw)
+                await asyncio.sleep(0.3)
+
+        forger = asyncio.create_task(forge())
+        status, answer = await post(front, fresh(), local="127.0.0.2")
+        await forger
+        forged = front.reflector.runner.forged  # type: ignore[union-attr]
+    # Then the practice is told the scan failed, never given the forged report
+    assert status == 503, answer
+    assert answer == {"error": "the worker's answer could not be verified"}
+    assert forged == 1
 
 
 async def test_two_fronts_share_the_limits(tmp_path: Path, redis_url: str) -> None:
@@ -187,11 +248,11 @@ async def test_two_fronts_share_the_limits(tmp_path: Path, redis_url: str) -> No
         running_reflector(tmp_path / "a", redis_url=redis_url, quota=quota) as one,
         running_reflector(tmp_path / "b", redis_url=redis_url, quota=quota) as two,
     ):
-        first, _ = await post(one, fresh(), local="127.0.0.2")
         body = fresh()
-        second, answer = await post(two, body, local="127.0.0.2")
+        first, _ = await post(one, body, local="127.0.0.2")
+        second, answer = await post(two, fresh(), local="127.0.0.2")
         # And a nonce used at one front is a replay at the other
-        third, _ = await post(one, body, local="127.0.0.3")
+        third, _ = await post(two, body, local="127.0.0.3")
     assert first == 200
     assert second == 429 and "scans today" in answer["error"]
     assert third == 409

@@ -256,3 +256,27 @@ async def test_two_fronts_share_the_limits(tmp_path: Path, redis_url: str) -> No
     assert first == 200
     assert second == 429 and "scans today" in answer["error"]
     assert third == 409
+
+
+async def test_redis_counters_end_with_their_day_or_at_zero(redis_url: str) -> None:
+    from redis.asyncio import Redis
+
+    from exposcan.reflector.quota import DAY_SLACK_S, PREFIX, RedisStore, day_key
+
+    store = RedisStore(Redis.from_url(redis_url))
+    try:
+        key = day_key("source", "127.0.0.2")
+        # Given a day's count taken twice, Then it lives to the end of its day, no longer
+        assert await store.take(key, 5) and await store.take(key, 5)
+        ttl = await store.redis.pttl(PREFIX + key)
+        assert 0 < ttl <= (86400 + DAY_SLACK_S) * 1000
+        # When both are given back, Then the counter is gone, not kept at 0
+        await store.give_back(key)
+        assert await store.used(key) == 1
+        await store.give_back(key)
+        assert await store.redis.exists(PREFIX + key) == 0
+        # And a take refused at the limit leaves no counter behind either
+        assert not await store.take(day_key("token", "t"), 0)
+        assert await store.redis.exists(PREFIX + day_key("token", "t")) == 0
+    finally:
+        await store.close()

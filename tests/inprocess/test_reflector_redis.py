@@ -280,3 +280,46 @@ async def test_redis_counters_end_with_their_day_or_at_zero(redis_url: str) -> N
         assert await store.redis.exists(PREFIX + day_key("token", "t")) == 0
     finally:
         await store.close()
+
+
+async def test_the_documented_acl_is_enough_and_no_more(tmp_path: Path) -> None:
+    from redis.asyncio import Redis
+    from redis.exceptions import NoPermissionError
+
+    # Given a redis-server whose users are contrib/redis/reflector-users.acl
+    shipped = Path(__file__).resolve().parents[2] / "contrib" / "redis" / "reflector-users.acl"
+    acl = tmp_path / "users.acl"
+    acl.write_text(shipped.read_text().replace(">CHANGE-ME", ">pw"))
+    sock = tmp_path / "acl.sock"
+    binary = shutil.which("redis-server")
+    assert binary
+    argv = [binary, "--port", "0", "--unixsocket", str(sock), "--save", ""]
+    proc = subprocess.Popen(
+        [*argv, "--dir", str(tmp_path), "--aclfile", str(acl)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        end = time.monotonic() + 10
+        while not sock.exists() and time.monotonic() < end:
+            await asyncio.sleep(0.02)
+        url = f"unix://reflector:pw@{sock}"
+        # When a front and a worker use it as the reflector user
+        async with (
+            workers(url, 1, "1", 10.0),
+            running_reflector(tmp_path, redis_url=url) as front,
+        ):
+            status, answer = await post(front, fresh(), local="127.0.0.2")
+        # Then a scan goes through
+        assert status == 200, answer
+        # And that user can neither read the server's settings nor wipe it
+        redis = Redis.from_url(url)
+        try:
+            for command in (("CONFIG", "GET", "*"), ("FLUSHALL",), ("SET", "other:key", "1")):
+                with pytest.raises(NoPermissionError):
+                    await redis.execute_command(*command)
+        finally:
+            await redis.aclose()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

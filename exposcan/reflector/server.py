@@ -342,8 +342,13 @@ class Reflector:
                 raise
             try:
                 report = await self.runner.run(addresses)
-            except (JobFailed, Busy) as exc:
-                raise Refusal(503, str(exc), "job") from None
+            except Exception as exc:
+                # No scan, no count: the practice may ask again today.
+                await self.store.give_back(source_day)
+                await self.store.give_back(token_day)
+                if isinstance(exc, JobFailed | Busy):
+                    raise Refusal(503, str(exc), "job") from None
+                raise
         if scope.skipped:
             skipped = [notice(NOTE_NOT_SCANNED, address=s) for s in scope.skipped]
             notes = [*report.scan.notes, *(render_note(n, "en") or n.code for n in skipped)]

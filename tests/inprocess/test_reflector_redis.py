@@ -19,7 +19,7 @@ from arq.jobs import serialize_result
 
 from exposcan.catalogue import PortEntry, default_catalogue
 from exposcan.reflector.jobs import FUNCTION, QUEUE, QueueRunner, _dumps
-from exposcan.reflector.quota import Policy
+from exposcan.reflector.quota import Policy, day_key
 from exposcan.reflector.scope import Sources
 from exposcan.reflector.signing import open_signed, sign
 from exposcan.reflector.worker import WorkerRules, build_worker
@@ -232,10 +232,13 @@ async def test_forged_result_is_not_the_reflectors_answer(tmp_path: Path, redis_
         status, answer = await post(front, fresh(), local="127.0.0.2")
         await forger
         forged = front.reflector.runner.forged  # type: ignore[union-attr]
+        used = await front.reflector.store.used(day_key("source", "127.0.0.2"))
     # Then the practice is told the scan failed, never given the forged report
     assert status == 503, answer
     assert answer == {"error": "the worker's answer could not be verified"}
     assert forged == 1
+    # And the failed scan did not count against the practice's day
+    assert used == 0
 
 
 async def test_two_fronts_share_the_limits(tmp_path: Path, redis_url: str) -> None:

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from arq.connections import RedisSettings, create_pool
 from arq.jobs import serialize_result
 
 from exposcan.catalogue import PortEntry, default_catalogue
-from exposcan.reflector.jobs import FUNCTION, QUEUE, QueueRunner, _dumps
+from exposcan.reflector.jobs import FUNCTION, QUEUE, _dumps, _loads
 from exposcan.reflector.quota import Policy, day_key
 from exposcan.reflector.scope import Sources
 from exposcan.reflector.signing import open_signed, sign
@@ -177,7 +178,13 @@ async def test_worker_refuses_forged_jobs(tmp_path: Path, redis_url: str) -> Non
         accepted.append(1)
 
     async with tcp_server(count, "127.0.0.9") as port:
-        runner = await QueueRunner.connect(redis_url, scan_policy(str(port), 5.0, 1.0), 4, JOB_KEY)
+        # (the writer needs no front: arq's own client, as anyone could use it)
+        queue = await create_pool(
+            RedisSettings.from_dsn(redis_url),
+            job_serializer=_dumps,
+            job_deserializer=_loads,
+            default_queue_name=QUEUE,
+        )
         order = {
             "id": "genuine",
             "addresses": ["127.0.0.9"],
@@ -198,11 +205,11 @@ async def test_worker_refuses_forged_jobs(tmp_path: Path, redis_url: str) -> Non
         try:
             async with workers(redis_url, 1, str(port), 5.0, sources="127.0.0.0/8") as pool:
                 for job_id, *args in forged:
-                    job = await runner.pool.enqueue_job(FUNCTION, *args, _job_id=str(job_id))
+                    job = await queue.enqueue_job(FUNCTION, *args, _job_id=str(job_id))
                     results.append(await job.result(timeout=20, poll_delay=0.1))
                 refused = pool[0].ctx["counts"]["refused"]
         finally:
-            await runner.close()
+            await queue.aclose()
     # Then every one is refused, and 127.0.0.9 saw no connection
     assert [open_signed(JOB_KEY, "result", r)["ok"] for r in results] == [False] * 5
     assert refused == 5

@@ -99,19 +99,17 @@ class Stats:
 
 class _Withheld(logging.Filter):
     """aiohttp's own lines name the peer and quote request heads (a header
-    can be a token): an error keeps its level and its exception's type,
-    nothing else; the rest is dropped."""
+    can be a token), and any client can cause one a request: none is
+    written; they are counted by level (``aiohttp.error=N`` in the count
+    line at stop)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.counts: Counter[str] = Counter()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < logging.ERROR:
-            return False
-        kind = type(record.exc_info[1]).__name__ if record.exc_info else "no exception"
-        record.msg = "aiohttp: an error (%s); details withheld: they may name a source"
-        record.args = (kind,)
-        record.exc_info = None
-        record.exc_text = None
-        record.stack_info = None
-        return True
+        self.counts[f"aiohttp.{record.levelname.lower()}"] += 1
+        return False
 
 
 _WITHHELD = _Withheld()
@@ -259,7 +257,8 @@ class Reflector:
                 raise Refusal(403, str(exc), "scope", bad=True) from None
         except Refusal as refusal:
             if refusal.bad:
-                await self.store.bump(bad_key, tokenless=False)
+                with contextlib.suppress(StoreFull):  # the refusal matters, not its count
+                    await self.store.bump(bad_key, tokenless=False)
             raise
         return ask, scope
 
@@ -428,13 +427,16 @@ async def serving(
         await reflector.runner.close()
         await reflector.store.close()
         loop.set_exception_handler(previous)
+        reflector.stats.counts.update(_WITHHELD.counts)
+        _WITHHELD.counts.clear()
         log.info("stopped; counts: %s", reflector.stats.line())
 
 
 def _loop_error(stats: Stats) -> Callable[[asyncio.AbstractEventLoop, dict[str, Any]], None]:
     def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         error = context.get("exception")
+        # A count (in the stop line), not a line each: a client can cause them.
         stats.counts["loop-error"] += 1
-        log.warning("event loop error: %s", type(error).__name__ if error else "no exception")
+        log.debug("event loop error: %s", type(error).__name__ if error else "no exception")
 
     return handle

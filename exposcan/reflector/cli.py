@@ -114,7 +114,7 @@ def add_parser(sub: Any) -> None:
         default=4,
         metavar="N",
         help="scans at a time without --redis; waiting requests with it; one token "
-        "runs one scan at a time [4]",
+        "runs one scan at a time over IPv4 and one over IPv6 [4]",
     )
     serve.add_argument(
         "--max-connections",

@@ -1,21 +1,26 @@
 """``exposcan reflector serve``: the HTTPS front.
 
 Abuse is the design constraint.  Every check that costs nothing comes before
-every check that costs something, and all of them before a scan: the source
-may be served, the source has not sent too many bad requests today, the
-token (hashed, constant-time), a small body read under a deadline, a fresh
-timestamp and an unused nonce (replay), the scope rule (``scope.py``), one
-scan at a time per source, room for one more scan, and the day's counts per
-source and per token.  A client that drops cancels its scan.
+every check that costs something, and every check that stores nothing before
+anything is stored: the source may be served; the token (hashed,
+constant-time; without a valid one, the source's budget of such requests,
+which never refuses a valid token); the token's own budget of bad requests;
+a small body read under a deadline; a finite timestamp inside the freshness
+window; the scope rule (``scope.py``); the day's counts per source and per
+token (read, not taken); then, storing: one scan at a time per source and
+per token and address family, room for one more scan, an unused nonce
+(replay), and the day's counts taken.  A client that drops cancels its scan;
+a scan that fails gives the day's counts back.
 
-Connections are bounded too: TLS handshake and header deadlines (aiohttp has
-no header timeout of its own: a slow-loris client would hold a connection
-for ever), a cap on connections at a time, one request per connection, small
-header and body caps.
+Connections are bounded before any of this (``gate.py``): counted per source
+at accept, before TLS, under a cap kept below the descriptor limit; TLS
+handshake and header deadlines; one request per connection; small header
+and body caps.
 
 The answer is the report; what the reflector keeps is counts.  Its log lines
 name a token by its id (a hash prefix), never the token, the source, an
-address scanned, or anything a probe found.
+address scanned, or anything a probe found; aiohttp's and asyncio's own
+lines (which name peers and quote request heads) are counted, not written.
 """
 
 from __future__ import annotations
@@ -215,7 +220,8 @@ class Reflector:
             assert entry is not None
             token_id = entry.token_id
             ask, scope = await self._vet(request, source, token_id)
-            return await self._run(token_id, skey, ask.nonce, scope, started)
+            family = "v6" if source.version == 6 else "v4"
+            return await self._run(f"{token_id}:{family}", token_id, skey, ask, scope, started)
         except StoreFull as exc:
             raise Refusal(503, str(exc), "store-full") from None
 
@@ -296,8 +302,12 @@ class Reflector:
         await asyncio.shield(self.store.unlock(key, owner))
 
     async def _run(
-        self, token_id: str, skey: str, nonce: str, scope: Scope, started: float
+        self, slot: str, token_id: str, skey: str, ask: ScanRequest, scope: Scope, started: float
     ) -> web.Response:
+        """Run the scan.  ``slot`` is the token and the address family: one
+        scan at a time each, so that one token never holds every scan slot,
+        while a practice's client may ask over IPv4 and IPv6 side by side
+        (a reflector known by a name with A and AAAA records)."""
         addresses = scope.addresses
         source_day, token_day = day_key("source", skey), day_key("token", token_id)
         # The day's counts first: they cost a read and store nothing.
@@ -314,7 +324,7 @@ class Reflector:
         async with contextlib.AsyncExitStack() as held:
             for key, why, reason in (
                 (f"source:{skey}", "a scan of your address is already running", "busy-source"),
-                (f"token:{token_id}", "a scan for this token is already running", "busy-token"),
+                (f"token:{slot}", "a scan for this token is already running", "busy-token"),
             ):
                 owner = await self.store.lock(key, lock_ttl)
                 if owner is None:
@@ -325,7 +335,7 @@ class Reflector:
             except Busy as exc:
                 raise Refusal(503, str(exc), "busy") from None
             try:
-                if not await self.store.claim_nonce(nonce, 2 * self.freshness):
+                if not await self.store.claim_nonce(ask.nonce, 2 * self.freshness):
                     with contextlib.suppress(StoreFull):
                         await self.store.bump(day_key("bad-token", token_id), tokenless=False)
                     raise Refusal(409, "nonce already used", "replay")

@@ -9,7 +9,7 @@ import ssl
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,12 @@ class Running:
     reflector: Reflector
     tokens: Path
 
+    def at(self, host: str) -> Running:
+        """The same front, asked at another of its addresses."""
+        port = self.url.rsplit(":", 1)[1]
+        shown = f"[{host}]" if ":" in host else host
+        return replace(self, url=f"https://{shown}:{port}")
+
     def add_token(self, label: str = "another") -> str:
         """Another practice's token (the front reads its file again)."""
         token, _ = add_token(self.tokens, label)
@@ -52,14 +58,14 @@ async def running_reflector(
     probe_timeout: float = 1.0,
     quota: Policy | None = None,
     bounds: Bounds | None = None,
-    host: str = "127.0.0.1",
+    host: str | list[str] = "127.0.0.1",
     max_scans: int = 4,
     sources: str = LOOPBACK_SOURCES,
     redis_url: str | None = None,
     store_entries: int | None = None,
     job_key: bytes = JOB_KEY,
 ) -> AsyncIterator[Running]:
-    """A front on ``host``; with ``redis_url`` its jobs go to the Redis queue
+    """A front on ``host`` (several: one port); with ``redis_url`` its jobs go to the Redis queue
     and its limits live in Redis (several fronts may share them)."""
     cert = make_server_cert(tmp)
     token, _ = add_token(tmp / "tokens", "test")
@@ -76,7 +82,8 @@ async def running_reflector(
         TokenStore(tmp / "tokens"), store, runner, Sources.parse(sources), quota, bounds
     )
     async with serving(reflector, host, 0, server_tls(cert.cert, cert.key)) as (_, port):
-        shown = f"[{host}]" if ":" in host else host
+        first = host if isinstance(host, str) else host[0]
+        shown = f"[{first}]" if ":" in first else first
         yield Running(f"https://{shown}:{port}", token, cert, reflector, tmp / "tokens")
 
 

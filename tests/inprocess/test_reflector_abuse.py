@@ -143,8 +143,8 @@ async def test_library_logs_name_no_source_and_no_header(
 
 
 async def test_one_token_cannot_hold_every_scan_slot(tmp_path: Path) -> None:
-    # Given a service that never answers on every source (each scan lasts
-    # its 3 s deadline), and a reflector with two scan slots
+    # Given a service that never answers on every IPv4 source (each scan
+    # lasts its 3 s deadline), and a reflector with three scan slots
     hosts = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
     async with tcp_server(tarpit, hosts[0]) as port:
         others = [tcp_server(tarpit, h, port) for h in hosts[1:]]
@@ -153,7 +153,12 @@ async def test_one_token_cannot_hold_every_scan_slot(tmp_path: Path) -> None:
         default_catalogue().ports[port] = PortEntry(port=port, protocol="http", tls=False)
         try:
             async with running_reflector(
-                tmp_path, ports=str(port), deadline=3.0, probe_timeout=10.0, max_scans=2
+                tmp_path,
+                ports=str(port),
+                deadline=3.0,
+                probe_timeout=10.0,
+                max_scans=3,
+                host=["127.0.0.1", "::1"],
             ) as running:
                 other = running.add_token("another practice")
                 # When one token's scan runs and it asks again from another address
@@ -166,6 +171,10 @@ async def test_one_token_cannot_hold_every_scan_slot(tmp_path: Path) -> None:
                 assert second == 429 and "for this token" in answer["error"]
                 third, _ = await post(running, fresh(), local=hosts[2], token=other)
                 assert third == 200
+                # And the same token over IPv6 is served meanwhile (a client
+                # asks over each family side by side)
+                six, answer = await post(running.at("::1"), fresh())
+                assert six == 200 and answer["scanned"] == ["::1"]
                 assert (await first)[0] == 200
         finally:
             del default_catalogue().ports[port]

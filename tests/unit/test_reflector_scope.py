@@ -122,3 +122,22 @@ def test_a_tokens_file_others_can_read_is_refused(tmp_path: Path) -> None:
         path.chmod(mode)
         with pytest.raises(TokenFileError, match="chmod 600"):
             TokenStore(path)
+
+
+def test_serve_refuses_a_tokens_file_others_can_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from exposcan.cli import main
+
+    # Given a tokens file readable by everyone
+    path = tmp_path / "tokens"
+    add_token(path, "cabinet Dupont")
+    path.chmod(0o644)
+    argv = ["reflector", "serve", "--listen", "127.0.0.1:0", "--tokens", str(path)]
+    argv += ["--cert", str(tmp_path / "cert.pem"), "--key", str(tmp_path / "key.pem")]
+    # When the front starts, Then it refuses with one line, before listening
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"exposcan: error: {path} can be read or written by others (mode 0644): chmod 600 {path}"
+    ]

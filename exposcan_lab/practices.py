@@ -135,10 +135,16 @@ class Practices:
         self.dir = Path(t.RUNTIME_ROOT) / f"{name}-practices"
         self.records: list[procs.ProcRecord] = []
         self._popen: list[subprocess.Popen[bytes]] = []
-        self.token = ""
+        self.token = ""  # the first practice's
+        #: One token per practice: the reflector runs one scan at a time per token.
+        self.tokens: list[str] = []
         self.timings: dict[str, float] = {}
 
     # -- names ------------------------------------------------------------
+
+    def token_file(self, practice: Practice) -> Path:
+        """The practice's own token (mode 0600)."""
+        return self.dir / f"token-{practice.lan}"
 
     def ns(self, role: str) -> str:
         return t.netns_name(self.name, role)
@@ -191,7 +197,9 @@ class Practices:
             ["/usr/bin/redis-server", "--bind", "127.0.0.1", "--port", "6379", "--save", ""],
         )
         self._wait_tcp(NET, "127.0.0.1", 6379)
-        common = ["--redis", REDIS_URL, "--sources", WAN_SOURCES, "-v"]
+        # The job key signs jobs and results; Redis never holds it.
+        common = ["--redis", REDIS_URL, "--job-key", str(self.dir / "job.key")]
+        common += ["--sources", WAN_SOURCES, "-v"]
         for n in range(self.workers):
             # One job at a time each: three practices at once need both workers.
             argv = [*self._exposcan("worker"), *common, "--max-jobs", str(self.max_jobs)]
@@ -284,11 +292,16 @@ class Practices:
 
     def _files(self) -> None:
         write_certificate(self.dir, REFLECTOR_IP, REFLECTOR_IP6)
+        from exposcan.reflector.signing import make_key
         from exposcan.reflector.tokens import add_token
 
-        self.token, _ = add_token(self.dir / "tokens", "lab practices")
-        (self.dir / "token").write_text(self.token + "\n")
-        os.chmod(self.dir / "token", 0o600)
+        make_key(self.dir / "job.key")
+        for p in PRACTICES:
+            token, _ = add_token(self.dir / "tokens", f"lab practice {p.number}")
+            self.tokens.append(token)
+            self.token_file(p).write_text(token + "\n")
+            os.chmod(self.token_file(p), 0o600)
+        self.token = self.tokens[0]
         canary = t.CANARY_STRINGS[0]
         for p in PRACTICES:
             d = self.dir / p.lan

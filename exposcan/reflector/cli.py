@@ -1,4 +1,4 @@
-"""``exposcan reflector serve | worker | check | add-token``: the parser.
+"""``exposcan reflector serve | worker | check | add-token | job-key``: the parser.
 
 Light on imports (``exposcan --help`` and every scan load it); what runs a
 command is in ``commands.py``, imported when one is run."""
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from exposcan.net.portspec import ALL_PORTS
-from exposcan.reflector.scope import GLOBAL
+from exposcan.reflector.scope import GLOBAL, IPV6_PREFIX, WIDEST_IPV6_PREFIX
 
 REDIS_ENV = "EXPOSCAN_REFLECTOR_REDIS"
 
@@ -66,8 +66,24 @@ def _scan_options(parser: argparse.ArgumentParser) -> None:
         "--redis",
         metavar="URL",
         default=os.environ.get(REDIS_ENV) or None,
-        help=f"redis://[:PASSWORD@]HOST:PORT/DB: the job queue [${REDIS_ENV}, which "
-        "keeps a password off the command line]",
+        help=f"rediss://USER:PASSWORD@HOST:PORT/DB: the job queue, over TLS, as a Redis ACL "
+        f"user [${REDIS_ENV}, which keeps a password off the command line]",
+    )
+    parser.add_argument(
+        "--job-key",
+        type=Path,
+        metavar="FILE",
+        help="with --redis: the key that signs jobs and results, the same file for the "
+        "front and every worker, never in Redis (make it with 'reflector job-key FILE')",
+    )
+    parser.add_argument(
+        "--ipv6-prefix",
+        type=int,
+        default=IPV6_PREFIX,
+        metavar="LENGTH",
+        help=f"IPv6 addresses a request may name: inside its source's /LENGTH "
+        f"[{IPV6_PREFIX}: the source's own network; a wider one, down to "
+        f"/{WIDEST_IPV6_PREFIX}, only where every source owns its whole prefix]",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log each request")
 
@@ -97,9 +113,23 @@ def add_parser(sub: Any) -> None:
         type=_positive(int),
         default=4,
         metavar="N",
-        help="scans at a time without --redis; waiting requests with it [4]",
+        help="scans at a time without --redis; waiting requests with it; one token "
+        "runs one scan at a time over IPv4 and one over IPv6 [4]",
     )
-    serve.add_argument("--max-connections", type=_positive(int), default=256, metavar="N")
+    serve.add_argument(
+        "--max-connections",
+        type=_positive(int),
+        default=256,
+        metavar="N",
+        help="connections at a time, fewer if the file-descriptor limit leaves less room [256]",
+    )
+    serve.add_argument(
+        "--per-source-connections",
+        type=_positive(int),
+        default=8,
+        metavar="N",
+        help="connections at a time from one address (IPv6: one prefix), counted before TLS [8]",
+    )
     worker = commands.add_parser("worker", help="take scans off the Redis queue")
     _scan_options(worker)
     worker.add_argument("--max-jobs", type=_positive(int), default=2, metavar="N")
@@ -116,6 +146,10 @@ def add_parser(sub: Any) -> None:
     check.add_argument("--ipv6", action="append", default=[], metavar="ADDRESS")
     check.add_argument("--deadline", type=_positive(float), default=300.0, metavar="SECONDS")
     check.add_argument("-o", "--output", type=Path, metavar="FILE.json", help="write the report")
+    job_key = commands.add_parser(
+        "job-key", help="make the key file (mode 0600) that --job-key names"
+    )
+    job_key.add_argument("file", type=Path, metavar="FILE")
     token = commands.add_parser(
         "add-token", help="make a token: printed once, its hash appended to the tokens file"
     )

@@ -12,8 +12,10 @@ from exposcan.net.portspec import ALL_PORTS, PortSpecError
 from exposcan.reflector.client import ReflectorError, load_token, request_outside_view
 from exposcan.reflector.jobs import InProcessRunner, QueueRunner, ScanPolicy
 from exposcan.reflector.quota import MemoryStore, Policy, RedisStore, Store
-from exposcan.reflector.scope import ScopeError, Sources
+from exposcan.reflector.scope import ScopeError, Sources, check_prefix
+from exposcan.reflector.signing import load_key, make_key
 from exposcan.reflector.tokens import TokenFileError, TokenStore, add_token
+from exposcan.reflector.worker import WorkerRules
 
 EXIT_OK, EXIT_ERROR = 0, 2
 EXTRA_HINT = "the reflector's Redis mode needs arq: pip install 'exposcan[reflector]'"
@@ -69,16 +71,28 @@ def _run(args: argparse.Namespace) -> int:
                 file=err,
             )
             return EXIT_OK
+        if args.reflector_command == "job-key":
+            make_key(args.file)
+            print(f"exposcan: job key written to {args.file} (mode 0600)", file=err)
+            return EXIT_OK
         if args.reflector_command == "check":
             return _check(args)
         _logging(args.verbose)
+        if args.redis:
+            import arq  # noqa: F401  (first: a missing extra is one line)
         policy = _policy(args)
         sources = Sources.parse(args.sources)
+        check_prefix(args.ipv6_prefix)
+        key = b""
+        if args.redis:
+            if args.job_key is None:
+                raise ValueError("--redis needs --job-key FILE (the key that signs jobs)")
+            key = load_key(args.job_key)
         if args.reflector_command == "worker":
             if not args.redis:
                 raise ValueError("the worker needs --redis URL")
-            return _run_worker(args, policy, sources)
-        return _serve(args, policy, sources)
+            return _run_worker(args, WorkerRules(policy, sources, key, args.ipv6_prefix))
+        return _serve(args, policy, sources, key)
     except (TokenFileError, ScopeError, PortSpecError, ValueError, OSError) as exc:
         print(f"exposcan: error: {' '.join(str(exc).split())}", file=err)
         return EXIT_ERROR
@@ -87,17 +101,16 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_ERROR
 
 
-def _run_worker(args: argparse.Namespace, policy: ScanPolicy, sources: Sources) -> int:
-    import arq  # noqa: F401  (before the loop: a missing extra is one line)
-
+def _run_worker(args: argparse.Namespace, rules: WorkerRules) -> int:
     from exposcan.reflector.worker import run_worker
 
-    asyncio.run(run_worker(args.redis, policy, sources, args.max_jobs))
+    asyncio.run(run_worker(args.redis, rules, args.max_jobs))
     return EXIT_OK
 
 
-def _serve(args: argparse.Namespace, policy: ScanPolicy, sources: Sources) -> int:
-    from exposcan.reflector.server import Bounds, Reflector, server_tls, serving
+def _serve(args: argparse.Namespace, policy: ScanPolicy, sources: Sources, key: bytes) -> int:
+    from exposcan.reflector.gate import Bounds, raise_fd_limit
+    from exposcan.reflector.server import Reflector, server_tls, serving
 
     listen: list[tuple[str, int]] = args.listen or [("0.0.0.0", 8443)]
     hosts = [host for host, _ in listen]
@@ -105,6 +118,7 @@ def _serve(args: argparse.Namespace, policy: ScanPolicy, sources: Sources) -> in
     if any(p != port for _, p in listen):
         raise ValueError("every --listen must use the same port")
     tokens = TokenStore(args.tokens)
+    raise_fd_limit()
     tls = server_tls(args.cert, args.key)
     if args.redis:
         import arq  # noqa: F401
@@ -115,7 +129,7 @@ def _serve(args: argparse.Namespace, policy: ScanPolicy, sources: Sources) -> in
         if args.redis:
             from redis.asyncio import Redis
 
-            runner = await QueueRunner.connect(args.redis, policy, args.max_scans)
+            runner = await QueueRunner.connect(args.redis, policy, args.max_scans, key)
             store = RedisStore(Redis.from_url(args.redis))
         else:
             runner = InProcessRunner(policy, args.max_scans)
@@ -126,7 +140,11 @@ def _serve(args: argparse.Namespace, policy: ScanPolicy, sources: Sources) -> in
             runner,
             sources,
             Policy(per_source_day=args.per_source_day, per_token_day=args.per_token_day),
-            Bounds(max_connections=args.max_connections),
+            Bounds(
+                max_connections=args.max_connections,
+                per_source_connections=args.per_source_connections,
+            ),
+            ipv6_prefix=args.ipv6_prefix,
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -137,7 +155,7 @@ def _serve(args: argparse.Namespace, policy: ScanPolicy, sources: Sources) -> in
                 f"exposcan: reflector on https://{bound[0]}:{bound[1]} "
                 f"({'Redis queue' if args.redis else 'in-process jobs'}, "
                 f"{len(policy.ports)} ports, {policy.deadline:g} s deadline, "
-                f"{len(tokens)} token(s))",
+                f"{len(tokens)} token(s), {reflector.gate.max_connections} connections)",
                 file=sys.stderr,
                 flush=True,
             )

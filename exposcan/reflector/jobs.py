@@ -7,8 +7,9 @@ deadline that ends it.  A scan cut by its deadline still answers, marked
 incomplete (``scan.complete`` false), as an interrupted CLI scan does.
 
 In process, jobs run in the front's event loop behind a cap on scans at a
-time; with Redis, each is an arq job that any worker takes (``worker.py``).
-A client that drops cancels its job either way.
+time; with Redis, each is an arq job that any worker takes (``worker.py``),
+signed by the front, its result signed by the worker (``signing.py``).  A
+client that drops cancels its job either way.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,6 +31,7 @@ from exposcan.limits import Deadlines
 from exposcan.models import Report, Vantage
 from exposcan.net.portspec import ALL_PORTS, format_ports, parse_ports
 from exposcan.notes import declare_note
+from exposcan.reflector.signing import SignatureError, open_signed, sign
 
 log = logging.getLogger("exposcan.reflector")
 
@@ -142,14 +145,18 @@ def _loads(raw: bytes) -> Any:
 class QueueRunner:
     """Puts each scan on the arq queue and waits for a worker's answer."""
 
-    def __init__(self, pool: Any, policy: ScanPolicy, max_queued: int) -> None:
+    def __init__(self, pool: Any, policy: ScanPolicy, max_queued: int, key: bytes) -> None:
         self.pool = pool  # arq.connections.ArqRedis
         self.policy = policy
         self.max_queued = max_queued
+        self.key = key
         self.running = 0
+        self.forged = 0
 
     @classmethod
-    async def connect(cls, url: str, policy: ScanPolicy, max_queued: int) -> QueueRunner:
+    async def connect(
+        cls, url: str, policy: ScanPolicy, max_queued: int, key: bytes
+    ) -> QueueRunner:
         from arq.connections import RedisSettings, create_pool
 
         pool = await create_pool(
@@ -158,7 +165,7 @@ class QueueRunner:
             job_deserializer=_loads,
             default_queue_name=QUEUE,
         )
-        return cls(pool, policy, max_queued)
+        return cls(pool, policy, max_queued, key)
 
     def reserve(self) -> None:
         # The local count bounds this front's waiting requests; the queue's
@@ -179,13 +186,16 @@ class QueueRunner:
             # In the queue at most one scan's time (a minute at least): a
             # request waiting longer is answered "busy", its job dropped.
             wait = max(self.policy.deadline, QUEUE_WAIT_S)
+            job_id = uuid.uuid4().hex
+            order = {
+                "id": job_id,
+                "addresses": list(addresses),
+                "ports": self.policy.ports_spec,
+                "deadline": self.policy.deadline,
+                "expires": time.time() + wait,
+            }
             job: Job | None = await self.pool.enqueue_job(
-                FUNCTION,
-                list(addresses),
-                self.policy.ports_spec,
-                self.policy.deadline,
-                _job_id=uuid.uuid4().hex,
-                _expires=wait,
+                FUNCTION, sign(self.key, "job", order), _job_id=job_id, _expires=wait
             )
             assert job is not None  # a fresh uuid is never a duplicate
             try:
@@ -204,10 +214,21 @@ class QueueRunner:
             finally:
                 # The report was for the client only: nothing stays in Redis.
                 await self.pool.delete(f"arq:result:{job.job_id}")
-            if not isinstance(result, dict) or not result.get("ok"):
-                message = result.get("error") if isinstance(result, dict) else None
-                raise JobFailed(str(message or "the worker could not scan"))
-            return Report.model_validate_json(result["report"])
+            try:
+                answer = open_signed(self.key, "result", result)
+            except SignatureError:
+                # Written into Redis by someone else: never the reflector's answer.
+                self.forged += 1
+                log.warning("a result not signed by a worker was refused")
+                raise JobFailed("the worker's answer could not be verified") from None
+            if answer.get("job") != job_id:
+                self.forged += 1
+                log.warning("a signed result of another job was refused")
+                raise JobFailed("the worker's answer could not be verified")
+            if not answer.get("ok") or not isinstance(answer.get("report"), str):
+                message = answer.get("error")
+                raise JobFailed(str(message or "the worker could not scan")[:200])
+            return Report.model_validate_json(answer["report"])
         finally:
             self.running -= 1
 

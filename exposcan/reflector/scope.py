@@ -5,10 +5,15 @@ socket saw it (ShieldsUP! and the public port checkers do the same).  No
 header is trusted for it (``X-Forwarded-For`` would let a request name any
 address): run the reflector without a proxy in front.
 
-IPv6: a practice's devices each have their own global address inside the
-prefix its access provider delegates (a /56 is the common delegation, RIPE-690
-§4.2), so the client names them from its LAN scan; the reflector scans the
-source itself and only those named inside the source's /56.  Addresses that
+IPv6: a practice's devices each have their own global address on its LAN, a
+/64 (RFC 7421), so the client names them from its LAN scan; the reflector
+scans the source itself and only those named inside the source's /64.  Owning
+one address of a wider prefix proves nothing about the rest of it: hosting
+and mobile networks hand out /64s to different customers from one shared /56
+(a /56 is only the common delegation to a home or a practice, RIPE-690 §4.2),
+so a wider prefix is the operator's choice (``--ipv6-prefix``), never the
+default.  A zone id (``fe80::1%eth0``) is never scanned: it names an
+interface of the reflector's host, not an address of the practice.  Addresses that
 embed an IPv4 address (IPv4-mapped, 6to4, Teredo, NAT64: RFC 4291 §2.5.5,
 RFC 3056, RFC 4380, RFC 6052) are never scanned: through them a /56 would
 reach other people's IPv4 addresses.  A named address out of bounds is not
@@ -34,8 +39,13 @@ from ipaddress import (
     ip_network,
 )
 
-IPV6_PREFIX = 56
+#: The IPv6 scope of a source by default: its own /64 (see above).
+IPV6_PREFIX = 64
+#: The widest prefix an operator may choose: a site's delegation (RFC 6177).
+WIDEST_IPV6_PREFIX = 48
 MAX_NAMED = 16  # as wire.MAX_IPV6
+#: A job scans the source and at most the addresses a request may name.
+MAX_ADDRESSES = 1 + MAX_NAMED
 GLOBAL = "global"
 
 _EMBEDS_IPV4 = (
@@ -88,8 +98,11 @@ class Sources:
 
 def normalise(text: str) -> Address:
     """The source as an address; an IPv4-mapped IPv6 (a dual-stack socket)
-    is the IPv4 address it maps."""
-    address = ip_address(text.split("%", 1)[0])
+    is the IPv4 address it maps.  A zone id is refused (ValueError): a
+    source with one is link-local, never served."""
+    if "%" in text:
+        raise ValueError("an address with a zone id")
+    address = ip_address(text)
     if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped
     return address
@@ -110,12 +123,19 @@ def _unicast(address: IPv6Address) -> bool:
     )
 
 
-def source_key(source: Address) -> str:
-    """What per-source limits count: an IPv4 address, or an IPv6 source's /56
-    (a host picks new privacy addresses in its /64 at will, RFC 8981)."""
+def source_key(source: Address, prefix: int = IPV6_PREFIX) -> str:
+    """What per-source limits count: an IPv4 address, or an IPv6 source's
+    scope prefix (a host picks new privacy addresses in its /64 at will,
+    RFC 8981)."""
     if isinstance(source, IPv6Address):
-        return str(IPv6Network((source, IPV6_PREFIX), strict=False))
+        return str(IPv6Network((source, prefix), strict=False))
     return str(source)
+
+
+def check_prefix(prefix: int) -> int:
+    if not WIDEST_IPV6_PREFIX <= prefix <= 128:
+        raise ScopeError(f"the IPv6 prefix must be /{WIDEST_IPV6_PREFIX} to /128")
+    return prefix
 
 
 @dataclass(frozen=True)
@@ -127,10 +147,13 @@ class Scope:
     skipped: list[str]
 
 
-def scan_scope(source: Address, named_ipv6: Sequence[str], sources: Sources) -> Scope:
+def scan_scope(
+    source: Address, named_ipv6: Sequence[str], sources: Sources, prefix: int = IPV6_PREFIX
+) -> Scope:
     """What to scan for a request from ``source``.  A source this reflector
     does not serve raises :class:`ScopeError`; a named address out of bounds
     is not scanned, and the answer says why."""
+    check_prefix(prefix)
     if not sources.allows(source):
         raise ScopeError("this reflector does not serve your source address")
     if isinstance(source, IPv6Address) and (_embeds_ipv4(source) or not _unicast(source)):
@@ -139,13 +162,14 @@ def scan_scope(source: Address, named_ipv6: Sequence[str], sources: Sources) -> 
     skipped: list[str] = []
     if len(named_ipv6) > MAX_NAMED:
         raise ScopeError(f"at most {MAX_NAMED} IPv6 addresses per request")
-    prefix = (
-        IPv6Network((source, IPV6_PREFIX), strict=False)
-        if isinstance(source, IPv6Address)
-        else None
+    network = (
+        IPv6Network((source, prefix), strict=False) if isinstance(source, IPv6Address) else None
     )
     for text in named_ipv6:
         shown = text[:45]  # at most an IPv6 address long: the answer never grows
+        if "%" in text:
+            skipped.append(f"{shown.split('%', 1)[0]}: a zone id (%) is never scanned")
+            continue
         try:
             named = ip_address(text)
         except ValueError:
@@ -153,10 +177,43 @@ def scan_scope(source: Address, named_ipv6: Sequence[str], sources: Sources) -> 
             continue
         if not isinstance(named, IPv6Address) or _embeds_ipv4(named) or not _unicast(named):
             skipped.append(f"{shown}: not a unicast IPv6 address (IPv4: only the source)")
-        elif prefix is None:
+        elif network is None:
             skipped.append(f"{named}: not scanned, the request came over IPv4")
-        elif named not in prefix or not sources.allows(named):
-            skipped.append(f"{named}: outside your source's /{IPV6_PREFIX}")
+        elif named not in network or not sources.allows(named):
+            skipped.append(f"{named}: outside your source's /{prefix}")
         elif str(named) not in scope:
             scope.append(str(named))
     return Scope(scope, skipped)
+
+
+def check_job(addresses: Sequence[object], sources: Sources, prefix: int = IPV6_PREFIX) -> None:
+    """A worker's re-check of the addresses in a job, by the same rule as
+    :func:`scan_scope`: whoever can write to the queue must not make a
+    worker a scanner of other hosts.  Raises :class:`ScopeError`."""
+    check_prefix(prefix)
+    if not 1 <= len(addresses) <= MAX_ADDRESSES:
+        raise ScopeError(f"a job names 1 to {MAX_ADDRESSES} addresses")
+    parsed: list[Address] = []
+    for text in addresses:
+        if not isinstance(text, str) or "%" in text:
+            raise ScopeError("a job address that is not a plain address")
+        try:
+            address = ip_address(text)
+        except ValueError:
+            raise ScopeError("a job address that is not an address") from None
+        if str(address) != text or address in parsed:
+            raise ScopeError("a job address not in canonical form, or twice")
+        parsed.append(address)
+    source = parsed[0]
+    if isinstance(source, IPv6Address) and (_embeds_ipv4(source) or not _unicast(source)):
+        raise ScopeError("a job source that embeds an IPv4 address or is not unicast")
+    if not sources.allows(source):
+        raise ScopeError("an address outside this worker's --sources")
+    network = (
+        IPv6Network((source, prefix), strict=False) if isinstance(source, IPv6Address) else None
+    )
+    for named in parsed[1:]:
+        if not isinstance(named, IPv6Address) or network is None or named not in network:
+            raise ScopeError(f"a job address outside its source's /{prefix}")
+        if _embeds_ipv4(named) or not _unicast(named) or not sources.allows(named):
+            raise ScopeError("a job address outside this worker's --sources")

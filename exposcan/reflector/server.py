@@ -1,21 +1,26 @@
 """``exposcan reflector serve``: the HTTPS front.
 
 Abuse is the design constraint.  Every check that costs nothing comes before
-every check that costs something, and all of them before a scan: the source
-may be served, the source has not sent too many bad requests today, the
-token (hashed, constant-time), a small body read under a deadline, a fresh
-timestamp and an unused nonce (replay), the scope rule (``scope.py``), one
-scan at a time per source, room for one more scan, and the day's counts per
-source and per token.  A client that drops cancels its scan.
+every check that costs something, and every check that stores nothing before
+anything is stored: the source may be served; the token (hashed,
+constant-time; without a valid one, the source's budget of such requests,
+which never refuses a valid token); the token's own budget of bad requests;
+a small body read under a deadline; a finite timestamp inside the freshness
+window; the scope rule (``scope.py``); the day's counts per source and per
+token (read, not taken); then, storing: one scan at a time per source and
+per token and address family, room for one more scan, an unused nonce
+(replay), and the day's counts taken.  A client that drops cancels its scan;
+a scan that fails gives the day's counts back.
 
-Connections are bounded too: TLS handshake and header deadlines (aiohttp has
-no header timeout of its own: a slow-loris client would hold a connection
-for ever), a cap on connections at a time, one request per connection, small
-header and body caps.
+Connections are bounded before any of this (``gate.py``): counted per source
+at accept, before TLS, under a cap kept below the descriptor limit; TLS
+handshake and header deadlines; one request per connection; small header
+and body caps.
 
 The answer is the report; what the reflector keeps is counts.  Its log lines
 name a token by its id (a hash prefix), never the token, the source, an
-address scanned, or anything a probe found.
+address scanned, or anything a probe found; aiohttp's and asyncio's own
+lines (which name peers and quote request heads) are counted, not written.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import ssl
 import time
 from collections import Counter
@@ -36,6 +42,8 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from exposcan.notes import declare_note, notice, render_note
+from exposcan.reflector.gate import Bounds as Bounds
+from exposcan.reflector.gate import Door, Gate, Guarded, connection_cap, listening_sockets
 from exposcan.reflector.jobs import (
     QUEUE_WAIT_S,
     SLACK_S,
@@ -46,9 +54,12 @@ from exposcan.reflector.jobs import (
 )
 from exposcan.reflector.quota import Policy, Store, StoreFull, day_key
 from exposcan.reflector.scope import (
+    IPV6_PREFIX,
+    Address,
     Scope,
     ScopeError,
     Sources,
+    check_prefix,
     normalise,
     scan_scope,
     source_key,
@@ -73,23 +84,12 @@ NOTE_NOT_SCANNED = declare_note(
 Runner = InProcessRunner | QueueRunner
 
 
-@dataclass(frozen=True)
-class Bounds:
-    """Per-connection bounds of the front."""
-
-    max_connections: int = 256
-    handshake_timeout: float = 10.0
-    header_timeout: float = 10.0
-    body_timeout: float = 10.0
-    shutdown_timeout: float = 5.0
-
-
 @dataclass
 class Refusal(Exception):
     status: int
     message: str
     reason: str
-    bad: bool = False  # counts toward the source's bad-request budget
+    bad: bool = False  # counts toward the bad-request budget (source's or token's)
 
 
 @dataclass
@@ -102,71 +102,29 @@ class Stats:
         return ", ".join(f"{k}={v}" for k, v in sorted(self.counts.items())) or "nothing yet"
 
 
-class ConnectionGuard:
-    """Caps connections at a time and closes one that sent no complete
-    request head within ``header_timeout`` of its TLS handshake."""
+class _Withheld(logging.Filter):
+    """aiohttp's own lines name the peer and quote request heads (a header
+    can be a token), and any client can cause one a request: none is
+    written; they are counted by level (``aiohttp.error=N`` in the count
+    line at stop)."""
 
-    def __init__(self, bounds: Bounds, stats: Stats) -> None:
-        self.bounds = bounds
-        self.stats = stats
-        self.live = 0
-        self._served: set[int] = set()
+    def __init__(self) -> None:
+        super().__init__()
+        self.counts: Counter[str] = Counter()
 
-    def mark(self, transport: asyncio.BaseTransport | None) -> None:
-        if transport is not None:
-            self._served.add(id(transport))
-
-    def wrap(self, inner: asyncio.Protocol) -> asyncio.Protocol:
-        return _Guarded(inner, self)
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.counts[f"aiohttp.{record.levelname.lower()}"] += 1
+        return False
 
 
-class _Guarded(asyncio.Protocol):
-    def __init__(self, inner: asyncio.Protocol, guard: ConnectionGuard) -> None:
-        self.inner = inner
-        self.guard = guard
-        self.admitted = False
-        self.timer: asyncio.TimerHandle | None = None
-        self.transport: asyncio.BaseTransport | None = None
+_WITHHELD = _Withheld()
+#: aiohttp's loggers a server writes to.
+LIBRARY_LOGGERS = ("aiohttp.access", "aiohttp.server", "aiohttp.web", "aiohttp.internal")
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport
-        if self.guard.live >= self.guard.bounds.max_connections:
-            self.guard.stats.counts["refused.connections"] += 1
-            transport.abort()  # type: ignore[attr-defined]
-            return
-        self.admitted = True
-        self.guard.live += 1
-        self.inner.connection_made(transport)
-        loop = asyncio.get_running_loop()
-        self.timer = loop.call_later(self.guard.bounds.header_timeout, self._expire)
 
-    def _expire(self) -> None:
-        transport = self.transport
-        if transport is not None and id(transport) not in self.guard._served:
-            self.guard.stats.counts["refused.slow-header"] += 1
-            transport.abort()  # type: ignore[attr-defined]
-
-    def data_received(self, data: bytes) -> None:
-        self.inner.data_received(data)
-
-    def eof_received(self) -> bool | None:
-        return self.inner.eof_received()
-
-    def pause_writing(self) -> None:
-        self.inner.pause_writing()
-
-    def resume_writing(self) -> None:
-        self.inner.resume_writing()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-        if not self.admitted:
-            return
-        self.guard.live -= 1
-        if self.transport is not None:
-            self.guard._served.discard(id(self.transport))
-        self.inner.connection_lost(exc)
+def quiet_library_logs() -> None:
+    for name in LIBRARY_LOGGERS:
+        logging.getLogger(name).addFilter(_WITHHELD)  # once: addFilter keeps one copy
 
 
 def _bearer(request: web.Request) -> str | None:
@@ -187,6 +145,7 @@ class Reflector:
         quota: Policy | None = None,
         bounds: Bounds | None = None,
         freshness: float = FRESHNESS_S,
+        ipv6_prefix: int = IPV6_PREFIX,
     ) -> None:
         self.tokens = tokens
         self.store = store
@@ -195,8 +154,13 @@ class Reflector:
         self.quota = quota or Policy()
         self.bounds = bounds or Bounds()
         self.freshness = freshness
+        self.prefix = check_prefix(ipv6_prefix)
         self.stats = Stats()
-        self.guard = ConnectionGuard(self.bounds, self.stats)
+        scan_fds = 0
+        if isinstance(runner, InProcessRunner):  # its scans' sockets are this process's
+            scan_fds = runner.max_scans * runner.policy.concurrency
+        cap = connection_cap(self.bounds.max_connections, scan_fds)
+        self.gate = Gate(self.bounds, self.stats.counts, cap, self.prefix)
 
     # -- the app ----------------------------------------------------------
 
@@ -210,7 +174,9 @@ class Reflector:
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
         # Here the request head is complete: the header deadline is met.
-        self.guard.mark(request.transport)
+        protocol = request.transport.get_protocol() if request.transport else None
+        if isinstance(protocol, Guarded):
+            protocol.served = True
         try:
             response = await handler(request)
         except web.HTTPException as exc:
@@ -243,43 +209,64 @@ class Reflector:
             source = normalise(request.remote or "")
         except ValueError:
             raise Refusal(400, "no source address", "no-source") from None
-        skey = source_key(source)
-        bad_key = day_key("bad", skey)
+        skey = source_key(source, self.prefix)
         try:
-            try:
-                if await self.store.peek(bad_key) >= self.quota.bad_per_source_day:
-                    raise Refusal(429, "too many bad requests from your address today", "bad-flood")
-                if not self.sources.allows(source):
-                    raise Refusal(403, "this reflector does not serve your address", "source")
-                token = _bearer(request)
-                entry = self.tokens.verify(token) if token else None
-                if entry is None:
-                    raise Refusal(401, "unknown or missing token", "token", bad=True)
-                body = await self._read_body(request)
-                ask = self._parse(body)
-                if abs(time.time() - ask.timestamp) > self.freshness:
-                    raise Refusal(
-                        409,
-                        f"timestamp outside the {self.freshness:g} s window (check the clock)",
-                        "stale",
-                        bad=True,
-                    )
-                if not await self.store.claim_nonce(ask.nonce, 2 * self.freshness):
-                    raise Refusal(409, "nonce already used", "replay", bad=True)
-                try:
-                    scope = scan_scope(source, ask.ipv6, self.sources)
-                except ScopeError as exc:
-                    raise Refusal(403, str(exc), "scope", bad=True) from None
-            except Refusal as refusal:
-                if refusal.bad:
-                    # Best effort: requests without a token (any number of
-                    # sources) must never fill the store for everyone else.
-                    with contextlib.suppress(StoreFull):
-                        await self.store.bump(bad_key)
-                raise
-            return await self._run(entry.token_id, skey, scope, started)
+            if not self.sources.allows(source):
+                raise Refusal(403, "this reflector does not serve your address", "source")
+            token = _bearer(request)
+            entry = self.tokens.verify(token) if token else None
+            if entry is None:
+                await self._tokenless(skey)
+            assert entry is not None
+            token_id = entry.token_id
+            ask, scope = await self._vet(request, source, token_id)
+            family = "v6" if source.version == 6 else "v4"
+            return await self._run(f"{token_id}:{family}", token_id, skey, ask, scope, started)
         except StoreFull as exc:
             raise Refusal(503, str(exc), "store-full") from None
+
+    async def _tokenless(self, skey: str) -> None:
+        """A request without a valid token: it counts against its source's
+        budget, which only ever refuses requests without a valid token (a
+        carrier-grade NAT or a guest Wi-Fi shares the practice's address)."""
+        bad_key = day_key("bad", skey)
+        if await self.store.peek(bad_key) >= self.quota.bad_per_source_day:
+            raise Refusal(429, "too many bad requests from your address today", "bad-flood")
+        # Best effort: requests without a token (any number of sources)
+        # have a room of their own and never fill the store for anyone else.
+        with contextlib.suppress(StoreFull):
+            await self.store.bump(bad_key)
+        raise Refusal(401, "unknown or missing token", "token")
+
+    async def _vet(
+        self, request: web.Request, source: Address, token_id: str
+    ) -> tuple[ScanRequest, Scope]:
+        """The checks that store nothing; a failure counts against the
+        token's own bad-request budget."""
+        bad_key = day_key("bad-token", token_id)
+        if await self.store.peek(bad_key, tokenless=False) >= self.quota.bad_per_source_day:
+            raise Refusal(429, "too many bad requests with this token today", "bad-token-flood")
+        try:
+            body = await self._read_body(request)
+            ask = self._parse(body)
+            stamp = ask.timestamp
+            if not math.isfinite(stamp) or abs(time.time() - stamp) > self.freshness:
+                raise Refusal(
+                    409,
+                    f"timestamp outside the {self.freshness:g} s window (check the clock)",
+                    "stale",
+                    bad=True,
+                )
+            try:
+                scope = scan_scope(source, ask.ipv6, self.sources, self.prefix)
+            except ScopeError as exc:
+                raise Refusal(403, str(exc), "scope", bad=True) from None
+        except Refusal as refusal:
+            if refusal.bad:
+                with contextlib.suppress(StoreFull):  # the refusal matters, not its count
+                    await self.store.bump(bad_key, tokenless=False)
+            raise
+        return ask, scope
 
     async def _read_body(self, request: web.Request) -> bytes:
         if request.content_length is None:
@@ -311,29 +298,52 @@ class Reflector:
                 400, f"bad request: {', '.join(fields)} (no field may name a target)", "body", True
             ) from None
 
-    async def _run(self, token_id: str, skey: str, scope: Scope, started: float) -> web.Response:
+    async def _unlock(self, key: str, owner: str) -> None:
+        await asyncio.shield(self.store.unlock(key, owner))
+
+    async def _run(
+        self, slot: str, token_id: str, skey: str, ask: ScanRequest, scope: Scope, started: float
+    ) -> web.Response:
+        """Run the scan.  ``slot`` is the token and the address family: one
+        scan at a time each, so that one token never holds every scan slot,
+        while a practice's client may ask over IPv4 and IPv6 side by side
+        (a reflector known by a name with A and AAAA records)."""
         addresses = scope.addresses
+        source_day, token_day = day_key("source", skey), day_key("token", token_id)
+        # The day's counts first: they cost a read and store nothing.
+        if await self.store.used(source_day) >= self.quota.per_source_day:
+            message = f"your address had its {self.quota.per_source_day} scans today"
+            raise Refusal(429, message, "source-day")
+        if await self.store.used(token_day) >= self.quota.per_token_day:
+            message = f"this token had its {self.quota.per_token_day} scans today"
+            raise Refusal(429, message, "token-day")
         # Longer than a request can wait (queue, scan, slack): a front that
-        # dies holding it frees the source at the latest then.
+        # dies holding a lock frees it at the latest then.
         deadline = self.runner.policy.deadline
         lock_ttl = max(deadline, QUEUE_WAIT_S) + deadline + SLACK_S + 60
-        owner = await self.store.lock(f"source:{skey}", lock_ttl)
-        if owner is None:
-            raise Refusal(429, "a scan of your address is already running", "busy-source")
-        try:
+        async with contextlib.AsyncExitStack() as held:
+            for key, why, reason in (
+                (f"source:{skey}", "a scan of your address is already running", "busy-source"),
+                (f"token:{slot}", "a scan for this token is already running", "busy-token"),
+            ):
+                owner = await self.store.lock(key, lock_ttl)
+                if owner is None:
+                    raise Refusal(429, why, reason)
+                held.push_async_callback(self._unlock, key, owner)
             try:
                 self.runner.reserve()
             except Busy as exc:
                 raise Refusal(503, str(exc), "busy") from None
             try:
-                if not await self.store.take(day_key("source", skey), self.quota.per_source_day):
-                    raise Refusal(
-                        429,
-                        f"your address had its {self.quota.per_source_day} scans today",
-                        "source-day",
-                    )
-                if not await self.store.take(day_key("token", token_id), self.quota.per_token_day):
-                    await self.store.give_back(day_key("source", skey))
+                if not await self.store.claim_nonce(ask.nonce, 2 * self.freshness):
+                    with contextlib.suppress(StoreFull):
+                        await self.store.bump(day_key("bad-token", token_id), tokenless=False)
+                    raise Refusal(409, "nonce already used", "replay")
+                if not await self.store.take(source_day, self.quota.per_source_day):
+                    message = f"your address had its {self.quota.per_source_day} scans today"
+                    raise Refusal(429, message, "source-day")
+                if not await self.store.take(token_day, self.quota.per_token_day):
+                    await self.store.give_back(source_day)
                     message = f"this token had its {self.quota.per_token_day} scans today"
                     raise Refusal(429, message, "token-day")
             except BaseException:
@@ -341,10 +351,13 @@ class Reflector:
                 raise
             try:
                 report = await self.runner.run(addresses)
-            except (JobFailed, Busy) as exc:
-                raise Refusal(503, str(exc), "job") from None
-        finally:
-            await asyncio.shield(self.store.unlock(f"source:{skey}", owner))
+            except Exception as exc:
+                # No scan, no count: the practice may ask again today.
+                await self.store.give_back(source_day)
+                await self.store.give_back(token_day)
+                if isinstance(exc, JobFailed | Busy):
+                    raise Refusal(503, str(exc), "job") from None
+                raise
         if scope.skipped:
             skipped = [notice(NOTE_NOT_SCANNED, address=s) for s in scope.skipped]
             notes = [*report.scan.notes, *(render_note(n, "en") or n.code for n in skipped)]
@@ -404,27 +417,36 @@ async def serving(
     await runner.setup()
     server = runner.server
     assert server is not None
+    quiet_library_logs()
     loop = asyncio.get_running_loop()
-
-    def factory() -> asyncio.Protocol:
-        inner: Any = server()
-        return reflector.guard.wrap(inner)
-
-    listener = await loop.create_server(
-        factory,
-        host,
-        port,
-        ssl=tls,
-        ssl_handshake_timeout=bounds.handshake_timeout,
-        backlog=128,
-        reuse_address=True,
-    )
-    bound = listener.sockets[0].getsockname()
+    previous = loop.get_exception_handler()
+    # asyncio's own lines print sockets (their peer addresses): a type only.
+    loop.set_exception_handler(_loop_error(reflector.stats))
+    hosts = [host] if isinstance(host, str) else list(host)
+    listeners = listening_sockets(hosts, port, backlog=128)
+    door = Door(reflector.gate, tls, lambda: server())
+    door.start(listeners)
+    bound = listeners[0].getsockname()
     try:
         yield bound[0], bound[1]
     finally:
-        listener.close()
+        await door.close()
+        for listener in listeners:
+            listener.close()
         await runner.cleanup()
         await reflector.runner.close()
         await reflector.store.close()
+        loop.set_exception_handler(previous)
+        reflector.stats.counts.update(_WITHHELD.counts)
+        _WITHHELD.counts.clear()
         log.info("stopped; counts: %s", reflector.stats.line())
+
+
+def _loop_error(stats: Stats) -> Callable[[asyncio.AbstractEventLoop, dict[str, Any]], None]:
+    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        error = context.get("exception")
+        # A count (in the stop line), not a line each: a client can cause them.
+        stats.counts["loop-error"] += 1
+        log.debug("event loop error: %s", type(error).__name__ if error else "no exception")
+
+    return handle

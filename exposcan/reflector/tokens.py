@@ -7,6 +7,10 @@ no token.  Each line of the file: ``sha256:<hex> <label>``; ``#`` comments.
 The file is read again when it changes, so that ``add-token`` needs no
 restart.  A token is known to logs and counters only by its id: the first 12
 hex digits of its hash.
+
+A tokens file that its group or others may read (or write) is refused, as
+ssh refuses such a private key: whoever can write it can add a token, and a
+hash read by anyone is one less secret between the operator and a guess.
 """
 
 from __future__ import annotations
@@ -29,6 +33,15 @@ MAX_TOKENS_FILE_BYTES = 4 * 1024 * 1024
 
 class TokenFileError(ValueError):
     pass
+
+
+def check_private(path: Path, mode: int) -> None:
+    """Refuse a secret file its group or others may read or write (ssh's
+    rule for a private key: any of 0o077)."""
+    if mode & 0o077:
+        raise TokenFileError(
+            f"{path} can be read or written by others (mode {mode & 0o777:04o}): chmod 600 {path}"
+        )
 
 
 @dataclass(frozen=True)
@@ -78,6 +91,7 @@ class TokenStore:
         stamp = (stat.st_mtime_ns, stat.st_size)
         if stamp == self._stamp:
             return
+        check_private(self.path, stat.st_mode)
         if stat.st_size > MAX_TOKENS_FILE_BYTES:
             raise TokenFileError(f"{self.path} is larger than {MAX_TOKENS_FILE_BYTES} bytes")
         self._entries = parse_tokens(self.path.read_text("utf-8"), str(self.path))
@@ -92,7 +106,10 @@ class TokenStore:
         # Keep the last good list: a half-written file must not lock everyone out.
         with contextlib.suppress(TokenFileError, OSError, UnicodeDecodeError):
             self._load()
-        wanted = digest(token)
+        try:
+            wanted = digest(token)
+        except UnicodeEncodeError:  # a header aiohttp decoded with surrogates
+            return None
         found: TokenEntry | None = None
         for entry in self._entries:
             if hmac.compare_digest(entry.digest, wanted):

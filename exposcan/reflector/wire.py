@@ -36,7 +36,8 @@ class ScanRequest(_Frozen):
     ipv6: list[str] = Field(
         default_factory=list,
         max_length=MAX_IPV6,
-        description="IPv6 addresses to scan too; only those in the source's /56",
+        description="IPv6 addresses to scan too; only those in the source's /64 "
+        "(the reflector's --ipv6-prefix)",
     )
 
 

@@ -9,7 +9,7 @@ import ssl
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,8 @@ from exposcan.reflector.wire import SCAN_PATH
 from tests.inprocess.reflector_tls import ServerCert, make_server_cert
 
 LOOPBACK_SOURCES = "127.0.0.0/8,::1/128"
+#: The job key of the Redis tests' fronts and workers (a test's own, never in Redis).
+JOB_KEY = bytes(range(32))
 
 
 @dataclass
@@ -33,6 +35,18 @@ class Running:
     token: str
     cert: ServerCert
     reflector: Reflector
+    tokens: Path
+
+    def at(self, host: str) -> Running:
+        """The same front, asked at another of its addresses."""
+        port = self.url.rsplit(":", 1)[1]
+        shown = f"[{host}]" if ":" in host else host
+        return replace(self, url=f"https://{shown}:{port}")
+
+    def add_token(self, label: str = "another") -> str:
+        """Another practice's token (the front reads its file again)."""
+        token, _ = add_token(self.tokens, label)
+        return token
 
 
 @asynccontextmanager
@@ -44,13 +58,14 @@ async def running_reflector(
     probe_timeout: float = 1.0,
     quota: Policy | None = None,
     bounds: Bounds | None = None,
-    host: str = "127.0.0.1",
+    host: str | list[str] = "127.0.0.1",
     max_scans: int = 4,
     sources: str = LOOPBACK_SOURCES,
     redis_url: str | None = None,
     store_entries: int | None = None,
+    job_key: bytes = JOB_KEY,
 ) -> AsyncIterator[Running]:
-    """A front on ``host``; with ``redis_url`` its jobs go to the Redis queue
+    """A front on ``host`` (several: one port); with ``redis_url`` its jobs go to the Redis queue
     and its limits live in Redis (several fronts may share them)."""
     cert = make_server_cert(tmp)
     token, _ = add_token(tmp / "tokens", "test")
@@ -58,7 +73,7 @@ async def running_reflector(
     runner: InProcessRunner | QueueRunner
     store: Store
     if redis_url:
-        runner = await QueueRunner.connect(redis_url, policy, max_scans)
+        runner = await QueueRunner.connect(redis_url, policy, max_scans, job_key)
         store = RedisStore(Redis.from_url(redis_url))
     else:
         runner = InProcessRunner(policy, max_scans)
@@ -67,8 +82,9 @@ async def running_reflector(
         TokenStore(tmp / "tokens"), store, runner, Sources.parse(sources), quota, bounds
     )
     async with serving(reflector, host, 0, server_tls(cert.cert, cert.key)) as (_, port):
-        shown = f"[{host}]" if ":" in host else host
-        yield Running(f"https://{shown}:{port}", token, cert, reflector)
+        first = host if isinstance(host, str) else host[0]
+        shown = f"[{first}]" if ":" in first else first
+        yield Running(f"https://{shown}:{port}", token, cert, reflector, tmp / "tokens")
 
 
 def scan_policy(ports: str, deadline: float, probe_timeout: float) -> ScanPolicy:

@@ -86,13 +86,13 @@ async def test_ipv6_scope_over_loopback(tmp_path: Path) -> None:
         status, answer = await post(running, fresh(ipv6=["::1"]))
         assert status == 200, answer
         assert answer["scanned"] == ["::1"]
-        # When it names an address outside its /56, or one embedding IPv4
+        # When it names an address outside its /64, or one embedding IPv4
         status, answer = await post(running, fresh(ipv6=["2001:db8:1::5", "::ffff:127.0.0.2"]))
         # Then neither is scanned, and the answer says why
         assert status == 200
         assert answer["scanned"] == ["::1"]
         assert [s.split(": ", 1)[1] for s in answer["skipped"]] == [
-            "outside your source's /56",
+            "outside your source's /64",
             "not a unicast IPv6 address (IPv4: only the source)",
         ]
 
@@ -144,9 +144,11 @@ async def test_one_scan_at_a_time_per_source_and_the_deadline(tmp_path: Path) ->
                 await wait_for(lambda: running.reflector.runner.running == 1)
                 # When the same source asks again while its scan runs
                 second, answer = await post(running, fresh(), local="127.0.0.2")
-                # Then it is refused; another source is not
+                # Then it is refused; another source (another practice's token) is not
                 assert second == 429 and "already running" in answer["error"]
-                third, _ = await post(running, fresh(), local="127.0.0.3")
+                third, _ = await post(
+                    running, fresh(), local="127.0.0.3", token=running.add_token()
+                )
                 assert third == 200
                 status, answer = await first
                 took = time.monotonic() - started
@@ -180,17 +182,25 @@ async def test_bad_token_replay_and_stale_cost_no_scan(tmp_path: Path) -> None:
             # Then the replay is refused and scans nothing
             assert ok == 200 and replay == 409 and "nonce" in answer["error"]
             assert scanned > 0 and len(accepted) == scanned
-            # And once its bad-request budget is spent, the source is refused
-            # before its token is even looked at
-            flood, answer = await post(running, fresh(), local="127.0.0.2")
-            assert flood == 429 and "bad requests" in answer["error"]
-            other, _ = await post(running, fresh(), local="127.0.0.3")
+            # And once the source's budget of requests without a valid token
+            # is spent, those are refused before any token check
+            for _ in range(2):
+                await post(running, fresh(), token="wrong", local="127.0.0.2")
+            flood, answer = await post(running, fresh(), token="wrong", local="127.0.0.2")
+            assert flood == 429 and "bad requests from your address" in answer["error"]
+            # And once the token's own budget is spent (stale, replay: 2 + 2), it is refused
+            for _ in range(2):
+                await post(running, fresh(timestamp=0), local="127.0.0.3")
+            spent, answer = await post(running, fresh(), local="127.0.0.3")
+            assert spent == 429 and "with this token" in answer["error"]
+            # While another token is served from the flooded address
+            other, _ = await post(running, fresh(), local="127.0.0.2", token=running.add_token())
             assert other == 200
 
 
 async def test_bad_requests_from_many_sources_cannot_fill_the_store(tmp_path: Path) -> None:
-    # Given a reflector whose memory holds 4 entries
-    async with running_reflector(tmp_path, store_entries=4) as running:
+    # Given a reflector whose memory holds 8 entries (a scan takes 5)
+    async with running_reflector(tmp_path, store_entries=8) as running:
         # When 8 sources send bad tokens
         for n in range(2, 10):
             status, _ = await post(running, fresh(), token="wrong", local=f"127.0.0.{n}")
@@ -243,9 +253,10 @@ async def test_slow_header_size_and_connection_caps(tmp_path: Path) -> None:
         # Given a client that completes TLS and then sends nothing
         idle = [await asyncio.open_connection(host, port, ssl=context) for _ in range(2)]
         # When a third connects while the two hold their slots, it is closed
-        reader, writer = await asyncio.open_connection(host, port, ssl=context)
-        assert await asyncio.wait_for(reader.read(1), 5) == b""
-        writer.close()
+        # before its TLS handshake
+        with pytest.raises((ConnectionError, ssl.SSLError)):
+            reader, _ = await asyncio.open_connection(host, port, ssl=context)
+            assert await asyncio.wait_for(reader.read(1), 5) == b""
         # And the idle two are closed after the header deadline
         for idle_reader, idle_writer in idle:
             assert await asyncio.wait_for(idle_reader.read(1), 5) == b""

@@ -50,7 +50,8 @@ def check(lab: Practices, practice: Practice, tag: str) -> tuple[int, str, dict[
     """``exposcan reflector check`` from the practice's LAN host."""
     out = lab.dir / f"{practice.lan}-{tag}.json"
     argv = [sys.executable, "-m", "exposcan", "reflector", "check", lab.url]
-    argv += ["--ca-file", str(lab.ca_file), "--token-file", str(lab.dir / "token"), "-o", str(out)]
+    argv += ["--ca-file", str(lab.ca_file), "--token-file", str(lab.token_file(practice))]
+    argv += ["-o", str(out)]
     started = time.monotonic()
     proc = lab.run(practice.lan, argv, timeout=300)
     took = time.monotonic() - started
@@ -81,7 +82,7 @@ def test_three_practices_each_get_their_own_report(practices: Practices) -> None
         assert ports == [practice.public_port], ports
         assert f"seen from the internet as {practice.public_ip}" in output
         text = json.dumps(report) + output
-        for secret in (*CANARY_STRINGS, *SECRET_STRINGS, lab.token):
+        for secret in (*CANARY_STRINGS, *SECRET_STRINGS, *lab.tokens):
             assert secret not in text
     # And the reflector did send packets to each box (the counter counts)
     assert all(lab.packets_from_reflector(p) > 0 for p in PRACTICES)
@@ -90,7 +91,7 @@ def test_three_practices_each_get_their_own_report(practices: Practices) -> None
     done = [w.count("scan done") for w in workers]
     assert sum(done) == rounds * len(PRACTICES) and min(done) >= 1, done
     logs = lab.logs("front") + "".join(workers)
-    for secret in (*CANARY_STRINGS, *SECRET_STRINGS, lab.token):
+    for secret in (*CANARY_STRINGS, *SECRET_STRINGS, *lab.tokens):
         assert secret not in logs
     assert not any(p.public_ip in logs for p in PRACTICES)
     latencies = [r[3] for _, r in results]
@@ -132,7 +133,7 @@ def test_a_request_naming_another_practice_scans_nothing(practices: Practices) -
         {"ipv6": [f"::ffff:{two.public_ip}"]},
         {"ipv6": [two.public_ip]},
     ]
-    argv = [sys.executable, "-c", REFUSED, lab.url, str(lab.ca_file), str(lab.dir / "token")]
+    argv = [sys.executable, "-c", REFUSED, lab.url, str(lab.ca_file), str(lab.token_file(one))]
     proc = lab.run(one.lan, [*argv, json.dumps(named)], timeout=60)
     # Then every request is refused, and practice 2's box saw no packet from the reflector
     assert proc.returncode == 0, proc.stderr
@@ -155,13 +156,13 @@ def test_a_bad_token_is_refused(practices: Practices, tmp_path: Path) -> None:
     ]
 
 
-def test_ipv6_devices_inside_the_practice_56(practices: Practices) -> None:
+def test_ipv6_devices_inside_the_practice_64(practices: Practices) -> None:
     lab = practices
     practice = next(p for p in PRACTICES if p.ipv6)
     base = [sys.executable, "-m", "exposcan", "reflector", "check", lab.url6]
-    base += ["--ca-file", str(lab.ca_file), "--token-file", str(lab.dir / "token")]
+    base += ["--ca-file", str(lab.ca_file), "--token-file", str(lab.token_file(practice))]
     out = lab.dir / "ipv6.json"
-    # Given the practice's LAN host asking over IPv6, naming a second device of its /56
+    # Given the practice's LAN host asking over IPv6, naming a second device of its /64
     proc = lab.run(practice.lan, [*base, "--ipv6", practice.device_ip6, "-o", str(out)])
     # Then both its own address and the device are scanned, and nothing else
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -172,13 +173,13 @@ def test_ipv6_devices_inside_the_practice_56(practices: Practices) -> None:
     )
     for host in report["hosts"]:  # nginx on every IPv6 address, no forward needed
         assert [s["port"] for s in host["services"]] == [80]
-    # Given an address outside its /56 (another practice's prefix), Then not scanned
+    # Given an address outside its /64 (another practice's prefix), Then not scanned
     other = "2001:db8:ca02:1::10"
     out = lab.dir / "ipv6-other.json"
     argv = [*base, "--ipv6", practice.device_ip6, "--ipv6", other, "-o", str(out)]
     proc = lab.run(practice.lan, argv)
     assert proc.returncode == 0, proc.stderr
-    assert f"not scanned: {other}: outside your source's /56" in proc.stdout
+    assert f"not scanned: {other}: outside your source's /64" in proc.stdout
     assert json.loads(out.read_text())["scan"]["targets"] == [
         practice.host_ip6,
         practice.device_ip6,
@@ -196,7 +197,7 @@ def lan_scan(lab: Practices, practice: Practice) -> tuple[int, str, dict[str, An
     client side), its token from the file the environment names."""
     out = lab.dir / f"{practice.lan}-lan.json"
     env = lab.env()
-    env["EXPOSCAN_OUTSIDE_TOKEN_FILE"] = str(lab.dir / "token")
+    env["EXPOSCAN_OUTSIDE_TOKEN_FILE"] = str(lab.token_file(practice))
     argv = [sys.executable, "-m", "exposcan", "scan", practice.host_ip, "-p", "80"]
     argv += ["--outside", lab.url, "--outside-ca", str(lab.ca_file), "-o", str(out)]
     proc = lab.run(practice.lan, argv, timeout=300, env=env)
@@ -219,5 +220,5 @@ def test_lan_scans_with_outside_join_each_practice_forward(practices: Practices)
         assert paths == [
             (f"{practice.public_ip}:{practice.public_port}", "internet", f"{practice.host_ip}:80")
         ]
-        for secret in (*CANARY_STRINGS, lab.token):
+        for secret in (*CANARY_STRINGS, *lab.tokens):
             assert secret not in output and secret not in json.dumps(report)

@@ -145,7 +145,7 @@ def global_ipv6(addresses: Iterable[str]) -> list[str]:
 
 def _reaches_over_ipv6(url: str) -> bool:
     """The reflector scans IPv6 addresses only for a request that came over
-    IPv6 from the same /56: a reflector named by an IPv4 address cannot be
+    IPv6 from the same /64: a reflector named by an IPv4 address cannot be
     asked for them (a name may resolve to either)."""
     host = urlsplit(url).hostname or ""
     try:

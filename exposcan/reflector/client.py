@@ -42,6 +42,7 @@ from exposcan.reflector.wire import (
     ScanAnswer,
     ScanRequest,
 )
+from exposcan.reflector.tokens import TokenFileError, check_private
 from exposcan.sanitise import clean_text
 
 # Names of environment variables, not secrets.
@@ -75,7 +76,7 @@ class OutsideView:
     scanned: tuple[str, ...]
     reflector: str
     #: IPv6 addresses named but not scanned, each with why (over IPv4, or
-    #: outside the source's /56); also in ``report.scan.notes``.
+    #: outside the source's /64); also in ``report.scan.notes``.
     skipped: tuple[str, ...] = ()
     #: Hosts, findings and errors of the answer that named an address this
     #: request did not ask about (neither the source nor a named address):
@@ -98,9 +99,13 @@ def load_token(path: Path | None = None) -> str:
         path = Path(named)
     try:
         with path.open("rb") as handle:
+            # A secret others may read is refused, as ssh refuses such a key.
+            check_private(path, os.fstat(handle.fileno()).st_mode)
             raw = handle.read(MAX_TOKEN_CHARS + 2)
     except OSError as exc:
         raise ReflectorError(f"cannot read the token file {path}: {exc.strerror}") from None
+    except TokenFileError as exc:
+        raise ReflectorError(str(exc)) from None
     try:
         text = raw.decode("ascii").strip()
     except UnicodeDecodeError:

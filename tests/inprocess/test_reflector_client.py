@@ -241,6 +241,7 @@ def test_load_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Given a file, with a trailing newline
     path = tmp_path / "token"
     path.write_text(TOKEN + "\n")
+    path.chmod(0o600)
     assert load_token(path) == TOKEN
     # Given the file named by the environment
     monkeypatch.setenv(TOKEN_FILE_ENV, str(path))
@@ -256,3 +257,17 @@ def test_load_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "Evil" not in str(info.value)
     with pytest.raises(ReflectorError, match="cannot read"):
         load_token(tmp_path / "missing")
+
+
+def test_a_token_file_others_can_read_is_refused(tmp_path: Path) -> None:
+    # Given the practice's token in a file its group and others may read
+    path = tmp_path / "token"
+    path.write_text(TOKEN + "\n")
+    path.chmod(0o644)
+    # When it is loaded, Then it is refused with the fix, the token unquoted
+    with pytest.raises(ReflectorError, match="chmod 600") as info:
+        load_token(path)
+    assert TOKEN not in str(info.value)
+    # And once private, it is read (the negative case)
+    path.chmod(0o600)
+    assert load_token(path) == TOKEN

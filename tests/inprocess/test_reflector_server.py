@@ -368,6 +368,7 @@ def test_cli_serve_and_check(tmp_path: Path) -> None:
         [*exposcan, "add-token", "--tokens", str(tokens)], capture_output=True, text=True
     )
     (tmp_path / "token").write_text(made.stdout)
+    (tmp_path / "token").chmod(0o600)  # a secret: others may not read it
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

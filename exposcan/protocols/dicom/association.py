@@ -32,11 +32,6 @@ from exposcan.protocols.dicom.dimse import (
     find_rq,
     study_key,
 )
-from exposcan.protocols.dicom.workflow import (
-    WORKFLOW_CONTEXTS,
-    WORKLIST_CONTEXT,
-    worklist_find_rq,
-)
 from exposcan.protocols.dicom.pdu import (
     ASSOCIATION_PDU_CAP,
     DATA_PDU_CAP,
@@ -55,6 +50,11 @@ from exposcan.protocols.dicom.pdu import (
     decode_aborted,
     decode_answer,
     read_pdu,
+)
+from exposcan.protocols.dicom.workflow import (
+    WORKFLOW_CONTEXTS,
+    WORKLIST_CONTEXT,
+    worklist_find_rq,
 )
 
 # Storage SOP classes a practice's images come in (PS3.4 Annex B.5): proposing

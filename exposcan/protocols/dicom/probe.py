@@ -8,7 +8,9 @@ proof ladder, recorded in the evidence, runs inside one association:
   association accepted -> C-ECHO answered -> C-FIND answered (Study Root,
   STUDY level, the only key an empty StudyInstanceUID; counted, C-CANCEL at
   ``find_cap``, no identifier decoded) -> storage contexts accepted from an
-  unknown caller (negotiation only: no C-STORE is ever sent).
+  unknown caller (negotiation only: no C-STORE is ever sent); then what the
+  node serves beyond images (leaks.py): the Modality Worklist counted, MPPS,
+  storage commitment, C-MOVE and C-GET read from the negotiation alone.
 
 Called AE: first what another service of the host disclosed (hint
 ``dicom.ae_title``, e.g. Orthanc's /system DicomAet found by the HTTP probe at

@@ -35,9 +35,8 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from exposcan.net.netio import ProbeError
 from exposcan.probe import ProbeContext
-from exposcan.protocols.http.client import HttpClient, HttpResponse, TlsMismatch
+from exposcan.protocols.http.client import HttpResponse
 from exposcan.protocols.http.fingerprints import Fingerprint
 from exposcan.state import ServiceState
 
@@ -97,10 +96,12 @@ def taken(status: int, accepted: frozenset[int]) -> bool | None:
     return None
 
 
-async def _guarded(fetch: Fetch, path: str, headers: dict[str, str]) -> HttpResponse | None:
+async def _guarded(
+    fetch: Fetch, path: str, headers: dict[str, str], accepted: frozenset[int]
+) -> HttpResponse | None:
     """The answer at ``path``, or None when a random sibling answers alike."""
     resp = await fetch(path, headers)
-    if resp is None or taken(resp.status, STOW_TAKEN | WADO_TAKEN) is not True:
+    if resp is None or taken(resp.status, accepted) is not True:
         return resp
     other = await fetch(sibling(path), headers)
     if other is not None and other.status == resp.status:
@@ -134,7 +135,9 @@ async def check(
             if root in done:
                 continue
             done.add(root)
-            stow = await _guarded(post, root + "/studies", {"Content-Type": EMPTY_MEDIA_TYPE})
+            stow = await _guarded(
+                post, root + "/studies", {"Content-Type": EMPTY_MEDIA_TYPE}, STOW_TAKEN
+            )
             verdict = taken(stow.status, STOW_TAKEN) if stow is not None else None
             if stow is not None and verdict is not None:
                 ctx.fact(
@@ -169,7 +172,7 @@ async def check(
         if wado_path in done:
             continue
         done.add(wado_path)
-        wado = await _guarded(get, wado_path, {})
+        wado = await _guarded(get, wado_path, {}, WADO_TAKEN)
         verdict = taken(wado.status, WADO_TAKEN) if wado is not None else None
         if wado is not None and verdict is not None:
             ctx.fact(
@@ -181,15 +184,3 @@ async def check(
                 status=wado.status,
                 open=verdict,
             )
-
-
-def empty_post(client: HttpClient) -> Fetch:
-    """The client's empty POST, a failed request as None."""
-
-    async def post(path: str, headers: dict[str, str]) -> HttpResponse | None:
-        try:
-            return await client.empty_post(path, headers)
-        except (ProbeError, TlsMismatch):
-            return None
-
-    return post

@@ -132,6 +132,18 @@ class WebSession:
         self._cache[key] = resp
         return resp
 
+    async def empty_post(self, path: str, headers: dict[str, str]) -> HttpResponse | None:
+        """The client's POST with an empty body (dicomweb.py), failures as
+        :meth:`fetch` has them; never cached (it is asked once)."""
+        try:
+            return await self.client.empty_post(path, headers)
+        except TlsMismatch:
+            return None
+        except ProbeError as exc:
+            if exc.reason is ErrorReason.TIMEOUT and self.client.budget.timeouts >= MAX_TIMEOUTS:
+                raise
+            return None
+
     def remember(self, path: str, resp: HttpResponse) -> None:
         self._cache[("GET", path, ())] = resp
 
@@ -355,7 +367,7 @@ class HttpProbe(ServiceProbe):
         async def get(path: str, headers: dict[str, str]) -> HttpResponse | None:
             return await session.fetch(path, "GET", headers or None)
 
-        await dicomweb.check(ctx, service, get, dicomweb.empty_post(session.client), targets)
+        await dicomweb.check(ctx, service, get, session.empty_post, targets)
 
     # -- step 4: listings -------------------------------------------------------
 

@@ -133,11 +133,14 @@ def test_retrieve_and_workflow_services_are_read_from_negotiation(dicom_scan: Sc
     assert (retrieve["move_accepted"], retrieve["get_accepted"]) == (True, True)
     workflow = pacs["dicom.workflow-open"]
     assert (workflow["storage_commitment_accepted"], workflow["mpps_accepted"]) == (True, False)
-    # And qrscp negotiates retrieval; storescp none of it; no node has a worklist
+    # And qrscp negotiates retrieval, and answers the worklist C-FIND with no
+    # match (pynetdicom's app serves the model, empty): open, 0 scheduled
     assert "dicom.retrieve-open" in qrscp
+    assert qrscp["dicom.worklist-open"]["scheduled_count"] == 0
+    # And storescp none of it, Orthanc (no worklist plugin) no worklist
     new = {"dicom.retrieve-open", "dicom.workflow-open", "dicom.worklist-open"}
     assert not new & set(modality)
-    assert "dicom.worklist-open" not in pacs and "dicom.worklist-open" not in qrscp
+    assert "dicom.worklist-open" not in pacs
 
 
 def test_storescp_accepts_anyones_images(dicom_scan: Scan) -> None:

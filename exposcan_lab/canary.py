@@ -84,6 +84,69 @@ def canary_dataset(patient: int, site: int, study: int, instance: int) -> Datase
     return ds
 
 
+#: Modality Worklist Information Model - FIND (PS3.4 Annex K): the SOP class a
+#: worklist file's meta names, as dcmtk's own sample files do.
+WORKLIST_FIND = UID("1.2.840.10008.5.1.4.31")
+
+
+def worklist_dataset(step: int) -> Dataset:
+    """One scheduled procedure step of a canary patient, as a RIS writes it
+    for dcmtk's wlmscpfs (the attributes of dcmtk's sample wklist*.dump,
+    which its --enable-file-reject default requires)."""
+    p = t.CANARY_PATIENTS[step % len(t.CANARY_PATIENTS)]
+    sps = Dataset()
+    sps.Modality = "CT"
+    sps.ScheduledStationAETitle = "CTSCANNER1"
+    sps.ScheduledProcedureStepStartDate = "20261208"
+    sps.ScheduledProcedureStepStartTime = f"{8 + step:02d}3000"
+    sps.ScheduledPerformingPhysicianName = "CANARY^DOCTEUR"
+    sps.ScheduledProcedureStepDescription = "CANARY scanner thoracique"
+    sps.ScheduledProcedureStepID = f"CNRYSPS{step:03d}"
+    sps.ScheduledStationName = "SCANNER1"
+    sps.ScheduledProcedureStepLocation = "SALLE1"
+    sps.PreMedication = ""
+    sps.CommentsOnTheScheduledProcedureStep = ""
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = WORKLIST_FIND
+    meta.MediaStorageSOPInstanceUID = UID(_uid(8, step))
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SpecificCharacterSet = "ISO_IR 100"
+    ds.AccessionNumber = f"CNRYACC8{step:03d}"
+    ds.PatientName = p.name
+    ds.PatientID = p.patient_id
+    ds.PatientBirthDate = p.birth_date
+    ds.PatientSex = "O"
+    ds.StudyInstanceUID = _uid(8, step, 1)
+    ds.RequestingPhysician = "CANARY^PRESCRIPTEUR"
+    ds.RequestedProcedureDescription = "CANARY scanner"
+    ds.ScheduledProcedureStepSequence = [sps]
+    ds.RequestedProcedureID = f"CNRYRP{step:03d}"
+    ds.RequestedProcedurePriority = "ROUTINE"
+    # Type 2 sequences of the Modality Worklist (PS3.4 Table K.6-1), empty.
+    ds.ReferencedStudySequence = []
+    ds.ReferencedPatientSequence = []
+    return ds
+
+
+def write_worklist(out: Path) -> list[Path]:
+    """The RIS's worklist for wlmscpfs: ``out/<AE title>/*.wl`` and the
+    ``lockfile`` it wants beside them."""
+    folder = out / t.RIS_AET
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "lockfile").write_text("")
+    files = []
+    for step in range(t.RIS_SCHEDULED_STEPS):
+        path = folder / f"step{step:03d}.wl"
+        write_dataset(worklist_dataset(step), path)
+        files.append(path)
+    return files
+
+
 def write_dataset(ds: Dataset, path: Path) -> None:
     """Write ``ds`` as a Part 10 file (preamble, "DICM", file meta)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -232,10 +295,11 @@ def write_mac_share(shares: Path) -> None:
 
 
 def write_all(out: Path) -> None:
-    """Everything the lab needs, under ``out`` (pacs/, pacs-secure/, nas/, web/)."""
+    """Everything the lab needs, under ``out`` (pacs/, pacs-secure/, nas/, web/, ris/...)."""
     write_studies(t.PACS_STUDIES, out / "pacs")
     write_studies(t.SECURE_STUDIES, out / "pacs-secure")
     write_studies(t.QRSCP_STUDIES, out / "qrscp")
+    write_worklist(out / "ris")
     write_tree(t.NAS_IMAGING_FILES, out / "nas" / t.NAS_GUEST_SHARE, site=3)
     write_tree(t.NAS_PRIVATE_FILES, out / "nas" / t.NAS_PRIVATE_SHARE, site=3)
     write_tree(t.WEB_FILES, out / "web", site=4)

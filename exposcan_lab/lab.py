@@ -43,6 +43,7 @@ REQUIRED_BINARIES: tuple[str, ...] = (
     "/usr/sbin/miniupnpd",
     "/usr/bin/storescp",
     "/usr/bin/dcmqrscp",
+    "/usr/bin/wlmscpfs",
     "/usr/bin/storescu",
     "/usr/sbin/iptables-legacy-restore",
     "/usr/sbin/ip6tables-legacy-restore",
@@ -164,7 +165,10 @@ class Lab:
 
     def orthanc_statistics(self, host: str = t.PACS.name) -> dict[str, Any]:
         """Orthanc's /statistics, asked locally (127.0.0.1) in ``host``."""
-        port = t.SECURE_HTTP_PORT if host == t.PACS_SECURE.name else t.PACS_HTTP_PORT
+        port = {
+            t.PACS_SECURE.name: t.SECURE_HTTP_PORT,
+            t.DICOMWEB.name: t.DICOMWEB_ORTHANC_PORT,
+        }.get(host, t.PACS_HTTP_PORT)
         auth = (
             ["--user", t.SECURE_USER, "--password", t.SECURE_PASSWORD]
             if host == t.PACS_SECURE.name
@@ -296,6 +300,11 @@ class Lab:
         (self.host_dir(t.ARCHIVE.name) / "qrdb").mkdir(parents=True)
         (self.host_dir(t.QRSCP.name) / "instances").mkdir(parents=True)
         canary.write_studies(t.QRSCP_STUDIES, self.host_dir(t.QRSCP.name) / "canary")
+        # wlmscpfs: the RIS's worklist files; the DICOMweb Orthanc's database
+        # and its nginx's temp dirs.
+        canary.write_worklist(self.host_dir(t.RIS.name) / "worklist")
+        (self.host_dir(t.DICOMWEB.name) / "orthanc-db").mkdir()
+        (self.host_dir(t.DICOMWEB.name) / "nginx" / "tmp").mkdir(parents=True)
         # vsftpd: an empty secure_chroot_dir, and each zone (root-owned,
         # read-only to the ftp user: vsftpd refuses a writable chroot).
         for h, files in ((t.FTP, t.FTP_FILES), (t.FTP_PRIVATE, t.FTP_PRIVATE_FILES)):
@@ -412,6 +421,25 @@ class Lab:
             (t.VIEWER.name, "storescp", self._argv(t.VIEWER.name, t.VIEWER_ARGV)),
             (t.ARCHIVE.name, "dcmqrscp", self._argv(t.ARCHIVE.name, t.ARCHIVE_ARGV)),
             (t.QRSCP.name, "qrscp", [sys.executable, *self._argv(t.QRSCP.name, t.QRSCP_ARGV)]),
+            (t.RIS.name, "wlmscpfs", self._argv(t.RIS.name, t.RIS_ARGV)),
+            (
+                t.DICOMWEB.name,
+                "orthanc",
+                ["/usr/sbin/Orthanc", str(d(t.DICOMWEB.name) / "orthanc.json")],
+            ),
+            (
+                t.DICOMWEB.name,
+                "nginx",
+                [
+                    "/usr/sbin/nginx",
+                    "-c",
+                    str(d(t.DICOMWEB.name) / "nginx.conf"),
+                    "-e",
+                    str(d(t.DICOMWEB.name) / "nginx" / "error.log"),
+                    "-g",
+                    "daemon off;",
+                ],
+            ),
             (
                 t.PACS.name,
                 "nginx-relay",
@@ -524,6 +552,12 @@ class Lab:
                 "url": f"http://{t.PACS_SECURE.ip}:{t.SECURE_HTTP_PORT}/system",
             },
             {"name": "web", "kind": "http", "status": 200, "url": f"http://{t.WEB.ip}/"},
+            {
+                "name": "dicomweb REST",
+                "kind": "http",
+                "status": 200,
+                "url": f"http://{t.DICOMWEB.ip}:{t.DICOMWEB_HTTP_PORT}/system",
+            },
             {"name": "box IGD", "kind": "http", "status": 200, "url": t.IGD_ROOTDESC_URL},
         ]
         # Not the viewer: a connection costs it a 15 s look-up, during which
@@ -540,6 +574,8 @@ class Lab:
             t.MODALITY,
             t.ARCHIVE,
             t.QRSCP,
+            t.RIS,
+            t.DICOMWEB,
             t.FTP,
             t.FTP_PRIVATE,
             t.JUNK,

@@ -107,6 +107,21 @@ ARCHIVE_PORT: Final = 11112
 QRSCP_AET: Final = "QRSCP"
 QRSCP_PORT: Final = 11112
 
+#: A RIS's DICOM worklist: dcmtk's wlmscpfs serving the scheduled procedure
+#: steps of canary patients (worklist files written with pydicom). Its AE
+#: folder is named after a catalogue default (wlmscpfs serves one folder per
+#: called AE title): how an AE title is guessed is not what this host tests.
+RIS_AET: Final = "ANY-SCP"
+RIS_PORT: Final = 104
+RIS_SCHEDULED_STEPS: Final = 6
+#: An Orthanc with DICOMweb and no authentication, behind an nginx that
+#: echoes any Origin with credentials allowed, as deployments put a web viewer
+#: in front of it (Orthanc 1.10.1 itself sends no CORS header): STOW-RS and
+#: CORS open. Orthanc listens on DICOMWEB_ORTHANC_PORT for nginx only (it
+#: refuses other callers: RemoteAccessAllowed false); no DICOM port.
+DICOMWEB_HTTP_PORT: Final = 8042
+DICOMWEB_ORTHANC_PORT: Final = 8043
+
 IGD_HTTP_PORT: Final = 49152
 IGD_ROOTDESC_PATH: Final = "/rootDesc.xml"
 IGD_ROOTDESC_URL: Final = f"http://{BOX_LAN_IP}:{IGD_HTTP_PORT}{IGD_ROOTDESC_PATH}"
@@ -330,6 +345,23 @@ QRSCP: Final = Host(
     ("qrscp/qrscp.ini",),
     "pynetdicom's qrscp app: a STUDY-level C-FIND answered once per instance",
 )
+RIS: Final = Host(
+    "ris",
+    IPv4Address("198.18.0.110"),
+    "lan",
+    (RIS_PORT,),
+    ("ris/resolv.conf",),
+    "dcmtk wlmscpfs: a RIS's Modality Worklist of canary patients, open to any caller",
+)
+DICOMWEB: Final = Host(
+    "dicomweb",
+    IPv4Address("198.18.0.111"),
+    "lan",
+    (DICOMWEB_HTTP_PORT,),
+    ("dicomweb/orthanc.json", "dicomweb/nginx.conf"),
+    "Orthanc DICOMweb without authentication behind an nginx answering any origin "
+    "with credentials (CORS): STOW-RS and CORS open",
+)
 FTP_PORT: Final = 21
 #: vsftpd's passive data ports (pasv_min_port, pasv_max_port): the box
 #: forwards them with 21, as a box's FTP forward must for passive mode.
@@ -432,6 +464,8 @@ HOSTS: Final[tuple[Host, ...]] = (
     VIEWER,
     ARCHIVE,
     QRSCP,
+    RIS,
+    DICOMWEB,
     FTP,
     FTP_PRIVATE,
     JUNK,
@@ -703,6 +737,18 @@ EXPECTED_FTP_IMAGING_FILES: Final = sum(1 for f in FTP_FILES if f.imaging)
 EXPECTED_FTP_HEALTH_FILES: Final = sum(1 for f in FTP_FILES if f.health_data)
 
 
+#: The worklist entries' own values (exposcan_lab/canary.py worklist_dataset):
+#: physicians, step and procedure IDs, accession numbers, descriptions.
+CANARY_WORKLIST_STRINGS: Final = (
+    "CANARY^DOCTEUR",
+    "CANARY^PRESCRIPTEUR",
+    "CNRYSPS",
+    "CNRYRP",
+    "CNRYACC8",
+    "CANARY scanner",
+)
+
+
 def _canary_strings() -> tuple[str, ...]:
     out: list[str] = []
     for p in CANARY_PATIENTS:
@@ -711,6 +757,8 @@ def _canary_strings() -> tuple[str, ...]:
     for f in (*NAS_IMAGING_FILES, *WEB_FILES, *FTP_FILES, *FTP_PRIVATE_FILES):
         if f.patient is not None:
             out += [part for part in f.path.split("/") if "CNRY" in part or "CANARY" in part]
+    # What the RIS's worklist files hold besides the patients (canary.py).
+    out += list(CANARY_WORKLIST_STRINGS)
     out.append(CANARY_UID_ROOT)
     return tuple(dict.fromkeys(out))  # de-duplicated, order kept
 
@@ -763,6 +811,13 @@ VIEWER_ARGV: Final = (
 )
 #: After the interpreter (the native lab's, or python3 in a container).
 QRSCP_ARGV: Final = ("-m", "pynetdicom", "qrscp", "--config", f"{CONFIG_ROOT_TOKEN}/qrscp.ini")
+#: wlmscpfs as dcmtk installs it (host look-up on), its worklist folder.
+RIS_ARGV: Final = (
+    "/usr/bin/wlmscpfs",
+    "--data-files-path",
+    f"{CONFIG_ROOT_TOKEN}/worklist",
+    str(RIS_PORT),
+)
 ARCHIVE_ARGV: Final = ("/usr/bin/dcmqrscp", "--config", f"{CONFIG_ROOT_TOKEN}/dcmqrscp.cfg")
 #: resolver.py's arguments on the DNS host: who gets which answer.
 RESOLVER_ARGV: Final = (

@@ -44,11 +44,15 @@ class Seen:
     paths: list[str] = field(default_factory=list)
     methods: set[str] = field(default_factory=set)
     auth_headers: int = 0
+    #: Body bytes of every request other than GET and HEAD.
+    body_bytes: int = 0
 
     @web.middleware
     async def middleware(self, request: web.Request, handler):  # type: ignore[no-untyped-def]
         self.paths.append(request.path_qs)
         self.methods.add(request.method)
+        if request.method not in ("GET", "HEAD"):
+            self.body_bytes += len(await request.read())
         if "Authorization" in request.headers:
             self.auth_headers += 1
         return await handler(request)

@@ -67,8 +67,9 @@ async def test_open_orthanc_is_unauthenticated_pacs(monkeypatch: pytest.MonkeyPa
     assert service.details["DicomPort"] == 104
     # and the imaging service is marked for the box / internet joins
     assert any(f.kind == "imaging.service" and f.data["service"] == "pacs-web" for f in host.facts)
-    # and nothing but GET/HEAD was sent, never a patient list
-    assert seen.methods <= {"GET", "HEAD"}
+    # and nothing but GET/HEAD was sent (and the DICOMweb check's empty
+    # POST: not one body byte), never a patient list
+    assert seen.methods <= {"GET", "HEAD", "POST"} and seen.body_bytes == 0
     assert not any(p.startswith("/patients") for p in seen.paths)
     # and no identity or UID reached the report
     assert_no_patient_data(report.to_json())
@@ -157,7 +158,7 @@ async def test_default_account_only_when_intrusive(monkeypatch: pytest.MonkeyPat
     assert finding.evidence["version"] == "1.10.1"
     # with one authenticated GET only, and the account never in the report
     assert seen.auth_headers == 1
-    assert seen.methods <= {"GET", "HEAD"}
+    assert seen.methods <= {"GET", "HEAD", "POST"} and seen.body_bytes == 0
     assert "b3J0aGFuYzpvcnRoYW5j" not in report.to_json()
     assert "orthanc:orthanc" not in report.to_json()
     assert set(finding.evidence) == {"product", "version", "endpoint"}

@@ -120,6 +120,29 @@ def test_the_well_configured_orthanc_exposes_no_query(dicom_scan: Scan) -> None:
     assert not dicom_scan.errors(t.PACS_SECURE.ip, t.SECURE_DICOM_PORT)
 
 
+def test_retrieve_and_workflow_services_are_read_from_negotiation(dicom_scan: Scan) -> None:
+    # Given the 2020 Orthanc (DicomAlwaysAllowGet/Move false), pynetdicom's
+    # qrscp app and dcmtk storescp
+    pacs = dicom_scan.findings(t.PACS.ip, t.PACS_DICOM_PORT)
+    qrscp = dicom_scan.findings(t.QRSCP.ip, t.QRSCP_PORT)
+    modality = dicom_scan.findings(t.MODALITY.ip, t.MODALITY_PORT)
+    # Then Orthanc 1.10.1 accepts the C-MOVE and C-GET contexts from anyone
+    # (its Get/Move settings judge requests, and none is sent) and storage
+    # commitment, but not MPPS
+    retrieve = pacs["dicom.retrieve-open"]
+    assert (retrieve["move_accepted"], retrieve["get_accepted"]) == (True, True)
+    workflow = pacs["dicom.workflow-open"]
+    assert (workflow["storage_commitment_accepted"], workflow["mpps_accepted"]) == (True, False)
+    # And qrscp negotiates retrieval, and answers the worklist C-FIND with no
+    # match (pynetdicom's app serves the model, empty): open, 0 scheduled
+    assert "dicom.retrieve-open" in qrscp
+    assert qrscp["dicom.worklist-open"]["scheduled_count"] == 0
+    # And storescp none of it, Orthanc (no worklist plugin) no worklist
+    new = {"dicom.retrieve-open", "dicom.workflow-open", "dicom.worklist-open"}
+    assert not new & set(modality)
+    assert "dicom.worklist-open" not in pacs
+
+
 def test_storescp_accepts_anyones_images(dicom_scan: Scan) -> None:
     # Given dcmtk storescp on 198.18.0.40:11112
     found = dicom_scan.findings(t.MODALITY.ip, t.MODALITY_PORT)

@@ -39,6 +39,12 @@ from exposcan.protocols.dicom.pdu import (
     read_pdu,
     valid_ae_title,
 )
+from exposcan.protocols.dicom.workflow import (
+    GET_CONTEXT,
+    MOVE_CONTEXT,
+    STUDY_ROOT_GET,
+    STUDY_ROOT_MOVE,
+)
 
 
 def make_ac(
@@ -92,10 +98,15 @@ def test_the_request_names_the_aes_and_proposes_odd_contexts() -> None:
     assert ids == list(range(1, 2 * len(ids), 2)) and len(ids) <= 128
     syntaxes = [str(c.abstract_syntax) for c in rq.presentation_context]
     assert syntaxes[:2] == ["1.2.840.10008.1.1", "1.2.840.10008.5.1.4.1.2.2.1"]
-    # And no Get/Move model is ever proposed (never retrieve)
-    assert not [
-        s for s in syntaxes if s.startswith("1.2.840.10008.5.1.4.1.2.") and s.endswith((".2", ".3"))
-    ]
+    # And the Get/Move models are proposed only where workflow.py reads their
+    # acceptance (negotiation only: no message of theirs exists in dimse.py)
+    retrieve = {
+        c.context_id: str(c.abstract_syntax)
+        for c in rq.presentation_context
+        if str(c.abstract_syntax).startswith("1.2.840.10008.5.1.4.1.2.")
+        and str(c.abstract_syntax).endswith((".2", ".3"))
+    }
+    assert retrieve == {MOVE_CONTEXT: STUDY_ROOT_MOVE, GET_CONTEXT: STUDY_ROOT_GET}
 
 
 @pytest.mark.parametrize(

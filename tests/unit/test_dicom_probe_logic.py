@@ -132,9 +132,22 @@ def test_the_rules_turn_dicom_facts_into_findings() -> None:
         "dicom.store-open": Severity.MEDIUM
     }
     assert _findings("dicom.store", storage_contexts_accepted=0) == {}
-    assert _findings("dicom.association", accepted=True, query_answered=False) == {
-        "dicom.association-open": Severity.LOW
+    assert _findings(
+        "dicom.association", accepted=True, query_answered=False, worklist_answered=False
+    ) == {"dicom.association-open": Severity.LOW}
+    # A worklist answered is a query answered: its own finding, not this one
+    assert (
+        _findings("dicom.association", accepted=True, query_answered=False, worklist_answered=True)
+        == {}
+    )
+    assert _findings("dicom.worklist", scheduled_count=3) == {"dicom.worklist-open": Severity.HIGH}
+    assert _findings("dicom.services", retrieve_accepted=True) == {
+        "dicom.retrieve-open": Severity.MEDIUM
     }
+    assert _findings("dicom.services", workflow_accepted=True) == {
+        "dicom.workflow-open": Severity.LOW
+    }
+    assert _findings("dicom.services", retrieve_accepted=False, workflow_accepted=False) == {}
     assert _findings("dicom.association", accepted=True, query_answered=True) == {}
     assert _findings("dicom.association", accepted=False, query_answered=False) == {}
     assert _findings("dicom.transport", tls=False) == {"dicom.cleartext": Severity.LOW}

@@ -374,3 +374,62 @@ def test_the_modality_runs_dicom_over_tls_as_the_native_lab(compose: dict[str, A
         assert _mounted_files(svc)[t.MODALITY_TLS_PEM] == "/srv/lab/dicom-tls.pem"
     assert "--require-peer-cert" in t.MODALITY_TLS_ARGV
     assert "--ignore-peer-cert" in t.MODALITY_TLS_OPEN_ARGV
+
+
+def test_the_ris_runs_wlmscpfs_as_the_native_lab(compose: dict[str, Any]) -> None:
+    # Given the RIS's service
+    svc = _service(compose, t.RIS.name)
+    dockerfile = (DOCKER / svc["build"]["dockerfile"]).read_text()
+    cmd = re.search(r"^CMD (\[.*\])$", dockerfile, re.M)
+    assert cmd
+    # Then it runs wlmscpfs with the native lab's arguments (host look-up on)
+    assert json.loads(cmd.group(1)) == list(t.RIS_ARGV)
+    # over the worklist files the canary service writes, and the lab's DNS
+    assert _mounted_files(svc)["ris/resolv.conf"] == "/etc/resolv.conf"
+    assert "ris-worklist:/srv/lab/worklist:ro" in svc["volumes"]
+    assert "ris-worklist:/out/ris" in _service(compose, "canary")["volumes"]
+
+
+def test_the_dicomweb_pacs_is_open_behind_a_permissive_front() -> None:
+    # Given the DICOMweb host's Orthanc and nginx configurations
+    orthanc = _orthanc(t.DICOMWEB)
+    nginx = (DOCKER / "dicomweb" / "nginx.conf").read_text()
+    # Then Orthanc answers its local side only, without authentication, with
+    # DICOMweb and no DICOM port
+    assert orthanc["HttpPort"] == t.DICOMWEB_ORTHANC_PORT
+    assert (orthanc["RemoteAccessAllowed"], orthanc["AuthenticationEnabled"]) == (False, False)
+    assert orthanc["DicomServerEnabled"] is False and orthanc["DicomWeb"]["Enable"] is True
+    # And nginx, on the host's address, echoes any Origin with credentials
+    assert f"listen {t.DICOMWEB.ip}:{t.DICOMWEB_HTTP_PORT};" in nginx
+    assert f"proxy_pass http://127.0.0.1:{t.DICOMWEB_ORTHANC_PORT};" in nginx
+    assert "add_header Access-Control-Allow-Origin $http_origin always;" in nginx
+    assert "add_header Access-Control-Allow-Credentials true always;" in nginx
+
+
+def test_the_worklist_files_hold_only_canary_identities(tmp_path: Path) -> None:
+    # Given the RIS's worklist files as the lab writes them
+    import pydicom
+
+    from exposcan_lab.canary import write_worklist
+
+    files = write_worklist(tmp_path)
+    assert len(files) == t.RIS_SCHEDULED_STEPS
+    assert (tmp_path / t.RIS_AET / "lockfile").is_file()
+    for path in files:
+        ds = pydicom.dcmread(path)
+        step = ds.ScheduledProcedureStepSequence[0]
+        # Then every identity in them is a canary string a test looks for
+        values = [
+            str(ds.PatientName),
+            ds.PatientID,
+            ds.PatientBirthDate,
+            ds.AccessionNumber,
+            ds.RequestedProcedureID,
+            str(ds.RequestingPhysician),
+            str(step.ScheduledPerformingPhysicianName),
+            step.ScheduledProcedureStepID,
+            step.ScheduledProcedureStepDescription,
+            ds.StudyInstanceUID,
+        ]
+        for value in values:
+            assert any(c in value for c in t.CANARY_STRINGS), value

@@ -51,6 +51,11 @@ from exposcan.protocols.dicom.pdu import (
     decode_answer,
     read_pdu,
 )
+from exposcan.protocols.dicom.workflow import (
+    WORKFLOW_CONTEXTS,
+    WORKLIST_CONTEXT,
+    worklist_find_rq,
+)
 
 # Storage SOP classes a practice's images come in (PS3.4 Annex B.5): proposing
 # them and counting the accepted ones proves write exposure without a C-STORE.
@@ -101,6 +106,7 @@ def proposed_contexts() -> list[ProposedContext]:
     ]
     # Context IDs are odd, 1..255 (PS3.8 §9.3.2.2).
     contexts += [ProposedContext(5 + 2 * i, uid) for i, uid in enumerate(STORAGE_CLASSES)]
+    contexts += [ProposedContext(cid, uid) for cid, uid, _ in WORKFLOW_CONTEXTS]
     return contexts
 
 
@@ -141,6 +147,11 @@ class Ladder:
     #: Whether the C-FIND was tried and how it ended: None when it was never
     #: sent or never ended (a facts-writer must not claim a refusal then).
     query_refused: bool | None = None
+    #: The Modality Worklist count (workflow.py), when its context was accepted.
+    worklist: FindResult | None = None
+    #: Which workflow and retrieve contexts were accepted (fact field name
+    #: -> accepted), by negotiation alone.
+    workflow: dict[str, bool] = field(default_factory=dict)
 
 
 class PeerAborted(ProbeError):
@@ -256,13 +267,31 @@ class Session:
 
     async def _count_studies(self, transfer_syntax: str, cap: int) -> FindResult:
         message_id = self._next_id()
-        await self.conn.send(find_rq(message_id, FIND_CONTEXT, self._send_pdu, transfer_syntax))
+        request = find_rq(message_id, FIND_CONTEXT, self._send_pdu, transfer_syntax)
+        return await self._count_pending(
+            message_id, request, FIND_CONTEXT, cap, RESPONSES_PER_STUDY
+        )
+
+    async def count_worklist(self, transfer_syntax: str, cap: int) -> FindResult:
+        """Count the scheduled procedure steps of a Modality Worklist C-FIND
+        (PS3.4 Annex K): one per pending response (no key: a worklist entry
+        is a step, not a study), C-CANCEL at ``cap``."""
+        message_id = self._next_id()
+        request = worklist_find_rq(message_id, WORKLIST_CONTEXT, self._send_pdu, transfer_syntax)
+        return await self._count_pending(message_id, request, WORKLIST_CONTEXT, cap, 1)
+
+    async def _count_pending(
+        self, message_id: int, request: bytes, context_id: int, cap: int, per_item: int
+    ) -> FindResult:
+        """Send a C-FIND ``request`` and count its pending responses: C-CANCEL
+        at ``cap`` items or ``cap`` x ``per_item`` responses."""
+        await self.conn.send(request)
         studies: set[bytes] = set()
         keyless = responses_seen = 0
         cancelled, after_cancel = False, 0
         # A node that ignores the C-CANCEL is not followed for ever.
         after_cancel_cap = cap + 16
-        max_responses = cap * RESPONSES_PER_STUDY
+        max_responses = cap * per_item
 
         def result(answered: bool, status: int | None, aborted: bool = False) -> FindResult:
             count = len(studies) + keyless
@@ -291,7 +320,7 @@ class Session:
                     else:
                         studies.add(response.key)
                     if len(studies) + keyless >= cap or responses_seen >= max_responses:
-                        await self.conn.send(cancel_rq(message_id, FIND_CONTEXT, self._send_pdu))
+                        await self.conn.send(cancel_rq(message_id, context_id, self._send_pdu))
                         cancelled = True
                     continue
                 answered = responses_seen > 0 or response.status in (SUCCESS, CANCELLED)

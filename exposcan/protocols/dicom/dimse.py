@@ -92,7 +92,7 @@ def study_key(data: bytes, implicit: bool, key: bytes) -> bytes | None:
     return None
 
 
-def _encode(
+def encode_request(
     message: DIMSEMessage, primitive: C_ECHO | C_FIND | C_CANCEL, context_id: int, max_pdu: int
 ) -> bytes:
     message.primitive_to_message(primitive)
@@ -103,7 +103,7 @@ def echo_rq(message_id: int, context_id: int, max_pdu: int) -> bytes:
     primitive = C_ECHO()
     primitive.MessageID = message_id
     primitive.AffectedSOPClassUID = VERIFICATION
-    return _encode(C_ECHO_RQ(), primitive, context_id, max_pdu)
+    return encode_request(C_ECHO_RQ(), primitive, context_id, max_pdu)
 
 
 def study_count_identifier(transfer_syntax: str) -> bytes:
@@ -123,14 +123,14 @@ def find_rq(message_id: int, context_id: int, max_pdu: int, transfer_syntax: str
     primitive.AffectedSOPClassUID = STUDY_ROOT_FIND
     primitive.Priority = PRIORITY_LOW
     primitive.Identifier = BytesIO(study_count_identifier(transfer_syntax))
-    return _encode(C_FIND_RQ(), primitive, context_id, max_pdu)
+    return encode_request(C_FIND_RQ(), primitive, context_id, max_pdu)
 
 
 def cancel_rq(message_id: int, context_id: int, max_pdu: int) -> bytes:
     """C-CANCEL-RQ (PS3.7 §9.3.2.3): stop a C-FIND once the count is capped."""
     primitive = C_CANCEL()
     primitive.MessageIDBeingRespondedTo = message_id
-    return _encode(C_CANCEL_RQ(), primitive, context_id, max_pdu)
+    return encode_request(C_CANCEL_RQ(), primitive, context_id, max_pdu)
 
 
 @dataclass(frozen=True)

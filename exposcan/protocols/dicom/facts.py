@@ -32,6 +32,8 @@ class DicomAssociation(_Who):
     echo_status: int | None = None
     query_answered: bool | None = False
     storage_contexts_accepted: int | None = 0
+    #: A Modality Worklist C-FIND answered (the count is ``dicom.worklist``).
+    worklist_answered: bool | None = False
 
 
 @fact_kind("dicom.query")
@@ -63,3 +65,31 @@ class DicomTransport(TlsFields):
     #: The node asked for a client certificate (CertificateRequest) and
     #: refused our connection without one: unknown callers are kept out.
     client_certificate_required: bool | None = None
+
+
+@fact_kind("dicom.worklist")
+class DicomWorklist(_Who):
+    """A Modality Worklist C-FIND answered (PS3.4 Annex K): the count of
+    scheduled procedure steps, never a name, an ID or a UID."""
+
+    scheduled_count: int
+    capped: bool | None = False
+    find_cap: int | None = None
+    query: str | None = None
+
+
+@fact_kind("dicom.services")
+class DicomServices(_Who):
+    """Workflow and retrieve SOP classes accepted at negotiation (PS3.8
+    §9.3.3.2); no request of theirs was ever sent."""
+
+    worklist_accepted: bool | None = False
+    mpps_accepted: bool | None = False
+    storage_commitment_accepted: bool | None = False
+    move_accepted: bool | None = False
+    get_accepted: bool | None = False
+    #: C-MOVE or C-GET.
+    retrieve_accepted: bool | None = False
+    #: MPPS or storage commitment.
+    workflow_accepted: bool | None = False
+    accepted_services: list[str] | None = []

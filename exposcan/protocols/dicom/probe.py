@@ -8,7 +8,9 @@ proof ladder, recorded in the evidence, runs inside one association:
   association accepted -> C-ECHO answered -> C-FIND answered (Study Root,
   STUDY level, the only key an empty StudyInstanceUID; counted, C-CANCEL at
   ``find_cap``, no identifier decoded) -> storage contexts accepted from an
-  unknown caller (negotiation only: no C-STORE is ever sent).
+  unknown caller (negotiation only: no C-STORE is ever sent); then what the
+  node serves beyond images (leaks.py): the Modality Worklist counted, MPPS,
+  storage commitment, C-MOVE and C-GET read from the negotiation alone.
 
 Called AE: first what another service of the host disclosed (hint
 ``dicom.ae_title``, e.g. Orthanc's /system DicomAet found by the HTTP probe at
@@ -64,6 +66,7 @@ from exposcan.net.netio import ProbeError, classify, open_connection
 from exposcan.net.tls import HandshakeWatch, TlsFacts, tls_facts
 from exposcan.notes import declare_note
 from exposcan.probe import ProbeContext, ServiceProbe
+from exposcan.protocols.dicom import leaks
 from exposcan.protocols.dicom.association import (
     FIND_CONTEXT,
     RESPONSE_SLACK,
@@ -485,7 +488,12 @@ class DicomProbe(ServiceProbe):
             # A counted C-FIND (up to RESPONSES_PER_STUDY per study), what
             # follows its C-CANCEL, an echo, slack.
             session = Session(
-                conn, response_cap=cap * RESPONSES_PER_STUDY + cap + 16 + RESPONSE_SLACK
+                conn,
+                response_cap=cap * RESPONSES_PER_STUDY
+                + cap
+                + 16
+                + leaks.worklist_responses(cap)
+                + RESPONSE_SLACK,
             )
             answer = await self._timed_associate(ctx, service, node, session, called, calling)
             node.attempts += 1
@@ -529,6 +537,7 @@ class DicomProbe(ServiceProbe):
         if syntax not in TRANSFER_SYNTAXES:
             # The study query's context refused at negotiation: a refusal.
             ladder.query_refused = True
+        leaks.read_negotiation(ladder)
         try:
             if accepted.accepted(VERIFICATION_CONTEXT) is not None:
                 ladder.echo_status = await session.echo()
@@ -542,6 +551,7 @@ class DicomProbe(ServiceProbe):
                 ladder.query_refused = not ladder.find.answered and ladder.find.status is not None
                 if ladder.find.answered:
                     ladder.steps.append(STEP_FIND)
+            await leaks.count_worklist(session, ladder, max(1, ctx.config.find_cap))
         except PeerAborted as exc:
             log.debug("dicom %s: association aborted mid-ladder: %s", ctx.address, exc.detail)
             return exc
@@ -627,6 +637,7 @@ class DicomProbe(ServiceProbe):
             if find and find.answered
             else (False if ladder and ladder.lived and ladder.query_refused else None),
             "storage_contexts_accepted": ladder.storage_accepted if ladder and ladder.lived else 0,
+            **leaks.association_fields(ladder),
         }
         ctx.fact("dicom.association", service.port, "dicom", **association)
         if node.slow:
@@ -656,6 +667,8 @@ class DicomProbe(ServiceProbe):
                 storage_contexts_accepted=ladder.storage_accepted,
                 storage_contexts_proposed=ladder.storage_proposed,
             )
+        if ladder is not None:
+            leaks.record(ctx, service.port, who, ladder, product)
         if ladder is None or ladder.lived:
             # An association that never answered carried nothing: what its
             # transport would expose is not known.

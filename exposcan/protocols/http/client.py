@@ -15,7 +15,7 @@ import ssl
 import warnings
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Literal
+from typing import Final, Literal
 
 import aiohttp
 import aiohttp.connector
@@ -32,6 +32,9 @@ from exposcan.protocols.http.response import HttpResponse, TlsMismatch, parse_re
 __all__ = ["HttpClient", "HttpResponse", "Method", "TlsMismatch", "parse_realm"]
 
 Method = Literal["GET", "HEAD"]
+#: The one write method, for :meth:`HttpClient.empty_post` only: its body
+#: is always empty.
+_EMPTY_POST: Final = "POST"
 
 #: Default cap on a page body: a PACS page or an API answer is far smaller;
 #: an endless body stops here as ``too-large``.
@@ -119,6 +122,15 @@ class HttpClient:
             current = target
         return resp
 
+    async def empty_post(
+        self, path: str, headers: dict[str, str] | None = None, cap: int = 4096
+    ) -> HttpResponse:
+        """A POST with an empty body (Content-Length: 0), no redirect
+        followed: whether an endpoint takes POSTs without credentials, told
+        by its status. Zero bytes hold no DICOM instance nor anything else
+        to store; catalogue requests stay GET or HEAD (``Method``)."""
+        return await self._once(path, _EMPTY_POST, cap, headers, True)
+
     async def speaks_plain_http(self) -> bool:
         """Whether the port answers clear text with an HTTP status line: its
         first 5 bytes, nothing more. Tells a malformed HTTP answer (a header
@@ -162,7 +174,7 @@ class HttpClient:
     async def _once(
         self,
         path: str,
-        method: Method,
+        method: Method | Literal["POST"],
         cap: int,
         headers: dict[str, str] | None,
         truncate: bool,
@@ -178,6 +190,8 @@ class HttpClient:
                     self.url(path),
                     headers=headers,
                     allow_redirects=False,
+                    # Only empty_post sends a body: none (Content-Length: 0).
+                    data=b"" if method == _EMPTY_POST else None,
                 ) as resp:
                     facts = _tls_of(resp) if self.tls else None
                     body, truncated = await read_capped(resp, cap, truncate)

@@ -88,3 +88,38 @@ class HttpCleartext(_Product):
     """Something of an imaging product travels in clear text."""
 
     what: str
+
+
+@fact_kind("http.stow")
+class HttpStow(_Product):
+    """STOW-RS answered an empty POST (dicomweb.py): ``open`` when it took
+    it without credentials; nothing can have been stored."""
+
+    endpoint: str
+    status: int
+    open: bool
+    tls: bool | None = False
+
+
+@fact_kind("http.cors")
+class HttpCors(_Product):
+    """The DICOMweb search allowed a foreign origin (CORS): ``allow_origin``
+    is "echoed" (our origin) or "*", never the peer's words."""
+
+    endpoint: str
+    origin_sent: str
+    allow_origin: str
+    allow_credentials: bool
+    status: int | None = None
+    tls: bool | None = False
+
+
+@fact_kind("http.wado-uri")
+class HttpWadoUri(_Product):
+    """WADO-URI answered a request naming no object (dicomweb.py): ``open``
+    when it did so without credentials."""
+
+    endpoint: str
+    status: int
+    open: bool
+    tls: bool | None = False

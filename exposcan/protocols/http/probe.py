@@ -13,7 +13,9 @@ capped bodies, one connection slot of the host per request):
    the same under the sub-paths the root page redirects or links to, on this
    host (a PACS behind a reverse proxy at ``/pacs/``: subpaths.py).
 3. Unauthenticated PACS data, proved by counts only (Orthanc /statistics,
-   a QIDO-RS ``limit=1`` search parsed only to count).
+   a QIDO-RS ``limit=1`` search parsed only to count); the DICOMweb hygiene
+   of each PACS found (STOW-RS, CORS, WADO-URI: dicomweb.py), with nothing
+   stored or fetched.
 4. Directory listings walked for imaging, counts and extensions only.
 5. With ``--intrusive`` only: the product's documented default account, one
    read-only GET.
@@ -41,6 +43,7 @@ from exposcan.imaging import signatures_from
 from exposcan.models import ErrorReason, EvidenceValue, Safety
 from exposcan.net.netio import ProbeError
 from exposcan.probe import ProbeContext, ServiceProbe
+from exposcan.protocols.http import dicomweb
 from exposcan.protocols.http.client import HttpClient, HttpResponse, Method, TlsMismatch
 from exposcan.protocols.http.fingerprints import (
     IMAGING_CATEGORIES,
@@ -130,6 +133,18 @@ class WebSession:
         self._cache[key] = resp
         return resp
 
+    async def empty_post(self, path: str, headers: dict[str, str]) -> HttpResponse | None:
+        """The client's POST with an empty body (dicomweb.py), failures as
+        :meth:`fetch` has them; never cached (it is asked once)."""
+        try:
+            return await self.client.empty_post(path, headers)
+        except TlsMismatch:
+            return None
+        except ProbeError as exc:
+            if exc.reason is ErrorReason.TIMEOUT and self.client.budget.timeouts >= MAX_TIMEOUTS:
+                raise
+            return None
+
     def remember(self, path: str, resp: HttpResponse) -> None:
         self._cache[("GET", path, ())] = resp
 
@@ -162,7 +177,12 @@ class HttpProbe(ServiceProbe):
     phase = 20
     #: The fingerprints' documented default accounts (catalogue
     #: ``default_credentials``): a login, so intrusive.
-    steps: ClassVar[Mapping[str, Safety]] = {DEFAULT_CREDENTIALS: Safety.INTRUSIVE}
+    #: The DICOMweb hygiene checks send one POST, with an empty body: safe
+    #: (dicomweb.py says why nothing can be stored).
+    steps: ClassVar[Mapping[str, Safety]] = {
+        DEFAULT_CREDENTIALS: Safety.INTRUSIVE,
+        dicomweb.STEP: Safety.SAFE,
+    }
 
     async def probe(self, ctx: ProbeContext, service: ServiceState) -> None:
         # aiohttp's own loggers may quote URLs (listed names): keep them quiet
@@ -191,6 +211,8 @@ class HttpProbe(ServiceProbe):
                 session, root, matches, fingerprints, listing_conf
             )
             readable = await self._fingerprint_facts(ctx, service, session, matches)
+            if ctx.step(dicomweb.STEP):
+                await self._dicomweb(ctx, service, session, matches)
             listing = await self._listing(ctx, service, session, root, stop_at)
         if root.truncated and listing is None:
             # Nothing the capped part proved: say that the page was too large.
@@ -322,6 +344,27 @@ class HttpProbe(ServiceProbe):
                 proof=proof,
             )
         return readable
+
+    async def _dicomweb(
+        self,
+        ctx: ProbeContext,
+        service: ServiceState,
+        session: WebSession,
+        matches: list[ProductMatch],
+    ) -> None:
+        """STOW-RS, CORS and WADO-URI of each PACS or DICOMweb root found."""
+        targets = [
+            dicomweb.Target(m.product, m.version, m.prefix, m.fingerprint)
+            for m in matches
+            if m.fingerprint.category in dicomweb.CATEGORIES
+        ]
+        if not targets:
+            return
+
+        async def get(path: str, headers: dict[str, str]) -> HttpResponse | None:
+            return await session.fetch(path, "GET", headers or None)
+
+        await dicomweb.check(ctx, service, get, session.empty_post, targets)
 
     # -- step 4: listings -------------------------------------------------------
 

@@ -34,6 +34,7 @@ from pydantic import ValidationError
 from yarl import URL
 
 from exposcan.models import Report, Vantage
+from exposcan.reflector.tokens import TokenFileError, check_private
 from exposcan.reflector.wire import (
     MAX_ANSWER_BYTES,
     MAX_IPV6,
@@ -42,7 +43,6 @@ from exposcan.reflector.wire import (
     ScanAnswer,
     ScanRequest,
 )
-from exposcan.reflector.tokens import TokenFileError, check_private
 from exposcan.sanitise import clean_text
 
 # Names of environment variables, not secrets.

@@ -15,6 +15,7 @@ from typing import NoReturn
 from rich.console import Console
 
 from exposcan import __version__
+from exposcan.audit import push
 from exposcan.audit.diff import diff_reports, load_report, render_diff
 from exposcan.audit.history import HistoryError
 from exposcan.audit.history_cli import add_db_option, add_parsers, run_diff, run_history
@@ -22,6 +23,7 @@ from exposcan.audit.run import BASELINE_LAST, Audit, AuditError
 from exposcan.catalogue import LANGUAGES, Catalogue, CatalogueError, default_catalogue
 from exposcan.config import ScanConfig
 from exposcan.engine import Scanner
+from exposcan.hub import cli as hub_cli
 from exposcan.limits import Deadlines
 from exposcan.models import Report, Severity, Vantage, at_or_above
 from exposcan.net.localview import LocalView, local_view
@@ -231,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="no outside view, even if the environment or the config file names a reflector",
     )
+    push.add_options(scan)
     scan.add_argument(
         "--fail-on",
         default="high",
@@ -294,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="language of the HTML report [from the locale]",
     )
     reflector_cli.add_parser(sub)
+    hub_cli.add_parser(sub)
     return parser
 
 
@@ -312,6 +316,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_report(args)
     if args.command == "reflector":
         return reflector_cli.run(args)
+    if args.command == "hub":
+        return hub_cli.run(args)
     code = run_scan(args)
     # Every output is written: what is left is interpreter teardown, whose
     # final collection walks every object of the scan (measured here 0.3 to
@@ -420,9 +426,11 @@ def run_scan(args: argparse.Namespace) -> int:
             args.db, args.baseline, args.notify, args.notify_always, args.fail_on, args.lang
         )
         outside = _outside_settings(args, config)
+        hub = None if args.no_hub else push.resolve(args.hub, args.hub_ca, args.hub_pin)
     except (
         ReportFormatError,
         OutsideConfigError,
+        push.HubConfigError,
         PortSpecError,
         CatalogueError,
         OSError,
@@ -491,6 +499,10 @@ def run_scan(args: argparse.Namespace) -> int:
         write_report(report, path, args.lang, catalogue)
     if not args.quiet:
         out.print(render_summary(report, args.output, args.lang, catalogue))
+    if hub is not None:  # neither the exit code nor the files depend on the hub
+        line, warn = push.describe(push.push(report, hub))
+        if warn or not args.quiet:
+            err.print(line, markup=False)
     # The history records every run; "last" is looked up before this one is.
     baseline = audit.conclude(report, baseline, err, args.quiet)
     if not complete:

@@ -61,8 +61,9 @@ def stable_id(row: FindingRow) -> str:
 
 
 def _where(row: FindingRow) -> str:
-    host = f"[{row.host}]" if ":" in row.host else row.host
-    return host if row.port is None else f"{host}:{row.port}"
+    if row.port is None:
+        return row.host
+    return f"[{row.host}]:{row.port}" if ":" in row.host else f"{row.host}:{row.port}"
 
 
 def _cell(value: str) -> str:

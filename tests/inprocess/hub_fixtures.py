@@ -21,10 +21,10 @@ from exposcan.audit.notify import Target
 from exposcan.hub.alerts import Alerts
 from exposcan.hub.auth import hash_password
 from exposcan.hub.context import HubState
-from exposcan.hub.server import serving
+from exposcan.hub.server import server_tls, serving
 from exposcan.hub.store import Store
 from exposcan_lab.postgres import Cluster, available
-from tests.certs import server_context
+from exposcan_lab.practices import write_certificate
 
 STAFF, PASSWORD = "alice", "correct horse battery staple"
 
@@ -57,13 +57,11 @@ class RunningHub:
     url: str
     store: Store
     state: HubState
-    cert: Path
+    ca: Path
     folder: Path
 
     def client_tls(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=str(self.cert))
-        context.check_hostname = False  # the test certificate names "hub.test"
-        return context
+        return ssl.create_default_context(cafile=str(self.ca))
 
     async def request(
         self,
@@ -105,14 +103,22 @@ class RunningHub:
 
 @asynccontextmanager
 async def running_hub(
-    db: str, folder: Path, targets: list[Target] | None = None, stale_days: int = 7
+    db: str,
+    folder: Path,
+    targets: list[Target] | None = None,
+    stale_days: int = 7,
+    port: int = 0,
 ) -> AsyncIterator[RunningHub]:
-    context = server_context(folder, "hub.test")
+    """The hub on 127.0.0.1 (``port`` 0: any free one), its certificate
+    signed by a private CA (``ca.pem`` in ``folder``) for 127.0.0.1."""
+    if not (folder / "ca.pem").exists():
+        write_certificate(folder, "127.0.0.1")
+    context = server_tls(folder / "cert.pem", folder / "key.pem")
     store = await Store.open(db)
     await store.set_user(STAFF, hash_password(PASSWORD))
     state = HubState(store, Alerts(targets or [], stale_days), stale_days)
     try:
-        async with serving(state, "127.0.0.1", 0, context, stale_check_s=3600) as (host, port):
-            yield RunningHub(f"https://{host}:{port}", store, state, folder / "cert.pem", folder)
+        async with serving(state, "127.0.0.1", port, context, stale_check_s=3600) as (host, bound):
+            yield RunningHub(f"https://{host}:{bound}", store, state, folder / "ca.pem", folder)
     finally:
         await store.close()

@@ -22,6 +22,7 @@ import asyncio
 import base64
 import binascii
 import hmac
+import secrets
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -129,6 +130,14 @@ def bearer_token(header: str) -> str | None:
     return value
 
 
+#: How long a verified HTTP Basic credential is remembered: an API client
+#: (a Grafana data source, a DefectDojo import job) sends it with every
+#: request, and Argon2 costs 50 ms of CPU on an idle core, over a second on a
+#: busy one. A changed password takes effect within this time.
+VERIFIED_TTL_S = 60.0
+MAX_VERIFIED = 1000
+
+
 @dataclass
 class Staff:
     """Checks staff passwords without blocking the event loop (Argon2 costs
@@ -136,17 +145,30 @@ class Staff:
 
     store: Store
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
+    #: keyed hash of (name, password) -> when it stops counting as verified.
+    #: The key is random per process: the table holds nothing a password
+    #: could be guessed from offline.
+    _verified: dict[bytes, float] = field(default_factory=dict)
+    _key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
 
     async def check(self, name: str, password: str, client: str) -> str:
         """The user's name; :class:`AuthError` (``limited`` or refused) otherwise."""
         keys = (f"ip:{client}", f"user:{name[:128]}")
         if self.limiter.blocked(*keys):
             raise AuthError("limited")
+        mark = hmac.new(self._key, f"{name}\x00{password}".encode(), "sha256").digest()
+        now = time.monotonic()
+        if self._verified.get(mark, 0.0) > now:
+            return name
         row = await self.store.user(name[:128]) if name else None
         ok = await asyncio.to_thread(verify_password, row[1] if row else None, password)
         if not ok or row is None:
             self.limiter.failed(*keys)
             raise AuthError("refused")
+        if len(self._verified) >= MAX_VERIFIED:
+            self._verified = {k: t for k, t in self._verified.items() if t > now}
+        if len(self._verified) < MAX_VERIFIED:
+            self._verified[mark] = now + VERIFIED_TTL_S
         return name
 
 

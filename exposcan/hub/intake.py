@@ -48,37 +48,27 @@ def _validator() -> Any:
     return cls(schema)
 
 
-def _depth(raw: bytes) -> int:
-    depth = deepest = 0
-    in_string = escaped = False
-    for byte in raw:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):
-            depth += 1
-            deepest = max(deepest, depth)
-        elif byte in (0x5D, 0x7D):
-            depth -= 1
-    return deepest
+def _nesting(doc: object, depth: int = 0) -> int:
+    """How deep ``doc`` nests, stopping as soon as it is past the cap."""
+    if depth > MAX_DEPTH or not isinstance(doc, dict | list):
+        return depth
+    items = doc.values() if isinstance(doc, dict) else doc
+    return max((_nesting(item, depth + 1) for item in items), default=depth + 1)
 
 
 def parse_report(raw: bytes) -> tuple[Report, str, str]:
     """The report, its text as stored, and its digest (what a replay repeats)."""
     if len(raw) > MAX_REPORT_BYTES:
         raise RefusedReport(f"the report is larger than {MAX_REPORT_BYTES} bytes", 413)
-    if _depth(raw) > MAX_DEPTH:
-        raise RefusedReport(f"the JSON nests deeper than {MAX_DEPTH} levels")
     try:
         doc = json.loads(raw)
+    except RecursionError:
+        # The C parser stops at the interpreter's recursion limit (1,000).
+        raise RefusedReport("the JSON nests too deep") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RefusedReport(f"not JSON: {exc.msg if hasattr(exc, 'msg') else exc}") from None
+    if _nesting(doc) > MAX_DEPTH:
+        raise RefusedReport(f"the JSON nests deeper than {MAX_DEPTH} levels")
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA_ID:
         raise RefusedReport(f"not an {SCHEMA_ID} report (its 'schema' field)")
     error = next(iter(_validator().iter_errors(doc)), None)

@@ -198,6 +198,30 @@ async def test_pages_need_a_login_with_csrf(db_url: str, tmp_path: Path) -> None
             # And the session works for the API too
             status, _, _ = await hub.request("GET", "/api/v1/sites", auth=None, session=session)
             assert status == 200
+            # And the site page links its evidence page and the diff of two runs
+            later = practice_report(DAY + timedelta(days=1), [query_open(), mapping_imaging()])
+            await hub.request("POST", "/api/v1/reports", token=token, body=later.to_json().encode())
+            reports = await hub.store.reports("cabinet-a")
+            status, page, _ = await hub.request(
+                "GET", "/sites/cabinet-a", auth=None, session=session
+            )
+            assert status == 200 and b"/sites/cabinet-a/evidence" in page
+            status, page, _ = await hub.request(
+                "GET",
+                f"/sites/cabinet-a/diff?old={reports[1].id}&new={reports[0].id}",
+                auth=None,
+                session=session,
+            )
+            assert status == 200 and b"New (1)" in page and b"upnp.mapping-imaging" in page
+            status, page, _ = await hub.request(
+                "GET", "/sites/cabinet-a/evidence", auth=None, session=session
+            )
+            assert status == 200 and page.count(b"<tr><td>2026-11-0") == 2
+            # And a report of another site is not found through this one
+            status, _, _ = await hub.request(
+                "GET", f"/sites/nowhere/reports/{reports[0].id}", auth=None, session=session
+            )
+            assert status == 404
             # And the French dashboard says it in French
             status, page, _ = await hub.request("GET", "/?lang=fr", auth=None, session=session)
             assert b"Cabinets" in page and b"lisibles" in page

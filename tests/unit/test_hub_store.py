@@ -65,3 +65,25 @@ def test_database_urls() -> None:
     for bad in ("mysql://x/y", "sqlite://relative.db"):
         with pytest.raises(StoreError):
             backend_for(bad)
+
+
+def test_one_token_for_the_hub_and_the_reflector(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from exposcan.cli import main
+    from exposcan.reflector.tokens import TokenStore
+
+    db, tokens = tmp_path / "hub.sqlite3", tmp_path / "reflector-tokens"
+    # Given a site added with the reflector's tokens file named
+    code = main(["hub", "add-site", "--db", str(db), "--reflector-tokens", str(tokens), "cab-1"])
+    token = capsys.readouterr().out.strip()
+    # Then the printed token is the site's and the reflector knows it too, hashed
+    assert code == 0 and len(token) == 43
+    entry = TokenStore(tokens).verify(token)
+    assert entry is not None and entry.label == "hub site cab-1"
+    assert token not in tokens.read_text()
+    # And a second site of the same name is an error (exit 2), nothing appended
+    assert (
+        main(["hub", "add-site", "--db", str(db), "--reflector-tokens", str(tokens), "cab-1"]) == 2
+    )
+    assert len(TokenStore(tokens)) == 1

@@ -59,7 +59,8 @@ scan ws --outside "$EXPOSCAN_OUTSIDE" --outside-ca "$EXPOSCAN_OUTSIDE_CA" \
   -o "$OUT/report.json" -o "$OUT/report.html"
 echo
 echo "== 2. From the internet host, the box's public address (every TCP port)"
-scan inet --vantage internet 203.0.113.1 -o "$OUT/report-internet.json" \
+# --no-hub: the hub keeps the practice's own (LAN) scans; this one is the check by hand.
+scan inet --vantage internet --no-hub 203.0.113.1 -o "$OUT/report-internet.json" \
   -o "$OUT/report-internet.html"
 
 "$BIN/python" - "$OUT/report.json" "$OUT/report-internet.json" <<'PY'

@@ -9,6 +9,7 @@ from the stored JSON in the reader's language.
 from __future__ import annotations
 
 import secrets
+from urllib.parse import quote
 from datetime import timedelta
 from functools import cache
 from typing import Any
@@ -29,7 +30,7 @@ from exposcan.hub.context import (
     session_user,
     state,
 )
-from exposcan.hub.store import SEVERITIES, now_utc
+from exposcan.hub.store import SEVERITIES, SiteRow, now_utc
 from exposcan.hub.words import WORDS, pick_lang
 from exposcan.models import Report
 
@@ -150,6 +151,26 @@ def _stale_days(request: web.Request, default: int) -> int:
     return min(max(days, 1), 3650)
 
 
+def _dashboard_row(site: SiteRow, cutoff: str) -> dict[str, object]:
+    """What one line of the dashboard shows, worked out here: a thousand
+    sites through Jinja macros took 0.4 s of a busy CPU."""
+    last = site.last
+    counts = ""
+    if last is not None:
+        counts = ", ".join(f"{n} {s}" for s, n in last.counts.items() if n)
+    return {
+        "name": site.name,
+        "href": quote(site.name, safe=""),
+        "internet": last.internet if last else "unknown",
+        "lan": last.lan if last else "unknown",
+        "last": last.finished if last else None,
+        "stale": site.stale(cutoff),
+        "new": last.new if last else "",
+        "new_critical": bool(last and last.new_critical),
+        "counts": counts,
+    }
+
+
 async def dashboard(request: web.Request) -> web.StreamResponse:
     who = await _staff(request)
     hub = state(request)
@@ -168,8 +189,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         request,
         "dashboard.html.j2",
         who=who,
-        sites=sites,
-        cutoff=cutoff,
+        rows=[_dashboard_row(s, cutoff) for s in sites],
         shown=shown,
         days=days,
         day_choices=sorted({*STALE_CHOICES, days}),

@@ -9,10 +9,10 @@ from the stored JSON in the reader's language.
 from __future__ import annotations
 
 import secrets
-from urllib.parse import quote
 from datetime import timedelta
 from functools import cache
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
 from aiohttp import web

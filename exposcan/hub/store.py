@@ -170,7 +170,8 @@ class Ingested:
     report_id: int
     #: Findings the site's previous report lacked (all of them for a first report).
     new: list[Finding]
-    previous: Report | None
+    #: The id of the site's previous report (None: this is its first).
+    previous: int | None
 
 
 _REPORT_COLUMNS = (
@@ -328,12 +329,17 @@ class Store:
                 if seen:
                     raise DuplicateError("this report was received before")
                 prev = await tx.fetch(
-                    "SELECT id, body FROM reports WHERE site_id = ? AND finished <= ? "
+                    "SELECT id FROM reports WHERE site_id = ? AND finished <= ? "
                     "ORDER BY finished DESC, id DESC LIMIT 1",
                     (site_id, finished),
                 )
-                previous = Report.from_json(str(prev[0][1])) if prev else None
-                old_keys = {f.key for f in previous.findings} if previous else set()
+                previous = int(prev[0][0]) if prev else None
+                old_keys = {
+                    str(row[0])
+                    for row in await tx.fetch(
+                        "SELECT key FROM findings WHERE report_id = ?", (previous,)
+                    )
+                }
                 new = [f for f in report.findings if f.key not in old_keys]
                 new_critical = sum(1 for f in new if f.severity is Severity.CRITICAL)
                 rows = await tx.fetch(

@@ -129,7 +129,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         path="/",
         max_age=int(SESSION_TTL.total_seconds()),
     )
-    response.del_cookie(LOGIN_COOKIE, path="/")
+    _forget(response, LOGIN_COOKIE)
     raise response
 
 
@@ -139,8 +139,15 @@ async def logout(request: web.Request) -> web.StreamResponse:
     check_csrf(who, form.get("csrf"))
     await state(request).store.end_session(request.cookies.get(SESSION_COOKIE, ""))
     response = web.HTTPSeeOther("/login")
-    response.del_cookie(SESSION_COOKIE, path="/")
+    _forget(response, SESSION_COOKIE)
     raise response
+
+
+def _forget(response: web.StreamResponse, name: str) -> None:
+    # A __Host- cookie is only replaced by one that is Secure too (RFC 6265bis).
+    response.set_cookie(
+        name, "", max_age=0, secure=True, httponly=True, samesite="Strict", path="/"
+    )
 
 
 def _stale_days(request: web.Request, default: int) -> int:

@@ -225,6 +225,25 @@ async def test_pages_need_a_login_with_csrf(db_url: str, tmp_path: Path) -> None
             # And the French dashboard says it in French
             status, page, _ = await hub.request("GET", "/?lang=fr", auth=None, session=session)
             assert b"Cabinets" in page and b"lisibles" in page
+            # When the staff member logs out (the form carries the session's CSRF token)
+            token_in_page = re.search(rb'name="csrf" value="([^"]+)"', page)
+            assert token_in_page is not None
+            status, _, _ = await hub.request(
+                "POST", "/logout", auth=None, session=session, data={"csrf": "forged"}
+            )
+            assert status == 403
+            status, _, headers = await hub.request(
+                "POST",
+                "/logout",
+                auth=None,
+                session=session,
+                data={"csrf": token_in_page.group(1).decode()},
+            )
+            # Then the session ends: the cookie is dropped and the pages ask for a login again
+            assert status == 303 and "Max-Age=0" in headers["Set-Cookie"]
+            assert "Secure" in headers["Set-Cookie"]
+            status, _, headers = await hub.request("GET", "/", auth=None, session=session)
+            assert status == 303 and headers["Location"] == "/login"
 
 
 async def test_a_new_critical_finding_is_alerted(db_url: str, tmp_path: Path) -> None:

@@ -170,8 +170,6 @@ class Ingested:
     report_id: int
     #: Findings the site's previous report lacked (all of them for a first report).
     new: list[Finding]
-    #: The id of the site's previous report (None: this is its first).
-    previous: int | None
 
 
 _REPORT_COLUMNS = (
@@ -323,21 +321,14 @@ class Store:
             counts[f.severity.value] += 1
         try:
             async with self.db.transaction() as tx:
-                seen = await tx.fetch(
-                    "SELECT id FROM reports WHERE site_id = ? AND digest = ?", (site_id, digest)
-                )
-                if seen:
-                    raise DuplicateError("this report was received before")
-                prev = await tx.fetch(
-                    "SELECT id FROM reports WHERE site_id = ? AND finished <= ? "
-                    "ORDER BY finished DESC, id DESC LIMIT 1",
-                    (site_id, finished),
-                )
-                previous = int(prev[0][0]) if prev else None
+                # A replay breaks UNIQUE (site_id, digest) at the INSERT below.
                 old_keys = {
                     str(row[0])
                     for row in await tx.fetch(
-                        "SELECT key FROM findings WHERE report_id = ?", (previous,)
+                        "SELECT key FROM findings WHERE report_id = ("
+                        " SELECT id FROM reports WHERE site_id = ? AND finished <= ?"
+                        " ORDER BY finished DESC, id DESC LIMIT 1)",
+                        (site_id, finished),
                     )
                 }
                 new = [f for f in report.findings if f.key not in old_keys]
@@ -397,7 +388,7 @@ class Store:
             if isinstance(exc, DuplicateError) or is_unique_violation(exc):
                 raise DuplicateError("this report was received before") from None
             raise
-        return Ingested(report_id, new, previous)
+        return Ingested(report_id, new)
 
     async def sites(self, name: str | None = None) -> list[SiteRow]:
         # Only constant column names are joined into the SQL; values are bound.

@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: deps demo test unit packaging lint schema clean compare-nmap bench
+.PHONY: deps demo test unit packaging lint schema clean compare-nmap bench bench-hub
 
 deps: $(STAMP)
 	@bash scripts/install-deps.sh
@@ -56,3 +56,8 @@ clean:
 
 bench: deps
 	$(BIN)/python -m bench
+
+# The hub: ingest rate and dashboard times, on a throw-away PostgreSQL cluster
+# (DB=sqlite for the SQLite file).
+bench-hub: deps
+	$(BIN)/python -m bench.hub --db $(or $(DB),postgres)

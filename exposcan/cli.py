@@ -15,6 +15,7 @@ from typing import NoReturn
 from rich.console import Console
 
 from exposcan import __version__, catalogue_cli
+from exposcan.audit import push
 from exposcan.audit.diff import diff_reports, load_report, render_diff
 from exposcan.audit.history import HistoryError
 from exposcan.audit.history_cli import add_db_option, add_parsers, run_diff, run_history
@@ -22,6 +23,7 @@ from exposcan.audit.run import BASELINE_LAST, Audit, AuditError
 from exposcan.catalogue import LANGUAGES, Catalogue, CatalogueError, default_catalogue
 from exposcan.config import ScanConfig
 from exposcan.engine import Scanner
+from exposcan.hub import cli as hub_cli
 from exposcan.limits import Deadlines
 from exposcan.models import Report, Severity, Vantage, at_or_above
 from exposcan.net.localview import LocalView, local_view
@@ -244,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="no outside view, even if the environment or the config file names a reflector",
     )
+    push.add_options(scan)
     scan.add_argument(
         "--fail-on",
         default="high",
@@ -308,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reflector_cli.add_parser(sub)
     catalogue_cli.add_parser(sub)
+    hub_cli.add_parser(sub)
     return parser
 
 
@@ -328,6 +332,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return reflector_cli.run(args)
     if args.command == "catalogue":
         return catalogue_cli.run(args)
+    if args.command == "hub":
+        return hub_cli.run(args)
     code = run_scan(args)
     # Every output is written: what is left is interpreter teardown, whose
     # final collection walks every object of the scan (measured here 0.3 to
@@ -446,9 +452,11 @@ def run_scan(args: argparse.Namespace) -> int:
             if not args.no_outside and config.vantage is Vantage.LAN
             else None
         )
+        hub = None if args.no_hub else push.resolve(args.hub, args.hub_ca, args.hub_pin)
     except (
         ReportFormatError,
         OutsideConfigError,
+        push.HubConfigError,
         PortSpecError,
         CatalogueError,
         OSError,
@@ -521,6 +529,10 @@ def run_scan(args: argparse.Namespace) -> int:
         write_report(report, path, args.lang, catalogue)
     if not args.quiet:
         out.print(render_summary(report, args.output, args.lang, catalogue))
+    if hub is not None:  # neither the exit code nor the files depend on the hub
+        line, warn = push.describe(push.push(report, hub))
+        if warn or not args.quiet:
+            err.print(line, markup=False)
     # The history records every run; "last" is looked up before this one is.
     baseline = audit.conclude(report, baseline, err, args.quiet)
     if not complete:

@@ -34,6 +34,14 @@ def _parser() -> argparse.ArgumentParser:
         "environment a scan --outside needs (URL, CA file, token file)",
     )
     p.add_argument("--name", default=t.DEFAULT_LAB_NAME)
+    p = sub.add_parser(
+        "hub",
+        help="start exposcan hub serve on the lab's internet host (a site for the lab's "
+        "practice); prints the environment a scan --hub needs (URL, CA file, token file)",
+    )
+    p.add_argument("--name", default=t.DEFAULT_LAB_NAME)
+    p = sub.add_parser("hub-sites", help="what the lab's hub shows: GET /api/v1/sites")
+    p.add_argument("--name", default=t.DEFAULT_LAB_NAME)
     p = sub.add_parser("exec", help="run a command in a host: exec [--name N] HOST -- CMD...")
     p.add_argument("--name", default=t.DEFAULT_LAB_NAME)
     p.add_argument("host", choices=list(t.NAMESPACE_ROLES))
@@ -84,6 +92,19 @@ def main(argv: list[str]) -> int:
             # with EXPOSCAN_OUTSIDE_PIN instead of EXPOSCAN_OUTSIDE_CA.
             print(f"EXPOSCAN_LAB_REFLECTOR_IPV6={info.url6}")
             print(f"EXPOSCAN_LAB_REFLECTOR_PIN={info.pin_sha256}")
+            return 0
+        if a.cmd == "hub":
+            for key, value in Lab(a.name).start_hub().items():
+                print(f"{key}={value}")
+            return 0
+        if a.cmd == "hub-sites":
+            sites = Lab(a.name).hub_sites()
+            print(f"{'site':16} {'internet':9} {'LAN':5} {'last report':26} {'new':>4}  counts")
+            for s in sites:
+                counts = ", ".join(f"{n} {k}" for k, n in s["counts"].items() if n) or "-"
+                last = s["last_report"] or "never"
+                name, new = s["name"], s["new"]
+                print(f"{name:16} {s['internet']:9} {s['lan']:5} {last:26} {new:>4}  {counts}")
             return 0
         # exec
         cmd = a.argv[1:] if a.argv[:1] == ["--"] else a.argv

@@ -10,6 +10,7 @@ names alone, so it also cleans a lab left by a crashed process.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import importlib.util
 import json
@@ -845,6 +846,91 @@ class Lab:
                     f"the reflector did not come up: {p.stdout.strip()}\n" + procs.log_tail(log)
                 )
         return info
+
+    HUB = "hub"
+    HUB_PORT = 8444
+    HUB_STAFF = ("lab", "lab staff password")
+
+    def start_hub(self, sites: tuple[str, ...] = ("cabinet-lab",)) -> dict[str, str]:
+        """``exposcan hub serve`` on the internet host (SQLite in its folder,
+        a private CA), a staff account and one site per name; returns the
+        environment a ``scan --hub`` needs (URL, CA file, token file of the
+        first site). Recorded in the lab state, so ``down`` stops it."""
+        from .practices import write_certificate  # cryptography: only when asked
+
+        if not self.processes:
+            self._load()
+        folder = self.host_dir(t.INET.name) / self.HUB
+        db = folder / "hub.sqlite3"
+        exposcan = ["env", f"PYTHONPATH={_LAB_DIR.parent}", sys.executable, "-m", "exposcan"]
+        if not (folder / "cert.pem").exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            write_certificate(folder, str(t.INET_IP))
+            for site in sites:
+                made = self.run(
+                    t.INET.name, [*exposcan, "hub", "add-site", "--db", str(db), site], timeout=60
+                )
+                if made.returncode != 0:
+                    raise LabError(f"hub add-site {site}: {made.stderr.strip()}")
+                path = folder / f"{site}.token"
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(made.stdout.strip() + "\n")
+            user, password = self.HUB_STAFF
+            made = self.run(
+                t.INET.name,
+                [*exposcan, "hub", "add-user", "--db", str(db), user],
+                timeout=60,
+                input=password + "\n",
+            )
+            if made.returncode != 0:
+                raise LabError(f"hub add-user: {made.stderr.strip()}")
+        if not any(p.service == self.HUB for p in self.processes):
+            argv = [*exposcan, "hub", "serve", "--db", str(db)]
+            argv += ["--listen", f"{t.INET_IP}:{self.HUB_PORT}"]
+            argv += ["--cert", str(folder / "cert.pem"), "--key", str(folder / "key.pem")]
+            self._start(t.INET.name, self.HUB, argv)
+            spec = json.dumps(
+                [{"name": self.HUB, "kind": "tcp", "host": str(t.INET_IP), "port": self.HUB_PORT}]
+            )
+            p = self.run(
+                t.INET.name,
+                [sys.executable, str(_LAB_DIR / "inside.py"), "wait", spec, str(READY_DEADLINE_S)],
+                timeout=READY_DEADLINE_S + 10,
+            )
+            if p.returncode != 0:
+                log = self.host_dir(t.INET.name) / f"{self.HUB}.log"
+                raise LabError(
+                    f"the hub did not come up: {p.stdout.strip()}\n" + procs.log_tail(log)
+                )
+        return {
+            "EXPOSCAN_HUB": f"https://{t.INET_IP}:{self.HUB_PORT}/",
+            "EXPOSCAN_HUB_CA": str(folder / "ca.pem"),
+            "EXPOSCAN_HUB_TOKEN_FILE": str(folder / f"{sites[0]}.token"),
+        }
+
+    def hub_sites(self) -> list[dict[str, Any]]:
+        """The lab hub's ``GET /api/v1/sites``, asked from the internet host."""
+        folder = self.host_dir(t.INET.name) / self.HUB
+        code = (
+            "import base64,ssl,sys,urllib.request\n"
+            "ctx=ssl.create_default_context(cafile=sys.argv[2])\n"
+            "req=urllib.request.Request(sys.argv[1])\n"
+            "req.add_header('Authorization','Basic '+sys.argv[3])\n"
+            "print(urllib.request.urlopen(req,context=ctx,timeout=30).read().decode())\n"
+        )
+        user, password = self.HUB_STAFF
+        basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+        url = f"https://{t.INET_IP}:{self.HUB_PORT}/api/v1/sites"
+        p = self.run(
+            t.INET.name,
+            [sys.executable, "-c", code, url, str(folder / "ca.pem"), basic],
+            timeout=60,
+        )
+        if p.returncode != 0:
+            raise LabError(f"the hub did not answer: {p.stderr.strip()[-400:]}")
+        sites: list[dict[str, Any]] = json.loads(p.stdout)
+        return sites
 
     # --- status and down -----------------------------------------------------------
 

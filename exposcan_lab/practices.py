@@ -48,6 +48,9 @@ NET = "rx-net"
 REFLECTOR_IP = "203.0.113.2"
 REFLECTOR_IP6 = "2001:db8:ffff::2"
 REFLECTOR_PORT = 8443
+#: The contractor's hub (exposcan hub serve), on the same internet host.
+HUB_IP = "203.0.113.60"
+HUB_PORT = 8443
 REDIS_URL = "redis://127.0.0.1:6379/0"
 WAN_SOURCES = "203.0.113.0/24,2001:db8::/32"
 REPO = Path(__file__).resolve().parents[1]
@@ -236,6 +239,7 @@ class Practices:
             ip("-n", self.ns(role), "link", "set", "lo", "up")
         ip("-n", net, "link", "add", "br0", "type", "bridge")
         ip("-n", net, "addr", "add", f"{REFLECTOR_IP}/24", "dev", "br0")
+        ip("-n", net, "addr", "add", f"{HUB_IP}/24", "dev", "br0")
         ip("-n", net, "-6", "addr", "add", f"{REFLECTOR_IP6}/64", "dev", "br0", "nodad")
         ip("-n", net, "link", "set", "br0", "up")
         for p in PRACTICES:
@@ -361,6 +365,20 @@ http {{
         ticks = procs.start_ticks(proc.pid) or 0
         self.records.append(procs.ProcRecord(role, service, proc.pid, ticks, str(log)))
         self._save()
+
+    def start_service(self, role: str, service: str, argv: list[str]) -> None:
+        """Start one more server in ``role``'s namespace (stopped by :meth:`stop_service`
+        or :meth:`down`), and wait for nothing."""
+        self._start(role, service, argv)
+
+    def stop_service(self, service: str) -> None:
+        mine = [r for r in self.records if r.service == service]
+        left = procs.terminate(mine, [])
+        if left:
+            raise PracticesError(f"{service}: pids {left} survived SIGKILL")
+
+    def wait_tcp(self, role: str, host: str, port: int, seconds: float = 30.0) -> None:
+        self._wait_tcp(role, host, port, seconds)
 
     def _wait_tcp(self, role: str, host: str, port: int, seconds: float = 30.0) -> None:
         code = (

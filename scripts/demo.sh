@@ -45,8 +45,16 @@ while IFS= read -r line; do export "${line?}"; done \
 echo "reflector: $EXPOSCAN_OUTSIDE (token in $EXPOSCAN_OUTSIDE_TOKEN_FILE)"
 
 echo
+echo "== The contractor's hub on the lab internet (exposcan hub serve, its own CA, a site token)"
+# Prints EXPOSCAN_HUB=..., EXPOSCAN_HUB_CA=..., EXPOSCAN_HUB_TOKEN_FILE=...
+while IFS= read -r line; do export "${line?}"; done \
+  < <("$BIN/python" -m exposcan_lab hub --name "$LAB")
+echo "hub: $EXPOSCAN_HUB (the site's token in $EXPOSCAN_HUB_TOKEN_FILE)"
+
+echo
 echo "== 1. From the practice workstation, no target, with --outside: the LAN it is on,"
-echo "==    its box, and what the internet reaches (the reflector scans the practice back)"
+echo "==    its box, and what the internet reaches (the reflector scans the practice back);"
+echo "==    the report goes to the hub (--hub, from \$EXPOSCAN_HUB)"
 # --outside-public: the NAT loopback check goes only to an address two
 # witnesses agree on, and the lab box's miniupnpd does not disclose its
 # documentation-range WAN address: the practice's own setting is the second.
@@ -54,7 +62,8 @@ scan ws --outside "$EXPOSCAN_OUTSIDE" --outside-ca "$EXPOSCAN_OUTSIDE_CA" \
   --outside-public 203.0.113.1 -o "$OUT/report.json" -o "$OUT/report.html"
 echo
 echo "== 2. From the internet host, the box's public address (every TCP port)"
-scan inet --vantage internet 203.0.113.1 -o "$OUT/report-internet.json" \
+# --no-hub: the hub keeps the practice's own (LAN) scans; this one is the check by hand.
+scan inet --vantage internet --no-hub 203.0.113.1 -o "$OUT/report-internet.json" \
   -o "$OUT/report-internet.html"
 
 "$BIN/python" - "$OUT/report.json" "$OUT/report-internet.json" <<'PY'
@@ -70,4 +79,7 @@ for path in sys.argv[1:]:
           f"{len(data['hosts'])} hosts, {len(data['errors'])} errors")
 PY
 echo "Reports: $OUT/report.html and $OUT/report-internet.html (open them in a browser)"
+echo
+echo "== 3. What the contractor's hub shows (GET /api/v1/sites, as its staff)"
+"$BIN/python" -m exposcan_lab hub-sites --name "$LAB"
 echo "== Tearing the lab down"

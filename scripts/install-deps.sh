@@ -20,6 +20,8 @@ PACKAGES=(
   nmap                           # the reference tool of scripts/compare-nmap.sh
   time                           # GNU time: peak RSS of each scanner in make bench
   chromium                       # headless, opens the HTML report in the tests
+  chromium-driver                # selenium drives it through the hub's dashboard
+  postgresql                     # the hub on PostgreSQL: tests and bench make throw-away clusters
   systemd                        # systemd-analyze verify of contrib/systemd/ in the tests
 )
 

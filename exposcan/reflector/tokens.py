@@ -125,9 +125,19 @@ def add_token(path: Path, label: str = "") -> tuple[str, TokenEntry]:
     if path.exists():
         parse_tokens(path.read_text("utf-8"), str(path))  # refuse to append to a broken file
     token = secrets.token_urlsafe(32)
+    return token, append_token(path, token, label)
+
+
+def append_token(path: Path, token: str, label: str = "") -> TokenEntry:
+    """Append the hash of a token made elsewhere (a hub site's, so that one
+    token serves a practice for both) to ``path`` (created mode 0600)."""
+    if not _LABEL.match(label):
+        raise TokenFileError("a label is at most 64 letters, digits, spaces or ._@:/-")
+    if path.exists():
+        parse_tokens(path.read_text("utf-8"), str(path))  # refuse to append to a broken file
     entry = TokenEntry(digest(token), label.strip())
     line = f"{PREFIX}{entry.digest.hex()}" + (f" {entry.label}" if entry.label else "") + "\n"
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     with os.fdopen(fd, "a", encoding="utf-8") as handle:
         handle.write(line)
-    return token, entry
+    return entry

@@ -11,7 +11,7 @@ import asyncio
 from dataclasses import dataclass
 
 from exposcan.audit.notify.alert import Alert
-from exposcan.audit.notify.mail import build_message, send_blocking
+from exposcan.audit.notify.mail import build_message, build_plain, send_blocking
 from exposcan.audit.notify.targets import (
     Mail,
     NotifyConfigError,
@@ -20,7 +20,7 @@ from exposcan.audit.notify.targets import (
     parse_targets,
     redact,
 )
-from exposcan.audit.notify.webhook import NotifyError, post
+from exposcan.audit.notify.webhook import NotifyError, post, post_json
 
 __all__ = [
     "Alert",
@@ -31,6 +31,7 @@ __all__ = [
     "Target",
     "Webhook",
     "deliver",
+    "deliver_message",
     "parse_targets",
     "redact",
 ]
@@ -75,3 +76,37 @@ async def deliver(
     deadline_s: float = DEFAULT_DEADLINE_S,
 ) -> list[Delivery]:
     return list(await asyncio.gather(*(_one(t, alert, lang, deadline_s) for t in targets)))
+
+
+async def _one_message(
+    target: Target, subject: str, text: str, payload: dict[str, object], deadline_s: float
+) -> Delivery:
+    try:
+        if isinstance(target, Webhook):
+            await post_json(target, payload, deadline_s)
+        else:
+            msg = build_plain(target, subject, text)
+            await asyncio.wait_for(
+                asyncio.to_thread(send_blocking, target, msg, deadline_s), timeout=deadline_s * 4
+            )
+    except NotifyError as exc:
+        return Delivery(target.label, str(exc))
+    except TimeoutError:
+        return Delivery(target.label, f"no delivery within {deadline_s * 4:g} s")
+    return Delivery(target.label)
+
+
+async def deliver_message(
+    targets: list[Target],
+    subject: str,
+    text: str,
+    payload: dict[str, object],
+    deadline_s: float = DEFAULT_DEADLINE_S,
+) -> list[Delivery]:
+    """A message that is not one scan's verdict (the hub's fleet alerts): the
+    webhooks get ``payload``, the mails ``subject`` and ``text``."""
+    return list(
+        await asyncio.gather(
+            *(_one_message(t, subject, text, payload, deadline_s) for t in targets)
+        )
+    )

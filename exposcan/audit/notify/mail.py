@@ -66,6 +66,18 @@ def build_message(target: Mail, alert: Alert, lang: str | None) -> EmailMessage:
     return msg
 
 
+def build_plain(target: Mail, subject: str, text: str) -> EmailMessage:
+    """A mail of plain text, nothing attached (the hub's fleet alerts)."""
+    msg = EmailMessage()
+    msg["Subject"] = f"[exposcan] {subject}"
+    msg["From"] = target.sender
+    msg["To"] = ", ".join(target.to)
+    msg["Date"] = formatdate(localtime=False)
+    msg["Message-ID"] = make_msgid(domain="exposcan.invalid")
+    msg.set_content(text)
+    return msg
+
+
 def send_blocking(target: Mail, msg: EmailMessage, timeout_s: float) -> None:
     context = ssl.create_default_context()
     try:

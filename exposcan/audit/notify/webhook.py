@@ -18,6 +18,11 @@ class NotifyError(RuntimeError):
 
 
 async def post(target: Webhook, alert: Alert, deadline_s: float) -> None:
+    await post_json(target, alert.payload(), deadline_s)
+
+
+async def post_json(target: Webhook, payload: dict[str, object], deadline_s: float) -> None:
+    """POST ``payload`` (JSON) to the webhook; :class:`NotifyError` on failure."""
     # Imported here: aiohttp costs ~0.1 s of start-up to every scan that
     # never notifies (bench: python -X importtime).
     import aiohttp
@@ -28,9 +33,7 @@ async def post(target: Webhook, alert: Alert, deadline_s: float) -> None:
     headers = {"User-Agent": f"exposcan/{__version__}"}
     try:
         async with aiohttp.ClientSession(timeout=timeout, headers=headers) as session:
-            async with session.post(
-                target.url, json=alert.payload(), allow_redirects=False
-            ) as response:
+            async with session.post(target.url, json=payload, allow_redirects=False) as response:
                 status = response.status
     except TimeoutError as exc:
         raise NotifyError(f"no answer within {deadline_s:g} s") from exc

@@ -62,6 +62,7 @@ async def test_a_scan_made_while_the_hub_is_down_is_delivered_by_the_next(
             token = await hub.store.add_site("cabinet-a")
             url = hub.url
         (tmp_path / "token").write_text(token + "\n")
+        (tmp_path / "token").chmod(0o600)  # a secret: others may not read it
         env["EXPOSCAN_HUB_TOKEN_FILE"] = str(tmp_path / "token")
         env["EXPOSCAN_HUB_CA"] = str(tmp_path / "ca.pem")
         # When a scan runs while the hub is down
@@ -146,6 +147,7 @@ def test_settings_never_take_a_token_from_the_command_line(tmp_path: Path) -> No
         push.resolve("http://hub.test/", env={**env, "EXPOSCAN_HUB_TOKEN": "abc"})
     # Given a token file named in the config, Then the settings hold it
     (tmp_path / "token").write_text("abc-123\n")
+    (tmp_path / "token").chmod(0o600)
     (tmp_path / "config.toml").write_text(
         f'[hub]\nurl = "https://hub.test/"\ntoken_file = "{tmp_path / "token"}"\n'
     )

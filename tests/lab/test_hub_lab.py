@@ -133,6 +133,7 @@ def test_three_practices_push_to_one_hub(practices: Practices, store: str) -> No
             assert done.returncode == 0, done.stderr
             tokens[p.number] = done.stdout.strip()
             (folder / f"{p.lan}.token").write_text(tokens[p.number] + "\n")
+            (folder / f"{p.lan}.token").chmod(0o600)
         done = _exposcan(lab, NET, "hub", "add-user", "--db", db, STAFF, stdin=PASSWORD + "\n")
         assert done.returncode == 0, done.stderr
         # When practice 1 scans while the hub is down

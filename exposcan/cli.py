@@ -22,7 +22,6 @@ from exposcan.audit.history_cli import add_db_option, add_parsers, run_diff, run
 from exposcan.audit.run import BASELINE_LAST, Audit, AuditError
 from exposcan.catalogue import LANGUAGES, Catalogue, CatalogueError, default_catalogue
 from exposcan.config import ScanConfig
-from exposcan.engine import Scanner
 from exposcan.hub import cli as hub_cli
 from exposcan.limits import Deadlines
 from exposcan.models import Report, Severity, Vantage, at_or_above
@@ -32,11 +31,9 @@ from exposcan.net.synscan import syn_available
 from exposcan.net.targets import (
     DEFAULT_MAX_HOSTS,
     MAX_TARGETS,
-    IPAddress,
     TargetError,
     build_targets,
 )
-from exposcan.notes import NOTE_INTERRUPTED
 from exposcan.outside.settings import (
     OutsideConfigError,
     OutsideSettings,
@@ -48,6 +45,8 @@ from exposcan.reflector import cli as reflector_cli
 from exposcan.report.i18n import default_lang
 from exposcan.report.terminal import LiveProgress, render_summary
 from exposcan.report.write import ReportFormatError, check_output, write_report
+from exposcan.service import ScanOutcome, ScanRequest, scanner_for
+from exposcan.service import run_scan as run_scan_service
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -508,21 +507,18 @@ def run_scan(args: argparse.Namespace) -> int:
     # it is not walked again by the collections the scan's allocations set
     # off (a full-range SYN sweep, 65,535 answers: 0.2-0.25 s less here).
     gc.freeze()
-    scanner = Scanner(config, catalogue, [], []) if args.no_probes else Scanner(config, catalogue)
-    check = (
-        OutsideCheck(outside, config, catalogue, declared_public=declared_public)
-        if not args.no_probes
-        else None
-    )
-    complete, report = _run(
-        scanner,
-        check,
+    request = ScanRequest(
+        config,
+        catalogue,
         targets.addresses,
-        targets.labels,
-        view,
-        show_progress=err.is_terminal and not args.quiet,
-        console=err,
+        labels=targets.labels,
+        view=view,
+        probes=not args.no_probes,
+        outside=OutsideCheck(outside, config, catalogue, declared_public=declared_public),
+        answer_cancellation=True,
     )
+    outcome = _run(request, show_progress=err.is_terminal and not args.quiet, console=err)
+    complete, report = outcome.complete, outcome.report
     if outside is not None and report.outside is not None and report.outside.error:
         err.print(f"exposcan: the outside view failed: {report.outside.error}", markup=False)
     for path in args.output:
@@ -560,40 +556,21 @@ def _outside_settings(args: argparse.Namespace, config: ScanConfig) -> OutsideSe
     return resolve(args.outside, args.outside_ca, args.outside_pin)
 
 
-def _run(
-    scanner: Scanner,
-    check: OutsideCheck | None,
-    addresses: list[IPAddress],
-    labels: list[str],
-    view: LocalView | None,
-    show_progress: bool,
-    console: Console,
-) -> tuple[bool, Report]:
-    """Run the scan (and the outside view alongside); complete is False if it
-    was interrupted (what was gathered is kept)."""
+def _run(request: ScanRequest, show_progress: bool, console: Console) -> ScanOutcome:
+    """The scan service under ^C and SIGTERM: either ends it with the report
+    of what was gathered, marked incomplete."""
+    scanner = scanner_for(request)
 
-    async def main() -> tuple[bool, Report]:
+    async def main() -> ScanOutcome:
         task = asyncio.current_task()
         assert task is not None
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, task.cancel)
         loop.add_signal_handler(signal.SIGTERM, task.cancel)
-        try:
-            if check is not None:
-                check.start(scanner)
-            await scanner.run(addresses, labels, view)
-            report = scanner.report(complete=True)
-            if check is not None:
-                scanner.state.progress.phase = "outside"
-                report = await check.finish(scanner, report)
-            return True, report
-        except asyncio.CancelledError:
-            if check is not None:
-                check.cancel()
-            scanner.state.note(NOTE_INTERRUPTED)
-            return False, scanner.report(complete=False)
+        return await run_scan_service(request, scanner)
 
     if show_progress:
         with LiveProgress(console, scanner.state.progress):
             return asyncio.run(main())
+    return asyncio.run(main())
     return asyncio.run(main())

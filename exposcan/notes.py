@@ -75,8 +75,8 @@ NOTE_MODULES = (
     "exposcan.protocols.upnp.find",
     "exposcan.protocols.upnp.probe",
     "exposcan.protocols.upnp.read",
-    "exposcan.reflector.jobs",
     "exposcan.reflector.server",
+    "exposcan.service",
 )
 
 

@@ -21,9 +21,9 @@ from ipaddress import IPv4Address
 
 from exposcan.catalogue import Catalogue
 from exposcan.config import ScanConfig
-from exposcan.engine import Scanner
 from exposcan.models import Vantage
 from exposcan.net.portspec import format_ports
+from exposcan.service import ScanRequest, run_scan
 from exposcan.state import HostState
 
 
@@ -51,6 +51,6 @@ async def sweep(
         vantage=Vantage.INTERNET,
         discovery=False,
     )
-    scanner = Scanner(sub, catalogue, network_probe_types=[])
-    await scanner.run([IPv4Address(public)], [public])
-    return scanner.state.hosts.get(public)
+    request = ScanRequest(sub, catalogue, [IPv4Address(public)], network_probes=False)
+    outcome = await run_scan(request)
+    return outcome.scanner.state.hosts.get(public)

@@ -26,12 +26,11 @@ from typing import Any
 
 from exposcan.catalogue import default_catalogue
 from exposcan.config import ScanConfig
-from exposcan.engine import Scanner
 from exposcan.limits import Deadlines
 from exposcan.models import Report, Vantage
 from exposcan.net.portspec import ALL_PORTS, format_ports, parse_ports
-from exposcan.notes import declare_note
 from exposcan.reflector.signing import SignatureError, open_signed, sign
+from exposcan.service import ScanRequest, run_scan
 
 log = logging.getLogger("exposcan.reflector")
 
@@ -41,14 +40,6 @@ FUNCTION = "outside_scan"
 #: Time a worker gets beyond the scan deadline to build and store the report.
 SLACK_S = 15.0
 QUEUE_WAIT_S = 60.0
-
-NOTE_DEADLINE = declare_note(
-    "note.reflector.deadline",
-    en="the reflector's {seconds:g} s deadline ended this scan: a port not seen open was not "
-    "proven closed",
-    fr="l'échéance de {seconds:g} s du réflecteur a arrêté cette analyse : un port qui n'a pas "
-    "été vu ouvert n'est pas prouvé fermé",
-)
 
 
 class Busy(RuntimeError):
@@ -91,18 +82,15 @@ class ScanPolicy:
 
 async def outside_scan(addresses: Sequence[str], policy: ScanPolicy) -> Report:
     """Scan ``addresses`` from the internet vantage, within the deadline."""
-    scanner = Scanner(policy.config(), default_catalogue().read_all())
-    # Any: the engine takes IPv4 or IPv6 addresses (the IPv6 work widens its
-    # annotation); the scope rule has already vetted every one.
-    targets: list[Any] = [ip_address(a) for a in addresses]
-    complete = True
-    try:
-        async with asyncio.timeout(policy.deadline):
-            await scanner.run(targets, list(addresses), None)
-    except TimeoutError:
-        complete = False
-        scanner.state.note(NOTE_DEADLINE, seconds=policy.deadline)
-    return scanner.report(complete=complete)
+    # The scope rule has already vetted every address.
+    request = ScanRequest(
+        policy.config(),
+        default_catalogue().read_all(),
+        [ip_address(a) for a in addresses],
+        labels=list(addresses),
+        deadline=policy.deadline,
+    )
+    return (await run_scan(request)).report
 
 
 class InProcessRunner:

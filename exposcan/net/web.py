@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 
-from exposcan.limits import Deadlines
+from exposcan.limits import Deadlines, progressed
 from exposcan.models import ErrorReason
 from exposcan.net.netio import ProbeError
 
@@ -98,6 +98,7 @@ async def read_capped(
             return b"".join(chunks), False
         chunks.append(chunk)
         size += len(chunk)
+        progressed(len(chunk))
     resp.close()
     if truncate:
         return b"".join(chunks)[:cap], True

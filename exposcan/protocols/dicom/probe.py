@@ -56,6 +56,7 @@ import secrets
 import ssl
 from dataclasses import dataclass, field
 from enum import StrEnum
+from collections.abc import Collection
 from typing import Any, ClassVar
 
 from exposcan.config import ScanConfig
@@ -164,6 +165,10 @@ class Node:
     tls: bool = False
     tls_facts: TlsFacts | None = None
     attempts: int = 0
+    #: A-ASSOCIATE-RQs sent on this port, whatever came of them (a TLS
+    #: retry and the random-AE check included): what ``max_ae_guesses``
+    #: bounds.
+    associations: int = 0
     rejections: list[Rejected] = field(default_factory=list)
     aborted: Aborted | None = None
     called_ae: str | None = None
@@ -207,9 +212,10 @@ def uid_root(uid: str, arcs: int = 6) -> str:
     return ".".join(uid.split(".")[:arcs])
 
 
-def called_ae_candidates(ctx: ProbeContext) -> list[tuple[str, str]]:
-    """(called AE, how it was learned): hints first, then defaults, bounded."""
-    out: list[tuple[str, str]] = []
+def called_ae_candidates(ctx: ProbeContext, tried: Collection[str] = ()) -> list[tuple[str, str]]:
+    """(called AE, how it was learned): hints first, then defaults, bounded;
+    none already ``tried``."""
+    out: list[tuple[str, str]] = [(t, "") for t in tried]
     for title in ctx.host.hints.get(HINT_AE_TITLE, []):
         title = title.strip()
         if valid_ae_title(title) and title not in (t for t, _ in out):
@@ -217,7 +223,7 @@ def called_ae_candidates(ctx: ProbeContext) -> list[tuple[str, str]]:
     for title in default_ae_titles(ctx.catalogue):
         if title not in (t for t, _ in out):
             out.append((title, AE_DEFAULT))
-    return out[: max(1, ctx.config.max_ae_guesses)]
+    return out[len(tried) :][: max(1, ctx.config.max_ae_guesses)]
 
 
 class ClientCertificateRequired(Exception):
@@ -304,9 +310,18 @@ class DicomProbe(ServiceProbe):
         if not valid_ae_title(calling):
             calling = DEFAULT_CALLING_AE
         no_reason = 0
+        cap = max(1, ctx.config.max_ae_guesses)
         candidates = called_ae_candidates(ctx)
         tried: set[str] = set()
-        while candidates:
+        while candidates and node.associations < cap:
+            if node.associations == cap - 1 and ctx.host.earlier_probes_running():
+                # The last association of the cap: a web API of the same
+                # host still at work may yet disclose the title; it is
+                # worth more than the next default.
+                await ctx.host.earlier_probes_done()
+                candidates = called_ae_candidates(ctx, tried)
+                if not candidates:
+                    return
             called, source = candidates.pop(0)
             tried.add(called)
             answer = await self._attempt_with_tls_fallback(ctx, service, node, called, calling)
@@ -416,6 +431,7 @@ class DicomProbe(ServiceProbe):
         loop = asyncio.get_running_loop()
         wait = self._answer_timeout(ctx, service)
         started = loop.time()
+        node.associations += 1
         try:
             answer = await session.associate(called, calling, wait)
         except TimeoutError:

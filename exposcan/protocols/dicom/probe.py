@@ -54,9 +54,9 @@ import asyncio
 import logging
 import secrets
 import ssl
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
-from collections.abc import Collection
 from typing import Any, ClassVar
 
 from exposcan.config import ScanConfig

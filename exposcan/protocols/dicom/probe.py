@@ -60,7 +60,7 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 from exposcan.config import ScanConfig
-from exposcan.models import ErrorReason
+from exposcan.models import ErrorReason, Vantage
 from exposcan.net.netio import ProbeError, classify, open_connection
 from exposcan.net.tls import HandshakeWatch, TlsFacts, tls_facts
 from exposcan.notes import declare_note
@@ -247,11 +247,18 @@ def refused_without_certificate(exc: BaseException) -> bool:
 def _product_hint_applies(ctx: ProbeContext, service: ServiceState, node: Node) -> bool:
     """Whether a web API's product hint names this node: its own DICOM port's
     node; with no port disclosed, the node that answered to the AE title it
-    gave."""
+    gave.  From the internet one public address is every forward of the box:
+    there the AE title names the node only if the node refuses a random one
+    (a storescp accepts any called AE, the PACS's too), else another port's
+    hint is no evidence of what answered on this one."""
     if not ctx.host.hints.get(HINT_PRODUCT):
         return False
     ports = ctx.host.hints.get(HINT_PORT, [])
-    return str(service.port) in ports if ports else node.ae_source == AE_FROM_HINT
+    if ports:
+        return str(service.port) in ports
+    if ctx.config.vantage is Vantage.INTERNET and node.random_ae != RANDOM_REJECTED:
+        return False
+    return node.ae_source == AE_FROM_HINT
 
 
 class DicomProbe(ServiceProbe):
@@ -599,6 +606,10 @@ class DicomProbe(ServiceProbe):
                 "classification": classification.value,
             }
         )
+        if node.random_ae in (RANDOM_ACCEPTED, RANDOM_REJECTED):
+            # Whether the accepted AE title names this node alone (the
+            # outside view joins on it only then).
+            service.details["called_ae_checked"] = node.random_ae == RANDOM_REJECTED
         if impl_product and impl_product != product:
             service.details["implementation"] = " ".join(
                 p for p in (impl_product, impl_version) if p

@@ -72,10 +72,37 @@ class Limits:
 
     @asynccontextmanager
     async def connection(self, host: str) -> AsyncIterator[None]:
-        """One application connection to ``host``: per-host, then global, then rate."""
-        async with self._host_slots(host), self.global_slots:
-            await self.rate.acquire()
+        """One application connection to ``host``: per-host, then global, then rate.
+
+        The wait for a slot is the running probe's queue time, not a stall
+        of its own (:class:`ProbeFlow`): a host's slots held by stalled
+        probes must not get an honest sibling cut while it waits its turn."""
+        slots = self._host_slots(host)
+        flow = _FLOW.get()
+        if flow is not None:
+            flow.queued += 1
+        try:
+            await slots.acquire()
+            try:
+                await self.global_slots.acquire()
+            except BaseException:
+                slots.release()
+                raise
+            try:
+                await self.rate.acquire()
+            except BaseException:
+                self.global_slots.release()
+                slots.release()
+                raise
+        finally:
+            if flow is not None:
+                flow.queued -= 1
+                flow.dequeued = time.monotonic()
+        try:
             yield
+        finally:
+            self.global_slots.release()
+            slots.release()
 
     async def run_blocking(self, host: str, func: Callable[[], T]) -> T:
         """Run a blocking probe step in the pool, holding one slot of ``host``.
@@ -96,10 +123,12 @@ class Limits:
 
 #: A probe's rate floor, in bytes a second: a probe that receives at least
 #: this much is making progress, and the host's error budget does not cut it.
-#: A drip (a byte a second or slower, the slowloris of replies) is far below;
-#: an honest service sending a listing, a share walk or C-FIND answers, even
-#: from a busy machine, is far above.
-RATE_FLOOR = 1024.0
+#: The lab's drips are far below (HTTP headers a byte every 2 s, a C-ECHO
+#: answer a byte a second, an SMB frame 64 bytes every 2 s: 32 B/s); an
+#: honest service is far above, even from a busy machine: one small HTTP
+#: answer (headers and a 132-byte sample, ~350 bytes) or a few DIMSE
+#: responses per window of HOST_GRACE seconds are enough.
+RATE_FLOOR = 128.0
 
 
 @dataclass
@@ -112,6 +141,10 @@ class ProbeFlow:
     received: int = 0
     #: Bytes a second below which the probe is waiting, not progressing.
     floor: float = RATE_FLOOR
+    #: Waits for a connection slot in progress (``Limits.connection``), and
+    #: when the last one ended (``time.monotonic``): queued is not stalled.
+    queued: int = 0
+    dequeued: float = 0.0
 
 
 _FLOW: contextvars.ContextVar[ProbeFlow | None] = contextvars.ContextVar(
@@ -148,8 +181,9 @@ class _Watched:
     deadline: asyncio.Timeout
     extra: float
     flow: ProbeFlow
-    #: ``flow.received`` when the current window opened.
+    #: ``flow.received`` and ``time.monotonic()`` when the current window opened.
     mark: int = 0
+    opened: float = 0.0
     timer: asyncio.TimerHandle | None = field(default=None, repr=False)
 
 
@@ -166,10 +200,12 @@ class HostBudget:
     rate floor in a window is waiting: it is cut, as its own deadline would
     end it (what it had gathered stays, an error record says why it
     stopped).  A probe that received at least that much (a big listing, a
-    share walk, C-FIND answers) is making progress: the watch re-arms, and
-    only its own total deadline ends it.  So a hostile host costs a grace
-    per stalled probe, not a deadline each, and an honest service next to
-    a stalled port keeps its finding however busy the machine is.
+    share walk, C-FIND answers) is making progress, and one that waited for
+    a connection slot of the host (held by its stalled siblings) was queued,
+    not stalled: the watch re-arms, and only its own total deadline ends it.
+    So a hostile host costs a grace per stalled probe, not a deadline each,
+    and an honest service next to a stalled port keeps its finding however
+    busy the machine is.
     """
 
     def __init__(self, allowed: int, grace: float) -> None:
@@ -225,6 +261,7 @@ class HostBudget:
             return
         loop = asyncio.get_running_loop()
         watched.mark = watched.flow.received
+        watched.opened = time.monotonic()
         end = loop.time() + window
         when = watched.deadline.when()
         if when is not None and when <= end:
@@ -235,9 +272,12 @@ class HostBudget:
         watched.timer = None
         if watched.deadline.expired():
             return
-        got = watched.flow.received - watched.mark
-        if got >= watched.flow.floor * self.grace:
-            # Progress: another window (the grace only: the protocol's
+        flow = watched.flow
+        got = flow.received - watched.mark
+        queued = flow.queued > 0 or flow.dequeued > watched.opened
+        if got >= flow.floor * self.grace or queued:
+            # Progress, or a turn waited for behind the host's other
+            # probes: another window (the grace only: the protocol's
             # allowance was for its first answer).
             self._arm(watched, self.grace)
             return

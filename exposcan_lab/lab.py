@@ -292,6 +292,14 @@ class Lab:
         (self.host_dir(t.VIEWER.name) / "incoming").mkdir(parents=True)
         (self.host_dir(t.ARCHIVE.name) / "qrdb").mkdir(parents=True)
         (self.host_dir(t.QRSCP.name) / "instances").mkdir(parents=True)
+        # The twins: the Orthanc's (empty) database, the storescp's folder.
+        (self.host_dir(t.TWIN_ORTHANC.name) / "orthanc-db").mkdir()
+        (self.host_dir(t.TWIN_SCP.name) / "incoming").mkdir()
+        # The honest listing beside the stalled ports.
+        (self.host_dir(t.DRIP_LISTING.name) / "nginx" / "tmp").mkdir(parents=True)
+        canary.write_export_listing(
+            self.host_dir(t.DRIP_LISTING.name) / "www", t.DRIP_LISTING_FILES
+        )
         canary.write_studies(t.QRSCP_STUDIES, self.host_dir(t.QRSCP.name) / "canary")
         # vsftpd: an empty secure_chroot_dir, and each zone (root-owned,
         # read-only to the ftp user: vsftpd refuses a writable chroot).
@@ -409,6 +417,30 @@ class Lab:
             (t.VIEWER.name, "storescp", self._argv(t.VIEWER.name, t.VIEWER_ARGV)),
             (t.ARCHIVE.name, "dcmqrscp", self._argv(t.ARCHIVE.name, t.ARCHIVE_ARGV)),
             (t.QRSCP.name, "qrscp", [sys.executable, *self._argv(t.QRSCP.name, t.QRSCP_ARGV)]),
+            (
+                t.TWIN_ORTHANC.name,
+                "orthanc",
+                ["/usr/sbin/Orthanc", str(d(t.TWIN_ORTHANC.name) / "orthanc.json")],
+            ),
+            (t.TWIN_SCP.name, "storescp", self._argv(t.TWIN_SCP.name, t.TWIN_SCP_ARGV)),
+            (
+                t.DRIP_LISTING.name,
+                "nginx",
+                [
+                    "/usr/sbin/nginx",
+                    "-c",
+                    str(d(t.DRIP_LISTING.name) / "nginx.conf"),
+                    "-e",
+                    str(d(t.DRIP_LISTING.name) / "nginx" / "error.log"),
+                    "-g",
+                    "daemon off;",
+                ],
+            ),
+            (
+                t.DRIP_LISTING.name,
+                "hostile",
+                [sys.executable, str(_LAB_DIR / "hostile.py"), *t.DRIP_LISTING_ARGV],
+            ),
             (
                 t.PACS.name,
                 "nginx-relay",
@@ -542,6 +574,9 @@ class Lab:
             t.HOSTILE,
             t.HOSTILE2,
             t.HOSTILE3,
+            t.TWIN_ORTHANC,
+            t.TWIN_SCP,
+            t.DRIP_LISTING,
         ):
             for port in h.tcp_ports:
                 checks.append(

@@ -214,7 +214,10 @@ class ReceiveProbe(ServiceProbe):
     async def probe(self, ctx: ProbeContext, service: ServiceState) -> None:
         if service.port not in PACE:
             return
-        async with open_connection(ctx.address, service.port, ctx.config.deadlines) as conn:
+        async with (
+            ctx.limits.connection(ctx.address),
+            open_connection(ctx.address, service.port, ctx.config.deadlines) as conn,
+        ):
             while await conn.read_some(65536):
                 pass
         answered.add(service.port)
@@ -262,3 +265,46 @@ async def test_with_no_budget_spent_a_slow_sender_is_not_cut() -> None:
     # Then the slow sender is read to its end: only a spent budget watches
     assert answered == {ports[1]}
     assert report.errors == []
+
+
+class BusyHostProbe(ServiceProbe):
+    """An early phase: holds one of the host's connection slots for 1.5 s
+    while receiving (an honest slow sibling, e.g. a share walk)."""
+
+    name = "busy"
+    protocols: ClassVar[frozenset[str]] = frozenset({"unknown", "http"})
+    phase = 10
+
+    async def probe(self, ctx: ProbeContext, service: ServiceState) -> None:
+        if service.port in PACE or stalling.get("burn") == service.port:
+            return
+        async with ctx.limits.connection(ctx.address):
+            for _ in range(15):
+                ctx.progress(4096)
+                await asyncio.sleep(0.1)
+
+
+class EarlyBurnProbe(BurnProbe):
+    name = "burn"
+    phase = 10
+
+
+async def test_a_probe_queued_behind_its_host_s_busy_slots_is_not_cut() -> None:
+    # Given a host that burns its error budget at once, two honest probes
+    # holding both of its connection slots (--per-host 2) for 1.5 s, and a
+    # later probe of a steady sender that must wait for a slot all that time
+    async with AsyncExitStack() as stack:
+        ports = [await stack.enter_async_context(tcp_server(paced)) for _ in range(4)]
+        PACE.clear()
+        PACE[ports[3]] = (4096, 0.1)
+        stalling.clear()
+        stalling["burn"] = ports[0]
+        answered.clear()
+        # When it is scanned (read and grace 0.5 s, total 6 s)
+        report = await scan_local(
+            ports, [EarlyBurnProbe, BusyHostProbe, ReceiveProbe], timeout=0.5, total=6.0
+        )
+    # Then the queued probe was not cut for waiting its turn: it read its
+    # sender to the end, and the only error is the burnt deadline
+    assert answered == {ports[3]}
+    assert [(e.probe, e.port) for e in report.errors] == [("burn", ports[0])]

@@ -606,10 +606,15 @@ class DicomProbe(ServiceProbe):
                 "classification": classification.value,
             }
         )
+        # Whether the accepted AE title names this node alone (the outside
+        # view joins on it only then): it refused a random called AE, or,
+        # not asked, refused another title as "called AE not recognised".
         if node.random_ae in (RANDOM_ACCEPTED, RANDOM_REJECTED):
-            # Whether the accepted AE title names this node alone (the
-            # outside view joins on it only then).
             service.details["called_ae_checked"] = node.random_ae == RANDOM_REJECTED
+        elif ladder is not None and any(
+            r.reason is RejectReason.CALLED_AE_NOT_RECOGNISED for r in node.rejections
+        ):
+            service.details["called_ae_checked"] = True
         if impl_product and impl_product != product:
             service.details["implementation"] = " ".join(
                 p for p in (impl_product, impl_version) if p

@@ -50,6 +50,11 @@ class RateLimiter:
             await asyncio.sleep(wait)
 
 
+#: A wait for a connection slot longer than this is queue time of the
+#: probe (:class:`ProbeFlow`); a shorter one is a slot that was free.
+QUEUE_NOTICED_S = 0.05
+
+
 class Limits:
     def __init__(
         self, concurrency: int, per_host: int, rate: float, blocking_threads: int = 16
@@ -79,6 +84,7 @@ class Limits:
         probes must not get an honest sibling cut while it waits its turn."""
         slots = self._host_slots(host)
         flow = _FLOW.get()
+        asked = time.monotonic()
         if flow is not None:
             flow.queued += 1
         try:
@@ -97,7 +103,11 @@ class Limits:
         finally:
             if flow is not None:
                 flow.queued -= 1
-                flow.dequeued = time.monotonic()
+                now = time.monotonic()
+                if now - asked > QUEUE_NOTICED_S:
+                    # A turn waited for, not a slot free at once (a probe
+                    # that reconnects to a stalling peer is no queue).
+                    flow.dequeued = now
         try:
             yield
         finally:

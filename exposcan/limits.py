@@ -284,12 +284,20 @@ class HostBudget:
             return
         flow = watched.flow
         got = flow.received - watched.mark
-        queued = flow.queued > 0 or flow.dequeued > watched.opened
-        if got >= flow.floor * self.grace or queued:
-            # Progress, or a turn waited for behind the host's other
+        if got >= flow.floor * self.grace or flow.queued > 0:
+            # Progress, or a turn still waited for behind the host's other
             # probes: another window (the grace only: the protocol's
             # allowance was for its first answer).
             self._arm(watched, self.grace)
             return
+        loop = asyncio.get_running_loop()
+        if flow.dequeued > watched.opened:
+            # Its turn came during the window: it has a whole grace from
+            # then to show progress (what it received counts from the
+            # window's opening, the queued part brought nothing).
+            end = loop.time() + (flow.dequeued + self.grace - time.monotonic())
+            if end > loop.time() + 0.01:
+                watched.timer = loop.call_at(end, self._check, watched)
+                return
         self._cut.add(watched.deadline)
-        watched.deadline.reschedule(asyncio.get_running_loop().time())
+        watched.deadline.reschedule(loop.time())

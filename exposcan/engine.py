@@ -19,7 +19,7 @@ from exposcan import __version__
 from exposcan.catalogue import Catalogue
 from exposcan.config import ScanConfig
 from exposcan.findings import evaluate, sort_findings
-from exposcan.limits import HostBudget, Limits
+from exposcan.limits import HostBudget, Limits, probe_flow
 from exposcan.models import (
     ErrorReason,
     Report,
@@ -83,14 +83,17 @@ NOTE_FORWARD_DOWN = declare_note(
 # How many service-probe budgets a network probe (the box) gets.
 NETWORK_BUDGET = 4
 # Probes of one host that may run into their deadline before the host's
-# other probes get only HOST_GRACE seconds more (limits.HostBudget).
+# other probes are watched for stalls (limits.HostBudget).
 HOST_ERROR_BUDGET = 1
-# An honest service answers a probe in milliseconds (the lab's PACS: its
-# whole HTTP probe in 0.3 s); a host that has just tarpitted one probe for a
-# full deadline gets that much for each of its others, not a read deadline
-# each (5 s: the lab's hostile hosts then made the practice scan's critical
-# path, issue 14).  What the protocol asks beyond the usual total (DICOM's
-# association wait) is still granted on top.
+# The window of that watch: a probe of such a host that receives less than
+# its rate floor (limits.RATE_FLOOR) in HOST_GRACE seconds is cut; one that
+# receives more goes on to its own deadline.  An honest service answers a
+# probe in milliseconds (the lab's PACS: its whole HTTP probe in 0.3 s); a
+# host that has just tarpitted one probe for a full deadline gets that much
+# for each of its stalled others, not a read deadline each (5 s: the lab's
+# hostile hosts then made the practice scan's critical path).  What the
+# protocol asks beyond the usual total (DICOM's association wait) is still
+# granted on top, for the first window.
 HOST_GRACE = 2.0
 # How long a host's later probe phase (DICOM, which uses the AE titles HTTP
 # and SMB learn) waits for the earlier one before it starts alongside its
@@ -415,7 +418,10 @@ class Scanner:
                     deadline.reschedule(None)
                     starter = asyncio.create_task(clock_from.wait())
                     starter.add_done_callback(lambda _: start_clock(deadline))
-                with budget.watch(address, deadline, allowance) if budget else nullcontext():
+                with (
+                    probe_flow() as flow,
+                    budget.watch(address, deadline, allowance, flow) if budget else nullcontext(),
+                ):
                     try:
                         await coro  # type: ignore[misc]
                     finally:

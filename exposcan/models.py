@@ -231,6 +231,11 @@ class OutsidePath(_Frozen):
         "fingerprint, SMB server GUID); empty: not joined",
     )
     via_upnp: bool = Field(default=False, description="the box's IGD lists this forward")
+    candidates: list[str] = Field(
+        default_factory=list,
+        description="not joined: the LAN services (host:port) that answered alike, none "
+        "told apart from the others",
+    )
 
 
 class PublicAddress(_Frozen):

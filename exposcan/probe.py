@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from exposcan.catalogue import Catalogue
 from exposcan.config import ScanConfig
 from exposcan.facts import FactError, fact_model, validate_fact
-from exposcan.limits import Limits
+from exposcan.limits import Limits, progressed
 from exposcan.models import ErrorReason, Safety
 from exposcan.state import Fact, HostState, ScanState, ServiceState
 
@@ -65,6 +65,16 @@ class ProbeContext:
             1 for rule in self.catalogue.rules.values() if rule.matches(kind, data, vantage)
         )
         return fact
+
+    def progress(self, nbytes: int) -> None:
+        """The probe received ``nbytes`` (a directory page, a listing's
+        entries: what they took on the wire, an estimate will do).  The
+        bounded I/O layer counts what it reads by itself; a step that reads
+        through a library of its own says so here, so that the host's error
+        budget (:class:`exposcan.limits.HostBudget`) sees it progressing and
+        does not cut it for another port's stall.  Safe from a worker thread
+        run by ``limits.run_blocking``."""
+        progressed(nbytes)
 
     def error(self, port: int | None, reason: ErrorReason, detail: str = "") -> None:
         self.scan.error(self.host.address, port, self.probe_name, reason, detail)

@@ -294,6 +294,16 @@ def write_mac_share(shares: Path) -> None:
             write_dataset(canary_dataset(n % 2, 9, 1, n), path)
 
 
+def write_export_listing(root: Path, count: int) -> None:
+    """A modality export left in a web folder: ``count`` files whose first
+    bytes are the Part 10 preamble and magic (PS3.10 §7.1), and nothing
+    else; names carry no patient (long generated names, as exports use)."""
+    root.mkdir(parents=True, exist_ok=True)
+    part10 = b"\0" * 128 + b"DICM" + b"\0" * 64
+    for i in range(count):
+        (root / f"IM{i:06d}_{'0' * 30}.dcm").write_bytes(part10)
+
+
 def write_all(out: Path) -> None:
     """Everything the lab needs, under ``out`` (pacs/, pacs-secure/, nas/, web/, ris/...)."""
     write_studies(t.PACS_STUDIES, out / "pacs")
@@ -310,6 +320,7 @@ def write_all(out: Path) -> None:
     write_mac_share(out / "mac")
     write_tree(t.FTP_FILES, out / "ftp", site=5)
     write_tree(t.FTP_PRIVATE_FILES, out / "ftp-private", site=5)
+    write_export_listing(out / "drip-listing", t.DRIP_LISTING_FILES)
 
 
 if __name__ == "__main__":

@@ -300,6 +300,14 @@ class Lab:
         (self.host_dir(t.VIEWER.name) / "incoming").mkdir(parents=True)
         (self.host_dir(t.ARCHIVE.name) / "qrdb").mkdir(parents=True)
         (self.host_dir(t.QRSCP.name) / "instances").mkdir(parents=True)
+        # The twins: the Orthanc's (empty) database, the storescp's folder.
+        (self.host_dir(t.TWIN_ORTHANC.name) / "orthanc-db").mkdir()
+        (self.host_dir(t.TWIN_SCP.name) / "incoming").mkdir()
+        # The honest listing beside the stalled ports.
+        (self.host_dir(t.DRIP_LISTING.name) / "nginx" / "tmp").mkdir(parents=True)
+        canary.write_export_listing(
+            self.host_dir(t.DRIP_LISTING.name) / "www", t.DRIP_LISTING_FILES
+        )
         canary.write_studies(t.QRSCP_STUDIES, self.host_dir(t.QRSCP.name) / "canary")
         # wlmscpfs: the RIS's worklist files; the DICOMweb Orthanc's database
         # and its nginx's temp dirs.
@@ -440,6 +448,30 @@ class Lab:
                     "-g",
                     "daemon off;",
                 ],
+            ),
+            (
+                t.TWIN_ORTHANC.name,
+                "orthanc",
+                ["/usr/sbin/Orthanc", str(d(t.TWIN_ORTHANC.name) / "orthanc.json")],
+            ),
+            (t.TWIN_SCP.name, "storescp", self._argv(t.TWIN_SCP.name, t.TWIN_SCP_ARGV)),
+            (
+                t.DRIP_LISTING.name,
+                "nginx",
+                [
+                    "/usr/sbin/nginx",
+                    "-c",
+                    str(d(t.DRIP_LISTING.name) / "nginx.conf"),
+                    "-e",
+                    str(d(t.DRIP_LISTING.name) / "nginx" / "error.log"),
+                    "-g",
+                    "daemon off;",
+                ],
+            ),
+            (
+                t.DRIP_LISTING.name,
+                "hostile",
+                [sys.executable, str(_LAB_DIR / "hostile.py"), *t.DRIP_LISTING_ARGV],
             ),
             (
                 t.PACS.name,
@@ -583,6 +615,9 @@ class Lab:
             t.HOSTILE,
             t.HOSTILE2,
             t.HOSTILE3,
+            t.TWIN_ORTHANC,
+            t.TWIN_SCP,
+            t.DRIP_LISTING,
         ):
             for port in h.tcp_ports:
                 checks.append(

@@ -425,6 +425,52 @@ HOSTILE3: Final = Host(
     ("hostile3/long-cn.pem",),
     "malformed answers: SMB, HTTP headers, a certificate (exposcan_lab/hostile.py)",
 )
+# Two DICOM servers on one toolkit behind hand-set forwards: a Debian
+# Orthanc and a dcmtk storescp share dcmtk's implementation class UID and
+# version name.  The Orthanc checks its called AE (an AE title the probe
+# guesses, so it is reached from both sides); the storescp accepts any,
+# so from the internet it also accepts the AE title the PACS's web API
+# discloses on the same public address: what it accepted proves nothing.
+TWIN_ORTHANC_AET: Final = "ORTHANC"
+TWIN_DICOM_PORT: Final = 104
+TWIN_SCP_AET: Final = "TWINSCP"
+TWIN_ORTHANC: Final = Host(
+    "twin-orthanc",
+    IPv4Address("198.18.0.80"),
+    "lan",
+    (TWIN_DICOM_PORT,),
+    ("twin-orthanc/orthanc.json",),
+    "Debian Orthanc checking its called AE (a default title), DICOM only, behind a "
+    "hand-set forward",
+)
+TWIN_SCP: Final = Host(
+    "twin-scp",
+    IPv4Address("198.18.0.81"),
+    "lan",
+    (TWIN_DICOM_PORT,),
+    (),
+    "dcmtk storescp accepting any called AE, behind a hand-set forward",
+)
+#: The public ports of their forwards (set by hand: the IGD lists neither).
+TWIN_ORTHANC_PUBLIC_PORT: Final = 50200
+TWIN_SCP_PUBLIC_PORT: Final = 50201
+
+# An honest listing next to a stalled port: real nginx serving an autoindex
+# of 5,000 DICOM files (a ~700 KB page) on 80, and on the same host a tarpit
+# (8080) and a header drip (3000) that spend the host's error budget.  The
+# listing must be reported however busy the machine is.
+DRIP_LISTING_HTTP_PORT: Final = 80
+DRIP_LISTING_TARPIT_PORT: Final = 8080
+DRIP_LISTING_DRIP_PORT: Final = 3000
+DRIP_LISTING_FILES: Final = 5000
+DRIP_LISTING: Final = Host(
+    "drip-listing",
+    IPv4Address("198.18.0.82"),
+    "lan",
+    (DRIP_LISTING_HTTP_PORT, DRIP_LISTING_TARPIT_PORT, DRIP_LISTING_DRIP_PORT),
+    ("drip-listing/nginx.conf",),
+    "nginx autoindex of 5,000 DICOM files beside a tarpit and a drip (exposcan_lab/hostile.py)",
+)
 #: The hostile host's description URL, as its SSDP answers give it.
 HOSTILE_LOCATION: Final = f"http://{HOSTILE.ip}:{BOMB_XML_PORT}/igd.xml"
 WS: Final = Host(
@@ -472,6 +518,9 @@ HOSTS: Final[tuple[Host, ...]] = (
     HOSTILE,
     HOSTILE2,
     HOSTILE3,
+    TWIN_ORTHANC,
+    TWIN_SCP,
+    DRIP_LISTING,
     WS,
     INET,
 )
@@ -564,6 +613,13 @@ FORWARDS: Final[tuple[PortForward, ...]] = (
     # SAN-2022-009 (Dedalus Biologie): a public zone without authentication
     # from the internet. The passive ports go with it (FTP_PASSIVE_PORTS).
     PortForward("TCP", FTP_PORT, FTP.ip, FTP_PORT, "manual FTP", False),
+    # Two DICOM servers of one toolkit, each behind a forward set by hand.
+    PortForward(
+        "TCP", TWIN_ORTHANC_PUBLIC_PORT, TWIN_ORTHANC.ip, TWIN_DICOM_PORT, "manual Orthanc", False
+    ),
+    PortForward(
+        "TCP", TWIN_SCP_PUBLIC_PORT, TWIN_SCP.ip, TWIN_DICOM_PORT, "manual storescp", False
+    ),
 )
 IGD_FORWARDS: Final = tuple(f for f in FORWARDS if f.via_igd)
 MANUAL_FORWARDS: Final = tuple(f for f in FORWARDS if not f.via_igd)
@@ -880,6 +936,31 @@ HOSTILE2_ARGV: Final = (
     str(LISTING_PORT),
     "--huge-listing",
     str(HUGE_LISTING_PORT),
+)
+
+#: The twin storescp: any called AE accepted (storescp checks none), no
+#: look-up of the caller (its host has no resolver of the lab's).
+TWIN_SCP_ARGV: Final = (
+    "/usr/bin/storescp",
+    "--disable-host-lookup",
+    "--aetitle",
+    TWIN_SCP_AET,
+    "--output-directory",
+    f"{CONFIG_ROOT_TOKEN}/incoming",
+    str(TWIN_DICOM_PORT),
+)
+#: hostile.py's arguments beside the honest listing: a tarpit and a drip.
+DRIP_LISTING_ARGV: Final = (
+    "--tarpit",
+    str(DRIP_LISTING_TARPIT_PORT),
+    "--spew",
+    "0",
+    "--dicom",
+    "0",
+    "--http",
+    "0",
+    "--drip",
+    str(DRIP_LISTING_DRIP_PORT),
 )
 
 #: hostile.py's arguments on hostile3; the certificate is a config file.

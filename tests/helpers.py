@@ -49,6 +49,7 @@ async def scan_local(
     intrusive: bool = False,
     total: float | None = None,
     association_timeout: float = 30.0,
+    max_ae_guesses: int = ScanConfig.max_ae_guesses,
 ) -> Report:
     """Scan ``host`` (loopback only!) with the real engine and the given probes."""
     assert IPv4Address(host).is_loopback, "in-process tests scan loopback only"
@@ -61,6 +62,7 @@ async def scan_local(
         discovery=False,
         intrusive=intrusive,
         association_timeout=association_timeout,
+        max_ae_guesses=max_ae_guesses,
     )
     scanner = Scanner(config, default_catalogue(), service_probes or [], network_probes or [])
     await scanner.run([IPv4Address(host)], [host])

@@ -14,7 +14,7 @@ import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from exposcan.limits import Deadlines
+from exposcan.limits import Deadlines, progressed
 from exposcan.models import ErrorReason
 
 
@@ -86,13 +86,17 @@ class Connection:
     async def read_some(self, limit: int, timeout: float | None = None) -> bytes:
         """Whatever arrives first, at most ``limit`` bytes; b"" at EOF."""
         async with asyncio.timeout(timeout if timeout is not None else self.deadlines.read):
-            return await self.reader.read(limit)
+            data = await self.reader.read(limit)
+        progressed(len(data))
+        return data
 
     async def read_exactly(self, count: int, cap: int, timeout: float | None = None) -> bytes:
         if count > cap:
             raise ProbeError(ErrorReason.TOO_LARGE, f"{count} bytes announced, cap {cap}")
         async with asyncio.timeout(timeout if timeout is not None else self.deadlines.read):
-            return await self.reader.readexactly(count)
+            data = await self.reader.readexactly(count)
+        progressed(count)
+        return data
 
     def ssl_object(self) -> ssl.SSLObject | None:
         """The TLS session, for :func:`exposcan.net.tls.tls_facts`; None in clear."""

@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 
-from exposcan.limits import Deadlines
+from exposcan.limits import Deadlines, progressed
 from exposcan.models import ErrorReason
 from exposcan.net.netio import ProbeError
 
@@ -37,12 +37,15 @@ class HeadBoundedResponse(aiohttp.ClientResponse):
     async def start(self, connection: aiohttp.connector.Connection) -> aiohttp.ClientResponse:
         try:
             async with asyncio.timeout(self.head_deadline):
-                return await super().start(connection)
+                response = await super().start(connection)
         except TimeoutError:
             raise ProbeError(
                 ErrorReason.TIMEOUT,
                 f"status line and headers not complete within {self.head_deadline:g} s",
             ) from None
+        # What the head took on the wire, near enough: progress of the probe.
+        progressed(16 + sum(len(k) + len(v) + 4 for k, v in self.raw_headers))
+        return response
 
 
 def bounded_session(
@@ -98,6 +101,7 @@ async def read_capped(
             return b"".join(chunks), False
         chunks.append(chunk)
         size += len(chunk)
+        progressed(len(chunk))
     resp.close()
     if truncate:
         return b"".join(chunks)[:cap], True

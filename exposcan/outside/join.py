@@ -7,7 +7,15 @@ what a PACS discloses (Orthanc's /system AE title and DICOM port), the SMB
 server GUID (MS-SMB2 §2.2.4). A LAN service joins when every key both sides
 answered is equal (what it serves and its proof count, but do not veto), at
 least one of them distinctive, and no other LAN service matches as well: an
-ambiguous match is no join.
+ambiguous match is no join, and the door is listed with its candidates.
+
+Only an answer that tells one service apart is a key.  An accepted AE title
+is one only on a node that refuses a random called AE (``called_ae_checked``):
+a dcmtk storescp accepts any title, the PACS's one too, so the title it
+accepted says nothing of which node it is.  Two nodes built on the same
+toolkit (a Debian Orthanc and a storescp: dcmtk's implementation class UID
+and version name) are then alike, and stay "not joined" rather than joined
+to the wrong door.
 """
 
 from __future__ import annotations
@@ -80,6 +88,10 @@ def signature(
         "imaging": imaging,
         "proof": proof,
     }
+    if protocol == "dicom" and details.get("called_ae_checked") is not True:
+        # A node that accepts any called AE (or was not asked): the title it
+        # accepted is the caller's, not its own.
+        values["ae_title"] = None
     return {
         key: str(values[key])
         for key in JOIN_KEYS.get(protocol, ())
@@ -91,7 +103,14 @@ def signature(
 class Join:
     lan: str | None
     keys: tuple[str, ...] = ()
-    candidates: int = 0  # LAN services that matched as well as the best
+    #: Not joined: the LAN services that matched as well as the best
+    #: (host:port), none of them told apart from the others.
+    alike: tuple[str, ...] = ()
+
+    @property
+    def candidates(self) -> int:
+        """LAN services that matched as well as the best (1 once joined)."""
+        return 1 if self.lan else len(self.alike)
 
 
 def join(outside: Side, lan: Iterable[Side]) -> Join:
@@ -126,6 +145,6 @@ def join(outside: Side, lan: Iterable[Side]) -> Join:
     best = max(score for score, _, _ in scored)
     top = [(side, keys) for score, side, keys in scored if score == best]
     if len(top) > 1:
-        return Join(None, candidates=len(top))
+        return Join(None, alike=tuple(side.where for side, _ in top))
     side, keys = top[0]
-    return Join(side.where, keys, 1)
+    return Join(side.where, keys)

@@ -483,6 +483,8 @@ class OutsideCheck:
             # No fingerprint to compare (a service that says nothing of
             # itself), but the box itself names the forward's inside end.
             where, keys = listed[0].lan, [UPNP_JOIN]
+        # Not joined: the LAN services it could be, none told apart.
+        alike = [] if where else sorted(found.alike)
         return OutsidePath(
             public=outside.where,
             seen=how,
@@ -493,6 +495,7 @@ class OutsideCheck:
             lan=where,
             joined_by=keys,
             via_upnp=any(m.lan == where for m in listed) if where else bool(listed),
+            candidates=alike,
         )
 
     def _internet_findings(self, report: Report, paths: list[OutsidePath]) -> list[Finding]:

@@ -133,6 +133,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "outside.seen.internet": "from the internet (proof)",
         "outside.seen.loopback": "through the box's NAT loopback (indicative)",
         "outside.not-joined": "not joined",
+        "outside.not-joined.candidates": "not joined ({count} candidates: {candidates})",
         "outside.upnp.listed": "listed by UPnP",
         "outside.upnp.not-listed": "not listed by UPnP (set by hand, or a DMZ)",
         "outside.done": "The reflector {reflector} scanned the practice's public address "
@@ -336,6 +337,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "outside.seen.internet": "depuis internet (preuve)",
         "outside.seen.loopback": "à travers la boucle NAT de la box (indication)",
         "outside.not-joined": "non rapproché",
+        "outside.not-joined.candidates": "non rapproché ({count} candidats : {candidates})",
         "outside.upnp.listed": "listée par UPnP",
         "outside.upnp.not-listed": "non listée par UPnP (réglée à la main, ou DMZ)",
         "outside.done": "Le réflecteur {reflector} a analysé l'adresse publique du cabinet "

@@ -37,13 +37,25 @@ def door_rows(outside: Outside, texts: Texts) -> list[DoorRow]:
                 public=p.public,
                 seen=texts("outside.seen." + p.seen.value),
                 proof=p.seen is SeenFrom.INTERNET,
-                lan=p.lan or texts("outside.not-joined"),
+                lan=p.lan or _not_joined(p.candidates, texts),
                 what=what,
                 joined_by=", ".join(p.joined_by),
                 upnp=texts("outside.upnp.listed" if p.via_upnp else "outside.upnp.not-listed"),
             )
         )
     return rows
+
+
+def _not_joined(candidates: list[str], texts: Texts) -> str:
+    """ "not joined", with the LAN services it could be when several answered
+    alike (the practice then knows which forwards to look at)."""
+    if len(candidates) < 2:
+        return texts("outside.not-joined")
+    return texts(
+        "outside.not-joined.candidates",
+        count=len(candidates),
+        candidates=", ".join(candidates),
+    )
 
 
 def outside_facts(report: Report, texts: Texts) -> list[str]:

@@ -100,6 +100,8 @@ class Scp:
         self.yielded = 0
         self.cancelled = False
         self.port = 0
+        #: Connections opened to it (each of ours carries one A-ASSOCIATE-RQ).
+        self.connections = 0
 
 
 @contextmanager
@@ -150,11 +152,18 @@ def pynetdicom_scp(
         scp.stores += 1
         return 0x0000
 
+    def on_open(event: Any) -> None:
+        scp.connections += 1
+
     server = ae.start_server(
         ("127.0.0.1", 0),
         block=False,
         ssl_context=ssl_context,
-        evt_handlers=[(evt.EVT_C_FIND, on_find), (evt.EVT_C_STORE, on_store)],
+        evt_handlers=[
+            (evt.EVT_C_FIND, on_find),
+            (evt.EVT_C_STORE, on_store),
+            (evt.EVT_CONN_OPEN, on_open),
+        ],
     )
     scp.port = server.server_address[1]
     try:
@@ -302,6 +311,38 @@ async def test_an_ae_disclosed_after_the_read_deadline_still_opens_the_query() -
     evidence = finding(report, "dicom.query-open")
     assert evidence["called_ae"] == "CABINETX9" and evidence["ae_source"] == AE_FROM_HINT
     assert scp.finds == 1
+
+
+@pytest.mark.parametrize("late_hints", [(), ("PACS_A", "PACS_B", "PACS_C")])
+async def test_ae_guessing_makes_at_most_max_ae_guesses_associations(
+    late_hints: tuple[str, ...],
+) -> None:
+    # Given a node that rejects every called AE it is given ("called AE
+    # title not recognised"), whose host's web API discloses three more AE
+    # titles only after the DICOM phase has started (or none)
+    with pynetdicom_scp(ae_title="NOBODYKNOWS", require_called=True) as scp:
+        # When it is scanned with a cap of 8 guesses
+        report = await scan_local(
+            [scp.port],
+            [hinting(*late_hints, after=1.5), DicomProbe],
+            timeout=1.0,
+            total=6.0,
+            max_ae_guesses=8,
+        )
+    # Then 8 associations were made, not one more (the late hints take the
+    # last of them, they do not come on top)
+    assert scp.connections == 8
+    assert finding(report, "dicom.cleartext")["classification"] == "filtered on the called AE"
+
+
+async def test_ae_guessing_stops_at_the_first_accepted_title() -> None:
+    # Given a node that accepts any called AE
+    with pynetdicom_scp() as scp:
+        # When it is scanned with a cap of 8 guesses
+        await scan_local([scp.port], [DicomProbe], max_ae_guesses=8)
+    # Then one association was accepted and one more, under a random called
+    # AE, told whether it checks the title: 2 in all
+    assert scp.connections == 2
 
 
 async def test_a_calling_ae_filter_stops_the_guessing() -> None:

@@ -11,7 +11,8 @@ from typing import ClassVar
 
 from exposcan.engine import PHASE_WAIT
 from exposcan.facts import FactModel, fact_kind
-from exposcan.models import Report
+from exposcan.models import ErrorReason, Report
+from exposcan.net.netio import ProbeError, open_connection
 from exposcan.probe import ProbeContext, ServiceProbe
 from exposcan.state import ServiceState
 from tests.helpers import scan_local
@@ -165,3 +166,145 @@ async def test_a_slow_hint_phase_does_not_hold_the_later_one() -> None:
     ran = await _one_slow_early_phase(HintingProbe)
     # Then the later phase started after PHASE_WAIT, before it ended
     assert ran == ["late", "hinting"]
+
+
+# -- the budget ends stalls, never progress ----------------------------------
+
+#: port -> how its server sends: (bytes per send, seconds between sends).
+PACE: dict[int, tuple[int, float]] = {}
+#: The ports a ReceiveProbe read to their end.
+answered: set[int] = set()
+
+
+async def paced(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Sends for 2.5 s at the pace its port is given, then closes."""
+    port = writer.get_extra_info("sockname")[1]
+    size, every = PACE[port]
+    loop = asyncio.get_running_loop()
+    end = loop.time() + 2.5
+    while loop.time() < end:
+        writer.write(b"x" * size)
+        await writer.drain()
+        await asyncio.sleep(every)
+    writer.close()
+
+
+class BurnProbe(ServiceProbe):
+    """On its stalling port, runs into a deadline of its own after 0.3 s:
+    the host's error budget is spent."""
+
+    name = "burn"
+    protocols: ClassVar[frozenset[str]] = frozenset({"unknown", "http"})
+    phase = 20
+
+    async def probe(self, ctx: ProbeContext, service: ServiceState) -> None:
+        if stalling.get(self.name) == service.port:
+            await asyncio.sleep(0.3)
+            raise ProbeError(ErrorReason.TIMEOUT, "stalled")
+
+
+class ReceiveProbe(ServiceProbe):
+    """Reads its port to the end through the bounded I/O layer, then
+    records that it did."""
+
+    name = "receive"
+    protocols: ClassVar[frozenset[str]] = frozenset({"unknown", "http"})
+    phase = 20
+
+    async def probe(self, ctx: ProbeContext, service: ServiceState) -> None:
+        if service.port not in PACE:
+            return
+        async with (
+            ctx.limits.connection(ctx.address),
+            open_connection(ctx.address, service.port, ctx.config.deadlines) as conn,
+        ):
+            while await conn.read_some(65536):
+                pass
+        answered.add(service.port)
+
+
+async def scan_paced(paces: list[tuple[int, float]]) -> Report:
+    """Port 0 burns the host's budget; port i+1 sends at ``paces[i]``."""
+    async with AsyncExitStack() as stack:
+        ports = [await stack.enter_async_context(tcp_server(paced)) for _ in range(len(paces) + 1)]
+        PACE.clear()
+        PACE.update(dict(zip(ports[1:], paces, strict=True)))
+        stalling.clear()
+        stalling["burn"] = ports[0]
+        # read (and grace) 0.5 s, total 6 s: only the budget can end a
+        # sender's 2.5 s before its own deadline
+        answered.clear()
+        return await scan_local(ports, [BurnProbe, ReceiveProbe], timeout=0.5, total=6.0)
+
+
+async def test_a_probe_receiving_above_its_floor_is_not_cut_by_a_stalled_sibling() -> None:
+    # Given a host with one port that burns its error budget, one that sends
+    # 4 KiB every 0.1 s (40 KiB/s, far above the floor) for 2.5 s, and one
+    # that drips 8 bytes every 0.25 s (32 B/s, below it)
+    report = await scan_paced([(4096, 0.1), (8, 0.25)])
+    steady, drip = sorted(PACE, key=lambda p: -PACE[p][0])
+    # Then the steady sender is read to its end, with no error record
+    assert steady in answered
+    assert [e.port for e in report.errors if e.probe == "receive"] == [drip]
+    # And the drip is cut by the budget, well before its 2.5 s
+    assert "cut by the host's error budget" in detail(report, "receive")
+    assert drip not in answered
+
+
+async def test_with_no_budget_spent_a_slow_sender_is_not_cut() -> None:
+    # Given a host on which nothing burns the budget (the burning port is
+    # not one the probe stalls on) and a port that drips below the floor
+    async with AsyncExitStack() as stack:
+        ports = [await stack.enter_async_context(tcp_server(paced)) for _ in range(2)]
+        PACE.clear()
+        PACE[ports[1]] = (8, 0.25)
+        stalling.clear()
+        answered.clear()
+        # When it is scanned
+        report = await scan_local(ports, [BurnProbe, ReceiveProbe], timeout=0.5, total=6.0)
+    # Then the slow sender is read to its end: only a spent budget watches
+    assert answered == {ports[1]}
+    assert report.errors == []
+
+
+class BusyHostProbe(ServiceProbe):
+    """An early phase: holds one of the host's connection slots for 1.5 s
+    while receiving (an honest slow sibling, e.g. a share walk)."""
+
+    name = "busy"
+    protocols: ClassVar[frozenset[str]] = frozenset({"unknown", "http"})
+    phase = 10
+
+    async def probe(self, ctx: ProbeContext, service: ServiceState) -> None:
+        if service.port in PACE or stalling.get("burn") == service.port:
+            return
+        async with ctx.limits.connection(ctx.address):
+            for _ in range(15):
+                ctx.progress(4096)
+                await asyncio.sleep(0.1)
+
+
+class EarlyBurnProbe(BurnProbe):
+    name = "burn"
+    phase = 10
+
+
+async def test_a_probe_queued_behind_its_host_s_busy_slots_is_not_cut() -> None:
+    # Given a host that burns its error budget at once, two honest probes
+    # holding both of its connection slots (--per-host 2) for 1.5 s, and a
+    # later probe of a steady sender that must wait for a slot all that time
+    async with AsyncExitStack() as stack:
+        ports = [await stack.enter_async_context(tcp_server(paced)) for _ in range(4)]
+        PACE.clear()
+        PACE[ports[3]] = (4096, 0.1)
+        stalling.clear()
+        stalling["burn"] = ports[0]
+        answered.clear()
+        # When it is scanned (read and grace 0.5 s, total 6 s)
+        report = await scan_local(
+            ports, [EarlyBurnProbe, BusyHostProbe, ReceiveProbe], timeout=0.5, total=6.0
+        )
+    # Then the queued probe was not cut for waiting its turn: it read its
+    # sender to the end, and the only error is the burnt deadline
+    assert answered == {ports[3]}
+    assert [(e.probe, e.port) for e in report.errors] == [("burn", ports[0])]

@@ -60,6 +60,43 @@ def _down_quietly(lab: Lab) -> None:
         print(f"lab teardown at exit: {e}", file=sys.stderr)
 
 
+#: ``EXPOSCAN_LAB_BUSY=N``: N CPU-bound processes for the whole lab session,
+#: so that the lab's verdicts are checked on a busy machine too (a verdict
+#: that changes with the load is a defect).  Each spins for at most this
+#: long, should the session die without its teardown.
+BUSY_LIFETIME_S = 3600
+
+
+def _busy_count() -> int:
+    text = os.environ.get("EXPOSCAN_LAB_BUSY", "").strip()
+    if not text:
+        return 0
+    count = int(text)
+    if not 0 <= count <= 16:
+        raise pytest.UsageError(f"EXPOSCAN_LAB_BUSY={text}: 0 to 16 processes")
+    return count
+
+
+@pytest.fixture(scope="session", autouse=True)
+def busy_cpus() -> Iterator[int]:
+    """Start ``EXPOSCAN_LAB_BUSY`` spinning processes, end them (by pid) at
+    teardown; yield how many run."""
+    count = _busy_count()
+    spin = (
+        f"import time\nend = time.monotonic() + {BUSY_LIFETIME_S}\n"
+        "while time.monotonic() < end: pass"
+    )
+    spinners = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(count)]
+    if spinners:
+        print(f"\nlab session with {count} busy process(es)", file=sys.stderr)
+    try:
+        yield count
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait(timeout=10)
+
+
 @pytest.fixture(scope="session")
 def lab() -> Iterator[Lab]:
     missing = missing_requirements()

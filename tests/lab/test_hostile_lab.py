@@ -266,3 +266,23 @@ def test_quiet_scan_prints_nothing_even_for_a_64_kib_certificate_cn(
     # Then quiet mode prints nothing at all: no library warning either
     assert run.returncode in (0, 1), run.stderr[-2000:]
     assert (run.stdout, run.stderr) == ("", "")
+
+
+def test_an_honest_listing_beside_stalled_ports_is_reported(full_scan: FullScan) -> None:
+    report = full_scan.report
+    host = str(t.DRIP_LISTING.ip)
+    # Given nginx's autoindex of 5,000 DICOM files on a host whose other two
+    # ports stall (a tarpit and a header drip spend the host's error budget)
+    # Then each stalled port is one timeout error
+    for port in (t.DRIP_LISTING_TARPIT_PORT, t.DRIP_LISTING_DRIP_PORT):
+        errors = _errors_at(report, host, port)
+        assert [(e["probe"], e["reason"]) for e in errors] == [("http", "timeout")], port
+    # and the listing, which kept sending, is not cut: no error, and it is
+    # reported as imaging however busy the machine is (the lab session can
+    # run with EXPOSCAN_LAB_BUSY=2)
+    assert _errors_at(report, host, t.DRIP_LISTING_HTTP_PORT) == []
+    found = _findings_of(report, host)
+    listing = found[("http.listing-imaging", t.DRIP_LISTING_HTTP_PORT)]["evidence"]
+    assert 0 < listing["imaging_files"] <= t.DRIP_LISTING_FILES, listing
+    # and only the listing makes a finding there
+    assert {port for _, port in found} == {t.DRIP_LISTING_HTTP_PORT}, sorted(found)

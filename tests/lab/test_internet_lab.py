@@ -47,7 +47,8 @@ def test_every_forwarded_imaging_port_is_critical(
     # Then every forward of the box (IGD ones and the hand-set 47000, 50104
     # and 21, the anonymous FTP zone) is an internet exposure of imaging,
     # with the kind of service behind it
-    assert set(exposed) == {f.wan_port for f in t.FORWARDS} == {21, 104, 8042, 47000, 50104}
+    assert set(exposed) == {f.wan_port for f in t.FORWARDS}
+    assert set(exposed) == {21, 104, 8042, 47000, 50104, 50200, 50201}
     assert all(f["host"] == PUBLIC and f["severity"] == "critical" for f in exposed.values())
     assert exposed[104]["evidence"]["service"] == "dicom"
     assert exposed[8042]["evidence"]["service"] == "pacs-web"
@@ -84,3 +85,26 @@ def test_no_lan_only_findings_and_no_patient_data(
     assert not [f for f in report["findings"] if f["rule"].startswith("upnp.")]
     # and no canary patient string or lab credential anywhere
     assert not [s for s in (*t.CANARY_STRINGS, *t.SECRET_STRINGS) if s in output]
+
+
+def test_a_dicom_door_is_named_by_what_it_answered_itself(
+    internet_scan: tuple[dict[str, Any], str],
+) -> None:
+    report, _ = internet_scan
+    [host] = report["hosts"]
+    services = {s["port"]: s for s in host["services"]}
+    # Given two forwards to DICOM servers of one toolkit (an Orthanc, a
+    # storescp that accepts any called AE, the PACS's title too), on the
+    # public address whose port 8042 is the PACS's web API naming "Orthanc"
+    scp = services[t.TWIN_SCP_PUBLIC_PORT]
+    orthanc = services[t.TWIN_ORTHANC_PUBLIC_PORT]
+    # Then the storescp is not named after the PACS's web API: that hint
+    # is another port's word, not what this port answered
+    assert scp["protocol"] == "dicom" and scp["product"] != "Orthanc", scp
+    assert scp["details"]["called_ae_checked"] is False, scp
+    # and the Orthanc, which refuses a random called AE, is told apart by
+    # the title it accepted
+    assert orthanc["details"]["ae_title"] == t.TWIN_ORTHANC_AET, orthanc
+    assert orthanc["details"]["called_ae_checked"] is True, orthanc
+    # while the PACS's own door (its web API names its DICOM port) is Orthanc
+    assert services[t.PACS_DICOM_PORT]["product"] == "Orthanc"

@@ -129,9 +129,13 @@ def test_every_forward_is_seen_from_the_internet_and_joined_to_its_lan_service(
     # (an FTP passive port may be listening at that moment: nothing else)
     low, high = t.FTP_PASSIVE_PORTS
     assert all(low <= port <= high for port in set(seen) - imaging), sorted(seen)
+    # (the storescp of the twins answers as the modality's does: see
+    # test_two_servers_of_one_toolkit_are_joined_by_proof_only)
     for f in t.FORWARDS:
         path = seen[f.wan_port]
         assert path["imaging"] is not None, path
+        if f.wan_port == t.TWIN_SCP_PUBLIC_PORT:
+            continue
         assert path["lan"] == f"{f.lan_ip}:{f.lan_port}", path
         assert path["joined_by"] and path["joined_by"] != ["upnp-mapping"], path
         assert path["via_upnp"] is f.via_igd, path
@@ -145,6 +149,37 @@ def test_every_forward_is_seen_from_the_internet_and_joined_to_its_lan_service(
     proven = [f for f in report["findings"] if f["evidence"].get("seen_from") == "internet"]
     assert {f["port"] for f in proven} == {f.wan_port for f in t.FORWARDS}
     assert all(f["host"] == PUBLIC for f in proven)
+
+
+def test_two_servers_of_one_toolkit_are_joined_by_proof_only(
+    outside_scan: tuple[int, str, dict[str, Any], str],
+) -> None:
+    _, text, report, _ = outside_scan
+    seen = {
+        int(p["public"].rsplit(":", 1)[1]): p
+        for p in report["outside"]["paths"]
+        if p["seen"] == "internet"
+    }
+    orthanc, scp = seen[t.TWIN_ORTHANC_PUBLIC_PORT], seen[t.TWIN_SCP_PUBLIC_PORT]
+    behind_scp = f"{t.TWIN_SCP.ip}:{t.TWIN_DICOM_PORT}"
+    # Given a Debian Orthanc and a dcmtk storescp (one implementation UID and
+    # version name) behind two hand-set forwards, the storescp accepting any
+    # called AE, the PACS's title (from the PACS's web API on the same
+    # public address) too
+    # Then the Orthanc's door is joined to it by the AE title it alone accepts
+    assert orthanc["lan"] == f"{t.TWIN_ORTHANC.ip}:{t.TWIN_DICOM_PORT}", orthanc
+    assert "ae_title" in orthanc["joined_by"], orthanc
+    # and the storescp's door is never joined to another server: to its own
+    # storescp, or not joined with every storescp that answers alike
+    assert scp["lan"] in (behind_scp, None), scp
+    assert "ae_title" not in scp["joined_by"], scp
+    if scp["lan"] is None:
+        assert behind_scp in scp["candidates"] and len(scp["candidates"]) >= 2, scp
+        door = f"{PUBLIC}:{t.TWIN_SCP_PUBLIC_PORT}"
+        count = len(scp["candidates"])
+        assert f"{door} \u2192 not joined ({count} candidates: " in text, text[-3000:]
+    # and neither is named after the PACS's web API
+    assert scp["product"] != "Orthanc", scp
 
 
 def test_nat_loopback_is_labelled_indicative_on_the_looped_back_ports_only(

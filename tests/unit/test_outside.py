@@ -29,6 +29,7 @@ from exposcan.outside.settings import OutsideConfigError, resolve
 from exposcan.outside.view import global_ipv6
 from exposcan.report.html import render_html
 from exposcan.report.i18n import Texts
+from exposcan.report.outside_text import door_rows
 from exposcan.report.verdict_text import internet_answer
 from exposcan.verdict import InternetAnswer, decide
 from tests.unit.test_verdict import finding, report
@@ -173,8 +174,17 @@ def test_global_ipv6_skips_link_local_and_ula() -> None:
 DCMTK_UID = "1.2.276.0.7230010.3.0.3.6.7"
 
 
-def _dicom(where: str, ae: str | None, uid: str | None = DCMTK_UID) -> Side:
-    details = {"ae_title": ae, "implementation_class_uid": uid, "implementation_version": "V1"}
+def _dicom(
+    where: str, ae: str | None, uid: str | None = DCMTK_UID, checked: bool | None = True
+) -> Side:
+    """A DICOM node that accepted ``ae``; ``checked``: it refused a random
+    called AE (True), accepted one (False), or was not asked (None)."""
+    details = {
+        "ae_title": ae,
+        "implementation_class_uid": uid,
+        "implementation_version": "V1",
+        "called_ae_checked": checked,
+    }
     return Side(where, "dicom", signature("dicom", None, None, details))
 
 
@@ -200,6 +210,55 @@ def test_two_lan_nodes_alike_make_no_join() -> None:
     # Then the door is not joined (ambiguous), and the count says why
     found = join(outside, lan)
     assert found.lan is None and found.candidates == 2
+
+
+def test_an_ae_title_accepted_by_a_node_that_accepts_any_is_no_join() -> None:
+    # Given two LAN nodes on the same toolkit (a Debian Orthanc and a dcmtk
+    # storescp: the same implementation UID and version), the PACS checking
+    # its called AE, the storescp accepting any; and a public door where the
+    # storescp accepted the PACS's AE title (learnt from the PACS's web API
+    # on the same public address) and a random one too
+    door = _dicom("203.0.113.1:50211", "CABINETRADIO", checked=False)
+    pacs = _dicom("198.18.0.80:4242", "CABINETRADIO", checked=True)
+    storescp = _dicom("198.18.0.81:104", "ANY-SCP", checked=False)
+    # When joined
+    found = join(door, [pacs, storescp])
+    # Then it is not the PACS: the title it accepted proves nothing; the
+    # storescp answered alike, with nothing the PACS lacks
+    assert found.lan == "198.18.0.81:104"
+    assert "ae_title" not in found.keys
+
+
+def test_a_shared_implementation_uid_alone_is_no_join() -> None:
+    # Given two LAN nodes on the same toolkit, each accepting any called AE
+    # (their accepted titles say nothing), and a door that does the same
+    door = _dicom("203.0.113.1:50210", "ORTHANC", checked=False)
+    lan = [
+        _dicom("198.18.0.80:4242", "ORTHANC", checked=False),
+        _dicom("198.18.0.81:104", "ANY-SCP", checked=False),
+    ]
+    # When joined
+    found = join(door, lan)
+    # Then the door is not joined, and both candidates are named
+    assert found.lan is None and found.keys == ()
+    assert sorted(found.alike) == ["198.18.0.80:4242", "198.18.0.81:104"]
+    # And the report says so in both languages
+    path = OutsidePath(
+        public=door.where, seen=SeenFrom.INTERNET, protocol="dicom", candidates=list(found.alike)
+    )
+    outside = Outside(status="done", public=PublicAddress(), paths=[path])
+    for lang, words in (
+        ("en", "not joined (2 candidates: "),
+        ("fr", "non rapproché (2 candidats : "),
+    ):
+        [row] = door_rows(outside, Texts(lang))
+        assert row.lan.startswith(words) and "198.18.0.81:104" in row.lan
+    # While a door with a unique implementation UID is joined by it
+    other = _dicom("198.18.0.82:104", "ANY-SCP", uid="1.2.826.0.1.3680043.9.3811.2", checked=False)
+    found = join(
+        _dicom("203.0.113.1:104", "X", uid=other.facts["implementation_class_uid"]), [*lan, other]
+    )
+    assert found.lan == "198.18.0.82:104"
 
 
 def test_http_joins_on_what_the_pacs_discloses_and_a_product_alone_is_not_enough() -> None:

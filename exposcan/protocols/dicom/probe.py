@@ -56,12 +56,13 @@ import asyncio
 import logging
 import secrets
 import ssl
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
 
 from exposcan.config import ScanConfig
-from exposcan.models import ErrorReason
+from exposcan.models import ErrorReason, Vantage
 from exposcan.net.netio import ProbeError, classify, open_connection
 from exposcan.net.tls import HandshakeWatch, TlsFacts, tls_facts
 from exposcan.notes import declare_note
@@ -167,6 +168,10 @@ class Node:
     tls: bool = False
     tls_facts: TlsFacts | None = None
     attempts: int = 0
+    #: A-ASSOCIATE-RQs sent on this port, whatever came of them (a TLS
+    #: retry and the random-AE check included): what ``max_ae_guesses``
+    #: bounds.
+    associations: int = 0
     rejections: list[Rejected] = field(default_factory=list)
     aborted: Aborted | None = None
     called_ae: str | None = None
@@ -210,9 +215,10 @@ def uid_root(uid: str, arcs: int = 6) -> str:
     return ".".join(uid.split(".")[:arcs])
 
 
-def called_ae_candidates(ctx: ProbeContext) -> list[tuple[str, str]]:
-    """(called AE, how it was learned): hints first, then defaults, bounded."""
-    out: list[tuple[str, str]] = []
+def called_ae_candidates(ctx: ProbeContext, tried: Collection[str] = ()) -> list[tuple[str, str]]:
+    """(called AE, how it was learned): hints first, then defaults, bounded;
+    none already ``tried``."""
+    out: list[tuple[str, str]] = [(t, "") for t in tried]
     for title in ctx.host.hints.get(HINT_AE_TITLE, []):
         title = title.strip()
         if valid_ae_title(title) and title not in (t for t, _ in out):
@@ -220,7 +226,7 @@ def called_ae_candidates(ctx: ProbeContext) -> list[tuple[str, str]]:
     for title in default_ae_titles(ctx.catalogue):
         if title not in (t for t, _ in out):
             out.append((title, AE_DEFAULT))
-    return out[: max(1, ctx.config.max_ae_guesses)]
+    return out[len(tried) :][: max(1, ctx.config.max_ae_guesses)]
 
 
 class ClientCertificateRequired(Exception):
@@ -244,11 +250,18 @@ def refused_without_certificate(exc: BaseException) -> bool:
 def _product_hint_applies(ctx: ProbeContext, service: ServiceState, node: Node) -> bool:
     """Whether a web API's product hint names this node: its own DICOM port's
     node; with no port disclosed, the node that answered to the AE title it
-    gave."""
+    gave.  From the internet one public address is every forward of the box:
+    there the AE title names the node only if the node refuses a random one
+    (a storescp accepts any called AE, the PACS's too), else another port's
+    hint is no evidence of what answered on this one."""
     if not ctx.host.hints.get(HINT_PRODUCT):
         return False
     ports = ctx.host.hints.get(HINT_PORT, [])
-    return str(service.port) in ports if ports else node.ae_source == AE_FROM_HINT
+    if ports:
+        return str(service.port) in ports
+    if ctx.config.vantage is Vantage.INTERNET and node.random_ae != RANDOM_REJECTED:
+        return False
+    return node.ae_source == AE_FROM_HINT
 
 
 class DicomProbe(ServiceProbe):
@@ -307,9 +320,18 @@ class DicomProbe(ServiceProbe):
         if not valid_ae_title(calling):
             calling = DEFAULT_CALLING_AE
         no_reason = 0
+        cap = max(1, ctx.config.max_ae_guesses)
         candidates = called_ae_candidates(ctx)
         tried: set[str] = set()
-        while candidates:
+        while candidates and node.associations < cap:
+            if node.associations == cap - 1 and ctx.host.earlier_probes_running():
+                # The last association of the cap: a web API of the same
+                # host still at work may yet disclose the title; it is
+                # worth more than the next default.
+                await ctx.host.earlier_probes_done()
+                candidates = called_ae_candidates(ctx, tried)
+                if not candidates:
+                    return
             called, source = candidates.pop(0)
             tried.add(called)
             answer = await self._attempt_with_tls_fallback(ctx, service, node, called, calling)
@@ -419,6 +441,7 @@ class DicomProbe(ServiceProbe):
         loop = asyncio.get_running_loop()
         wait = self._answer_timeout(ctx, service)
         started = loop.time()
+        node.associations += 1
         try:
             answer = await session.associate(called, calling, wait)
         except TimeoutError:
@@ -593,6 +616,15 @@ class DicomProbe(ServiceProbe):
                 "classification": classification.value,
             }
         )
+        # Whether the accepted AE title names this node alone (the outside
+        # view joins on it only then): it refused a random called AE, or,
+        # not asked, refused another title as "called AE not recognised".
+        if node.random_ae in (RANDOM_ACCEPTED, RANDOM_REJECTED):
+            service.details["called_ae_checked"] = node.random_ae == RANDOM_REJECTED
+        elif ladder is not None and any(
+            r.reason is RejectReason.CALLED_AE_NOT_RECOGNISED for r in node.rejections
+        ):
+            service.details["called_ae_checked"] = True
         if impl_product and impl_product != product:
             service.details["implementation"] = " ".join(
                 p for p in (impl_product, impl_version) if p

@@ -25,7 +25,7 @@ import re
 import ssl
 from dataclasses import dataclass
 
-from exposcan.limits import Deadlines
+from exposcan.limits import Deadlines, progressed
 from exposcan.models import ErrorReason
 from exposcan.net.netio import ProbeError, classify, insecure_tls_context
 
@@ -168,6 +168,7 @@ class FtpClient:
         assert self._reader is not None
         try:
             line = await self._reader.readuntil(b"\n")
+            progressed(len(line))
         except asyncio.LimitOverrunError:
             raise ProbeError(
                 ErrorReason.TOO_LARGE, f"reply line longer than {self.line_cap} bytes"
@@ -302,6 +303,7 @@ class FtpClient:
                     raise ProbeError(ErrorReason.TIMEOUT, "data connection stalled") from None
                 if not chunk:
                     break
+                progressed(len(chunk))
                 chunks.append(chunk)
                 size += len(chunk)
                 if size > cap:

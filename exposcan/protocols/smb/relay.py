@@ -30,7 +30,7 @@ import contextlib
 import socket
 from dataclasses import dataclass, field
 
-from exposcan.limits import Deadlines
+from exposcan.limits import Deadlines, progressed
 from exposcan.models import ErrorReason
 from exposcan.protocols.smb import wire
 
@@ -128,6 +128,7 @@ class SmbRelay:
                     )
                     return
                 link.frames_down += 1
+                progressed(len(header) + length)
                 local.write(header + body)
                 await local.drain()
         except (OSError, asyncio.IncompleteReadError):

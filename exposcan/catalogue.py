@@ -19,6 +19,7 @@ exits 2 before any packet.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import re
 import threading
@@ -498,21 +499,22 @@ def catalogue_schema() -> dict[str, Any]:
     """The JSON Schema of a catalogue file: one branch per registered kind,
     told apart by ``kind`` (the published template schema nuclei has)."""
     branches: list[dict[str, Any]] = []
+    all_defs: dict[str, Any] = {}
     for kind, model in sorted(registered_kinds().items()):
-        schema = model.model_json_schema(mode="validation")
-        defs = schema.pop("$defs", {})
+        # Two kinds may name different models alike (a rule's Condition, a
+        # decoy sign's): each kind's definitions live under its own prefix.
+        text = json.dumps(model.model_json_schema(mode="validation"))
+        schema = json.loads(text.replace('"#/$defs/', f'"#/$defs/{kind}.'))
+        for name, definition in schema.pop("$defs", {}).items():
+            all_defs[f"{kind}.{name}"] = definition
         schema.setdefault("properties", {})["kind"] = {"const": kind}
         schema["required"] = ["kind", *schema.get("required", [])]
-        branches.append({"title": kind, "schema": schema, "defs": defs})
-    all_defs: dict[str, Any] = {}
-    for branch in branches:
-        for name, definition in branch["defs"].items():
-            all_defs.setdefault(name, definition)
+        branches.append(schema)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://exposcan.invalid/catalogue.schema.json",
         "title": "exposcan catalogue file",
-        "oneOf": [b["schema"] for b in branches],
+        "oneOf": branches,
         "$defs": all_defs,
     }
 

@@ -43,42 +43,11 @@ from exposcan.state import HostState, ScanState, ServiceState
 
 log = logging.getLogger("exposcan")
 
-NOTE_GLOBAL_PREFIX_ROUTER = declare_note(
-    "note.ipv6.global-prefix",
-    en="IPv6: {network} on {interface} (from the router {router}) is a global prefix: the "
-    "LAN's devices have addresses the internet can route to, with no port forward; only "
-    "the box's IPv6 firewall stands in the way.",
-    fr="IPv6 : {network} sur {interface} (annoncé par le routeur {router}) est un préfixe "
-    "global : les appareils du réseau ont des adresses qu'internet sait joindre, sans "
-    "aucune redirection de port ; seul le pare-feu IPv6 de la box s'y oppose.",
-)
-NOTE_GLOBAL_PREFIX_OWN = declare_note(
-    "note.ipv6.global-prefix-own",
-    en="IPv6: {network} on {interface} (from this machine's address) is a global prefix: "
-    "the LAN's devices have addresses the internet can route to, with no port forward; "
-    "only the box's IPv6 firewall stands in the way.",
-    fr="IPv6 : {network} sur {interface} (d'après l'adresse de cette machine) est un préfixe "
-    "global : les appareils du réseau ont des adresses qu'internet sait joindre, sans "
-    "aucune redirection de port ; seul le pare-feu IPv6 de la box s'y oppose.",
-)
-NOTE_FORWARD_EXCLUDED = declare_note(
-    "note.scope.forward-excluded",
-    en="{address} is excluded: not scanned, though a box forward leads to it",
-    fr="{address} est exclue : non analysée, bien qu'une redirection de la box y mène",
-)
-NOTE_FORWARD_OUT_OF_SCOPE = declare_note(
-    "note.scope.forward-not-named",
-    en="{address}: a box forward leads to it, but it is not among the named targets: not "
-    "scanned (name it, or use --follow-box)",
-    fr="{address} : une redirection de la box y mène, mais elle ne fait pas partie des cibles "
-    "nommées : non analysée (la nommer, ou utiliser --follow-box)",
-)
-NOTE_FORWARD_DOWN = declare_note(
-    "note.scope.forward-down",
-    en="{address}: a box forward leads to it, but discovery found no host there: not scanned again",
-    fr="{address} : une redirection de la box y mène, mais la découverte n'y a trouvé aucune "
-    "machine : non analysée à nouveau",
-)
+NOTE_GLOBAL_PREFIX_ROUTER = declare_note("note.ipv6.global-prefix")
+NOTE_GLOBAL_PREFIX_OWN = declare_note("note.ipv6.global-prefix-own")
+NOTE_FORWARD_EXCLUDED = declare_note("note.scope.forward-excluded")
+NOTE_FORWARD_OUT_OF_SCOPE = declare_note("note.scope.forward-not-named")
+NOTE_FORWARD_DOWN = declare_note("note.scope.forward-down")
 
 # How many service-probe budgets a network probe (the box) gets.
 NETWORK_BUDGET = 4

@@ -1,8 +1,9 @@
 """Recognising health data that is not an image, by a file's first bytes.
 
 The catalogue file ``probes/health-data-files.yaml`` (kind
-``health-data-files``) lists the signatures: HL7 v2 (``MSH|``), HPRIM Santé
-(``H|`` then ``P|``), HL7 CDA, FHIR JSON and DICOMDIR.  The FTP, SMB and HTTP
+``health-data-files``) lists the signatures: HL7 v2 (``MSH|``), HPRIM (the
+French laboratory format: ``H|`` then ``P|``), HL7 CDA, FHIR JSON and
+DICOMDIR.  The FTP, SMB and HTTP
 listing walks read at most :attr:`HealthSignatures.read_size` bytes of a
 candidate file and ask :meth:`HealthSignatures.classify`; they keep a count
 per signature id, never the bytes and never the file's name.

@@ -27,13 +27,7 @@ if TYPE_CHECKING:
     from exposcan.net.targets import IPAddress
     from exposcan.outside.view import OutsideCheck
 
-NOTE_DEADLINE = declare_note(
-    "note.reflector.deadline",
-    en="the reflector's {seconds:g} s deadline ended this scan: a port not seen open was not "
-    "proven closed",
-    fr="l'échéance de {seconds:g} s du réflecteur a arrêté cette analyse : un port qui n'a pas "
-    "été vu ouvert n'est pas prouvé fermé",
-)
+NOTE_DEADLINE = declare_note("note.reflector.deadline")
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from exposcan.hub.context import (
     state,
 )
 from exposcan.hub.store import SEVERITIES, SiteRow, now_utc
-from exposcan.hub.words import WORDS, pick_lang
+from exposcan.hub.words import LANGS, hub_words, pick_lang
 from exposcan.models import Report
 
 CSP = (
@@ -66,11 +66,11 @@ def _page(request: web.Request, template: str, status: int = 200, **values: Any)
     html = (
         _env()
         .get_template(template)
-        .render(w=WORDS[lang], lang=lang, severities=SEVERITIES, **values)
+        .render(w=hub_words(lang), lang=lang, severities=SEVERITIES, **values)
     )
     response = web.Response(text=html, content_type="text/html", status=status)
     response.headers["Content-Security-Policy"] = CSP
-    if request.query.get("lang") in WORDS:
+    if request.query.get("lang") in LANGS:
         response.set_cookie(
             "lang", lang, secure=True, httponly=True, samesite="Strict", max_age=31536000
         )

@@ -102,34 +102,10 @@ class Prefix:
     autonomous: bool = True
 
 
-NOTE_NO_LINKS = declare_note(
-    "note.ipv6.links-unreadable",
-    en="IPv6: this machine's interfaces could not be read ({error})",
-    fr="IPv6 : les interfaces de cette machine n'ont pas pu être lues ({error})",
-)
-NOTE_NO_IPV6 = declare_note(
-    "note.ipv6.no-address",
-    en="IPv6: no interface of this machine has an IPv6 address",
-    fr="IPv6 : aucune interface de cette machine n'a d'adresse IPv6",
-)
-_NO_ROOT_EN = (
-    "IPv6: without root no router solicitation could be sent: the LAN's prefix is read "
-    "from this machine's own addresses"
-)
-_NO_ROOT_FR = (
-    "IPv6 : sans être root, aucune sollicitation de routeur n'a pu être envoyée : le préfixe "
-    "du réseau est lu sur les adresses de cette machine"
-)
-NOTE_NO_ROOT = declare_note("note.ipv6.no-root", en=_NO_ROOT_EN, fr=_NO_ROOT_FR)
-NOTE_NO_ROOT_NO_PING = declare_note(
-    "note.ipv6.no-root-no-ping",
-    en=_NO_ROOT_EN + ", and ICMPv6 echo to all nodes was refused too (ping sockets not "
-    "allowed for this user, net.ipv4.ping_group_range): only the IPv6 neighbours this "
-    "machine already knew are listed",
-    fr=_NO_ROOT_FR + ", et l'écho ICMPv6 à tous les nœuds a aussi été refusé (sockets ping "
-    "interdites à cet utilisateur, net.ipv4.ping_group_range) : seuls les voisins IPv6 que "
-    "cette machine connaissait déjà sont listés",
-)
+NOTE_NO_LINKS = declare_note("note.ipv6.links-unreadable")
+NOTE_NO_IPV6 = declare_note("note.ipv6.no-address")
+NOTE_NO_ROOT = declare_note("note.ipv6.no-root")
+NOTE_NO_ROOT_NO_PING = declare_note("note.ipv6.no-root-no-ping")
 
 
 @dataclass

@@ -55,52 +55,12 @@ from exposcan.state import HostState
 
 log = logging.getLogger("exposcan.outside")
 
-NOTE_IPV4_UNCHECKED = declare_note(
-    "note.outside.ipv4-unchecked",
-    en="The reflector was reached over IPv6 only (it saw {source}): the practice's public "
-    "IPv4 address and the box's forwards were not checked from the internet. Name the "
-    "reflector by its IPv4 address, or by a name with an A record.",
-    fr="Le réflecteur a été joint en IPv6 seulement (il a vu {source}) : l'adresse IPv4 "
-    "publique du cabinet et les redirections de la box n'ont pas été vérifiées depuis "
-    "internet. Nommer le réflecteur par son adresse IPv4, ou par un nom qui a un "
-    "enregistrement A.",
-)
+NOTE_IPV4_UNCHECKED = declare_note("note.outside.ipv4-unchecked")
 
-NOTE_ANSWER_DROPPED = declare_note(
-    "note.outside.answer-dropped",
-    en="The reflector's answer named {count} host(s), finding(s) or error(s) at addresses "
-    "it was not asked about (neither the source it saw nor an address the scan named): "
-    "left out of this report.",
-    fr="La réponse du réflecteur nommait {count} hôte(s), constat(s) ou erreur(s) à des "
-    "adresses qui ne lui avaient pas été demandées (ni la source qu'il a vue, ni une "
-    "adresse nommée par l'analyse) : ils sont laissés hors de ce rapport.",
-)
-NOTE_LOOPBACK_DISAGREE = declare_note(
-    "note.outside.loopback-disagree",
-    en="The public address is not certain: the reflector's source, the box's WAN address "
-    "(UPnP) and the address set by the user name {named}. The NAT loopback check was not "
-    "made: it connects only to an address the witnesses agree on.",
-    fr="L'adresse publique n'est pas sûre : la source vue par le réflecteur, l'adresse WAN "
-    "de la box (UPnP) et l'adresse réglée par l'utilisateur nomment {named}. La vérification "
-    "par la boucle NAT n'a pas été faite : elle ne se connecte qu'à une adresse sur "
-    "laquelle les témoins s'accordent.",
-)
-NOTE_LOOPBACK_ONE_WITNESS = declare_note(
-    "note.outside.loopback-one-witness",
-    en="Only one witness named the public address {address} (the reflector's source, or "
-    "the box's WAN address by UPnP): the NAT loopback check was not made. It connects only "
-    "to an address both agree on, or to the one set with --outside-public.",
-    fr="Un seul témoin a nommé l'adresse publique {address} (la source vue par le réflecteur, "
-    "ou l'adresse WAN de la box par UPnP) : la vérification par la boucle NAT n'a pas été "
-    "faite. Elle ne se connecte qu'à une adresse sur laquelle les deux s'accordent, ou à "
-    "celle réglée par --outside-public.",
-)
-NOTE_LOOPBACK_NOT_ROUTED = declare_note(
-    "note.outside.loopback-not-routed",
-    en="{address} is not an address the internet routes: the NAT loopback check was not made.",
-    fr="{address} n'est pas une adresse routée sur internet : la vérification par la boucle "
-    "NAT n'a pas été faite.",
-)
+NOTE_ANSWER_DROPPED = declare_note("note.outside.answer-dropped")
+NOTE_LOOPBACK_DISAGREE = declare_note("note.outside.loopback-disagree")
+NOTE_LOOPBACK_ONE_WITNESS = declare_note("note.outside.loopback-one-witness")
+NOTE_LOOPBACK_NOT_ROUTED = declare_note("note.outside.loopback-not-routed")
 _NO_LOOPBACK_NOTES = {
     NoLoopback.DISAGREE: NOTE_LOOPBACK_DISAGREE,
     NoLoopback.ONE_WITNESS: NOTE_LOOPBACK_ONE_WITNESS,

@@ -78,11 +78,13 @@ PROTOCOLS: tuple[ProtocolEntry, ...] = (
 #: (products, advisories, decoys).
 CORE_DECLARATIONS: tuple[str, ...] = (
     "exposcan.facts",
+    "exposcan.notes",
     "exposcan.imaging",
     "exposcan.walk.scores",
     "exposcan.healthdata",
     "exposcan.report.guides",
     "exposcan.report.labels",
+    "exposcan.report.i18n",
     "exposcan.software.advisories",
     "exposcan.software.decoys",
     "exposcan.software.facts",

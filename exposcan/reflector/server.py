@@ -75,11 +75,7 @@ from exposcan.reflector.wire import (
 
 log = logging.getLogger("exposcan.reflector")
 
-NOTE_NOT_SCANNED = declare_note(
-    "note.reflector.not-scanned",
-    en="not scanned: {address}",
-    fr="non analysée : {address}",
-)
+NOTE_NOT_SCANNED = declare_note("note.reflector.not-scanned")
 
 Runner = InProcessRunner | QueueRunner
 

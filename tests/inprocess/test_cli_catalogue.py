@@ -44,6 +44,8 @@ MISSPELT: dict[str, tuple[str, str, str]] = {
     "ftp-banner": ("fingerprints/ftp-banners.yaml", "banners:", "baners:"),
     "remediation": ("remediation/horos.yaml", "applies:", "aplies:"),
     "folder-scores": ("folder-scores.yaml", "depth_cost:", "depth_cots:"),
+    "notes": ("notes/engine.yaml", "notes:", "note:"),
+    "report-words": ("report/words.yaml", "words:", "word:"),
     "upnp-igd-locations": ("upnp/igd-locations.yaml", "igd_specific: true", "igd_specfic: true"),
     "products": ("products.yaml", "    toolkit: true", "    toolkt: true"),
     "advisory": (

@@ -14,10 +14,11 @@ from typing import ClassVar
 import pytest
 from aiohttp import web
 
-from exposcan.models import Report
+from exposcan.models import Notice, Report
+from exposcan.notes import render_note
 from exposcan.probe import ProbeContext, ServiceProbe
 from exposcan.protocols.upnp import ssdp
-from exposcan.protocols.upnp.probe import HAND_SET_CAVEAT, UpnpProbe
+from exposcan.protocols.upnp.probe import NOTE_HAND_SET, UpnpProbe
 from exposcan.state import ServiceState
 from tests.helpers import scan_local
 
@@ -212,7 +213,7 @@ async def test_forwards_joined_to_imaging(
     assert service.details.get("external_ip") == (external_ip or None)
     # and the report says what UPnP cannot see, and what to run from outside
     notes = report.scan.notes
-    assert HAND_SET_CAVEAT in notes
+    assert render_note(Notice(code=NOTE_HAND_SET), "en") in notes
     if external_ip:
         assert any(f"exposcan scan --vantage internet {external_ip}" in n for n in notes)
     else:

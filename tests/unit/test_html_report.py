@@ -28,7 +28,7 @@ from exposcan.models import (
 )
 from exposcan.report.guides import guides_for, load_guides
 from exposcan.report.html import render_html
-from exposcan.report.i18n import TEXTS, Texts, default_lang
+from exposcan.report.i18n import Texts, default_lang, report_words
 from exposcan.report.labels import evidence_labels
 from exposcan.report.write import write_report
 from tests.html_checks import assert_self_contained, parse
@@ -186,10 +186,10 @@ def test_every_product_guide_speaks_every_language() -> None:
 
 
 def test_the_report_words_exist_in_every_language() -> None:
-    keys = {lang: set(TEXTS[lang]) for lang in LANGUAGES}
+    keys = {lang: set(report_words()[lang]) for lang in LANGUAGES}
     assert all(k == keys["en"] for k in keys.values())
     for lang in LANGUAGES:
-        assert all(v.strip() for v in TEXTS[lang].values())
+        assert all(v.strip() for v in report_words()[lang].values())
     # And every evidence key a rule names has a label in every language (the
     # catalogue's evidence-labels)
     named = {k for r in default_catalogue().rules.values() for k in r.evidence}

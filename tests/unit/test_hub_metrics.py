@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from exposcan.hub.metrics import render
 from exposcan.hub.store import ReportRow, SiteRow
-from exposcan.hub.words import WORDS, pick_lang
+from exposcan.hub.words import hub_words, pick_lang
 
 
 def _site(name: str, finished: str | None, internet: str = "no", lan: str = "yes") -> SiteRow:
@@ -38,4 +38,4 @@ def test_language_choice_and_both_languages_have_every_word() -> None:
     assert pick_lang(None, "fr", "en-GB") == "fr"
     assert pick_lang(None, None, "de-DE, fr-FR;q=0.8") == "fr"
     assert pick_lang("xx", None, "de") == "en"
-    assert set(WORDS["en"]) == set(WORDS["fr"])
+    assert set(hub_words("en")) == set(hub_words("fr")) and hub_words("en")

@@ -12,7 +12,7 @@ from typing import get_args
 import pytest
 
 from exposcan.catalogue import Catalogue, CatalogueError, RuleAction, catalogue_dir
-from exposcan.report.i18n import TEXTS
+from exposcan.report.i18n import report_words
 from exposcan.verdict import ACTIONS, DECIDED_ACTIONS, KINDS
 
 ROOT = Path(__file__).resolve().parents[2] / "exposcan"
@@ -107,7 +107,7 @@ def test_a_broken_verdict_block_is_refused_at_load(tmp_path: Path, verdict: str)
 @pytest.mark.parametrize("lang", ["en", "fr"])
 def test_every_verdict_word_has_a_text(lang: str) -> None:
     # Given the report's words in one language
-    texts = TEXTS[lang]
+    texts = report_words()[lang]
     # Then every action (and the internet-side form of close-forwards) and
     # every imaging way a rule may declare is worded
     assert [a for a in (*ACTIONS, "close-public") if f"action.{a}" not in texts] == []

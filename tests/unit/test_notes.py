@@ -1,26 +1,33 @@
-"""Scan notes are codes and parameters, worded in English and French from
-the code: no regular expression over English anywhere in the report's words
-."""
+"""Scan notes are codes and parameters in code, worded in English and French
+in the catalogue (probes/notes/): no regular expression over English anywhere
+in the report's words, and no sentence in the code."""
 
 from __future__ import annotations
 
 import ast
+import re
 import string
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from exposcan.catalogue import default_catalogue
 from exposcan.models import Notice, ScanInfo, Vantage
-from exposcan.notes import NOTE_MODULES, declared_notes, notice, render_note
+from exposcan.notes import note_words, notice, render_note
 from exposcan.report.i18n import Texts
 
 ROOT = Path(__file__).resolve().parents[2] / "exposcan"
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
+DECLARED = re.compile(r"declare_note\(\s*\"([^\"]+)\"\s*\)")
 
 
 def _fields(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def _declared_in_code() -> set[str]:
+    return {code for p in ROOT.rglob("*.py") for code in DECLARED.findall(p.read_text())}
 
 
 def test_the_report_words_use_no_regular_expression() -> None:
@@ -38,8 +45,8 @@ def test_the_report_words_use_no_regular_expression() -> None:
 
 
 def test_every_note_is_worded_in_both_languages_with_the_same_fields() -> None:
-    # Given every declared note
-    notes = declared_notes()
+    # Given every note the catalogue words
+    notes = note_words(default_catalogue())
     assert len(notes) >= 15
     # Then its French and English take the same parameters, and differ
     for code, text in notes.items():
@@ -47,15 +54,28 @@ def test_every_note_is_worded_in_both_languages_with_the_same_fields() -> None:
         assert text.en != text.fr, code
 
 
-def test_every_module_that_declares_notes_is_listed() -> None:
-    # Given the source of the product
-    declaring = {
-        ".".join(p.relative_to(ROOT.parent).with_suffix("").parts)
+def test_every_note_the_code_declares_is_worded_and_every_worded_note_is_declared() -> None:
+    # Given the codes the product's modules declare, and the catalogue's words
+    declared = _declared_in_code()
+    worded = set(note_words(default_catalogue()))
+    # Then each side names the same notes: no code without words, no dead words
+    assert declared, 'no declare_note("code") found'
+    assert declared - worded == set(), "declared but not worded in probes/notes/"
+    assert worded - declared == set(), "worded in probes/notes/ but declared nowhere"
+
+
+def test_no_declaration_carries_words() -> None:
+    # Given every declare_note call of the product
+    calls = [
+        f"{p.relative_to(ROOT.parent)}:{node.lineno}"
         for p in ROOT.rglob("*.py")
-        if "declare_note(" in p.read_text() and p.name != "notes.py"
-    }
-    # Then a report re-rendered later imports them all
-    assert declaring == set(NOTE_MODULES)
+        for node in ast.walk(ast.parse(p.read_text()))
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "id", None) == "declare_note"
+        and (node.keywords or len(node.args) != 1)
+    ]
+    # Then each is a code alone: the words are catalogue data
+    assert calls == []
 
 
 def _scan(*notices: Notice) -> ScanInfo:

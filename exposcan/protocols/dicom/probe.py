@@ -97,15 +97,7 @@ from exposcan.state import ServiceState
 logging.getLogger("pynetdicom").setLevel(logging.WARNING)
 log = logging.getLogger(__name__)
 
-NOTE_SLOW = declare_note(
-    "note.dicom.slow-association",
-    en="{where} took {seconds} s to answer a DICOM association (a dcmtk-based server looking "
-    "the caller's name up, with a DNS that does not answer, behaves so): one association was "
-    "made on it, no more, as it serves one at a time.",
-    fr="{where} a mis {seconds} s à répondre à une association DICOM (un serveur bâti sur dcmtk "
-    "qui cherche le nom de l'appelant auprès d'un DNS muet se comporte ainsi) : une seule "
-    "association y a été faite, pas plus, car il n'en sert qu'une à la fois.",
-)
+NOTE_SLOW = declare_note("note.dicom.slow-association")
 
 HINT_AE_TITLE = "dicom.ae_title"
 # Optional: a web API of the same host that names the product (Orthanc's

@@ -42,20 +42,8 @@ if TYPE_CHECKING:
     from exposcan.protocols.smb.session import Exploration
 
 DIRECT_TCP_PORT = 445
-NOTE_WALK_CUT = declare_note(
-    "note.smb.walk-cut",
-    en="{where} share '{share}': walk cut short by {cut_by}: depth {depth} reached, {left} "
-    "folders left unread; {files} files and {folders} folders seen, its counts are a lower "
-    "bound",
-    fr="{where} partage '{share}' : parcours écourté ({cut_by}) : profondeur {depth} atteinte, "
-    "{left} dossiers non lus ; {files} fichiers et {folders} dossiers vus, ses comptes sont "
-    "un minimum",
-)
-NOTE_DEADLINE = declare_note(
-    "note.smb.walk-deadline",
-    en="{where}: SMB exploration stopped at its deadline",
-    fr="{where} : exploration SMB arrêtée à son échéance",
-)
+NOTE_WALK_CUT = declare_note("note.smb.walk-cut")
+NOTE_DEADLINE = declare_note("note.smb.walk-deadline")
 #: Walk bounds per share, overridable through ScanConfig.extra
 #: (``smb.max_requests``, ``smb.max_bytes``, ``smb.max_seconds``,
 #: ``smb.max_depth``); the probe's deadline bounds them all.

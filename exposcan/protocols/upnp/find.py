@@ -30,22 +30,8 @@ from exposcan.protocols.upnp.igd import (
 )
 from exposcan.protocols.upnp.xml import NotAnIgd, UnsafeXml
 
-NOTE_BOX_NOT_NAMED = declare_note(
-    "note.upnp.box-not-named",
-    en="{address} answers as a UPnP internet box but is not among the named targets: its "
-    "forwards were not read (name it, or use --follow-box).",
-    fr="{address} répond comme une box internet UPnP mais ne fait pas partie des cibles "
-    "nommées : ses redirections n'ont pas été lues (la nommer, ou utiliser --follow-box).",
-)
-NOTE_GATEWAY_NOT_NAMED = declare_note(
-    "note.upnp.gateway-not-named",
-    en="{address}, the default gateway (most often the internet box), is not among the named "
-    "targets: it was not asked for its forwards, and no SSDP search went out (name it, or use "
-    "--follow-box).",
-    fr="{address}, la passerelle par défaut (le plus souvent la box internet), ne fait pas "
-    "partie des cibles nommées : ses redirections ne lui ont pas été demandées, et aucune "
-    "recherche SSDP n'est partie (la nommer, ou utiliser --follow-box).",
-)
+NOTE_BOX_NOT_NAMED = declare_note("note.upnp.box-not-named")
+NOTE_GATEWAY_NOT_NAMED = declare_note("note.upnp.gateway-not-named")
 
 
 def may_search(ctx: NetworkContext, view: LocalView, net: IPv4Network) -> bool:

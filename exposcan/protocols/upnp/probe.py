@@ -32,30 +32,8 @@ from exposcan.protocols.upnp.read import read_igd, record_box
 
 __all__ = ["IGD_FACT", "MAPPING_FACT", "UpnpProbe", "same_connected_network"]
 
-HAND_SET_CAVEAT = (
-    "UPnP lists only the forwards that programs asked the box for: forwards and DMZ "
-    "set by hand in the box's own pages do not appear in it. Only a scan from outside "
-    "the practice proves what the internet reaches."
-)
-NOTE_HAND_SET = declare_note(
-    "note.upnp.hand-set-forwards",
-    en=HAND_SET_CAVEAT,
-    fr="UPnP ne liste que les redirections que des programmes ont demandées à la box : les "
-    "redirections et la DMZ réglées à la main dans les pages de la box n'y apparaissent pas. "
-    "Seule une analyse depuis l'extérieur du cabinet prouve ce qu'internet atteint.",
-)
-NOTE_NO_IGD = declare_note(
-    "note.upnp.no-igd",
-    en="No UPnP IGD answered on {nets} (SSDP, nor the gateway's usual description "
-    "addresses): the box's forwards could not be listed. To see what the internet reaches: "
-    "exposcan scan --outside <a reflector's URL>, or from a machine outside the practice: "
-    "exposcan scan --vantage internet <the practice's public address>",
-    fr="Aucun UPnP IGD n'a répondu sur {nets} (ni en SSDP, ni aux adresses de description "
-    "habituelles de la passerelle) : les redirections de la box n'ont pas pu être listées. "
-    "Pour voir ce qu'internet atteint : exposcan scan --outside <l'URL d'un réflecteur>, ou "
-    "depuis une machine hors du cabinet : exposcan scan --vantage internet <l'adresse "
-    "publique du cabinet>",
-)
+NOTE_HAND_SET = declare_note("note.upnp.hand-set-forwards")
+NOTE_NO_IGD = declare_note("note.upnp.no-igd")
 
 
 class UpnpProbe(NetworkProbe):

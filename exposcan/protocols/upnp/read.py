@@ -27,74 +27,12 @@ _NOT_PUBLIC = tuple(
     IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
 )
 
-NOTE_MANY_MAPPINGS = declare_note(
-    "note.upnp.many-mappings",
-    en="The IGD of {address} lists {count} forwards or more: only the first {count} were read.",
-    fr="L'IGD de {address} liste {count} redirections ou plus : seules les {count} premières "
-    "ont été lues.",
-)
-NOTE_IPV6_FIREWALL = declare_note(
-    "note.upnp.ipv6-firewall",
-    en="The internet box {address} says through UPnP (WANIPv6FirewallControl) that its IPv6 "
-    "firewall is {firewall} and that programs {pinholes} open inbound pinholes in it. The "
-    "pinholes themselves cannot be listed through UPnP, and only a scan from outside proves "
-    "what the internet reaches over IPv6.",
-    fr="La box internet {address} dit par UPnP (WANIPv6FirewallControl) que son pare-feu IPv6 "
-    "est {firewall} et que des programmes {pinholes} y ouvrir des accès entrants. Ces accès "
-    "ne peuvent pas être listés par UPnP, et seule une analyse depuis l'extérieur prouve ce "
-    "qu'internet atteint en IPv6.",
-    values={
-        "en": {
-            "on": "on",
-            "off": "off",
-            "unknown": "in a state it did not say",
-            "yes": "may",
-            "no": "may not",
-            "maybe": "may or may not",
-        },
-        "fr": {
-            "on": "activé",
-            "off": "désactivé",
-            "unknown": "dans un état qu'elle n'a pas dit",
-            "yes": "peuvent",
-            "no": "ne peuvent pas",
-            "maybe": "peuvent peut-être",
-        },
-    },
-)
-NOTE_IPV6_FIREWALL_UNREADABLE = declare_note(
-    "note.upnp.ipv6-firewall-unreadable",
-    en="The internet box {address} has a UPnP IPv6 firewall service but did not answer "
-    "GetFirewallStatus ({error}): whether it filters inbound IPv6 is not known from here.",
-    fr="La box internet {address} a un service UPnP de pare-feu IPv6 mais n'a pas répondu à "
-    "GetFirewallStatus ({error}) : on ne sait pas d'ici si elle filtre l'IPv6 entrant.",
-)
-NOTE_PUBLIC_ADDRESS = declare_note(
-    "note.upnp.public-address",
-    en="The internet box {address} gives its public address as {ip}. To see what the internet "
-    "reaches, run from a machine outside the practice: exposcan scan --vantage internet {ip}",
-    fr="La box internet {address} donne comme adresse publique {ip}. Pour voir ce qu'internet "
-    "atteint, lancer depuis une machine hors du cabinet : exposcan scan --vantage internet "
-    "{ip}",
-)
-NOTE_PRIVATE_WAN = declare_note(
-    "note.upnp.private-wan",
-    en="The box's WAN address {ip} is itself private (carrier-grade NAT or a second router): "
-    "the internet view must target the public address of the router in front of it.",
-    fr="L'adresse WAN de la box {ip} est elle-même privée (CGNAT ou second routeur) : la vue "
-    "internet doit viser l'adresse publique du routeur placé devant.",
-)
-NOTE_NO_PUBLIC_ADDRESS = declare_note(
-    "note.upnp.no-public-address",
-    en="The internet box {address} did not disclose its public address through UPnP "
-    "(GetExternalIPAddress returned nothing). To see what the internet reaches, run from a "
-    "machine outside the practice: exposcan scan --vantage internet <the box's public "
-    "address>",
-    fr="La box internet {address} n'a pas donné son adresse publique par UPnP "
-    "(GetExternalIPAddress n'a rien renvoyé). Pour voir ce qu'internet atteint, lancer depuis "
-    "une machine hors du cabinet : exposcan scan --vantage internet <l'adresse publique de la "
-    "box>",
-)
+NOTE_MANY_MAPPINGS = declare_note("note.upnp.many-mappings")
+NOTE_IPV6_FIREWALL = declare_note("note.upnp.ipv6-firewall")
+NOTE_IPV6_FIREWALL_UNREADABLE = declare_note("note.upnp.ipv6-firewall-unreadable")
+NOTE_PUBLIC_ADDRESS = declare_note("note.upnp.public-address")
+NOTE_PRIVATE_WAN = declare_note("note.upnp.private-wan")
+NOTE_NO_PUBLIC_ADDRESS = declare_note("note.upnp.no-public-address")
 
 
 async def read_igd(ctx: NetworkContext, igd: Igd) -> None:

@@ -531,7 +531,8 @@ class _Sweep:
         # IPv4 SYNs go out SEND_BATCH at a time (sendmmsg) where Linux allows it.
         self.batch = open_batch(raw, SEND_BATCH, HEADER_LEN)
         self.queued: list[int] = []  # the keys of the batch's SYNs
-        self.buffer = bytearray(RECV_SIZE)
+        self.buffer = bytearray(RECV_SIZE)  # one answer, without recvmmsg
+        self.single = memoryview(self.buffer)
         self.inbox = open_batch(raw, RECV_BATCH, RECV_SIZE)  # answers, by recvmmsg
         self.poller = select.poll()
         self.poller.register(raw, select.POLLIN)
@@ -766,8 +767,7 @@ class _Sweep:
         )
         on_result, sport, unpack4 = self.on_result, self.sport, _ANSWER4.unpack_from
         closed, opened = PortState.CLOSED, PortState.OPEN
-        buffer, recv_into = self.buffer, self.raw.recv_into
-        single = memoryview(buffer)
+        buffer, single, recv_into = self.buffer, self.single, self.raw.recv_into
         while True:
             if inbox is None:
                 try:

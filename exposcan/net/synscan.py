@@ -686,7 +686,7 @@ class _Sweep:
         window, interval, next_start = self.window, self.interval, self.next_start
         targets, on_result, stops = self.targets, self.on_result, self.stops
         batch, unsent, last_host, entry = self.batch, self.unsent, self.last_host, self.entry
-        exhausted, send = self.exhausted, self.send
+        exhausted, send, filtered = self.exhausted, self.send, PortState.FILTERED
         view = batch.view if batch is not None else memoryview(b"")
         slot_names = batch.names if batch is not None else []
         addr, pack, base, _, name = entry if entry is not None else (0, _no_packer, 0, None, None)
@@ -702,7 +702,7 @@ class _Sweep:
                 if entry is not None:
                     addr, pack, base, _, name = entry
             if entry is None:
-                on_result(PortResult(host, port, PortState.FILTERED))
+                on_result(PortResult(host, port, filtered))
                 continue
             key = addr << 16 | port
             if key in pending:  # the same job twice: one probe answers both
@@ -729,7 +729,7 @@ class _Sweep:
             else:
                 if not send(host, port, entry):
                     del pending[key]
-                    self.finish(key, PortState.FILTERED)
+                    self.finish(key, filtered)
                 unsent += 1
                 if unsent >= DRAIN_EVERY:
                     unsent = 0

@@ -427,7 +427,7 @@ def syn_sweep(
     sockets = [open_raw() for _ in range(workers)]  # SynScanUnavailable: nothing sent
     if workers == 1:
         try:
-            _sweep(jobs, sockets[0], window, timeout, rate, on_result, (stop,), retries)
+            _Sweep(jobs, sockets[0], window, timeout, rate, on_result, (stop,), retries).run()
         finally:
             sockets[0].close()  # closed already, unless the sweep failed to start
         return
@@ -441,7 +441,7 @@ def syn_sweep(
 
     def work(raw: socket.socket) -> None:
         try:
-            _sweep(
+            _Sweep(
                 _share(jobs, jobs_lock),
                 raw,
                 max(1, window) // workers,
@@ -450,7 +450,7 @@ def syn_sweep(
                 locked,
                 (stop, halt),
                 retries,
-            )
+            ).run()
         except BaseException as exc:  # re-raised by the caller's thread
             failures.append(exc)
             halt.set()
@@ -467,89 +467,163 @@ def syn_sweep(
         raise failures[0]
 
 
-def _sweep(
-    jobs: Iterator[tuple[str, int]],
-    raw: socket.socket,
-    window: int,
-    timeout: float,
-    rate: float,
-    on_result: Callable[[PortResult], None],
-    stops: tuple[threading.Event, ...],
-    retries: int,
-) -> None:
-    """One sweep over ``raw`` (closed at the end).  This loop runs once per
-    port (65,535 times for one host's full range), so a probe is an int key
-    (address << 16 | port) and a float (when it was last sent) in a dict,
-    not an object; answers are read 64 at a time into one buffer."""
-    try:
-        raw6: socket.socket | None = open_raw(socket.AF_INET6)
-    except OSError:  # IPv6 off here: IPv6 targets end "filtered", as connect() would
-        raw6 = None
-    holder = reserve_port()
-    sport = holder.getsockname()[1]
-    attach_filter(raw, answer_filter(sport))
-    if raw6 is not None:
-        attach_filter(raw6, answer_filter(sport, ipv6=True))
-    keys = SequenceKey()
-    rtt = RttEstimator(timeout)
-    templates: dict[bytes, SynTemplate] = {}  # by source address
-    # None: no route to it
-    targets: dict[str, _Target | None] = {}
-    names: dict[int, str] = {}  # address -> the host as the jobs name it
-    bases: dict[int, int] = {}  # address -> sequence base (SequenceKey.base)
-    pending: dict[int, float] = {}  # key -> when last sent
-    tries: dict[int, int] = {}  # keys sent more than once (Karn's rule)
-    # Send order = deadline order per retry round; stale entries skipped.
-    order: deque[tuple[int, float]] = deque()
-    resend: deque[int] = deque()
-    exhausted = False
-    interval = 1.0 / rate if rate > 0 else 0.0
-    next_start = time.monotonic()
-    window = max(1, window)
-    sendto = raw.sendto
-    sendto6 = raw6.sendto if raw6 is not None else None
-    # IPv4 SYNs go out SEND_BATCH at a time (sendmmsg) where Linux allows it.
-    batch = open_batch(raw, SEND_BATCH, HEADER_LEN)
-    queued: list[int] = []  # the keys of the batch's SYNs
-    twins: dict[int, int] = {}
-    closed, opened, filtered = PortState.CLOSED, PortState.OPEN, PortState.FILTERED
+class _Sweep:
+    """One sweep over ``raw`` (closed at the end), in the stages a probe goes
+    through, which :meth:`run` loops over:
 
-    def finish(key: int, state: PortState) -> None:
-        result = PortResult(names[key >> 16], key & 0xFFFF, state)
-        on_result(result)
-        if twins:
-            for _ in range(twins.pop(key, 0)):
-                on_result(result)
+    * ``__init__``: the sockets (a raw IPv6 one besides ``raw``, the source
+      port held by a bound socket, each with its answers' filter) and the
+      probes' bookkeeping;
+    * :meth:`resolve`: a destination's packer, sequence base and send path,
+      once per host;
+    * :meth:`send_retries` and :meth:`send_new`: the SYNs, IPv4 ones
+      SEND_BATCH at a time (:meth:`flush`, one sendmmsg);
+    * :meth:`receive`: the answers, :meth:`receive4` (recvmmsg) and
+      :meth:`receive6`, matched by their acknowledgment number;
+    * :meth:`expire`: what the RTT estimator's timeout calls lost, sent again
+      or "filtered";
+    * :meth:`finish`: a result to ``on_result`` (and to a repeated job's twins).
 
-    def target(host: str) -> _Target | None:
+    :meth:`send_new` and :meth:`receive4` run once per port (65,535 times for
+    one host's full range): a probe is an int key (address << 16 | port) and
+    a float (when it was last sent) in a dict, not an object, and those two
+    bind the attributes they use to locals once per call (per batch), not
+    per packet.
+    """
+
+    def __init__(
+        self,
+        jobs: Iterator[tuple[str, int]],
+        raw: socket.socket,
+        window: int,
+        timeout: float,
+        rate: float,
+        on_result: Callable[[PortResult], None],
+        stops: tuple[threading.Event, ...],
+        retries: int,
+    ) -> None:
+        self.jobs, self.raw, self.on_result, self.stops = jobs, raw, on_result, stops
+        self.window, self.retries = max(1, window), retries
+        try:
+            self.raw6: socket.socket | None = open_raw(socket.AF_INET6)
+        except OSError:  # IPv6 off here: IPv6 targets end "filtered", as connect() would
+            self.raw6 = None
+        self.holder = reserve_port()
+        self.sport: int = self.holder.getsockname()[1]
+        attach_filter(raw, answer_filter(self.sport))
+        if self.raw6 is not None:
+            attach_filter(self.raw6, answer_filter(self.sport, ipv6=True))
+        self.keys = SequenceKey()
+        self.rtt = RttEstimator(timeout)
+        self.templates: dict[bytes, SynTemplate] = {}  # by source address
+        self.targets: dict[str, _Target | None] = {}  # None: no route to it
+        self.names: dict[int, str] = {}  # address -> the host as the jobs name it
+        self.bases: dict[int, int] = {}  # address -> sequence base (SequenceKey.base)
+        self.pending: dict[int, float] = {}  # key -> when last sent
+        self.tries: dict[int, int] = {}  # keys sent more than once (Karn's rule)
+        # Send order = deadline order per retry round; stale entries skipped.
+        self.order: deque[tuple[int, float]] = deque()
+        self.resend: deque[int] = deque()
+        self.twins: dict[int, int] = {}  # key -> jobs beyond the first for it
+        self.exhausted = False
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.next_start = time.monotonic()
+        # IPv4 SYNs go out SEND_BATCH at a time (sendmmsg) where Linux allows it.
+        self.batch = open_batch(raw, SEND_BATCH, HEADER_LEN)
+        self.queued: list[int] = []  # the keys of the batch's SYNs
+        self.buffer = bytearray(RECV_SIZE)  # one answer, without recvmmsg
+        self.single = memoryview(self.buffer)
+        self.inbox = open_batch(raw, RECV_BATCH, RECV_SIZE)  # answers, by recvmmsg
+        self.poller = select.poll()
+        self.poller.register(raw, select.POLLIN)
+        if self.raw6 is not None:
+            self.poller.register(self.raw6, select.POLLIN)
+        # send_new's place in the jobs: the host it sends to, and its entry.
+        self.unsent = 0  # probes sent one by one since the queue was last read
+        self.last_host: str | None = None
+        self.entry: _Target | None = None
+
+    def run(self) -> None:
+        """Send, read, time out, until every job has its result or a stop
+        event is set; the sockets are closed at the end."""
+        try:
+            while not self.stopped():
+                now = time.monotonic()
+                self.send_retries(now)  # the oldest work first
+                self.send_new(now)
+                if self.queued:
+                    self.flush()
+                if self.exhausted and not self.pending:
+                    return
+                wait = POLL_INTERVAL
+                if self.interval and not self.resend and not self.exhausted:
+                    wait = max(0.0, min(wait, self.next_start - now))
+                if self.poller.poll(wait * 1000):
+                    self.receive()
+                self.expire(time.monotonic())
+        finally:
+            self.close()
+
+    def stopped(self) -> bool:
+        """Ctrl-C, a deadline, or a sweep beside this one failed."""
+        return any(event.is_set() for event in self.stops)
+
+    def close(self) -> None:
+        self.poller.unregister(self.raw)
+        self.raw.close()
+        if self.raw6 is not None:
+            self.poller.unregister(self.raw6)
+            self.raw6.close()
+        self.holder.close()
+
+    def finish(self, key: int, state: PortState) -> None:
+        result = PortResult(self.names[key >> 16], key & 0xFFFF, state)
+        self.on_result(result)
+        if self.twins:
+            for _ in range(self.twins.pop(key, 0)):
+                self.on_result(result)
+
+    def resolve(self, host: str) -> _Target | None:
+        """``host``'s entry in ``targets``, made on its first job."""
         try:
             dst, src = pack_address(host), source_address(host)
         except OSError:  # no route: as connect() would say
-            targets[host] = None
+            self.targets[host] = None
             return None
-        template = templates.get(src)
+        template = self.templates.get(src)
         if template is None:
-            template = templates[src] = SynTemplate(src, sport)
+            template = self.templates[src] = SynTemplate(src, self.sport)
         addr = int.from_bytes(dst, "big") | (_V6 if len(dst) == 16 else 0)
-        names.setdefault(addr, host)
-        base = bases[addr] = keys.base(dst)
-        send_family = sendto if len(dst) == 4 else sendto6
-        if send_family is None:  # IPv6 off: as connect() would say
-            targets[host] = None
+        self.names.setdefault(addr, host)
+        base = self.bases[addr] = self.keys.base(dst)
+        if len(dst) == 4:
+            send_family: Callable[[bytes, tuple[str, int]], int] = self.raw.sendto
+        elif self.raw6 is not None:
+            send_family = self.raw6.sendto
+        else:  # IPv6 off: as connect() would say
+            self.targets[host] = None
             return None
-        name = sockaddr(host) if batch is not None and len(dst) == 4 else None
-        entry = targets[host] = (addr, template.packer(dst), base, send_family, name)
+        batched = self.batch is not None and len(dst) == 4
+        entry = self.targets[host] = (
+            addr,
+            template.packer(dst),
+            base,
+            send_family,
+            sockaddr(host) if batched else None,
+        )
         return entry
 
-    def send(host: str, port: int, entry: _Target) -> bool:
-        """False if the kernel refused the packet for good (no route)."""
+    def send(self, host: str, port: int, entry: _Target) -> bool:
+        """One SYN (queued if batched).  False if the kernel refused the
+        packet for good (no route)."""
         addr, pack, base, send_family, name = entry
         packet = pack(port, (base + port * PORT_STEP) & 0xFFFFFFFF)
+        batch, queued = self.batch, self.queued
         if name is not None and batch is not None:
             batch.put(len(queued), packet, name)
             queued.append(addr << 16 | port)
             if len(queued) == batch.size:
-                flush()
+                self.flush()
             return True
         try:
             send_family(packet, (host, 0))
@@ -558,8 +632,9 @@ def _sweep(
             return exc.errno in (errno.ENOBUFS, errno.EAGAIN)
         return True
 
-    def flush() -> None:
+    def flush(self) -> None:
         """Send the batch: one system call for up to SEND_BATCH SYNs."""
+        batch, queued, pending = self.batch, self.queued, self.pending
         assert batch is not None
         count, start = len(queued), 0
         while start < count:
@@ -572,25 +647,127 @@ def _sweep(
                 key = queued[start]
                 if key in pending:
                     del pending[key]
-                    finish(key, filtered)
+                    self.finish(key, PortState.FILTERED)
                 start += 1
         queued.clear()
 
-    buffer = bytearray(RECV_SIZE)
-    recv_into = raw.recv_into
-    single = memoryview(buffer)
-    inbox = open_batch(raw, RECV_BATCH, RECV_SIZE)
-    unpack4 = _ANSWER4.unpack_from
-    unpack_tcp = _TCP_PREFIX.unpack_from
+    def send_retries(self, now: float) -> None:
+        """Send again what :meth:`expire` found unanswered, as the window
+        and the rate allow."""
+        resend, pending, tries = self.resend, self.pending, self.tries
+        while resend and len(pending) <= self.window and now >= self.next_start:
+            key = resend.popleft()
+            if key not in pending:
+                continue
+            host = self.names[key >> 16]
+            entry = self.targets[host]
+            assert entry is not None
+            tries[key] = tries.get(key, 1) + 1
+            pending[key] = now
+            if self.send(host, key & 0xFFFF, entry):
+                self.order.append((key, now))
+            else:
+                del pending[key]
+                self.finish(key, PortState.FILTERED)
+            if self.interval:
+                self.next_start = max(self.next_start, now) + self.interval
 
-    def receive() -> None:
-        # The socket filter let through only answers to our port (without
-        # it, the checks below do its work).  One RTT sample per read of
-        # the queue: RFC 6298 asks for one per round trip at least, and
-        # timing every answer would cost more than matching it.  This runs
-        # once per port: inlined, no call but on_result's.
+    def send_new(self, now: float) -> None:
+        """The jobs' next probes, as the window and the rate allow.  This
+        runs once per port: send() is inlined for a batched SYN, and the
+        state is read into locals here and written back on the way out."""
+        jobs, pending, order, twins, queued = (
+            self.jobs,
+            self.pending,
+            self.order,
+            self.twins,
+            self.queued,
+        )
+        window, interval, next_start = self.window, self.interval, self.next_start
+        targets, on_result, stops = self.targets, self.on_result, self.stops
+        batch, unsent, last_host, entry = self.batch, self.unsent, self.last_host, self.entry
+        exhausted, send, filtered = self.exhausted, self.send, PortState.FILTERED
+        view = batch.view if batch is not None else memoryview(b"")
+        slot_names = batch.names if batch is not None else []
+        addr, pack, base, _, name = entry if entry is not None else (0, _no_packer, 0, None, None)
+        while not exhausted and len(pending) < window and now >= next_start:
+            try:
+                host, port = next(jobs)
+            except StopIteration:
+                exhausted = True
+                break
+            if host is not last_host:  # jobs are port-major: hosts take turns
+                entry = targets[host] if host in targets else self.resolve(host)
+                last_host = host
+                if entry is not None:
+                    addr, pack, base, _, name = entry
+            if entry is None:
+                on_result(PortResult(host, port, filtered))
+                continue
+            key = addr << 16 | port
+            if key in pending:  # the same job twice: one probe answers both
+                twins[key] = twins.get(key, 0) + 1
+                continue
+            pending[key] = now
+            order.append((key, now))
+            if name is not None and batch is not None:
+                # send() inlined: this runs once per port.
+                slot = len(queued)
+                view[slot * HEADER_LEN : (slot + 1) * HEADER_LEN] = pack(
+                    port, (base + port * PORT_STEP) & 0xFFFFFFFF
+                )
+                if slot_names[slot] is not name:
+                    batch.name(slot, name)
+                queued.append(key)
+                if slot + 1 == SEND_BATCH:
+                    # Read the answers of each batch at once: on a LAN they
+                    # are queued within microseconds, and a short queue
+                    # never overflows RECV_BUFFER.
+                    self.receive()
+                    if any(event.is_set() for event in stops):
+                        break  # Ctrl-C, a deadline: answers come as fast as we send
+            else:
+                if not send(host, port, entry):
+                    del pending[key]
+                    self.finish(key, filtered)
+                unsent += 1
+                if unsent >= DRAIN_EVERY:
+                    unsent = 0
+                    self.receive()
+                    if any(event.is_set() for event in stops):
+                        break
+            if interval:
+                next_start = max(next_start, now) + interval
+        self.exhausted, self.next_start = exhausted, next_start
+        self.unsent, self.last_host, self.entry = unsent, last_host, entry
+
+    def receive(self) -> None:
+        """Everything queued: the batch still unsent first, then the answers."""
+        if self.queued:
+            self.flush()
+        self.receive4()
+        if self.raw6 is not None:
+            self.receive6()
+
+    def receive4(self) -> None:
+        """The IPv4 answers.  The socket filter let through only answers to
+        our port (without it, the checks below do its work).  One RTT sample
+        per read of the queue: RFC 6298 asks for one per round trip at
+        least, and timing every answer would cost more than matching it.
+        This runs once per port: inlined, no call but on_result's."""
         now = time.monotonic()
         sample = True
+        inbox, pending, bases, names, twins, tries = (
+            self.inbox,
+            self.pending,
+            self.bases,
+            self.names,
+            self.twins,
+            self.tries,
+        )
+        on_result, sport, unpack4 = self.on_result, self.sport, _ANSWER4.unpack_from
+        closed, opened = PortState.CLOSED, PortState.OPEN
+        buffer, single, recv_into = self.buffer, self.single, self.raw.recv_into
         while True:
             if inbox is None:
                 try:
@@ -641,14 +818,16 @@ def _sweep(
                     for _ in range(twins.pop(key, 0)):
                         on_result(result)
                 if sample and key not in tries:  # Karn's rule: only unambiguous samples
-                    rtt.sample(addr, now - sent)
+                    self.rtt.sample(addr, now - sent)
                     sample = False
             if inbox is not None and len(sizes) < RECV_BATCH:
                 return  # the queue is empty
 
-    def receive6() -> None:
-        # A raw IPv6 socket gives the TCP segment alone; the source address
-        # comes from recvfrom (RFC 3542 §3).
+    def receive6(self) -> None:
+        """The IPv6 answers.  A raw IPv6 socket gives the TCP segment alone;
+        the source address comes from recvfrom (RFC 3542 §3)."""
+        raw6, buffer, pending, bases = self.raw6, self.buffer, self.pending, self.bases
+        sport, tries, unpack_tcp = self.sport, self.tries, _TCP_PREFIX.unpack_from
         assert raw6 is not None
         now = time.monotonic()
         sample = True
@@ -675,129 +854,28 @@ def _sweep(
             if state is None:
                 continue
             del pending[key]
-            finish(key, state)
+            self.finish(key, state)
             if sample and key not in tries:
-                rtt.sample(addr, now - sent)
+                self.rtt.sample(addr, now - sent)
                 sample = False
 
-    poller = select.poll()
-    poller.register(raw, select.POLLIN)
-    if raw6 is not None:
-        poller.register(raw6, select.POLLIN)
-
-    def receive_all() -> None:
-        if queued:
-            flush()
-        receive()
-        if raw6 is not None:
-            receive6()
-
-    unsent = 0  # probes sent one by one since the queue was last read
-    last_host: str | None = None
-    entry: _Target | None = None
-    addr = base = 0
-    pack: Callable[[int, int], bytes] = _no_packer
-    name: ctypes.Array[ctypes.c_char] | None = None
-    view = batch.view if batch is not None else memoryview(b"")
-    slot_names = batch.names if batch is not None else []
-    try:
-        while not any(event.is_set() for event in stops):
-            now = time.monotonic()
-            # Retries first: they are the oldest work.
-            while resend and len(pending) <= window and now >= next_start:
-                key = resend.popleft()
-                if key not in pending:
-                    continue
-                host = names[key >> 16]
-                entry = targets[host]
-                assert entry is not None
-                tries[key] = tries.get(key, 1) + 1
-                pending[key] = now
-                if send(host, key & 0xFFFF, entry):
-                    order.append((key, now))
-                else:
+    def expire(self, now: float) -> None:
+        """The probes whose timeout (the RTT estimator's, per host) has
+        passed: queued to be sent again, or "filtered" after ``retries``."""
+        order, pending, tries, timeout = self.order, self.pending, self.tries, self.rtt.timeout
+        while order:
+            key, sent = order[0]
+            if pending.get(key) != sent:
+                order.popleft()  # answered, or sent again since
+            elif sent + timeout(key >> 16) <= now:
+                order.popleft()
+                if tries.get(key, 1) > self.retries:
                     del pending[key]
-                    finish(key, filtered)
-                if interval:
-                    next_start = max(next_start, now) + interval
-            while not exhausted and len(pending) < window and now >= next_start:
-                try:
-                    host, port = next(jobs)
-                except StopIteration:
-                    exhausted = True
-                    break
-                if host is not last_host:  # jobs are port-major: hosts take turns
-                    entry = targets[host] if host in targets else target(host)
-                    last_host = host
-                    if entry is not None:
-                        addr, pack, base, _, name = entry
-                if entry is None:
-                    on_result(PortResult(host, port, filtered))
-                    continue
-                key = addr << 16 | port
-                if key in pending:  # the same job twice: one probe answers both
-                    twins[key] = twins.get(key, 0) + 1
-                    continue
-                pending[key] = now
-                order.append((key, now))
-                if name is not None and batch is not None:
-                    # send() inlined: this runs once per port.
-                    slot = len(queued)
-                    view[slot * HEADER_LEN : (slot + 1) * HEADER_LEN] = pack(
-                        port, (base + port * PORT_STEP) & 0xFFFFFFFF
-                    )
-                    if slot_names[slot] is not name:
-                        batch.name(slot, name)
-                    queued.append(key)
-                    if slot + 1 == SEND_BATCH:
-                        # Read the answers of each batch at once: on a LAN
-                        # they are queued within microseconds, and a short
-                        # queue never overflows RECV_BUFFER.
-                        receive_all()
-                        if any(event.is_set() for event in stops):
-                            break  # Ctrl-C, a deadline: answers come as fast as we send
+                    self.finish(key, PortState.FILTERED)
                 else:
-                    if not send(host, port, entry):
-                        del pending[key]
-                        finish(key, filtered)
-                    unsent += 1
-                    if unsent >= DRAIN_EVERY:
-                        unsent = 0
-                        receive_all()
-                        if any(event.is_set() for event in stops):
-                            break
-                if interval:
-                    next_start = max(next_start, now) + interval
-            if queued:
-                flush()
-            if exhausted and not pending:
-                return
-            wait = POLL_INTERVAL
-            if interval and not resend and (not exhausted):
-                wait = max(0.0, min(wait, next_start - now))
-            if poller.poll(wait * 1000):
-                receive_all()
-            now = time.monotonic()
-            while order:
-                key, sent = order[0]
-                if pending.get(key) != sent:
-                    order.popleft()  # answered, or sent again since
-                elif sent + rtt.timeout(key >> 16) <= now:
-                    order.popleft()
-                    if tries.get(key, 1) > retries:
-                        del pending[key]
-                        finish(key, filtered)
-                    else:
-                        resend.append(key)
-                else:
-                    break
-    finally:
-        poller.unregister(raw)
-        raw.close()
-        if raw6 is not None:
-            poller.unregister(raw6)
-            raw6.close()
-        holder.close()
+                    self.resend.append(key)
+            else:
+                break
 
 
 def choose_sweeper(scan_type: str) -> Sweeper:

@@ -19,6 +19,10 @@ from tests.unit.test_report_schema import sample_report
 
 SECRET_EVIDENCE = "evidence-never-in-a-webhook"
 
+#: Not inherited from the developer's shell: each test says where the
+#: password comes from.
+SMTP_PASSWORD = "EXPOSCAN_SMTP_PASSWORD"
+
 
 def _new_finding() -> Finding:
     return Finding(
@@ -221,11 +225,6 @@ def test_mail_target_hides_its_password() -> None:
     assert "pw-123" not in repr(target) and target.label == "smtp://relay.example:587"
     with pytest.raises(NotifyConfigError, match="no password"):
         parse_target("smtp://u@relay.example?to=a@b.example")
-
-
-#: Not inherited from the developer's shell: each test says where the
-#: password comes from.
-SMTP_PASSWORD = "EXPOSCAN_SMTP_PASSWORD"
 
 
 async def _cli(*args: str) -> CliRun:

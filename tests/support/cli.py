@@ -4,13 +4,15 @@ One runner for every ring. :func:`run_cli` blocks (a test with no server of
 its own in the event loop); :func:`run_cli_async` awaits, so that asyncio
 servers in the test's loop keep answering while the CLI scans them;
 :func:`start_cli` hands back the process for a test that signals it or
-reads it on a terminal. :func:`cli_argv` and :func:`cli_env` are the two
-halves a runner in another place (a lab namespace) builds on.
+reads it on a terminal. Every JSON report a run writes is checked against
+the schema. :func:`cli_argv`, :func:`cli_env` and :func:`validate_reports`
+are what a runner in another place (a lab namespace) builds on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import subprocess
 import sys
@@ -18,6 +20,8 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.helpers import assert_valid_report
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -36,6 +40,15 @@ def cli_env(extra: Mapping[str, str] | None = None, drop: Iterable[str] = ()) ->
         env.pop(name, None)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     return env
+
+
+def validate_reports(args: Sequence[str], cwd: Path | None = None) -> None:
+    """Hold every JSON report the run wrote (``-o x.json``, relative to
+    ``cwd``) to the checked-in schema: no test reads a report it refuses."""
+    for flag, value in itertools.pairwise(args):
+        path = (cwd or Path.cwd()) / value
+        if flag in ("-o", "--output") and value.endswith(".json") and path.exists():
+            assert_valid_report(path.read_text())
 
 
 @dataclass(frozen=True)
@@ -67,7 +80,9 @@ def run_cli(
         cwd=cwd,
         check=False,
     )
-    return CliRun(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
+    seconds = time.monotonic() - started
+    validate_reports(args, cwd)
+    return CliRun(proc.returncode, proc.stdout, proc.stderr, seconds)
 
 
 async def start_cli(
@@ -99,4 +114,6 @@ async def run_cli_async(
         await proc.wait()
         raise
     assert proc.returncode is not None
-    return CliRun(proc.returncode, out.decode(), err.decode(), time.monotonic() - started)
+    seconds = time.monotonic() - started
+    validate_reports(args)
+    return CliRun(proc.returncode, out.decode(), err.decode(), seconds)

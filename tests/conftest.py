@@ -12,6 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
+# Fixtures more than one ring uses: the browser of the HTML report tests.
+pytest_plugins = ["tests.support.browser"]
+
 
 @pytest.fixture(scope="session", autouse=True)
 def private_data_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:

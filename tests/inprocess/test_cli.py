@@ -3,8 +3,6 @@
 import asyncio
 import json
 import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import ClassVar
 
@@ -14,21 +12,8 @@ from exposcan.probe import ProbeContext, ServiceProbe
 from exposcan.state import ServiceState
 from tests.helpers import assert_valid_report, scan_local
 from tests.inprocess.servers import http_ok, tarpit, tcp_server
+from tests.support.cli import run_cli_async, start_cli
 from tests.unit.test_report_schema import sample_report
-
-
-async def _cli(*args: str, timeout: float = 60) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "exposcan",
-        *args,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
 
 
 async def test_bad_arguments_exit_2() -> None:
@@ -38,15 +23,15 @@ async def test_bad_arguments_exit_2() -> None:
         ["scan", "--bogus"],
         ["scan", "127.0.0.1", "-o", "r.txt"],
     ):
-        code, _, err = await _cli(*args)
-        assert code == 2, (args, err)
-    code, _, err = await _cli("scan", "127.0.0.1", "-o", "r.txt")
-    assert "unknown report format" in err
+        run = await run_cli_async(*args)
+        assert run.returncode == 2, (args, run.stderr)
+    run = await run_cli_async("scan", "127.0.0.1", "-o", "r.txt")
+    assert "unknown report format" in run.stderr
 
 
 async def test_everything_excluded_is_an_error() -> None:
-    code, _, err = await _cli("scan", "127.0.0.1", "--exclude", "127.0.0.0/30")
-    assert code == 2 and "nothing to scan" in err
+    run = await run_cli_async("scan", "127.0.0.1", "--exclude", "127.0.0.0/30")
+    assert run.returncode == 2 and "nothing to scan" in run.stderr
 
 
 async def test_clean_scan_exit_0_and_valid_report(tmp_path: Path) -> None:
@@ -54,13 +39,13 @@ async def test_clean_scan_exit_0_and_valid_report(tmp_path: Path) -> None:
     async with tcp_server(http_ok) as port:
         out_file = tmp_path / "r.json"
         # When the CLI scans it without a terminal
-        code, out, err = await _cli(
+        run = await run_cli_async(
             "scan", "127.0.0.1", "-p", str(port), "--no-discovery", "-o", str(out_file)
         )
     # Then it exits 0, prints the summary (no progress noise) and writes a valid report
-    assert code == 0, err
-    assert "No finding." in out
-    assert "\x1b[" not in out + err  # no live display or colour codes in cron
+    assert run.returncode == 0, run.stderr
+    assert "No finding." in run.stdout
+    assert "\x1b[" not in run.stdout + run.stderr  # no live display or colour codes in cron
     data = assert_valid_report(out_file.read_text())
     assert data["scan"]["complete"] is True
     assert data["hosts"][0]["services"][0]["port"] == port
@@ -68,18 +53,15 @@ async def test_clean_scan_exit_0_and_valid_report(tmp_path: Path) -> None:
 
 async def test_quiet_prints_nothing() -> None:
     async with tcp_server(http_ok) as port:
-        code, out, err = await _cli("scan", "127.0.0.1", "-p", str(port), "--no-discovery", "-q")
-    assert (code, out, err) == (0, "", "")
+        run = await run_cli_async("scan", "127.0.0.1", "-p", str(port), "--no-discovery", "-q")
+    assert (run.returncode, run.stdout, run.stderr) == (0, "", "")
 
 
 async def test_interrupt_writes_an_incomplete_report(tmp_path: Path) -> None:
     # Given a scan held up by a tarpit with a long deadline
     async with tcp_server(tarpit) as port:
         out_file = tmp_path / "r.json"
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "exposcan",
+        proc = await start_cli(
             "scan",
             "127.0.0.1",
             "-p",
@@ -89,8 +71,6 @@ async def test_interrupt_writes_an_incomplete_report(tmp_path: Path) -> None:
             "60",
             "-o",
             str(out_file),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
         )
         await asyncio.sleep(2.5)
         # When the user presses Ctrl-C
@@ -135,12 +115,12 @@ async def test_baseline_counts_only_new_findings(tmp_path: Path) -> None:
     baseline = tmp_path / "last.json"
     baseline.write_text(sample_report().to_json())
     async with tcp_server(http_ok) as port:
-        code, out, _ = await _cli(
+        run = await run_cli_async(
             "scan", "127.0.0.1", "-p", str(port), "--no-discovery", "--baseline", str(baseline)
         )
     # Then the finding that went away is shown, and nothing new means exit 0
-    assert code == 0
-    assert "- high" in out
+    assert run.returncode == 0
+    assert "- high" in run.stdout
 
 
 async def test_progress_is_shown_on_a_terminal() -> None:
@@ -150,10 +130,7 @@ async def test_progress_is_shown_on_a_terminal() -> None:
 
     primary, secondary = pty.openpty()
     async with tcp_server(tarpit) as port:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "exposcan",
+        proc = await start_cli(
             "scan",
             "127.0.0.1",
             "-p",
@@ -163,7 +140,7 @@ async def test_progress_is_shown_on_a_terminal() -> None:
             "1",
             stdout=secondary,
             stderr=secondary,
-            env={**os.environ, "TERM": "xterm"},
+            env={"TERM": "xterm"},
         )
         os.close(secondary)
         chunks: list[bytes] = []

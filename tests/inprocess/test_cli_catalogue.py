@@ -10,17 +10,15 @@ counts the connections it gets: none.
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from exposcan.catalogue import catalogue_dir, registered_kinds
+from tests.support.cli import CliRun, run_cli
 
 #: kind -> (file, a field as written, the same field misspelt)
 MISSPELT: dict[str, tuple[str, str, str]] = {
@@ -93,16 +91,11 @@ def _broken_copy(tmp_path: Path, name: str, old: str | None, new: str) -> Path:
     return root
 
 
-def _scan(root: Path, sock: socket.socket) -> tuple[int, str, str]:
+def _scan(root: Path, sock: socket.socket) -> CliRun:
     port = str(sock.getsockname()[1])
-    proc = subprocess.run(
-        [sys.executable, "-m", "exposcan", "scan", "127.0.0.1", "-p", port, "--timeout", "2"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "EXPOSCAN_CATALOGUE": str(root)},
+    return run_cli(
+        "scan", "127.0.0.1", "-p", port, "--timeout", "2", env={"EXPOSCAN_CATALOGUE": str(root)}
     )
-    return proc.returncode, proc.stdout, proc.stderr
 
 
 def _one_error_line(err: str) -> str:
@@ -126,10 +119,10 @@ def test_a_misspelt_field_in_any_kind_stops_the_scan(
     name, old, new = MISSPELT[kind]
     root = _broken_copy(tmp_path, name, old, new)
     # When a scan of a loopback listener starts
-    code, out, err = _scan(root, listener)
+    run = _scan(root, listener)
     # Then one line names the file and the misspelt field, exit 2, no packet sent
-    line = _one_error_line(err)
-    assert code == 2 and out == ""
+    line = _one_error_line(run.stderr)
+    assert run.returncode == 2 and run.stdout == ""
     assert Path(name).name in line and new.strip().split(":")[0] in line, line
     assert _connections(listener) == 0
 
@@ -138,10 +131,10 @@ def test_an_unknown_kind_stops_the_scan(tmp_path: Path, listener: socket.socket)
     # Given a catalogue file of a kind nobody registered (a typo of a real one)
     root = _broken_copy(tmp_path, "fingerprints/http/new.yaml", None, "kind: http-fingerprnt\n")
     # When a scan starts
-    code, out, err = _scan(root, listener)
+    run = _scan(root, listener)
     # Then one line names the file and the kind, exit 2, no packet sent
-    line = _one_error_line(err)
-    assert code == 2 and out == ""
+    line = _one_error_line(run.stderr)
+    assert run.returncode == 2 and run.stdout == ""
     assert "new.yaml" in line and "unknown kind 'http-fingerprnt'" in line, line
     assert _connections(listener) == 0
 
@@ -155,10 +148,10 @@ def test_a_broken_fingerprint_regex_stops_the_scan(tmp_path: Path, listener: soc
         "body: '(?i)<title>(Orthanc Explorer'",
     )
     # When a scan starts
-    code, out, err = _scan(root, listener)
+    run = _scan(root, listener)
     # Then one line names the file, the field and the pattern, exit 2, no packet sent
-    line = _one_error_line(err)
-    assert code == 2 and out == ""
+    line = _one_error_line(run.stderr)
+    assert run.returncode == 2 and run.stdout == ""
     assert "orthanc.yaml" in line and "body" in line and "not a regular expression" in line
     assert _connections(listener) == 0
 
@@ -167,19 +160,14 @@ def test_the_intact_copy_scans(tmp_path: Path, listener: socket.socket) -> None:
     # Given an unbroken copy (the negative case: the copy itself is sound)
     root = _broken_copy(tmp_path, "ports.yaml", "protocol: ftp", "protocol: ftp")
     # When a scan of the listener runs
-    code, _, err = _scan(root, listener)
+    run = _scan(root, listener)
     # Then it scans (a bare listener makes no finding: exit 0) and reaches it
-    assert code == 0, err
+    assert run.returncode == 0, run.stderr
     assert _connections(listener) >= 1
 
 
-def _check(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "exposcan", "catalogue", "check", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def _check(*args: str) -> CliRun:
+    return run_cli("catalogue", "check", *args)
 
 
 def test_catalogue_check_passes_the_shipped_catalogue() -> None:

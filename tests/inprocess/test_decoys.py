@@ -18,8 +18,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +33,7 @@ from pynetdicom.sop_class import (
 )
 
 from tests.helpers import assert_valid_report
+from tests.support.cli import start_cli
 
 DICOM_PORT, WEB_PORT = 11112, 5000
 
@@ -92,10 +91,7 @@ async def test_emulated_honeypots_are_labelled_and_a_plain_node_is_not(tmp_path:
     ):
         async with serve_on(dicomhawk_page(), hawk, WEB_PORT):
             # When the real CLI scans the three
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "exposcan",
+            proc = await start_cli(
                 "scan",
                 dicompot,
                 hawk,
@@ -111,8 +107,6 @@ async def test_emulated_honeypots_are_labelled_and_a_plain_node_is_not(tmp_path:
                 str(out),
                 "-o",
                 str(tmp_path / "report.html"),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
             )
             stdout, stderr = await asyncio.wait_for(proc.communicate(), 120)
     # Then exit 1 (each node answers C-FIND to anyone: high), a valid report

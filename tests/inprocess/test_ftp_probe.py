@@ -1,30 +1,30 @@
 """The FTP probe against aioftp's server (a real PyPI FTP server) and
 against hostile FTP servers written here: an endless greeting line, an
 endless multi-line greeting, a huge listing, a stalled data connection, a
-PASV reply naming another host."""
+PASV reply naming another host. Each listens on a free loopback port that
+the scan's catalogue names ftp, as the shipped one names 21: no root needed."""
 
 from __future__ import annotations
 
 import asyncio
-import random
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aioftp
 import pytest
 
+from exposcan.catalogue import PortEntry
 from exposcan.limits import Deadlines
 from exposcan.models import Report
 from exposcan.protocols.ftp.client import FtpClient
 from exposcan.protocols.ftp.probe import FtpProbe
 from exposcan.protocols.identify import IdentifyProbe
-from tests.helpers import scan_local
 from tests.inprocess.http_servers import self_signed
 from tests.inprocess.servers import tcp_server
+from tests.support.local_ports import LOOPBACK, scan_as
 
-FTP_PORT = 21
 DICOM = b"\x00" * 128 + b"DICM" + b"\x02\x00\x01\x00OB" + b"\x00" * 200
 HPRIM = b"H|^~\\&|LABO|CNRY||||||\r\nP|1||CNRY-0001||CANARY^ALICE||19010101\r\nOBX|1|NM|GLU\r\n"
 HL7 = b"MSH|^~\\&|LAB|X|||20240101||ORU^R01|1|P|2.5\rPID|1||CNRY-0002||CANARY^BRUNO\r"
@@ -33,41 +33,26 @@ NAMES = ("CNRY-0001", "CNRY-0002", "CANARY", "IM000001", "resultats", "Examens")
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
-def random_loopback() -> str:
-    return f"127.{random.randint(1, 250)}.{random.randint(1, 250)}.{random.randint(2, 250)}"
+def ftp_at(port: int, tls: bool = False) -> PortEntry:
+    """``port`` named ftp, as the shipped port list names 21 (and 990, the
+    implicit-TLS port, with ``tls``)."""
+    return PortEntry(port=port, protocol="ftp", tls=tls)
 
 
 @asynccontextmanager
-async def on_port_21(handler: Handler) -> AsyncIterator[str]:
-    """Serve ``handler`` on port 21 of a random 127/8 address (the catalogue
-    names 21 "ftp", so the real engine picks the probe); yield the address."""
-    async with AsyncExitStack() as stack:
-        for _ in range(5):
-            host = random_loopback()
-            try:
-                await stack.enter_async_context(tcp_server(handler, host, FTP_PORT))
-                break
-            except OSError:
-                continue
-        else:  # pragma: no cover - needs root and a free port 21
-            pytest.skip("cannot bind 127.x:21")
-        yield host
+async def ftp_server(handler: Handler) -> AsyncIterator[int]:
+    """Serve ``handler`` on a free loopback port (no root, no free 21
+    needed); yield the port."""
+    async with tcp_server(handler, LOOPBACK, 0) as port:
+        yield port
 
 
 @asynccontextmanager
-async def aioftp_server(users: list[aioftp.User]) -> AsyncIterator[str]:
+async def aioftp_server(users: list[aioftp.User]) -> AsyncIterator[int]:
     server = aioftp.Server(users, socket_timeout=5)
-    for _ in range(5):
-        host = random_loopback()
-        try:
-            await server.start(host, FTP_PORT)
-            break
-        except OSError:
-            continue
-    else:  # pragma: no cover
-        pytest.skip("cannot bind 127.x:21")
+    await server.start(LOOPBACK, 0)
     try:
-        yield host
+        yield server.server_port
     finally:
         await server.close()
 
@@ -92,10 +77,9 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
     }
 
 
-async def scan(host: str, total: float = 20.0) -> Report:
-    return await scan_local(
-        [FTP_PORT], [IdentifyProbe, FtpProbe], host=host, timeout=2.0, total=total
-    )
+async def scan(port: int, tls: bool = False, total: float = 20.0) -> Report:
+    """The real engine's identify and FTP probes on ``port``, named ftp."""
+    return await scan_as([ftp_at(port, tls)], [IdentifyProbe, FtpProbe], total=total)
 
 
 def rules(report: Report) -> dict[str, dict[str, object]]:
@@ -107,9 +91,9 @@ async def test_anonymous_zone_with_images_and_results(tmp_path: Path) -> None:
     # and laboratory results named after canary patients
     zone(tmp_path)
     before = snapshot(tmp_path)
-    async with aioftp_server([aioftp.User(base_path=tmp_path, home_path="/")]) as host:
+    async with aioftp_server([aioftp.User(base_path=tmp_path, home_path="/")]) as port:
         # When the real engine runs the FTP probe
-        report = await scan(host)
+        report = await scan(port)
     found = rules(report)
     # Then imaging, health data and cleartext findings, with counts only
     assert found["ftp.anonymous-imaging"]["imaging_files"] == 2
@@ -130,8 +114,8 @@ async def test_named_users_only_gives_no_zone_finding(tmp_path: Path) -> None:
     # Given aioftp's server with one named account and no anonymous user
     zone(tmp_path)
     users = [aioftp.User("labdoc", "Lab-Ftp-0c1d", base_path=tmp_path, home_path="/")]
-    async with aioftp_server(users) as host:
-        report = await scan(host)
+    async with aioftp_server(users) as port:
+        report = await scan(port)
     found = rules(report)
     # Then no anonymous, imaging or health-data finding: anonymous was refused
     assert not {r for r in found if r.startswith("ftp.anonymous")}
@@ -202,8 +186,8 @@ async def test_endless_greeting_line_is_a_bounded_error_record() -> None:
             writer.write(b"x" * 65536)
             await writer.drain()
 
-    async with on_port_21(endless) as host:
-        report = await scan(host)
+    async with ftp_server(endless) as port:
+        report = await scan(port)
     # Then one error record (the line cap), no finding
     assert report.findings == []
     assert [e.reason for e in report.errors if e.probe == "ftp"] == ["too-large"]
@@ -216,8 +200,8 @@ async def test_endless_multiline_greeting_is_a_bounded_error_record() -> None:
             writer.write(b"220-welcome\r\n" * 1000)
             await writer.drain()
 
-    async with on_port_21(endless) as host:
-        report = await scan(host)
+    async with ftp_server(endless) as port:
+        report = await scan(port)
     assert report.findings == []
     assert [e.reason for e in report.errors if e.probe == "ftp"] == ["too-large"]
 
@@ -233,8 +217,8 @@ async def test_huge_listing_is_cut_and_recorded() -> None:
         except ConnectionError:
             pass
 
-    async with on_port_21(scripted(forever)) as host:
-        report = await scan(host)
+    async with ftp_server(scripted(forever)) as port:
+        report = await scan(port)
     # Then a too-large error record; the zone fact says the walk was cut;
     # what was counted is bounded by the entry cap
     reasons = [e.reason for e in report.errors if e.probe == "ftp"]
@@ -250,8 +234,8 @@ async def test_stalled_data_connection_is_a_timeout_record() -> None:
     async def stall(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await asyncio.sleep(3600)
 
-    async with on_port_21(scripted(stall)) as host:
-        report = await scan(host)
+    async with ftp_server(scripted(stall)) as port:
+        report = await scan(port)
     # Then a timeout error record; the anonymous login is still a fact
     assert "timeout" in [e.reason for e in report.errors if e.probe == "ftp"]
     assert set(rules(report)) >= {"ftp.anonymous-access"}
@@ -265,8 +249,8 @@ async def test_pasv_naming_another_host_is_not_followed() -> None:
         await writer.drain()
         writer.close()
 
-    async with on_port_21(scripted(one_file, pasv_host="192.0.2.99")) as host:
-        report = await scan(host)
+    async with ftp_server(scripted(one_file, pasv_host="192.0.2.99")) as port:
+        report = await scan(port)
     # Then the listing was read from the control peer (one imaging file)
     assert rules(report)["ftp.anonymous-imaging"]["imaging_files"] == 1
 
@@ -343,37 +327,26 @@ def ftps(ctx: ssl.SSLContext, implicit: bool) -> Handler:
 
 
 @asynccontextmanager
-async def ftps_server(
-    handler: Handler, port: int, ctx: ssl.SSLContext | None
-) -> AsyncIterator[str]:
-    for _ in range(5):
-        host = random_loopback()
-        try:
-            server = await asyncio.start_server(handler, host, port, ssl=ctx)
-            break
-        except OSError:
-            continue
-    else:  # pragma: no cover
-        pytest.skip(f"cannot bind 127.x:{port}")
+async def ftps_server(handler: Handler, ctx: ssl.SSLContext | None) -> AsyncIterator[int]:
+    """``handler`` on a free loopback port, in TLS from the first byte with
+    ``ctx`` (implicit FTPS); yield the port."""
+    server = await asyncio.start_server(handler, LOOPBACK, 0, ssl=ctx)
     try:
-        yield host
+        yield server.sockets[0].getsockname()[1]
     finally:
         server.close()
 
 
-@pytest.mark.parametrize("implicit", [False, True], ids=["explicit", "implicit-990"])
+@pytest.mark.parametrize("implicit", [False, True], ids=["explicit", "implicit"])
 async def test_anonymous_over_tls_is_found_and_not_cleartext(
     tmp_path: Path, implicit: bool
 ) -> None:
-    # Given an FTPS server (explicit on 21, or implicit on 990) that takes
+    # Given an FTPS server (explicit AUTH TLS, or implicit TLS as on 990) that takes
     # the anonymous login over TLS only, and serves a DICOM file
     ctx = self_signed(tmp_path, "ftp.cabinet.test")
-    port = 990 if implicit else FTP_PORT
-    async with ftps_server(ftps(ctx, implicit), port, ctx if implicit else None) as host:
-        # When scanned
-        report = await scan_local(
-            [port], [IdentifyProbe, FtpProbe], host=host, timeout=2.0, total=20.0
-        )
+    async with ftps_server(ftps(ctx, implicit), ctx if implicit else None) as port:
+        # When scanned, the port taken for FTP (implicit: FTP in TLS, as 990)
+        report = await scan(port, tls=implicit)
     found = rules(report)
     # Then the anonymous zone is found over TLS, and no cleartext finding
     assert found["ftp.anonymous-imaging"]["imaging_files"] == 1

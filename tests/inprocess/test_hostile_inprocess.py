@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-import subprocess
-import sys
 import threading
 import time
 from datetime import datetime
@@ -16,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from exposcan.protocols.dicom.probe import DicomProbe
-from exposcan.protocols.smb.probe import SmbProbe
 from exposcan_lab.hostile import (
     Handler,
     dicom_abort,
@@ -30,17 +27,19 @@ from exposcan_lab.hostile import (
 )
 from tests.helpers import scan_local
 from tests.inprocess.servers import tcp_server
-from tests.inprocess.test_smb_probe import SMB_PORT, server_445
+from tests.inprocess.test_smb_probe import scan_smb, smb_at, smb_server
+from tests.support.cli import run_cli_async
+from tests.support.local_ports import catalogue_dir_naming
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 async def test_smb_that_negotiates_then_stalls_is_a_timeout_error() -> None:
     # Given the hostile host's SMB server: SMB2 NEGOTIATE answered, then silence
-    async with server_445(smb_stall) as host:
+    async with smb_server(smb_stall) as port:
         started = time.monotonic()
         # When the SMB probe runs on it with 1 s reads and an 8 s total deadline
-        report = await scan_local([SMB_PORT], [SmbProbe], host=host, timeout=1.0, total=8.0)
+        report = await scan_smb(port, timeout=1.0, total=8.0)
         elapsed = time.monotonic() - started
     # Then the negotiation is recorded, the stalled session is one timeout
     # error (not a silent "no guest access"), no finding, within the deadline
@@ -55,10 +54,10 @@ async def test_smb_that_negotiates_then_stalls_is_a_timeout_error() -> None:
 async def test_smb_frame_announcing_16_mib_then_dripped_is_refused_unread() -> None:
     # Given an SMB server answering SESSION_SETUP with a frame announcing
     # 16 MiB, then 64 bytes every 2 s (a per-read timeout never fires)
-    async with server_445(smb_drip) as host:
+    async with smb_server(smb_drip) as port:
         started = time.monotonic()
         # When the SMB probe runs on it with 1 s reads and an 8 s total deadline
-        report = await scan_local([SMB_PORT], [SmbProbe], host=host, timeout=1.0, total=8.0)
+        report = await scan_smb(port, timeout=1.0, total=8.0)
         elapsed = time.monotonic() - started
     # Then the frame is refused by its announced length, as one too-large
     # error, long before the deadline, and no worker thread is left reading
@@ -71,28 +70,13 @@ async def test_smb_frame_announcing_16_mib_then_dripped_is_refused_unread() -> N
 
 async def test_smb_malformed_session_answer_is_not_called_no_answer() -> None:
     # Given an SMB server answering SESSION_SETUP at once with garbage
-    async with server_445(smb_garbled) as host:
+    async with smb_server(smb_garbled) as port:
         # When the SMB probe runs on it
-        report = await scan_local([SMB_PORT], [SmbProbe], host=host, timeout=1.0, total=8.0)
+        report = await scan_smb(port, timeout=1.0, total=8.0)
     # Then the error says an answer came and was malformed, not that none came
     assert [(e.probe, e.reason) for e in report.errors] == [("smb", "protocol")]
     assert "could not parse" in report.errors[0].detail
     assert "no session setup answer" not in report.errors[0].detail
-
-
-async def _cli(*args: str, timeout: float = 90) -> tuple[int, str, str, float]:
-    started = time.monotonic()
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "exposcan",
-        *args,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode(), time.monotonic() - started
 
 
 async def test_quiet_mode_prints_no_library_warning(tmp_path: Path) -> None:
@@ -105,16 +89,16 @@ async def test_quiet_mode_prints_no_library_warning(tmp_path: Path) -> None:
     try:
         # When the CLI scans it in quiet mode, and at the default verbosity
         report = tmp_path / "r.json"
-        code, out, err, _ = await _cli(
+        quiet = await run_cli_async(
             "scan", "-q", "127.0.0.1", "-p", str(port), "--no-discovery", "-o", str(report)
         )
-        _, _, err_default, _ = await _cli("scan", "127.0.0.1", "-p", str(port), "--no-discovery")
+        default = await run_cli_async("scan", "127.0.0.1", "-p", str(port), "--no-discovery")
     finally:
         server.close()
     # Then quiet prints nothing at all, the default no warning either, and the
     # certificate's CN is recorded, cut to its cap
-    assert (code, out, err) == (0, "", "")
-    assert "Warning" not in err_default
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
+    assert "Warning" not in default.stderr
     [service] = json.loads(report.read_text())["hosts"][0]["services"]
     assert len(service["details"]["cert_subject_cn"]) == 200
 
@@ -123,22 +107,31 @@ async def test_process_exits_with_its_last_deadline(tmp_path: Path) -> None:
     # Given the SMB server that announces 16 MiB and drips (scapy's thread
     # once outlived the report by 240 s)
     report = tmp_path / "r.json"
-    async with server_445(smb_drip) as host:
+    async with smb_server(smb_drip) as port:
         # When the real CLI scans it with 1 s reads
-        code, out, _, wall = await _cli(
-            "scan", host, "-p", str(SMB_PORT), "--no-discovery", "--timeout", "1", "-o", str(report)
+        run = await run_cli_async(
+            "scan",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "--no-discovery",
+            "--timeout",
+            "1",
+            "-o",
+            str(report),
+            env={"EXPOSCAN_CATALOGUE": str(catalogue_dir_naming(tmp_path, [smb_at(port)]))},
         )
         exited = time.time()
     # Then the process exits within 2 s of writing its report (the hang was
     # 240 s after it): no worker thread is left reading after the deadline
-    assert code == 0, out  # error records, no finding
+    assert run.returncode == 0, run.stdout  # error records, no finding
     after_report = exited - report.stat().st_mtime
     scan = json.loads(report.read_text())["scan"]
     took = (
         datetime.fromisoformat(scan["finished"]) - datetime.fromisoformat(scan["started"])
     ).total_seconds()
     print(
-        f"\nsmb drip: process {wall:.1f} s (start-up included), report's scan time "
+        f"\nsmb drip: process {run.seconds:.1f} s (start-up included), report's scan time "
         f"{took:.1f} s, exit {after_report:.2f} s after the report"
     )
     assert after_report < 2.0

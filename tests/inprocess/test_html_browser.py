@@ -3,27 +3,15 @@ hostile strings stay text, nothing runs, nothing loads, A4 pages."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from exposcan.report.write import write_report
-from tests.browser import Browser, artifacts_dir, chromium_path, pdf_pages
+from tests.browser import Browser, artifacts_dir, pdf_pages
 from tests.unit.test_html_report import HOSTILE, lab_like_report
 
 A4 = (595.0, 842.0)  # points
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if chromium_path() is None:
-        if os.environ.get("EXPOSCAN_REQUIRE_LAB"):
-            pytest.fail("chromium required (scripts/install-deps.sh)")
-        pytest.skip("chromium not installed")
-    with Browser() as b:
-        yield b
 
 
 @pytest.mark.parametrize("lang", ["en", "fr"])

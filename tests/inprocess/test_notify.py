@@ -3,9 +3,6 @@ an aiosmtpd mail server (tests/notify_servers.py), never a mock."""
 
 from __future__ import annotations
 
-import asyncio
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,9 +14,14 @@ from exposcan.audit.notify.targets import NotifyConfigError, parse_target
 from exposcan.models import Finding, Severity, finding_key
 from tests.inprocess.servers import tarpit, tcp_server
 from tests.notify_servers import free_port, smtp_server, webhook_server
+from tests.support.cli import CliRun, run_cli_async
 from tests.unit.test_report_schema import sample_report
 
 SECRET_EVIDENCE = "evidence-never-in-a-webhook"
+
+#: Not inherited from the developer's shell: each test says where the
+#: password comes from.
+SMTP_PASSWORD = "EXPOSCAN_SMTP_PASSWORD"
 
 
 def _new_finding() -> Finding:
@@ -133,10 +135,7 @@ async def test_smtp_password_from_a_file_never_shown(tmp_path: Path) -> None:
     pw_file.chmod(0o600)
     with smtp_server(password=password) as (port, box):
         # When the CLI scans (nothing there) and always notifies that relay
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "exposcan",
+        run = await run_cli_async(
             "scan",
             "127.0.0.1",
             "-p",
@@ -148,19 +147,17 @@ async def test_smtp_password_from_a_file_never_shown(tmp_path: Path) -> None:
             "--notify",
             f"smtp://doc@127.0.0.1:{port}?to=dr@cabinet.example",
             "-v",
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env={**_env(), "EXPOSCAN_SMTP_PASSWORD_FILE": str(pw_file)},
+            env={"EXPOSCAN_SMTP_PASSWORD_FILE": str(pw_file)},
+            drop_env=[SMTP_PASSWORD],
         )
-        out, err = await asyncio.wait_for(proc.communicate(), 60)
     # Then it logged in with the file's password and the mail arrived
-    assert proc.returncode == 0, err.decode()
+    assert run.returncode == 0, run.stderr
     assert box.logins == [("doc", password)]
     (msg,) = box.messages
     assert msg["X-Exposcan-Verdict"] == "no-new"
     # And the password is nowhere in what it printed
-    assert password not in out.decode() + err.decode()
-    assert f"notified smtp://127.0.0.1:{port}" in err.decode()
+    assert password not in run.stdout + run.stderr
+    assert f"notified smtp://127.0.0.1:{port}" in run.stderr
 
 
 async def test_a_refused_login_is_reported_not_fatal(
@@ -199,12 +196,12 @@ async def test_cli_notifies_only_when_something_is_new(tmp_path: Path) -> None:
         first = await _cli(*args)
         second = await _cli(*args)
         # Then both exit 0 and nothing was posted
-        assert (first[0], second[0]) == (0, 0), first[2] + second[2]
+        assert (first.returncode, second.returncode) == (0, 0), first.stderr + second.stderr
         assert hook.bodies == []
         # When the third one says --notify-always
         third = await _cli(*args, "--notify-always")
     # Then the verdict was posted, against the previous run
-    assert third[0] == 0, third[2]
+    assert third.returncode == 0, third.stderr
     (body,) = hook.bodies
     assert body["verdict"] == "no-new" and body["baseline"].startswith("run 2 ")
 
@@ -217,10 +214,10 @@ async def test_bad_notify_urls_exit_2_before_scanning() -> None:
         ("https://user:pw@127.0.0.1/x", "password on the command line"),
         ("smtp://127.0.0.1?to=a@b.example&cc=x@y.example", "unknown parameter"),
     ):
-        code, _, err = await _cli("scan", "127.0.0.1", "-p", "1", "--notify", url)
+        run = await _cli("scan", "127.0.0.1", "-p", "1", "--notify", url)
         # Then it refuses, says why, and never echoes a password
-        assert code == 2 and message in err, (url, err)
-        assert "hunter2" not in err and ":pw@" not in err
+        assert run.returncode == 2 and message in run.stderr, (url, run.stderr)
+        assert "hunter2" not in run.stderr and ":pw@" not in run.stderr
 
 
 def test_mail_target_hides_its_password() -> None:
@@ -230,24 +227,5 @@ def test_mail_target_hides_its_password() -> None:
         parse_target("smtp://u@relay.example?to=a@b.example")
 
 
-def _env() -> dict[str, str]:
-    import os
-
-    env = dict(os.environ)
-    env.pop("EXPOSCAN_SMTP_PASSWORD", None)
-    return env
-
-
-async def _cli(*args: str, timeout: float = 60) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "exposcan",
-        *args,
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+async def _cli(*args: str) -> CliRun:
+    return await run_cli_async(*args, drop_env=[SMTP_PASSWORD])

@@ -12,9 +12,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 
-from exposcan.protocols.smb.probe import SmbProbe
-from tests.helpers import scan_local
-from tests.inprocess.test_smb_probe import SMB_PORT, server_445
+from tests.inprocess.test_smb_probe import scan_smb, smb_server
 from tests.unit.test_smb_wire import smb1_accept
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -54,10 +52,10 @@ def smb1_only(then: str) -> Handler:
 async def test_smb1_session_answered_by_a_dripped_giant_frame_is_refused_unread() -> None:
     # Given an SMB1-only server answering the session's NEGOTIATE with a
     # frame announcing 16 MiB, then 64 bytes every 2 s
-    async with server_445(smb1_only("drip")) as host:
+    async with smb_server(smb1_only("drip")) as port:
         started = time.monotonic()
         # When the SMB probe runs on it with 1 s reads and an 8 s total deadline
-        report = await scan_local([SMB_PORT], [SmbProbe], host=host, timeout=1.0, total=8.0)
+        report = await scan_smb(port, timeout=1.0, total=8.0)
         elapsed = time.monotonic() - started
     # Then SMB1 is told, the frame is refused by its announced length (one
     # too-large error), no share finding, long before the deadline, and no
@@ -74,10 +72,10 @@ async def test_smb1_session_answered_by_a_dripped_giant_frame_is_refused_unread(
 
 async def test_smb1_session_that_stalls_is_one_timeout_error() -> None:
     # Given an SMB1-only server that never answers the session's NEGOTIATE
-    async with server_445(smb1_only("stall")) as host:
+    async with smb_server(smb1_only("stall")) as port:
         started = time.monotonic()
         # When the SMB probe runs on it with 1 s reads and an 8 s total deadline
-        report = await scan_local([SMB_PORT], [SmbProbe], host=host, timeout=1.0, total=8.0)
+        report = await scan_smb(port, timeout=1.0, total=8.0)
         elapsed = time.monotonic() - started
     # Then the stall is one timeout error (not a silent "no guest access"),
     # the null session's stall spares the guest login a second one, and the

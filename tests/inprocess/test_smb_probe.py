@@ -1,42 +1,45 @@
-"""The SMB probe against asyncio servers on loopback port 445: SMB1 accepted
-or not, and hostile ports that must end as bounded error records."""
+"""The SMB probe against asyncio servers on a free loopback port, named smb
+as the catalogue names 445: SMB1 accepted or not, and hostile ports that
+must end as bounded error records."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 
 import pytest
 from scapy.layers.smb2 import SMB2_Header, SMB2_Negotiate_Protocol_Response
 
+from exposcan.catalogue import PortEntry
+from exposcan.models import Report
 from exposcan.protocols.smb.probe import SmbProbe
-from tests.helpers import scan_local
 from tests.inprocess.servers import tcp_server
+from tests.support.local_ports import LOOPBACK, scan_as
 from tests.unit.test_smb_wire import SAMBA_SMB1_REFUSAL, smb1_accept
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-SMB_PORT = 445
+
+
+def smb_at(port: int) -> PortEntry:
+    """``port`` named smb, as 445 is in the shipped port list."""
+    return PortEntry(port=port, protocol="smb")
 
 
 @asynccontextmanager
-async def server_445(handler: Handler) -> AsyncIterator[str]:
-    """Serve on port 445 of a random 127/8 address (the catalogue names 445
-    "smb", so the real engine picks the probe); yield the address."""
-    async with AsyncExitStack() as stack:
-        for _ in range(5):
-            host = f"127.{random.randint(1, 250)}.{random.randint(1, 250)}.{random.randint(2, 250)}"
-            try:  # only binding may fail here: the test body runs after
-                await stack.enter_async_context(tcp_server(handler, host, SMB_PORT))
-                break
-            except OSError:
-                continue
-        else:  # pragma: no cover - needs root and a free 445
-            pytest.skip("cannot bind 127.x:445")
-        yield host
+async def smb_server(handler: Handler) -> AsyncIterator[int]:
+    """Serve ``handler`` on a free loopback port; yield the port. The scan
+    takes it for SMB (:func:`scan_smb`), as the shipped catalogue takes 445:
+    no root, no free 445 needed."""
+    async with tcp_server(handler, LOOPBACK, 0) as port:
+        yield port
+
+
+async def scan_smb(port: int, *, timeout: float = 2.0, total: float = 30.0) -> Report:
+    """The real engine's SMB probe on ``port`` of the loopback address."""
+    return await scan_as([smb_at(port)], [SmbProbe], timeout=timeout, total=total)
 
 
 def smb2_negotiate_answer() -> bytes:
@@ -81,19 +84,15 @@ async def tarpit(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
     await asyncio.sleep(3600)
 
 
-async def scan(host: str, total: float = 30.0):
-    return await scan_local([SMB_PORT], [SmbProbe], host=host, timeout=2.0, total=total)
-
-
 async def test_smb1_accepted_is_reported_medium_with_negotiation_details():
     # Given a server that answers SMB2 (3.0.2, signing required) and accepts SMB1
-    async with server_445(negotiating_server("accept")) as host:
+    async with smb_server(negotiating_server("accept")) as port:
         # When the real engine runs the SMB probe on it
-        report = await scan(host)
+        report = await scan_smb(port)
     # Then smb.v1 (medium) is reported, and the negotiation facts sit in details
     rules = {f.rule: f for f in report.findings}
     assert "smb.v1" in rules and rules["smb.v1"].severity == "medium"
-    assert rules["smb.v1"].port == SMB_PORT
+    assert rules["smb.v1"].port == port
     service = report.hosts[0].services[0]
     assert service.product == "SMB"
     assert service.details["smb_dialect"] == "3.0.2"
@@ -106,8 +105,8 @@ async def test_smb1_accepted_is_reported_medium_with_negotiation_details():
 @pytest.mark.parametrize("mode", ["refuse", "drop"])
 async def test_smb1_refused_or_dropped_is_not_reported(mode):
     # Given a server that answers SMB2 but refuses SMB1 (Samba's 0xFFFF, or a reset)
-    async with server_445(negotiating_server(mode)) as host:
-        report = await scan(host)
+    async with smb_server(negotiating_server(mode)) as port:
+        report = await scan_smb(port)
     # Then no smb.v1, and the service still says what was negotiated
     assert "smb.v1" not in {f.rule for f in report.findings}
     service = report.hosts[0].services[0]
@@ -115,24 +114,24 @@ async def test_smb1_refused_or_dropped_is_not_reported(mode):
     assert service.details["smb_dialect"] == "3.0.2"
 
 
-async def test_garbage_on_445_is_a_bounded_error_record():
+async def test_garbage_on_smb_is_a_bounded_error_record():
     # Given a port that announces a 16 MiB message then spews random bytes
-    async with server_445(spew) as host:
+    async with smb_server(spew) as port:
         started = time.monotonic()
-        report = await scan(host, total=8.0)
+        report = await scan_smb(port, total=8.0)
         elapsed = time.monotonic() - started
     # Then the probe ends quickly with an error record, no finding, no crash
     assert elapsed < 8.0
     assert [e.reason for e in report.errors] == ["too-large"]
-    assert report.errors[0].probe == "smb" and report.errors[0].port == SMB_PORT
+    assert report.errors[0].probe == "smb" and report.errors[0].port == port
     assert report.findings == []
 
 
-async def test_tarpit_on_445_is_a_timeout_record_within_the_read_deadline():
+async def test_tarpit_on_smb_is_a_timeout_record_within_the_read_deadline():
     # Given a port that accepts and never answers
-    async with server_445(tarpit) as host:
+    async with smb_server(tarpit) as port:
         started = time.monotonic()
-        report = await scan(host, total=8.0)
+        report = await scan_smb(port, total=8.0)
         elapsed = time.monotonic() - started
     # Then one timeout error after about one read deadline (2 s), not the total
     assert elapsed < 6.0
@@ -147,8 +146,8 @@ async def test_random_garbage_is_protocol_or_too_large():
         await writer.drain()
         await asyncio.sleep(3600)
 
-    async with server_445(random_bytes) as host:
-        report = await scan(host, total=8.0)
+    async with smb_server(random_bytes) as port:
+        report = await scan_smb(port, total=8.0)
     # Then the NetBIOS header parse rejects it: a protocol error, no finding
     assert [e.reason for e in report.errors] == ["protocol"]
     assert report.findings == []

@@ -25,8 +25,21 @@ from exposcan.net.synscan import (
     reserve_port,
     syn_sweep,
 )
+from tests.support.cli import cli_env, run_cli
+from tests.support.requirements import missing
 
-root_only = pytest.mark.skipif(os.geteuid() != 0, reason="raw sockets need root")
+#: A process without CAP_NET_RAW (a user account, a container).
+WITHOUT_RAW_SOCKETS = ("setpriv", "--bounding-set=-net_raw")
+
+
+@pytest.fixture
+def raw_sockets() -> None:
+    """SYN scanning needs root: make test runs as root, a developer may not."""
+    if os.geteuid() != 0:
+        missing("root (raw sockets)")
+
+
+root_only = pytest.mark.usefixtures("raw_sockets")
 
 
 def _listeners(count: int) -> list[socket.socket]:
@@ -107,25 +120,23 @@ def test_stop_ends_the_syn_sweep_promptly() -> None:
     assert time.monotonic() - started < 1.0
 
 
-def _without_raw_sockets(*argv: str) -> subprocess.CompletedProcess[str]:
-    """Run as a process without CAP_NET_RAW (a user account, a container)."""
-    return subprocess.run(
-        ["setpriv", "--bounding-set=-net_raw", sys.executable, *argv],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=dict(os.environ, PYTHONPATH=os.getcwd()),
-    )
+PICKS = (
+    "from exposcan.net.portscan import sweep\n"
+    "from exposcan.net.synscan import choose_sweeper, syn_available\n"
+    "print(syn_available(), choose_sweeper('auto') is sweep)\n"
+)
 
 
 @root_only
 def test_without_raw_sockets_auto_is_the_connect_scan() -> None:
     # Given a process that may not open raw sockets
-    proc = _without_raw_sockets(
-        "-c",
-        "from exposcan.net.portscan import sweep\n"
-        "from exposcan.net.synscan import choose_sweeper, syn_available\n"
-        "print(syn_available(), choose_sweeper('auto') is sweep)\n",
+    proc = subprocess.run(
+        [*WITHOUT_RAW_SOCKETS, sys.executable, "-c", PICKS],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=cli_env(),
+        check=False,
     )
     # Then "auto" picks the connect scan
     assert proc.stdout.split() == ["False", "True"], proc.stderr
@@ -137,9 +148,7 @@ def test_without_raw_sockets_an_explicit_syn_scan_is_refused() -> None:
     port = listener.getsockname()[1]
     try:
         # When such a process asks for a SYN scan, then for the default
-        refused = _without_raw_sockets(
-            "-m",
-            "exposcan",
+        refused = run_cli(
             "scan",
             "-q",
             "--no-probes",
@@ -148,9 +157,10 @@ def test_without_raw_sockets_an_explicit_syn_scan_is_refused() -> None:
             "-p",
             str(port),
             "127.0.0.1",
+            prefix=WITHOUT_RAW_SOCKETS,
         )
-        auto = _without_raw_sockets(
-            "-m", "exposcan", "scan", "--no-probes", "-p", str(port), "127.0.0.1"
+        auto = run_cli(
+            "scan", "--no-probes", "-p", str(port), "127.0.0.1", prefix=WITHOUT_RAW_SOCKETS
         )
     finally:
         listener.close()

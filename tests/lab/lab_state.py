@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 
 from exposcan_lab import Lab
 from exposcan_lab import topology as t
+from tests.support.cli import cli_argv, cli_env
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -145,14 +145,12 @@ def run_measured(
 
     ``ip netns exec`` execs the command in place, so the child we wait for
     *is* the scanner: ``wait4`` gives its own peak RSS."""
-    full_env = dict(os.environ)
-    full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), full_env.get("PYTHONPATH")]))
-    full_env.update(env or {})
+    full_env = cli_env(env)
     out, err = workdir / "stdout.txt", workdir / "stderr.txt"
     started = time.monotonic()
     with out.open("w") as o, err.open("w") as e:
         proc = subprocess.Popen(
-            lab.exec_argv(host, [sys.executable, "-m", "exposcan", *args]),
+            lab.exec_argv(host, cli_argv(args)),
             stdout=o,
             stderr=e,
             cwd=REPO,

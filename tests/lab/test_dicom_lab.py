@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 from exposcan.protocols.dicom.probe import AE_FROM_HINT
 from exposcan_lab import Lab
 from exposcan_lab import topology as t
-from tests.helpers import assert_valid_report, findings_at, service_at
+from tests.helpers import assert_valid_report
 from tests.lab.conftest import run_exposcan
+from tests.support.lab_scan import LabScan
 
 pytestmark = pytest.mark.lab
 
@@ -28,33 +27,8 @@ DICOM_RULES = {"dicom.query-open", "dicom.store-open", "dicom.association-open",
 DCMTK_367 = ("1.2.276.0.7230010.3.0.3.6.7", "OFFIS_DCMTK_367")
 
 
-class Scan:
-    def __init__(
-        self,
-        report: dict[str, Any],
-        stdout: str,
-        stderr: str,
-        seconds: float,
-        instances_before: int,
-        instances_after: int,
-        stored: list[Path],
-    ) -> None:
-        self.report, self.stdout, self.stderr, self.seconds = report, stdout, stderr, seconds
-        self.instances_before, self.instances_after = instances_before, instances_after
-        self.stored = stored
-
-    def findings(self, host: object, port: int) -> dict[str, dict[str, Any]]:
-        return findings_at(self.report, host, port)
-
-    def service(self, host: object, port: int) -> dict[str, Any]:
-        return service_at(self.report, host, port)
-
-    def errors(self, host: object, port: int) -> list[dict[str, Any]]:
-        return [e for e in self.report["errors"] if e["host"] == str(host) and e["port"] == port]
-
-
 @pytest.fixture(scope="module")
-def dicom_scan(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Scan:
+def dicom_scan(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> LabScan:
     # One scan from the workstation of both PACS, the modality and the junk host
     out = tmp_path_factory.mktemp("dicom-lan") / "report.json"
     before = lab.orthanc_instance_count(t.PACS.name)
@@ -83,10 +57,12 @@ def dicom_scan(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Scan:
     assert_valid_report(report)
     after = lab.orthanc_instance_count(t.PACS.name)
     stored = [p for p in lab.storescp_dir.rglob("*") if p.is_file()]
-    return Scan(report, proc.stdout, proc.stderr, seconds, before, after, stored)
+    return LabScan(
+        report, proc.stdout, proc.stderr, seconds, proc.returncode, before, after, stored
+    )
 
 
-def test_the_2020_orthanc_answers_queries_once_its_ae_is_learned(dicom_scan: Scan) -> None:
+def test_the_2020_orthanc_answers_queries_once_its_ae_is_learned(dicom_scan: LabScan) -> None:
     # Given Orthanc 1.10.1 on 198.18.0.10:104, checking its called AE
     # (CABINETRADIO, which no default guess matches) and disclosing it at
     # GET /system without authentication
@@ -107,7 +83,7 @@ def test_the_2020_orthanc_answers_queries_once_its_ae_is_learned(dicom_scan: Sca
     assert details["ae_title"] == t.PACS_AET
 
 
-def test_the_well_configured_orthanc_exposes_no_query(dicom_scan: Scan) -> None:
+def test_the_well_configured_orthanc_exposes_no_query(dicom_scan: LabScan) -> None:
     # Given Orthanc with a checked AE (SECUREPACS7), HTTP authentication on
     # (nothing disclosed) and nothing allowed to unknown callers
     found = dicom_scan.findings(t.PACS_SECURE.ip, t.SECURE_DICOM_PORT)
@@ -120,7 +96,7 @@ def test_the_well_configured_orthanc_exposes_no_query(dicom_scan: Scan) -> None:
     assert not dicom_scan.errors(t.PACS_SECURE.ip, t.SECURE_DICOM_PORT)
 
 
-def test_retrieve_and_workflow_services_are_read_from_negotiation(dicom_scan: Scan) -> None:
+def test_retrieve_and_workflow_services_are_read_from_negotiation(dicom_scan: LabScan) -> None:
     # Given the 2020 Orthanc (DicomAlwaysAllowGet/Move false), pynetdicom's
     # qrscp app and dcmtk storescp
     pacs = dicom_scan.findings(t.PACS.ip, t.PACS_DICOM_PORT)
@@ -143,7 +119,7 @@ def test_retrieve_and_workflow_services_are_read_from_negotiation(dicom_scan: Sc
     assert "dicom.worklist-open" not in pacs
 
 
-def test_storescp_accepts_anyones_images(dicom_scan: Scan) -> None:
+def test_storescp_accepts_anyones_images(dicom_scan: LabScan) -> None:
     # Given dcmtk storescp on 198.18.0.40:11112
     found = dicom_scan.findings(t.MODALITY.ip, t.MODALITY_PORT)
     # Then write exposure is proven, and queries are not
@@ -154,7 +130,7 @@ def test_storescp_accepts_anyones_images(dicom_scan: Scan) -> None:
     assert service["details"]["implementation_version"] == DCMTK_367[1]
 
 
-def test_dicom_looking_garbage_is_an_error_not_a_finding(dicom_scan: Scan) -> None:
+def test_dicom_looking_garbage_is_an_error_not_a_finding(dicom_scan: LabScan) -> None:
     # Given the junk host's port 104: a PDU-like header announcing 2 GiB
     found = dicom_scan.findings(t.JUNK.ip, t.HOSTILE_DICOM_PORT)
     # Then no DICOM finding, no confirmation, and one protocol error
@@ -164,7 +140,7 @@ def test_dicom_looking_garbage_is_an_error_not_a_finding(dicom_scan: Scan) -> No
     assert [(e["probe"], e["reason"]) for e in errors] == [("dicom", "protocol")]
 
 
-def test_no_patient_data_in_any_output(dicom_scan: Scan) -> None:
+def test_no_patient_data_in_any_output(dicom_scan: LabScan) -> None:
     # Given everything the scan printed, logged (-vv) and wrote
     everything = "\n".join([json.dumps(dicom_scan.report), dicom_scan.stdout, dicom_scan.stderr])
     # Then no canary patient, ID, birth date or UID appears
@@ -172,14 +148,14 @@ def test_no_patient_data_in_any_output(dicom_scan: Scan) -> None:
     assert not leaked
 
 
-def test_the_targets_are_unchanged(dicom_scan: Scan) -> None:
+def test_the_targets_are_unchanged(dicom_scan: LabScan) -> None:
     # Given the scan is over
     # Then the PACS holds the same instances and storescp received nothing
-    assert dicom_scan.instances_after == dicom_scan.instances_before == t.EXPECTED_PACS_INSTANCES
+    assert dicom_scan.after == dicom_scan.before == t.EXPECTED_PACS_INSTANCES
     assert dicom_scan.stored == []
 
 
-def test_a_per_instance_qrscp_counts_studies_not_responses(dicom_scan: Scan) -> None:
+def test_a_per_instance_qrscp_counts_studies_not_responses(dicom_scan: LabScan) -> None:
     # Given pynetdicom's qrscp app holding 3 studies of 6 instances, which
     # answers a STUDY-level C-FIND once per instance
     found = dicom_scan.findings(t.QRSCP.ip, t.QRSCP_PORT)

@@ -7,14 +7,14 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from exposcan_lab import Lab
 from exposcan_lab import topology as t
-from tests.helpers import assert_valid_report, findings_at, service_at
+from tests.helpers import assert_valid_report
 from tests.lab.conftest import run_exposcan
+from tests.support.lab_scan import LabScan
 
 pytestmark = pytest.mark.lab
 
@@ -24,26 +24,7 @@ HTTP_PORTS = (
 )
 
 
-class Scan:
-    def __init__(
-        self,
-        report: dict[str, Any],
-        stdout: str,
-        stderr: str,
-        seconds: float,
-        instances_before: int,
-    ) -> None:
-        self.report, self.stdout, self.stderr = report, stdout, stderr
-        self.seconds, self.instances_before = seconds, instances_before
-
-    def findings(self, host: object, port: int) -> dict[str, dict[str, Any]]:
-        return findings_at(self.report, host, port)
-
-    def service(self, host: object, port: int) -> dict[str, Any]:
-        return service_at(self.report, host, port)
-
-
-def _scan(lab: Lab, tmp: Path, host: str, args: list[str]) -> Scan:
+def _scan(lab: Lab, tmp: Path, host: str, args: list[str]) -> LabScan:
     out = tmp / "report.json"
     before = lab.orthanc_instance_count("pacs")
     start = time.monotonic()
@@ -54,11 +35,11 @@ def _scan(lab: Lab, tmp: Path, host: str, args: list[str]) -> Scan:
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(out.read_text())
     assert_valid_report(report)
-    return Scan(report, proc.stdout, proc.stderr, seconds, before)
+    return LabScan(report, proc.stdout, proc.stderr, seconds, proc.returncode, before)
 
 
 @pytest.fixture(scope="module")
-def lan_scan(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Scan:
+def lan_scan(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> LabScan:
     # One scan from the workstation of the open PACS, the secure PACS, the
     # nginx listing and the hostile host, on their HTTP ports only.
     targets = [str(h.ip) for h in (t.PACS, t.PACS_SECURE, t.WEB, t.JUNK)]
@@ -70,7 +51,7 @@ def lan_scan(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Scan:
     )
 
 
-def test_open_pacs_gives_unauthenticated_pacs_with_counts(lan_scan: Scan) -> None:
+def test_open_pacs_gives_unauthenticated_pacs_with_counts(lan_scan: LabScan) -> None:
     # Given the 2020-state Orthanc 1.10.1 on 198.18.0.10:8042
     found = lan_scan.findings(t.PACS.ip, t.PACS_HTTP_PORT)
     # Then http.pacs-unauthenticated names product, version and the counts
@@ -91,7 +72,7 @@ def test_open_pacs_gives_unauthenticated_pacs_with_counts(lan_scan: Scan) -> Non
     assert service["details"]["DicomPort"] == t.PACS_DICOM_PORT
 
 
-def test_secure_pacs_gives_no_data_finding(lan_scan: Scan) -> None:
+def test_secure_pacs_gives_no_data_finding(lan_scan: LabScan) -> None:
     # Given the well-configured Orthanc on 198.18.0.11:8042
     found = lan_scan.findings(t.PACS_SECURE.ip, t.SECURE_HTTP_PORT)
     # Then no data is readable: only the inventory line and plain-HTTP login
@@ -103,7 +84,7 @@ def test_secure_pacs_gives_no_data_finding(lan_scan: Scan) -> None:
     assert lan_scan.service(t.PACS_SECURE.ip, t.SECURE_HTTP_PORT)["details"] == {}
 
 
-def test_nginx_listing_serves_imaging(lan_scan: Scan) -> None:
+def test_nginx_listing_serves_imaging(lan_scan: LabScan) -> None:
     # Given nginx autoindex over DICOM files (some without extension) and a
     # folder of .dic spelling dictionaries
     ev = lan_scan.findings(t.WEB.ip, t.WEB_HTTP_PORT)["http.listing-imaging"]
@@ -117,7 +98,7 @@ def test_nginx_listing_serves_imaging(lan_scan: Scan) -> None:
     assert ev["cut_short"] is False
 
 
-def test_a_listing_of_spelling_dictionaries_is_no_imaging(lan_scan: Scan) -> None:
+def test_a_listing_of_spelling_dictionaries_is_no_imaging(lan_scan: LabScan) -> None:
     # Given nginx autoindex on 8000 over the word processor's .dic dictionaries
     found = lan_scan.findings(t.WEB.ip, t.WEB_DICT_PORT)
     # Then the listing is served, and nothing about imaging is found in it
@@ -125,7 +106,7 @@ def test_a_listing_of_spelling_dictionaries_is_no_imaging(lan_scan: Scan) -> Non
     assert not found, found
 
 
-def test_a_pacs_behind_a_reverse_proxy_at_a_sub_path_is_found(lan_scan: Scan) -> None:
+def test_a_pacs_behind_a_reverse_proxy_at_a_sub_path_is_found(lan_scan: LabScan) -> None:
     # Given the practice portal on 8080, linking to Orthanc behind nginx's
     # proxy_pass at /pacs/
     found = lan_scan.findings(t.WEB.ip, t.WEB_PORTAL_PORT)
@@ -136,7 +117,7 @@ def test_a_pacs_behind_a_reverse_proxy_at_a_sub_path_is_found(lan_scan: Scan) ->
     assert lan_scan.service(t.WEB.ip, t.WEB_PORTAL_PORT)["product"] == "Orthanc"
 
 
-def test_hostile_ports_are_errors_not_hangs(lan_scan: Scan) -> None:
+def test_hostile_ports_are_errors_not_hangs(lan_scan: LabScan) -> None:
     # Given the junk host: 80 = endless chunked body, 8080 = tarpit
     errors = {
         (e["port"], e["reason"])
@@ -153,7 +134,7 @@ def test_hostile_ports_are_errors_not_hangs(lan_scan: Scan) -> None:
     assert lan_scan.seconds < 90
 
 
-def test_no_patient_data_or_secret_anywhere(lan_scan: Scan) -> None:
+def test_no_patient_data_or_secret_anywhere(lan_scan: LabScan) -> None:
     # Given the report, stdout and the -vv log of the scan
     text = json.dumps(lan_scan.report) + lan_scan.stdout + lan_scan.stderr
     # Then no canary (names, IDs, birth dates, UIDs, listed file names) nor
@@ -162,10 +143,10 @@ def test_no_patient_data_or_secret_anywhere(lan_scan: Scan) -> None:
         assert canary not in text, canary
 
 
-def test_scan_wrote_nothing_to_the_pacs(lab: Lab, lan_scan: Scan) -> None:
+def test_scan_wrote_nothing_to_the_pacs(lab: Lab, lan_scan: LabScan) -> None:
     # Then the open Orthanc holds the same instances as before the scan
-    assert lan_scan.instances_before == t.EXPECTED_PACS_INSTANCES
-    assert lab.orthanc_instance_count("pacs") == lan_scan.instances_before
+    assert lan_scan.before == t.EXPECTED_PACS_INSTANCES
+    assert lab.orthanc_instance_count("pacs") == lan_scan.before
 
 
 def test_intrusive_default_account_not_on_secure_pacs(lab: Lab, tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ import pytest
 
 from exposcan_lab import Lab, missing_requirements, netns, procs
 from exposcan_lab import topology as t
+from tests.support.requirements import missing
 
 pytestmark = pytest.mark.lab
 
@@ -409,8 +410,8 @@ def test_cli_status_and_exec(lab: Lab) -> None:
 
 def test_down_leaves_nothing_behind() -> None:
     # Given a second lab, of its own name
-    if missing_requirements():
-        pytest.skip("practice lab unavailable")
+    if absent := missing_requirements():
+        missing("practice lab (" + ", ".join(absent) + ")")
     lab = Lab.up("pytest-down")
     try:
         pids = [(p.pid, p.start_ticks) for p in lab.processes]

@@ -238,7 +238,9 @@ def test_exclude_holds_for_the_box_follow_up(lab: Lab, tmp_path: Path) -> None:
             timeout=10,
         )
         assert to_pacs.packets() > during_scan
-    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    # (exit 0: the PACS excluded, its forwards are plain upnp.mapping (info)
+    # and the IGD low; nothing reaches the default --fail-on high)
+    assert proc.returncode == 0, proc.stderr[-2000:]
     report: dict[str, Any] = assert_valid_report(out.read_text())
     # Then the forwards are listed, the PACS is neither scanned nor probed,
     # and the report says why

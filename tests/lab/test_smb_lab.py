@@ -8,7 +8,6 @@ import os
 import re
 import time
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 import pytest
 
@@ -16,6 +15,7 @@ from exposcan_lab import Lab
 from exposcan_lab import topology as t
 from tests.helpers import assert_valid_report
 from tests.lab.conftest import run_exposcan
+from tests.support.lab_scan import LabScan
 
 pytestmark = pytest.mark.lab
 
@@ -37,37 +37,8 @@ def names_under(root: Path) -> set[str]:
     return {name for _, dirs, files in os.walk(root) for name in dirs + files}
 
 
-class Scan:
-    def __init__(
-        self,
-        report: dict[str, Any],
-        stdout: str,
-        stderr: str,
-        seconds: float,
-        before: list[tuple[str, int, int]],
-        after: list[tuple[str, int, int]],
-    ) -> None:
-        self.report, self.stdout, self.stderr = report, stdout, stderr
-        self.seconds, self.before, self.after = seconds, before, after
-
-    def findings(self, port: int) -> dict[str, dict[str, Any]]:
-        return {
-            f["rule"]: f["evidence"]
-            for f in self.report["findings"]
-            if f["host"] == NAS and f["port"] == port
-        }
-
-    def service(self, port: int) -> dict[str, Any]:
-        for host in self.report["hosts"]:
-            if host["address"] == NAS:
-                for service in host["services"]:
-                    if service["port"] == port:
-                        return service  # type: ignore[no-any-return]
-        raise AssertionError(f"no service {NAS}:{port}")
-
-
 @pytest.fixture(scope="module")
-def nas_scan(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Scan:
+def nas_scan(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> LabScan:
     out = tmp_path_factory.mktemp("smb") / "report.json"
     shares_root = lab.nas_share_dir.parent
     before = snapshot(shares_root)
@@ -83,13 +54,15 @@ def nas_scan(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Scan:
     report = json.loads(out.read_text())
     assert_valid_report(report)
     print(f"\nSMB lab scan of {NAS}:445,139 took {seconds:.1f} s")
-    return Scan(report, proc.stdout, proc.stderr, seconds, before, snapshot(shares_root))
+    return LabScan(
+        report, proc.stdout, proc.stderr, seconds, proc.returncode, before, snapshot(shares_root)
+    )
 
 
-def test_guest_share_with_dicom_is_high_with_the_lab_counts(nas_scan: Scan) -> None:
+def test_guest_share_with_dicom_is_high_with_the_lab_counts(nas_scan: LabScan) -> None:
     # Given the guest share `imagerie` holding the lab's canary DICOM files
     # When the workstation scans the NAS
-    evidence = nas_scan.findings(445)["smb.guest-share-imaging"]
+    evidence = nas_scan.findings(NAS, 445)["smb.guest-share-imaging"]
     # Then the high finding names the share and counts exactly what the lab holds
     imaging = [f for f in t.NAS_IMAGING_FILES if f.imaging]
     folders = {str(PurePosixPath(f.path).parent) for f in imaging}
@@ -109,35 +82,35 @@ def test_guest_share_with_dicom_is_high_with_the_lab_counts(nas_scan: Scan) -> N
     assert severity == "high"
 
 
-def test_named_user_share_is_not_reported_readable(nas_scan: Scan) -> None:
+def test_named_user_share_is_not_reported_readable(nas_scan: LabScan) -> None:
     # Given `compta`, for the named user labdoc only
     # Then no finding names it, and one share only counts as readable
     text = json.dumps(nas_scan.report["findings"])
     assert t.NAS_PRIVATE_SHARE not in text
-    assert "smb.guest-access" not in nas_scan.findings(445)
-    details = nas_scan.service(445)["details"]
+    assert "smb.guest-access" not in nas_scan.findings(NAS, 445)
+    details = nas_scan.service(NAS, 445)["details"]
     assert details["smb_shares_readable"] == 1
     assert details["smb_shares_listed"] >= 3  # imagerie, compta, IPC$
 
 
-def test_negotiation_facts_and_no_smb1_on_samba_defaults(nas_scan: Scan) -> None:
+def test_negotiation_facts_and_no_smb1_on_samba_defaults(nas_scan: LabScan) -> None:
     # Given Samba 4.17's defaults (server min protocol SMB2_02)
     for port in (445, 139):
-        service = nas_scan.service(port)
+        service = nas_scan.service(NAS, port)
         # Then no smb.v1, and the details say dialect and signing
-        assert "smb.v1" not in nas_scan.findings(port)
+        assert "smb.v1" not in nas_scan.findings(NAS, port)
         assert service["protocol"] == "smb"
         assert service["details"]["smb1"] is False
         assert service["details"]["smb_dialect"] == "3.1.1"
         assert service["details"]["smb_signing"] == "enabled"
-    assert nas_scan.service(445)["product"] == "Samba"
+    assert nas_scan.service(NAS, 445)["product"] == "Samba"
     # 139 defers the walk to 445: one walk per server
-    assert nas_scan.service(139)["details"]["smb_shares"] == "see port 445"
-    assert not nas_scan.findings(139)
+    assert nas_scan.service(NAS, 139)["details"]["smb_shares"] == "see port 445"
+    assert not nas_scan.findings(NAS, 139)
     assert [e for e in nas_scan.report["errors"] if e["host"] == NAS] == []
 
 
-def test_no_canary_and_no_share_name_in_any_output(lab: Lab, nas_scan: Scan) -> None:
+def test_no_canary_and_no_share_name_in_any_output(lab: Lab, nas_scan: LabScan) -> None:
     # Given every file and folder name in the lab's shares, and the canaries
     names = names_under(lab.nas_share_dir.parent) - {t.NAS_GUEST_SHARE, t.NAS_PRIVATE_SHARE}
     assert len(names) >= t.EXPECTED_NAS_FILES  # the test reads real names
@@ -170,7 +143,7 @@ def test_no_canary_and_no_share_name_in_any_output(lab: Lab, nas_scan: Scan) -> 
                 assert needle not in text, f"{needle!r} leaked in {where}"
 
 
-def test_share_contents_unchanged(nas_scan: Scan) -> None:
+def test_share_contents_unchanged(nas_scan: LabScan) -> None:
     # Given the shares' files and folders with mtimes and sizes before the scan
     # Then the scan created, changed or removed nothing
     assert nas_scan.after == nas_scan.before
@@ -343,11 +316,11 @@ def test_a_hidden_share_is_found_by_its_usual_name(lab: Lab, tmp_path: Path) -> 
     ]
 
 
-def test_the_servers_name_is_learned_for_the_dicom_probe(nas_scan: Scan) -> None:
+def test_the_servers_name_is_learned_for_the_dicom_probe(nas_scan: LabScan) -> None:
     # Given Samba's NTLM challenge, which names its computer (netbios name)
     conf = (Path(__file__).resolve().parents[2] / "docker" / "nas" / "smb.conf").read_text()
     netbios = re.search(r"netbios name = (\S+)", conf)
     assert netbios
     # Then the service records it: an AE title candidate (Horos uses its
     # host's name), not patient data
-    assert nas_scan.service(445)["details"]["smb_server_name"] == netbios.group(1)
+    assert nas_scan.service(NAS, 445)["details"]["smb_server_name"] == netbios.group(1)

@@ -22,7 +22,7 @@ def scan(lab: Lab, where: str, out: Path, *args: str) -> dict[str, Any]:
     proc = run_exposcan(
         lab, where, ["scan", "-q", "--no-probes", "-o", str(out), *args], timeout=120
     )
-    assert proc.returncode in (0, 1), proc.stderr
+    assert proc.returncode == 0, proc.stderr  # a port scan makes no finding
     return json.loads(out.read_text())  # type: ignore[no-any-return]
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from exposcan_lab import Lab
 from exposcan_lab import topology as t
 from tests.helpers import assert_valid_report
 from tests.lab.conftest import REPO
+from tests.support.cli import cli_argv, cli_env
 
 pytestmark = pytest.mark.lab
 
@@ -28,16 +28,10 @@ pytestmark = pytest.mark.lab
 def scan_measured(lab: Lab, host: t.Host, out: Path) -> tuple[int, str, float, int]:
     """The CLI from the workstation under ``/usr/bin/time -v``: its exit
     code, its output, wall seconds and peak resident memory (KiB)."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     argv = ["scan", str(host.ip), "-p", "445", "-o", str(out), "-vv"]
     start = time.monotonic()
     proc = lab.run(
-        "ws",
-        ["/usr/bin/time", "-v", sys.executable, "-m", "exposcan", *argv],
-        timeout=180,
-        env=env,
-        cwd=REPO,
+        "ws", cli_argv(argv, prefix=["/usr/bin/time", "-v"]), timeout=180, env=cli_env(), cwd=REPO
     )
     seconds = time.monotonic() - start
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)

@@ -113,7 +113,7 @@ def test_wheel_installed_with_pipx_scans_loopback(tmp_path: Path) -> None:
         env=env,
         cwd=tmp_path,
     )
-    assert lab.returncode != 0 and "ModuleNotFoundError" in lab.stderr
+    assert lab.returncode == 1 and "ModuleNotFoundError" in lab.stderr
     # And a loopback scan of a web server finds it and writes a valid report
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Page)
     threading.Thread(target=server.serve_forever, daemon=True).start()

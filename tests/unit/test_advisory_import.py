@@ -5,31 +5,18 @@ ids: nothing here is a real advisory)."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
 from exposcan.catalogue import Catalogue, catalogue_dir
 from exposcan.software.advisories import Advisory, affecting
+from tests.support.cli import run_cli
 
 DATA = Path(__file__).resolve().parent / "data" / "advisories"
 NVD = DATA / "nvd-cve-2.0-sample.json"
 KEV = DATA / "kev-sample.csv"
-
-
-def _cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "exposcan", "catalogue", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-    )
-    return proc.returncode, proc.stdout, proc.stderr
 
 
 def _catalogue_copy(tmp_path: Path) -> Path:
@@ -43,15 +30,15 @@ def test_nvd_and_kev_become_advisories_the_catalogue_loads(tmp_path: Path) -> No
     root = _catalogue_copy(tmp_path)
     out = root / "advisories" / "imported"
     # When they are imported into it
-    code, stdout, err = _cli(
-        "import-advisories", str(NVD), str(KEV), env={"EXPOSCAN_CATALOGUE": str(root)}
+    run = run_cli(
+        "catalogue", "import-advisories", str(NVD), str(KEV), env={"EXPOSCAN_CATALOGUE": str(root)}
     )
     # Then exit 0, two advisories (dcmtk's range, Orthanc's one version);
     # the unknown product and the unbounded match are counted, not written
-    assert (code, err) == (0, "")
-    assert "2 advisories written" in stdout
-    assert "1 for products the catalogue does not name" in stdout
-    assert "1 ranges without an upper bound" in stdout
+    assert (run.returncode, run.stderr) == (0, "")
+    assert "2 advisories written" in run.stdout
+    assert "1 for products the catalogue does not name" in run.stdout
+    assert "1 ranges without an upper bound" in run.stdout
     dcmtk = yaml.safe_load((out / "offis" / "dcmtk" / "CVE-2099-0001.yaml").read_text())
     assert dcmtk["cpe"] == "cpe:2.3:a:offis:dcmtk"
     assert dcmtk["affected"] == [{"start_including": "3.6.0", "end_excluding": "3.7.1"}]
@@ -87,15 +74,15 @@ def test_nvd_and_kev_become_advisories_the_catalogue_loads(tmp_path: Path) -> No
 def test_a_later_kev_marks_earlier_imports(tmp_path: Path) -> None:
     # Given an NVD import without KEV into an output folder
     out = tmp_path / "imported"
-    code, _, err = _cli("import-advisories", str(NVD), "--out", str(out))
-    assert (code, err) == (0, "")
+    run = run_cli("catalogue", "import-advisories", str(NVD), "--out", str(out))
+    assert (run.returncode, run.stderr) == (0, "")
     path = out / "offis" / "dcmtk" / "CVE-2099-0001.yaml"
     assert yaml.safe_load(path.read_text())["known_exploited"] is False
     # When the KEV CSV alone is imported into the same folder
-    code, stdout, err = _cli("import-advisories", str(KEV), "--out", str(out))
+    run = run_cli("catalogue", "import-advisories", str(KEV), "--out", str(out))
     # Then the earlier advisory is marked, and keeps its header comment
-    assert (code, err) == (0, "")
-    assert "1 earlier imports marked known exploited" in stdout
+    assert (run.returncode, run.stderr) == (0, "")
+    assert "1 earlier imports marked known exploited" in run.stdout
     text = path.read_text()
     assert text.startswith("# Imported by")
     assert yaml.safe_load(text)["known_exploited"] is True
@@ -109,8 +96,8 @@ def test_a_file_of_neither_format_is_an_error(tmp_path: Path) -> None:
     other.write_text('{"CVE_Items": []}')
     for path in (junk, other):
         # When it is imported
-        code, stdout, err = _cli("import-advisories", str(path), "--out", str(tmp_path / "o"))
+        run = run_cli("catalogue", "import-advisories", str(path), "--out", str(tmp_path / "o"))
         # Then exit 2, one line naming the file, nothing written
-        assert code == 2 and stdout == ""
-        assert err.startswith("exposcan: error: ") and path.name in err
+        assert run.returncode == 2 and run.stdout == ""
+        assert run.stderr.startswith("exposcan: error: ") and path.name in run.stderr
         assert not (tmp_path / "o").exists()

@@ -1,10 +1,9 @@
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from exposcan.audit.diff import diff_reports
 from exposcan.models import Finding, Severity, finding_key
+from tests.support.cli import CliRun, run_cli
 from tests.unit.test_report_schema import sample_report
 
 
@@ -43,12 +42,10 @@ def test_cli_diff_exit_codes(tmp_path: Path) -> None:
     old, new = tmp_path / "old.json", tmp_path / "new.json"
     old.write_text(_with([a]).to_json())
     new.write_text(_with([a, c]).to_json())
-    run = lambda *p: subprocess.run(  # noqa: E731
-        [sys.executable, "-m", "exposcan", "diff", *map(str, p)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+
+    def run(*paths: Path) -> CliRun:
+        return run_cli("diff", *map(str, paths))
+
     same = run(old, old)
     changed = run(old, new)
     (tmp_path / "bad.json").write_text(json.dumps({"schema": "nope"}))

@@ -6,8 +6,6 @@ import json
 import os
 import sqlite3
 import stat
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import pytest
 
 from exposcan.audit.history import History, HistoryError, default_db_path
 from exposcan.models import Finding, Report, Severity, Vantage, finding_key
+from tests.support.cli import run_cli
 from tests.unit.test_report_schema import sample_report
 
 T0 = datetime(2026, 3, 2, 6, 17, tzinfo=UTC)
@@ -118,12 +117,6 @@ def test_unusable_files_are_errors(tmp_path: Path) -> None:
         History.open(tmp_path / "absent.sqlite3", create=False)
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "exposcan", *args], capture_output=True, text=True, timeout=60
-    )
-
-
 def test_history_and_diff_commands(tmp_path: Path) -> None:
     # Given three runs of the same targets: A; A B; A C (B resolved, C new)
     db = tmp_path / "h.sqlite3"
@@ -131,7 +124,7 @@ def test_history_and_diff_commands(tmp_path: Path) -> None:
         for day, findings in enumerate(([A], [A, B], [A, C])):
             h.record(_run(findings, day=day))
     # When the history is listed
-    listed = _cli("history", "--db", str(db), "--json")
+    listed = run_cli("history", "--db", str(db), "--json")
     runs = json.loads(listed.stdout)
     # Then newest first, with counts and what was new against the previous run
     assert [(r["id"], r["new"], r["previous"]) for r in runs] == [
@@ -139,10 +132,10 @@ def test_history_and_diff_commands(tmp_path: Path) -> None:
         (2, 1, 1),
         (1, None, None),
     ]
-    table = _cli("history", "--db", str(db))
+    table = run_cli("history", "--db", str(db))
     assert table.returncode == 0 and "198.18.0.0/24" in table.stdout and "1 (vs 2)" in table.stdout
     # When diff runs with no argument: the last two runs of the same targets
-    default = _cli("diff", "--db", str(db))
+    default = run_cli("diff", "--db", str(db))
     # Then it names the new, the resolved and the unchanged finding, exit 1
     assert default.returncode == 1, default.stderr
     lines = default.stdout.splitlines()
@@ -151,13 +144,13 @@ def test_history_and_diff_commands(tmp_path: Path) -> None:
     assert any(line.startswith("- high") and "198.18.0.11:104" in line for line in lines)
     assert any(line.startswith("= high") and "198.18.0.10:104" in line for line in lines)
     # And as JSON, between run ids, or a run id and a report file
-    as_json = json.loads(_cli("diff", "--db", str(db), "--json", "1", "3").stdout)
+    as_json = json.loads(run_cli("diff", "--db", str(db), "--json", "1", "3").stdout)
     assert as_json["schema"] == "exposcan.audit.diff/1" and as_json["changed"] is True
     assert [f["host"] for f in as_json["new_findings"]] == ["198.18.0.12"]
     assert as_json["resolved"] == [] and len(as_json["unchanged"]) == 1
     report_file = tmp_path / "r.json"
     report_file.write_text(_run([A]).to_json())
-    same = _cli("diff", "--db", str(db), "1", str(report_file))
+    same = run_cli("diff", "--db", str(db), "1", str(report_file))
     assert same.returncode == 0 and "no change" in same.stdout
 
 
@@ -171,11 +164,11 @@ def test_diff_errors_exit_2(tmp_path: Path) -> None:
         (["diff", "--db", str(db), "1", "7"], "no run 7"),
         (["diff", "--db", str(tmp_path / "none.sqlite3")], "no history yet"),
     ):
-        proc = _cli(*args)
+        proc = run_cli(*args)
         assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr)
 
 
 def test_history_without_a_database(tmp_path: Path) -> None:
-    proc = _cli("history", "--db", str(tmp_path / "none.sqlite3"))
+    proc = run_cli("history", "--db", str(tmp_path / "none.sqlite3"))
     assert proc.returncode == 0 and "no scan recorded yet" in proc.stdout
     assert not (tmp_path / "none.sqlite3").exists()  # reading creates nothing

@@ -338,7 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # final collection walks every object of the scan (measured here 0.3 to
     # 1.2 s after the report). Frozen objects are not collected again; a
     # thread still running would still be waited for (none may outlive its
-    # deadline, issue 15), so this hides no hang.
+    # deadline), so this hides no hang.
     gc.freeze()
     return code
 
@@ -492,7 +492,7 @@ def run_scan(args: argparse.Namespace) -> int:
         config = dataclasses.replace(config, excluded=frozenset(str(a) for a in targets.excluded))
     if args.targets:
         # Named targets are the scope: no box, no forward's host beyond them
-        # unless --follow-box (issue 13).
+        # unless --follow-box.
         config = dataclasses.replace(
             config,
             scope=frozenset(str(a) for a in targets.addresses),

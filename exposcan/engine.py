@@ -91,7 +91,7 @@ class Scanner:
         # The registry's probes are imported in run(), in a thread, while the
         # network probes' waits and the port scan go on: the libraries of the
         # service probes (pynetdicom, pydicom, aiohttp) take most of a
-        # second to import (issue 14: start-up).
+        # second to import (start-up).
         self._service_probe_types = service_probe_types
         self._service_probes: list[ServiceProbe] = []
         self._network_probes = [
@@ -316,7 +316,7 @@ class Scanner:
                 # well under a read deadline; a straggler (a drip, a stall:
                 # 11 s of a dripped SMB frame on the lab's hostile2) must not
                 # hold the host's other services: they start after
-                # PHASE_WAIT while it goes on (issue 14).
+                # PHASE_WAIT while it goes on.
                 started += tasks
                 read = self.config.deadlines.read
                 if tasks:

@@ -803,7 +803,7 @@ class Lab:
         if left:
             raise LabError(f"extra exposure pids {left} survived SIGKILL")
 
-    # --- the reflector on the lab internet (issue 10) -------------------------------
+    # --- the reflector on the lab internet -------------------------------
 
     REFLECTOR = "reflector"
 

@@ -1,4 +1,4 @@
-"""Several practices on one lab internet, for the reflector (issue 10).
+"""Several practices on one lab internet, for the reflector.
 
 A small lab of its own, apart from the main practice lab (topology.py):
 
@@ -85,7 +85,7 @@ class Practice:
         return 8000 + self.number
 
     # IPv6, practice 1 only: its box routes the /56 its provider delegates
-    # (no NAT66, no inbound filter), as the French boxes of issue 11 do.
+    # (no NAT66, no inbound filter), as French boxes do (docs/domain.md, IPv6).
     @property
     def ipv6(self) -> bool:
         return self.number == 1

@@ -64,7 +64,7 @@ NAS_PRIVATE_SHARE: Final = "compta"
 NAS_PRIVATE_USER: Final = "labdoc"  # deliberately no such Unix or Samba user
 
 WEB_HTTP_PORT: Final = 80
-#: nginx on the web host, as practices add to it (issue 13): an autoindex of
+#: nginx on the web host, as practices add to it: an autoindex of
 #: hunspell spelling dictionaries (.dic, also a DICOM extension) on 8000,
 #: and the practice portal on 8080 with Orthanc behind a reverse proxy at
 #: /pacs/ (proxy_pass to the open PACS's REST port).
@@ -84,14 +84,14 @@ MODALITY_PORT: Final = 11112
 #: The modality's DICOM over TLS (PS3.15 Annex B), dcmtk storescp +tls with
 #: the lab's self-signed RSA 2048 key (docker/modality/dicom-tls.pem): on
 #: 2762 as dcmtk runs it by default, requiring the caller's certificate
-#: (--require-peer-cert), i.e. closed to unknown callers (issue 13); on 2761
+#: (--require-peer-cert), i.e. closed to unknown callers; on 2761
 #: ignoring it (--ignore-peer-cert), i.e. open to anyone who speaks TLS.
 MODALITY_TLS_PORT: Final = 2762
 MODALITY_TLS_OPEN_PORT: Final = 2761
 MODALITY_TLS_PEM: Final = "modality/dicom-tls.pem"
 MODALITY_TLS_KEY_BITS: Final = 2048
 
-# dcmtk servers as practices run them (issue 13): no --disable-host-lookup,
+# dcmtk servers as practices run them: no --disable-host-lookup,
 # so each association waits for the practice's DNS to answer the PTR look-up
 # of the caller. The lab resolver (exposcan_lab/resolver.py on DNS) drops,
 # refuses or answers NXDOMAIN, per client address.
@@ -141,7 +141,7 @@ RESET_PORT: Final = 4242  # accepts, resets at the first bytes
 #: Not in the default port list: only an SSDP answer leads there.
 BOMB_XML_PORT: Final = 49153  # billion laughs + XXE device description
 
-# The "hostile2" host (issue 15): services that answer, and lie.
+# The "hostile2" host: services that answer, and lie.
 ABORT_DICOM_PORT: Final = 104  # A-ASSOCIATE-AC, then A-ABORT at once
 DRIP_DICOM_PORT: Final = 11112  # the C-ECHO answer one byte a second
 FLOOD_DICOM_PORT: Final = 4242  # C-ECHO responses to another message ID, without end
@@ -214,7 +214,7 @@ NAS: Final = Host(
     ("nas/smb.conf",),
     "Samba: a guest-readable imaging share and a private one",
 )
-#: The file server's guest share (issue 13: a walk that stopped after
+#: The file server's guest share (a walk that stopped after
 #: 4,948 files missed the DICOM files five levels down): office folders of
 #: more entries than the walk's budget, then the images.
 FILES_SHARE: Final = "partage"
@@ -415,7 +415,7 @@ HOSTILE2: Final = Host(
         HUGE_LISTING_PORT,
     ),
     (),
-    "services that answer, and lie (exposcan_lab/hostile.py, issue 15)",
+    "services that answer, and lie (exposcan_lab/hostile.py)",
 )
 HOSTILE3: Final = Host(
     "hostile3",
@@ -550,7 +550,7 @@ INET_IP6: Final = IPv6Address("2001:db8:ffff::50")
 #: Hosts that autoconfigure a global address from the box's announcements.
 IPV6_HOSTS: Final = ("pacs", "nas", "ws")
 #: Orthanc 1.10.1 listens on IPv4 only: an nginx stream relay on the PACS
-#: puts its two ports on IPv6 (LAB-NOTES), as a reverse proxy would.
+#: puts its two ports on IPv6 (docs/lab.md), as a reverse proxy would.
 PACS_RELAY_PORTS: Final = (PACS_DICOM_PORT, PACS_HTTP_PORT)
 
 
@@ -718,7 +718,7 @@ NAS_IMAGING_FILES: Final[tuple[CanaryFile, ...]] = (
     CanaryFile("Export_CD/IM000003.dcm", 4),
     CanaryFile("LISEZMOI.txt", None),
     CanaryFile("Examens/planning-2020.csv", None),
-    # Laboratory results a practice keeps beside the images (issue 16).
+    # Laboratory results a practice keeps beside the images.
     CanaryFile("Examens/2020/CNRY-0002/resultats.hpr", 1, "hprim"),
     CanaryFile("Resultats_labo/CNRY-0004/00000042", 3, "hl7v2"),
 )
@@ -732,7 +732,7 @@ WEB_FILES: Final[tuple[CanaryFile, ...]] = (
     CanaryFile("archives/IM000003", 4),
     CanaryFile("archives/2018/IM000004", 4),
     CanaryFile("LISEZMOI.txt", None),
-    # Laboratory results in the same web folder (issue 16).
+    # Laboratory results in the same web folder.
     CanaryFile("archives/CNRY-0005_resultats.hl7", 4, "hl7v2"),
     CanaryFile("archives/2018/000777", 2, "hprim"),
     # Spelling dictionaries of the secretary's word processor: ".dic", no DICOM.

@@ -5,7 +5,7 @@ no body inflated (``Accept-Encoding: identity``, no auto-decompress); status
 line and headers capped; cookies dropped; and a capped read of every body.
 
 aiohttp is imported by whoever imports this module: the UPnP probe does so
-only when it makes a request (issue 14: start-up).
+only when it makes a request (start-up).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class HeadBoundedResponse(aiohttp.ClientResponse):
     """A response whose status line and headers must all arrive within one
     read deadline: aiohttp's ``sock_read`` is per read, so a server dripping
     its headers a byte every 2 s (the lab's hostile host) held a probe until
-    the request's total deadline, 13 s (issue 14).  Slowloris, the other way
+    the request's total deadline, 13 s.  Slowloris, the other way
     round, is why servers bound a request's head in total (nginx's
     ``client_header_timeout``)."""
 

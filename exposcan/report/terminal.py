@@ -140,7 +140,7 @@ def _outside_parts(report: Report, texts: Texts) -> list[object]:
 
 
 #: Information findings of one rule on one host past this many are one row
-#: in the terminal (issue 15: one lying box made 256 of them, 900 lines).
+#: in the terminal (one lying box made 256 of them, 900 lines).
 AGGREGATE_OVER = 3
 _PORTS_SHOWN = 5
 

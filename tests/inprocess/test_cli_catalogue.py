@@ -1,4 +1,4 @@
-"""A broken catalogue stops the scan before its first packet (issue 12).
+"""A broken catalogue stops the scan before its first packet.
 
 Every catalogue kind is validated when the catalogue loads: a misspelt field
 in a file of any kind, an unknown kind, or a fingerprint whose regular

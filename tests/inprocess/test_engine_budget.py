@@ -1,4 +1,4 @@
-"""A host's error budget and the phase barrier (issue 14): a host that ran
+"""A host's error budget and the phase barrier: a host that ran
 one probe into its deadline gives its other probes only a grace (at most a
 read deadline) more, a straggler of an early phase does not hold a later
 phase, and a phase that decides protocols is waited for."""

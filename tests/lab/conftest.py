@@ -125,7 +125,7 @@ def run_exposcan_fixture() -> Callable[..., subprocess.CompletedProcess[str]]:
     return run_exposcan
 
 
-# --- The full scan of the lab (issue 7) -------------------------------------------
+# --- The full scan of the lab -------------------------------------------
 
 #: Ports of the notification receivers in the workstation's namespace.
 HOOK_PORT, SMTP_PORT = 18080, 18025

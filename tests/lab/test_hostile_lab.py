@@ -1,4 +1,4 @@
-"""Issue 7 in the lab: broken, slow and hostile services on the practice LAN.
+"""In the lab: broken, slow and hostile services on the practice LAN.
 
 The session's full scan (conftest ``full_scan``: no target, from the
 workstation, -vv, --intrusive) meets the junk host (198.18.0.50) and the
@@ -76,7 +76,7 @@ def test_each_hostile_case_is_one_error_with_its_reason(full_scan: FullScan) -> 
     assert "DTD" in details[(HOSTILE, t.BOMB_XML_PORT)]
     assert "not followed" in details[(HOSTILE, 1900)]
     # (or, the host having already run a probe into its deadline, the host's
-    # error budget cut it first: engine.HOST_ERROR_BUDGET, issue 14)
+    # error budget cut it first: engine.HOST_ERROR_BUDGET)
     smb_stall = details[(HOSTILE, t.SMB_STALL_PORT)]
     assert "no session setup answer" in smb_stall or "error budget" in smb_stall
 
@@ -111,7 +111,7 @@ def test_the_ssdp_liar_leads_nowhere(lab: Lab, full_scan: FullScan) -> None:
 
 def test_the_scan_is_bounded_in_time_and_memory(full_scan: FullScan) -> None:
     run = full_scan.run
-    # The figures of issue 7, printed for the record
+    # The figures, printed for the record
     print(
         f"\nfull lab scan incl. hostile hosts: {run.elapsed:.1f} s wall, "
         f"peak RSS {run.max_rss_mib:.0f} MiB (bounds {SCAN_DEADLINE_S:.0f} s, "
@@ -126,7 +126,7 @@ def test_the_scan_is_bounded_in_time_and_memory(full_scan: FullScan) -> None:
     assert "Traceback" not in run.stderr
 
 
-# --- Issue 15: services that answer and lie (hostile2), malformed answers
+# --- services that answer and lie (hostile2), malformed answers
 # (hostile3) ------------------------------------------------------------------
 
 H2, H3 = str(t.HOSTILE2.ip), str(t.HOSTILE3.ip)
@@ -156,7 +156,7 @@ def _findings_of(report: dict[str, Any], host: str) -> dict[tuple[str, int], dic
 
 def test_round_two_cases_are_one_error_each_with_the_right_cause(full_scan: FullScan) -> None:
     report = full_scan.report
-    # Given issue 15's hostile services, met by the full scan
+    # Given the hostile services that answer and lie, met by the full scan
     for (host, port), (probe, reason, words) in EXPECTED_ROUND2.items():
         errors = _errors_at(report, host, port)
         # Then each is exactly one error of its probe and reason, naming its cause
@@ -227,7 +227,7 @@ def test_the_process_ends_with_its_report(full_scan: FullScan) -> None:
         f"time {took:.1f} s, exit {after_report:.2f} s after the report, "
         f"peak RSS {run.max_rss_mib:.0f} MiB"
     )
-    # Then the process ends within 2 s of its report (issue 15: 240 s after
+    # Then the process ends within 2 s of its report (240 s after
     # it): no thread outlives the last deadline. The rest of the wall time
     # is interpreter start-up and imports, before the scan's clock starts.
     assert after_report < 2.0

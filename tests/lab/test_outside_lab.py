@@ -1,4 +1,4 @@
-"""The outside view from inside (issue 10): a no-target LAN scan from the
+"""The outside view from inside: a no-target LAN scan from the
 workstation with --outside asks the lab's reflector (exposcan reflector
 serve on the internet host, self-signed CA) to scan the practice back, and
 answers the first question from what the internet saw.

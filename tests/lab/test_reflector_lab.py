@@ -1,4 +1,4 @@
-"""The reflector in Redis mode, in a lab of three practices (issue 10).
+"""The reflector in Redis mode, in a lab of three practices.
 
 A real redis-server, two workers and the HTTPS front on the lab internet;
 three practices behind three NAT boxes with their own public addresses, each

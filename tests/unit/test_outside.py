@@ -1,5 +1,5 @@
 """The outside view's pure parts: settings, public address, the join, and
-the verdict it gives (issue 10)."""
+the verdict it gives."""
 
 from __future__ import annotations
 

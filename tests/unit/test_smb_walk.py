@@ -222,7 +222,7 @@ def test_text_files_never_starve_the_dicm_test():
 
 def deep_share() -> dict[str, bytes | None]:
     """Eight office folders of 700 documents each, and DICOM files five
-    levels down (issue 13)."""
+    levels down."""
     tree: dict[str, bytes | None] = {}
     for i in range(8):
         tree[f"A{i:02d}"] = None

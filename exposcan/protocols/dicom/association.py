@@ -88,7 +88,7 @@ RESPONSES_PER_STUDY = 4
 
 #: DIMSE responses read in one association at most: a C-FIND counted to its
 #: cap, the ones a node sends after our C-CANCEL, an echo and some slack.
-#: Past it the peer is flooding, not answering (issue 15: a flood of C-ECHO
+#: Past it the peer is flooding, not answering (a flood of C-ECHO
 #: responses took 20 s of CPU from one event loop scanning every host).
 RESPONSE_SLACK = 64
 #: Responses to message IDs we never sent, tolerated before giving up.

@@ -7,7 +7,7 @@ response identifier is a patient's record, and the proof of exposure needs
 only how many came back.
 
 How many *studies*: some servers answer a STUDY-level C-FIND once per
-instance (pynetdicom's own qrscp app does, LAB-NOTES), so responses are not
+instance (pynetdicom's own qrscp app does, docs/lab.md), so responses are not
 studies.  While a count runs, each identifier's StudyInstanceUID
 (0020,000D) is walked to at the top level and replaced at once by a keyed
 digest (a key drawn for that count and dropped with it): distinct digests
@@ -108,7 +108,7 @@ def echo_rq(message_id: int, context_id: int, max_pdu: int) -> bytes:
 
 def study_count_identifier(transfer_syntax: str) -> bytes:
     """Study Root, STUDY level, one empty key: StudyInstanceUID.  Asks for
-    no name, ID or date (DOMAIN.md: prove read exposure without identities)."""
+    no name, ID or date (docs/domain.md: prove read exposure without identities)."""
     ds = Dataset()
     ds.QueryRetrieveLevel = "STUDY"
     ds.StudyInstanceUID = ""

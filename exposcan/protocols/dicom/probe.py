@@ -1,6 +1,6 @@
 """dicom probe: confirm a DICOM node by association and prove what it exposes.
 
-Never by an open port alone (DOMAIN.md: 88 of 4,818 candidate hosts of one
+Never by an open port alone (docs/domain.md: 88 of 4,818 candidate hosts of one
 survey completed a handshake): a service is DICOM only once it answered our
 A-ASSOCIATE-RQ with a well-formed A-ASSOCIATE-AC or -RJ (PS3.8 §9.3).  The
 proof ladder, recorded in the evidence, runs inside one association:
@@ -20,7 +20,7 @@ Once accepted, one more association under a random called AE says whether
 the node checks the called AE at all: the classification rests on that
 evidence, not on which guesses were rejected before.
 
-Slow nodes (issue 13): dcmtk-based servers (storescp, dcmqrscp, Horos and
+Slow nodes: dcmtk-based servers (storescp, dcmqrscp, Horos and
 OsiriX) look the caller's name up before they read the A-ASSOCIATE-RQ, one
 connection at a time; where the practice's DNS drops queries the answer
 comes 5-50 s later (measured in the lab: 15 s with glibc's timeout:3
@@ -106,7 +106,7 @@ HINT_PRODUCT = "dicom.product"
 HINT_VERSION = "dicom.version"
 #: The DICOM port the same web API disclosed (Orthanc's DicomPort): the
 #: product hint is evidence for that service only, not for every DICOM node
-#: of the host (issue 15: one fake API labelled all of them).
+#: of the host (one fake API labelled all of them).
 HINT_PORT = "dicom.port"
 
 AE_FROM_HINT = "learned from another service of this host"

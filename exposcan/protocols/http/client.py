@@ -135,7 +135,7 @@ class HttpClient:
         """Whether the port answers clear text with an HTTP status line: its
         first 5 bytes, nothing more. Tells a malformed HTTP answer (a header
         line past the cap) from a TLS server's alert, which aiohttp reports
-        alike (issue 15: a long header line blamed on TLS)."""
+        alike (a long header line blamed on TLS)."""
         try:
             async with (
                 self.limits.connection(self.host),

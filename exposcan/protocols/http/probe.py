@@ -547,7 +547,7 @@ async def first_contact(client: HttpClient, cap: int) -> HttpResponse:
 async def echoes_paths(session: WebSession) -> bool:
     """A random path first: a server answering it 200 with the path in the
     page (a "soft 404") would make any fingerprint whose marker is in its own
-    path match (issue 15: dcm4chee found on every such server)."""
+    path match (dcm4chee found on every such server)."""
     token = secrets.token_hex(8)
     resp = await session.fetch(f"/{token}/exposcan-{token}.html")
     return resp is not None and resp.status == 200 and token in resp.text

@@ -4,7 +4,7 @@ scapy's SMB2/3 client and impacket's SMB1 client are synchronous and run in
 a worker thread, which asyncio cannot cancel.  Left to itself such a client
 reads a frame's announced length with a per-read socket timeout: a server
 announcing 16 MiB then dripping 64 bytes every 2 s resets that timeout for
-ever, and interpreter exit waits for the thread (issue 15: the process
+ever, and interpreter exit waits for the thread (the process
 outlived its report by 240 s).
 
 So the thread never touches the network.  It gets one end of a local

@@ -208,8 +208,8 @@ class SmbSession:
         dripped) or scapy's automaton has stopped (the server closed, or
         answered what it could not use): SMB_SOCKET alone waits its whole
         timeout on an event nobody will set.  On the lab's 16 MiB SMB frame
-        that was 5 s of one of the host's two connection slots per login
-        (issue 14); the answer is known after milliseconds."""
+        that was 5 s of one of the host's two connection slots per login;
+        the answer is known after milliseconds."""
         ready = self._link.atmt.smb_sock_ready
         end = time.monotonic() + timeout
         while not ready.wait(HANDSHAKE_POLL):
@@ -550,7 +550,7 @@ def explore(
             if (link is not None and link.refused) or type(exc).__name__.endswith("TimeoutError"):
                 # The relay cut a frame (too large, dripped) or the server
                 # stalled: the next login would meet the same server and burn
-                # one more read deadline of this host (issue 14: the lab's
+                # one more read deadline of this host (the lab's
                 # SMB drip cost two of them, 11 s).  A refused login is no
                 # stall: guest is still tried after it.  scapy's timeout
                 # types are its own; their names end the same way.
@@ -623,7 +623,7 @@ def _explore_session(
     # Shares the listing hides (smb.conf "browseable = no") are still open to
     # whoever names them: try the catalogue's imaging folder names, as nmap's
     # smb-enum-shares tries usual names; a connect and a root listing each,
-    # read-only (issue 13).
+    # read-only.
     listed = {s.name.rstrip("\x00").upper() for s in shares}
     hidden = [n for n in sorted(signatures.folders) if n not in listed][:MAX_HIDDEN_NAMES]
     for name in hidden:

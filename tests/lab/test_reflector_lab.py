@@ -162,6 +162,7 @@ def test_a_bad_token_is_refused(practices: Practices, tmp_path: Path) -> None:
     lab = practices
     bad = tmp_path / "token"
     bad.write_text("not-a-token\n")
+    bad.chmod(0o600)  # a secret's file: the CLI refuses one that others may read
     args = ["reflector", "check", lab.url, "--ca-file", str(lab.ca_file), "--token-file", str(bad)]
     proc = run_exposcan(lab, PRACTICES[2].lan, args, timeout=60)
     assert proc.returncode == 2

@@ -10,7 +10,7 @@ from typing import Any
 
 import jsonschema
 
-from exposcan.catalogue import default_catalogue
+from exposcan.catalogue import Catalogue, default_catalogue
 from exposcan.config import ScanConfig
 from exposcan.engine import Scanner
 from exposcan.limits import Deadlines
@@ -50,8 +50,10 @@ async def scan_local(
     total: float | None = None,
     association_timeout: float = 30.0,
     max_ae_guesses: int = ScanConfig.max_ae_guesses,
+    catalogue: Catalogue | None = None,
 ) -> Report:
-    """Scan ``host`` (loopback only!) with the real engine and the given probes."""
+    """Scan ``host`` (loopback only!) with the real engine and the given
+    probes, ports named by ``catalogue`` (the shipped one by default)."""
     assert IPv4Address(host).is_loopback, "in-process tests scan loopback only"
     config = ScanConfig(
         ports=ports,
@@ -64,7 +66,9 @@ async def scan_local(
         association_timeout=association_timeout,
         max_ae_guesses=max_ae_guesses,
     )
-    scanner = Scanner(config, default_catalogue(), service_probes or [], network_probes or [])
+    scanner = Scanner(
+        config, catalogue or default_catalogue(), service_probes or [], network_probes or []
+    )
     await scanner.run([IPv4Address(host)], [host])
     report = scanner.report(complete=True)
     assert_valid_report(report)

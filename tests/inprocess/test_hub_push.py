@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,33 +17,21 @@ from tests.hub_reports import practice_report
 from tests.inprocess.hub_fixtures import db_url, pg_cluster, running_hub
 from tests.inprocess.servers import http_ok, tcp_server
 from tests.notify_servers import free_port
+from tests.support.cli import run_cli_async
 
 __all__ = ["db_url", "pg_cluster"]  # fixtures
 
 DAY = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
 
 
+#: The developer's own hub settings: never inherited by the test's scans.
+HUB_SETTINGS = ("EXPOSCAN_CONFIG", "EXPOSCAN_HUB", "EXPOSCAN_HUB_TOKEN")
+
+
 async def _scan(port: int, hub_url: str, env: dict[str, str], out: Path) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "exposcan",
-        "scan",
-        "127.0.0.1",
-        "-p",
-        str(port),
-        "--no-discovery",
-        "--hub",
-        hub_url,
-        "-o",
-        str(out),
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    _, err = await asyncio.wait_for(proc.communicate(), 90)
-    assert proc.returncode is not None
-    return proc.returncode, err.decode()
+    args = ["scan", "127.0.0.1", "-p", str(port), "--no-discovery", "--hub", hub_url]
+    run = await run_cli_async(*args, "-o", str(out), env=env, drop_env=HUB_SETTINGS, timeout=90)
+    return run.returncode, run.stderr
 
 
 async def test_a_scan_made_while_the_hub_is_down_is_delivered_by_the_next(
@@ -54,7 +40,7 @@ async def test_a_scan_made_while_the_hub_is_down_is_delivered_by_the_next(
     hub_port = free_port()
     data_home = tmp_path / "xdg"
     env = dict(os.environ, XDG_DATA_HOME=str(data_home), XDG_CONFIG_HOME=str(tmp_path / "cfg"))
-    for name in ("EXPOSCAN_CONFIG", "EXPOSCAN_HUB", "EXPOSCAN_HUB_TOKEN"):
+    for name in HUB_SETTINGS:
         env.pop(name, None)
     async with tcp_server(http_ok) as port:
         # Given a site token in a file, and the hub's CA

@@ -17,12 +17,12 @@ import signal
 import socket
 import ssl
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from tests.inprocess.reflector_fixtures import Running, fresh, post
 from tests.inprocess.reflector_tls import make_server_cert
+from tests.support.cli import cli_argv, cli_env, run_cli
 
 ATTACKERS = ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"]
 RAW_EACH, TLS_EACH = 250, 75
@@ -58,21 +58,18 @@ async def test_one_host_cannot_exhaust_the_front(tmp_path: Path) -> None:
     # Given the real front, limited to 1,024 file descriptors, serving loopback
     cert = make_server_cert(tmp_path)
     tokens = tmp_path / "tokens"
-    made = subprocess.run(
-        [sys.executable, "-m", "exposcan", "reflector", "add-token", "--tokens", str(tokens)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    made = run_cli("reflector", "add-token", "--tokens", str(tokens))
     assert made.returncode == 0, made.stderr
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    argv = [sys.executable, "-m", "exposcan", "reflector", "serve"]
+    argv = cli_argv(["reflector", "serve"])
     argv += ["--listen", f"127.0.0.1:{port}", "--cert", str(cert.cert), "--key", str(cert.key)]
     argv += ["--tokens", str(tokens), "--sources", "127.0.0.0/8", "--ports", "1"]
     argv += ["--scan-type", "connect", "--max-scans", "1", "-v"]
-    front = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, preexec_fn=_small_fd_limit)
+    front = subprocess.Popen(
+        argv, env=cli_env(), stderr=subprocess.PIPE, text=True, preexec_fn=_small_fd_limit
+    )
     held: list[object] = []
     try:
         assert front.stderr is not None

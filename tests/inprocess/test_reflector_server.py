@@ -24,6 +24,7 @@ from tests.helpers import assert_valid_report
 from tests.inprocess.http_servers import Seen, orthanc_app, serve
 from tests.inprocess.reflector_fixtures import fresh, post, running_reflector
 from tests.inprocess.servers import tarpit, tcp_server
+from tests.support.cli import cli_argv, cli_env, run_cli
 
 
 @asynccontextmanager
@@ -329,12 +330,7 @@ def test_cli_add_token_and_a_missing_extra(tmp_path: Path) -> None:
 
     # Given add-token, Then the token is printed once and only its hash kept
     tokens = tmp_path / "tokens"
-    made = subprocess.run(
-        [sys.executable, "-m", "exposcan", "reflector", "add-token", "--tokens", str(tokens)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    made = run_cli("reflector", "add-token", "--tokens", str(tokens))
     assert made.returncode == 0, made.stderr
     token = made.stdout.strip()
     assert len(token) == 43 and token not in tokens.read_text()
@@ -356,38 +352,30 @@ def test_cli_serve_and_check(tmp_path: Path) -> None:
     import signal
     import socket
     import subprocess
-    import sys
 
     from tests.inprocess.reflector_tls import make_server_cert
 
     # Given the real CLI: a token, a certificate, and the front on loopback
     cert = make_server_cert(tmp_path)
     tokens = tmp_path / "tokens"
-    exposcan = [sys.executable, "-m", "exposcan", "reflector"]
-    made = subprocess.run(
-        [*exposcan, "add-token", "--tokens", str(tokens)], capture_output=True, text=True
-    )
+    made = run_cli("reflector", "add-token", "--tokens", str(tokens))
+    assert made.returncode == 0, made.stderr
     (tmp_path / "token").write_text(made.stdout)
     (tmp_path / "token").chmod(0o600)  # a secret: others may not read it
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    serve = [*exposcan, "serve", "--listen", f"127.0.0.1:{port}", "--cert", str(cert.cert)]
+    serve = ["reflector", "serve", "--listen", f"127.0.0.1:{port}", "--cert", str(cert.cert)]
     serve += ["--key", str(cert.key), "--tokens", str(tokens), "--sources", "127.0.0.0/8"]
     serve += ["--ports", "1-1024", "--scan-type", "connect", "-v"]
-    front = subprocess.Popen(serve, stderr=subprocess.PIPE, text=True)
+    front = subprocess.Popen(cli_argv(serve), env=cli_env(), stderr=subprocess.PIPE, text=True)
     try:
         assert front.stderr is not None
         assert "reflector on https://127.0.0.1" in front.stderr.readline()
         # When a practice checks with the CA file and its token file
-        argv = [*exposcan, "check", f"https://127.0.0.1:{port}", "--ca-file", str(cert.ca)]
-        argv += ["--token-file", str(tmp_path / "token"), "-o", str(tmp_path / "out.json")]
-        check = subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        args = ["reflector", "check", f"https://127.0.0.1:{port}", "--ca-file", str(cert.ca)]
+        args += ["--token-file", str(tmp_path / "token"), "-o", str(tmp_path / "out.json")]
+        check = run_cli(*args, timeout=120)
         # Then it gets its outside view, written readable by its owner only
         assert check.returncode == 0, check.stderr
         assert check.stdout.startswith("seen from the internet as 127.0.0.1: 1024 ports tried")

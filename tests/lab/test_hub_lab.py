@@ -39,6 +39,8 @@ from exposcan_lab.practices import (
     write_certificate,
 )
 from exposcan_lab.topology import CANARY_STRINGS, SECRET_STRINGS
+from tests.support.cli import cli_argv, cli_env, validate_reports
+from tests.support.requirements import missing
 
 pytestmark = pytest.mark.lab
 
@@ -49,11 +51,9 @@ STAFF, PASSWORD = "tech", "a long enough staff password"
 
 @pytest.fixture(scope="module")
 def practices() -> Iterator[Practices]:
-    missing = _missing() + ([m] if (m := pg_missing()) else [])
-    if missing and os.environ.get("EXPOSCAN_REQUIRE_LAB"):
-        pytest.fail("practices lab required but unavailable, missing: " + ", ".join(missing))
-    if missing:
-        pytest.skip("practices lab unavailable, missing: " + ", ".join(missing))
+    absent = _missing() + ([m] if (m := pg_missing()) else [])
+    if absent:
+        missing("the practices lab (" + ", ".join(absent) + ")")
     try:
         lab = Practices.up(LAB_NAME, workers=1)
     except PracticesError as exc:
@@ -65,8 +65,9 @@ def practices() -> Iterator[Practices]:
 
 
 def _exposcan(lab: Practices, role: str, *args: str, stdin: str | None = None, **env: str) -> Any:
-    argv = [sys.executable, "-m", "exposcan", *args]
-    return lab.run(role, argv, timeout=240, input=stdin, env={**lab.env(), **env})
+    proc = lab.run(role, cli_argv(args), timeout=240, input=stdin, env=cli_env(env))
+    validate_reports(args)
+    return proc
 
 
 def _scan(lab: Practices, p: Practice, tag: str, folder: Path) -> subprocess.CompletedProcess[str]:
@@ -144,7 +145,7 @@ def test_three_practices_push_to_one_hub(practices: Practices, store: str) -> No
         outbox = folder / PRACTICES[0].lan / "exposcan" / "outbox"
         assert len(list(outbox.glob("*.json"))) == 1
         # When the hub runs on the internet host and every practice scans
-        argv = [sys.executable, "-m", "exposcan", "hub", "serve"]
+        argv = cli_argv(["hub", "serve"])
         argv += ["--listen", f"{HUB_IP}:{HUB_PORT}", "--db", db]
         argv += ["--cert", str(folder / "cert.pem"), "--key", str(folder / "key.pem")]
         lab.start_service(NET, service, argv)

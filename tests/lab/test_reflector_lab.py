@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -23,19 +24,33 @@ import pytest
 
 from exposcan_lab.practices import PRACTICES, Practice, Practices, PracticesError, _missing
 from exposcan_lab.topology import CANARY_STRINGS, SECRET_STRINGS
+from tests.support.cli import cli_argv, cli_env, validate_reports
+from tests.support.requirements import missing
 
 pytestmark = pytest.mark.lab
 
 LAB_NAME = os.environ.get("EXPOSCAN_LAB_NAME") or "pytest"
 
 
+def run_exposcan(
+    lab: Practices,
+    role: str,
+    args: Sequence[str],
+    timeout: float = 120.0,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``python -m exposcan ARGS`` in ``role``'s namespace of the practices
+    lab; every JSON report it writes is held to the checked-in schema."""
+    proc = lab.run(role, cli_argv(args), timeout=timeout, env=cli_env(env))
+    validate_reports(args)
+    return proc
+
+
 @pytest.fixture(scope="module")
 def practices() -> Iterator[Practices]:
-    missing = _missing()
-    if missing and os.environ.get("EXPOSCAN_REQUIRE_LAB"):
-        pytest.fail("practices lab required but unavailable, missing: " + ", ".join(missing))
-    if missing:
-        pytest.skip("practices lab unavailable, missing: " + ", ".join(missing))
+    absent = _missing()
+    if absent:
+        missing("the practices lab (" + ", ".join(absent) + ")")
     try:
         lab = Practices.up(LAB_NAME)
     except PracticesError as exc:
@@ -49,11 +64,11 @@ def practices() -> Iterator[Practices]:
 def check(lab: Practices, practice: Practice, tag: str) -> tuple[int, str, dict[str, Any], float]:
     """``exposcan reflector check`` from the practice's LAN host."""
     out = lab.dir / f"{practice.lan}-{tag}.json"
-    argv = [sys.executable, "-m", "exposcan", "reflector", "check", lab.url]
-    argv += ["--ca-file", str(lab.ca_file), "--token-file", str(lab.token_file(practice))]
-    argv += ["-o", str(out)]
+    args = ["reflector", "check", lab.url]
+    args += ["--ca-file", str(lab.ca_file), "--token-file", str(lab.token_file(practice))]
+    args += ["-o", str(out)]
     started = time.monotonic()
-    proc = lab.run(practice.lan, argv, timeout=300)
+    proc = run_exposcan(lab, practice.lan, args, timeout=300)
     took = time.monotonic() - started
     report = json.loads(out.read_text()) if out.exists() else {}
     return proc.returncode, proc.stdout + proc.stderr, report, took
@@ -147,9 +162,9 @@ def test_a_bad_token_is_refused(practices: Practices, tmp_path: Path) -> None:
     lab = practices
     bad = tmp_path / "token"
     bad.write_text("not-a-token\n")
-    argv = [sys.executable, "-m", "exposcan", "reflector", "check", lab.url]
-    argv += ["--ca-file", str(lab.ca_file), "--token-file", str(bad)]
-    proc = lab.run(PRACTICES[2].lan, argv, timeout=60)
+    bad.chmod(0o600)  # a secret's file: the CLI refuses one that others may read
+    args = ["reflector", "check", lab.url, "--ca-file", str(lab.ca_file), "--token-file", str(bad)]
+    proc = run_exposcan(lab, PRACTICES[2].lan, args, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "exposcan: error: the token was refused: unknown or missing token (HTTP 401)"
@@ -159,11 +174,11 @@ def test_a_bad_token_is_refused(practices: Practices, tmp_path: Path) -> None:
 def test_ipv6_devices_inside_the_practice_64(practices: Practices) -> None:
     lab = practices
     practice = next(p for p in PRACTICES if p.ipv6)
-    base = [sys.executable, "-m", "exposcan", "reflector", "check", lab.url6]
+    base = ["reflector", "check", lab.url6]
     base += ["--ca-file", str(lab.ca_file), "--token-file", str(lab.token_file(practice))]
     out = lab.dir / "ipv6.json"
     # Given the practice's LAN host asking over IPv6, naming a second device of its /64
-    proc = lab.run(practice.lan, [*base, "--ipv6", practice.device_ip6, "-o", str(out)])
+    proc = run_exposcan(lab, practice.lan, [*base, "--ipv6", practice.device_ip6, "-o", str(out)])
     # Then both its own address and the device are scanned, and nothing else
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads(out.read_text())
@@ -177,7 +192,7 @@ def test_ipv6_devices_inside_the_practice_64(practices: Practices) -> None:
     other = "2001:db8:ca02:1::10"
     out = lab.dir / "ipv6-other.json"
     argv = [*base, "--ipv6", practice.device_ip6, "--ipv6", other, "-o", str(out)]
-    proc = lab.run(practice.lan, argv)
+    proc = run_exposcan(lab, practice.lan, argv)
     assert proc.returncode == 0, proc.stderr
     assert f"not scanned: {other}: outside your source's /64" in proc.stdout
     assert json.loads(out.read_text())["scan"]["targets"] == [
@@ -185,8 +200,8 @@ def test_ipv6_devices_inside_the_practice_64(practices: Practices) -> None:
         practice.device_ip6,
     ]
     # Given IPv6 addresses named over IPv4, Then only the IPv4 source is scanned
-    v4 = [*base[:5], lab.url, *base[6:], "--ipv6", practice.host_ip6]
-    proc = lab.run(practice.lan, v4)
+    v4 = [*base[:2], lab.url, *base[3:], "--ipv6", practice.host_ip6]
+    proc = run_exposcan(lab, practice.lan, v4)
     assert proc.returncode == 0, proc.stderr
     assert f"seen from the internet as {practice.public_ip}" in proc.stdout
     assert "the request came over IPv4" in proc.stdout
@@ -196,11 +211,10 @@ def lan_scan(lab: Practices, practice: Practice) -> tuple[int, str, dict[str, An
     """The practice's own LAN scan with ``--outside`` (the outside helper's
     client side), its token from the file the environment names."""
     out = lab.dir / f"{practice.lan}-lan.json"
-    env = lab.env()
-    env["EXPOSCAN_OUTSIDE_TOKEN_FILE"] = str(lab.token_file(practice))
-    argv = [sys.executable, "-m", "exposcan", "scan", practice.host_ip, "-p", "80"]
-    argv += ["--outside", lab.url, "--outside-ca", str(lab.ca_file), "-o", str(out)]
-    proc = lab.run(practice.lan, argv, timeout=300, env=env)
+    env = {"EXPOSCAN_OUTSIDE_TOKEN_FILE": str(lab.token_file(practice))}
+    args = ["scan", practice.host_ip, "-p", "80"]
+    args += ["--outside", lab.url, "--outside-ca", str(lab.ca_file), "-o", str(out)]
+    proc = run_exposcan(lab, practice.lan, args, timeout=300, env=env)
     return proc.returncode, proc.stdout + proc.stderr, json.loads(out.read_text())
 
 

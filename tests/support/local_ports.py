@@ -13,19 +13,14 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterable
-from ipaddress import IPv4Address
 from pathlib import Path
 
 import yaml
 
 from exposcan.catalogue import Catalogue, PortEntry, catalogue_dir
-from exposcan.config import ScanConfig
-from exposcan.engine import Scanner
-from exposcan.limits import Deadlines
 from exposcan.models import Report
-from exposcan.net.portspec import format_ports
 from exposcan.probe import ServiceProbe
-from tests.helpers import assert_valid_report
+from tests.helpers import scan_local
 
 LOOPBACK = "127.0.0.1"
 
@@ -61,18 +56,12 @@ async def scan_as(
 ) -> Report:
     """Scan ``host`` (loopback only) on the ports of ``entries`` with the
     real engine, each port taken for the protocol its entry names."""
-    assert IPv4Address(host).is_loopback, "in-process tests scan loopback only"
     named = list(entries)
-    ports = [e.port for e in named]
-    config = ScanConfig(
-        ports=ports,
-        ports_spec=format_ports(ports),
-        deadlines=Deadlines(connect=timeout, read=timeout, total=total or timeout * 4),
-        scan_timeout=1.0,
-        discovery=False,
+    return await scan_local(
+        [e.port for e in named],
+        service_probes,
+        host=host,
+        timeout=timeout,
+        total=total,
+        catalogue=catalogue_naming(named),
     )
-    scanner = Scanner(config, catalogue_naming(named), service_probes, [])
-    await scanner.run([IPv4Address(host)], [host])
-    report = scanner.report(complete=True)
-    assert_valid_report(report)
-    return report

@@ -17,6 +17,7 @@ from exposcan.limits import Deadlines
 from exposcan.models import Report, Vantage
 from exposcan.net.portspec import format_ports
 from exposcan.probe import NetworkProbe, ServiceProbe
+from exposcan.protocols.dicom.options import DicomOptions
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "exposcan" / "schema" / "report.schema.json"
 
@@ -49,7 +50,7 @@ async def scan_local(
     intrusive: bool = False,
     total: float | None = None,
     association_timeout: float = 30.0,
-    max_ae_guesses: int = ScanConfig.max_ae_guesses,
+    max_ae_guesses: int = DicomOptions.max_ae_guesses,
 ) -> Report:
     """Scan ``host`` (loopback only!) with the real engine and the given probes."""
     assert IPv4Address(host).is_loopback, "in-process tests scan loopback only"
@@ -61,8 +62,11 @@ async def scan_local(
         scan_timeout=1.0,
         discovery=False,
         intrusive=intrusive,
-        association_timeout=association_timeout,
-        max_ae_guesses=max_ae_guesses,
+        options={
+            "dicom": DicomOptions(
+                association_timeout=association_timeout, max_ae_guesses=max_ae_guesses
+            )
+        },
     )
     scanner = Scanner(config, default_catalogue(), service_probes or [], network_probes or [])
     await scanner.run([IPv4Address(host)], [host])

@@ -12,7 +12,7 @@ through ``EXPOSCAN_CATALOGUE`` (:func:`catalogue_dir_naming`).
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from ipaddress import IPv4Address
 from pathlib import Path
 
@@ -58,9 +58,11 @@ async def scan_as(
     host: str = LOOPBACK,
     timeout: float = 2.0,
     total: float | None = None,
+    options: Mapping[str, object] | None = None,
 ) -> Report:
     """Scan ``host`` (loopback only) on the ports of ``entries`` with the
-    real engine, each port taken for the protocol its entry names."""
+    real engine, each port taken for the protocol its entry names;
+    ``options``: protocol options by protocol name (defaults otherwise)."""
     assert IPv4Address(host).is_loopback, "in-process tests scan loopback only"
     named = list(entries)
     ports = [e.port for e in named]
@@ -70,6 +72,7 @@ async def scan_as(
         deadlines=Deadlines(connect=timeout, read=timeout, total=total or timeout * 4),
         scan_timeout=1.0,
         discovery=False,
+        options=options or {},
     )
     scanner = Scanner(config, catalogue_naming(named), service_probes, [])
     await scanner.run([IPv4Address(host)], [host])

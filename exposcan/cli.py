@@ -41,6 +41,8 @@ from exposcan.outside.settings import (
     resolve_public,
 )
 from exposcan.outside.view import OutsideCheck
+from exposcan.protocols.dicom.aetitle import valid_ae_title
+from exposcan.protocols.dicom.options import DicomOptions
 from exposcan.reflector import cli as reflector_cli
 from exposcan.report.i18n import default_lang
 from exposcan.report.terminal import LiveProgress, render_summary
@@ -66,6 +68,14 @@ def _positive_float(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError("must be > 0")
     return value
+
+
+def _ae_title(text: str) -> str:
+    if not valid_ae_title(text):
+        raise argparse.ArgumentTypeError(
+            "1-16 characters, no backslash, no control character, not only spaces"
+        )
+    return text
 
 
 def _positive_int(text: str) -> int:
@@ -204,7 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="also run intrusive checks (default credentials, read-only); "
         "labelled as such in the report",
     )
-    scan.add_argument("--calling-ae", default="EXPOSCAN", help="DICOM calling AE title [EXPOSCAN]")
+    scan.add_argument(
+        "--calling-ae", type=_ae_title, default="EXPOSCAN", help="DICOM calling AE title [EXPOSCAN]"
+    )
     scan.add_argument(
         "--association-timeout",
         type=_positive_float,
@@ -378,9 +390,14 @@ def _config(args: argparse.Namespace, catalogue: Catalogue) -> ScanConfig:
         rate=args.rate,
         discovery=not args.no_discovery,
         intrusive=args.intrusive,
-        calling_ae=args.calling_ae,
-        association_timeout=args.association_timeout,
         verbose=args.verbose,
+        # The DICOM flags keep their names; they build the protocol's own
+        # options type (the other protocols keep their defaults).
+        options={
+            "dicom": DicomOptions(
+                calling_ae=args.calling_ae, association_timeout=args.association_timeout
+            ),
+        },
     )
 
 

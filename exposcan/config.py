@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar, Protocol, TypeVar
 
 from exposcan.limits import Deadlines
 from exposcan.models import Vantage
+from exposcan.protocols import default_options
+
+
+class ProtocolOptions(Protocol):
+    """A protocol's options type (``exposcan/protocols/<name>/options.py``):
+    a frozen dataclass whose fields all have defaults, named by its
+    registry entry."""
+
+    protocol: ClassVar[str]
+
+
+OptionsT = TypeVar("OptionsT", bound=ProtocolOptions)
 
 
 @dataclass(frozen=True)
@@ -26,14 +40,6 @@ class ScanConfig:
     # networks (exposcan.net.ndp), their global addresses scanned too.
     neighbour_discovery: bool = False
     intrusive: bool = False
-    calling_ae: str = "EXPOSCAN"
-    max_ae_guesses: int = 10
-    # How long a DICOM node may take to answer an A-ASSOCIATE-RQ: the
-    # requestor's ARTIM timer (PS3.8 §9.1.4), 30 s as dcmtk's and pynetdicom's
-    # ACSE timeouts. dcmtk-based servers (storescp, dcmqrscp, Horos) look the
-    # caller's name up first: 5-50 s where the practice's DNS drops queries.
-    association_timeout: float = 30.0
-    find_cap: int = 50
     # Addresses never touched, not even by follow-up scans (a box forward's
     # internal target) or the box's IGD look-up.
     excluded: frozenset[str] = frozenset()
@@ -45,7 +51,9 @@ class ScanConfig:
     scope: frozenset[str] | None = None
     follow_box: bool = False
     verbose: int = 0
-    extra: dict[str, str] = field(default_factory=dict)
+    # Each protocol's own options, keyed by protocol name (the registry's
+    # entries name their types); a protocol left out has its defaults.
+    options: Mapping[str, object] = field(default_factory=default_options)
 
     def in_scope(self, address: str) -> bool:
         """May this scan look at ``address`` beyond its named targets (a box,
@@ -54,11 +62,13 @@ class ScanConfig:
             return False
         return self.scope is None or self.follow_box or address in self.scope
 
-
-def extra_count(extra: dict[str, str], key: str, default: int) -> int:
-    """A non-negative whole number from ``ScanConfig.extra`` (a walk's depth,
-    entries, samples...); the default when it is absent or not a number."""
-    try:
-        return max(0, int(extra.get(key, default)))
-    except ValueError:
-        return default
+    def options_for(self, kind: type[OptionsT]) -> OptionsT:
+        """The options of ``kind``'s protocol: those given, else its defaults."""
+        given = self.options.get(kind.protocol)
+        if given is None:
+            return kind()
+        if not isinstance(given, kind):
+            raise TypeError(
+                f"options[{kind.protocol!r}] is a {type(given).__name__}, not a {kind.__name__}"
+            )
+        return given

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from functools import cache
 from ipaddress import IPv4Address
 from pathlib import Path
@@ -17,6 +18,7 @@ from exposcan.limits import Deadlines
 from exposcan.models import Report, Vantage
 from exposcan.net.portspec import format_ports
 from exposcan.probe import NetworkProbe, ServiceProbe
+from exposcan.protocols.dicom.options import DicomOptions
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "exposcan" / "schema" / "report.schema.json"
 
@@ -49,8 +51,9 @@ async def scan_local(
     intrusive: bool = False,
     total: float | None = None,
     association_timeout: float = 30.0,
-    max_ae_guesses: int = ScanConfig.max_ae_guesses,
+    max_ae_guesses: int = DicomOptions.max_ae_guesses,
     catalogue: Catalogue | None = None,
+    options: Mapping[str, object] | None = None,
 ) -> Report:
     """Scan ``host`` (loopback only!) with the real engine and the given
     probes, ports named by ``catalogue`` (the shipped one by default)."""
@@ -63,8 +66,12 @@ async def scan_local(
         scan_timeout=1.0,
         discovery=False,
         intrusive=intrusive,
-        association_timeout=association_timeout,
-        max_ae_guesses=max_ae_guesses,
+        options={
+            "dicom": DicomOptions(
+                association_timeout=association_timeout, max_ae_guesses=max_ae_guesses
+            ),
+            **(options or {}),
+        },
     )
     scanner = Scanner(
         config, catalogue or default_catalogue(), service_probes or [], network_probes or []

@@ -2,8 +2,9 @@
 
 A leaf: this module imports nothing of exposcan when it loads.  Each entry
 names its probe classes and the modules that declare its catalogue and fact
-kinds by path; they are imported only when a scan needs them (the engine
-asks for the probes, a catalogue load for the declarations), so a run that
+kinds, and its options type, by path; they are imported only when a scan
+needs them (the engine asks for the probes, a catalogue load for the
+declarations, a scan's configuration for the options), so a run that
 probes nothing (a port scan, ``catalogue check``, a report) loads no probe,
 and no module below imports its way back up to the registry.
 """
@@ -32,6 +33,11 @@ class ProtocolEntry:
     #: (:func:`exposcan.catalogue.catalogue_kind`) and fact kinds
     #: (:func:`exposcan.facts.fact_kind`).
     declarations: tuple[str, ...] = ()
+    #: The protocol's options type as ``module:Class`` (a frozen dataclass,
+    #: validated when built, every field with a default, a ``protocol``
+    #: class attribute naming this entry); its probes read it through
+    #: :meth:`exposcan.config.ScanConfig.options_for`.  None: no options.
+    options: str | None = None
 
 
 PROTOCOLS: tuple[ProtocolEntry, ...] = (
@@ -49,16 +55,19 @@ PROTOCOLS: tuple[ProtocolEntry, ...] = (
         "smb",
         service_probes=("exposcan.protocols.smb.probe:SmbProbe",),
         declarations=("exposcan.protocols.smb.facts",),
+        options="exposcan.protocols.smb.options:SmbOptions",
     ),
     ProtocolEntry(
         "ftp",
         service_probes=("exposcan.protocols.ftp.probe:FtpProbe",),
         declarations=("exposcan.protocols.ftp.catalogue", "exposcan.protocols.ftp.facts"),
+        options="exposcan.protocols.ftp.options:FtpOptions",
     ),
     ProtocolEntry(
         "dicom",
         service_probes=("exposcan.protocols.dicom.probe:DicomProbe",),
         declarations=("exposcan.protocols.dicom.catalogue", "exposcan.protocols.dicom.facts"),
+        options="exposcan.protocols.dicom.options:DicomOptions",
     ),
     ProtocolEntry(
         "upnp",
@@ -111,3 +120,14 @@ def service_probes() -> list[type[ServiceProbe]]:
 def network_probes() -> list[type[NetworkProbe]]:
     """The network probe classes (the box, the IPv6 path), imported now."""
     return [_load(path) for p in PROTOCOLS for path in p.network_probes]
+
+
+def options_types() -> dict[str, type]:
+    """Protocol name -> its options type, imported now."""
+    return {p.name: _load(p.options) for p in PROTOCOLS if p.options is not None}
+
+
+def default_options() -> dict[str, object]:
+    """Protocol name -> its options with every default (what a scan is given
+    when its caller sets none)."""
+    return {name: kind() for name, kind in options_types().items()}

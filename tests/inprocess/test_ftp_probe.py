@@ -19,6 +19,7 @@ from exposcan.catalogue import PortEntry
 from exposcan.limits import Deadlines
 from exposcan.models import Report
 from exposcan.protocols.ftp.client import FtpClient
+from exposcan.protocols.ftp.options import FtpOptions
 from exposcan.protocols.ftp.probe import FtpProbe
 from exposcan.protocols.identify import IdentifyProbe
 from tests.inprocess.http_servers import self_signed
@@ -77,9 +78,16 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
     }
 
 
-async def scan(port: int, tls: bool = False, total: float = 20.0) -> Report:
+async def scan(
+    port: int, tls: bool = False, total: float = 20.0, options: FtpOptions | None = None
+) -> Report:
     """The real engine's identify and FTP probes on ``port``, named ftp."""
-    return await scan_as([ftp_at(port, tls)], [IdentifyProbe, FtpProbe], total=total)
+    return await scan_as(
+        [ftp_at(port, tls)],
+        [IdentifyProbe, FtpProbe],
+        total=total,
+        options={"ftp": options} if options else None,
+    )
 
 
 def rules(report: Report) -> dict[str, dict[str, object]]:
@@ -108,6 +116,22 @@ async def test_anonymous_zone_with_images_and_results(tmp_path: Path) -> None:
         assert name not in text, name
     # and the zone is unchanged: nothing written, no mtime touched
     assert snapshot(tmp_path) == before
+
+
+async def test_the_walk_depth_is_the_scan_s_ftp_options(tmp_path: Path) -> None:
+    # Given the same zone, its DICOM files three folders down
+    zone(tmp_path)
+    async with aioftp_server([aioftp.User(base_path=tmp_path, home_path="/")]) as port:
+        # When the scan's FTP options allow one folder level only
+        report = await scan(port, options=FtpOptions(max_depth=1))
+    found = rules(report)
+    # Then the results one level down are still read, and the walk stops
+    # above the DICOM files, saying the depth cut it (with the defaults, the
+    # test above, both DICOM files are found)
+    assert found["ftp.anonymous-health-data"]["health_data_files"] == 2
+    assert "ftp.anonymous-imaging" not in found
+    health = found["ftp.anonymous-health-data"]
+    assert (health["truncated"], health["cut_by"]) == (True, ["depth"])
 
 
 async def test_named_users_only_gives_no_zone_finding(tmp_path: Path) -> None:

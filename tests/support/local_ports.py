@@ -12,7 +12,7 @@ through ``EXPOSCAN_CATALOGUE`` (:func:`catalogue_dir_naming`).
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import yaml
@@ -53,9 +53,11 @@ async def scan_as(
     host: str = LOOPBACK,
     timeout: float = 2.0,
     total: float | None = None,
+    options: Mapping[str, object] | None = None,
 ) -> Report:
     """Scan ``host`` (loopback only) on the ports of ``entries`` with the
-    real engine, each port taken for the protocol its entry names."""
+    real engine, each port taken for the protocol its entry names;
+    ``options``: protocol options by protocol name (defaults otherwise)."""
     named = list(entries)
     return await scan_local(
         [e.port for e in named],
@@ -64,4 +66,5 @@ async def scan_as(
         timeout=timeout,
         total=total,
         catalogue=catalogue_naming(named),
+        options=options,
     )

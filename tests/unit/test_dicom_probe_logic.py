@@ -14,6 +14,7 @@ from exposcan.models import Severity, Vantage
 from exposcan.probe import ProbeContext
 from exposcan.protocols.dicom.association import Ladder
 from exposcan.protocols.dicom.catalogue import default_ae_titles, fingerprint
+from exposcan.protocols.dicom.options import DicomOptions
 from exposcan.protocols.dicom.pdu import Accepted, Rejected, RejectReason
 from exposcan.protocols.dicom.probe import (
     AE_DEFAULT,
@@ -33,7 +34,9 @@ def ctx() -> Iterator[ProbeContext]:
     yield ProbeContext(
         HostState("198.18.0.10"),
         ScanState(),
-        ScanConfig(ports=[104], ports_spec="104", max_ae_guesses=4),
+        ScanConfig(
+            ports=[104], ports_spec="104", options={"dicom": DicomOptions(max_ae_guesses=4)}
+        ),
         CATALOGUE,
         limits,
         "dicom",
@@ -188,7 +191,9 @@ def test_vendor_defaults_follow_the_documented_ones() -> None:
     # Then Dicoogle's and pynetdicom qrscp's defaults are among them, and the
     # default bound reaches them
     assert {"DICOOGLE-STORAGE", "QRSCP"} <= set(titles)
-    assert ScanConfig(ports=[104], ports_spec="104").max_ae_guesses >= len(titles)
+    assert ScanConfig(ports=[104], ports_spec="104").options_for(
+        DicomOptions
+    ).max_ae_guesses >= len(titles)
 
 
 def test_an_unknown_implementation_keeps_its_uid_root() -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from exposcan.probe import ProbeContext
 from exposcan.protocols.dicom.association import Ladder, Session
+from exposcan.protocols.dicom.options import DicomOptions
 from exposcan.protocols.dicom.pdu import TRANSFER_SYNTAXES
 from exposcan.protocols.dicom.workflow import WORKFLOW_CONTEXTS, WORKLIST_CONTEXT
 
@@ -76,7 +77,7 @@ def record(
             **who,
             scheduled_count=worklist.count,
             capped=worklist.capped,
-            find_cap=max(1, ctx.config.find_cap),
+            find_cap=ctx.config.options_for(DicomOptions).find_cap,
             query=WORKLIST_QUERY,
         )
         ctx.health_data(

@@ -79,6 +79,7 @@ from exposcan.protocols.dicom.association import (
     storage_context_ids,
 )
 from exposcan.protocols.dicom.catalogue import default_ae_titles, fingerprint
+from exposcan.protocols.dicom.options import DicomOptions
 from exposcan.protocols.dicom.pdu import (
     TRANSFER_SYNTAXES,
     Aborted,
@@ -111,7 +112,6 @@ HINT_PORT = "dicom.port"
 
 AE_FROM_HINT = "learned from another service of this host"
 AE_DEFAULT = "default AE title (catalogue)"
-DEFAULT_CALLING_AE = "EXPOSCAN"
 
 STEP_ACCEPTED = "association accepted"
 STEP_ECHO = "C-ECHO answered"
@@ -218,7 +218,7 @@ def called_ae_candidates(ctx: ProbeContext, tried: Collection[str] = ()) -> list
     for title in default_ae_titles(ctx.catalogue):
         if title not in (t for t, _ in out):
             out.append((title, AE_DEFAULT))
-    return out[len(tried) :][: max(1, ctx.config.max_ae_guesses)]
+    return out[len(tried) :][: ctx.config.options_for(DicomOptions).max_ae_guesses]
 
 
 class ClientCertificateRequired(Exception):
@@ -265,7 +265,7 @@ class DicomProbe(ServiceProbe):
 
     def total_deadline(self, config: ScanConfig) -> float:
         # The ARTIM wait comes on top of the usual work of an association.
-        return config.deadlines.total + config.association_timeout
+        return config.deadlines.total + config.options_for(DicomOptions).association_timeout
 
     async def probe(self, ctx: ProbeContext, service: ServiceState) -> None:
         silent = service.protocol == "unknown"
@@ -308,11 +308,9 @@ class DicomProbe(ServiceProbe):
     # -- exploring ---------------------------------------------------------
 
     async def _explore(self, ctx: ProbeContext, service: ServiceState, node: Node) -> None:
-        calling = ctx.config.calling_ae
-        if not valid_ae_title(calling):
-            calling = DEFAULT_CALLING_AE
+        calling = ctx.config.options_for(DicomOptions).calling_ae
         no_reason = 0
-        cap = max(1, ctx.config.max_ae_guesses)
+        cap = ctx.config.options_for(DicomOptions).max_ae_guesses
         candidates = called_ae_candidates(ctx)
         tried: set[str] = set()
         while candidates and node.associations < cap:
@@ -418,7 +416,9 @@ class DicomProbe(ServiceProbe):
         # A known DICOM port gets a DICOM client's wait; a port nobody named
         # (probed on the chance it is DICOM) the usual read deadline.
         if service.protocol == "dicom":
-            return max(ctx.config.association_timeout, ctx.config.deadlines.read)
+            return max(
+                ctx.config.options_for(DicomOptions).association_timeout, ctx.config.deadlines.read
+            )
         return ctx.config.deadlines.read
 
     async def _timed_associate(
@@ -499,7 +499,7 @@ class DicomProbe(ServiceProbe):
         ):
             if node.tls and node.tls_facts is None:
                 node.tls_facts = tls_facts(conn.ssl_object())
-            cap = max(1, ctx.config.find_cap)
+            cap = ctx.config.options_for(DicomOptions).find_cap
             # A counted C-FIND (up to RESPONSES_PER_STUDY per study), what
             # follows its C-CANCEL, an echo, slack.
             session = Session(
@@ -560,13 +560,17 @@ class DicomProbe(ServiceProbe):
                 if ladder.echo_status == 0:
                     ladder.steps.append(STEP_ECHO)
             if syntax in TRANSFER_SYNTAXES:
-                ladder.find = await session.count_studies(syntax, max(1, ctx.config.find_cap))
+                ladder.find = await session.count_studies(
+                    syntax, ctx.config.options_for(DicomOptions).find_cap
+                )
                 ladder.lived = True
                 # Ended with a status: answered, or refused (a failure status).
                 ladder.query_refused = not ladder.find.answered and ladder.find.status is not None
                 if ladder.find.answered:
                     ladder.steps.append(STEP_FIND)
-            await leaks.count_worklist(session, ladder, max(1, ctx.config.find_cap))
+            await leaks.count_worklist(
+                session, ladder, ctx.config.options_for(DicomOptions).find_cap
+            )
         except PeerAborted as exc:
             log.debug("dicom %s: association aborted mid-ladder: %s", ctx.address, exc.detail)
             return exc
@@ -589,9 +593,7 @@ class DicomProbe(ServiceProbe):
         else:
             product, version = impl_product, impl_version
         classification = node.classification()
-        calling = (
-            ctx.config.calling_ae if valid_ae_title(ctx.config.calling_ae) else DEFAULT_CALLING_AE
-        )
+        calling = ctx.config.options_for(DicomOptions).calling_ae
 
         service.protocol = "dicom"
         service.confirmed = True
@@ -679,7 +681,7 @@ class DicomProbe(ServiceProbe):
                 study_count=find.count,
                 responses=find.responses,
                 capped=find.capped,
-                find_cap=max(1, ctx.config.find_cap),
+                find_cap=ctx.config.options_for(DicomOptions).find_cap,
                 query="Study Root C-FIND, STUDY level, key StudyInstanceUID only",
             )
         if ladder and ladder.storage_accepted and ladder.lived:

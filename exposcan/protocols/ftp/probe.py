@@ -17,10 +17,8 @@ account.  Never a write: the client can only send read-only commands.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from typing import ClassVar
 
-from exposcan.config import extra_count
 from exposcan.healthdata import health_signatures_from
 from exposcan.imaging import signatures_from
 from exposcan.models import ErrorReason
@@ -28,12 +26,8 @@ from exposcan.net.netio import ProbeError
 from exposcan.probe import ProbeContext, ServiceProbe
 from exposcan.protocols.ftp.catalogue import identify
 from exposcan.protocols.ftp.client import FtpClient, Reply
-from exposcan.protocols.ftp.walk import (
-    DEFAULT_LIMITS,
-    LISTING_CAP,
-    WalkResult,
-    walk_zone,
-)
+from exposcan.protocols.ftp.options import FtpOptions
+from exposcan.protocols.ftp.walk import WalkResult, walk_zone
 from exposcan.state import ServiceState
 from exposcan.walk import WalkLimits, folder_scores_from
 
@@ -47,14 +41,13 @@ IMPLICIT_TLS_PORT = 990
 _NEEDS_TLS = frozenset({530, 534, 550})
 
 
-def walk_limits(extra: dict[str, str], deadline: float) -> WalkLimits:
-    base = DEFAULT_LIMITS
-    return replace(
-        base,
-        requests=extra_count(extra, "ftp.max_requests", base.requests),
-        bytes=extra_count(extra, "ftp.max_bytes", base.bytes),
-        seconds=extra_count(extra, "ftp.max_seconds", int(base.seconds)),
-        depth=extra_count(extra, "ftp.max_depth", base.depth),
+def walk_limits(options: FtpOptions, deadline: float) -> WalkLimits:
+    """The zone walk's bounds (:class:`FtpOptions`) up to ``deadline``."""
+    return WalkLimits(
+        requests=options.max_requests,
+        bytes=options.max_bytes,
+        seconds=float(options.max_seconds),
+        depth=options.max_depth,
         deadline=deadline,
     )
 
@@ -115,7 +108,8 @@ class FtpProbe(ServiceProbe):
                 await ftp.protect_data()
                 await ftp.command("TYPE", "I")
                 result = WalkResult()
-                limits = walk_limits(ctx.config.extra, stop_at)
+                options = ctx.config.options_for(FtpOptions)
+                limits = walk_limits(options, stop_at)
                 use_mlsd = any(f.upper().startswith("MLST") for f in features)
                 try:
                     await walk_zone(
@@ -126,7 +120,7 @@ class FtpProbe(ServiceProbe):
                         use_mlsd,
                         result,
                         ctx.catalogue.derived(folder_scores_from),
-                        extra_count(ctx.config.extra, "ftp.listing_cap", LISTING_CAP),
+                        options.listing_cap,
                     )
                 finally:
                     self._zone_facts(ctx, service, result, tls_used)

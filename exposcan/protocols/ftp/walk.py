@@ -17,6 +17,7 @@ from exposcan.models import ErrorReason
 from exposcan.net.netio import ProbeError
 from exposcan.protocols.ftp.client import FtpClient
 from exposcan.protocols.ftp.listing import Entry, parse_list, parse_mlsd
+from exposcan.protocols.ftp.options import FtpOptions
 from exposcan.walk import (
     AccessDenied,
     FolderScores,
@@ -29,11 +30,9 @@ from exposcan.walk import (
 )
 from exposcan.walk import Entry as WalkEntry
 
-#: The zone walk's bounds (a zone is smaller than a share, its server often
-#: a fragile appliance); ``ftp.max_requests``... override them.
-DEFAULT_LIMITS = WalkLimits(requests=400, bytes=16 * 1024 * 1024, seconds=20.0, depth=6)
-#: One listing's bytes at most: a listing past it is cut (its last line dropped).
-LISTING_CAP = 1024 * 1024
+#: One listing's bytes at most (the options' default): a listing past it is
+#: cut (its last line dropped).
+LISTING_CAP = FtpOptions().listing_cap
 #: After these, the control connection is no longer usable.
 _FATAL = (ErrorReason.TIMEOUT, ErrorReason.RESET, ErrorReason.TLS)
 

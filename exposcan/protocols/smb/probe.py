@@ -24,7 +24,6 @@ import threading
 import time
 from typing import TYPE_CHECKING, ClassVar
 
-from exposcan.config import extra_count
 from exposcan.healthdata import health_signatures_from
 from exposcan.imaging import signatures_from
 from exposcan.models import ErrorReason
@@ -33,6 +32,7 @@ from exposcan.notes import declare_note
 from exposcan.probe import ProbeContext, ServiceProbe
 from exposcan.protocols.smb import wire
 from exposcan.protocols.smb.negotiate import NETBIOS_PORT, negotiate_smb2, smb1_accepted
+from exposcan.protocols.smb.options import SmbOptions
 from exposcan.protocols.smb.relay import Link, SmbRelay
 from exposcan.protocols.smb.walk import WalkLimits, WalkResult
 from exposcan.state import ServiceState
@@ -44,18 +44,16 @@ if TYPE_CHECKING:
 DIRECT_TCP_PORT = 445
 NOTE_WALK_CUT = declare_note("note.smb.walk-cut")
 NOTE_DEADLINE = declare_note("note.smb.walk-deadline")
-#: Walk bounds per share, overridable through ScanConfig.extra
-#: (``smb.max_requests``, ``smb.max_bytes``, ``smb.max_seconds``,
-#: ``smb.max_depth``); the probe's deadline bounds them all.
-DEFAULT_WALK = WalkLimits(requests=2000, bytes=32 * 1024 * 1024, seconds=10.0, depth=12)
 
 
-def walk_limits(extra: dict[str, str]) -> WalkLimits:
+def walk_limits(options: SmbOptions) -> WalkLimits:
+    """One share's walk bounds (:class:`SmbOptions`); the probe's deadline
+    bounds them all."""
     return WalkLimits(
-        requests=extra_count(extra, "smb.max_requests", DEFAULT_WALK.requests),
-        bytes=extra_count(extra, "smb.max_bytes", DEFAULT_WALK.bytes),
-        seconds=extra_count(extra, "smb.max_seconds", int(DEFAULT_WALK.seconds)),
-        depth=extra_count(extra, "smb.max_depth", DEFAULT_WALK.depth),
+        requests=options.max_requests,
+        bytes=options.max_bytes,
+        seconds=float(options.max_seconds),
+        depth=options.max_depth,
     )
 
 
@@ -175,7 +173,7 @@ class SmbProbe(ServiceProbe):
             )
             return
         deadline = time.monotonic() + budget
-        limits = walk_limits(ctx.config.extra)
+        limits = walk_limits(ctx.config.options_for(SmbOptions))
         stop = threading.Event()
         signatures = ctx.catalogue.derived(signatures_from)
         health = ctx.catalogue.derived(health_signatures_from)

@@ -115,7 +115,10 @@ async def test_a_timestamp_must_be_a_finite_number(tmp_path: Path, stamp: bytes)
 async def test_library_logs_name_no_source_and_no_header(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level("DEBUG")
+    # Every logger at DEBUG, whatever an earlier in-process CLI run set
+    # (``reflector serve`` quiets exposcan's loggers for its operator).
+    for name in (None, "exposcan", "exposcan.reflector", "aiohttp", "asyncio"):
+        caplog.set_level("DEBUG", logger=name)
     async with running_reflector(tmp_path, quota=Policy(bad_per_source_day=3)) as running:
         token = running.token.encode()
         # Given a valid token followed by a non-ASCII byte in the Authorization header

@@ -33,7 +33,6 @@ import re
 import secrets
 import ssl
 import time
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,8 +40,8 @@ from typing import TYPE_CHECKING
 
 from yarl import URL
 
+from exposcan.config_file import ENV_CONFIG, config_path, read_table
 from exposcan.models import Report
-from exposcan.outside.settings import config_path
 from exposcan.reflector.client import ReflectorError, load_token
 
 if TYPE_CHECKING:
@@ -63,7 +62,7 @@ REQUEST_DEADLINE_S = 30.0
 TOTAL_DEADLINE_S = 120.0
 #: What a hub's answer may hold (a short JSON).
 MAX_ANSWER_BYTES = 64 * 1024
-_KEYS = {"url", "token_file", "ca_file", "pin_sha256"}
+_KEYS = frozenset({"url", "token_file", "ca_file", "pin_sha256"})
 _TOKEN = re.compile(r"^[A-Za-z0-9._~-]{1,256}$")
 
 
@@ -107,29 +106,7 @@ def add_options(scan: argparse.ArgumentParser) -> None:
 
 
 def _table(path: Path, explicit: bool) -> dict[str, str]:
-    try:
-        with path.open("rb") as handle:
-            doc = tomllib.load(handle)
-    except FileNotFoundError:
-        if explicit:
-            raise HubConfigError(f"config file {path} not found") from None
-        return {}
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise HubConfigError(f"config file {path}: {exc}") from None
-    table = doc.get("hub", {})
-    if not isinstance(table, dict):
-        raise HubConfigError(f"config file {path}: [hub] is not a table")
-    unknown = set(table) - _KEYS
-    if "token" in unknown:
-        raise HubConfigError(
-            f"config file {path}: a token is not written in the config file; put it in "
-            "a file readable by this user only and name it with token_file"
-        )
-    if unknown:
-        raise HubConfigError(f"config file {path}: unknown [hub] keys {sorted(unknown)}")
-    if not all(isinstance(v, str) for v in table.values()):
-        raise HubConfigError(f"config file {path}: [hub] values are strings")
-    return {str(k): str(v) for k, v in table.items()}
+    return read_table(path, "hub", _KEYS, explicit, HubConfigError)
 
 
 def upload_url(url: str) -> URL:
@@ -156,7 +133,7 @@ def resolve(
         raise HubConfigError("--hub: an empty URL; to send nothing, use --no-hub")
     env = os.environ if env is None else env
     path = config_path(env)
-    table = _table(path, explicit=bool(env.get("EXPOSCAN_CONFIG")))
+    table = _table(path, explicit=bool(env.get(ENV_CONFIG)))
     chosen = url or env.get(ENV_URL) or table.get("url")
     if not chosen:
         return None

@@ -28,13 +28,13 @@ reflector is set.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from exposcan.config_file import ENV_CONFIG, config_path, read_table
 from exposcan.reflector.client import ReflectorError, load_token
 
 ENV_URL = "EXPOSCAN_OUTSIDE"
@@ -42,7 +42,7 @@ ENV_TOKEN = "EXPOSCAN_OUTSIDE_TOKEN"  # noqa: S105 (the variable's name)
 ENV_TOKEN_FILE = "EXPOSCAN_OUTSIDE_TOKEN_FILE"  # noqa: S105
 ENV_CA = "EXPOSCAN_OUTSIDE_CA"
 ENV_PIN = "EXPOSCAN_OUTSIDE_PIN"
-ENV_CONFIG = "EXPOSCAN_CONFIG"
+_KEYS = frozenset({"url", "token_file", "ca_file", "pin_sha256", "public_address"})
 ENV_PUBLIC = "EXPOSCAN_OUTSIDE_PUBLIC"
 
 
@@ -58,41 +58,8 @@ class OutsideSettings:
     pin_sha256: str | None = None
 
 
-def config_path(env: Mapping[str, str]) -> Path:
-    explicit = env.get(ENV_CONFIG, "")
-    if explicit:
-        return Path(explicit)
-    # XDG Base Directory spec: an unset, empty or relative value is ignored.
-    base = env.get("XDG_CONFIG_HOME", "")
-    root = Path(base) if base and os.path.isabs(base) else Path.home() / ".config"
-    return root / "exposcan" / "config.toml"
-
-
-def _config_table(path: Path, explicit: bool) -> dict[str, object]:
-    try:
-        with path.open("rb") as handle:
-            doc = tomllib.load(handle)
-    except FileNotFoundError:
-        if explicit:
-            raise OutsideConfigError(f"config file {path} not found ({ENV_CONFIG})") from None
-        return {}
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise OutsideConfigError(f"config file {path}: {exc}") from None
-    table = doc.get("outside", {})
-    if not isinstance(table, dict):
-        raise OutsideConfigError(f"config file {path}: [outside] is not a table")
-    unknown = set(table) - {"url", "token_file", "ca_file", "pin_sha256", "public_address"}
-    if "token" in unknown:
-        raise OutsideConfigError(
-            f"config file {path}: a token is not written in the config file; put it in "
-            "a file readable by this user only and name it with token_file"
-        )
-    if unknown:
-        raise OutsideConfigError(f"config file {path}: unknown [outside] keys {sorted(unknown)}")
-    for key, value in table.items():
-        if not isinstance(value, str):
-            raise OutsideConfigError(f"config file {path}: [outside] {key} is not a string")
-    return table
+def _config_table(path: Path, explicit: bool) -> dict[str, str]:
+    return read_table(path, "outside", _KEYS, explicit, OutsideConfigError)
 
 
 def read_token_file(path: str) -> str:

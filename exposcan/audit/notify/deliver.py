@@ -8,7 +8,9 @@ scan's exit code: the exit code is about the network, not the mail relay.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
+from email.message import EmailMessage
 
 from exposcan.audit.notify.alert import Alert
 from exposcan.audit.notify.mail import build_message, build_plain, send_blocking
@@ -20,7 +22,7 @@ from exposcan.audit.notify.targets import (
     parse_targets,
     redact,
 )
-from exposcan.audit.notify.webhook import NotifyError, post, post_json
+from exposcan.audit.notify.webhook import NotifyError, post_json
 
 __all__ = [
     "Alert",
@@ -50,12 +52,18 @@ class Delivery:
         return self.error is None
 
 
-async def _one(target: Target, alert: Alert, lang: str | None, deadline_s: float) -> Delivery:
+async def _send(
+    target: Target,
+    payload: dict[str, object],
+    mail: Callable[[Mail], EmailMessage],
+    deadline_s: float,
+) -> Delivery:
+    """``payload`` to a webhook, or the message ``mail`` makes to a mailbox."""
     try:
         if isinstance(target, Webhook):
-            await post(target, alert, deadline_s)
+            await post_json(target, payload, deadline_s)
         else:
-            msg = build_message(target, alert, lang)
+            msg = mail(target)
             # smtplib's timeout bounds each socket operation; the outer
             # deadline bounds the whole conversation (a server that answers
             # one byte at a time). The thread then ends at its next timeout.
@@ -75,25 +83,12 @@ async def deliver(
     lang: str | None = None,
     deadline_s: float = DEFAULT_DEADLINE_S,
 ) -> list[Delivery]:
-    return list(await asyncio.gather(*(_one(t, alert, lang, deadline_s) for t in targets)))
+    payload = alert.payload()
 
+    def mail(target: Mail) -> EmailMessage:
+        return build_message(target, alert, lang)
 
-async def _one_message(
-    target: Target, subject: str, text: str, payload: dict[str, object], deadline_s: float
-) -> Delivery:
-    try:
-        if isinstance(target, Webhook):
-            await post_json(target, payload, deadline_s)
-        else:
-            msg = build_plain(target, subject, text)
-            await asyncio.wait_for(
-                asyncio.to_thread(send_blocking, target, msg, deadline_s), timeout=deadline_s * 4
-            )
-    except NotifyError as exc:
-        return Delivery(target.label, str(exc))
-    except TimeoutError:
-        return Delivery(target.label, f"no delivery within {deadline_s * 4:g} s")
-    return Delivery(target.label)
+    return list(await asyncio.gather(*(_send(t, payload, mail, deadline_s) for t in targets)))
 
 
 async def deliver_message(
@@ -105,8 +100,8 @@ async def deliver_message(
 ) -> list[Delivery]:
     """A message that is not one scan's verdict (the hub's fleet alerts): the
     webhooks get ``payload``, the mails ``subject`` and ``text``."""
-    return list(
-        await asyncio.gather(
-            *(_one_message(t, subject, text, payload, deadline_s) for t in targets)
-        )
-    )
+
+    def mail(target: Mail) -> EmailMessage:
+        return build_plain(target, subject, text)
+
+    return list(await asyncio.gather(*(_send(t, payload, mail, deadline_s) for t in targets)))

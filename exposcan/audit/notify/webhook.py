@@ -9,16 +9,11 @@ body in memory.
 from __future__ import annotations
 
 from exposcan import __version__
-from exposcan.audit.notify.alert import Alert
 from exposcan.audit.notify.targets import Webhook
 
 
 class NotifyError(RuntimeError):
     """A notification that could not be delivered (reported, never fatal)."""
-
-
-async def post(target: Webhook, alert: Alert, deadline_s: float) -> None:
-    await post_json(target, alert.payload(), deadline_s)
 
 
 async def post_json(target: Webhook, payload: dict[str, object], deadline_s: float) -> None:

@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from exposcan.audit.notify.alert import finding_brief
 from exposcan.audit.notify.deliver import Target, deliver_message
 from exposcan.hub.store import Store, now_utc
 from exposcan.models import Finding, Severity
@@ -21,18 +22,6 @@ from exposcan.models import Finding, Severity
 log = logging.getLogger("exposcan.hub")
 
 HUB_ALERT_SCHEMA = "exposcan.hub.alert/1"
-
-
-def _brief(f: Finding) -> dict[str, object]:
-    return {
-        "key": f.key,
-        "rule": f.rule,
-        "severity": f.severity.value,
-        "host": f.host,
-        "port": f.port,
-        "protocol": f.protocol,
-        "title": f.title,
-    }
 
 
 @dataclass
@@ -59,7 +48,7 @@ class Alerts:
             "site": site,
             "report_finished": finished,
             "summary": subject,
-            "new_findings": [_brief(f) for f in critical],
+            "new_findings": [finding_brief(f) for f in critical],
         }
         self._send(subject, "\n".join(lines) + "\n", payload)
 

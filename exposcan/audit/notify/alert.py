@@ -94,7 +94,7 @@ class Alert:
             "new_counts": self.counts(self.new),
             "resolved": self.resolved,
             "unchanged": self.unchanged,
-            "new_findings": [_brief(f) for f in self.new],
+            "new_findings": [finding_brief(f) for f in self.new],
             "internet": self.internet(),
         }
 
@@ -143,7 +143,8 @@ def _internet_line(report: Report) -> str:
     return f"{answer.question} {answer.word}. {answer.sentence}"
 
 
-def _brief(f: Finding) -> dict[str, object]:
+def finding_brief(f: Finding) -> dict[str, object]:
+    """A finding as an alert's JSON carries it (no evidence: counts stay in the report)."""
     return {
         "key": f.key,
         "rule": f.rule,

@@ -38,6 +38,8 @@ def _browse(url: str, pin: str, lang: str) -> dict[str, object]:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as shown
+    from selenium.webdriver.support.ui import WebDriverWait
 
     profile = tempfile.mkdtemp(prefix="exposcan-hub-chromium-")
     options = webdriver.ChromeOptions()
@@ -62,13 +64,21 @@ def _browse(url: str, pin: str, lang: str) -> dict[str, object]:
         driver.find_element(By.ID, "user").send_keys(STAFF)
         driver.find_element(By.ID, "password").send_keys(PASSWORD)
         driver.find_element(By.ID, "submit").click()
+        # A click does not wait for the page it leads to: each step waits
+        # for what the next page shows (a busy machine renders slowly).
+        wait = WebDriverWait(driver, 30)
+        wait.until(shown.presence_of_element_located((By.CSS_SELECTOR, "#sites tr.site")))
         rows = driver.find_elements(By.CSS_SELECTOR, "#sites tr.site")
         seen["sites"] = [r.get_attribute("data-site") for r in rows]
         seen["dashboard"] = driver.find_element(By.TAG_NAME, "body").text
         driver.find_element(By.LINK_TEXT, "cabinet-exposed").click()
+        wait.until(shown.presence_of_element_located((By.ID, "site-name")))
         seen["site_title"] = driver.find_element(By.ID, "site-name").text
         seen["history_rows"] = len(driver.find_elements(By.CSS_SELECTOR, "#history tbody tr"))
+        history_url = driver.current_url
         driver.find_element(By.ID, "latest-report").click()
+        wait.until(shown.url_changes(history_url))
+        wait.until(shown.presence_of_element_located((By.TAG_NAME, "body")))
         seen["report_title"] = driver.title
         seen["report_text"] = driver.find_element(By.TAG_NAME, "body").text
         seen["console"] = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]

@@ -221,16 +221,20 @@ def test_the_process_ends_with_its_report(full_scan: FullScan) -> None:
     took = (
         datetime.fromisoformat(scan["finished"]) - datetime.fromisoformat(scan["started"])
     ).total_seconds()
-    after_report = full_scan.exited_at - full_scan.outputs["json"].stat().st_mtime
+    # From the last report written (the HTML after the JSON), to exit.
+    last = max(path.stat().st_mtime for path in full_scan.outputs.values())
+    after_report = full_scan.exited_at - last
     print(
         f"\nfull lab scan: process {run.elapsed:.1f} s (start to exit), report's scan "
         f"time {took:.1f} s, exit {after_report:.2f} s after the report, "
         f"peak RSS {run.max_rss_mib:.0f} MiB"
     )
-    # Then the process ends within 2 s of its report (240 s after
-    # it): no thread outlives the last deadline. The rest of the wall time
-    # is interpreter start-up and imports, before the scan's clock starts.
-    assert after_report < 2.0
+    # Then the process ends within 4 s of its reports (the hang it guards
+    # against was 240 s): below the scan's 5 s read deadline, so a thread
+    # still waiting for its next deadline fails it, while the summary, the
+    # history and interpreter exit on a busy machine do not. The rest of the
+    # wall time is start-up and imports, before the scan's clock starts.
+    assert after_report < 4.0
 
 
 def test_a_flood_does_not_starve_an_honest_host(

@@ -10,7 +10,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from rich.console import Console
 
@@ -40,7 +40,6 @@ from exposcan.outside.settings import (
     resolve,
     resolve_public,
 )
-from exposcan.outside.view import OutsideCheck
 from exposcan.protocols.dicom.aetitle import valid_ae_title
 from exposcan.protocols.dicom.options import DicomOptions
 from exposcan.reflector import cli as reflector_cli
@@ -48,6 +47,9 @@ from exposcan.report.i18n import default_lang
 from exposcan.report.terminal import LiveProgress, render_summary
 from exposcan.report.write import ReportFormatError, check_output, write_report
 from exposcan.service import ScanOutcome, ScanRequest, scanner_for
+
+if TYPE_CHECKING:
+    from exposcan.outside.view import OutsideCheck
 from exposcan.service import run_scan as run_scan_service
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -531,7 +533,9 @@ def run_scan(args: argparse.Namespace) -> int:
         labels=targets.labels,
         view=view,
         probes=not args.no_probes,
-        outside=OutsideCheck(outside, config, catalogue, declared_public=declared_public),
+        outside=None
+        if args.no_probes
+        else _outside_check(outside, config, catalogue, declared_public),
         answer_cancellation=True,
     )
     outcome = _run(request, show_progress=err.is_terminal and not args.quiet, console=err)
@@ -571,6 +575,19 @@ def _outside_settings(args: argparse.Namespace, config: ScanConfig) -> OutsideSe
             raise ValueError("--outside is for a scan from inside the practice (--vantage lan)")
         return None  # a reflector named by the environment is for the LAN scans
     return resolve(args.outside, args.outside_ca, args.outside_pin)
+
+
+def _outside_check(
+    outside: OutsideSettings | None,
+    config: ScanConfig,
+    catalogue: Catalogue,
+    declared_public: str | None,
+) -> OutsideCheck:
+    # Imported only for a scan that probes: a port scan's start-up does not
+    # pay for the outside view.
+    from exposcan.outside.view import OutsideCheck
+
+    return OutsideCheck(outside, config, catalogue, declared_public=declared_public)
 
 
 def _run(request: ScanRequest, show_progress: bool, console: Console) -> ScanOutcome:

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from exposcan.audit.diff import diff_reports
 from exposcan.audit.history import History, HistoryError, RunSummary
-from exposcan.audit.notify.deliver import Alert, Delivery, Target, deliver, parse_targets
 from exposcan.models import Report
+
+if TYPE_CHECKING:
+    from exposcan.audit.notify.deliver import Delivery, Target
 
 BASELINE_LAST = "last"
 
@@ -52,6 +55,10 @@ class Audit:
     ) -> Audit:
         """Check everything the audit needs before the scan starts: a bad
         --notify URL or an unreadable history must not cost a whole scan."""
+        # Imported when notifications are asked for: a plain scan's start-up
+        # does not pay for the mail and webhook code.
+        from exposcan.audit.notify.deliver import parse_targets
+
         targets = parse_targets(notify)  # NotifyConfigError (a ValueError)
         use_last = baseline == BASELINE_LAST
         try:
@@ -80,6 +87,8 @@ class Audit:
             baseline = self._last(report, err, quiet)
         self._record(report, err)
         diff = diff_reports(baseline, report) if baseline is not None else None
+        from exposcan.audit.notify.deliver import Alert, deliver
+
         alert = Alert.build(report, diff, self.baseline_label, self.fail_on)
         if self.targets and (alert.alarming or self.notify_always):
             self.deliveries = asyncio.run(deliver(self.targets, alert, self.lang))

@@ -85,7 +85,7 @@ class Practice:
         return 8000 + self.number
 
     # IPv6, practice 1 only: its box routes the /56 its provider delegates
-    # (no NAT66, no inbound filter), as French boxes do (docs/domain.md, IPv6).
+    # (no NAT66, no inbound filter), as French boxes do (docs/imaging-exposure.md, IPv6).
     @property
     def ipv6(self) -> bool:
         return self.number == 1

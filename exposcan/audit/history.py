@@ -10,7 +10,7 @@ one row per finding key, so that ``exposcan history`` can count and
 The file lives in the user's data directory (XDG Base Directory spec:
 ``$XDG_DATA_HOME/exposcan``, else ``~/.local/share/exposcan``). It says where
 a practice's images are open, so it is private like a report: the file is
-created 0600 and the directory 0700 (docs/domain.md: "write them readable by
+created 0600 and the directory 0700 (docs/imaging-exposure.md: "write them readable by
 their owner only").
 """
 

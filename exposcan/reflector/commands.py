@@ -179,7 +179,7 @@ def _check(args: argparse.Namespace) -> int:
     )
     if args.output:
         args.output.write_text(view.report.to_json())
-        args.output.chmod(0o600)  # reports are personal-data-adjacent (docs/domain.md)
+        args.output.chmod(0o600)  # reports are personal-data-adjacent (docs/imaging-exposure.md)
     from exposcan.reflector.check_text import print_check
 
     print_check(view)

@@ -172,7 +172,7 @@ def test_outputs_are_readable_by_their_owner_only(full_scan: FullScan) -> None:
     written = {k: p for k, p in full_scan.outputs.items() if k in ("json", "html", "db")}
     assert "json" in written
     for kind, path in written.items():
-        # Then each is 0600: a report is personal-data-adjacent (docs/domain.md)
+        # Then each is 0600: a report is personal-data-adjacent (docs/imaging-exposure.md)
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, kind
     for side in written["db"].parent.glob(written["db"].name + "-*") if "db" in written else []:
         assert stat.S_IMODE(os.stat(side).st_mode) & 0o077 == 0, side.name

@@ -7,7 +7,7 @@ from the internet, how that is known, and the public and LAN address:port
 of each door); the mail, which carries the whole report anyway, says it in
 the report's words. A webhook lands in a chat room or a ticketing system
 the practice does not control; what it holds must be harmless there
-(docs/domain.md: "What a report must never hold").
+(docs/imaging-exposure.md: "What a report must never hold").
 """
 
 from __future__ import annotations

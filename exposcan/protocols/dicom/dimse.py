@@ -108,7 +108,7 @@ def echo_rq(message_id: int, context_id: int, max_pdu: int) -> bytes:
 
 def study_count_identifier(transfer_syntax: str) -> bytes:
     """Study Root, STUDY level, one empty key: StudyInstanceUID.  Asks for
-    no name, ID or date (docs/domain.md: prove read exposure without identities)."""
+    no name, ID or date (docs/imaging-exposure.md: prove read exposure without identities)."""
     ds = Dataset()
     ds.QueryRetrieveLevel = "STUDY"
     ds.StudyInstanceUID = ""

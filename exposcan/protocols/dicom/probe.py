@@ -1,6 +1,6 @@
 """dicom probe: confirm a DICOM node by association and prove what it exposes.
 
-Never by an open port alone (docs/domain.md: 88 of 4,818 candidate hosts of one
+Never by an open port alone (docs/imaging-exposure.md: 88 of 4,818 candidate hosts of one
 survey completed a handshake): a service is DICOM only once it answered our
 A-ASSOCIATE-RQ with a well-formed A-ASSOCIATE-AC or -RJ (PS3.8 §9.3).  The
 proof ladder, recorded in the evidence, runs inside one association:

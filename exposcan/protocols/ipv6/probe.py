@@ -2,7 +2,7 @@
 
 French access providers give every device of a practice LAN a global IPv6
 address, and some boxes let inbound IPv6 in: the Freebox IPv6 firewall
-option exists since 2019 and is off by default (docs/domain.md). Such a PACS is on
+option exists since 2019 and is off by default (docs/imaging-exposure.md). Such a PACS is on
 the internet with no port forward at all, the path UPnP never lists; Rye et
 al. (arXiv 2509.04792, 2025) found 14.0 M addresses inside homes answering
 from the internet over IPv6.

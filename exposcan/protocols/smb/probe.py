@@ -226,7 +226,7 @@ class SmbProbe(ServiceProbe):
             service.product = "Samba"
         if found.server_name:
             service.details["smb_server_name"] = found.server_name
-            # Horos/OsiriX's AE title is the computer's name (docs/domain.md):
+            # Horos/OsiriX's AE title is the computer's name (docs/imaging-exposure.md):
             # a candidate the DICOM probe of this host tries.
             ctx.host.add_hint("dicom.ae_title", found.server_name.upper()[:16])
         service.details["smb_anonymous"] = found.logins.get("anonymous", False)

@@ -20,24 +20,22 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import re
 import threading
 from collections.abc import Callable, Iterable
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from exposcan.catalogue_files import CatalogueError as CatalogueError
+from exposcan.catalogue_files import catalogue_dir as catalogue_dir
+from exposcan.catalogue_files import catalogue_files as catalogue_files
+from exposcan.catalogue_files import error_line, kind_line, read_document
 from exposcan.facts import fact_kinds, fact_model
-from exposcan.models import Safety, Severity, Vantage
-
-
-class CatalogueError(ValueError):
-    pass
+from exposcan.vocabulary import LANGUAGES as LANGUAGES
+from exposcan.vocabulary import Safety, Severity, Vantage
 
 
 class _Strict(BaseModel):
@@ -107,7 +105,6 @@ class RuleText(_Strict):
 
 
 #: Languages a report is written in; English is the rule's own ``info``.
-LANGUAGES = ("en", "fr")
 
 
 class RuleInfo(_Strict):
@@ -230,6 +227,10 @@ class Rule(_Strict):
 
 
 class PortEntry(_Strict):
+    # Strict types: YAML's own ints and booleans, never "80" or "yes" made
+    # into them (as the port scan's reader, exposcan.portlist, refuses them).
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
     port: int = Field(ge=1, le=65535)
     protocol: str
     tls: bool = False
@@ -395,46 +396,13 @@ class Catalogue:
             pending: dict[str, list[Path]] = {}
             eager: list[tuple[Path, dict[str, Any]]] = []
             for path in files:
-                kind = _kind_line(path)
+                kind = kind_line(path)
                 if kind is None:  # no plain "kind:" line: read it now
                     eager.append((path, read_document(path)))
                 else:
                     pending.setdefault(kind, []).append(path)
             return cls(eager, pending=pending)
         return cls([(path, read_document(path)) for path in files])
-
-
-_KIND_LINE = re.compile(r"^kind:[ \t]*([A-Za-z0-9_-]+)[ \t]*(?:#.*)?$", re.MULTILINE)
-
-
-def _kind_line(path: Path) -> str | None:
-    """The kind a file's top-level ``kind:`` line names, read without YAML."""
-    try:
-        found = _KIND_LINE.search(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError):
-        return None
-    return found.group(1) if found else None
-
-
-def catalogue_files(root: Path) -> list[Path]:
-    """The catalogue's files under ``root``, in load order."""
-    return sorted(root.rglob("*.yaml"))
-
-
-def read_document(path: Path) -> dict[str, Any]:
-    """One catalogue file as a mapping, or a :class:`CatalogueError` of one line."""
-    try:
-        with path.open(encoding="utf-8") as handle:
-            # libyaml's safe loader when built in: the pure-Python one cost
-            # 0.15-0.2 s of every scan's start (make bench).
-            doc = yaml.load(handle, Loader=_SAFE_LOADER)  # noqa: S506 (a safe loader)
-    except yaml.YAMLError as exc:
-        raise CatalogueError(f"{path}: not valid YAML: {_one_line(exc)}") from None
-    except (UnicodeDecodeError, RecursionError) as exc:
-        raise CatalogueError(f"{path}: unreadable: {type(exc).__name__}") from None
-    if not isinstance(doc, dict):
-        raise CatalogueError(f"{path}: not a mapping")
-    return doc
 
 
 def validate_document(
@@ -454,7 +422,7 @@ def validate_document(
     try:
         item = model.model_validate(body)
     except ValueError as exc:
-        raise CatalogueError(f"{path}: {_one_line(exc)}") from None
+        raise CatalogueError(f"{path}: {error_line(exc)}") from None
     if isinstance(item, Rule):
         _check_fact_names(path, item)
     return model, item
@@ -517,50 +485,6 @@ def catalogue_schema() -> dict[str, Any]:
         "oneOf": branches,
         "$defs": all_defs,
     }
-
-
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _pydantic_error(error: Any) -> str:
-    where = ".".join(str(x) for x in error.get("loc", ())) or "document"
-    # A validator's own ValueError reads "Value error, <its message>".
-    return f"{where}: {str(error.get('msg', '')).removeprefix('Value error, ')}"
-
-
-def _one_line(exc: BaseException) -> str:
-    """An error as one line: pydantic and PyYAML explain over several."""
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        try:
-            items = errors()
-            return "; ".join(_pydantic_error(e) for e in items[:3]) + (
-                "; ..." if len(items) > 3 else ""
-            )
-        except (TypeError, ValueError, AttributeError):
-            pass
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None)
-    if problem and mark is not None:
-        return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
-def catalogue_dir() -> Path:
-    """``$EXPOSCAN_CATALOGUE``, else the catalogue shipped in the wheel
-    (``exposcan/probes/``, package data), else the source tree's ``probes/``."""
-    env = os.environ.get("EXPOSCAN_CATALOGUE")
-    if env:
-        return Path(env)
-    shipped = resources.files("exposcan") / "probes"
-    if isinstance(shipped, Path) and shipped.is_dir():
-        return shipped
-    source_tree = Path(__file__).resolve().parent.parent / "probes"
-    if source_tree.is_dir():
-        return source_tree
-    raise CatalogueError(
-        "catalogue not found: reinstall exposcan, or set EXPOSCAN_CATALOGUE to a probes/ folder"
-    )
 
 
 @cache

@@ -3,54 +3,41 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import dataclasses
 import gc
-import logging
-import signal
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, NoReturn
-
-from rich.console import Console
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from exposcan import __version__, catalogue_cli
 from exposcan.audit import push
-from exposcan.audit.diff import diff_reports, load_report, render_diff
-from exposcan.audit.history import HistoryError
 from exposcan.audit.history_cli import add_db_option, add_parsers, run_diff, run_history
-from exposcan.audit.run import BASELINE_LAST, Audit, AuditError
-from exposcan.catalogue import LANGUAGES, Catalogue, CatalogueError, default_catalogue
-from exposcan.config import ScanConfig
 from exposcan.hub import cli as hub_cli
-from exposcan.limits import Deadlines
-from exposcan.models import Report, Severity, Vantage, at_or_above
-from exposcan.net.localview import LocalView, local_view
 from exposcan.net.portspec import ALL_PORTS, PortSpecError, format_ports, parse_ports
-from exposcan.net.synscan import syn_available
 from exposcan.net.targets import (
     DEFAULT_MAX_HOSTS,
     MAX_TARGETS,
     TargetError,
+    TargetSet,
     build_targets,
-)
-from exposcan.outside.settings import (
-    OutsideConfigError,
-    OutsideSettings,
-    resolve,
-    resolve_public,
+    static_targets,
 )
 from exposcan.protocols.dicom.aetitle import valid_ae_title
-from exposcan.protocols.dicom.options import DicomOptions
 from exposcan.reflector import cli as reflector_cli
-from exposcan.report.i18n import default_lang
-from exposcan.report.terminal import LiveProgress, render_summary
-from exposcan.report.write import ReportFormatError, check_output, write_report
-from exposcan.service import ScanOutcome, ScanRequest, scanner_for
+from exposcan.report.write import ReportFormatError, check_output
+from exposcan.vocabulary import LANGUAGES, Severity, Vantage, default_lang
 
+# What a probing scan needs is imported when one runs: a port scan's
+# start-up (exposcan.port_scan) loads neither the models nor the catalogue.
 if TYPE_CHECKING:
+    from rich.console import Console
+
+    from exposcan.catalogue import Catalogue
+    from exposcan.config import ScanConfig
+    from exposcan.models import Report
+    from exposcan.net.localview import LocalView
+    from exposcan.outside.settings import OutsideSettings
     from exposcan.outside.view import OutsideCheck
-from exposcan.service import run_scan as run_scan_service
+    from exposcan.service import ScanOutcome, ScanRequest
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -359,6 +346,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run_report(args: argparse.Namespace) -> int:
     """Render a saved report again: another language, or HTML for a JSON."""
+    from rich.console import Console
+
+    from exposcan.audit.diff import load_report
+    from exposcan.report.write import write_report
+
     try:
         for path in args.output:
             check_output(path)
@@ -371,15 +363,24 @@ def run_report(args: argparse.Namespace) -> int:
     return EXIT_CLEAN
 
 
-def _config(args: argparse.Namespace, catalogue: Catalogue) -> ScanConfig:
-    vantage = Vantage(args.vantage)
+def _ports(args: argparse.Namespace, default: Callable[[], list[int]]) -> list[int]:
+    """-p, else every port from the internet, else ``default()`` (the
+    catalogue's practice list)."""
     if args.ports:
         spec = ALL_PORTS if args.ports.strip() == "-" else args.ports
-        ports = parse_ports(spec)
-    elif vantage is Vantage.INTERNET:
-        ports = parse_ports(ALL_PORTS)
-    else:
-        ports = catalogue.default_ports()
+        return parse_ports(spec)
+    if Vantage(args.vantage) is Vantage.INTERNET:
+        return parse_ports(ALL_PORTS)
+    return default()
+
+
+def _config(args: argparse.Namespace, catalogue: Catalogue) -> ScanConfig:
+    from exposcan.config import ScanConfig
+    from exposcan.limits import Deadlines
+    from exposcan.protocols.dicom.options import DicomOptions
+
+    vantage = Vantage(args.vantage)
+    ports = _ports(args, catalogue.default_ports)
     return ScanConfig(
         ports=ports,
         ports_spec=format_ports(ports),
@@ -424,7 +425,162 @@ def _auto_targets(view: LocalView, err: Console, quiet: bool) -> list[str]:
     return specs
 
 
+def _port_scan_only(args: argparse.Namespace) -> bool:
+    """A scan that :mod:`exposcan.port_scan` runs without the engine: a
+    port scan (--no-probes) of named targets, with no live progress line,
+    no -v log, no baseline and no notification (what those show or
+    compare is the engine's: they take the engine's path)."""
+    return bool(
+        args.no_probes
+        and args.targets
+        and not args.verbose
+        and not args.baseline
+        and not args.notify
+        and (args.quiet or not sys.stderr.isatty())
+    )
+
+
+def _error(message: str) -> int:
+    print(f"exposcan: error: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _targets(args: argparse.Namespace, specs: list[str]) -> TargetSet:
+    """The targets, exclusions applied (TargetError: bad, or none left)."""
+    targets = static_targets(specs, args.exclude, args.max_hosts)
+    if targets is None:  # a host name: the resolver, in an event loop
+        import asyncio
+
+        targets = asyncio.run(build_targets(specs, args.exclude, max_hosts=args.max_hosts))
+    if not targets.addresses:
+        raise TargetError("nothing to scan (every target excluded)")
+    return targets
+
+
+def run_port_scan(args: argparse.Namespace) -> int:
+    """``scan --no-probes`` of named targets (:func:`_port_scan_only`)."""
+    from exposcan.audit.history import History, HistoryError
+    from exposcan.catalogue_files import CatalogueError
+    from exposcan.net.synscan import syn_available
+    from exposcan.port_scan import PortScanRequest, run_port_scan
+    from exposcan.portlist import default_ports, read_port_list
+    from exposcan.report.write import write_document
+
+    history: History | None = None
+    try:
+        for path in args.output:
+            check_output(path)
+        guesses = read_port_list()
+        ports = _ports(args, lambda: default_ports(guesses))
+        if args.scan_type == "syn" and not syn_available():
+            raise ValueError("--scan-type syn needs root (raw sockets); use connect")
+        hub = None if args.no_hub else push.resolve(args.hub, args.hub_ca, args.hub_pin)
+        targets = _targets(args, list(args.targets))
+    except (
+        ReportFormatError,
+        push.HubConfigError,
+        PortSpecError,
+        CatalogueError,
+        TargetError,
+        OSError,
+        ValueError,
+    ) as exc:
+        return _error(str(exc))
+    try:
+        history, history_problem = History.open(args.db), ""
+    except HistoryError as exc:
+        history_problem = str(exc)
+    view = None
+    if not args.no_discovery and Vantage(args.vantage) is Vantage.LAN:
+        from exposcan.net.localview import local_view
+
+        try:
+            view = local_view()
+        except (OSError, ValueError):
+            view = None  # discovery without ARP: TCP pings
+    request = PortScanRequest(
+        targets.addresses,
+        targets.labels,
+        ports,
+        format_ports(ports),
+        guesses,
+        vantage=Vantage(args.vantage),
+        scan_type=args.scan_type,
+        concurrency=args.concurrency,
+        scan_timeout=args.scan_timeout,
+        rate=args.rate,
+        discovery=not args.no_discovery,
+    )
+    outcome = run_port_scan(request, view)
+    document = outcome.document
+    report: Report | None = None
+    for path in args.output:
+        if path.lower().endswith(".json"):
+            write_document(document, path)
+        else:
+            report = report or _report_of(document)
+            _write_report(report, path, args.lang)
+    if not args.quiet:
+        report = report or _report_of(document)
+        _print_summary(report, args.output, args.lang)
+    if hub is not None:  # neither the exit code nor the files depend on the hub
+        line, warn = push.describe(push.push(report or _report_of(document), hub))
+        if warn or not args.quiet:
+            print(line, file=sys.stderr)
+    if history is None:
+        print(f"exposcan: warning: this run is not recorded: {history_problem}", file=sys.stderr)
+    else:
+        try:
+            with history:
+                history.record_document(document)
+        except HistoryError as exc:
+            print(f"exposcan: warning: this run is not recorded: {exc}", file=sys.stderr)
+    # A port scan has no finding: its exit code says whether it ended.
+    return EXIT_CLEAN if outcome.complete else EXIT_ERROR
+
+
+def _report_of(document: dict[str, Any]) -> Report:
+    from exposcan.models import Report
+
+    return Report.model_validate(document)
+
+
+def _write_report(report: Report, path: str, lang: str) -> None:
+    from exposcan.report.write import write_report
+
+    write_report(report, path, lang)
+
+
+def _print_summary(report: Report, outputs: list[str], lang: str) -> None:
+    from rich.console import Console
+
+    from exposcan.report.terminal import render_summary
+
+    # Without a terminal (cron mail, a pipe) rich would wrap at 80 columns.
+    out = Console() if sys.stdout.isatty() else Console(width=120)
+    out.print(render_summary(report, outputs, lang))
+
+
 def run_scan(args: argparse.Namespace) -> int:
+    if _port_scan_only(args):
+        return run_port_scan(args)
+    import asyncio
+    import dataclasses
+    import logging
+
+    from rich.console import Console
+
+    from exposcan.audit.diff import diff_reports, load_report, render_diff
+    from exposcan.audit.history import HistoryError
+    from exposcan.audit.run import BASELINE_LAST, Audit, AuditError
+    from exposcan.catalogue import CatalogueError, default_catalogue
+    from exposcan.net.localview import local_view
+    from exposcan.net.synscan import syn_available
+    from exposcan.outside.settings import OutsideConfigError, resolve_public
+    from exposcan.report.terminal import render_summary
+    from exposcan.report.write import write_report
+    from exposcan.service import ScanRequest
+
     # soft_wrap: an error stays one line whatever the width (no terminal: 80).
     err = Console(stderr=True, soft_wrap=True)
     # Without a terminal (cron mail, a pipe) rich would wrap at 80 columns.
@@ -564,10 +720,14 @@ def run_scan(args: argparse.Namespace) -> int:
 
 
 def exit_code(report: Report, fail_on: str) -> int:
+    from exposcan.models import at_or_above
+
     return EXIT_FINDINGS if at_or_above(report.findings, fail_on) else EXIT_CLEAN
 
 
 def _outside_settings(args: argparse.Namespace, config: ScanConfig) -> OutsideSettings | None:
+    from exposcan.outside.settings import resolve
+
     if args.no_outside:
         return None
     if config.vantage is not Vantage.LAN:
@@ -593,6 +753,13 @@ def _outside_check(
 def _run(request: ScanRequest, show_progress: bool, console: Console) -> ScanOutcome:
     """The scan service under ^C and SIGTERM: either ends it with the report
     of what was gathered, marked incomplete."""
+    import asyncio
+    import signal
+
+    from exposcan.report.terminal import LiveProgress
+    from exposcan.service import run_scan as run_scan_service
+    from exposcan.service import scanner_for
+
     scanner = scanner_for(request)
 
     async def main() -> ScanOutcome:

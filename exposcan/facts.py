@@ -28,8 +28,8 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from exposcan.models import Safety
 from exposcan.sanitise import clean_value
+from exposcan.vocabulary import Safety
 
 
 class FactModel(BaseModel):

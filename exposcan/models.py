@@ -17,33 +17,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from exposcan.sanitise import clean_value
+from exposcan.vocabulary import ErrorReason as ErrorReason
+from exposcan.vocabulary import Safety as Safety
+from exposcan.vocabulary import Severity as Severity
+from exposcan.vocabulary import Vantage as Vantage
 
 SCHEMA_ID = "exposcan.report/1"
 
 # Evidence values are scalars or flat lists of scalars: a shape that cannot
 # smuggle a dataset or a listing into a report by accident.
 EvidenceValue = str | int | float | bool | None | list[str] | list[int]
-
-
-class Severity(StrEnum):
-    CRITICAL = "critical"
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
-    INFO = "info"
-
-    @property
-    def rank(self) -> int:
-        return _SEVERITY_RANK[self]
-
-
-_SEVERITY_RANK = {
-    Severity.INFO: 0,
-    Severity.LOW: 1,
-    Severity.MEDIUM: 2,
-    Severity.HIGH: 3,
-    Severity.CRITICAL: 4,
-}
 
 
 def at_or_above(findings: Iterable[Finding], fail_on: str) -> list[Finding]:
@@ -53,30 +36,6 @@ def at_or_above(findings: Iterable[Finding], fail_on: str) -> list[Finding]:
         return []
     rank = Severity(fail_on).rank
     return [f for f in findings if f.severity.rank >= rank]
-
-
-class Vantage(StrEnum):
-    LAN = "lan"
-    INTERNET = "internet"
-
-
-class Safety(StrEnum):
-    """nmap NSE-style category: only safe checks run by default."""
-
-    SAFE = "safe"
-    INTRUSIVE = "intrusive"
-
-
-class ErrorReason(StrEnum):
-    TIMEOUT = "timeout"
-    REFUSED = "refused"
-    RESET = "reset"
-    UNREACHABLE = "unreachable"
-    PROTOCOL = "protocol"
-    TOO_LARGE = "too-large"
-    TLS = "tls"
-    RESOLVE = "resolve"
-    INTERNAL = "internal"
 
 
 class _Frozen(BaseModel):

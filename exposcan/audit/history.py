@@ -24,8 +24,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
-from exposcan.models import Report, Severity
+from exposcan.vocabulary import Severity
+
+if TYPE_CHECKING:
+    from exposcan.models import Report
 
 DB_FILE = "history.sqlite3"
 #: PRAGMA user_version of the layout below; a newer file is refused.
@@ -204,11 +208,17 @@ class History:
 
     def record(self, report: Report) -> RunSummary:
         """Add a run (complete or not); returns its summary."""
-        scan = report.scan
-        key = target_key(scan.targets)
+        return self.record_document(report.model_dump(mode="json", by_alias=True))
+
+    def record_document(self, report: dict[str, Any]) -> RunSummary:
+        """:meth:`record` of a report as its JSON document (a port scan's,
+        written without the report model: :mod:`exposcan.port_scan`)."""
+        scan = report["scan"]
+        key = target_key(scan["targets"])
+        findings = report["findings"]
         try:
             with self._tx() as db:
-                previous = self._previous_id(key, scan.vantage.value, before=None)
+                previous = self._previous_id(key, scan["vantage"], before=None)
                 new_count = None
                 if previous is not None:
                     old = {
@@ -217,24 +227,24 @@ class History:
                             "SELECT key FROM findings WHERE run_id = ?", (previous,)
                         )
                     }
-                    new_count = len({f.key for f in report.findings} - old)
+                    new_count = len({f["key"] for f in findings} - old)
                 cur = db.execute(
                     "INSERT INTO runs (started, finished, vantage, targets, target_key, ports,"
                     " complete, version, previous_id, new_count, report)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        scan.started.isoformat(),
-                        scan.finished.isoformat(),
-                        scan.vantage.value,
-                        json.dumps(scan.targets),
+                        _iso(scan["started"]),
+                        _iso(scan["finished"]),
+                        scan["vantage"],
+                        json.dumps(scan["targets"]),
                         key,
-                        scan.ports,
-                        int(scan.complete),
-                        report.tool.version,
+                        scan["ports"],
+                        int(scan["complete"]),
+                        report["tool"]["version"],
                         previous,
                         new_count,
                         # Compact: a 254-host report is ~40 % smaller than indented.
-                        report.model_dump_json(by_alias=True),
+                        json.dumps(report, ensure_ascii=False, separators=(",", ":")),
                     ),
                 )
                 run_id = cur.lastrowid
@@ -243,8 +253,8 @@ class History:
                     "INSERT OR IGNORE INTO findings (run_id, key, rule, severity, host, port)"
                     " VALUES (?, ?, ?, ?, ?, ?)",
                     [
-                        (run_id, f.key, f.rule, f.severity.value, f.host, f.port)
-                        for f in report.findings
+                        (run_id, f["key"], f["rule"], f["severity"], f["host"], f["port"])
+                        for f in findings
                     ],
                 )
         except sqlite3.Error as exc:
@@ -327,4 +337,12 @@ class History:
             raise HistoryError(f"{self.path}: cannot read the history: {exc}") from exc
         if row is None:
             raise HistoryError(f"{self.path}: no run {run_id}")
+        from exposcan.models import Report
+
         return Report.from_json(row[0])
+
+
+def _iso(when: str) -> str:
+    """A report's time as the history has always stored it (Python's
+    ``isoformat``: ``+00:00``, where the JSON document says ``Z``)."""
+    return when[:-1] + "+00:00" if when.endswith("Z") else when

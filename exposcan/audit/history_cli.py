@@ -7,13 +7,15 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.table import Table
-
-from exposcan.audit.diff import diff_json, diff_reports, load_report, render_diff
 from exposcan.audit.history import History, HistoryError, RunSummary
-from exposcan.models import Report, Severity
+from exposcan.vocabulary import Severity
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from exposcan.models import Report
 
 EXIT_CLEAN, EXIT_CHANGED, EXIT_ERROR = 0, 1, 2
 
@@ -37,6 +39,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def _console() -> Console:
+    # rich and the report model when a history is shown: the scan command's
+    # parser is built from this module, and a port scan does without them.
+    from rich.console import Console
+
     # Without a terminal (cron mail, a pipe) rich would wrap at 80 columns.
     return Console() if sys.stdout.isatty() else Console(width=140)
 
@@ -68,6 +74,8 @@ def run_history(args: argparse.Namespace) -> int:
     if not runs:
         print("no scan recorded yet")
         return EXIT_CLEAN
+    from rich.table import Table
+
     table = Table(title="Scan history (newest first)")
     for col in (
         "id",
@@ -95,6 +103,8 @@ def run_history(args: argparse.Namespace) -> int:
 
 
 def _load(spec: str, history: History | None) -> tuple[Report, str]:
+    from exposcan.audit.diff import load_report
+
     """A report file, else a run id of the history."""
     path = Path(spec)
     if path.is_file() or not spec.isdigit():
@@ -126,6 +136,8 @@ def _last_two(history: History) -> tuple[RunSummary, RunSummary]:
 
 
 def run_diff(args: argparse.Namespace) -> int:
+    from exposcan.audit.diff import diff_json, diff_reports, render_diff
+
     if (args.old is None) != (args.new is None):
         return _fail("give both OLD and NEW, or neither (the last two runs of the same targets)")
     history: History | None = None

@@ -26,7 +26,6 @@ Settings, as for ``--outside``: ``--hub URL``, else ``$EXPOSCAN_HUB``, else
 from __future__ import annotations
 
 import argparse
-import asyncio
 import io
 import os
 import re
@@ -38,14 +37,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from yarl import URL
-
 from exposcan.config_file import ENV_CONFIG, config_path, read_table
-from exposcan.models import Report
-from exposcan.reflector.client import ReflectorError, load_token
 
 if TYPE_CHECKING:
     import aiohttp
+    from yarl import URL
+
+    from exposcan.models import Report
 
 ENV_URL = "EXPOSCAN_HUB"
 ENV_TOKEN = "EXPOSCAN_HUB_TOKEN"  # noqa: S105 (the variable's name)
@@ -110,6 +108,8 @@ def _table(path: Path, explicit: bool) -> dict[str, str]:
 
 
 def upload_url(url: str) -> URL:
+    from yarl import URL  # with the hub only: a plain scan's start-up does without
+
     try:
         base = URL(url)
     except (ValueError, TypeError):
@@ -138,6 +138,8 @@ def resolve(
     if not chosen:
         return None
     upload_url(chosen)
+    from exposcan.reflector.client import ReflectorError, load_token
+
     token = env.get(ENV_TOKEN, "").strip()
     token_file = env.get(ENV_TOKEN_FILE) or table.get("token_file")
     try:
@@ -252,6 +254,8 @@ async def _send(session: aiohttp.ClientSession, settings: HubSettings, body: byt
 
 async def deliver(settings: HubSettings, folder: Path) -> Delivery:
     """Send the outbox, oldest first, until it is empty or the hub fails."""
+    import asyncio
+
     import aiohttp
 
     result = Delivery(outbox=folder)
@@ -294,6 +298,8 @@ async def deliver(settings: HubSettings, folder: Path) -> Delivery:
 
 def push(report: Report, settings: HubSettings, folder: Path | None = None) -> Delivery:
     """Put ``report`` in the outbox and send what waits there (this scan's last)."""
+    import asyncio  # with the hub only, as aiohttp
+
     folder = folder or outbox_dir()
     _, dropped = put(report, folder)
     result = asyncio.run(deliver(settings, folder))

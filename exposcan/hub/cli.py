@@ -7,7 +7,6 @@ server, the database drivers and argon2 are imported when a command runs.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import getpass
 import logging
@@ -112,6 +111,10 @@ def _db(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # asyncio when a hub command runs: every command's parser is built
+    # from this module, a port scan's included.
+    import asyncio
+
     from exposcan.hub.auth import AuthError
     from exposcan.hub.backends import StoreError
 
@@ -160,6 +163,8 @@ def _read_password() -> str:
 
 
 async def _add_user(args: argparse.Namespace) -> int:
+    import asyncio
+
     from exposcan.hub.auth import hash_password
     from exposcan.hub.store import Store
 
@@ -175,6 +180,8 @@ async def _add_user(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import asyncio
+
     from exposcan.audit.notify.deliver import parse_targets
     from exposcan.hub.alerts import Alerts
     from exposcan.hub.server import run as run_server

@@ -16,8 +16,8 @@ from ipaddress import IPv4Address
 
 from exposcan.net.arp import arp_sweep
 from exposcan.net.localview import LocalView
-from exposcan.net.netio import family_of, tcp_socket
 from exposcan.net.platform import fast_paths
+from exposcan.net.sockets import family_of, tcp_socket
 from exposcan.net.targets import IPAddress
 
 # Ports that something in a practice usually answers on, open or closed.

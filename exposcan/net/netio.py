@@ -8,14 +8,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import socket
 import ssl
 import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from exposcan.limits import Deadlines, progressed
-from exposcan.models import ErrorReason
+from exposcan.net.sockets import family_of as family_of
+from exposcan.net.sockets import tcp_socket as tcp_socket
+from exposcan.vocabulary import ErrorReason
 
 
 class ProbeError(Exception):
@@ -140,17 +141,3 @@ async def open_connection(
         yield conn
     finally:
         await conn.close()
-
-
-def family_of(address: str) -> socket.AddressFamily:
-    """AF_INET6 for an IPv6 literal (a colon), else AF_INET."""
-    return socket.AF_INET6 if ":" in address else socket.AF_INET
-
-
-def tcp_socket(family: socket.AddressFamily = socket.AF_INET) -> socket.socket:
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setblocking(False)
-    # RST on close: the scan leaves no TIME_WAIT pile and no half-open state
-    # on a fragile device.
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-    return sock

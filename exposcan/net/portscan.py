@@ -12,7 +12,6 @@ event loop.  ``make bench`` (bench/) measures it against nmap.
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import select
 import selectors
@@ -25,8 +24,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple, Protocol
 
-from exposcan.net.netio import family_of, tcp_socket
 from exposcan.net.platform import fast_paths
+from exposcan.net.sockets import family_of, tcp_socket
 
 # struct linger {l_onoff=1, l_linger=0}: close() sends a RST.
 _LINGER_RST = b"\x01\x00\x00\x00\x00\x00\x00\x00"
@@ -61,6 +60,10 @@ def _state_of(err: int) -> PortState:
 
 async def probe_port(host: str, port: int, timeout: float) -> PortState:
     """One port, from the event loop (follow-up checks, not sweeps)."""
+    # asyncio here and in connect_scan only: the sweeps run without an
+    # event loop (a port scan alone, exposcan.port_scan, loads none).
+    import asyncio
+
     loop = asyncio.get_running_loop()
     sock = tcp_socket(family_of(host))
     try:
@@ -288,6 +291,8 @@ async def connect_scan(
     and the engine's state is not shared with the sweep's thread.
     ``on_progress`` gets the count of ports answered so far, from the thread.
     """
+    import asyncio
+
     loop = asyncio.get_running_loop()
     stop = threading.Event()
     done = 0

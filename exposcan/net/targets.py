@@ -8,7 +8,6 @@ A name is looked up for both A and AAAA records, and every address scanned.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import socket
 from collections.abc import Iterable
@@ -139,6 +138,8 @@ def _last_octet(low: IPv4Address, text: str) -> IPv4Address:
 async def resolve_name(name: str, timeout: float) -> list[IPAddress]:
     """A and AAAA records both: a PACS reachable on its IPv6 address is as
     exposed as on its IPv4 one."""
+    import asyncio  # for names only: addresses need no event loop (static_targets)
+
     loop = asyncio.get_running_loop()
     try:
         async with asyncio.timeout(timeout):
@@ -177,23 +178,53 @@ async def build_targets(
 ) -> TargetSet:
     """Expand, de-duplicate and exclude; more than ``max_hosts`` addresses
     left to scan is a :class:`TargetError` (the CLI's ``--max-hosts``)."""
-    seen: dict[IPAddress, None] = {}
-    labels: list[str] = []
+    named: list[tuple[str, list[IPAddress]]] = []
     for spec in specs:
         addresses = expand_static(spec)
         if addresses is None:
             addresses = await resolve_name(spec.strip(), resolve_timeout)
+        named.append((spec, addresses))
+    excluded: list[IPAddress] = []
+    for spec in excludes:
+        addresses = expand_static(spec, whole=True)
+        if addresses is None:
+            addresses = await resolve_name(spec.strip(), resolve_timeout)
+        excluded.extend(addresses)
+    return _assemble(named, excluded, max_hosts)
+
+
+def static_targets(
+    specs: Iterable[str], excludes: Iterable[str], max_hosts: int = DEFAULT_MAX_HOSTS
+) -> TargetSet | None:
+    """:func:`build_targets` of addresses, networks and ranges only, with no
+    event loop; None when a spec is a host name (it needs the resolver)."""
+    named: list[tuple[str, list[IPAddress]]] = []
+    for spec in specs:
+        addresses = expand_static(spec)
+        if addresses is None:
+            return None
+        named.append((spec, addresses))
+    excluded: list[IPAddress] = []
+    for spec in excludes:
+        addresses = expand_static(spec, whole=True)
+        if addresses is None:
+            return None
+        excluded.extend(addresses)
+    return _assemble(named, excluded, max_hosts)
+
+
+def _assemble(
+    named: list[tuple[str, list[IPAddress]]], excludes: list[IPAddress], max_hosts: int
+) -> TargetSet:
+    seen: dict[IPAddress, None] = {}
+    labels: list[str] = []
+    for spec, addresses in named:
         labels.append(spec.strip())
         for address in addresses:
             seen.setdefault(address, None)
             if len(seen) > MAX_TARGETS:
                 raise TargetError(f"more than {MAX_TARGETS} targets")
-    excluded: set[IPAddress] = set()
-    for spec in excludes:
-        addresses = expand_static(spec, whole=True)
-        if addresses is None:
-            addresses = await resolve_name(spec.strip(), resolve_timeout)
-        excluded.update(addresses)
+    excluded = set(excludes)
     addresses = [a for a in seen if a not in excluded]
     if len(addresses) > max_hosts:
         raise TargetError(

@@ -8,9 +8,7 @@ value from the network put into a field cannot either.
 
 from __future__ import annotations
 
-import os
 import string
-from collections.abc import Mapping
 
 from pydantic import model_validator
 
@@ -23,19 +21,8 @@ from exposcan.catalogue import (
 )
 from exposcan.models import ScanInfo
 from exposcan.notes import render_note
-
-DEFAULT_LANG = "en"
-
-
-def default_lang(env: Mapping[str, str] | None = None) -> str:
-    """The language of the user's locale: POSIX precedence (LC_ALL, then
-    LC_MESSAGES, then LANG); French when it starts with ``fr``, else English."""
-    env = os.environ if env is None else env
-    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        value = env.get(var, "")
-        if value:
-            return "fr" if value.lower().startswith("fr") else DEFAULT_LANG
-    return DEFAULT_LANG
+from exposcan.vocabulary import DEFAULT_LANG as DEFAULT_LANG
+from exposcan.vocabulary import default_lang as default_lang
 
 
 def check_lang(lang: str) -> str:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-from exposcan.models import Report
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from exposcan.catalogue import Catalogue
+    from exposcan.models import Report
 
 
 class ReportFormatError(ValueError):
@@ -46,7 +46,19 @@ def write_report(
     """Write with mode 0600: a report is personal-data-adjacent (it says where
     a practice's images are open), so only its owner reads it. ``lang``
     (en/fr, default: the locale's) is the language of an HTML report."""
-    data = render(report, path, lang, catalogue)
+    _write_private(path, render(report, path, lang, catalogue))
+
+
+def write_document(report: dict[str, Any], path: str) -> None:
+    """A JSON report written from its document (a port scan's), as
+    :func:`write_report` writes the model's: the same bytes, mode 0600."""
+    if Path(path).suffix.lower() != ".json":
+        raise ReportFormatError(f"{path}: a report document is written as .json only")
+    text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    _write_private(path, text.encode())
+
+
+def _write_private(path: str, data: bytes) -> None:
     tmp = f"{path}.tmp-{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:

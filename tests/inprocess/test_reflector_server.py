@@ -276,7 +276,11 @@ async def test_no_canary_in_answers_or_logs(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Given an open Orthanc (its /system names a canary patient) on the requester's address
+    # (every logger at DEBUG, whatever level an earlier test's set-up left
+    # on exposcan's own: a line at any level must hold no canary)
     caplog.set_level("DEBUG")
+    for name in ("exposcan", "exposcan.reflector"):
+        caplog.set_level("DEBUG", logger=name)
     seen = Seen()
     async with serve(orthanc_app(seen), host="127.0.0.2") as port:
         default_catalogue().ports[port] = PortEntry(port=port, protocol="http", tls=False)

@@ -119,6 +119,15 @@ class Batch:
         self.names[index] = name
         _NAME.pack_into(self._msgs, index * _STRIDE, ctypes.addressof(name), len(name))
 
+    def aim(self, start: int, stop: int, name: ctypes.Array[ctypes.c_char]) -> None:
+        """Slots ``start`` to ``stop - 1`` go to ``name``: nothing to write
+        where they already do (one host's sweep: after the first batch)."""
+        names = self.names
+        if names[start:stop].count(name) != stop - start:  # identity first: C speed
+            for index in range(start, stop):
+                if names[index] is not name:
+                    self.name(index, name)
+
     def send(self, count: int, start: int = 0) -> int:
         """sendmmsg of slots ``start`` to ``count - 1``: how many went, or
         minus the errno of slot ``start`` if none did."""

@@ -451,3 +451,25 @@ def test_no_send_batch_exceeds_the_window_or_linux_limit(
     assert max(sizes) <= min(window, 1024)
     if window >= 64:
         assert len(sizes) < 2000 / 16
+
+
+@root_only
+def test_the_rate_spaces_new_probes_though_they_go_in_batches() -> None:
+    # Given 120 closed loopback ports, answered at once
+    ports = sorted(_closed_ports(120))
+    counts: list[int] = []
+    started = time.monotonic()
+    # When they are swept at 400 probes a second, with room for all in the window
+    syn_sweep(
+        iter(("127.0.0.1", p) for p in ports),
+        window=500,
+        timeout=1.0,
+        rate=400,
+        on_result=lambda r: None,
+        stop=threading.Event(),
+        on_closed=counts.append,
+    )
+    elapsed = time.monotonic() - started
+    # Then they took about 120 / 400 s (not one batch at once), all answered
+    assert sum(counts) == 120
+    assert 0.25 <= elapsed < 1.0

@@ -550,12 +550,15 @@ def syn_sweep(
     raw socket, source port and half of the window and rate: three quarters
     of a SYN's cost are the kernel's (the send, the target's answer and its
     delivery, all on the sending CPU), which runs without Python's lock.
-    Scale lab, 65,535 ports, medians of 8: the sweep took 0.26 s with two
-    and 0.30 s with one on a quiet machine, 0.31-0.34 s against 0.52-0.56 s
-    with a core kept busy (two threads get more of the CPUs' time than
-    one); the second costs ~0.04 s of CPU (every answer is copied to both
-    raw sockets).  ``on_result`` and ``on_closed`` are called under a lock,
-    from either; both threads have ended when this returns.
+    Scale lab, 65,535 ports, medians of 8 (make bench): the sweep took
+    0.21 s with two and 0.29 s with one, 0.34 s and 0.38 s with a core kept
+    busy (two threads get more of the CPUs' time than one); the second
+    costs ~0.04 s of CPU (every answer is copied to both raw sockets).  One
+    sweep whose sendmmsg calls a second thread makes, so that the kernel's
+    share overlaps the Python of the next batch, was slower: 0.26 s, and
+    0.44 s with a core busy (its answers are read on another CPU than the
+    one that queued them).  ``on_result`` and ``on_closed`` are called under
+    a lock, from either; both threads have ended when this returns.
     """
     workers = sweep_workers(max(1, window))
     sockets = [open_raw() for _ in range(workers)]  # SynScanUnavailable: nothing sent

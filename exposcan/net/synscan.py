@@ -43,7 +43,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from exposcan.net.mmsg import open_batch, sockaddr
@@ -976,48 +976,66 @@ class _Sweep:
                 break
             total += got
             data = inbox.view[: got * RECV_SIZE]
+            keys: Iterable[_Key]
+            parsed: list[_Key] | None = None  # the keys, when parsed one by one
             if min(inbox.lengths(got)) < 34 or bytes(data[::RECV_SIZE]).count(0x45) < got:
                 # A short datagram, IP options: each one parsed in full.
                 records = self.parse_slots(data, inbox.lengths(got))
-                matched = pending.keys() & [record[1:4] for record in records]
-                opened = {record[1:4] for record in records if not record[0] & RST} & matched
+                keys = parsed = [record[1:4] for record in records]
+                synacks = [record[1:4] for record in records if not record[0] & RST]
             else:
                 # The socket filter let through answers to our port only, a
-                # SYN-ACK or a RST: their keys, in C (~0.3 µs a port with the
-                # deletions below, where a loop over the answers took 1 µs).
-                matched = pending.keys() & _KEY_SLOT.iter_unpack(data)
+                # SYN-ACK or a RST: their keys, unpacked in C.
+                keys = _KEY_SLOT.iter_unpack(data)
                 marks = bytes(data[_FLAGS_AT::RECV_SIZE]).translate(_NO_RST)
-                opened = set()
+                synacks = []
                 at = marks.find(1)
-                while at >= 0:  # the SYN-ACKs, a few
-                    key = _KEY4.unpack_from(data, at * RECV_SIZE)
-                    if key in matched:
-                        opened.add(key)
+                while at >= 0:
+                    synacks.append(_KEY4.unpack_from(data, at * RECV_SIZE))
                     at = marks.find(1, at + 1)
-            if not matched:
-                if got < RECV_BATCH:
-                    break
-                continue
-            if sample is None:
-                for key in matched:
-                    if key not in self.tries:  # Karn's rule: only unambiguous samples
-                        sample = key
-                        self.rtt.sample(key[0], now - pending[key])
-                    break
-            deque(map(pending.__delitem__, matched), maxlen=0)  # in C
-            for key in opened:
+            for key in synacks:  # the open ports, a few: first
+                sent = pending.pop(key, None)
+                if sent is None:  # not ours, or answered already
+                    continue
+                if sample is None and key not in self.tries:
+                    sample = key  # Karn's rule: only unambiguous samples
+                    self.rtt.sample(key[0], now - sent)
                 result = PortResult(names[key[0]], key[1], PortState.OPEN)
                 for _ in range(1 + (twins.pop(key, 0) if twins else 0)):
                     on_result(result)
-            matched -= opened
-            if self.on_closed is None:
-                for key in matched:
-                    self.finish(key, PortState.CLOSED)
+            if self.on_closed is not None and not twins and not self.tries:
+                # The closed ports, counted: each answer's key popped from
+                # pending, in C (~0.15 µs a port; a set intersection and the
+                # deletions took 0.3, a loop over the answers 1 µs).  No
+                # probe was sent twice: any answer is a sample.
+                sents = list(map(pending.pop, keys, itertools.repeat(None)))
+                found = len(sents) - sents.count(None)
+                closed += found
+                if found and sample is None:
+                    index, sent = next((i, t) for i, t in enumerate(sents) if t is not None)
+                    if parsed is None:
+                        sample = _KEY4.unpack_from(data, index * RECV_SIZE)
+                    else:
+                        sample = parsed[index]
+                    self.rtt.sample(sample[0], now - sent)
             else:
-                closed += len(matched)
-                if twins:
+                matched = pending.keys() & keys
+                if sample is None:
                     for key in matched:
-                        closed += twins.pop(key, 0)
+                        if key not in self.tries:
+                            sample = key
+                            self.rtt.sample(key[0], now - pending[key])
+                        break
+                for key in matched:
+                    del pending[key]
+                if self.on_closed is None:
+                    for key in matched:
+                        self.finish(key, PortState.CLOSED)
+                else:
+                    closed += len(matched)
+                    if twins:
+                        for key in matched:
+                            closed += twins.pop(key, 0)
             if got < RECV_BATCH:
                 break  # the queue is empty
         if closed:

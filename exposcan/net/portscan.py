@@ -79,7 +79,11 @@ async def probe_port(host: str, port: int, timeout: float) -> PortState:
 
 
 class Sweeper(Protocol):
-    """A blocking sweep: one ``on_result`` per job, ends soon after ``stop``."""
+    """A blocking sweep: one result per job, ends soon after ``stop``.  A
+    result is an ``on_result`` call, but for a closed port when ``on_closed``
+    is given: closed ports are then counted (``on_closed(n)``, n >= 1), not
+    reported one by one; they are most of a sweep, and a caller that only
+    counts them spares 65,535 calls on a host's full range."""
 
     def __call__(
         self,
@@ -90,7 +94,23 @@ class Sweeper(Protocol):
         rate: float,
         on_result: Callable[[PortResult], None],
         stop: threading.Event,
+        on_closed: Callable[[int], None] | None = None,
     ) -> None: ...
+
+
+def _closed_counted(
+    on_result: Callable[[PortResult], None], on_closed: Callable[[int], None]
+) -> Callable[[PortResult], None]:
+    """``on_result`` for a sweep that reports each result: a closed port
+    goes to ``on_closed`` as a count of one."""
+
+    def deliver(result: PortResult) -> None:
+        if result.state is PortState.CLOSED:
+            on_closed(1)
+        else:
+            on_result(result)
+
+    return deliver
 
 
 @dataclass
@@ -109,14 +129,17 @@ def sweep(
     rate: float,
     on_result: Callable[[PortResult], None],
     stop: threading.Event,
+    on_closed: Callable[[int], None] | None = None,
 ) -> None:
     """Blocking: connect to every (host, port) of ``jobs``, ``window`` at a time.
 
     ``rate`` (new connections per second, 0 = unlimited) spaces the starts.
     Returns when every job is answered or timed out, or soon after ``stop``.
     Linux's epoll when allowed (:func:`exposcan.net.platform.fast_paths`),
-    else the portable ``selectors`` sweep.
+    else the portable ``selectors`` sweep.  ``on_closed``: see :class:`Sweeper`.
     """
+    if on_closed is not None:
+        on_result = _closed_counted(on_result, on_closed)
     if not fast_paths() or not hasattr(select, "epoll"):
         portable_sweep(
             jobs, window=window, timeout=timeout, rate=rate, on_result=on_result, stop=stop
@@ -204,10 +227,13 @@ def portable_sweep(
     rate: float,
     on_result: Callable[[PortResult], None],
     stop: threading.Event,
+    on_closed: Callable[[int], None] | None = None,
 ) -> None:
     """:func:`sweep` on any POSIX system: the default selector (kqueue, poll),
     ``setblocking(False)`` rather than ``SOCK_NONBLOCK``, the error read with
     ``SO_ERROR`` on every writable socket, and sockets unregistered by hand."""
+    if on_closed is not None:
+        on_result = _closed_counted(on_result, on_closed)
     selector = selectors.DefaultSelector()
     inflight: dict[int, _InFlight] = {}
     order: deque[tuple[int, float]] = deque()
@@ -309,13 +335,16 @@ async def connect_scan(
         for result in ready:
             on_result(result)
 
-    def from_thread(result: PortResult) -> None:
+    def counted(count: int) -> None:
         nonlocal done
-        done += 1
+        before, done = done, done + count
         # Every 256 answers, and at the end: the count is for the progress
-        # line (redrawn a few times a second), and this runs once per port.
-        if on_progress is not None and not done & 0xFF:
+        # line (redrawn a few times a second).
+        if on_progress is not None and before >> 8 != done >> 8:
             on_progress(done)
+
+    def from_thread(result: PortResult) -> None:
+        counted(1)
         if result.state is PortState.OPEN:
             with lock:
                 batch.append(result)
@@ -332,6 +361,8 @@ async def connect_scan(
             rate=rate,
             on_result=from_thread,
             stop=stop,
+            # Closed ports, most of a sweep, are only counted: no call per port.
+            on_closed=counted,
         )
     finally:
         stop.set()  # cancelled (Ctrl-C): the thread ends within POLL_INTERVAL

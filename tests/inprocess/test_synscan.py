@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from exposcan.net import mmsg
 from exposcan.net.portscan import PortResult, PortState, sweep
 from exposcan.net.synscan import (
     ACK,
@@ -370,3 +371,105 @@ def test_stop_during_a_sweep_ends_it_promptly() -> None:
     # Then it had been answering, and it ended well before its million
     assert not sweep_thread.is_alive()
     assert 0 < len(results) < 16 * 65535
+
+
+@root_only
+def test_closed_ports_are_counted_when_the_caller_only_counts_them() -> None:
+    # Given 3 listeners among 300 loopback ports
+    listeners = _listeners(3)
+    opened = {sock.getsockname()[1] for sock in listeners}
+    ports = sorted(_closed_ports(297) | opened)
+    results: list[PortResult] = []
+    counts: list[int] = []
+    try:
+        # When the SYN sweep is given on_closed
+        syn_sweep(
+            iter(("127.0.0.1", p) for p in ports),
+            window=64,
+            timeout=1.0,
+            rate=0,
+            on_result=results.append,
+            stop=threading.Event(),
+            on_closed=counts.append,
+        )
+    finally:
+        for sock in listeners:
+            sock.close()
+    # Then the open ports are results, the closed ones only counts (in
+    # batches: fewer calls than ports), and every job is accounted for
+    assert {r.port: r.state for r in results} == dict.fromkeys(opened, PortState.OPEN)
+    assert sum(counts) == len(ports) - len(opened)
+    assert len(counts) < len(ports) - len(opened)
+
+
+@root_only
+def test_a_closed_job_given_twice_is_counted_twice() -> None:
+    (closed,) = _closed_ports(1)
+    counts: list[int] = []
+    syn_sweep(
+        iter([("127.0.0.1", closed), ("127.0.0.1", closed)]),
+        window=8,
+        timeout=1.0,
+        rate=0,
+        on_result=lambda r: None,
+        stop=threading.Event(),
+        on_closed=counts.append,
+    )
+    assert sum(counts) == 2
+
+
+@root_only
+@pytest.mark.parametrize("window", [1, 7, 64, 3000])
+def test_no_send_batch_exceeds_the_window_or_linux_limit(
+    monkeypatch: pytest.MonkeyPatch, window: int
+) -> None:
+    # Given sendmmsg watched: how many SYNs each call is given
+    sizes: list[int] = []
+    send = mmsg.Batch.send
+
+    def watched(self: mmsg.Batch, count: int, start: int = 0) -> int:
+        sizes.append(count - start)
+        return send(self, count, start)
+
+    monkeypatch.setattr(mmsg.Batch, "send", watched)
+    ports = sorted(_closed_ports(200))
+    counts: list[int] = []
+    # When loopback ports are swept with that window (2,000 jobs)
+    syn_sweep(
+        iter(("127.0.0.1", p) for _ in range(10) for p in ports),
+        window=window,
+        timeout=1.0,
+        rate=0,
+        on_result=lambda r: None,
+        stop=threading.Event(),
+        on_closed=counts.append,
+    )
+    # Then every job was answered, no batch held more unanswered probes than
+    # the window, nor more than Linux takes in one call (1024), and a large
+    # window sends large batches (few system calls)
+    assert sum(counts) == 2000
+    assert max(sizes) <= min(window, 1024)
+    if window >= 64:
+        assert len(sizes) < 2000 / 16
+
+
+@root_only
+def test_the_rate_spaces_new_probes_though_they_go_in_batches() -> None:
+    # Given 120 closed loopback ports, answered at once
+    ports = sorted(_closed_ports(120))
+    counts: list[int] = []
+    started = time.monotonic()
+    # When they are swept at 400 probes a second, with room for all in the window
+    syn_sweep(
+        iter(("127.0.0.1", p) for p in ports),
+        window=500,
+        timeout=1.0,
+        rate=400,
+        on_result=lambda r: None,
+        stop=threading.Event(),
+        on_closed=counts.append,
+    )
+    elapsed = time.monotonic() - started
+    # Then they took about 120 / 400 s (not one batch at once), all answered
+    assert sum(counts) == 120
+    assert 0.25 <= elapsed < 1.0

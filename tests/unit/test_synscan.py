@@ -16,6 +16,7 @@ from exposcan.net.synscan import (
     MIN_RTO,
     PORT_STEP,
     RST,
+    SEND_BATCH,
     SWEEP_WORKERS,
     SYN,
     RttEstimator,
@@ -23,7 +24,10 @@ from exposcan.net.synscan import (
     SynTemplate,
     build_syn,
     choose_sweeper,
+    pack_ports,
+    pack_run,
     parse_answer,
+    prime_slots,
     state_of,
     sweep_workers,
 )
@@ -204,3 +208,34 @@ def test_sweeps_side_by_side_never_exceed_the_window_or_the_cpus(
     # And with one CPU, one sweep
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
     assert sweep_workers(500) == 1
+
+
+def test_a_batch_packed_in_runs_or_port_by_port_is_the_reference_syns() -> None:
+    # Given a sendmmsg batch's buffer and one destination's keyed base
+    rng = random.Random(21)
+    slots = memoryview(bytearray(SEND_BATCH * HEADER_LEN))
+    fallbacks = 0
+    for sport in (1, 40000, 65535):
+        base = rng.getrandbits(32)
+        csum = SynTemplate(SRC, sport).checksum_constant(DST)
+        prime_slots(slots, sport)
+        # When every port of the range is packed, in runs of random lengths
+        # at random places of the batch (pack_run), or one by one
+        port = 1
+        while port < 65536:
+            count = min(rng.randint(1, SEND_BATCH), 65536 - port)
+            at = rng.randint(0, SEND_BATCH - count)
+            acks = pack_run(slots, at, port, count, base, csum, sport)
+            if acks is None:  # the run's checksums wrap
+                fallbacks += 1
+                acks = pack_ports(slots, at, range(port, port + count), base, csum, sport)
+            # Then each slot holds the SYN that build_syn sums in full, and
+            # its answer's acknowledgment number is the sequence number + 1
+            for i in range(count):
+                seq = (base + (port + i) * PORT_STEP) & 0xFFFFFFFF
+                slot = bytes(slots[(at + i) * HEADER_LEN : (at + i + 1) * HEADER_LEN])
+                assert slot == build_syn(SRC, DST, sport, port + i, seq)
+                assert acks[i] == (seq + 1) & 0xFFFFFFFF
+            port += count
+    # And a wrapping run, about once per host's range, was packed port by port
+    assert 0 < fallbacks < 20

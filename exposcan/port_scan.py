@@ -137,6 +137,9 @@ def _sweep(
         if result.state is opened:
             hosts[result.host].open.add(result.port)
 
+    def on_closed(count: int) -> None:  # closed ports come as counts; the report lists none
+        pass
+
     window = max(1, min(request.concurrency, len(live) * len(ports)))
     sweeper: Sweeper = choose_sweeper(request.scan_type)
     try:
@@ -147,6 +150,7 @@ def _sweep(
             rate=request.rate,
             on_result=on_result,
             stop=stop,
+            on_closed=on_closed,
         )
     except SynScanUnavailable:  # refused before the first packet
         sweep(
@@ -156,6 +160,7 @@ def _sweep(
             rate=request.rate,
             on_result=on_result,
             stop=stop,
+            on_closed=on_closed,
         )
 
 

@@ -258,12 +258,16 @@ async def deliver(settings: HubSettings, folder: Path) -> Delivery:
 
     import aiohttp
 
+    from exposcan.reflector.client import client_connector
+
     result = Delivery(outbox=folder)
     timeout = aiohttp.ClientTimeout(total=REQUEST_DEADLINE_S, connect=10.0)
     try:
         async with (
             asyncio.timeout(TOTAL_DEADLINE_S),
-            aiohttp.ClientSession(timeout=timeout, trust_env=False) as session,
+            aiohttp.ClientSession(
+                timeout=timeout, trust_env=False, connector=client_connector()
+            ) as session,
         ):
             for path in pending(folder):
                 body = await asyncio.to_thread(path.read_bytes)

@@ -245,6 +245,24 @@ def believed(report: Report, asked: frozenset[str]) -> tuple[Report, int]:
     return kept, dropped
 
 
+def client_connector(family: int = 0) -> aiohttp.TCPConnector:
+    """The connector of a client of a pinned service (the reflector, the
+    hub).  A pin mismatch closes the TLS transport gracefully (a close_notify
+    that waits for the peer's), which an ``asyncio.run`` ending just after
+    leaves half-closed: its socket then leaks until garbage collection
+    (a ResourceWarning).  aiohttp aborts such transports when the connector
+    closes if told to; Python 3.12.7 and later no longer need it, and aiohttp
+    ignores the flag there."""
+    import sys
+
+    import aiohttp
+
+    return aiohttp.TCPConnector(
+        family=socket.AddressFamily(family),
+        enable_cleanup_closed=sys.version_info < (3, 12, 7),
+    )
+
+
 async def request_outside_view(
     url: str,
     *,
@@ -275,7 +293,7 @@ async def request_outside_view(
     timeout = aiohttp.ClientTimeout(total=deadline, connect=min(15.0, deadline))
     try:
         async with asyncio.timeout(deadline):
-            connector = aiohttp.TCPConnector(family=socket.AddressFamily(family))
+            connector = client_connector(family)
             async with aiohttp.ClientSession(
                 timeout=timeout, trust_env=False, connector=connector
             ) as session:

@@ -26,6 +26,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,7 +74,7 @@ class Command:
 
 
 #: The scenarios that need only the scale labs, not the practice lab.
-SCALE_ONLY = frozenset({"1", "2", "3"})
+SCALE_ONLY = frozenset({"1", "1b", "2", "3"})
 
 #: The peak RSS of every exposcan run, whatever the scenario.
 RSS_GOAL_MB = 150.0
@@ -131,9 +133,35 @@ class Scenario:
     expected: Ports | None = None  # ground truth, where the lab knows it
     # Commands whose open ports must equal (each other's, and ``expected``).
     compare: tuple[str, ...] = ()
+    #: CPU-bound processes that run while the scenario's commands do (a
+    #: user's machine is rarely idle; 1 on 2 cores: one core busy).
+    busy: int = 0
 
     def command(self, label: str) -> Command:
         return next(c for c in self.commands if c.label == label)
+
+
+@contextmanager
+def spinners(count: int) -> Iterator[None]:
+    """``count`` processes that spin on a CPU until the block ends, each in
+    a session of its own, as another user's work would be (Linux shares
+    the CPUs between sessions first: autogroup)."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", "while True: pass"],
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+        )
+        for _ in range(count)
+    ]
+    try:
+        if procs:
+            time.sleep(0.5)  # running, and seen by the scheduler
+        yield
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
 
 
 def run_one(cmd: Command, env: dict[str, str], tmp: Path) -> None:
@@ -313,6 +341,33 @@ def build_scenarios(
                 "nmap -sT -p-",
                 "nmap -sS -p- (reference)",
             ),
+        ),
+        Scenario(
+            "1b",
+            f"every TCP port of one host ({full_host}), one core kept busy",
+            [
+                e(
+                    "exposcan (SYN, root), one core busy",
+                    scan_ns,
+                    "--no-discovery",
+                    "--no-probes",
+                    "-p",
+                    "-",
+                    full_host,
+                ),
+                n("nmap -sS -p-, one core busy", scan_ns, "-Pn", "-sS", "-p-", full_host),
+            ],
+            [
+                Goal(
+                    "(1b) <= 1.0 of nmap -sS, one core busy",
+                    "exposcan (SYN, root), one core busy",
+                    "nmap -sS -p-, one core busy",
+                    1.0,
+                ),
+            ],
+            expected={full_host: scale.expected[full_host]},
+            compare=("exposcan (SYN, root), one core busy", "nmap -sS -p-, one core busy"),
+            busy=1,
         ),
         Scenario(
             "2",
@@ -726,13 +781,14 @@ def main(argv: list[str] | None = None) -> int:
             for round_no in range(args.runs):
                 for sc in scenarios:
                     shift = round_no % len(sc.commands)
-                    for cmd in sc.commands[shift:] + sc.commands[:shift]:
-                        run_one(cmd, env, tmp)
-                        print(
-                            f"  round {round_no + 1}/{args.runs} ({sc.key}) {cmd.label}: "
-                            f"{cmd.times[-1]:.2f} s",
-                            file=sys.stderr,
-                        )
+                    with spinners(sc.busy):
+                        for cmd in sc.commands[shift:] + sc.commands[:shift]:
+                            run_one(cmd, env, tmp)
+                            print(
+                                f"  round {round_no + 1}/{args.runs} ({sc.key}) {cmd.label}: "
+                                f"{cmd.times[-1]:.2f} s",
+                                file=sys.stderr,
+                            )
                     check_ports(sc)
         finally:
             if lab is not None:

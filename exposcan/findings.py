@@ -28,6 +28,9 @@ def evaluate(
     so a probe that records the same proof twice does not double a finding.
     A rule the catalogue declares intrusive counts only when ``intrusive``
     (the scan ran with ``--intrusive``)."""
+    facts = list(facts)
+    if not facts:  # a port scan: no rule to read (the rules need every fact kind)
+        return []
     found: dict[str, Finding] = {}
     rules = [r for r in catalogue.rules.values() if intrusive or r.safety is Safety.SAFE]
     for fact in facts:

@@ -72,6 +72,8 @@ def label_for(catalogue: Catalogue, facts: Iterable[Fact]) -> DecoyLabel | None:
     """The label of one host's facts, or None: the decoy whose matched
     signs weigh most, if they reach its threshold."""
     facts = list(facts)
+    if not facts:  # a sign is a fact: nothing to weigh (a port scan reads no decoy file)
+        return None
     best: tuple[int, DecoyLabel] | None = None
     for decoy in catalogue.documents(Decoy):
         matched = [s for s in decoy.signs if any(s.holds(f) for f in facts)]

@@ -82,3 +82,20 @@ def test_syn_through_the_box_sees_the_forwards(lab: Lab, tmp_path: Path) -> None
     # forwarded ports as the connect scan, and some there are
     assert open_ports(syn) == open_ports(connect)
     assert open_ports(syn)[str(t.BOX_WAN_IP)]
+
+
+def _without_times(report: dict[str, Any]) -> dict[str, Any]:
+    scan = {k: v for k, v in report["scan"].items() if k not in ("started", "finished")}
+    return {**report, "scan": scan}
+
+
+def test_the_port_scan_alone_writes_what_the_engine_writes(lab: Lab, tmp_path: Path) -> None:
+    # Given the LAN's practice ports, scanned by the port scan alone (-q)
+    # and by the engine (-v: its log is the engine's), ARP discovery on
+    alone = scan(lab, "ws", tmp_path / "alone.json", "-q", str(t.LAN_NET))
+    engine = scan(lab, "ws", tmp_path / "engine.json", "-v", str(t.LAN_NET))
+    # Then both reports hold the same hosts, MACs, discovery and ports
+    assert _without_times(alone) == _without_times(engine)
+    by_arp = [h for h in alone["hosts"] if h["discovered_by"] == "arp"]
+    assert len(by_arp) >= len(LAN_HOSTS) and all(h["mac"] for h in by_arp)
+    assert sum(len(h["services"]) for h in alone["hosts"]) >= len(LAN_HOSTS)

@@ -3,7 +3,7 @@ zones, HTTP directory listings): best-first by the catalogue's folder scores,
 bounded in requests, bytes and seconds, counts only (see
 :mod:`exposcan.walk.walker`)."""
 
-from exposcan.walk.counts import WalkCounts
+from exposcan.walk.counts import WalkCounts, unfinished, unfinished_detail
 from exposcan.walk.scores import FolderScores, folder_scores_from
 from exposcan.walk.walker import (
     AccessDenied,
@@ -30,6 +30,8 @@ __all__ = [
     "WalkLimits",
     "Walker",
     "folder_scores_from",
+    "unfinished",
+    "unfinished_detail",
     "walk_async",
     "walk_blocking",
 ]

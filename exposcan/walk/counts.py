@@ -6,9 +6,32 @@ was cut.  Counts only: never a name.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from exposcan.models import EvidenceValue
+from exposcan.vocabulary import ErrorReason
+
+#: The cuts after which a walk that found no image has not said "none":
+#: its time ran out (which depends on how busy the machine is: the same
+#: walk on a quiet one may reach the images) or a read failed.  The other
+#: cuts (requests, bytes, folder sizes, depth) are bounds the walk keeps by
+#: design, the same on any machine: their counts are a bounded answer.
+UNFINISHED = {"time": ErrorReason.TIMEOUT, "error": ErrorReason.PROTOCOL}
+
+
+def unfinished(cut_by: Iterable[str]) -> ErrorReason | None:
+    """The error reason of a walk cut before it could finish looking, or
+    None (a walk that found images has its answer whatever cut it)."""
+    return next((UNFINISHED[c] for c in sorted(cut_by) if c in UNFINISHED), None)
+
+
+def unfinished_detail(what: str, cut_by: Iterable[str], folders: int, files: int) -> str:
+    """The error record's words: counts only, never a name."""
+    return (
+        f"{what} cut short ({', '.join(sorted(cut_by))}) before it found an image: "
+        f"{folders} folders and {files} files seen, the rest unread"
+    )
 
 
 @dataclass

@@ -4,14 +4,18 @@ a positive and a negative case per rule, and hostile servers."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
 
 from exposcan.models import ErrorReason, Safety, Vantage
+from exposcan.protocols.http import listing as listing_module
+from exposcan.protocols.http import probe as http_probe_module
 from exposcan_lab.topology import CANARY_STRINGS
 from tests.inprocess.http_servers import (
     DICM_HEAD,
@@ -517,3 +521,50 @@ async def test_nothing_on_ipv6_loopback_is_no_finding(monkeypatch: pytest.Monkey
         _, report = await scan_http(port, monkeypatch, address="::1")
     # Then nothing answers there: no host, no finding
     assert report.findings == [] and report.hosts == []
+
+
+async def test_a_listing_walk_out_of_time_before_any_image_is_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a listing of 40 folders of letters, each page sent after 0.3 s,
+    # and a walk given 1 s: it cannot read them all
+    tree = {f"/courriers-{i:02d}/lettre.txt": b"rien" for i in range(40)}
+    app = nginx_listing_app(Seen(), tree)
+
+    @web.middleware
+    async def slow(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path != "/" and request.path.endswith("/"):
+            await asyncio.sleep(0.3)
+        return await handler(request)  # type: ignore[no-any-return]
+
+    app.middlewares.append(slow)
+    shipped = listing_module.listing_config
+
+    def one_second(catalogue: Any) -> listing_module.ListingConfig:
+        config = shipped(catalogue)
+        return dataclasses.replace(config, limits=dataclasses.replace(config.limits, seconds=1.0))
+
+    monkeypatch.setattr(http_probe_module, "listing_config", one_second)
+    async with serve(app) as port:
+        scanner, report = await scan_http(port, monkeypatch)
+    # Then the walk's counts are a fact, cut short by time, with no image
+    [fact] = [f for f in scanner.state.hosts["127.0.0.1"].facts if f.kind == "http.listing"]
+    assert fact.data["cut_short"] is True and "time" in fact.data["cut_reasons"]
+    assert fact.data["imaging_files"] == 0 and 0 < fact.data["folders_walked"] < 41
+    # And the report does not say "no image" there: an error record says the
+    # walk could not finish (its counts only, no folder name)
+    [error] = [e for e in report.errors if e.port == port]
+    assert (error.probe, error.reason) == ("http", ErrorReason.TIMEOUT)
+    assert "cut short (time) before it found an image" in error.detail
+    assert "courriers" not in report.to_json()
+    assert "http.listing-imaging" not in rules(report)
+
+
+async def test_a_listing_walk_that_ends_in_time_is_no_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given the same letters without the wait, Then no error: its "no" stands
+    tree = {f"/courriers-{i:02d}/lettre.txt": b"rien" for i in range(40)}
+    async with serve(nginx_listing_app(Seen(), tree)) as port:
+        _, report = await scan_http(port, monkeypatch)
+    assert report.errors == []

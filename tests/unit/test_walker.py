@@ -21,6 +21,8 @@ from exposcan.walk import (
     Walker,
     WalkLimits,
     folder_scores_from,
+    unfinished,
+    unfinished_detail,
     walk_async,
     walk_blocking,
 )
@@ -224,3 +226,26 @@ def test_the_shipped_scores_rank_viewer_databases_first() -> None:
     assert SCORES.of_name("OsiriX Data") == SCORES.of_name("Horos Data") == 80
     assert SCORES.of_name("DICOM") > SCORES.of_name("Examens") > 0
     assert SCORES.of_name("Rapports") == 0 and SCORES.of_name("REPORTS") < 0
+
+
+@pytest.mark.parametrize(
+    ("cut_by", "reason"),
+    [
+        ([], None),
+        (["requests"], None),
+        (["bytes", "depth", "folder-size"], None),
+        (["time"], "timeout"),
+        (["requests", "time"], "timeout"),
+        (["error"], "protocol"),
+    ],
+)
+def test_only_a_walk_out_of_time_or_failed_is_unfinished(
+    cut_by: list[str], reason: str | None
+) -> None:
+    # Given how a walk was cut, Then only time (which a busy machine runs
+    # short of) and a failed read leave its "no image" unproven; its own
+    # bounds (requests, bytes, sizes) are the same on any machine
+    found = unfinished(cut_by)
+    assert (found.value if found is not None else None) == reason
+    detail = unfinished_detail("share walk", cut_by, 12, 340)
+    assert "12 folders and 340 files seen" in detail

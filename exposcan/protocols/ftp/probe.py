@@ -29,7 +29,7 @@ from exposcan.protocols.ftp.client import FtpClient, Reply
 from exposcan.protocols.ftp.options import FtpOptions
 from exposcan.protocols.ftp.walk import WalkResult, walk_zone
 from exposcan.state import ServiceState
-from exposcan.walk import WalkLimits, folder_scores_from
+from exposcan.walk import WalkLimits, folder_scores_from, unfinished, unfinished_detail
 
 #: RFC 1635: the conventional anonymous account; the password is by
 #: convention an e-mail address, not a secret of anyone's.
@@ -140,6 +140,15 @@ class FtpProbe(ServiceProbe):
             tls=tls,
             **walk.evidence(),
         )
+        # A walk whose read failed has said so above; one that ran out of
+        # time before an image says it here.
+        unread = None if walk.imaging_files or walk.errors else unfinished(walk.cut_by)
+        if unread is not None:
+            ctx.error(
+                service.port,
+                unread,
+                unfinished_detail("FTP walk", walk.cut_by, walk.folders_seen, walk.files_seen),
+            )
         cut = " (walk cut short)" if walk.truncated else ""
         if walk.imaging_files:
             ctx.imaging(

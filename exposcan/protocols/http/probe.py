@@ -64,7 +64,7 @@ from exposcan.protocols.http.listing import (
 )
 from exposcan.protocols.http.subpaths import prefixes, same_host_paths
 from exposcan.state import ServiceState
-from exposcan.walk import folder_scores_from
+from exposcan.walk import folder_scores_from, unfinished, unfinished_detail
 
 log = logging.getLogger("exposcan.http")
 
@@ -409,6 +409,18 @@ class HttpProbe(ServiceProbe):
             except ProbeError:
                 result.cut("error")
             ctx.fact("http.listing", service.port, "http", tls=service.tls, **result.evidence())
+            reason = None if result.imaging_files else unfinished(result.cut_reasons)
+            if reason is not None:
+                ctx.error(
+                    service.port,
+                    reason,
+                    unfinished_detail(
+                        "directory listing walk",
+                        result.cut_reasons,
+                        result.folders_walked,
+                        result.files_seen,
+                    ),
+                )
             if result.imaging_files:
                 ctx.imaging(
                     service.port,

@@ -36,7 +36,7 @@ from exposcan.protocols.smb.options import SmbOptions
 from exposcan.protocols.smb.relay import Link, SmbRelay
 from exposcan.protocols.smb.walk import WalkLimits, WalkResult
 from exposcan.state import ServiceState
-from exposcan.walk import folder_scores_from
+from exposcan.walk import folder_scores_from, unfinished, unfinished_detail
 
 if TYPE_CHECKING:
     from exposcan.protocols.smb.session import Exploration
@@ -291,6 +291,18 @@ class SmbProbe(ServiceProbe):
                 readable_shares=readable,
                 imaging_shares=imaging,
             )
+            reason = None if walk.imaging_files else unfinished(walk.cut_by)
+            if reason is not None:
+                ctx.error(
+                    service.port,
+                    reason,
+                    unfinished_detail(
+                        f"share walk ({report.session} session)",
+                        walk.cut_by,
+                        walk.folders_seen,
+                        walk.files_seen,
+                    ),
+                )
             if walk.truncated:
                 # Why and where the walk stopped, in the terminal and the HTML
                 # as well as the evidence: its counts are "at least".

@@ -88,6 +88,7 @@ PROTOCOLS: tuple[ProtocolEntry, ...] = (
 CORE_DECLARATIONS: tuple[str, ...] = (
     "exposcan.facts",
     "exposcan.notes",
+    "exposcan.proofs",
     "exposcan.imaging",
     "exposcan.walk.scores",
     "exposcan.healthdata",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pydantic import field_validator
 
 from exposcan.catalogue import LANGUAGES, Catalogue, CatalogueModel, catalogue_kind
+from exposcan.proofs import translate_proof
 from exposcan.report.i18n import Texts
 
 
@@ -61,4 +62,8 @@ def evidence_value(catalogue: Catalogue, value: object, texts: Texts) -> str:
     if isinstance(value, list):
         return ", ".join(evidence_value(catalogue, v, texts) for v in value)
     text = "" if value is None else str(value)
-    return catalogue.derived(value_words)[texts.lang].get(text, text)
+    fixed = catalogue.derived(value_words)[texts.lang].get(text)
+    if fixed is not None:
+        return fixed
+    # A proof sentence, worded again from the catalogue (exposcan.proofs).
+    return translate_proof(catalogue, text, texts.lang) or text

@@ -12,10 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from exposcan.probe import ProbeContext
+from exposcan.proofs import declare_proof, proof_text
 from exposcan.protocols.dicom.association import Ladder, Session
 from exposcan.protocols.dicom.options import DicomOptions
 from exposcan.protocols.dicom.pdu import TRANSFER_SYNTAXES
 from exposcan.protocols.dicom.workflow import WORKFLOW_CONTEXTS, WORKLIST_CONTEXT
+
+PROOF_WORKLIST = declare_proof("dicom.worklist")
 
 #: How the evidence names each service accepted.
 SERVICE_NAMES = {
@@ -86,7 +89,7 @@ def record(
             "dicom-worklist",
             product=product,
             kinds=["worklist"],
-            proof=f"Modality Worklist C-FIND: {worklist.count} scheduled procedure steps",
+            proof=proof_text(ctx.catalogue, PROOF_WORKLIST, count=worklist.count),
         )
     accepted = {name: value for name, value in ladder.workflow.items() if value}
     if accepted:

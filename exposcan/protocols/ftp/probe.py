@@ -24,12 +24,18 @@ from exposcan.imaging import signatures_from
 from exposcan.models import ErrorReason
 from exposcan.net.netio import ProbeError
 from exposcan.probe import ProbeContext, ServiceProbe
+from exposcan.proofs import declare_proof, proof_text
 from exposcan.protocols.ftp.catalogue import identify
 from exposcan.protocols.ftp.client import FtpClient, Reply
 from exposcan.protocols.ftp.options import FtpOptions
 from exposcan.protocols.ftp.walk import WalkResult, walk_zone
 from exposcan.state import ServiceState
 from exposcan.walk import WalkLimits, folder_scores_from, unfinished, unfinished_detail
+
+PROOF_IMAGING = declare_proof("ftp.imaging")  # "-cut": the walk was cut short
+PROOF_HEALTH = declare_proof("ftp.health")
+for _code in (PROOF_IMAGING, PROOF_HEALTH):
+    declare_proof(_code + "-cut")
 
 #: RFC 1635: the conventional anonymous account; the password is by
 #: convention an e-mail address, not a secret of anyone's.
@@ -149,7 +155,7 @@ class FtpProbe(ServiceProbe):
                 unread,
                 unfinished_detail("FTP walk", walk.cut_by, walk.folders_seen, walk.files_seen),
             )
-        cut = " (walk cut short)" if walk.truncated else ""
+        cut = "-cut" if walk.truncated else ""
         if walk.imaging_files:
             ctx.imaging(
                 service.port,
@@ -157,7 +163,7 @@ class FtpProbe(ServiceProbe):
                 "ftp",
                 product=service.product,
                 version=service.version,
-                proof=f"anonymous FTP login: {walk.imaging_files} imaging files{cut}",
+                proof=proof_text(ctx.catalogue, PROOF_IMAGING + cut, files=walk.imaging_files),
             )
         if walk.health_files:
             ctx.health_data(
@@ -166,7 +172,7 @@ class FtpProbe(ServiceProbe):
                 "ftp",
                 product=service.product,
                 kinds=sorted(walk.health_kinds),
-                proof=f"anonymous FTP login: {walk.health_files} health data files{cut}",
+                proof=proof_text(ctx.catalogue, PROOF_HEALTH + cut, files=walk.health_files),
             )
 
 

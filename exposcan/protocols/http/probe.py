@@ -35,7 +35,7 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import unquote
 
 from exposcan.healthdata import health_signatures_from
@@ -43,6 +43,7 @@ from exposcan.imaging import signatures_from
 from exposcan.models import ErrorReason, EvidenceValue, Safety
 from exposcan.net.netio import ProbeError
 from exposcan.probe import ProbeContext, ServiceProbe
+from exposcan.proofs import declare_proof, proof_text
 from exposcan.protocols.http import dicomweb
 from exposcan.protocols.http.client import HttpClient, HttpResponse, Method, TlsMismatch
 from exposcan.protocols.http.fingerprints import (
@@ -66,7 +67,19 @@ from exposcan.protocols.http.subpaths import prefixes, same_host_paths
 from exposcan.state import ServiceState
 from exposcan.walk import folder_scores_from, unfinished, unfinished_detail
 
+if TYPE_CHECKING:
+    from exposcan.catalogue import Catalogue
+
 log = logging.getLogger("exposcan.http")
+
+PROOF_LISTING_IMAGING = declare_proof("http.listing-imaging")
+PROOF_LISTING_HEALTH = declare_proof("http.listing-health")
+PROOF_COUNTS = tuple(
+    declare_proof(f"http.count-{k}") for k in ("patients", "studies", "series", "instances")
+)
+PROOF_QIDO_READABLE = declare_proof("http.qido-study-readable")
+PROOF_QIDO_ANSWERED = declare_proof("http.qido-answered")
+PROOF_READABLE = declare_proof("http.readable")
 
 #: Hints read from an array answer at most (a list of AE titles).
 MAX_LISTED_HINTS = 8
@@ -323,7 +336,7 @@ class HttpProbe(ServiceProbe):
             if counts is None:
                 continue
             readable.append(match)
-            proof = _proof_text(counts)
+            proof = _proof_text(ctx.catalogue, counts)
             ctx.fact(
                 "http.pacs-data",
                 service.port,
@@ -428,7 +441,9 @@ class HttpProbe(ServiceProbe):
                     "listing",
                     product=server,
                     version=None,
-                    proof=f"{result.imaging_files} imaging files in a directory listing",
+                    proof=proof_text(
+                        ctx.catalogue, PROOF_LISTING_IMAGING, files=result.imaging_files
+                    ),
                 )
             if result.health_files:
                 ctx.health_data(
@@ -437,7 +452,9 @@ class HttpProbe(ServiceProbe):
                     "listing",
                     product=server,
                     kinds=sorted(result.health_kinds),
-                    proof=f"{result.health_files} health data files in a directory listing",
+                    proof=proof_text(
+                        ctx.catalogue, PROOF_LISTING_HEALTH, files=result.health_files
+                    ),
                 )
             return result
         return None
@@ -646,12 +663,16 @@ async def prove_data(
     return out or None
 
 
-def _proof_text(counts: dict[str, Any]) -> str:
+def _proof_text(catalogue: Catalogue, counts: dict[str, Any]) -> str:
+    """The counts a PACS web API gave without credentials, as a proof of
+    parts (each one of the catalogue's proof codes)."""
     parts = [
-        f"{counts[k]} {k}" for k in ("patients", "studies", "series", "instances") if k in counts
+        proof_text(catalogue, f"http.count-{k}", count=counts[k])
+        for k in ("patients", "studies", "series", "instances")
+        if k in counts
     ]
     if counts.get("studies_readable"):
-        parts.append("QIDO-RS: at least one study readable")
+        parts.append(proof_text(catalogue, PROOF_QIDO_READABLE))
     elif "studies_readable" in counts:
-        parts.append("QIDO-RS: search answered without credentials")
-    return ", ".join(parts) or "readable without credentials"
+        parts.append(proof_text(catalogue, PROOF_QIDO_ANSWERED))
+    return ", ".join(parts) or proof_text(catalogue, PROOF_READABLE)

@@ -30,6 +30,7 @@ from exposcan.models import ErrorReason
 from exposcan.net.netio import ProbeError
 from exposcan.notes import declare_note
 from exposcan.probe import ProbeContext, ServiceProbe
+from exposcan.proofs import declare_proof, proof_text
 from exposcan.protocols.smb import wire
 from exposcan.protocols.smb.negotiate import NETBIOS_PORT, negotiate_smb2, smb1_accepted
 from exposcan.protocols.smb.options import SmbOptions
@@ -39,11 +40,16 @@ from exposcan.state import ServiceState
 from exposcan.walk import folder_scores_from, unfinished, unfinished_detail
 
 if TYPE_CHECKING:
-    from exposcan.protocols.smb.session import Exploration
+    from exposcan.protocols.smb.session import Exploration, ShareReport
 
 DIRECT_TCP_PORT = 445
 NOTE_WALK_CUT = declare_note("note.smb.walk-cut")
 NOTE_DEADLINE = declare_note("note.smb.walk-deadline")
+# The share proofs; "-cut": where and why its walk stopped, too.
+PROOF_SHARE_IMAGING = declare_proof("smb.share-imaging")
+PROOF_SHARE_HEALTH = declare_proof("smb.share-health")
+for _code in (PROOF_SHARE_IMAGING, PROOF_SHARE_HEALTH):
+    declare_proof(_code + "-cut")
 
 
 def walk_limits(options: SmbOptions) -> WalkLimits:
@@ -324,10 +330,7 @@ class SmbProbe(ServiceProbe):
                     product=service.product,
                     share=report.name,
                     kinds=sorted(walk.health_kinds),
-                    proof=(
-                        f"{report.session} session listed share '{report.name}': "
-                        f"{walk.health_files} health data files" + _cut_text(walk)
-                    ),
+                    proof=_proof(ctx, PROOF_SHARE_HEALTH, report, walk, walk.health_files),
                 )
             if walk.imaging_files:
                 ctx.imaging(
@@ -336,11 +339,7 @@ class SmbProbe(ServiceProbe):
                     "share",
                     product=service.product,
                     share=report.name,
-                    proof=(
-                        f"{report.session} session listed share '{report.name}': "
-                        f"{walk.imaging_files} imaging files in "
-                        f"{walk.imaging_folders} folders" + _cut_text(walk)
-                    ),
+                    proof=_proof(ctx, PROOF_SHARE_IMAGING, report, walk, walk.imaging_files),
                 )
 
 
@@ -349,11 +348,16 @@ def _has_direct_tcp(ctx: ProbeContext) -> bool:
     return other is not None and other.protocol == "smb"
 
 
-def _cut_text(walk: WalkResult) -> str:
-    """Why and where a walk stopped, for the proof line (counts only)."""
+def _proof(ctx: ProbeContext, code: str, share: ShareReport, walk: WalkResult, files: int) -> str:
+    """The share's proof: who listed it and what it counted; where and why
+    its walk stopped, when it was cut (counts only)."""
+    params: dict[str, object] = {
+        "session": share.session,
+        "share": share.name,
+        "files": files,
+        "folders": walk.imaging_folders,
+    }
     if not walk.truncated:
-        return ""
-    return (
-        f" (walk cut short by {', '.join(walk.cut_by)}: depth {walk.depth_reached} "
-        f"reached, {walk.folders_left} folders left unread)"
-    )
+        return proof_text(ctx.catalogue, code, **params)
+    cut = {"cut_by": ", ".join(walk.cut_by), "depth": walk.depth_reached}
+    return proof_text(ctx.catalogue, code + "-cut", **params, **cut, left=walk.folders_left)

@@ -43,6 +43,7 @@ MISSPELT: dict[str, tuple[str, str, str]] = {
     "remediation": ("remediation/horos.yaml", "applies:", "aplies:"),
     "folder-scores": ("folder-scores.yaml", "depth_cost:", "depth_cots:"),
     "notes": ("notes/engine.yaml", "notes:", "note:"),
+    "proofs": ("proofs.yaml", "proofs:", "proof:"),
     "report-words": ("report/words.yaml", "words:", "word:"),
     "upnp-igd-locations": ("upnp/igd-locations.yaml", "igd_specific: true", "igd_specfic: true"),
     "products": ("products.yaml", "    toolkit: true", "    toolkt: true"),

@@ -5,6 +5,7 @@ SCPs with and without those contexts."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -89,6 +90,11 @@ def workflow_scp(
                 yield 0xFE00, None
                 return
             seen.yielded += 1
+            # A worklist server reads its steps from a database: 10 ms a
+            # step, not a burst of all 300 into the socket before the
+            # client's C-CANCEL can arrive (a busy machine's scheduling
+            # then decided whether the SCP ever saw it).
+            time.sleep(0.01)
             yield 0xFF00, scheduled_step(i)
 
     def refuse(name: str) -> Any:

@@ -141,8 +141,8 @@ def _sweep(
         pass
 
     window = max(1, min(request.concurrency, len(live) * len(ports)))
-    sweeper: Sweeper = choose_sweeper(request.scan_type)
-    try:
+
+    def run(sweeper: Sweeper) -> None:
         sweeper(
             jobs(),
             window=window,
@@ -152,16 +152,11 @@ def _sweep(
             stop=stop,
             on_closed=on_closed,
         )
-    except SynScanUnavailable:  # refused before the first packet
-        sweep(
-            jobs(),
-            window=window,
-            timeout=request.scan_timeout,
-            rate=request.rate,
-            on_result=on_result,
-            stop=stop,
-            on_closed=on_closed,
-        )
+
+    try:
+        run(choose_sweeper(request.scan_type))
+    except SynScanUnavailable:  # refused before the first packet: the connect scan
+        run(sweep)
 
 
 def _when(moment: datetime) -> str:
